@@ -1,0 +1,46 @@
+# jkfp — make demo / make test / make install / make bench (see README.md)
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: install demo test lint bench bench-small system-deps clean
+
+install: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Debian packages the page tests and PDFs need (Chromium for Playwright, CJK fonts).
+system-deps:
+	bash scripts/system-deps.sh
+
+demo: install
+	$(BIN)/jkfp init
+	$(BIN)/jkfp demo
+	$(BIN)/jkfp serve --host 127.0.0.1 --port 8000
+
+lint: install
+	$(BIN)/ruff check jkfp benchmarks tests
+	$(BIN)/ruff format --check jkfp benchmarks tests
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: install system-deps lint
+	bash scripts/test.sh
+
+bench: install
+	$(BIN)/python -m benchmarks
+
+bench-small: install
+	$(BIN)/python -m benchmarks --small
+
+clean:
+	rm -rf $(VENV) node_modules var .pytest_cache .mypy_cache .ruff_cache

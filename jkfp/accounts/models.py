@@ -1,0 +1,89 @@
+"""用户、角色与审计日志 Users bound to a region, and the audit log (domain.md §2)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+from jkfp.regions.models import Institution, Region
+
+
+class Role(models.TextChoices):
+    """角色 The roles of domain.md §2."""
+
+    COUNTY_ADMIN = "county_admin", "县卫健局管理员"
+    TOWNSHIP = "township", "乡镇卫生院"
+    VILLAGE_DOCTOR = "village_doctor", "村医"
+    HOSPITAL = "hospital", "定点医疗机构结算窗口"
+    FUND = "fund", "医保局·民政"
+    INSPECTOR = "inspector", "督查（只读）"
+
+
+READ_ONLY_ROLES = frozenset({Role.INSPECTOR})
+
+
+class User(AbstractUser):
+    """用户 A person who logs in; every user is bound to one region."""
+
+    role = models.CharField("角色", max_length=20, choices=Role.choices, default=Role.INSPECTOR)
+    region = models.ForeignKey(
+        Region, verbose_name="所属区划", null=True, on_delete=models.PROTECT, related_name="users"
+    )
+    institution = models.ForeignKey(
+        Institution,
+        verbose_name="所属机构",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="users",
+    )
+    full_name = models.CharField("姓名", max_length=50, blank=True)
+
+    class Meta:
+        verbose_name = "用户"
+        verbose_name_plural = "用户"
+
+    def __str__(self) -> str:
+        return self.full_name or self.username
+
+    @property
+    def is_read_only(self) -> bool:
+        return self.role in READ_ONLY_ROLES
+
+
+class AuditAction(models.TextChoices):
+    """审计动作 What was done."""
+
+    VIEW_PERSON = "view_person", "查看人员"
+    VIEW_HOUSEHOLD = "view_household", "查看户"
+    REVEAL_ID = "reveal_id", "显示完整身份证号"
+    EXPORT = "export", "导出"
+    IMPORT = "import", "导入"
+    CONFIRM = "confirm", "核实核准"
+    LOGIN = "login", "登录"
+    LOGIN_FAILED = "login_failed", "登录失败"
+
+
+class AuditEvent(models.Model):
+    """审计日志 Who did what, when, from where."""
+
+    at = models.DateTimeField("时间", auto_now_add=True, db_index=True)
+    user = models.ForeignKey(
+        User, verbose_name="用户", null=True, on_delete=models.SET_NULL, related_name="audit_events"
+    )
+    username = models.CharField("用户名", max_length=150, blank=True)
+    action = models.CharField("动作", max_length=20, choices=AuditAction.choices)
+    object_type = models.CharField("对象类型", max_length=40, blank=True)
+    object_id = models.CharField("对象", max_length=64, blank=True)
+    detail = models.CharField("说明", max_length=500, blank=True)
+    region_code = models.CharField("区划", max_length=12, blank=True, db_index=True)
+    ip_address = models.GenericIPAddressField("来源地址", null=True, blank=True)
+    user_agent = models.CharField("浏览器", max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = "审计日志"
+        verbose_name_plural = "审计日志"
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.username} {self.get_action_display()} {self.object_id}"

@@ -1,0 +1,96 @@
+"""用户与审计写操作 Account and audit services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from jkfp.accounts.models import AuditAction, AuditEvent, Role, User
+from jkfp.regions.models import Institution, Region, RegionLevel
+
+# Which region level each role is bound to (domain.md §2).
+ROLE_LEVELS: dict[str, set[str]] = {
+    Role.COUNTY_ADMIN: {RegionLevel.COUNTY},
+    Role.TOWNSHIP: {RegionLevel.TOWNSHIP},
+    Role.VILLAGE_DOCTOR: {RegionLevel.VILLAGE, RegionLevel.TOWNSHIP},
+    Role.HOSPITAL: {RegionLevel.COUNTY, RegionLevel.TOWNSHIP},
+    Role.FUND: {RegionLevel.COUNTY},
+    Role.INSPECTOR: {RegionLevel.COUNTY, RegionLevel.TOWNSHIP, RegionLevel.VILLAGE},
+}
+
+
+def user_create(
+    *,
+    username: str,
+    password: str,
+    role: str,
+    region_code: str,
+    full_name: str = "",
+    institution_code: str | None = None,
+) -> User:
+    """创建用户 Create a user bound to a region (and an institution for a hospital window)."""
+    region = Region.objects.filter(code=region_code).first()
+    if region is None:
+        raise ValidationError({"region": f"区划代码{region_code}不存在 / unknown region {region_code}"})
+    if role not in ROLE_LEVELS:
+        raise ValidationError({"role": f"未知角色{role} / unknown role {role}"})
+    if region.level not in ROLE_LEVELS[role]:
+        raise ValidationError(
+            {
+                "region": f"角色“{Role(role).label}”不能绑定到{region.get_level_display()}级区划 / role {role} "
+                f"cannot be bound to a {region.level}"
+            }
+        )
+    institution = None
+    if institution_code:
+        institution = Institution.objects.filter(code=institution_code).first()
+        if institution is None:
+            raise ValidationError({"institution": f"机构代码{institution_code}不存在 / unknown institution"})
+    user = User(
+        username=username,
+        role=role,
+        region=region,
+        institution=institution,
+        full_name=full_name,
+        is_staff=role == Role.COUNTY_ADMIN,
+    )
+    user.set_password(password)
+    user.full_clean()
+    with transaction.atomic():
+        user.save()
+    return user
+
+
+def _client(request: Any) -> tuple[str | None, str]:
+    if request is None:
+        return None, ""
+    meta = getattr(request, "META", {})
+    return meta.get("REMOTE_ADDR") or None, (meta.get("HTTP_USER_AGENT") or "")[:300]
+
+
+def audit_record(
+    *,
+    user: Any,
+    action: str,
+    object_type: str = "",
+    object_id: str = "",
+    detail: str = "",
+    region_code: str = "",
+    request: Any = None,
+) -> AuditEvent:
+    """记审计 Record who did what, when and from where (views, reveals, exports, imports)."""
+    ip, agent = _client(request)
+    authenticated = user is not None and getattr(user, "is_authenticated", False)
+    return AuditEvent.objects.create(
+        user=user if authenticated else None,
+        username=getattr(user, "username", "") or "",
+        action=AuditAction(action),
+        object_type=object_type,
+        object_id=str(object_id)[:64],
+        detail=detail[:500],
+        region_code=region_code,
+        ip_address=ip,
+        user_agent=agent,
+    )

@@ -1,0 +1,57 @@
+"""`jkfp` 命令 The one command-line entry point.
+
+``jkfp settle`` runs the settlement engine without Django (it must start in well under a second);
+every other subcommand is a Django management command of this package, with ``-`` in its name
+written as ``_`` in the module (``import-roster`` → ``management/commands/import_roster.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+COMMANDS = {
+    "init": "创建或升级数据库并载入目录 / create or upgrade the database and load catalogues",
+    "import-regions": "导入行政区划 / import regions (CSV/XLSX)",
+    "import-institutions": "导入医疗机构 / import institutions (CSV/XLSX)",
+    "import-roster": "导入花名册 / import a roster list (CSV/XLSX)",
+    "reconcile": "名单比对汇总 / reconciliation summary",
+    "createuser": "创建用户 / create a user bound to a region",
+    "demo": "生成示例县数据并创建演示账号 / build the demo county and accounts",
+    "serve": "启动网站与后台任务 / serve the site and the background worker",
+    "settle": "按政策结算住院费用（无需数据库） / settle claims with a policy (no database)",
+}
+
+
+def _usage() -> str:
+    lines = ["用法 usage: jkfp <command> [options]", ""]
+    lines += [f"  {name:<22}{text}" for name, text in COMMANDS.items()]
+    lines += ["", "jkfp <command> --help 查看命令说明 / shows a command's options"]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in {"-h", "--help", "help"}:
+        print(_usage())
+        return 0
+    command, rest = args[0], args[1:]
+    if command == "settle":
+        from jkfp.settle_cli import main as settle_main
+
+        return settle_main(rest)
+    if command not in COMMANDS:
+        print(f"未知命令“{command}” / unknown command '{command}'\n\n{_usage()}", file=sys.stderr)
+        return 2
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jkfp.settings")
+    from django.core.management import execute_from_command_line
+
+    try:
+        execute_from_command_line(["jkfp", command.replace("-", "_"), *rest])
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

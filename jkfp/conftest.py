@@ -1,0 +1,48 @@
+"""Shared test fixtures: a small county with two townships, and one user per role."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture
+def county(db: Any) -> dict[str, Any]:
+    """随县 with townships 001 and 002, two villages each, and two institutions."""
+    from jkfp.regions.models import Institution, Region, RegionLevel
+
+    c = Region.objects.create(code="421321", name="随县", level=RegionLevel.COUNTY)
+    regions: dict[str, Any] = {"county": c}
+    for t in (1, 2):
+        town = Region.objects.create(
+            code=f"421321{t:03d}000", name=f"第{t}镇", level=RegionLevel.TOWNSHIP, parent=c
+        )
+        regions[f"t{t}"] = town
+        for v in (1, 2):
+            regions[f"t{t}v{v}"] = Region.objects.create(
+                code=f"421321{t:03d}{v:03d}", name=f"第{t}镇{v}村", level=RegionLevel.VILLAGE, parent=town
+            )
+    regions["hospital"] = Institution.objects.create(code="H001", name="随县人民医院", level="2", region=c)
+    regions["clinic"] = Institution.objects.create(
+        code="H002", name="第1镇卫生院", level="1", region=regions["t1"]
+    )
+    return regions
+
+
+@pytest.fixture
+def make_user(county: dict[str, Any]) -> Callable[..., Any]:
+    """Create a user of ``role`` bound to the region ``code`` (password ``Passw0rd!jkfp``)."""
+    from jkfp.accounts.services import user_create
+
+    def _make(role: str, code: str, username: str | None = None, **extra: Any) -> Any:
+        return user_create(
+            username=username or f"{role}_{code}",
+            password="Passw0rd!jkfp",
+            role=role,
+            region_code=code,
+            **extra,
+        )
+
+    return _make

@@ -1,0 +1,1 @@
+"""人员花名册 Households, persons, tags, conditions, imports and reconciliation."""

@@ -1,0 +1,316 @@
+"""户、人员、人员类别、患病情况与来源 Registry models (domain.md §4, §5)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from jkfp.regions.models import Region
+
+
+class TagCode(models.TextChoices):
+    """人员类别 Dated population categories (domain.md §4)."""
+
+    POOR = "poor", "建档立卡/脱贫"
+    MONITORED = "monitored", "防返贫监测对象"
+    TEKUN = "tekun", "特困供养"
+    DIBAO = "dibao", "低保"
+    ORPHAN = "orphan", "孤儿"
+    DISABLED = "disabled", "残疾"
+    SEVERE_MENTAL = "severe_mental", "严重精神障碍"
+    FAMILY_PLANNING_HARDSHIP = "family_planning_hardship", "计生特困"
+
+
+# Values written in source lists → (tag code, exited). 脱贫 is `poor` recorded as exited (domain.md §4).
+SOURCE_TAG_VALUES: dict[str, tuple[str, bool]] = {
+    "建档立卡": (TagCode.POOR, False),
+    "脱贫": (TagCode.POOR, True),
+    "监测对象": (TagCode.MONITORED, False),
+    "特困": (TagCode.TEKUN, False),
+    "低保": (TagCode.DIBAO, False),
+    "孤儿": (TagCode.ORPHAN, False),
+    "残疾": (TagCode.DISABLED, False),
+    "严重精神障碍": (TagCode.SEVERE_MENTAL, False),
+    "计生特困": (TagCode.FAMILY_PLANNING_HARDSHIP, False),
+}
+
+# Tags that make a person a target person of a year (domain.md §9).
+TARGET_TAGS = (TagCode.POOR, TagCode.MONITORED, TagCode.TEKUN, TagCode.DIBAO)
+
+
+class LivingStatus(models.TextChoices):
+    """居住状态 Living status."""
+
+    HOME = "home", "在家"
+    AWAY = "away", "外出"
+    DEAD = "dead", "死亡"
+    LOST = "lost", "失联"
+
+
+class VerificationStatus(models.TextChoices):
+    """核实核准状态 Verification status."""
+
+    PENDING = "pending", "待核实"
+    CONFIRMED = "confirmed", "已核准"
+    REJECTED = "rejected", "已否决"
+
+
+class DiseaseKind(models.TextChoices):
+    """病种类别 Kind of catalogue disease (domain.md §4, §5)."""
+
+    MAJOR = "major", "大病专项救治"
+    CHRONIC = "chronic", "慢病"
+    SPECIAL_CHRONIC = "special_chronic", "门诊慢特病"
+    PUBLIC_HEALTH = "public_health", "公共卫生疾病"
+
+
+class Disease(models.Model):
+    """病种目录 A catalogue disease; dated and editable by the county (domain.md §5)."""
+
+    name = models.CharField("病种", max_length=100, unique=True)
+    kind = models.CharField("类别", max_length=20, choices=DiseaseKind.choices)
+    icd10 = models.CharField("ICD-10", max_length=40, blank=True)
+    aliases = models.CharField("别名（、分隔）", max_length=300, blank=True)
+    valid_from = models.DateField("启用日期", null=True, blank=True)
+    valid_to = models.DateField("停用日期", null=True, blank=True)
+    visits_per_year = models.PositiveSmallIntegerField("每年随访次数", default=0)
+
+    class Meta:
+        verbose_name = "病种目录"
+        verbose_name_plural = "病种目录"
+        ordering = ["kind", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Household(models.Model):
+    """户 A household, keyed by its household number from the poverty system."""
+
+    household_no = models.CharField("户编号", max_length=40, unique=True)
+    village = models.ForeignKey(
+        Region, verbose_name="村", on_delete=models.PROTECT, related_name="households"
+    )
+    head = models.ForeignKey(
+        "Person", verbose_name="户主", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cadre = models.CharField("帮扶责任人", max_length=50, blank=True)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "户"
+        verbose_name_plural = "户"
+        ordering = ["household_no"]
+        indexes = [models.Index(fields=["village", "household_no"])]
+
+    def __str__(self) -> str:
+        return self.household_no
+
+
+class Person(models.Model):
+    """人员 A target (or formerly target) person, keyed by the resident ID number."""
+
+    id_number = models.CharField("身份证号", max_length=18, unique=True)
+    name = models.CharField("姓名", max_length=50, db_index=True)
+    sex = models.CharField("性别", max_length=1, choices=[("M", "男"), ("F", "女")])
+    birth_date = models.DateField("出生日期")
+    phone = models.CharField("联系电话", max_length=40, blank=True)
+    village = models.ForeignKey(Region, verbose_name="村", on_delete=models.PROTECT, related_name="persons")
+    household = models.ForeignKey(
+        Household, verbose_name="户", null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
+    )
+    relation = models.CharField("与户主关系", max_length=20, blank=True)
+    living_status = models.CharField(
+        "居住状态", max_length=10, choices=LivingStatus.choices, default=LivingStatus.HOME
+    )
+    death_on = models.DateField("死亡日期", null=True, blank=True)
+    verification_status = models.CharField(
+        "核实状态", max_length=10, choices=VerificationStatus.choices, default=VerificationStatus.PENDING
+    )
+    verified_on = models.DateField("核实日期", null=True, blank=True)
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="核实人",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    verification_note = models.CharField("核实说明", max_length=300, blank=True)
+    outside_systems = models.BooleanField("系统外", default=False)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    class Meta:
+        verbose_name = "人员"
+        verbose_name_plural = "人员"
+        ordering = ["village_id", "household_id", "id"]
+        indexes = [models.Index(fields=["village", "name"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    """户成员变动 Membership history of a person in a household."""
+
+    person = models.ForeignKey(
+        Person, verbose_name="人员", on_delete=models.CASCADE, related_name="memberships"
+    )
+    household = models.ForeignKey(
+        Household, verbose_name="户", on_delete=models.CASCADE, related_name="memberships"
+    )
+    relation = models.CharField("与户主关系", max_length=20, blank=True)
+    start_on = models.DateField("起始日期")
+    end_on = models.DateField("终止日期", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "户成员变动"
+        verbose_name_plural = "户成员变动"
+        ordering = ["person_id", "start_on", "id"]
+
+
+class Tag(models.Model):
+    """人员类别 A dated population category of a person, with the list that named it."""
+
+    person = models.ForeignKey(Person, verbose_name="人员", on_delete=models.CASCADE, related_name="tags")
+    code = models.CharField("类别", max_length=30, choices=TagCode.choices)
+    start_on = models.DateField("起始日期")
+    end_on = models.DateField("终止日期", null=True, blank=True)
+    exited = models.BooleanField("已脱贫", default=False)
+    source = models.CharField("来源名单", max_length=50)
+    reference = models.CharField("来源参考", max_length=100, blank=True)
+    subtype = models.CharField("子类", max_length=30, blank=True)
+
+    class Meta:
+        verbose_name = "人员类别"
+        verbose_name_plural = "人员类别"
+        ordering = ["person_id", "code", "start_on"]
+        indexes = [models.Index(fields=["person", "code"]), models.Index(fields=["source", "code"])]
+
+    def __str__(self) -> str:
+        return self.get_code_display()
+
+
+class Condition(models.Model):
+    """患病情况 A diagnosed disease of a person; unmatched names are kept without a catalogue link."""
+
+    person = models.ForeignKey(
+        Person, verbose_name="人员", on_delete=models.CASCADE, related_name="conditions"
+    )
+    disease = models.ForeignKey(
+        Disease,
+        verbose_name="病种",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="conditions",
+    )
+    name = models.CharField("疾病名称（原文）", max_length=100)
+    source = models.CharField("来源", max_length=50, blank=True)
+    diagnosed_on = models.DateField("确诊日期", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "患病情况"
+        verbose_name_plural = "患病情况"
+        ordering = ["person_id", "name"]
+        constraints = [models.UniqueConstraint(fields=["person", "name"], name="condition_person_name_uniq")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def unmatched(self) -> bool:
+        return self.disease_id is None
+
+
+class SourceRecord(models.Model):
+    """来源记录 What one source list says of one person (provenance, domain.md §4.1)."""
+
+    person = models.ForeignKey(Person, verbose_name="人员", on_delete=models.CASCADE, related_name="sources")
+    source = models.CharField("来源名单", max_length=50)
+    year = models.PositiveSmallIntegerField("名单年度")
+    name = models.CharField("姓名", max_length=50)
+    village_code = models.CharField("村代码", max_length=12)
+    household_no = models.CharField("户编号", max_length=40, blank=True)
+    relation = models.CharField("与户主关系", max_length=20, blank=True)
+    tags = models.CharField("人员类别", max_length=200, blank=True)
+    conditions = models.CharField("患病情况", max_length=500, blank=True)
+    phone = models.CharField("联系电话", max_length=40, blank=True)
+    active = models.BooleanField("在最新名单中", default=True)
+    first_seen_at = models.DateTimeField("首次出现")
+    last_seen_at = models.DateTimeField("最近出现")
+
+    class Meta:
+        verbose_name = "来源记录"
+        verbose_name_plural = "来源记录"
+        ordering = ["person_id", "source"]
+        constraints = [models.UniqueConstraint(fields=["person", "source"], name="source_person_uniq")]
+        indexes = [models.Index(fields=["source", "active"])]
+
+
+class ChangeLog(models.Model):
+    """变更记录 The change history of every field of a person (who or which list, when, old → new)."""
+
+    person = models.ForeignKey(Person, verbose_name="人员", on_delete=models.CASCADE, related_name="changes")
+    at = models.DateTimeField("时间", auto_now_add=True)
+    field = models.CharField("字段", max_length=40)
+    old_value = models.CharField("原值", max_length=500, blank=True)
+    new_value = models.CharField("新值", max_length=500, blank=True)
+    source = models.CharField("来源", max_length=50, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="操作人", null=True, blank=True, on_delete=models.SET_NULL
+    )
+
+    class Meta:
+        verbose_name = "变更记录"
+        verbose_name_plural = "变更记录"
+        ordering = ["person_id", "at", "id"]
+
+
+class ImportKind(models.TextChoices):
+    """导入类型 What an import run loads."""
+
+    ROSTER = "roster", "花名册"
+    REGIONS = "regions", "行政区划"
+    INSTITUTIONS = "institutions", "医疗机构"
+
+
+class ImportStatus(models.TextChoices):
+    """导入状态 State of an import run."""
+
+    QUEUED = "queued", "排队中"
+    RUNNING = "running", "导入中"
+    DONE = "done", "已完成"
+    FAILED = "failed", "失败"
+
+
+class ImportRun(models.Model):
+    """导入记录 One import of one file, with its summary and error report."""
+
+    kind = models.CharField("类型", max_length=20, choices=ImportKind.choices)
+    source = models.CharField("来源名单", max_length=50, blank=True)
+    year = models.PositiveSmallIntegerField("名单年度", null=True, blank=True)
+    file_name = models.CharField("文件名", max_length=255)
+    stored_path = models.CharField("存放路径", max_length=500, blank=True)
+    status = models.CharField(
+        "状态", max_length=10, choices=ImportStatus.choices, default=ImportStatus.QUEUED
+    )
+    progress = models.PositiveSmallIntegerField("进度（%）", default=0)
+    summary = models.JSONField("汇总", default=dict, blank=True)
+    errors_file = models.CharField("错误报告", max_length=500, blank=True)
+    message = models.CharField("说明", max_length=1000, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="操作人", null=True, blank=True, on_delete=models.SET_NULL
+    )
+    region = models.ForeignKey(
+        Region, verbose_name="操作人区划", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    started_at = models.DateTimeField("开始时间", null=True, blank=True)
+    finished_at = models.DateTimeField("结束时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "导入记录"
+        verbose_name_plural = "导入记录"
+        ordering = ["-created_at", "-id"]
