@@ -1,14 +1,15 @@
 """`python -m benchmarks [--small] [NAME ...]`: run every benchmark module (or the named ones).
 
-Each module ``benchmarks/bench_*.py`` exposes ``main(argv: list[str]) -> int`` and accepts ``--small``
+Each module ``benchmarks/bench_*.py`` exposes ``main(argv: list[str]) -> int``, runs in a process of its
+own (so that each may configure Django with its own throw-away database) and accepts ``--small``
 (the size CI runs, with loose floors). One line per measurement:
 ``name: ratio=… (ours … s, baseline … s, n=…)``.
 """
 
 from __future__ import annotations
 
-import importlib
 import pkgutil
+import subprocess
 import sys
 import time
 
@@ -25,8 +26,15 @@ def main(argv: list[str]) -> int:
             continue
         started = time.perf_counter()
         print(f"## {name}{' (small)' if small else ''}", flush=True)
-        module = importlib.import_module(f"benchmarks.{name}")
-        code = module.main(["--small"] if small else [])
+        # Each benchmark in its own process: each configures Django (and its database) on its own.
+        code = subprocess.call(
+            [
+                sys.executable,
+                "-c",
+                f"import sys, benchmarks.{name} as m; sys.exit(m.main(sys.argv[1:]))",
+                *(["--small"] if small else []),
+            ]
+        )
         print(f"## {name} finished in {time.perf_counter() - started:.1f} s, exit {code}", flush=True)
         if code:
             failed.append(name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Concat, Substr
 
 from jkfp.regions.models import Region
 
@@ -111,7 +112,7 @@ class Person(models.Model):
     """人员 A target (or formerly target) person, keyed by the resident ID number."""
 
     id_number = models.CharField("身份证号", max_length=18, unique=True)
-    name = models.CharField("姓名", max_length=50, db_index=True)
+    name = models.CharField("姓名", max_length=50)
     sex = models.CharField("性别", max_length=1, choices=[("M", "男"), ("F", "女")])
     birth_date = models.DateField("出生日期")
     phone = models.CharField("联系电话", max_length=40, blank=True)
@@ -140,12 +141,27 @@ class Person(models.Model):
     outside_systems = models.BooleanField("系统外", default=False)
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)
+    # The last 8 characters of the ID number reversed, computed by the database itself, so that a
+    # search by the ID's last digits is an index range (``id_tail_rev`` starts with the reversed
+    # digits) instead of a scan; raw bulk loads need not fill it.
+    id_tail_rev = models.GeneratedField(
+        expression=Concat(*(Substr("id_number", i, 1) for i in range(18, 10, -1))),
+        output_field=models.CharField(max_length=8),
+        db_persist=True,
+        verbose_name="身份证号尾号（倒序）",
+    )
 
     class Meta:
         verbose_name = "人员"
         verbose_name_plural = "人员"
         ordering = ["village_id", "household_id", "id"]
-        indexes = [models.Index(fields=["village", "name"])]
+        indexes = [
+            models.Index(fields=["village", "name"]),
+            # Search by name within a region: the name range leads, the region range is checked
+            # inside the index (SQLite would otherwise scan the whole county's village range).
+            models.Index(fields=["name", "village"], name="person_name_village_idx"),
+            models.Index(fields=["id_tail_rev", "village"], name="person_id_tail_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.name
