@@ -1,0 +1,63 @@
+"""用户与区划后台 Admin for accounts, regions and institutions, limited to the staff user's region.
+
+Regions and institutions are registered here rather than in ``regions`` because the scoping rule
+lives in ``accounts`` (the layers go one way: accounts → regions).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from jkfp.accounts.models import User
+from jkfp.accounts.scoping import scope
+from jkfp.regions.models import Institution, Region
+
+
+class RegionScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """按区划过滤的后台 A ModelAdmin whose rows are limited to the staff user's region.
+
+    ``region_field`` names the region-code field of the model. Superusers are not exempt:
+    scoping is a rule of the programme, not of the software role.
+    """
+
+    region_field = "region_id"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return scope(super().get_queryset(request), request.user, self.region_field)
+
+
+@admin.register(User)
+class UserAdmin(RegionScopedAdmin, BaseUserAdmin):  # type: ignore[misc]
+    region_field = "region_id"
+    list_display = ("username", "full_name", "role", "region", "institution", "is_active", "last_login")
+    list_filter = ("role", "is_active")
+    search_fields = ("username", "full_name")
+    raw_id_fields = ("region", "institution")
+    fieldsets = (
+        *BaseUserAdmin.fieldsets,
+        ("健康扶贫", {"fields": ("full_name", "role", "region", "institution")}),
+    )
+
+
+@admin.register(Region)
+class RegionAdmin(RegionScopedAdmin):
+    region_field = "code"
+    list_display = ("code", "name", "level", "parent")
+    list_filter = ("level",)
+    search_fields = ("code", "name")
+    raw_id_fields = ("parent",)
+
+
+@admin.register(Institution)
+class InstitutionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Institutions are shared reference data (out-of-county hospitals have no region in the county)."""
+
+    list_display = ("code", "name", "level", "in_county", "region")
+    list_filter = ("level", "in_county")
+    search_fields = ("code", "name")
+    raw_id_fields = ("region",)
