@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.db import transaction
 
 from jkfp.accounts.models import AuditAction, AuditEvent, Role, User
@@ -60,7 +62,25 @@ def user_create(
     user.full_clean()
     with transaction.atomic():
         user.save()
+        if role == Role.COUNTY_ADMIN:
+            user.user_permissions.set(_county_admin_permissions())
     return user
+
+
+# What a county administrator may edit in the admin site: catalogues, regions, institutions, users.
+COUNTY_ADMIN_MODELS = (
+    ("registry", "disease"),
+    ("regions", "region"),
+    ("regions", "institution"),
+    ("accounts", "user"),
+)
+
+
+def _county_admin_permissions() -> list[Permission]:
+    query = Q()
+    for app_label, model in COUNTY_ADMIN_MODELS:
+        query |= Q(content_type__app_label=app_label, content_type__model=model)
+    return list(Permission.objects.filter(query))
 
 
 def _client(request: Any) -> tuple[str | None, str]:
