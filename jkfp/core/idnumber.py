@@ -43,7 +43,7 @@ def validate_id_number(value: str, *, today: date | None = None) -> str:
     if not raw:
         raise IdNumberError("身份证号为空", "ID number is empty")
     if len(raw) == 15:
-        if not raw.isdigit():
+        if not (raw.isascii() and raw.isdigit()):
             raise IdNumberError("15位身份证号只能由数字组成", "a 15-digit ID number must be all digits")
         body = raw[:6] + "19" + raw[6:]
         raw = body + check_char(body)
@@ -51,7 +51,8 @@ def validate_id_number(value: str, *, today: date | None = None) -> str:
         raise IdNumberError(
             f"身份证号应为18位，实际{len(raw)}位", f"ID number must have 18 characters, not {len(raw)}"
         )
-    if not raw[:17].isdigit() or not (raw[17].isdigit() or raw[17] == "X"):
+    # isascii(): str.isdigit() also accepts full-width and superscript digits.
+    if not raw.isascii() or not raw[:17].isdigit() or not (raw[17].isdigit() or raw[17] == "X"):
         raise IdNumberError("身份证号含有非法字符", "ID number contains invalid characters")
     born = _birth(raw[6:14])
     if born is None:

@@ -170,18 +170,18 @@ def _build(
     ignored: list[str] = []
     for index, cell in enumerate(header):
         text = _cell_text(cell)
-        canonical = lookup.get(_normalise_header(text))
-        if canonical is None:
+        name = lookup.get(_normalise_header(text))
+        if name is None:
             if text:
                 ignored.append(text)
             continue
-        if canonical in positions:
+        if name in positions:
             raise TableError(
-                f"表头“{text}”与“{written[canonical]}”重复（都表示 {canonical}）",
-                f"header '{text}' duplicates '{written[canonical]}' (both mean {canonical})",
+                f"表头“{text}”与“{written[name]}”重复（都表示 {name}）",
+                f"header '{text}' duplicates '{written[name]}' (both mean {name})",
             )
-        positions[canonical] = index
-        written[canonical] = text
+        positions[name] = index
+        written[name] = text
     missing = [c for c in columns if c in required and c not in positions]
     if missing:
         names = "、".join(f"{columns[c][0] if columns[c] else c}（{c}）" for c in missing)

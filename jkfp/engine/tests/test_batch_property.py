@@ -1,0 +1,145 @@
+"""Property tests: batch == reference == oracle on random valid policies and random claims, and the
+invariants of settlement.md §2.5."""
+
+from __future__ import annotations
+
+import json
+import random
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from jkfp.engine import ClaimTable, Policy, loads_policy, settle_batch, settle_claims
+from jkfp.engine.batch import _rules, _tiers_rounded
+from jkfp.engine.tests import oracle
+from jkfp.engine.tests.helpers import claim_from_row
+from jkfp.engine.tests.strategies import claim_sets, policy_documents
+
+SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def scenarios(draw: Any) -> tuple[dict[str, Any], list[dict[str, str]], int]:
+    doc = draw(policy_documents())
+    rows = draw(claim_sets(sorted(doc["categories"])))
+    return doc, rows, draw(st.integers(0, 2**32 - 1))
+
+
+def _check_caps(policy: Policy, rows: list[dict[str, str]], results: list[Any]) -> None:
+    """No annual cap is exceeded by a claim that pays something under it."""
+    for row, res in zip(rows, results, strict=True):
+        rule = policy.category(row["category"])
+        after = res.ytd_after
+        if rule.basic.annual_cap is not None and res.basic > 0:
+            assert after.basic <= rule.basic.annual_cap.yuan
+        if rule.critical.annual_cap is not None and res.critical > 0:
+            assert after.critical <= rule.critical.annual_cap.yuan
+        if rule.aid is not None and rule.aid.annual_cap is not None and res.aid > 0:
+            assert after.aid <= rule.aid.annual_cap.yuan
+        if rule.aid is not None and res.ytd_after.aid_deductible_used > res.ytd_before.aid_deductible_used:
+            assert after.aid_deductible_used <= rule.aid.deductible.yuan
+        s = rule.supplementary
+        if s is not None and res.supplementary > 0:
+            if s.sum_insured is not None:
+                assert after.supplementary <= s.sum_insured.yuan
+            if s.annual_personal_cap is not None:
+                # The top-up brings the yearly out-of-pocket within the cap unless its room (the
+                # coverable cost, or what is left of the sum insured) runs out first.
+                paid = res.basic + res.critical + res.aid
+                in_scope = Decimal(row["total"]) - Decimal(row["out_of_scope"])
+                coverable = res.counted_total - paid if s.covers_out_of_scope else in_scope - paid
+                room = coverable
+                if s.sum_insured is not None:
+                    room = min(room, max(Decimal(0), s.sum_insured.yuan - res.ytd_before.supplementary))
+                cap = max(s.annual_personal_cap.yuan, res.ytd_before.personal)
+                assert after.personal <= cap or res.supplementary == room
+
+
+@SETTINGS
+@given(scenarios())
+def test_batch_equals_reference_and_invariants(
+    scenario: tuple[dict[str, Any], list[dict[str, str]], int],
+) -> None:
+    doc, rows, seed = scenario
+    policy = loads_policy(json.dumps(doc), fmt="json")
+    claims = [claim_from_row(r) for r in rows]
+
+    ref = settle_claims(policy, claims)
+    batch = settle_batch(policy, ClaimTable.from_claims(claims))
+    expected = oracle.settle(doc, rows)
+
+    for i, res in enumerate(ref):
+        assert batch.row(i) == res.amounts_fen, (rows[i], res.trace)
+        assert res.amounts_fen == tuple(int(expected[i][f] * 100) for f in oracle.FIELDS), rows[i]
+        # §2.5: five parts add up, nothing negative.
+        parts = (res.basic, res.critical, res.aid, res.supplementary, res.personal)
+        assert sum(parts) == res.counted_total
+        assert all(p >= 0 for p in (*parts, res.hospital_absorbed))
+        assert res.counted_total + res.hospital_absorbed == claims[i].total_amount
+    _check_caps(policy, rows, ref)
+
+    # Order of input does not matter; settling again gives the same.
+    shuffled = list(range(len(rows)))
+    random.Random(seed).shuffle(shuffled)
+    again = settle_batch(policy, ClaimTable.from_claims([claims[i] for i in shuffled]))
+    for pos, i in enumerate(shuffled):
+        assert again.row(pos) == batch.row(i)
+    ref_shuffled = settle_claims(policy, [claims[i] for i in shuffled])
+    for pos, i in enumerate(shuffled):
+        assert ref_shuffled[pos].amounts_fen == ref[i].amounts_fen
+    twice = settle_batch(policy, ClaimTable.from_claims(claims))
+    assert all(np.array_equal(a, b) for a, b in zip(twice.columns(), batch.columns(), strict=True))
+    _check_year_to_date_chain(doc, policy, claims, ref)
+
+
+def _check_year_to_date_chain(
+    doc: dict[str, Any], policy: Policy, claims: list[Any], results: list[Any]
+) -> None:
+    """Each claim's year-to-date before is the previous claim's after (same person and year)."""
+    last: dict[tuple[str, int], Any] = {}
+    for i in sorted(range(len(claims)), key=lambda k: (claims[k].discharge_on, claims[k].claim_id)):
+        key = (claims[i].person_id, claims[i].year)
+        before = results[i].ytd_before
+        assert before == (last[key].ytd_after if key in last else type(before)())
+        last[key] = results[i]
+    # Critical-illness payments of a year add up to round(F(year's base)) for a single category
+    # without a cap (settlement.md §2.2).
+    for (person, year), res in last.items():
+        cats = {c.category for c in claims if c.person_id == person and c.year == year}
+        if len(cats) == 1:
+            name = cats.pop()
+            if policy.category(name).critical.annual_cap is None:
+                tiers = doc["categories"][name]["critical"]["tiers"]
+                f = oracle.tiers_f(tiers, Fraction(res.ytd_after.critical_base))
+                assert Fraction(res.ytd_after.critical) == oracle.rnd(f)
+
+
+def test_tiers_do_not_overflow_on_huge_cumulative_bases() -> None:
+    """round(F(x)) stays exact for a year-to-date base far beyond int64 / 10^6."""
+    doc = {
+        "name": "big",
+        "valid_from": "2020-01-01",
+        "valid_to": "2020-12-31",
+        "category_precedence": ["a"],
+        "categories": {
+            "a": {
+                "basic": {
+                    "deductible": {"1": "0", "2": "0", "3": "0"},
+                    "ratio": {"1": "0", "2": "0", "3": "0"},
+                },
+                "critical": {"tiers": [["0", "1000", "0.333333"], ["1000", "", "0.999999"]]},
+            }
+        },
+    }
+    policy = loads_policy(json.dumps(doc), fmt="json")
+    rules = _rules(policy, ("a",))
+    x = np.array([10**16, 10**17 + 7, 3 * 10**17 + 12345], dtype=np.int64)
+    cat = np.zeros(3, np.int64)
+    got = _tiers_rounded(rules.tier_lo[cat].T, rules.tier_width[cat].T, rules.tier_rate[cat].T, x)
+    for value, fen in zip(x.tolist(), got.tolist(), strict=True):
+        exact = Fraction(333333 * 100_000, 10**6) + Fraction(999999 * (value - 100_000), 10**6)
+        assert fen == (2 * exact.numerator + exact.denominator) // (2 * exact.denominator)

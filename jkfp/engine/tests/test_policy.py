@@ -1,0 +1,361 @@
+"""Policy loading and validation (settlement.md §3): presets, defaults, every refusal names its key."""
+
+from __future__ import annotations
+
+import copy
+import json
+import tomllib
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jkfp.engine import (
+    Amount,
+    PolicyError,
+    Rate,
+    load_policy,
+    load_preset,
+    loads_policy,
+    parse_policy,
+    preset_names,
+)
+
+PRESETS = Path(__file__).parent.parent / "presets"
+
+
+def preset_doc(name: str = "suixian-2020") -> dict[str, Any]:
+    doc: dict[str, Any] = tomllib.loads((PRESETS / f"{name}.toml").read_text(encoding="utf-8"))
+    return doc
+
+
+def test_presets_ship_and_load() -> None:
+    assert preset_names() == ("suixian-2020", "transition-2024")
+    suixian = load_preset("suixian-2020")
+    assert suixian.valid_from == date(2020, 1, 1)
+    assert suixian.category_precedence == ("tekun", "dibao", "poor", "monitored", "ordinary")
+    poor = suixian.category("poor")
+    assert poor.basic.ratio == (Rate(900_000), Rate(800_000), Rate(700_000))
+    assert poor.basic.deductible[2] == Amount(100_000)
+    assert poor.basic.deductible[2].yuan == Decimal("1000.00")
+    assert poor.critical.tiers[2].hi is None
+    assert poor.supplementary is not None and poor.supplementary.annual_personal_cap == Amount(500_000)
+    assert suixian.out_of_scope.cap_ratio == (Rate(25_000), Rate(100_000), None)
+    assert suixian.unreferred_ratio_cut.decimal == Decimal("0.2")
+    transition = load_preset("transition-2024")
+    assert transition.out_of_scope.cap_ratio == (None, None, None)
+    assert transition.category("ordinary").aid is None
+    assert transition.category("ordinary").critical.annual_cap == Amount(40_000_000)
+
+
+def test_json_and_toml_give_the_same_policy(tmp_path: Path) -> None:
+    for name in preset_names():
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(preset_doc(name), ensure_ascii=False), encoding="utf-8")
+        assert load_policy(path) == load_preset(name)
+        assert load_policy(PRESETS / f"{name}.toml") == load_preset(name)
+
+
+def test_defaults_of_section_3() -> None:
+    doc = {
+        "name": "minimal",
+        "valid_from": "2020-01-01",
+        "valid_to": "2020-12-31",
+        "category_precedence": ["a"],
+        "categories": {
+            "a": {
+                "basic": {
+                    "deductible": {"1": "0", "2": "0", "3": "0"},
+                    "ratio": {"1": "1", "2": "1", "3": "1"},
+                },
+                "critical": {"tiers": [["0", "", "0"]]},
+                "aid": {"ratio": "0.5"},
+                "supplementary": {},
+            }
+        },
+    }
+    policy = parse_policy(doc)
+    rule = policy.category("a")
+    assert policy.title == "minimal"
+    assert policy.unreferred_ratio_cut == Rate(0)
+    assert policy.out_of_scope.mode == "simple"
+    assert policy.out_of_scope.cap_ratio == (None, None, None)
+    assert rule.basic.annual_cap is None
+    assert rule.critical.annual_cap is None
+    assert rule.aid is not None and rule.aid.deductible == Amount(0) and rule.aid.annual_cap is None
+    supp = rule.supplementary
+    assert supp is not None
+    assert supp.applies_to == "in_county_or_referred"
+    assert supp.covers_out_of_scope is True
+    assert (supp.min_ratio, supp.annual_personal_cap, supp.sum_insured) == (None, None, None)
+
+
+def test_rates_exact_to_six_decimals() -> None:
+    doc = preset_doc()
+    doc["categories"]["poor"]["aid"]["ratio"] = "0.123456"
+    doc["categories"]["poor"]["basic"]["ratio"]["1"] = "1.000000"
+    doc["categories"]["poor"]["basic"]["ratio"]["2"] = "0"
+    policy = parse_policy(doc)
+    aid = policy.category("poor").aid
+    assert aid is not None and aid.ratio == Rate(123_456)
+    assert aid.ratio.decimal == Decimal("0.123456")
+    assert aid.ratio.percent() == "12.3456%"
+    assert policy.category("poor").basic.ratio[:2] == (Rate(1_000_000), Rate(0))
+
+
+Mutation = Callable[[dict[str, Any]], None]
+
+
+def _set(path: str, value: Any) -> Mutation:
+    def apply(doc: dict[str, Any]) -> None:
+        *parents, last = path.split("/")
+        node: Any = doc
+        for key in parents:
+            node = node[int(key)] if isinstance(node, list) else node[key]
+        if isinstance(node, list):
+            node[int(last)] = value
+        else:
+            node[last] = value
+
+    return apply
+
+
+def _delete(path: str) -> Mutation:
+    def apply(doc: dict[str, Any]) -> None:
+        *parents, last = path.split("/")
+        node: Any = doc
+        for key in parents:
+            node = node[key]
+        del node[last]
+
+    return apply
+
+
+REFUSALS: list[tuple[str, Mutation, str, str]] = [
+    ("unknown top-level key", _set("currency", "CNY"), "currency", "unknown key"),
+    ("unknown category key", _set("categories/poor/extra", {}), "categories.poor.extra", "unknown key"),
+    ("unknown basic key", _set("categories/poor/basic/cap", "1"), "categories.poor.basic.cap", "unknown key"),
+    (
+        "unknown supplementary key",
+        _set("categories/poor/supplementary/floor", "0.9"),
+        "categories.poor.supplementary.floor",
+        "unknown key",
+    ),
+    ("unknown out_of_scope key", _set("out_of_scope/limit", "1"), "out_of_scope.limit", "unknown key"),
+    ("level 4", _set("categories/poor/basic/ratio/4", "0.5"), "categories.poor.basic.ratio.4", "unknown key"),
+    (
+        "rate above 1",
+        _set("categories/poor/basic/ratio/2", "1.5"),
+        "categories.poor.basic.ratio.2",
+        "within 0..1",
+    ),
+    ("negative rate", _set("categories/poor/aid/ratio", "-0.1"), "categories.poor.aid.ratio", "within 0..1"),
+    (
+        "rate decimals",
+        _set("unreferred_ratio_cut", "0.1234567"),
+        "unreferred_ratio_cut",
+        "at most 6 decimals",
+    ),
+    (
+        "rate as float",
+        _set("categories/poor/aid/ratio", 0.7),
+        "categories.poor.aid.ratio",
+        "must be a string",
+    ),
+    (
+        "rate malformed",
+        _set("out_of_scope/cap_ratio/1", "2.5%"),
+        "out_of_scope.cap_ratio.1",
+        "not a valid rate",
+    ),
+    (
+        "negative amount",
+        _set("categories/poor/basic/deductible/1", "-200"),
+        "categories.poor.basic.deductible.1",
+        "must not be negative",
+    ),
+    (
+        "amount as int",
+        _set("categories/poor/basic/annual_cap", 150000),
+        "categories.poor.basic.annual_cap",
+        "string",
+    ),
+    (
+        "amount decimals",
+        _set("categories/poor/aid/annual_cap", "1.005"),
+        "categories.poor.aid.annual_cap",
+        "2 decimals",
+    ),
+    (
+        "amount malformed",
+        _set("categories/poor/aid/deductible", "1,000"),
+        "categories.poor.aid.deductible",
+        "not a valid",
+    ),
+    (
+        "amount exponent",
+        _set("categories/poor/aid/deductible", "1e3"),
+        "categories.poor.aid.deductible",
+        "not a valid",
+    ),
+    (
+        "amount space",
+        _set("categories/poor/aid/deductible", " 100"),
+        "categories.poor.aid.deductible",
+        "not a valid",
+    ),
+    (
+        "missing level",
+        _delete("categories/poor/basic/deductible/3"),
+        "categories.poor.basic.deductible.3",
+        "missing the value for hospital level 3",
+    ),
+    ("missing ratio", _delete("categories/poor/basic/ratio"), "categories.poor.basic.ratio", "required key"),
+    (
+        "overlapping tiers",
+        _set("categories/poor/critical/tiers", [["5000", "30000", "0.65"], ["20000", "", "0.7"]]),
+        "categories.poor.critical.tiers[2].lo",
+        "overlap",
+    ),
+    (
+        "unordered tiers",
+        _set("categories/poor/critical/tiers", [["30000", "100000", "0.7"], ["5000", "30000", "0.65"]]),
+        "categories.poor.critical.tiers[2].lo",
+        "out of order",
+    ),
+    (
+        "empty hi not last",
+        _set("categories/poor/critical/tiers", [["5000", "", "0.65"], ["30000", "", "0.7"]]),
+        "categories.poor.critical.tiers[1].hi",
+        "only the last tier",
+    ),
+    (
+        "hi not above lo",
+        _set("categories/poor/critical/tiers", [["5000", "5000", "0.65"]]),
+        "categories.poor.critical.tiers[1].hi",
+        "greater than its lo",
+    ),
+    (
+        "empty lo",
+        _set("categories/poor/critical/tiers", [["", "5000", "0.65"]]),
+        "categories.poor.critical.tiers[1].lo",
+        "must not be empty",
+    ),
+    (
+        "no tiers",
+        _set("categories/poor/critical/tiers", []),
+        "categories.poor.critical.tiers",
+        "at least one tier",
+    ),
+    (
+        "tier of two",
+        _set("categories/poor/critical/tiers", [["5000", "0.65"]]),
+        "categories.poor.critical.tiers[1]",
+        "[lo, hi, rate]",
+    ),
+    (
+        "precedence without category",
+        _set("category_precedence", ["tekun", "dibao", "poor", "monitored", "ordinary", "orphan"]),
+        "categories.orphan.basic",
+        "category_precedence but has no basic",
+    ),
+    ("category without basic", _delete("categories/poor/basic"), "categories.poor.basic", "required key"),
+    (
+        "category without critical",
+        _delete("categories/poor/critical"),
+        "categories.poor.critical",
+        "required key",
+    ),
+    (
+        "duplicate in precedence",
+        _set("category_precedence", ["poor", "poor"]),
+        "category_precedence[2]",
+        "listed twice",
+    ),
+    ("valid_to before valid_from", _set("valid_to", "2019-12-31"), "valid_to", "before valid_from"),
+    ("impossible date", _set("valid_from", "2020-02-30"), "valid_from", "no such date"),
+    ("missing name", _delete("name"), "name", "required key"),
+    ("unknown mode", _set("out_of_scope/mode", "strict"), "out_of_scope.mode", "must be one of"),
+    (
+        "unknown applies_to",
+        _set("categories/poor/supplementary/applies_to", "everywhere"),
+        "categories.poor.supplementary.applies_to",
+        "must be one of",
+    ),
+    (
+        "covers as text",
+        _set("categories/poor/supplementary/covers_out_of_scope", "yes"),
+        "categories.poor.supplementary.covers_out_of_scope",
+        "true or false",
+    ),
+    (
+        "consistent with rate 1",
+        lambda d: d["out_of_scope"].update(mode="consistent", cap_ratio={"1": "1"}),
+        "out_of_scope.cap_ratio.1",
+        "below 1",
+    ),
+    ("categories not a table", _set("categories", []), "categories", "table"),
+]
+
+
+@pytest.mark.parametrize(("label", "mutate", "path", "en"), REFUSALS, ids=[r[0] for r in REFUSALS])
+def test_malformed_policy_is_refused_naming_the_key(label: str, mutate: Mutation, path: str, en: str) -> None:
+    doc = copy.deepcopy(preset_doc())
+    mutate(doc)
+    with pytest.raises(PolicyError) as info:
+        parse_policy(doc)
+    problems = info.value.problems
+    assert any(p.path == path and en in p.en for p in problems), [str(p) for p in problems]
+    assert all(p.zh for p in problems)
+    assert path in str(info.value)
+
+
+def test_example_message_format() -> None:
+    doc = preset_doc()
+    doc["categories"]["poor"]["basic"]["ratio"]["2"] = "1.2"
+    with pytest.raises(PolicyError) as info:
+        parse_policy(doc)
+    assert str(info.value.problems[0]).startswith(
+        "categories.poor.basic.ratio.2: 比例必须在0到1之间：“1.2” / rate must be within 0..1"
+    )
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    doc = preset_doc()
+    doc["categories"]["poor"]["basic"]["ratio"]["2"] = "2"
+    doc["categories"]["dibao"]["aid"]["annual_cap"] = "-1"
+    doc["bogus"] = True
+    with pytest.raises(PolicyError) as info:
+        parse_policy(doc)
+    assert {p.path for p in info.value.problems} == {
+        "categories.poor.basic.ratio.2",
+        "categories.dibao.aid.annual_cap",
+        "bogus",
+    }
+
+
+def test_file_level_errors(tmp_path: Path) -> None:
+    bad_toml = tmp_path / "p.toml"
+    bad_toml.write_text('name = "x"\nname = "y"\n', encoding="utf-8")
+    with pytest.raises(PolicyError, match="TOML"):
+        load_policy(bad_toml)
+    dup = tmp_path / "p.json"
+    dup.write_text('{"name": "a", "name": "b"}', encoding="utf-8")
+    with pytest.raises(PolicyError, match="duplicate JSON key"):
+        load_policy(dup)
+    broken = tmp_path / "q.json"
+    broken.write_text("{", encoding="utf-8")
+    with pytest.raises(PolicyError, match="JSON syntax"):
+        load_policy(broken)
+    with pytest.raises(PolicyError, match=r"\.toml or \.json"):
+        load_policy(tmp_path / "p.yaml")
+    with pytest.raises(PolicyError, match="cannot read"):
+        load_policy(tmp_path / "missing.toml")
+    with pytest.raises(PolicyError, match="no preset"):
+        load_preset("../suixian-2020")
+    number = json.dumps({**preset_doc(), "unreferred_ratio_cut": 0.2})
+    with pytest.raises(PolicyError, match="unreferred_ratio_cut"):
+        loads_policy(number, fmt="json")

@@ -1,0 +1,197 @@
+"""Case tables (cases/*.toml) through both engines, the worked examples, and the reference's trace."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jkfp.engine import (
+    Claim,
+    ClaimTable,
+    Policy,
+    YearToDate,
+    load_preset,
+    parse_policy,
+    settle_batch,
+    settle_claim,
+    settle_claims,
+)
+from jkfp.engine.reference import round_cent, round_fraction_cent
+from jkfp.engine.tests import oracle
+from jkfp.engine.tests.helpers import claim_from_row
+from jkfp.engine.tests.make_cases import PERSON
+
+CASES = Path(__file__).parent / "cases"
+
+
+@dataclass(frozen=True)
+class Case:
+    table: str
+    name: str
+    policy: Policy
+    policy_doc: dict[str, Any]
+    rows: list[dict[str, Any]]
+
+
+def _load_cases() -> list[Case]:
+    out = []
+    for path in sorted(CASES.glob("*.toml")):
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        if "preset" in data:
+            doc = tomllib.loads(
+                (Path(__file__).parent.parent / "presets" / f"{data['preset']}.toml").read_text(
+                    encoding="utf-8"
+                )
+            )
+            policy = load_preset(data["preset"])
+        else:
+            doc = data["policy"]
+            policy = parse_policy(doc)
+        for item in data["cases"]:
+            rows = [{**c, "person_id": PERSON} for c in item["claims"]]
+            out.append(Case(path.stem, item["name"], policy, doc, rows))
+    return out
+
+
+ALL_CASES = _load_cases()
+
+
+def test_case_tables_are_big_enough() -> None:
+    counts: dict[str, int] = {}
+    for case in ALL_CASES:
+        counts[case.table] = counts.get(case.table, 0) + 1
+    assert counts["suixian-2020"] >= 40
+    assert counts["transition-2024"] >= 40
+    assert counts["custom-branches"] >= 10
+
+
+@pytest.mark.parametrize("case", ALL_CASES, ids=lambda c: f"{c.table}:{c.name}")
+def test_case(case: Case) -> None:
+    claims = [claim_from_row(r) for r in case.rows]
+    expected = [tuple(Decimal(x) for x in r["expect"]) for r in case.rows]
+    reference = settle_claims(case.policy, claims, trace=True)
+    assert [r.amounts for r in reference] == expected
+    batch = settle_batch(case.policy, ClaimTable.from_claims(claims))
+    assert [tuple(Decimal(f).scaleb(-2) for f in batch.row(i)) for i in range(len(claims))] == expected
+    # The table still agrees with the independent oracle (guards hand edits of the files).
+    again = oracle.settle(case.policy_doc, case.rows)
+    assert [tuple(Decimal(oracle.fmt(r[f])) for f in oracle.FIELDS) for r in again] == expected
+
+
+def _example(name: str) -> Claim:
+    rows = {
+        "E1": ("421321198001010117", "poor", "2020-03-01", 2, True, False, "20000.00", "1000.00"),
+        "E2": ("421321198001010117", "poor", "2020-06-01", 3, False, True, "150000.00", "12000.00"),
+        "E3": ("421321198001010221", "poor", "2020-05-10", 1, True, False, "8000.00", "800.00"),
+        "E4": ("421321198001010336", "ordinary", "2020-07-01", 2, True, False, "20000.00", "1000.00"),
+    }
+    pid, cat, day, level, in_county, referred, total, oos = rows[name]
+    return Claim(
+        name, pid, cat, date.fromisoformat(day), level, in_county, referred, Decimal(total), Decimal(oos)
+    )
+
+
+WORKED = {
+    "E1": ("20000.00", "0.00", "14800.00", "0.00", "2940.00", "260.00", "2000.00"),
+    "E2": ("150000.00", "0.00", "95900.00", "27660.00", "10108.00", "13332.00", "3000.00"),
+    "E3": ("7400.00", "600.00", "6300.00", "0.00", "630.00", "0.00", "470.00"),
+    "E4": ("20000.00", "0.00", "12950.00", "0.00", "0.00", "0.00", "7050.00"),
+}
+
+
+def test_worked_examples_settlement_md_section_5() -> None:
+    policy = load_preset("suixian-2020")
+    claims = [_example(n) for n in ("E4", "E2", "E3", "E1")]  # any input order
+    for claim, result in zip(claims, settle_claims(policy, claims), strict=True):
+        assert tuple(f"{a:.2f}" for a in result.amounts) == WORKED[claim.claim_id]
+    e2 = settle_claims(policy, claims)[1]
+    assert e2.ytd_before.critical_base == Decimal("4200.00")
+    assert e2.ytd_after.critical_base == Decimal("46300.00")
+    assert e2.reimbursement_ratio == Decimal("0.98")
+
+
+def test_trace_in_chinese_names_every_step() -> None:
+    policy = load_preset("suixian-2020")
+    result = settle_claim(policy, _example("E1"))
+    text = "\n".join(result.trace)
+    assert "基本医保：(19000.00 − 起付线 500.00) × 80% = 14800.00" in text
+    for step in (
+        "当年累计（结算前）",
+        "目录外费用控制",
+        "大病保险",
+        "医疗救助",
+        "补充医疗保险",
+        "个人负担",
+        "当年累计（结算后）",
+    ):
+        assert step in text
+    assert "补充 = min(max(2260.00 − 2000.00, 0), 2260.00) = 260.00" in text
+    silent = settle_claim(policy, _example("E1"), trace=False)
+    assert silent.trace == ()
+    assert silent.amounts == result.amounts
+
+
+def test_trace_shows_rounding_and_tiers() -> None:
+    policy = load_preset("suixian-2020")
+    first = settle_claim(policy, _example("E1"))
+    second = settle_claim(policy, _example("E2"), first.ytd_after)
+    text = "\n".join(second.trace)
+    assert "F(46300.00) = 65% × (30000.00 − 5000.00) + 70% × (46300.00 − 30000.00) = 27660.00" in text
+    assert "个人负担 2000.00" in second.trace[1]  # the year-to-date before
+    assert "个人负担 5000.00" in second.trace[-1]  # and after
+    claim = Claim("R", PERSON, "dibao", date(2020, 2, 1), 1, False, True, Decimal("200.05"), Decimal("0"))
+    rounded = "\n".join(settle_claim(policy, claim).trace)
+    assert "= 0.045 → 0.05" in rounded
+
+
+def test_settle_claim_continues_from_a_given_year_to_date() -> None:
+    policy = load_preset("suixian-2020")
+    opening = YearToDate(personal=Decimal("2000.00"), critical_base=Decimal("4200.00"))
+    result = settle_claim(policy, _example("E2"), opening)
+    assert result.supplementary == Decimal("13332.00")
+    assert result.critical == Decimal("27660.00")
+    # settle_claims accepts the same as opening balances per (person, year)
+    again = settle_claims(policy, [_example("E2")], opening={("421321198001010117", 2020): opening})
+    assert again[0].amounts == result.amounts
+
+
+def test_claims_refused_by_the_engines() -> None:
+    policy = load_preset("suixian-2020")
+    unknown = Claim("U", PERSON, "nobody", date(2020, 1, 1), 1, True, False, Decimal("1"), Decimal("0"))
+    with pytest.raises(ValueError, match="not defined"):
+        settle_claim(policy, unknown)
+    with pytest.raises(ValueError, match="not defined"):
+        settle_batch(policy, ClaimTable.from_claims([unknown]))
+    twice = [_example("E1"), _example("E1")]
+    with pytest.raises(ValueError, match="unique"):
+        settle_claims(policy, twice)
+    with pytest.raises(ValueError, match="twice"):
+        settle_batch(policy, ClaimTable.from_claims(twice))
+    with pytest.raises(ValueError, match="level"):
+        Claim("L", PERSON, "poor", date(2020, 1, 1), 4, True, False, Decimal("1"), Decimal("0"))
+    with pytest.raises(ValueError, match="2 decimals"):
+        Claim("L", PERSON, "poor", date(2020, 1, 1), 1, True, False, Decimal("1.001"), Decimal("0"))
+    with pytest.raises(ValueError, match="exceeds"):
+        Claim("L", PERSON, "poor", date(2020, 1, 1), 1, True, False, Decimal("1"), Decimal("2"))
+
+
+def test_empty_batch() -> None:
+    result = settle_batch(load_preset("suixian-2020"), ClaimTable.from_claims([]))
+    assert len(result) == 0
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("0.005", "0.01"), ("0.0049", "0.00"), ("2.345", "2.35"), ("-0.005", "-0.01"), ("1.994999", "1.99")],
+)
+def test_round_half_up(value: str, expected: str) -> None:
+    assert round_cent(Decimal(value)) == Decimal(expected)
+    from fractions import Fraction
+
+    assert round_fraction_cent(Fraction(value)) == Decimal(expected)

@@ -1,0 +1,576 @@
+"""``jkfp settle``: settle a claims file under a policy (``settlement.md``), without the database.
+
+    jkfp settle (--policy FILE | --preset NAME) --claims FILE --out FILE
+                [--errors FILE] [--skip-invalid] [--explain CLAIM_ID]
+
+Exit status: 0 settled; 2 refused (bad policy, unreadable claims file, invalid rows without
+``--skip-invalid``, unknown ``--explain`` claim); 1 internal error. Imports stay light (no Django):
+numpy, the engine and two pure modules of ``jkfp.core``; xlsxwriter only when writing a workbook.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+from numpy.typing import NDArray
+
+from jkfp.core import idnumber, tabular
+from jkfp.engine import (
+    CLAIM_COLUMNS,
+    OUTPUT_FIELDS,
+    BatchResult,
+    Policy,
+    PolicyError,
+    RowError,
+    ValidatedClaims,
+    load_policy,
+    load_preset,
+    preset_names,
+    settle_batch,
+    settle_claims,
+    validate_claim_columns,
+)
+from jkfp.engine.claims import COLUMN_ORDER, ClaimIds, PersonCodes, TextColumn
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_REFUSED = 2
+MAX_ERRORS_SHOWN = 50
+
+# Chinese headers of the workbook output, in the order of the CSV header.
+OUTPUT_HEADERS_ZH = {
+    "claim_id": "结算号",
+    "counted_total": "计入结算费用",
+    "hospital_absorbed": "医院承担（目录外超限）",
+    "basic": "基本医保",
+    "critical": "大病保险",
+    "aid": "医疗救助",
+    "supplementary": "补充医疗保险",
+    "personal": "个人负担",
+}
+CSV_HEADER = ",".join(("claim_id", *OUTPUT_FIELDS))
+ERROR_HEADER = ("row", "column", "value", "reason_zh", "reason_en")
+ERROR_HEADERS_ZH = ("行号", "列", "值", "原因", "reason")
+
+
+class Refused(Exception):
+    """Input the command refuses; the message is already bilingual."""
+
+
+@dataclass
+class Cells:
+    """The claims file as cells by canonical column."""
+
+    columns: dict[str, list[str] | TextColumn]
+    row_numbers: list[int]
+    headers: dict[str, str]
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _normalise_header(text: str) -> str:
+    # The same matching as jkfp.core.tabular: BOM and whitespace removed, case-insensitive.
+    return "".join(text.replace("\ufeff", "").split()).lower()
+
+
+_HEADER_LOOKUP = {
+    _normalise_header(spelling): canonical
+    for canonical, spellings in CLAIM_COLUMNS.items()
+    for spelling in (canonical, *spellings)
+}
+# Every character str.strip() removes, except the newline: a file with any of them takes the
+# general path (tabular strips cells). Multi-byte ones as UTF-8.
+_ASCII_SPACES = tuple(bytes([c]) for c in b" \t\x0b\x0c\x1c\x1d\x1e\x1f")
+_WIDE_SPACES = tuple(
+    chr(c).encode()
+    for c in (0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000)
+)
+
+
+def _fast_csv(path: Path) -> Cells | None:
+    """Read a plain UTF-8 CSV (no quotes, no padding spaces, comma-separated, rectangular) with
+    numpy, straight into byte matrices: no Python string per cell.
+
+    Returns None whenever the file is not that simple; the caller then uses
+    ``tabular.read_table``, which this function matches exactly on the files it accepts.
+    """
+    if path.suffix.lower() not in tabular.CSV_SUFFIXES or not path.is_file():
+        return None
+    if path.stat().st_size > tabular.DEFAULT_MAX_BYTES:
+        return None
+    raw = path.read_bytes()
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    if not raw.isascii():
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return None  # GBK: the general path decodes it
+        if any(space in raw for space in _WIDE_SPACES):
+            return None
+    if b'"' in raw or b"\x00" in raw or any(space in raw for space in _ASCII_SPACES):
+        return None
+    if b"\r" in raw:
+        raw = raw.replace(b"\r\n", b"\n")
+        if b"\r" in raw:
+            return None
+    if not raw.endswith(b"\n"):
+        raw += b"\n"
+    buf = np.frombuffer(raw, dtype=np.uint8)
+    newlines = np.flatnonzero(buf == ord("\n"))
+    header = raw[: int(newlines[0])].decode("utf-8")
+    if not header or header.count(",") < max(header.count("\t"), header.count(";")):
+        return None
+    names = header.split(",")
+    positions: dict[str, int] = {}
+    written: dict[str, str] = {}
+    for index, cell in enumerate(names):
+        canonical = _HEADER_LOOKUP.get(_normalise_header(cell))
+        if canonical is None:
+            continue
+        if canonical in positions:
+            return None
+        positions[canonical] = index
+        written[canonical] = cell
+    if len(positions) != len(CLAIM_COLUMNS):
+        return None
+    width = len(names)
+    line_start = newlines[:-1] + 1  # data lines only
+    line_end = newlines[1:]
+    commas = np.flatnonzero(buf == ord(","))[width - 1 :]  # after the header's
+    lines = len(line_end)
+    keep = np.ones(lines, dtype=np.bool_)
+    if width > 1 and len(commas) == lines * (width - 1):
+        cuts = commas.reshape(lines, width - 1)
+        # Sorted commas, disjoint lines: if every line holds its row of cuts, each has exactly width − 1.
+        rectangular = (
+            bool(((cuts[:, 0] > line_start - 1) & (cuts[:, -1] < line_end)).all()) if lines else True
+        )
+    else:
+        rectangular = False
+    if not rectangular:
+        line_of = np.searchsorted(line_end, commas)  # the data line each comma is on
+        per_line = np.bincount(line_of, minlength=lines)[:lines]
+        keep = per_line != line_end - line_start  # empty or commas only: skipped, like tabular
+        if bool((per_line[keep] != width - 1).any()):
+            return None
+        cuts = commas[keep[line_of]].reshape(-1, width - 1)
+    first = line_start[keep]
+    last = line_end[keep]
+    spans: dict[str, tuple[NDArray[np.int64], NDArray[np.int64]]] = {}
+    for name, index in positions.items():
+        begin = first if index == 0 else cuts[:, index - 1] + 1
+        end = last if index == width - 1 else cuts[:, index]
+        spans[name] = (begin, (end - begin).astype(np.int64))
+    longest = max((int(length.max()) for _, length in spans.values() if len(length)), default=1)
+    # Gather each cell's bytes as one row (one cache line), then store position-major.
+    padded = np.concatenate((buf, np.zeros(max(1, longest), dtype=np.uint8)))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, max(1, longest))
+    columns: dict[str, list[str] | TextColumn] = {}
+    for name, (begin, length) in spans.items():
+        size = max(1, int(length.max())) if len(length) else 1
+        rows = windows[begin, :size]
+        rows[np.arange(size)[None, :] >= length[:, None]] = 0
+        columns[name] = TextColumn(data=np.ascontiguousarray(rows.T), length=length)
+    numbers = (np.flatnonzero(keep) + 2).tolist()
+    return Cells(columns=columns, row_numbers=numbers, headers=written)
+
+
+def read_cells(path: Path) -> Cells:
+    """The claims file as cells: the fast path for plain CSV, else ``tabular.read_table``."""
+    try:
+        fast = _fast_csv(path)
+        if fast is not None:
+            return fast
+        table = tabular.read_table(path, CLAIM_COLUMNS, COLUMN_ORDER)
+    except tabular.TableError as exc:
+        raise Refused(f"结算申请文件 {path}：{exc.zh} / claims file {path}: {exc.en}") from exc
+    except OSError as exc:
+        raise Refused(f"无法读取结算申请文件 {path}：{exc} / cannot read claims file {path}: {exc}") from exc
+    columns: dict[str, list[str] | TextColumn] = dict(table.columns)
+    return Cells(columns=columns, row_numbers=table.row_numbers, headers=table.headers)
+
+
+# --------------------------------------------------------------------------- person IDs
+
+_WEIGHTS = np.array(idnumber.WEIGHTS, dtype=np.int64)
+_CHECK_CODES = np.array([ord(ch) for ch in idnumber.CHECK_CHARS], dtype=np.int64)
+_DAYS_IN_MONTH = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+
+
+def fast_valid_ids(column: TextColumn, today: date) -> NDArray[np.bool_]:
+    """Vectorised GB 11643 check of 18-character upper-case ASCII IDs.
+
+    True only where ``idnumber.validate_id_number`` would accept the text unchanged (same rules:
+    digits, check character, real birth date from 1900 to ``today``); everything else must go
+    through ``validate_id_number`` itself, which gives the reason or normalises the text.
+    """
+    n = len(column)
+    if column.width < 18:
+        return np.zeros(n, dtype=np.bool_)
+    data = column.data
+    ok = column.length == 18
+    digits: list[NDArray[np.int64]] = []
+    for j in range(17):
+        d = data[j] - np.uint8(48)  # wraps around below "0"
+        ok &= d < 10
+        digits.append(d.astype(np.int64))
+    last = data[17]
+    ok &= ((last - np.uint8(48)) < 10) | (last == ord("X"))
+    total = sum((int(w) * d for w, d in zip(_WEIGHTS.tolist(), digits, strict=True)), np.zeros(n, np.int64))
+    ok &= _CHECK_CODES[total % 11] == last
+    year = digits[6] * 1000 + digits[7] * 100 + digits[8] * 10 + digits[9]
+    month = digits[10] * 10 + digits[11]
+    day = digits[12] * 10 + digits[13]
+    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    month_ok = (month >= 1) & (month <= 12)
+    limit = np.where((month == 2) & ~leap, 28, _DAYS_IN_MONTH[np.where(month_ok, month, 0)])
+    ok &= month_ok & (day >= 1) & (day <= limit) & (year >= 1900)
+    stamp = year * 10000 + month * 100 + day
+    ok &= stamp <= today.year * 10000 + today.month * 100 + today.day
+    valid: NDArray[np.bool_] = ok
+    return valid
+
+
+def check_person_ids(column: TextColumn, *, today: date | None = None) -> PersonCodes:
+    """Person codes for a person-ID column: the vectorised check for plain IDs, ``validate_id_number``
+    for the rest (its reason, or its normalisation: 15 digits, lower-case x). Persons are coded by
+    the first 17 digits of the normalised ID (the 18th follows from them)."""
+    day = today or date.today()
+    n = len(column)
+    fast = fast_valid_ids(column, day)
+    key = np.full(n, -1, dtype=np.int64)
+    if bool(fast.any()):
+        body = np.zeros(n, dtype=np.int64)
+        for j in range(17):
+            body = body * 10 + (column.data[j].astype(np.int64) - 48)
+        key[fast] = body[fast]
+    reasons: dict[int, tuple[str, str]] = {}
+    normalised: dict[int, str] = {}
+    seen: dict[str, int | tuple[str, str]] = {}
+    for pos in np.flatnonzero(~fast & (column.length > 0)).tolist():
+        text = column.text(pos)
+        if text not in seen:
+            try:
+                value = idnumber.validate_id_number(text, today=day)
+                seen[text] = int(value[:17])
+                normalised[int(value[:17])] = value
+            except idnumber.IdNumberError as exc:
+                seen[text] = (exc.zh, exc.en)
+            except ValueError:  # a digit int() does not read (e.g. a superscript)
+                seen[text] = ("身份证号含有非法字符", "ID number contains invalid characters")
+        result = seen[text]
+        if isinstance(result, int):
+            key[pos] = result
+        else:
+            reasons[pos] = result
+    valid = np.flatnonzero(key >= 0)
+    unique, first, inverse = np.unique(key[valid], return_index=True, return_inverse=True)
+    code = np.full(n, -1, dtype=np.int64)
+    code[valid] = inverse.reshape(len(valid))
+    first_rows = valid[first]
+    raw = np.ascontiguousarray(column.data[:18, first_rows].T) if column.width >= 18 else None
+    texts = raw.view("S18").reshape(len(first_rows)).astype("U18").tolist() if raw is not None else []
+    keys = [
+        normalised.get(k) or texts[i] if raw is not None else normalised[k]
+        for i, k in enumerate(unique.tolist())
+    ]
+    return PersonCodes(code=code, reasons=reasons, keys=keys)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _id_matrix(claim_ids: ClaimIds) -> tuple[NDArray[np.uint8], NDArray[np.bool_]]:
+    """Claim ids as a zero-padded UTF-8 byte matrix and the mask of their bytes."""
+    if isinstance(claim_ids, np.ndarray):
+        values = claim_ids
+    else:
+        values = np.array([c.encode("utf-8") for c in claim_ids], dtype=np.bytes_)
+    n = len(values)
+    width = max(1, values.dtype.itemsize)
+    matrix = np.ascontiguousarray(values.astype(f"S{width}")).view(np.uint8).reshape(n, width)
+    return matrix, matrix != 0  # validated ids hold no NUL byte
+
+
+def _fen_texts(values: NDArray[np.int64]) -> list[str]:
+    cents = [f".{i:02d}" for i in range(100)]
+    sign = ["-" if v < 0 else "" for v in values.tolist()]
+    magnitude = np.abs(values)
+    yuan = (magnitude // 100).tolist()
+    fraction = map(cents.__getitem__, (magnitude % 100).tolist())
+    return [f"{s}{y}{c}" for s, y, c in zip(sign, yuan, fraction, strict=True)]
+
+
+# _DIGIT_TABLES[k][v]: the k-th character of v written with four digits (v < 10000).
+_DIGIT_TABLES = tuple(np.array([ord(f"{v:04d}"[k]) for v in range(10_000)], dtype=np.uint8) for k in range(4))
+
+
+def format_csv(claim_ids: ClaimIds, result: BatchResult) -> bytes:
+    """The output CSV (UTF-8, ``\\n`` line ends, amounts with two decimals) as bytes.
+
+    The rows are laid out in one byte matrix, by position (the id's bytes, then each amount's
+    digits in groups of four from small lookup tables, leading zeros masked out), transposed and
+    compacted with the mask: no Python string per cell.
+    """
+    n = len(claim_ids)
+    head = (CSV_HEADER + "\n").encode()
+    if n == 0:
+        return head
+    ids, id_mask = _id_matrix(claim_ids)
+    columns = result.columns()
+    special = np.isin(ids, np.frombuffer(b',"\r\n', dtype=np.uint8))
+    if bool(special.any()) or any(bool((a < 0).any()) for a in columns):
+        return head + _format_csv_slow(claim_ids, result)
+    layout: list[tuple[NDArray[np.int64], int]] = []
+    for amounts in columns:
+        yuan = amounts // 100
+        groups = max(1, -(-len(str(int(yuan.max()))) // 4))
+        layout.append((yuan, groups))
+    width = ids.shape[1] + sum(4 * groups + 4 for _, groups in layout) + 1
+    matrix = np.empty((width, n), dtype=np.uint8)
+    keep = np.ones((width, n), dtype=np.bool_)
+    at = ids.shape[1]
+    matrix[:at] = ids.T
+    keep[:at] = id_mask.T
+    for amounts, (yuan, groups) in zip(columns, layout, strict=True):
+        digits = 4 * groups
+        matrix[at] = ord(",")
+        rest = yuan
+        for g in range(groups - 1, -1, -1):
+            part = rest % 10_000 if g else rest
+            if g:
+                rest = rest // 10_000
+            for k in range(4):
+                matrix[at + 1 + 4 * g + k] = _DIGIT_TABLES[k][part]
+        for k in range(1, digits):  # leading zeros are dropped, the units digit is kept
+            keep[at + k] = yuan >= 10 ** (digits - k)
+        cents = amounts % 100
+        matrix[at + digits + 1] = ord(".")
+        matrix[at + digits + 2] = _DIGIT_TABLES[2][cents]
+        matrix[at + digits + 3] = _DIGIT_TABLES[3][cents]
+        at += digits + 4
+    matrix[at] = ord("\n")
+    body: bytes = np.ascontiguousarray(matrix.T)[np.ascontiguousarray(keep.T)].tobytes()
+    return head + body
+
+
+def _texts(claim_ids: ClaimIds) -> list[str]:
+    if isinstance(claim_ids, np.ndarray):
+        return [bytes(v).decode("utf-8") for v in claim_ids.tolist()]
+    return list(claim_ids)
+
+
+def _format_csv_slow(claim_ids: ClaimIds, result: BatchResult) -> bytes:
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\n")
+    texts = [_fen_texts(a) for a in result.columns()]
+    writer.writerows(zip(_texts(claim_ids), *texts, strict=True))
+    return buffer.getvalue().encode("utf-8")
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_output(path: Path, claim_ids: ClaimIds, result: BatchResult) -> None:
+    """CSV with the header of settlement.md, or a workbook with Chinese headers for ``.xlsx``."""
+    if path.suffix.lower() != ".xlsx":
+        _write_atomic(path, format_csv(claim_ids, result))
+        return
+    import xlsxwriter
+
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.xlsx")
+    try:
+        workbook = xlsxwriter.Workbook(str(tmp), {"constant_memory": True})
+        sheet = workbook.add_worksheet("结算结果")
+        bold = workbook.add_format({"bold": True})
+        money = workbook.add_format({"num_format": "0.00"})
+        for col, name in enumerate(("claim_id", *OUTPUT_FIELDS)):
+            sheet.write_string(0, col, OUTPUT_HEADERS_ZH[name], bold)
+        columns = [a.tolist() for a in result.columns()]
+        for row, claim_id in enumerate(_texts(claim_ids), start=1):
+            sheet.write_string(row, 0, claim_id)
+            for col, values in enumerate(columns, start=1):
+                # A workbook cell holds a binary double; amounts below 2^53 fen convert exactly
+                # enough to show the same two decimals.
+                sheet.write_number(row, col, values[row - 1] / 100, money)
+        workbook.close()
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_errors(path: Path, errors: Sequence[RowError]) -> None:
+    """The error report: CSV (UTF-8 with BOM, for Excel) or a workbook for ``.xlsx``."""
+    rows = [(str(e.row), e.column, e.value, e.zh, e.en) for e in errors]
+    if path.suffix.lower() == ".xlsx":
+        import xlsxwriter
+
+        workbook = xlsxwriter.Workbook(str(path))
+        sheet = workbook.add_worksheet("错误")
+        for col, name in enumerate(ERROR_HEADERS_ZH):
+            sheet.write_string(0, col, name)
+        for r, row in enumerate(rows, start=1):
+            sheet.write_number(r, 0, int(row[0]))
+            for col in range(1, 5):
+                sheet.write_string(r, col, row[col])
+        workbook.close()
+        return
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(ERROR_HEADER)
+    writer.writerows([(r[0], r[1], tabular.safe_cell(r[2]), r[3], r[4]) for r in rows])
+    path.write_text(buffer.getvalue(), encoding="utf-8-sig")
+
+
+def print_errors(errors: Sequence[RowError], stream: TextIO) -> None:
+    for error in errors[:MAX_ERRORS_SHOWN]:
+        print(f"  {error}", file=stream)
+    if len(errors) > MAX_ERRORS_SHOWN:
+        hidden = len(errors) - MAX_ERRORS_SHOWN
+        print(f"  …… 另有 {hidden} 处错误未显示 / {hidden} more errors not shown", file=stream)
+
+
+# --------------------------------------------------------------------------- explain
+
+
+def explain(policy: Policy, validated: ValidatedClaims, result: BatchResult, claim_id: str) -> list[str]:
+    """The reference trace of one claim, settled with the claims of the same person and year."""
+    table = validated.table
+    ids = table.claim_id
+    if isinstance(ids, np.ndarray):
+        found = np.flatnonzero(ids == claim_id.encode("utf-8")).tolist()
+        position = found[0] if found else None
+    else:
+        position = next((i for i, c in enumerate(ids) if c == claim_id), None)
+    if position is None:
+        raise Refused(
+            f"--explain：没有结算号为“{claim_id}”的有效结算申请 / --explain: no valid claim with id {claim_id!r}"
+        )
+    target = table.claim(position)
+    same = np.flatnonzero(table.person == table.person[position])
+    claims = [table.claim(i) for i in same.tolist()]
+    claims = [c for c in claims if c.year == target.year]
+    settled = settle_claims(policy, claims, trace=True)
+    mine = next(s for s in settled if s.claim_id == claim_id)
+    if mine.amounts_fen != result.row(position):
+        raise RuntimeError(
+            f"reference and batch differ on claim {claim_id}: {mine.amounts_fen} vs {result.row(position)}"
+        )
+    return list(mine.trace)
+
+
+# --------------------------------------------------------------------------- command
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="jkfp settle",
+        description="一站式结算：按政策结算住院结算申请文件 / settle a claims file under a policy",
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--policy", type=Path, metavar="FILE", help="政策文件 policy file (.toml/.json)")
+    source.add_argument("--preset", metavar="NAME", help=f"预置政策 preset: {', '.join(preset_names())}")
+    parser.add_argument(
+        "--claims", type=Path, required=True, metavar="FILE", help="结算申请 claims (.csv/.xlsx)"
+    )
+    parser.add_argument(
+        "--out", type=Path, required=True, metavar="FILE", help="结算结果 output (.csv/.xlsx)"
+    )
+    parser.add_argument("--errors", type=Path, metavar="FILE", help="错误报告 error report (.csv/.xlsx)")
+    parser.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="跳过错误行，结算其余 / settle the valid rows, skip the rest",
+    )
+    parser.add_argument(
+        "--explain", metavar="CLAIM_ID", help="打印该笔的计算过程 / print the trace of one claim"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except Refused as exc:
+        print(f"错误 error: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    except BrokenPipeError:  # e.g. `--explain X | head`: the output file is already written
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        policy = load_preset(args.preset) if args.preset else load_policy(args.policy)
+    except PolicyError as exc:
+        lines = "\n".join(f"  {p}" for p in exc.problems)
+        raise Refused(
+            f"政策不合法 / invalid policy{' ' + exc.source if exc.source else ''}:\n{lines}"
+        ) from exc
+
+    cells = read_cells(args.claims)
+    validated = validate_claim_columns(
+        cells.columns,
+        cells.row_numbers,
+        policy=policy,
+        check_person_ids=check_person_ids,
+        headers=cells.headers,
+    )
+    errors = validated.errors
+    if errors:
+        bad_rows = len({e.row for e in errors})
+        if args.errors:
+            write_errors(args.errors, errors)
+            where = f"，详见 {args.errors} / see {args.errors}"
+        else:
+            where = ""
+        print(
+            f"结算申请文件有 {bad_rows} 行错误（共 {len(errors)} 处）{where} / "
+            f"{bad_rows} invalid rows ({len(errors)} errors) in the claims file",
+            file=sys.stderr,
+        )
+        if not args.errors:
+            print_errors(errors, sys.stderr)
+        if not args.skip_invalid:
+            print(
+                "未写出结算结果（可用 --skip-invalid 跳过错误行）/ no output written (use --skip-invalid)",
+                file=sys.stderr,
+            )
+            return EXIT_REFUSED
+
+    result = settle_batch(policy, validated.table)
+    trace = explain(policy, validated, result, args.explain) if args.explain else None
+    write_output(args.out, validated.table.claim_id, result)
+    if trace is not None:
+        print("\n".join(trace))
+    print(
+        f"已结算 {len(validated.table)} 笔（政策 {policy.name}），结果写入 {args.out} / "
+        f"settled {len(validated.table)} claims under {policy.name}, wrote {args.out}",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,487 @@
+"""``jkfp settle``: the example files byte for byte, invalid rows, error reports, --explain, formats.
+
+The command lives in ``jkfp.settle_cli``, which uses ``jkfp.core`` (ID numbers, tables); this test
+sits outside the engine package because the engine must not import ``jkfp.core`` (import-linter).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jkfp import settle_cli
+from jkfp.core import idnumber, tabular
+from jkfp.engine import ClaimTable, load_preset, settle_claims, validate_claim_columns
+from jkfp.engine.claims import COLUMN_ORDER, TextColumn
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "jkfp" / "engine" / "tests" / "examples"
+
+
+HEADER = "claim_id,person_id,category,discharge_date,level,in_county,referred,total,out_of_scope"
+P1 = "421321198001010117"
+P2 = "421321198001010221"
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = settle_cli.main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_example_files_byte_for_byte(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out.csv"
+    code, _, err = run(
+        ["--preset", "suixian-2020", "--claims", str(EXAMPLES / "claims.csv"), "--out", str(out)], capsys
+    )
+    assert code == 0, err
+    assert out.read_bytes() == (EXAMPLES / "expected-suixian-2020.csv").read_bytes()
+    assert "settled 4 claims" in err
+
+
+def test_policy_file_and_subprocess_start(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.toml"
+    shutil.copy(ROOT / "jkfp/engine/presets/suixian-2020.toml", policy)
+    out = tmp_path / "out.csv"
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jkfp.settle_cli",
+            "--policy",
+            str(policy),
+            "--claims",
+            str(EXAMPLES / "claims.csv"),
+            "--out",
+            str(out),
+            "--explain",
+            "E2",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    elapsed = time.perf_counter() - started
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes() == (EXAMPLES / "expected-suixian-2020.csv").read_bytes()
+    assert "大病保险" in proc.stdout
+    assert elapsed < 10  # a loose bound on a shared machine; the start itself is well under a second
+    assert "django" not in proc.stderr.lower()
+
+
+def test_no_django_is_imported() -> None:
+    code = "import sys, jkfp.settle_cli; print(any(m == 'django' or m.startswith('django.') for m in sys.modules))"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "False"
+
+
+def test_explain_prints_the_trace_with_year_to_date(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [
+        "--preset",
+        "suixian-2020",
+        "--claims",
+        str(EXAMPLES / "claims.csv"),
+        "--out",
+        str(tmp_path / "o.csv"),
+    ]
+    code, out, _ = run([*args, "--explain", "E2"], capsys)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("结算号 E2")
+    assert lines[1].startswith("当年累计（结算前）") and "个人负担 2000.00" in lines[1]
+    assert lines[-1].startswith("当年累计（结算后）") and "个人负担 5000.00" in lines[-1]
+    assert "F(46300.00)" in out
+    code, out, err = run([*args, "--explain", "NOPE"], capsys)
+    assert code == 2
+    assert "NOPE" in err
+
+
+def _write(path: Path, rows: list[str], header: str = HEADER, encoding: str = "utf-8") -> Path:
+    path.write_text("\n".join([header, *rows]) + "\n", encoding=encoding)
+    return path
+
+
+def test_invalid_rows_refused_without_skip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    claims = _write(
+        tmp_path / "c.csv",
+        [
+            f"A1,{P1},poor,2020-03-01,2,1,0,20000.00,1000.00",
+            f"A2,{P1},poor,2020-02-30,2,1,0,20000.00,1000.00",
+            "A3,421321198001010118,poor,2020-03-01,2,1,0,20000.00,1000.00",
+            f"A4,{P2},poor,2020-03-01,5,1,0,-3,0",
+        ],
+    )
+    out = tmp_path / "out.csv"
+    code, _, err = run(["--preset", "suixian-2020", "--claims", str(claims), "--out", str(out)], capsys)
+    assert code == 2
+    assert not out.exists()
+    assert "3 invalid rows (4 errors)" in err
+    assert "第3行 discharge_date“2020-02-30”：日期不存在" in err
+    assert "row 4, column person_id, value '421321198001010118': check character is wrong (expected 7)" in err
+    assert "row 5, column level" in err and "row 5, column total" in err
+
+
+def test_error_report_file_and_skip_invalid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    claims = _write(
+        tmp_path / "c.csv",
+        [
+            f"B0,{P1},poor,2020-01-15,2,1,0,30000.00,3000.00,",
+            f"B1,{P1},poor,2020-02-01,2,1,0,20000.00,1000.00",
+            f"B1,{P1},poor,2020-03-01,2,1,0,20000.00,1000.00",
+            f"B2,{P1},poor,2020-06-01,3,0,1,150000.00,12000.00",
+        ],
+    )
+    report = tmp_path / "errors.csv"
+    out = tmp_path / "out.csv"
+    args = ["--preset", "suixian-2020", "--claims", str(claims), "--out", str(out), "--errors", str(report)]
+    code, _, err = run(args, capsys)
+    assert code == 2 and not out.exists()
+    text = report.read_text(encoding="utf-8-sig")
+    assert text.splitlines()[0] == "row,column,value,reason_zh,reason_en"
+    assert (
+        text.splitlines()[1] == "4,claim_id,B1,结算号重复（与第3行相同）,duplicate claim_id (same as row 3)"
+    )
+    code, _, err = run([*args, "--skip-invalid"], capsys)
+    assert code == 0, err
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert [line.split(",")[0] for line in lines[1:]] == ["B0", "B1", "B2"]
+
+
+def test_skipped_rows_do_not_enter_the_year_to_date(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    claims = _write(
+        tmp_path / "c.csv",
+        [
+            f"E1,{P1},poor,2020-03-01,2,1,0,20000.00,1000.00",
+            f"X1,{P1},poor,2020-04-01,2,1,0,20000.00,30000.00",  # out_of_scope > total
+            f"E2,{P1},poor,2020-06-01,3,0,1,150000.00,12000.00",
+        ],
+    )
+    out = tmp_path / "out.csv"
+    code, _, _ = run(
+        ["--preset", "suixian-2020", "--claims", str(claims), "--out", str(out), "--skip-invalid"], capsys
+    )
+    assert code == 0
+    expected = (EXAMPLES / "expected-suixian-2020.csv").read_text(encoding="utf-8").splitlines()[:3]
+    assert out.read_text(encoding="utf-8").splitlines() == expected
+
+
+def test_stderr_lists_at_most_fifty_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [f"N{i},{P1},poor,2020-03-01,9,1,0,1.00,0" for i in range(60)]
+    claims = _write(tmp_path / "c.csv", rows)
+    code, _, err = run(
+        ["--preset", "suixian-2020", "--claims", str(claims), "--out", str(tmp_path / "o.csv")], capsys
+    )
+    assert code == 2
+    assert err.count("level must be 1, 2 or 3") == 50
+    assert "10 more errors not shown" in err
+
+
+def test_gbk_chinese_headers_and_messy_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    header = "结算号,身份证号,结算类别,出院日期,医院等级,县域内,转诊备案,医疗总费用,目录外费用,备注"
+    rows = [
+        f"E1,{P1},poor,2020-03-01,2,1,0,20000.00,1000.00,第一次",
+        "",
+        f' E2 ,{P1.lower()},poor,2020-06-01,3,0,1,"150000.00",12000.00,',
+        f"E3,{P2},poor,2020-05-10,1,1,0,8000,800,",
+        "E4,421321198001010336,ordinary,2020-07-01,2,1,0,20000.0,1000.00,",
+    ]
+    claims = _write(tmp_path / "c.csv", rows, header=header, encoding="gbk")
+    out = tmp_path / "out.csv"
+    code, _, err = run(["--preset", "suixian-2020", "--claims", str(claims), "--out", str(out)], capsys)
+    assert code == 0, err
+    assert out.read_bytes() == (EXAMPLES / "expected-suixian-2020.csv").read_bytes()
+
+
+def test_crlf_bom_and_blank_lines_take_the_fast_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (EXAMPLES / "claims.csv").read_text(encoding="utf-8").replace("\n", "\r\n")
+    lines = text.split("\r\n")
+    lines.insert(2, ",,,,,,,,")
+    lines.insert(4, "")
+    path = tmp_path / "c.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode())
+    assert settle_cli._fast_csv(path) is not None
+    out = tmp_path / "out.csv"
+    code, _, _ = run(["--preset", "suixian-2020", "--claims", str(path), "--out", str(out)], capsys)
+    assert code == 0
+    assert out.read_bytes() == (EXAMPLES / "expected-suixian-2020.csv").read_bytes()
+
+
+def test_xlsx_in_and_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from openpyxl import Workbook, load_workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(HEADER.split(","))
+    for line in (EXAMPLES / "claims.csv").read_text(encoding="utf-8").splitlines()[1:]:
+        cid, pid, cat, day, level, in_county, referred, total, oos = line.split(",")
+        sheet.append(
+            [
+                cid,
+                pid,
+                cat,
+                date.fromisoformat(day),
+                int(level),
+                int(in_county),
+                int(referred),
+                float(total),
+                float(oos),
+            ]
+        )
+    source = tmp_path / "claims.xlsx"
+    book.save(source)
+    out = tmp_path / "out.csv"
+    code, _, err = run(["--preset", "suixian-2020", "--claims", str(source), "--out", str(out)], capsys)
+    assert code == 0, err
+    assert out.read_bytes() == (EXAMPLES / "expected-suixian-2020.csv").read_bytes()
+    workbook = tmp_path / "out.xlsx"
+    code, _, _ = run(["--preset", "suixian-2020", "--claims", str(source), "--out", str(workbook)], capsys)
+    assert code == 0
+    rows = list(load_workbook(workbook, read_only=True).worksheets[0].values)
+    assert rows[0] == (
+        "结算号",
+        "计入结算费用",
+        "医院承担（目录外超限）",
+        "基本医保",
+        "大病保险",
+        "医疗救助",
+        "补充医疗保险",
+        "个人负担",
+    )
+    assert rows[2][0] == "E2" and rows[2][3] == 95900 and rows[2][6] == 13332
+
+
+def test_error_report_as_workbook(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from openpyxl import load_workbook
+
+    claims = _write(tmp_path / "c.csv", [f"A1,{P1},poor,2020-03-01,2,1,0,=1+1,0"])
+    report = tmp_path / "errors.xlsx"
+    code, _, _ = run(
+        [
+            "--preset",
+            "suixian-2020",
+            "--claims",
+            str(claims),
+            "--out",
+            str(tmp_path / "o.csv"),
+            "--errors",
+            str(report),
+        ],
+        capsys,
+    )
+    assert code == 2
+    rows = list(load_workbook(report, read_only=True).worksheets[0].values)
+    assert rows[0] == ("行号", "列", "值", "原因", "reason")
+    assert rows[1][:3] == (2, "total", "=1+1")
+
+
+def test_refusals_name_the_key_or_column(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    policy = tmp_path / "p.toml"
+    text = (ROOT / "jkfp/engine/presets/suixian-2020.toml").read_text(encoding="utf-8")
+    policy.write_text(text.replace('"2" = "0.80"', '"2" = "1.80"', 1), encoding="utf-8")
+    claims = EXAMPLES / "claims.csv"
+    code, _, err = run(
+        ["--policy", str(policy), "--claims", str(claims), "--out", str(tmp_path / "o.csv")], capsys
+    )
+    assert code == 2
+    assert "categories.tekun.basic.ratio.2" in err and "rate must be within 0..1" in err
+    missing = _write(tmp_path / "m.csv", ["A,B"], header="claim_id,person_id")
+    code, _, err = run(
+        ["--preset", "suixian-2020", "--claims", str(missing), "--out", str(tmp_path / "o.csv")], capsys
+    )
+    assert code == 2
+    assert "missing required column(s): category" in err
+    code, _, err = run(
+        ["--preset", "nope", "--claims", str(claims), "--out", str(tmp_path / "o.csv")], capsys
+    )
+    assert code == 2 and "no preset" in err
+    code, _, err = run(
+        [
+            "--preset",
+            "suixian-2020",
+            "--claims",
+            str(tmp_path / "none.csv"),
+            "--out",
+            str(tmp_path / "o.csv"),
+        ],
+        capsys,
+    )
+    assert code == 2 and "file not found" in err
+    with pytest.raises(SystemExit) as usage:
+        settle_cli.main(["--claims", str(claims), "--out", "x.csv"])
+    assert usage.value.code == 2
+
+
+def test_claim_ids_needing_quotes_are_quoted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    claims = _write(tmp_path / "c.csv", [f'"A,1",{P1},poor,2020-03-01,2,1,0,20000.00,1000.00'])
+    out = tmp_path / "out.csv"
+    code, _, _ = run(["--preset", "suixian-2020", "--claims", str(claims), "--out", str(out)], capsys)
+    assert code == 0
+    assert (
+        out.read_text(encoding="utf-8").splitlines()[1]
+        == '"A,1",20000.00,0.00,14800.00,0.00,2940.00,260.00,2000.00'
+    )
+
+
+def test_fast_and_general_output_agree() -> None:
+    module = settle_cli
+    rng = np.random.default_rng(7)
+    values = [rng.integers(0, 10**10, 50) for _ in range(7)]
+    values[0][:5] = [0, 1, 99, 100, 10**10]
+    from jkfp.engine.batch import BatchResult
+
+    result = BatchResult(*values)
+    ids = [f"id{i}" for i in range(50)]
+    slow = (module.CSV_HEADER + "\n").encode() + module._format_csv_slow(ids, result)
+    assert module.format_csv(ids, result) == slow
+    assert module.format_csv(np.array([i.encode() for i in ids]), result) == slow
+
+
+CELL = st.text(alphabet='ab1,. "\t\r\n结', max_size=4)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(CELL, min_size=0, max_size=11), max_size=6), st.booleans())
+def test_fast_reader_equals_tabular(
+    tmp_path_factory: pytest.TempPathFactory, rows: list[list[str]], crlf: bool
+) -> None:
+    path = tmp_path_factory.mktemp("csv") / "c.csv"
+    newline = "\r\n" if crlf else "\n"
+    path.write_text(newline.join([HEADER, *(",".join(r) for r in rows)]) + newline, encoding="utf-8")
+    fast = settle_cli._fast_csv(path)
+    if fast is None:
+        return
+    table = tabular.read_table(path, settle_cli.CLAIM_COLUMNS, COLUMN_ORDER)
+    assert fast.row_numbers == table.row_numbers
+    for name in COLUMN_ORDER:
+        column = fast.columns[name]
+        assert isinstance(column, TextColumn)
+        assert [column.text(i) for i in range(len(column))] == table.columns[name]
+
+
+ID_LIKE = st.one_of(
+    st.builds(
+        lambda region, born, serial: idnumber.make_id_number(region, born, serial),
+        st.from_regex(re.compile(r"[0-9]{6}"), fullmatch=True),
+        st.dates(min_value=date(1890, 1, 1), max_value=date(2030, 12, 31)),
+        st.integers(0, 999),
+    ),
+    st.from_regex(re.compile(r"[0-9]{17}[0-9Xx]"), fullmatch=True),
+    st.from_regex(re.compile(r"[0-9]{15}"), fullmatch=True),
+    st.text(alphabet="0123456789Xx ", max_size=19),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(ID_LIKE, min_size=1, max_size=10))
+def test_vectorised_id_check_agrees_with_core(values: list[str]) -> None:
+    today = date(2026, 1, 1)
+    column = TextColumn.from_strings(values)
+    fast = settle_cli.fast_valid_ids(column, today).tolist()
+    codes = settle_cli.check_person_ids(column, today=today)
+    core = idnumber
+    for i, value in enumerate(values):
+        try:
+            normal: str | None = core.validate_id_number(value, today=today)
+        except core.IdNumberError:
+            normal = None
+        if fast[i]:
+            assert normal == value
+        if normal is None or not value:
+            assert codes.code[i] == -1
+        else:
+            assert codes.keys[int(codes.code[i])] == normal
+    # the same person written two ways gets one code
+    if len(values) > 1:
+        for i, a in enumerate(values):
+            for j, b in enumerate(values):
+                if codes.code[i] >= 0 and codes.code[j] >= 0:
+                    same = core.validate_id_number(a, today=today) == core.validate_id_number(b, today=today)
+                    assert same == (codes.code[i] == codes.code[j])
+
+
+def test_fifteen_digit_ids_join_their_eighteen_digit_form(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fifteen = "421321800101011"
+    eighteen = idnumber.validate_id_number(fifteen)
+    claims = _write(
+        tmp_path / "c.csv",
+        [
+            f"E1,{fifteen},poor,2020-03-01,2,1,0,20000.00,1000.00",
+            f"E2,{eighteen},poor,2020-06-01,3,0,1,150000.00,12000.00",
+        ],
+    )
+    out = tmp_path / "o.csv"
+    code, _, _ = run(["--preset", "suixian-2020", "--claims", str(claims), "--out", str(out)], capsys)
+    assert code == 0
+    assert out.read_text(encoding="utf-8").splitlines()[2].endswith(",13332.00,3000.00")
+
+
+def test_cli_batch_equals_reference_on_a_generated_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    core = idnumber
+    rng = np.random.default_rng(11)
+    persons = [core.make_id_number("421321", date(1950, 1, 1), k) for k in range(40)]
+    rows = []
+    for i in range(400):
+        total = int(rng.integers(0, 30_000_000))
+        oos = int(rng.integers(0, total + 1))
+        rows.append(
+            f"R{i},{persons[int(rng.integers(0, 40))]},{['tekun', 'dibao', 'poor', 'monitored', 'ordinary'][i % 5]},"
+            f"2020-{int(rng.integers(1, 13)):02d}-{int(rng.integers(1, 29)):02d},{int(rng.integers(1, 4))},"
+            f"{int(rng.integers(0, 2))},{int(rng.integers(0, 2))},{total // 100}.{total % 100:02d},{oos // 100}.{oos % 100:02d}"
+        )
+    claims = _write(tmp_path / "c.csv", rows)
+    out = tmp_path / "o.csv"
+    code, _, _ = run(["--preset", "suixian-2020", "--claims", str(claims), "--out", str(out)], capsys)
+    assert code == 0
+    policy = load_preset("suixian-2020")
+    cells = settle_cli.read_cells(claims)
+    validated = validate_claim_columns(cells.columns, cells.row_numbers, policy=policy)
+    table: ClaimTable = validated.table
+    reference = settle_claims(policy, [table.claim(i) for i in range(len(table))])
+    lines = out.read_text(encoding="utf-8").splitlines()[1:]
+    assert lines == [",".join([r.claim_id, *(f"{a:.2f}" for a in r.amounts)]) for r in reference]
+
+
+def test_chinese_claim_ids_on_the_fast_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    claims = _write(
+        tmp_path / "c.csv",
+        [
+            f"住院甲-1,{P1},poor,2020-03-01,2,1,0,20000.00,1000.00",
+            f"住院乙-2,{P2},poor,2020-05-10,1,1,0,8000.00,800.00",
+        ],
+    )
+    assert settle_cli._fast_csv(claims) is not None
+    out = tmp_path / "out.csv"
+    code, explained, _ = run(
+        ["--preset", "suixian-2020", "--claims", str(claims), "--out", str(out), "--explain", "住院乙-2"],
+        capsys,
+    )
+    assert code == 0
+    assert explained.startswith("结算号 住院乙-2")
+    assert out.read_text(encoding="utf-8").splitlines()[1:] == [
+        "住院甲-1,20000.00,0.00,14800.00,0.00,2940.00,260.00,2000.00",
+        "住院乙-2,7400.00,600.00,6300.00,0.00,630.00,0.00,470.00",
+    ]
