@@ -8,6 +8,18 @@ from typing import Any
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def _fast_hasher(request: pytest.FixtureRequest) -> Any:
+    """Argon2 costs about half a second per user on these machines: tests use MD5 unless marked
+    ``@pytest.mark.argon2`` (the tests of the real hasher)."""
+    if request.node.get_closest_marker("argon2"):
+        yield
+        return
+    settings = request.getfixturevalue("settings")
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    yield
+
+
 @pytest.fixture
 def county(db: Any) -> dict[str, Any]:
     """随县 with townships 001 and 002, two villages each, and two institutions."""

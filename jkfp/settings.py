@@ -137,6 +137,8 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+# whitenoise warns (an error under pytest -W error) when STATIC_ROOT does not exist yet.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 _NODE_MODULES = Path(os.environ.get("JKFP_NODE_MODULES", PACKAGE_DIR.parent / "node_modules"))
 STATICFILES_DIRS = [
     (prefix, _NODE_MODULES / sub)

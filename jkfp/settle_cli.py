@@ -159,7 +159,12 @@ def _fast_csv(path: Path) -> Cells | None:
         )
     else:
         rectangular = False
-    if not rectangular:
+    if rectangular:
+        # A line of commas only is blank: skipped, like tabular.
+        keep = (line_end - line_start) != (width - 1)
+        if not bool(keep.all()):
+            cuts = cuts[keep]
+    else:
         line_of = np.searchsorted(line_end, commas)  # the data line each comma is on
         per_line = np.bincount(line_of, minlength=lines)[:lines]
         keep = per_line != line_end - line_start  # empty or commas only: skipped, like tabular

@@ -256,7 +256,9 @@ def test_xlsx_in_and_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     workbook = tmp_path / "out.xlsx"
     code, _, _ = run(["--preset", "suixian-2020", "--claims", str(source), "--out", str(workbook)], capsys)
     assert code == 0
-    rows = list(load_workbook(workbook, read_only=True).worksheets[0].values)
+    opened = load_workbook(workbook, read_only=True)
+    rows = list(opened.worksheets[0].values)
+    opened.close()  # read-only workbooks keep the file open until closed
     assert rows[0] == (
         "结算号",
         "计入结算费用",
@@ -289,7 +291,9 @@ def test_error_report_as_workbook(tmp_path: Path, capsys: pytest.CaptureFixture[
         capsys,
     )
     assert code == 2
-    rows = list(load_workbook(report, read_only=True).worksheets[0].values)
+    opened = load_workbook(report, read_only=True)
+    rows = list(opened.worksheets[0].values)
+    opened.close()
     assert rows[0] == ("行号", "列", "值", "原因", "reason")
     assert rows[1][:3] == (2, "total", "=1+1")
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.db import transaction
+from django.db.models import Q
 
 from jkfp.accounts.models import AuditAction, AuditEvent, Role, User
 from jkfp.regions.models import Institution, Region, RegionLevel

@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 import csv
+import re
+import uuid
 from importlib import resources
+from pathlib import Path
+from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.utils import timezone
 
-from jkfp.registry.models import Disease
+from jkfp.accounts.models import AuditAction, Role, User
+from jkfp.accounts.services import audit_record
+from jkfp.registry.models import (
+    ChangeLog,
+    Disease,
+    ImportKind,
+    ImportRun,
+    ImportStatus,
+    Person,
+    VerificationStatus,
+)
 
 
 def disease_catalogue_load() -> int:
@@ -32,3 +50,138 @@ def disease_catalogue_load() -> int:
     with transaction.atomic():
         Disease.objects.bulk_create(new)
     return len(new)
+
+
+# ---------------------------------------------------------------------------------------------
+# 核实核准与网页导入 Verification and imports started from the web pages.
+
+VERIFY_ROLES = frozenset({Role.COUNTY_ADMIN, Role.TOWNSHIP})
+IMPORT_ROLES = frozenset({Role.COUNTY_ADMIN})
+IMPORT_SUFFIXES = frozenset({".csv", ".xlsx"})
+VERIFY_SOURCE = "核实核准"
+
+ERR_VERIFY_ROLE = "只有县卫健局管理员和乡镇卫生院可以核实核准"
+ERR_VERIFY_STATUS = "核实结果只能是“已核准”或“已否决”"
+ERR_VERIFY_NOTE = "核实说明不能超过300字"
+ERR_IMPORT_ROLE = "只有县卫健局管理员可以导入名单"
+ERR_IMPORT_SOURCE = "请填写来源名单名称（不超过50字）"
+ERR_IMPORT_YEAR = "名单年度应在2014年到{max}年之间"
+ERR_IMPORT_SUFFIX = "不支持的文件类型“{suffix}”，请上传 .csv 或 .xlsx 文件"
+ERR_IMPORT_EMPTY = "上传的文件是空的"
+
+
+def person_verify(*, person: Person, user: User, status: str, note: str = "", request: Any = None) -> Person:
+    """核实核准 Confirm or reject a person's verification; writes the change history and the audit log.
+
+    Only a county administrator or a township health centre may verify (inspectors are read-only).
+    """
+    if getattr(user, "role", None) not in VERIFY_ROLES:
+        raise PermissionDenied(ERR_VERIFY_ROLE)
+    if status not in (VerificationStatus.CONFIRMED, VerificationStatus.REJECTED):
+        raise ValidationError({"status": ERR_VERIFY_STATUS})
+    note = (note or "").strip()
+    if len(note) > 300:
+        raise ValidationError({"note": ERR_VERIFY_NOTE})
+    today = timezone.localdate()
+    changes = [
+        ChangeLog(
+            person=person,
+            field=field,
+            old_value=str(old),
+            new_value=str(new),
+            source=VERIFY_SOURCE,
+            user=user,
+        )
+        for field, old, new in (
+            ("verification_status", person.verification_status, status),
+            ("verification_note", person.verification_note, note),
+        )
+        if old != new
+    ]
+    with transaction.atomic():
+        Person.objects.filter(pk=person.pk).update(
+            verification_status=status,
+            verification_note=note,
+            verified_on=today,
+            verified_by=user,
+            updated_at=timezone.now(),
+        )
+        ChangeLog.objects.bulk_create(changes)
+        audit_record(
+            user=user,
+            action=AuditAction.CONFIRM,
+            object_type="person",
+            object_id=str(person.pk),
+            detail=f"{VerificationStatus(status).label} {note}".strip(),
+            region_code=person.village_id,
+            request=request,
+        )
+    person.verification_status = status
+    person.verification_note = note
+    person.verified_on = today
+    person.verified_by = user
+    return person
+
+
+def _store_upload(upload: UploadedFile, name: str) -> Path:
+    """存放上传文件 Copy an upload chunk by chunk to IMPORT_DIR/<month>/<random>/<name> (never whole in memory).
+
+    The original (sanitised) file name is kept because the import records it as the tags' reference.
+    """
+    safe = re.sub(r"[^\w.\-]+", "_", name).lstrip(".")[-120:] or "roster"
+    directory = Path(settings.IMPORT_DIR) / timezone.localdate().strftime("%Y%m") / uuid.uuid4().hex
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / safe
+    with target.open("wb") as out:
+        for chunk in upload.chunks():
+            out.write(chunk)
+    return target
+
+
+def import_run_start(
+    *, user: User, upload: UploadedFile, source: str, year: int, request: Any = None
+) -> ImportRun:
+    """开始导入 Store an uploaded roster, record an ImportRun and queue the background import.
+
+    The file size limit (settings.UPLOAD_MAX_BYTES) is enforced while the upload streams in
+    (jkfp.web.uploads); this checks what is left: role, source name, year and file type.
+    """
+    from jkfp.registry.tasks import roster_import_task
+
+    if getattr(user, "role", None) not in IMPORT_ROLES:
+        raise PermissionDenied(ERR_IMPORT_ROLE)
+    source = (source or "").strip()
+    if not source or len(source) > 50:
+        raise ValidationError({"source": ERR_IMPORT_SOURCE})
+    max_year = timezone.localdate().year + 1
+    if not 2014 <= int(year) <= max_year:
+        raise ValidationError({"year": ERR_IMPORT_YEAR.format(max=max_year)})
+    name = Path(upload.name or "").name
+    suffix = Path(name).suffix.lower()
+    if suffix not in IMPORT_SUFFIXES:
+        raise ValidationError({"file": ERR_IMPORT_SUFFIX.format(suffix=suffix or "无扩展名")})
+    if not upload.size:
+        raise ValidationError({"file": ERR_IMPORT_EMPTY})
+    stored = _store_upload(upload, name)
+    run = ImportRun.objects.create(
+        kind=ImportKind.ROSTER,
+        source=source,
+        year=int(year),
+        file_name=name[:255],
+        stored_path=str(stored),
+        status=ImportStatus.QUEUED,
+        user=user,
+        region=user.region,
+    )
+    audit_record(
+        user=user,
+        action=AuditAction.IMPORT,
+        object_type="import_run",
+        object_id=str(run.pk),
+        detail=f"{source} {year} {name}"[:500],
+        region_code=user.region_id or "",
+        request=request,
+    )
+    roster_import_task.enqueue(run_id=run.pk)
+    run.refresh_from_db()
+    return run

@@ -1,5 +1,6 @@
 """网页路由 Web pages."""
 
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from jkfp.web import views
@@ -7,4 +8,17 @@ from jkfp.web import views
 app_name = "web"
 urlpatterns = [
     path("", views.home, name="home"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("persons/", views.person_search, name="person_search"),
+    path("persons/<int:pk>/", views.person_detail, name="person_detail"),
+    path("persons/<int:pk>/reveal/", views.person_reveal, name="person_reveal"),
+    path("persons/<int:pk>/verify/", views.person_verify_view, name="person_verify"),
+    path("households/<int:pk>/", views.household_detail, name="household_detail"),
+    path("reconciliation/", views.reconciliation, name="reconciliation"),
+    path("reconciliation/export.xlsx", views.reconciliation_export, name="reconciliation_export"),
+    path("imports/", views.import_page, name="import_page"),
+    path("imports/<int:pk>/", views.import_detail, name="import_detail"),
+    path("imports/<int:pk>/errors.xlsx", views.import_errors, name="import_errors"),
+    path("audit/", views.audit_log, name="audit_log"),
 ]

@@ -1,0 +1,48 @@
+"""账号与审计查询 Account and audit-log reads, scoped to the user's region."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from jkfp.accounts.models import AuditEvent, Role, User
+from jkfp.accounts.scoping import code_q, user_prefix
+
+
+def audit_events(
+    *,
+    user: Any,
+    username: str = "",
+    action: str = "",
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> QuerySet[AuditEvent]:
+    """审计日志 Audit events of the users of a county administrator's region, newest first.
+
+    An event belongs to the region of the user who caused it; an event without a user (a failed
+    login under an unknown name) belongs to its recorded region code. Anyone but a county
+    administrator sees nothing. ``date_to`` is inclusive (a whole local day).
+    """
+    if getattr(user, "role", None) != Role.COUNTY_ADMIN or user_prefix(user) is None:
+        return AuditEvent.objects.none()
+    qs = AuditEvent.objects.filter(
+        code_q(user, "user__region_id") | (Q(user__isnull=True) & code_q(user, "region_code"))
+    )
+    if username:
+        qs = qs.filter(username=username.strip())
+    if action:
+        qs = qs.filter(action=action)
+    tz = timezone.get_current_timezone()
+    if date_from:
+        qs = qs.filter(at__gte=datetime.combine(date_from, time.min, tzinfo=tz))
+    if date_to:
+        qs = qs.filter(at__lt=datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=tz))
+    return qs.select_related("user").order_by("-at", "-id")
+
+
+def user_by_username(*, username: str) -> User | None:
+    """按用户名查用户 The active user with this user name, or None (for auditing failed logins)."""
+    return User.objects.filter(username=username, is_active=True).select_related("region").first()

@@ -1,0 +1,273 @@
+"""`jkfp demo`: 示例县 build the synthetic demo county, import it, create one demo account per role.
+
+The files are written under ``var/demo/`` (or ``--out``) and imported through the same import code
+as ``jkfp import-regions`` / ``import-institutions`` / ``import-roster``. Running it again changes
+nothing (the same seed writes the same files, and re-importing a file changes nothing);
+``--reset`` first deletes the demo county's people, households, accounts, institutions and regions.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.migrations.executor import MigrationExecutor
+from django.db.models import Count, ProtectedError
+
+from jkfp.accounts.models import Role, User
+from jkfp.accounts.services import user_create
+from jkfp.core.tabular import TableError
+from jkfp.regions.imports import institutions_import, regions_import
+from jkfp.regions.models import Institution, Region, RegionLevel, prefix_range
+from jkfp.registry.imports import roster_import
+from jkfp.registry.models import Household, ImportRun, Person, SourceRecord, VerificationStatus
+from jkfp.registry.reconcile import reconcile_summary
+from jkfp.registry.services import disease_catalogue_load, person_verify
+from jkfp.registry.synthetic import (
+    OUT_OF_COUNTY_HOSPITALS,
+    PROVINCIAL,
+    SOURCE_FILES,
+    DemoFiles,
+    build_county,
+)
+
+DEMO_PASSWORD = "jkfp-demo-2026"  # noqa: S105 — printed on purpose: demo accounts only
+URL = "http://127.0.0.1:8000/"
+PERSONS_PER_HOUSEHOLD = 50_000 / 17_000
+
+# (user name, role, full name); regions are chosen from the built county.
+DEMO_USERS: tuple[tuple[str, str, str], ...] = (
+    ("demo-admin", Role.COUNTY_ADMIN, "县卫健局（演示）"),
+    ("demo-township", Role.TOWNSHIP, "乡镇卫生院（演示）"),
+    ("demo-doctor", Role.VILLAGE_DOCTOR, "村医（演示）"),
+    ("demo-hospital", Role.HOSPITAL, "县人民医院结算窗口（演示）"),
+    ("demo-fund", Role.FUND, "医保局·民政（演示）"),
+    ("demo-inspector", Role.INSPECTOR, "督查（演示）"),
+)
+CONFIRM_NOTE = "演示数据：入户核实，情况属实"
+REJECT_NOTE = "演示数据：已不在国家平台名单，非当前对象"
+
+
+class Command(BaseCommand):
+    help = "生成示例县数据、导入并创建演示账号（可重复运行）/ build the demo county, import it, create demo accounts"
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--persons", type=int, default=50_000, help="人员数 number of persons (default 50000)"
+        )
+        parser.add_argument("--out", type=Path, default=None, help="文件目录 folder for the files (var/demo)")
+        parser.add_argument(
+            "--reset",
+            action="store_true",
+            help="先删除示例数据（改变 --persons 时使用）/ delete the demo data first (use it when --persons changes)",
+        )
+        parser.add_argument("--seed", type=int, default=2020, help="随机种子 random seed (default 2020)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        started = time.perf_counter()
+        persons = int(options["persons"])
+        if persons < 100:
+            raise CommandError("人员数至少100 / --persons must be at least 100")
+        out = Path(options["out"] or settings.VAR_DIR / "demo")
+        errors_dir = out / "errors"
+        self._ensure_schema()
+        county_code = "421321"
+        if options["reset"]:
+            self._reset(county_code)
+
+        step = time.perf_counter()
+        files = build_county(
+            out,
+            persons=persons,
+            households=max(1, round(persons / PERSONS_PER_HOUSEHOLD)),
+            seed=int(options["seed"]),
+            county_code=county_code,
+        )
+        self._say(
+            f"已生成示例县文件 {out}（{files.persons}人，{files.households}户，{len(files.village_codes)}个村）"
+            f" / demo files written ({time.perf_counter() - step:.1f} s)"
+        )
+
+        try:
+            step = time.perf_counter()
+            summary = regions_import(path=files.regions, errors_dir=errors_dir)
+            self._say("行政区划 regions:\n  " + summary.text().replace("\n", "\n  "))
+            summary = institutions_import(path=files.institutions, errors_dir=errors_dir)
+            self._say("医疗机构 institutions:\n  " + summary.text().replace("\n", "\n  "))
+            for source in files.sources:
+                summary = roster_import(
+                    path=source.path, source=source.name, year=source.year, errors_dir=errors_dir
+                )
+                self._say(f"花名册 roster {source.name}（{source.year}年, {source.path.name}）:")
+                self._say("  " + summary.text().replace("\n", "\n  "))
+        except TableError as exc:
+            raise CommandError(f"{exc.zh} / {exc.en}") from exc
+        self._say(f"导入完成 imports done ({time.perf_counter() - step:.1f} s)")
+
+        step = time.perf_counter()
+        accounts = self._accounts(files)
+        confirmed, rejected = self._verify(files, accounts["demo-admin"][0])
+        self._say(
+            f"核实核准 verification: 新核准 confirmed {confirmed}，新否决 rejected {rejected}"
+            f" ({time.perf_counter() - step:.1f} s)"
+        )
+        recon = reconcile_summary()
+        self._say(
+            f"名单比对 reconciliation: 人员 persons {recon['persons']}，全部来源 in all {recon['in_all']}，"
+            f"仅一个来源 in one {recon['in_one']}，不一致 conflicts {recon['conflicts']}"
+        )
+        self._print_accounts(accounts)
+        self._say(f"用时 finished in {time.perf_counter() - started:.1f} s")
+
+    # -----------------------------------------------------------------------------------------
+
+    def _say(self, text: str) -> None:
+        self.stdout.write(text)
+
+    def _ensure_schema(self) -> None:
+        """Migrate only when something is unapplied (``jkfp init`` normally ran before)."""
+        connection = connections[DEFAULT_DB_ALIAS]
+        executor = MigrationExecutor(connection)
+        if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+            call_command("migrate", interactive=False, verbosity=0)
+        disease_catalogue_load()
+
+    def _reset(self, county_code: str) -> None:
+        """删除示例数据 Delete the demo county: accounts, people, households, institutions, regions."""
+        lo, hi = prefix_range(county_code)
+        in_county = {"village_id__gte": lo, "village_id__lt": hi}
+        with transaction.atomic():
+            User.objects.filter(username__in=[u for u, _, _ in DEMO_USERS]).delete()
+            Person.objects.filter(**in_county).delete()
+            Household.objects.filter(**in_county).delete()
+            ImportRun.objects.filter(source__in=[name for name, *_ in SOURCE_FILES]).delete()
+            Institution.objects.filter(code__in=self._demo_institution_codes(county_code)).delete()
+        try:
+            with transaction.atomic():
+                regions = Region.objects.filter(code__gte=lo, code__lt=hi)
+                for level in (RegionLevel.VILLAGE, RegionLevel.TOWNSHIP, RegionLevel.COUNTY):
+                    regions.filter(level=level).delete()
+        except ProtectedError:
+            self._say(
+                "注意：仍有其他账号或机构属于示例县，区划未删除 / note: other accounts or institutions still "
+                "belong to the demo county, its regions were kept"
+            )
+        self._say("已删除示例数据 / demo data deleted")
+
+    @staticmethod
+    def _demo_institution_codes(county_code: str) -> list[str]:
+        lo, hi = prefix_range(county_code)
+        codes = list(
+            Institution.objects.filter(region_id__gte=lo, region_id__lt=hi).values_list("code", flat=True)
+        )
+        return codes + [code for code, _ in OUT_OF_COUNTY_HOSPITALS]
+
+    def _accounts(self, files: DemoFiles) -> dict[str, tuple[User, Region]]:
+        """One account per role; an existing one keeps its row and gets the demo password back."""
+        township = files.township_codes[0]
+        lo, hi = prefix_range(township[:9])
+        busiest = (
+            Person.objects.filter(village_id__gte=lo, village_id__lt=hi)
+            .values("village_id")
+            .annotate(n=Count("id"))
+            .order_by("-n", "village_id")
+            .first()
+        )
+        village = busiest["village_id"] if busiest else next(v for v in files.village_codes if v[:9] == lo)
+        bindings = {
+            Role.COUNTY_ADMIN: (files.county_code, None),
+            Role.TOWNSHIP: (township, None),
+            Role.VILLAGE_DOCTOR: (village, None),
+            Role.HOSPITAL: (files.county_code, files.county_hospital_code),
+            Role.FUND: (files.county_code, None),
+            Role.INSPECTOR: (files.county_code, None),
+        }
+        accounts: dict[str, tuple[User, Region]] = {}
+        for username, role, full_name in DEMO_USERS:
+            region_code, institution = bindings[role]
+            user = User.objects.filter(username=username).first()
+            if user is None:
+                user = user_create(
+                    username=username,
+                    password=DEMO_PASSWORD,
+                    role=role,
+                    region_code=region_code,
+                    full_name=full_name,
+                    institution_code=institution,
+                )
+            elif not user.check_password(DEMO_PASSWORD) or not user.is_active:
+                user.set_password(DEMO_PASSWORD)
+                user.is_active = True
+                user.save(update_fields=["password", "is_active"])
+            accounts[username] = (user, Region.objects.get(code=user.region_id))
+        return accounts
+
+    def _verify(self, files: DemoFiles, admin: User) -> tuple[int, int]:
+        """Confirm a share of ill persons named by every list, reject some only the provincial list names.
+
+        So the reconciliation page shows pending, confirmed and rejected persons. Deterministic: the
+        same persons every run, and a person already verified is left alone.
+        """
+        n_sources = len(files.sources)
+        lo, hi = prefix_range(files.county_code)
+        named = (
+            SourceRecord.objects.filter(active=True, person__village_id__gte=lo, person__village_id__lt=hi)
+            .values("person_id")
+            .annotate(n=Count("source"))
+        )
+        in_all = {row["person_id"] for row in named if row["n"] == n_sources}
+        provincial_only = set(
+            SourceRecord.objects.filter(active=True, source=PROVINCIAL)
+            .exclude(person__sources__source__in=[s.name for s in files.sources if s.name != PROVINCIAL])
+            .values_list("person_id", flat=True)
+        )
+        first_township = files.township_codes[0][:9]
+        confirmed = rejected = 0
+        ill = (
+            Person.objects.filter(conditions__isnull=False, verification_status=VerificationStatus.PENDING)
+            .distinct()
+            .order_by("id")
+        )
+        with transaction.atomic():
+            for person in ill.iterator(chunk_size=2000):
+                if person.pk in in_all and (
+                    person.village_id.startswith(first_township)
+                    or zlib.crc32(person.id_number.encode()) % 8 == 0
+                ):
+                    person_verify(
+                        person=person, user=admin, status=VerificationStatus.CONFIRMED, note=CONFIRM_NOTE
+                    )
+                    confirmed += 1
+                elif person.pk in provincial_only and zlib.crc32(person.id_number.encode()) % 40 == 0:
+                    person_verify(
+                        person=person, user=admin, status=VerificationStatus.REJECTED, note=REJECT_NOTE
+                    )
+                    rejected += 1
+        return confirmed, rejected
+
+    def _print_accounts(self, accounts: dict[str, tuple[User, Region]]) -> None:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title="演示账号 demo accounts")
+        for heading in ("用户名 user", "角色 role", "区划 region", "密码 password"):
+            table.add_column(heading)
+        for username, (user, region) in accounts.items():
+            label = Role(user.role).label
+            where = f"{region.name} {region.code}"
+            if user.institution_id:
+                where += f"（{Institution.objects.get(code=user.institution_id).name}）"
+            table.add_row(username, f"{label} {user.role}", where, DEMO_PASSWORD)
+        buf = io.StringIO()
+        Console(file=buf, width=120, no_color=True, emoji=False).print(table)
+        self._say(buf.getvalue().rstrip())
+        self._say(
+            f"请用浏览器打开 {URL} 登录（先运行 jkfp serve） / open {URL} and log in (after `jkfp serve`)"
+        )

@@ -1,0 +1,130 @@
+"""`jkfp serve`: 启动网站 serve the site with gunicorn and run the background task worker beside it.
+
+``collectstatic`` runs first (quietly), then the django-tasks database worker (``db_worker`` of
+django-tasks-db) starts as a child process and gunicorn runs ``jkfp.wsgi:application`` in the
+foreground. Ctrl-C or SIGTERM stops both. Keep workers × threads within the database's connection
+budget (performance.md, pitfalls).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from types import FrameType
+from typing import Any
+
+from django.conf import settings
+from django.contrib.staticfiles import finders
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+
+class Command(BaseCommand):
+    help = "启动网站与后台任务进程 / serve the site (gunicorn) and the background task worker"
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1", help="监听地址 address to bind (127.0.0.1)")
+        parser.add_argument("--port", type=int, default=8000, help="端口 port (8000)")
+        parser.add_argument("--workers", type=int, default=2, help="gunicorn 进程数 worker processes (2)")
+        parser.add_argument("--threads", type=int, default=4, help="每进程线程数 threads per worker (4)")
+        parser.add_argument(
+            "--no-worker", action="store_true", help="不启动后台任务进程 / do not start the task worker"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        host, port = options["host"], int(options["port"])
+        if not 0 < port < 65536:
+            raise CommandError(f"端口{port}无效 / invalid port {port}")
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            try:
+                probe.bind((host, port))
+            except OSError as exc:
+                raise CommandError(
+                    f"无法监听 {host}:{port}（端口已被占用？）/ cannot listen on {host}:{port}: {exc}"
+                ) from exc
+        self._collectstatic()
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "jkfp.settings"),
+        }
+        children: list[subprocess.Popen[bytes]] = []
+        if not options["no_worker"]:
+            children.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "django", "db_worker", "--queue-name", "*", "--no-reload",
+                     "--verbosity", "0"],
+                    env=env,
+                )
+            )  # fmt: skip
+        gunicorn = subprocess.Popen(
+            [
+                sys.executable, "-m", "gunicorn", "jkfp.wsgi:application",
+                "--bind", f"{host}:{port}",
+                "--workers", str(max(1, int(options["workers"]))),
+                "--threads", str(max(1, int(options["threads"]))),
+                "--access-logfile", "-", "--log-level", "warning", "--graceful-timeout", "10",
+            ],
+            env=env,
+        )  # fmt: skip
+        children.append(gunicorn)
+        url = f"http://{host}:{port}/"
+        self.stdout.write(f"网站已启动：请用浏览器打开 {url} 登录（Ctrl-C 停止）")
+        self.stdout.write(f"serving at {url} — log in there (Ctrl-C stops the site and the worker)")
+
+        stopping = False
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            nonlocal stopping
+            stopping = True
+
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        code = 0
+        try:
+            while not stopping:
+                if any(child.poll() is not None for child in children):
+                    code = next(c.returncode for c in children if c.returncode is not None) or 1
+                    self.stderr.write(
+                        "网站或后台任务进程意外退出 / the web server or the task worker exited unexpectedly"
+                    )
+                    break
+                time.sleep(0.5)
+        finally:
+            for child in children:
+                if child.poll() is None:
+                    child.terminate()
+            deadline = time.monotonic() + 15
+            for child in children:
+                try:
+                    child.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    child.wait()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        self.stdout.write("已停止 / stopped")
+        if code:
+            raise CommandError(f"退出码 exit code {code}")
+
+    def _collectstatic(self) -> None:
+        """Collect (and compress) static files, skipped when nothing changed since the last run.
+
+        whitenoise compresses every file on each collectstatic (about 15 s for ECharts and Bootstrap);
+        a fingerprint of the source files' names, sizes and times makes a restart immediate.
+        """
+        digest = hashlib.sha256(str(settings.STORAGES.get("staticfiles")).encode())
+        for finder in finders.get_finders():
+            for path, storage in sorted(finder.list([]), key=lambda item: item[0]):
+                stat = os.stat(storage.path(path))
+                digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        stamp = settings.VAR_DIR / "static.stamp"
+        fingerprint = digest.hexdigest()
+        root = settings.STATIC_ROOT
+        if stamp.exists() and stamp.read_text().strip() == fingerprint and os.path.isdir(root):
+            return
+        call_command("collectstatic", interactive=False, verbosity=0)
+        stamp.write_text(fingerprint)

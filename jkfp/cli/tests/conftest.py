@@ -1,0 +1,3 @@
+"""Fixtures of the command tests."""
+
+from __future__ import annotations

@@ -1,0 +1,126 @@
+"""`jkfp demo`: the demo county is imported through the import code, with one account per role,
+and running it again changes nothing."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+
+from jkfp.accounts.models import Role, User
+from jkfp.regions.models import Institution, Region, RegionLevel
+from jkfp.registry.models import ChangeLog, Household, Person, SourceRecord, VerificationStatus
+from jkfp.registry.reconcile import reconcile_summary
+
+pytestmark = pytest.mark.django_db(transaction=False)
+
+PERSONS = 2000
+ROLE_LEVELS = {
+    Role.COUNTY_ADMIN: RegionLevel.COUNTY,
+    Role.TOWNSHIP: RegionLevel.TOWNSHIP,
+    Role.VILLAGE_DOCTOR: RegionLevel.VILLAGE,
+    Role.HOSPITAL: RegionLevel.COUNTY,
+    Role.FUND: RegionLevel.COUNTY,
+    Role.INSPECTOR: RegionLevel.COUNTY,
+}
+
+
+def run_demo(out: Path, **options: Any) -> str:
+    buf = io.StringIO()
+    call_command("demo", persons=PERSONS, out=out, stdout=buf, **options)
+    return buf.getvalue()
+
+
+def printed_accounts(output: str) -> dict[str, str]:
+    """User name → password, read from the table the command prints."""
+    accounts = {}
+    for line in output.splitlines():
+        cells = [c.strip() for c in re.split(r"[│┃]", line) if c.strip()]
+        if len(cells) == 4 and cells[0].startswith("demo-"):
+            accounts[cells[0]] = cells[3]
+    return accounts
+
+
+def counts() -> dict[str, int]:
+    return {
+        "persons": Person.objects.count(),
+        "households": Household.objects.count(),
+        "sources": SourceRecord.objects.count(),
+        "changes": ChangeLog.objects.count(),
+        "users": User.objects.count(),
+        "regions": Region.objects.count(),
+        "institutions": Institution.objects.count(),
+        "confirmed": Person.objects.filter(verification_status=VerificationStatus.CONFIRMED).count(),
+    }
+
+
+def test_demo_builds_imports_and_is_idempotent(tmp_path: Path) -> None:
+    output = run_demo(tmp_path)
+    first = counts()
+    assert first["persons"] == PERSONS
+    assert first["regions"] == 1 + 15 + 350
+    for name in ("国家平台.csv", "省健康扶贫系统.xlsx", "县扶贫办.csv", "regions.csv", "institutions.csv"):
+        assert (tmp_path / name).is_file()
+    assert list((tmp_path / "errors").glob("*.xlsx")), "the invalid rows produce error reports"
+    assert "http://127.0.0.1:8000/" in output and "演示账号" in output and "demo accounts" in output
+
+    summary = reconcile_summary()
+    assert summary["persons"] == PERSONS
+    assert set(summary["sources"]) == {"国家平台", "省健康扶贫系统", "县扶贫办"}
+    assert summary["conflicts"] > 0 and summary["in_one"] > 0 and summary["in_all"] > 0
+    assert (
+        summary["sources"]["省健康扶贫系统"] > summary["sources"]["国家平台"] > summary["sources"]["县扶贫办"]
+    )
+    statuses = set(Person.objects.values_list("verification_status", flat=True))
+    assert {VerificationStatus.PENDING, VerificationStatus.CONFIRMED} <= statuses
+
+    output_again = run_demo(tmp_path)
+    assert counts() == first
+    assert reconcile_summary() == summary
+    assert "新增0，更新0" in output_again and "新增0" in output_again
+
+    accounts = printed_accounts(output_again)
+    assert set(accounts) == {"demo-admin", "demo-township", "demo-doctor", "demo-hospital", "demo-fund",
+                             "demo-inspector"}  # fmt: skip
+    seen_roles = set()
+    for username, password in accounts.items():
+        user = User.objects.select_related("region").get(username=username)
+        seen_roles.add(user.role)
+        assert user.region.level == ROLE_LEVELS[user.role]
+        assert len(password) >= 8
+        client = Client()
+        response = client.post(reverse("web:login"), {"username": username, "password": password})
+        assert response.status_code == 302, username
+        assert client.get(reverse("web:home")).status_code == 200
+    assert seen_roles == set(Role.values)
+    doctor = User.objects.get(username="demo-doctor")
+    township = User.objects.get(username="demo-township")
+    assert doctor.region.parent_id == township.region_id
+    assert Person.objects.filter(village_id=doctor.region_id).exists()
+    hospital = User.objects.get(username="demo-hospital")
+    assert hospital.institution is not None and hospital.institution.name == "随县人民医院"
+
+
+def test_demo_reset_rebuilds_the_same_county(tmp_path: Path) -> None:
+    run_demo(tmp_path)
+    before = counts()
+    admin = User.objects.get(username="demo-admin")
+    output = run_demo(tmp_path, reset=True)
+    assert "已删除示例数据" in output
+    after = counts()
+    assert after == before
+    assert not User.objects.filter(pk=admin.pk).exists(), "the accounts were recreated"
+
+
+def test_demo_refuses_a_tiny_county(tmp_path: Path) -> None:
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="至少100"):
+        call_command("demo", persons=10, out=tmp_path, stdout=io.StringIO())
+    assert not Person.objects.exists()

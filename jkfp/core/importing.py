@@ -1,0 +1,126 @@
+"""导入汇总与错误报告 Shared pieces of every file import: the summary and the error report.
+
+Used by the region, institution and roster imports (and the import page): one summary shape
+(the ``--json`` output of every import command) and one error-report writer (``.xlsx``, one line
+per problem: 行号, 列, 值, 原因).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from jkfp.core.tabular import safe_cell
+
+ERROR_REPORT_HEADERS = ("行号", "列", "值", "原因")
+
+# Separators of multi-valued cells (人员类别, 患病情况): 、 , ; and their full-width forms.
+LIST_SEPARATORS = re.compile(r"[、,;，；]")
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+@dataclass
+class ImportSummary:
+    """导入汇总 What one import did (the exact ``--json`` output of the import commands)."""
+
+    rows: int = 0
+    valid: int = 0
+    invalid: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    warnings: int = 0
+    errors_file: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """字典 The summary in the documented key order."""
+        return {
+            "rows": self.rows,
+            "valid": self.valid,
+            "invalid": self.invalid,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "warnings": self.warnings,
+            "errors_file": self.errors_file,
+        }
+
+    def text(self) -> str:
+        """中英文摘要 A one-paragraph human summary in Chinese and English."""
+        zh = (
+            f"共{self.rows}行：有效{self.valid}行，无效{self.invalid}行；新增{self.created}，"
+            f"更新{self.updated}，未变{self.unchanged}；警告{self.warnings}条"
+        )
+        en = (
+            f"{self.rows} rows: {self.valid} valid, {self.invalid} invalid; {self.created} created, "
+            f"{self.updated} updated, {self.unchanged} unchanged; {self.warnings} warnings"
+        )
+        lines = [zh, en]
+        if self.errors_file:
+            lines.append(f"错误报告 error report: {self.errors_file}")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """行错误 One problem of one row: row number (as in the file), column header, value, reason."""
+
+    row: int
+    column: str
+    value: str
+    reason: str
+
+
+def split_list(text: str) -> list[str]:
+    """拆分多值单元格 Split ``a、b,c;d`` into stripped non-empty parts, keeping their order."""
+    if not text:
+        return []
+    return [part.strip() for part in LIST_SEPARATORS.split(text) if part.strip()]
+
+
+def has_control_chars(text: str) -> bool:
+    """含控制字符 True when ``text`` holds a control character (C0/C1, DEL)."""
+    return _CONTROL.search(text) is not None
+
+
+def visible(text: str) -> str:
+    """可见化 Control characters written as ``\\xNN`` so that a report shows what the cell held."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def write_error_report(problems: Iterable[RowProblem], *, directory: Path, stem: str) -> Path:
+    """写错误报告 Write the problems to ``directory/stem-<timestamp>.xlsx`` and return its path.
+
+    Control characters are shown as ``\\xNN``; every text cell goes through ``safe_cell`` so that a value such as ``=cmd|…`` cannot run as a
+    formula when staff open the report in Excel.
+    """
+    import xlsxwriter
+
+    directory.mkdir(parents=True, exist_ok=True)
+    safe_stem = re.sub(r"[^\w.-]+", "_", stem)[:80] or "import"
+    path = directory / f"{safe_stem}-{datetime.now():%Y%m%d-%H%M%S-%f}.xlsx"
+    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False})
+    try:
+        sheet = workbook.add_worksheet("错误")
+        bold = workbook.add_format({"bold": True})
+        for col, title in enumerate(ERROR_REPORT_HEADERS):
+            sheet.write_string(0, col, title, bold)
+        sheet.set_column(0, 0, 8)
+        sheet.set_column(1, 1, 16)
+        sheet.set_column(2, 2, 28)
+        sheet.set_column(3, 3, 60)
+        line = 0
+        for problem in sorted(problems, key=lambda p: p.row):
+            line += 1
+            sheet.write_number(line, 0, problem.row)
+            sheet.write_string(line, 1, safe_cell(problem.column))
+            sheet.write_string(line, 2, safe_cell(visible(problem.value)))
+            sheet.write_string(line, 3, safe_cell(problem.reason))
+    finally:
+        workbook.close()
+    return path

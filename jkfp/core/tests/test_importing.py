@@ -1,0 +1,63 @@
+"""导入公共部分 ImportSummary, list splitting and the error report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+
+from jkfp.core.importing import ImportSummary, RowProblem, has_control_chars, split_list, write_error_report
+
+
+def test_summary_key_order_and_text() -> None:
+    summary = ImportSummary(
+        rows=3, valid=2, invalid=1, created=1, updated=1, warnings=2, errors_file="/x.xlsx"
+    )
+    assert list(summary.as_dict()) == [
+        "rows",
+        "valid",
+        "invalid",
+        "created",
+        "updated",
+        "unchanged",
+        "warnings",
+        "errors_file",
+    ]
+    assert summary.as_dict()["errors_file"] == "/x.xlsx"
+    assert "共3行" in summary.text() and "3 rows" in summary.text() and "/x.xlsx" in summary.text()
+    assert ImportSummary().as_dict()["errors_file"] is None
+
+
+def test_split_list_accepts_every_separator() -> None:
+    assert split_list("低保、特困,孤儿;残疾，计生特困； 脱贫 ,,") == [
+        "低保",
+        "特困",
+        "孤儿",
+        "残疾",
+        "计生特困",
+        "脱贫",
+    ]
+    assert split_list("") == []
+
+
+def test_control_characters() -> None:
+    assert has_control_chars("a\x00b") and has_control_chars("\x85") and not has_control_chars("张三 ")
+
+
+def test_error_report_lines_sorted_and_safe(tmp_path: Path) -> None:
+    problems = [
+        RowProblem(5, "姓名", '=HYPERLINK("x")', "姓名以 = 开头"),
+        RowProblem(2, "身份证号", "123", "身份证号应为18位"),
+        RowProblem(2, "村代码", "bad\x07", "村代码不存在"),
+    ]
+    path = write_error_report(problems, directory=tmp_path / "errors", stem="roster/../x")
+    assert path.parent == tmp_path / "errors" and path.suffix == ".xlsx"
+    workbook = openpyxl.load_workbook(path)
+    lines = [tuple(r) for r in workbook.active.iter_rows(values_only=True)]
+    assert lines == [
+        ("行号", "列", "值", "原因"),
+        (2, "身份证号", "123", "身份证号应为18位"),
+        (2, "村代码", "bad\\x07", "村代码不存在"),
+        (5, "姓名", '\'=HYPERLINK("x")', "姓名以 = 开头"),
+    ]
+    assert workbook.active["C4"].data_type == "s"  # text, never a formula

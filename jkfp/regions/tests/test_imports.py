@@ -1,0 +1,174 @@
+"""行政区划与医疗机构导入 regions_import / institutions_import and their commands."""
+
+from __future__ import annotations
+
+import csv
+import json
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from django.core.management import call_command
+
+from jkfp.regions.imports import institutions_import, regions_import
+from jkfp.regions.models import Institution, Region
+
+REGION_HEADER = ["代码", "名称", "上级代码", "级别"]
+INSTITUTION_HEADER = ["代码", "名称", "级别", "县域内", "所在地区代码"]
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[str]], encoding: str = "utf-8") -> Path:
+    with path.open("w", encoding=encoding, newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def errors(path: str | None) -> list[tuple[Any, ...]]:
+    assert path is not None
+    workbook = openpyxl.load_workbook(path, read_only=True)
+    lines = [tuple(r) for r in workbook.active.iter_rows(values_only=True)][1:]
+    workbook.close()
+    return lines
+
+
+TREE = [
+    ["421321001001", "一村", "421321001000", "村"],  # children first: any order is accepted
+    ["421321001000", "第一镇", "421321", "乡镇"],
+    ["421321", "随县", "", "县"],
+    ["421321001002", "二村", "", "村"],  # blank parent: derived from the code
+    ["421321002000", "第二镇", "421321", "乡镇"],
+]
+
+
+def test_regions_in_any_order_and_idempotent(db: Any, tmp_path: Path) -> None:
+    f = write_csv(tmp_path / "r.csv", REGION_HEADER, TREE)
+    summary = regions_import(path=f, errors_dir=tmp_path)
+    assert summary.as_dict() == {
+        "rows": 5,
+        "valid": 5,
+        "invalid": 0,
+        "created": 5,
+        "updated": 0,
+        "unchanged": 0,
+        "warnings": 0,
+        "errors_file": None,
+    }
+    village = Region.objects.get(code="421321001002")
+    assert (village.level, village.parent_id, village.parent.parent_id) == (
+        "village",
+        "421321001000",
+        "421321",
+    )
+    again = regions_import(path=f, errors_dir=tmp_path)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 5)
+
+
+def test_regions_update_and_parent_from_database(db: Any, tmp_path: Path) -> None:
+    regions_import(path=write_csv(tmp_path / "r.csv", REGION_HEADER, TREE), errors_dir=tmp_path)
+    more = write_csv(
+        tmp_path / "r2.csv",
+        ["code", "name", "parent_code", "level"],
+        [
+            ["421321002003", "三村", "421321002000", "village"],
+            ["421321001001", "一村（新）", "421321001000", "village"],
+        ],
+    )
+    summary = regions_import(path=more, errors_dir=tmp_path)
+    assert (summary.created, summary.updated, summary.unchanged) == (1, 1, 0)
+    assert Region.objects.get(code="421321001001").name == "一村（新）"
+
+
+@pytest.mark.parametrize(
+    ("bad", "column"),
+    [
+        (["42132", "短县", "", "县"], "代码"),
+        (["421321003001", "镇", "421321", "乡镇"], "代码"),  # township not ending in 000
+        (["421399003000", "镇", "421321", "乡镇"], "代码"),  # township outside its county
+        (["421321002009", "村", "421321001000", "村"], "代码"),  # village outside its township
+        (["421321009001", "村", "421321009000", "村"], "上级代码"),  # parent unknown
+        (["421321001009", "村", "421321", "村"], "代码"),  # parent of the wrong level
+        (["421321001009", "村", "421321001000", "组"], "级别"),
+        (["421321001009", "", "421321001000", "村"], "名称"),
+    ],
+)
+def test_region_invalid_rows(db: Any, tmp_path: Path, bad: list[str], column: str) -> None:
+    f = write_csv(tmp_path / "r.csv", REGION_HEADER, [*TREE, bad])
+    summary = regions_import(path=f, errors_dir=tmp_path)
+    assert (summary.rows, summary.valid, summary.invalid, summary.created) == (6, 5, 1, 5)
+    lines = errors(summary.errors_file)
+    assert [(line[0], line[1]) for line in lines] == [(7, column)]
+
+
+def test_region_conflicting_duplicates_and_identical_repeats(db: Any, tmp_path: Path) -> None:
+    rows = [*TREE, ["421321002000", "第二镇", "421321", "乡镇"], ["421321001002", "贰村", "", "村"]]
+    summary = regions_import(path=write_csv(tmp_path / "r.csv", REGION_HEADER, rows), errors_dir=tmp_path)
+    assert (summary.rows, summary.valid, summary.invalid, summary.created) == (7, 5, 2, 4)
+    assert sorted(line[0] for line in errors(summary.errors_file)) == [5, 8]
+    assert not Region.objects.filter(code="421321001002").exists()
+
+
+def test_regions_from_xlsx(db: Any, tmp_path: Path) -> None:
+    workbook = openpyxl.Workbook()
+    workbook.active.append(REGION_HEADER)
+    workbook.active.append([421321, "随县", None, "县"])
+    workbook.active.append([421321001000, "第一镇", 421321, "乡镇"])
+    path = tmp_path / "r.xlsx"
+    workbook.save(path)
+    assert regions_import(path=path, errors_dir=tmp_path).created == 2
+
+
+def test_institutions(db: Any, tmp_path: Path) -> None:
+    regions_import(path=write_csv(tmp_path / "r.csv", REGION_HEADER, TREE), errors_dir=tmp_path)
+    rows = [
+        ["H001", "随县人民医院", "2", "是", "421321"],
+        ["H002", "第一镇卫生院", "一级", "1", "421321001000"],
+        ["H003", "省人民医院", "3", "否", ""],
+        ["H004", "坏级别", "4", "是", ""],
+        ["H005", "坏标志", "2", "也许", ""],
+        ["H006", "坏地区", "2", "0", "999999"],
+    ]
+    f = write_csv(tmp_path / "i.csv", INSTITUTION_HEADER, rows, encoding="gbk")
+    summary = institutions_import(path=f, errors_dir=tmp_path)
+    assert (summary.rows, summary.valid, summary.invalid, summary.created) == (6, 3, 3, 3)
+    assert [(line[0], line[1]) for line in errors(summary.errors_file)] == [
+        (5, "级别"),
+        (6, "县域内"),
+        (7, "所在地区代码"),
+    ]
+    got = {i.code: (i.level, i.in_county, i.region_id) for i in Institution.objects.all()}
+    assert got == {
+        "H001": ("2", True, "421321"),
+        "H002": ("1", True, "421321001000"),
+        "H003": ("3", False, None),
+    }
+    again = institutions_import(path=f, errors_dir=tmp_path)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 3)
+
+
+def test_commands_print_one_json_object(db: Any, tmp_path: Path, settings: Any) -> None:
+    settings.IMPORT_DIR = tmp_path
+    f = write_csv(tmp_path / "r.csv", REGION_HEADER, TREE)
+    out = StringIO()
+    call_command("import_regions", str(f), "--json", stdout=out)
+    assert json.loads(out.getvalue()) == {
+        "rows": 5,
+        "valid": 5,
+        "invalid": 0,
+        "created": 5,
+        "updated": 0,
+        "unchanged": 0,
+        "warnings": 0,
+        "errors_file": None,
+    }
+    i = write_csv(
+        tmp_path / "i.csv",
+        ["code", "name", "level", "in_county", "region_code"],
+        [["H1", "院", "1", "1", ""]],
+    )
+    out = StringIO()
+    call_command("import_institutions", str(i), "--json", stdout=out)
+    assert json.loads(out.getvalue())["created"] == 1

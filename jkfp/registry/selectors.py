@@ -1,0 +1,195 @@
+"""花名册查询 Registry reads, always scoped to the user's region (domain.md §2).
+
+Every function here takes the user and returns only what lies inside the user's region; a
+detail read outside it raises ``Http404`` (never 403: a guessed URL must not reveal that the
+row exists).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.db.models import Prefetch, Q, QuerySet
+from django.db.models.functions import Lower
+from django.http import Http404
+
+from jkfp.accounts.models import Role
+from jkfp.accounts.scoping import scope, user_prefix
+from jkfp.regions.models import Region, RegionLevel, prefix_range
+from jkfp.registry.models import (
+    ChangeLog,
+    Condition,
+    Household,
+    ImportRun,
+    Membership,
+    Person,
+)
+
+ID_DIGITS = re.compile(r"^[0-9]{1,17}[0-9Xx]?$")
+# Fewer trailing digits than this would match a large share of the county: refuse them.
+MIN_ID_TAIL = 4
+# Person.id_tail_rev holds this many trailing characters of the ID number, reversed.
+ID_TAIL_LEN = 8
+
+
+def _persons(user: Any) -> QuerySet[Person]:
+    return scope(Person.objects.all(), user, "village_id")
+
+
+def person_search(*, user: Any, q: str, village: str | None = None) -> QuerySet[Person]:
+    """人员查询 Persons in the user's region matching a name prefix, a full ID or its last digits.
+
+    ``q`` is read as an ID number when it is made of digits (with an optional final ``X``): 18
+    characters match exactly, 4 to 17 match the end of the number. Anything else is a name
+    prefix, searched as a code range so that the name index is used on SQLite and PostgreSQL.
+    ``village`` (a village or township code) narrows the search to that region. Empty ``q`` and
+    no ``village`` give an empty result: nobody browses the whole county by accident.
+    """
+    q = (q or "").strip()
+    village = (village or "").strip()
+    id_tail = bool(ID_DIGITS.match(q)) and MIN_ID_TAIL <= len(q) < 18
+    if id_tail and not village:
+        # The region range goes through LOWER() (digits are unchanged) so that no planner picks
+        # the region index over the tail index: SQLite without statistics would scan the county.
+        qs = scope(Person.objects.alias(region_code=Lower("village_id")), user, "region_code")
+    else:
+        qs = _persons(user)
+    if not q and not village:
+        return qs.none()
+    if village:
+        if not village.isdigit():
+            return qs.none()
+        lo, hi = prefix_range(village[:9] if village.endswith("000") and len(village) == 12 else village)
+        qs = qs.filter(village_id__gte=lo, village_id__lt=hi)
+    order: tuple[str, ...] = ("village_id", "household_id", "id")
+    if q:
+        if ID_DIGITS.match(q):
+            number = q.upper()
+            if len(number) == 18:
+                qs = qs.filter(id_number=number)
+            elif len(number) >= MIN_ID_TAIL:
+                # "Ends with" as a range on the indexed reversed tail (Person.id_tail_rev, the last
+                # 8 characters reversed); longer tails are then checked in full.
+                lo, hi = prefix_range(number[::-1][:ID_TAIL_LEN])
+                qs = qs.filter(id_tail_rev__gte=lo, id_tail_rev__lt=hi)
+                if len(number) > ID_TAIL_LEN:
+                    qs = qs.filter(id_number__endswith=number)
+                order = ("id_tail_rev", "id")
+            else:
+                return qs.none()
+        else:
+            lo, hi = prefix_range(q)
+            qs = qs.filter(name__gte=lo, name__lt=hi)
+            # Name order walks the name index and stops after one page.
+            order = ("name", "id")
+    return (
+        qs.select_related("village", "village__parent", "household").prefetch_related("tags").order_by(*order)
+    )
+
+
+def person_get(*, user: Any, pk: int) -> Person:
+    """人员详情 One person of the user's region with everything the person page shows.
+
+    Raises ``Http404`` when the person does not exist or lies outside the user's region.
+    """
+    qs = (
+        _persons(user)
+        .select_related("village", "village__parent", "household", "verified_by")
+        .prefetch_related(
+            "tags",
+            Prefetch("conditions", queryset=Condition.objects.select_related("disease")),
+            "sources",
+            Prefetch("changes", queryset=ChangeLog.objects.select_related("user").order_by("-at", "-id")),
+            Prefetch("memberships", queryset=Membership.objects.select_related("household")),
+        )
+    )
+    person = qs.filter(pk=pk).first()
+    if person is None:
+        raise Http404("人员不存在或不在您的管辖范围内")
+    return person
+
+
+def person_get_plain(*, user: Any, pk: int) -> Person:
+    """人员（不含明细） One person of the user's region, without related rows (for writes and reveals)."""
+    person = _persons(user).select_related("village").filter(pk=pk).first()
+    if person is None:
+        raise Http404("人员不存在或不在您的管辖范围内")
+    return person
+
+
+def household_get(*, user: Any, pk: int) -> Household:
+    """户详情 One household of the user's region, its members (scoped too) and membership history.
+
+    Raises ``Http404`` when the household does not exist or lies outside the user's region.
+    """
+    members = _persons(user).prefetch_related("tags").order_by("id")
+    history = Membership.objects.filter(Q(person__in=_persons(user).values("pk"))).select_related("person")
+    household = (
+        scope(Household.objects.all(), user, "village_id")
+        .select_related("village", "village__parent", "head")
+        .prefetch_related(
+            Prefetch("members", queryset=members),
+            Prefetch("memberships", queryset=history.order_by("start_on", "id")),
+        )
+        .filter(pk=pk)
+        .first()
+    )
+    if household is None:
+        raise Http404("户不存在或不在您的管辖范围内")
+    return household
+
+
+def village_choices(*, user: Any) -> list[tuple[str, str]]:
+    """可选村 ``(code, label)`` of the villages in the user's region, township name first."""
+    villages = scope(
+        Region.objects.filter(level=RegionLevel.VILLAGE).select_related("parent"), user, "code"
+    ).order_by("code")
+    return [(v.code, f"{v.parent.name if v.parent else ''} {v.name}".strip()) for v in villages]
+
+
+def import_runs(*, user: Any) -> QuerySet[ImportRun]:
+    """导入记录 Import runs started in the user's region; only a county administrator has any."""
+    if getattr(user, "role", None) != Role.COUNTY_ADMIN or user_prefix(user) is None:
+        return ImportRun.objects.none()
+    return scope(ImportRun.objects.all(), user, "region_id").select_related("user")
+
+
+def import_run_get(*, user: Any, pk: int) -> ImportRun:
+    """导入记录详情 One import run of the user's county; ``Http404`` otherwise."""
+    run = import_runs(user=user).filter(pk=pk).first()
+    if run is None:
+        raise Http404("导入记录不存在或不在您的管辖范围内")
+    return run
+
+
+def reconciliation_sources() -> list[str]:
+    """来源名单 The names of the source lists imported so far (names only, no persons)."""
+    from jkfp.registry.reconcile import source_names
+
+    return source_names()
+
+
+def reconciliation_persons(
+    *,
+    user: Any,
+    only_conflicts: bool = False,
+    missing_source: str | None = None,
+    present_source: str | None = None,
+) -> QuerySet[Person]:
+    """比对人员 Persons of the user's region for the reconciliation page, filtered (domain.md §4.1)."""
+    from jkfp.registry.reconcile import reconciliation_queryset
+
+    return reconciliation_queryset(
+        _persons(user),
+        only_conflicts=only_conflicts,
+        missing_source=missing_source,
+        present_source=present_source,
+    ).select_related("village", "village__parent", "household")
+
+
+def reconciliation_page_rows(persons: list[Person]) -> list[Any]:
+    """比对行 The reconciliation rows (present, absent, disagreements) of already scoped persons."""
+    from jkfp.registry.reconcile import reconciliation_rows
+
+    return reconciliation_rows(persons)

@@ -1,0 +1,95 @@
+"""表单 Forms of the web pages: they only parse input; the rules live in selectors and services."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.validators import MaxValueValidator
+from django.utils import timezone
+
+from jkfp.accounts.models import AuditAction
+from jkfp.registry.models import VerificationStatus
+
+
+class PersonSearchForm(forms.Form):
+    """人员查询 Name, ID number (full or last digits) and village."""
+
+    q = forms.CharField(
+        label="姓名或身份证号",
+        required=False,
+        max_length=50,
+        widget=forms.TextInput(
+            attrs={"placeholder": "姓名、完整身份证号或后4位以上", "autocomplete": "off", "type": "search"}
+        ),
+    )
+    village = forms.ChoiceField(
+        label="村", required=False, widget=forms.Select(attrs={"class": "form-select"})
+    )
+
+    def __init__(self, *args: object, villages: list[tuple[str, str]], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["village"].choices = [("", "全部村"), *villages]
+
+
+class VerifyForm(forms.Form):
+    """核实核准 Confirm or reject, with a note."""
+
+    status = forms.ChoiceField(
+        label="核实结果",
+        choices=[(VerificationStatus.CONFIRMED, "核准"), (VerificationStatus.REJECTED, "否决")],
+    )
+    note = forms.CharField(label="核实说明", required=False, max_length=300)
+
+
+class ImportForm(forms.Form):
+    """导入名单 Source name, list year and the file (the file last: see jkfp.web.uploads)."""
+
+    source = forms.CharField(
+        label="来源名单",
+        max_length=50,
+        widget=forms.TextInput(attrs={"placeholder": "如：国家平台、省系统、扶贫办", "list": "source-names"}),
+    )
+    year = forms.IntegerField(label="名单年度", min_value=2014)
+    file = forms.FileField(label="名单文件（.csv 或 .xlsx）")
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        this_year = timezone.localdate().year
+        self.fields["year"].initial = this_year
+        self.fields["year"].validators.append(MaxValueValidator(this_year + 1))
+        self.fields["year"].widget.attrs["max"] = this_year + 1
+
+
+class AuditFilterForm(forms.Form):
+    """审计日志筛选 User name, action and a date range."""
+
+    username = forms.CharField(label="用户名", required=False, max_length=150)
+    action = forms.ChoiceField(
+        label="动作",
+        required=False,
+        choices=[("", "全部动作"), *AuditAction.choices],
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
+    date_from = forms.DateField(
+        label="起始日期", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label="终止日期", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+
+class ReconFilterForm(forms.Form):
+    """名单比对筛选 Only conflicts, missing from a source, present in a source."""
+
+    only_conflicts = forms.BooleanField(label="只看不一致", required=False)
+    missing_source = forms.ChoiceField(
+        label="缺少于名单", required=False, widget=forms.Select(attrs={"class": "form-select"})
+    )
+    present_source = forms.ChoiceField(
+        label="出现在名单", required=False, widget=forms.Select(attrs={"class": "form-select"})
+    )
+
+    def __init__(self, *args: object, sources: list[str], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        choices = [("", "不限"), *((s, s) for s in sources)]
+        self.fields["missing_source"].choices = choices
+        self.fields["present_source"].choices = choices

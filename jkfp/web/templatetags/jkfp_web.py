@@ -1,0 +1,43 @@
+"""页面过滤器 Template filters of the web pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from jkfp.core.idnumber import mask
+
+register = template.Library()
+
+
+@register.filter
+def mask_id(value: str | None) -> str:
+    """脱敏身份证号 First 6 and last 4 characters shown."""
+    return mask(value or "")
+
+
+def _person_field(name: str) -> Any:
+    from django.core.exceptions import FieldDoesNotExist
+
+    from jkfp.registry.models import Person
+
+    try:
+        return Person._meta.get_field(name)
+    except FieldDoesNotExist:
+        return None
+
+
+@register.filter
+def field_label(name: str) -> str:
+    """字段中文名 The Chinese label of a person field named in the change history."""
+    field = _person_field(name)
+    return str(getattr(field, "verbose_name", "") or name)
+
+
+@register.filter
+def choice_label(value: str, name: str) -> str:
+    """取值中文 A stored choice value (e.g. ``confirmed``) shown as its label (已核准)."""
+    field = _person_field(name)
+    choices = dict(getattr(field, "choices", None) or ())
+    return str(choices.get(value, value))
