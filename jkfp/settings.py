@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "jkfp.regions",
     "jkfp.accounts",
     "jkfp.registry",
+    "jkfp.treatment",
     "jkfp.web",
     "jkfp.cli",
 ]

@@ -5,5 +5,6 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("treatment/", include("jkfp.web.treatment.urls")),
     path("", include("jkfp.web.urls")),
 ]

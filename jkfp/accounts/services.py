@@ -73,6 +73,7 @@ COUNTY_ADMIN_MODELS = (
     ("regions", "region"),
     ("regions", "institution"),
     ("accounts", "user"),
+    ("treatment", "designatedhospital"),
 )
 
 

@@ -15,6 +15,7 @@ COMMANDS = {
     "import-regions": "导入行政区划 / import regions (CSV/XLSX)",
     "import-institutions": "导入医疗机构 / import institutions (CSV/XLSX)",
     "import-roster": "导入花名册 / import a roster list (CSV/XLSX)",
+    "import-cases": "导入大病救治病例 / import major-disease cases (CSV/XLSX)",
     "reconcile": "名单比对汇总 / reconciliation summary",
     "createuser": "创建用户 / create a user bound to a region",
     "demo": "生成示例县数据并创建演示账号 / build the demo county and accounts",

@@ -290,6 +290,7 @@ class ImportKind(models.TextChoices):
     ROSTER = "roster", "花名册"
     REGIONS = "regions", "行政区划"
     INSTITUTIONS = "institutions", "医疗机构"
+    CASES = "cases", "大病救治"
 
 
 class ImportStatus(models.TextChoices):

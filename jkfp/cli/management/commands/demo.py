@@ -37,6 +37,9 @@ from jkfp.registry.synthetic import (
     DemoFiles,
     build_county,
 )
+from jkfp.treatment.imports import cases_import
+from jkfp.treatment.models import DesignatedHospital, MajorDiseaseCase, Referral
+from jkfp.treatment.synthetic import demo_cases_write
 
 DEMO_PASSWORD = "jkfp-demo-2026"  # noqa: S105 — printed on purpose: demo accounts only
 URL = "http://127.0.0.1:8000/"
@@ -107,6 +110,10 @@ class Command(BaseCommand):
                 )
                 self._say(f"花名册 roster {source.name}（{source.year}年, {source.path.name}）:")
                 self._say("  " + summary.text().replace("\n", "\n  "))
+            # Major-disease cases of the persons whose conditions are on the major-disease list.
+            cases_file = demo_cases_write(path=files.out_dir / "大病救治.csv")
+            summary = cases_import(path=cases_file.path, errors_dir=errors_dir)
+            self._say("大病救治 major-disease cases:\n  " + summary.text().replace("\n", "\n  "))
         except TableError as exc:
             raise CommandError(f"{exc.zh} / {exc.en}") from exc
         self._say(f"导入完成 imports done ({time.perf_counter() - step:.1f} s)")
@@ -145,6 +152,13 @@ class Command(BaseCommand):
         in_county = {"village_id__gte": lo, "village_id__lt": hi}
         with transaction.atomic():
             User.objects.filter(username__in=[u for u, _, _ in DEMO_USERS]).delete()
+            # Treatment records protect their persons and institutions: they go first.
+            person_in_county = {f"person__{key}": value for key, value in in_county.items()}
+            MajorDiseaseCase.objects.filter(**person_in_county).delete()
+            Referral.objects.filter(**person_in_county).delete()
+            DesignatedHospital.objects.filter(
+                institution__code__in=self._demo_institution_codes(county_code)
+            ).delete()
             Person.objects.filter(**in_county).delete()
             Household.objects.filter(**in_county).delete()
             ImportRun.objects.filter(source__in=[name for name, *_ in SOURCE_FILES]).delete()

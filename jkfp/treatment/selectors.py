@@ -1,0 +1,209 @@
+"""大病救治查询 Treatment reads, always scoped to the user's region through the person's village.
+
+A case or referral belongs to the region of its person's village (domain.md §9); a user sees only
+those inside their region, and a detail read outside it raises ``Http404`` (never 403: a guessed
+URL must not reveal that the row exists). ``referral_flag`` is the one unscoped read: settlement asks
+it for a claim it is already allowed to settle.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from django.db.models import Count, Max, Prefetch, QuerySet
+from django.http import Http404
+
+from jkfp.accounts.scoping import scope, user_prefix, user_sees_code
+from jkfp.regions.models import Institution, Region, RegionLevel, prefix_range, scope_prefix
+from jkfp.registry.models import Disease, DiseaseKind
+from jkfp.treatment.models import CaseFollowUp, MajorDiseaseCase, Referral, ReferralStatus
+
+PERSON_VILLAGE = "person__village_id"
+# An approved referral counts for admissions up to this many days after its date.
+REFERRAL_VALID_DAYS = 90
+NOT_FOUND_CASE = "大病救治记录不存在或不在您的管辖范围内"
+NOT_FOUND_REFERRAL = "转诊记录不存在或不在您的管辖范围内"
+NOT_FOUND_REGION = "区划不存在或不在您的管辖范围内"
+
+
+def _region_filter(qs: QuerySet[Any], region: str | None, field: str = PERSON_VILLAGE) -> QuerySet[Any]:
+    """Narrow to a township (9 digits + 000) or village code; the user's scope still applies."""
+    region = (region or "").strip()
+    if not region:
+        return qs
+    if not (region.isascii() and region.isdigit() and len(region) in (6, 12)):
+        return qs.none()
+    prefix = region[:9] if len(region) == 12 and region.endswith("000") else region
+    lo, hi = prefix_range(prefix)
+    return qs.filter(**{f"{field}__gte": lo, f"{field}__lt": hi})
+
+
+def cases(
+    *, user: Any, status: str | None = None, disease_id: int | None = None, region: str | None = None
+) -> QuerySet[MajorDiseaseCase]:
+    """大病救治列表 Cases of the user's region, filtered by status, disease and township/village."""
+    qs = scope(MajorDiseaseCase.objects.all(), user, PERSON_VILLAGE)
+    if status:
+        qs = qs.filter(status=status)
+    if disease_id:
+        qs = qs.filter(disease_id=disease_id)
+    qs = _region_filter(qs, region)
+    return qs.select_related(
+        "person",
+        "person__village",
+        "person__village__parent",
+        "disease",
+        "designated_institution",
+        "diagnosis_institution",
+    ).order_by(PERSON_VILLAGE, "person_id", "disease_id")
+
+
+def case_get(*, user: Any, pk: int) -> MajorDiseaseCase:
+    """大病救治详情 One case of the user's region with its follow-ups and referrals; ``Http404`` otherwise."""
+    case = (
+        scope(MajorDiseaseCase.objects.all(), user, PERSON_VILLAGE)
+        .select_related(
+            "person",
+            "person__village",
+            "person__village__parent",
+            "disease",
+            "designated_institution",
+            "diagnosis_institution",
+            "created_by",
+        )
+        .prefetch_related(
+            Prefetch("followups", queryset=CaseFollowUp.objects.select_related("user")),
+            Prefetch(
+                "referrals",
+                queryset=Referral.objects.select_related("from_institution", "to_institution", "approved_by"),
+            ),
+        )
+        .filter(pk=pk)
+        .first()
+    )
+    if case is None:
+        raise Http404(NOT_FOUND_CASE)
+    return case
+
+
+def case_get_plain(*, user: Any, pk: int) -> MajorDiseaseCase:
+    """大病救治（不含明细） One case of the user's region, with its person, for writes; ``Http404`` otherwise."""
+    case = (
+        scope(MajorDiseaseCase.objects.all(), user, PERSON_VILLAGE)
+        .select_related("person", "disease")
+        .filter(pk=pk)
+        .first()
+    )
+    if case is None:
+        raise Http404(NOT_FOUND_CASE)
+    return case
+
+
+def referrals(*, user: Any, status: str | None = None, region: str | None = None) -> QuerySet[Referral]:
+    """转诊列表 Referrals of persons in the user's region, newest first."""
+    qs = scope(Referral.objects.all(), user, PERSON_VILLAGE)
+    if status:
+        qs = qs.filter(status=status)
+    qs = _region_filter(qs, region)
+    return qs.select_related(
+        "person",
+        "person__village",
+        "person__village__parent",
+        "from_institution",
+        "to_institution",
+        "approved_by",
+        "case__disease",
+    ).order_by("-referred_on", "-id")
+
+
+def referral_get(*, user: Any, pk: int) -> Referral:
+    """转诊详情 One referral of the user's region; ``Http404`` otherwise."""
+    referral = referrals(user=user).filter(pk=pk).first()
+    if referral is None:
+        raise Http404(NOT_FOUND_REFERRAL)
+    return referral
+
+
+def referral_flag(*, person_id: int, institution_code: str, admitted_on: date) -> bool:
+    """转诊标志 True when the person has an approved referral to the institution for this admission.
+
+    The referral must be dated on or before the admission and at most ``REFERRAL_VALID_DAYS``
+    before it. Settlement uses the flag for out-of-county stays (domain.md §7).
+    """
+    return Referral.objects.filter(
+        person_id=person_id,
+        to_institution_id=institution_code,
+        status=ReferralStatus.APPROVED,
+        referred_on__lte=admitted_on,
+        referred_on__gte=admitted_on - timedelta(days=REFERRAL_VALID_DAYS),
+    ).exists()
+
+
+def major_diseases() -> QuerySet[Disease]:
+    """大病目录 The major diseases of the catalogue (names only; the catalogue holds no persons)."""
+    return Disease.objects.filter(kind=DiseaseKind.MAJOR).order_by("name")
+
+
+def institutions() -> QuerySet[Institution]:
+    """医疗机构 All institutions (public reference data, not scoped)."""
+    return Institution.objects.order_by("code")
+
+
+def region_choices(*, user: Any) -> list[tuple[str, str]]:
+    """可选区划 ``(code, label)`` of the townships and villages in the user's region."""
+    regions = scope(
+        Region.objects.filter(level__in=(RegionLevel.TOWNSHIP, RegionLevel.VILLAGE)).select_related("parent"),
+        user,
+        "code",
+    ).order_by("code")
+    return [
+        (
+            r.code,
+            r.name
+            if r.level == RegionLevel.TOWNSHIP
+            else f"\u3000{r.parent.name if r.parent else ''} {r.name}",
+        )
+        for r in regions
+    ]
+
+
+def ledger_region(*, user: Any, code: str | None) -> Region:
+    """台账区划 The county, township or village the ledger covers: the user's own region by default.
+
+    ``Http404`` when the code is unknown or lies outside the user's region (a township user cannot
+    ask for the county or another township).
+    """
+    if user_prefix(user) is None:
+        raise Http404(NOT_FOUND_REGION)
+    code = (code or "").strip() or user.region_id
+    region = Region.objects.filter(code=code).first()
+    if region is None or not user_sees_code(user, scope_prefix(region.code, region.level)):
+        raise Http404(NOT_FOUND_REGION)
+    return region
+
+
+def ledger_cases(*, user: Any, region: Region) -> QuerySet[MajorDiseaseCase]:
+    """台账病例 Cases of ``region`` inside the user's scope, in township, village and person order."""
+    lo, hi = prefix_range(region.prefix)
+    return (
+        scope(MajorDiseaseCase.objects.all(), user, PERSON_VILLAGE)
+        .filter(person__village_id__gte=lo, person__village_id__lt=hi)
+        .order_by(PERSON_VILLAGE, "person_id", "disease_id")
+    )
+
+
+def ledger_followups(*, cases: QuerySet[MajorDiseaseCase]) -> dict[int, tuple[int, date]]:
+    """台账回访 ``case id → (number of follow-ups, last visit date)`` of already scoped ``cases``.
+
+    One GROUP BY on the follow-up table alone: grouping the case rows with all their joined columns
+    costs several times more.
+    """
+    rows = (
+        CaseFollowUp.objects.filter(case__in=cases.values("pk"))
+        .values("case_id")
+        .annotate(n=Count("id"), last=Max("visited_on"))
+        .values_list("case_id", "n", "last")
+        .order_by()
+    )
+    return {case_id: (n, last) for case_id, n, last in rows}
