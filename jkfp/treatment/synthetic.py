@@ -77,6 +77,9 @@ def demo_cases_write(*, path: Path, seed: int = 6, today: date | None = None) ->
         .select_related("disease")
         .values_list("person__id_number", "person__birth_date", "disease__name")
         .order_by("person_id", "disease_id")
+        # Two condition names of one person may map to one disease (脑卒中 and its alias 中风):
+        # one case per person and disease, as the import requires.
+        .distinct()
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as handle:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.utils import timezone
 
 from jkfp.core.idnumber import mask
 
@@ -41,3 +42,18 @@ def choice_label(value: str, name: str) -> str:
     field = _person_field(name)
     choices = dict(getattr(field, "choices", None) or ())
     return str(choices.get(value, value))
+
+
+@register.filter
+def active_tag_labels(tags: Any) -> list[str]:
+    """当前人员类别 The distinct labels of a person's tags active today, in order.
+
+    One tag row is kept per source list, so the same category may appear several times; a list
+    of persons shows each category once. ``tags`` is the prefetched ``person.tags.all``.
+    """
+    today = timezone.localdate()
+    labels: dict[str, None] = {}
+    for tag in tags:
+        if tag.start_on <= today and (tag.end_on is None or tag.end_on >= today):
+            labels.setdefault(tag.get_code_display(), None)
+    return list(labels)
