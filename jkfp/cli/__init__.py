@@ -24,6 +24,19 @@ COMMANDS = {
 }
 
 
+# Commands that create or upgrade the schema themselves.
+SELF_MIGRATING = frozenset({"init", "demo"})
+
+
+def _schema_behind() -> bool:
+    """数据库结构落后 True when migrations are pending (or the database is empty)."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    return bool(executor.migration_plan(executor.loader.graph.leaf_nodes()))
+
+
 def _usage() -> str:
     lines = ["用法 usage: jkfp <command> [options]", ""]
     lines += [f"  {name:<22}{text}" for name, text in COMMANDS.items()]
@@ -45,10 +58,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"未知命令“{command}” / unknown command '{command}'\n\n{_usage()}", file=sys.stderr)
         return 2
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jkfp.settings")
-    from django.core.management import execute_from_command_line
+    import django
+    from django.core.management import ManagementUtility
 
+    django.setup()
+    wants_help = bool({"-h", "--help"} & set(rest))
+    if command not in SELF_MIGRATING and not wants_help and _schema_behind():
+        print(
+            "数据库尚未初始化或需要升级，请先运行 jkfp init / the database is not initialised or needs "
+            "an upgrade: run `jkfp init` first",
+            file=sys.stderr,
+        )
+        return 2
+    # run_from_argv names the program "jkfp <command>" in usage and errors, as the user typed it.
+    handler = ManagementUtility(["jkfp"]).fetch_command(command.replace("-", "_"))
     try:
-        execute_from_command_line(["jkfp", command.replace("-", "_"), *rest])
+        handler.run_from_argv(["jkfp", command, *rest])
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1
     return 0

@@ -1,0 +1,62 @@
+"""The `jkfp` command end to end on a fresh SQLite file: init, refusal before init, JSON output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _jkfp(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DJANGO_SETTINGS_MODULE"}}
+    env["JKFP_HOME"] = str(home)
+    return subprocess.run(
+        [sys.executable, "-m", "jkfp.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_commands_refuse_before_init_then_work(tmp_path: Path) -> None:
+    before = _jkfp(tmp_path, "reconcile", "--json")
+    assert before.returncode == 2
+    assert "jkfp init" in before.stderr
+    assert before.stdout == ""
+
+    first = _jkfp(tmp_path, "init")
+    assert first.returncode == 0, first.stderr
+    assert "新增病种 35 个" in first.stdout
+    again = _jkfp(tmp_path, "init")
+    assert again.returncode == 0
+    assert "新增病种 0 个" in again.stdout  # running init again changes nothing
+
+    after = _jkfp(tmp_path, "reconcile", "--json")
+    assert after.returncode == 0, after.stderr
+    assert json.loads(after.stdout) == {
+        "persons": 0,
+        "sources": {},
+        "in_all": 0,
+        "in_one": 0,
+        "conflicts": 0,
+    }
+    assert (tmp_path / "var" / "jkfp.sqlite3").is_file()
+
+
+def test_unknown_command_and_usage(tmp_path: Path) -> None:
+    unknown = _jkfp(tmp_path, "frobnicate")
+    assert unknown.returncode == 2
+    assert "unknown command 'frobnicate'" in unknown.stderr
+    usage = _jkfp(tmp_path, "--help")
+    assert usage.returncode == 0
+    assert "import-roster" in usage.stdout and "settle" in usage.stdout
+
+
+def test_usage_names_the_command_as_typed(tmp_path: Path) -> None:
+    helptext = _jkfp(tmp_path, "import-roster", "--help")
+    assert helptext.returncode == 0
+    assert helptext.stdout.startswith("usage: jkfp import-roster")
