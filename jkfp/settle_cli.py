@@ -4,22 +4,26 @@
                 [--errors FILE] [--skip-invalid] [--explain CLAIM_ID]
 
 Exit status: 0 settled; 2 refused (bad policy, unreadable claims file, invalid rows without
-``--skip-invalid``, unknown ``--explain`` claim); 1 internal error. Imports stay light (no Django):
+``--skip-invalid``, unknown ``--explain`` claim, an ``--out``/``--errors`` path that cannot be
+written, a workbook that would not fit one sheet); 1 internal error. ``--errors`` is always
+written when given (only its header for a clean file). Imports stay light (no Django):
 numpy, the engine and two pure modules of ``jkfp.core``; xlsxwriter only when writing a workbook.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import os
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import numpy as np
 from numpy.typing import NDArray
@@ -46,6 +50,10 @@ EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_REFUSED = 2
 MAX_ERRORS_SHOWN = 50
+# Rows of one worksheet (the header included): a workbook output must fit one sheet.
+XLSX_MAX_ROWS = 1_048_576
+# A cell that is a plain number (e.g. a negative amount) is written as it is, not neutralised.
+_PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?", re.ASCII)
 
 # Chinese headers of the workbook output, in the order of the CSV header.
 OUTPUT_HEADERS_ZH = {
@@ -248,10 +256,23 @@ def fast_valid_ids(column: TextColumn, today: date) -> NDArray[np.bool_]:
     return valid
 
 
+def _not_as_written(text: str) -> tuple[str, str]:
+    """The reason for a valid ID that is not written as the 18-character form (settlement.md §1)."""
+    if len(text) == 15:
+        return (
+            "应为18位身份证号（不接受15位旧号码）",
+            "must be the 18-character ID number (15-digit numbers are not accepted)",
+        )
+    if text.endswith("x"):
+        return ("身份证号末位校验码 X 应为大写", "the check character X of the ID number must be upper case")
+    return ("身份证号应按18位、大写 X 书写", "the ID number must be written with 18 characters, upper-case X")
+
+
 def check_person_ids(column: TextColumn, *, today: date | None = None) -> PersonCodes:
     """Person codes for a person-ID column: the vectorised check for plain IDs, ``validate_id_number``
-    for the rest (its reason, or its normalisation: 15 digits, lower-case x). Persons are coded by
-    the first 17 digits of the normalised ID (the 18th follows from them)."""
+    for the rest (its reason). ``settlement.md`` §1: the 18-character ID with upper-case X, so an
+    ID that ``validate_id_number`` would have to normalise (15 digits, lower-case x) is invalid,
+    never merged with its 18-character form. Persons are coded by the first 17 digits."""
     day = today or date.today()
     n = len(column)
     fast = fast_valid_ids(column, day)
@@ -269,8 +290,11 @@ def check_person_ids(column: TextColumn, *, today: date | None = None) -> Person
         if text not in seen:
             try:
                 value = idnumber.validate_id_number(text, today=day)
-                seen[text] = int(value[:17])
-                normalised[int(value[:17])] = value
+                if value != text:
+                    seen[text] = _not_as_written(text)
+                else:
+                    seen[text] = int(value[:17])
+                    normalised[int(value[:17])] = value
             except idnumber.IdNumberError as exc:
                 seen[text] = (exc.zh, exc.en)
             except ValueError:  # a digit int() does not read (e.g. a superscript)
@@ -395,56 +419,107 @@ def _write_atomic(path: Path, data: bytes) -> None:
             tmp.unlink()
 
 
+def _too_many_rows(path: Path, rows: int, what_zh: str, what_en: str) -> Refused:
+    limit = XLSX_MAX_ROWS - 1
+    return Refused(
+        f"{what_zh} {path} 有 {rows} 行，超过 Excel 工作表的上限 {limit} 行，请改用 .csv / "
+        f"{what_en} {path} has {rows} rows, more than the {limit} rows of an Excel sheet: use .csv"
+    )
+
+
+def check_fits_sheet(path: Path, rows: int, what_zh: str, what_en: str) -> None:
+    """Refuse a workbook ``path`` whose ``rows`` data rows (plus the header) do not fit one sheet."""
+    if path.suffix.lower() == ".xlsx" and rows + 1 > XLSX_MAX_ROWS:
+        raise _too_many_rows(path, rows, what_zh, what_en)
+
+
+def _checked(code: int, path: Path, row: int) -> None:
+    """xlsxwriter's write_* return 0, or −1 (outside the sheet) / −2 (text cut): never ignored."""
+    if code != 0:
+        raise Refused(
+            f"无法写入工作簿 {path} 第 {row + 1} 行（xlsxwriter 返回 {code}），请改用 .csv / "
+            f"cannot write row {row + 1} of workbook {path} (xlsxwriter returned {code}): use .csv"
+        )
+
+
+def _discard(workbook: Any, tmp: Path) -> None:
+    """After a failed write: close the workbook (its temporary files) and remove the partial file."""
+    if not workbook.fileclosed:
+        with contextlib.suppress(Exception):
+            workbook.close()
+    if tmp.exists():
+        tmp.unlink()
+
+
+def safe_text(value: str) -> str:
+    """Neutralise formula text for a CSV cell (``tabular.safe_cell``), but keep a plain number such
+    as ``-5.00`` as written."""
+    if _PLAIN_NUMBER.fullmatch(value):
+        return value
+    safe: str = tabular.safe_cell(value)
+    return safe
+
+
 def write_output(path: Path, claim_ids: ClaimIds, result: BatchResult) -> None:
     """CSV with the header of settlement.md, or a workbook with Chinese headers for ``.xlsx``."""
     if path.suffix.lower() != ".xlsx":
         _write_atomic(path, format_csv(claim_ids, result))
         return
+    check_fits_sheet(path, len(claim_ids), "结算结果", "output")
     import xlsxwriter
 
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.xlsx")
+    workbook = xlsxwriter.Workbook(str(tmp), {"constant_memory": True})
     try:
-        workbook = xlsxwriter.Workbook(str(tmp), {"constant_memory": True})
         sheet = workbook.add_worksheet("结算结果")
         bold = workbook.add_format({"bold": True})
         money = workbook.add_format({"num_format": "0.00"})
         for col, name in enumerate(("claim_id", *OUTPUT_FIELDS)):
-            sheet.write_string(0, col, OUTPUT_HEADERS_ZH[name], bold)
+            _checked(sheet.write_string(0, col, OUTPUT_HEADERS_ZH[name], bold), path, 0)
         columns = [a.tolist() for a in result.columns()]
         for row, claim_id in enumerate(_texts(claim_ids), start=1):
-            sheet.write_string(row, 0, claim_id)
+            code = sheet.write_string(row, 0, claim_id)
             for col, values in enumerate(columns, start=1):
                 # A workbook cell holds a binary double; amounts below 2^53 fen convert exactly
                 # enough to show the same two decimals.
-                sheet.write_number(row, col, values[row - 1] / 100, money)
+                code |= sheet.write_number(row, col, values[row - 1] / 100, money)
+            if code:
+                _checked(code, path, row)
         workbook.close()
         os.replace(tmp, path)
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        _discard(workbook, tmp)
 
 
 def write_errors(path: Path, errors: Sequence[RowError]) -> None:
-    """The error report: CSV (UTF-8 with BOM, for Excel) or a workbook for ``.xlsx``."""
+    """The error report: CSV (UTF-8 with BOM, for Excel) or a workbook for ``.xlsx``; only the
+    header when there are no errors. Values are written as they are: a plain number as text, formula
+    text with an apostrophe in CSV and as a string cell (never a formula) in a workbook."""
     rows = [(str(e.row), e.column, e.value, e.zh, e.en) for e in errors]
     if path.suffix.lower() == ".xlsx":
+        check_fits_sheet(path, len(rows), "错误报告", "error report")
         import xlsxwriter
 
-        workbook = xlsxwriter.Workbook(str(path))
-        sheet = workbook.add_worksheet("错误")
-        for col, name in enumerate(ERROR_HEADERS_ZH):
-            sheet.write_string(0, col, name)
-        for r, row in enumerate(rows, start=1):
-            sheet.write_number(r, 0, int(row[0]))
-            for col in range(1, 5):
-                sheet.write_string(r, col, row[col])
-        workbook.close()
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.xlsx")
+        workbook = xlsxwriter.Workbook(str(tmp))
+        try:
+            sheet = workbook.add_worksheet("错误")
+            for col, name in enumerate(ERROR_HEADERS_ZH):
+                _checked(sheet.write_string(0, col, name), path, 0)
+            for r, row in enumerate(rows, start=1):
+                _checked(sheet.write_number(r, 0, int(row[0])), path, r)
+                for col in range(1, 5):
+                    _checked(sheet.write_string(r, col, row[col]), path, r)
+            workbook.close()
+            os.replace(tmp, path)
+        finally:
+            _discard(workbook, tmp)
         return
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(ERROR_HEADER)
-    writer.writerows([(r[0], r[1], tabular.safe_cell(r[2]), r[3], r[4]) for r in rows])
-    path.write_text(buffer.getvalue(), encoding="utf-8-sig")
+    writer.writerows([(r[0], r[1], safe_text(r[2]), r[3], r[4]) for r in rows])
+    _write_atomic(path, buffer.getvalue().encode("utf-8-sig"))
 
 
 def print_errors(errors: Sequence[RowError], stream: TextIO) -> None:
@@ -513,9 +588,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_target(path: Path, option: str) -> None:
+    """Refuse an output path that cannot be written: its folder is missing, or it is a folder."""
+    if path.is_dir():
+        raise Refused(f"{option} {path} 是一个文件夹，应为文件 / {option} {path} is a directory, not a file")
+    if not path.parent.is_dir():
+        raise Refused(
+            f"{option} {path} 所在的文件夹 {path.parent} 不存在 / "
+            f"{option} {path}: folder {path.parent} does not exist"
+        )
+
+
+def _write(path: Path, option: str, write: Callable[[], None]) -> None:
+    """Run ``write``; an OSError becomes a refusal naming the path."""
+    try:
+        write()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise Refused(f"无法写入 {option} {path}：{reason} / cannot write {option} {path}: {reason}") from exc
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        check_target(args.out, "--out")
+        if args.errors is not None:
+            check_target(args.errors, "--errors")
         return _run(args)
     except Refused as exc:
         print(f"错误 error: {exc}", file=sys.stderr)
@@ -543,13 +641,18 @@ def _run(args: argparse.Namespace) -> int:
         headers=cells.headers,
     )
     errors = validated.errors
+    settles = not errors or args.skip_invalid
+    # Refuse a workbook that cannot hold its rows before anything is settled or written.
+    if args.errors is not None:
+        check_fits_sheet(args.errors, len(errors), "错误报告", "error report")
+    if settles:
+        check_fits_sheet(args.out, len(validated.table), "结算结果", "output")
+    if args.errors is not None:
+        # Always written, header only for a clean file: a stale report never survives.
+        _write(args.errors, "--errors", lambda: write_errors(args.errors, errors))
     if errors:
         bad_rows = len({e.row for e in errors})
-        if args.errors:
-            write_errors(args.errors, errors)
-            where = f"，详见 {args.errors} / see {args.errors}"
-        else:
-            where = ""
+        where = f"，详见 {args.errors} / see {args.errors}" if args.errors else ""
         print(
             f"结算申请文件有 {bad_rows} 行错误（共 {len(errors)} 处）{where} / "
             f"{bad_rows} invalid rows ({len(errors)} errors) in the claims file",
@@ -557,7 +660,7 @@ def _run(args: argparse.Namespace) -> int:
         )
         if not args.errors:
             print_errors(errors, sys.stderr)
-        if not args.skip_invalid:
+        if not settles:
             print(
                 "未写出结算结果（可用 --skip-invalid 跳过错误行）/ no output written (use --skip-invalid)",
                 file=sys.stderr,
@@ -566,7 +669,7 @@ def _run(args: argparse.Namespace) -> int:
 
     result = settle_batch(policy, validated.table)
     trace = explain(policy, validated, result, args.explain) if args.explain else None
-    write_output(args.out, validated.table.claim_id, result)
+    _write(args.out, "--out", lambda: write_output(args.out, validated.table.claim_id, result))
     if trace is not None:
         print("\n".join(trace))
     print(

@@ -410,35 +410,61 @@ def test_vectorised_id_check_agrees_with_core(values: list[str]) -> None:
             normal = None
         if fast[i]:
             assert normal == value
-        if normal is None or not value:
+        if normal != value or not value:
+            # invalid, or valid only after normalising (15 digits, lower-case x): settlement.md §1
             assert codes.code[i] == -1
+            assert (i in codes.reasons) == bool(value)  # empty: reported as missing elsewhere
         else:
-            assert codes.keys[int(codes.code[i])] == normal
+            assert codes.keys[int(codes.code[i])] == value
     # the same person written two ways gets one code
     if len(values) > 1:
         for i, a in enumerate(values):
             for j, b in enumerate(values):
                 if codes.code[i] >= 0 and codes.code[j] >= 0:
-                    same = core.validate_id_number(a, today=today) == core.validate_id_number(b, today=today)
-                    assert same == (codes.code[i] == codes.code[j])
+                    assert (a == b) == (codes.code[i] == codes.code[j])
 
 
-def test_fifteen_digit_ids_join_their_eighteen_digit_form(
+def test_fifteen_digit_and_lower_case_x_ids_are_invalid_rows(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """settlement.md §1: the 18-character ID with upper-case X. Other spellings of the same person are
+    invalid rows (column person_id), never normalised and merged into the person's year."""
     fifteen = "421321800101011"
     eighteen = idnumber.validate_id_number(fifteen)
+    with_x = next(
+        idnumber.make_id_number("421321", date(1980, 1, 1), k)
+        for k in range(1000)
+        if idnumber.make_id_number("421321", date(1980, 1, 1), k).endswith("X")
+    )
     claims = _write(
         tmp_path / "c.csv",
         [
             f"E1,{fifteen},poor,2020-03-01,2,1,0,20000.00,1000.00",
             f"E2,{eighteen},poor,2020-06-01,3,0,1,150000.00,12000.00",
+            f"E3,{with_x.lower()},poor,2020-03-01,2,1,0,20000.00,1000.00",
+            f"E4,{with_x},poor,2020-06-01,3,0,1,150000.00,12000.00",
         ],
     )
     out = tmp_path / "o.csv"
-    code, _, _ = run(["--preset", "suixian-2020", "--claims", str(claims), "--out", str(out)], capsys)
+    errors = tmp_path / "e.csv"
+    args = ["--preset", "suixian-2020", "--claims", str(claims), "--out", str(out), "--errors", str(errors)]
+    code, _, _ = run(args, capsys)
+    assert code == 2
+    assert not out.exists()
+    report = errors.read_text(encoding="utf-8-sig").splitlines()
+    assert report[1:] == [
+        f"2,person_id,{fifteen},应为18位身份证号（不接受15位旧号码）,"
+        "must be the 18-character ID number (15-digit numbers are not accepted)",
+        f"4,person_id,{with_x.lower()},身份证号末位校验码 X 应为大写,"
+        "the check character X of the ID number must be upper case",
+    ]
+    code, _, _ = run([*args, "--skip-invalid"], capsys)
     assert code == 0
-    assert out.read_text(encoding="utf-8").splitlines()[2].endswith(",13332.00,3000.00")
+    # E2 and E4 are settled as each person's first stay of the year (example 2 alone).
+    lines = out.read_text(encoding="utf-8").splitlines()[1:]
+    assert [line.split(",")[0] for line in lines] == ["E2", "E4"]
+    assert lines[0] == lines[1].replace("E4", "E2", 1)
+    assert not lines[0].endswith(",13332.00,3000.00")
 
 
 def test_cli_batch_equals_reference_on_a_generated_file(
@@ -489,3 +515,188 @@ def test_chinese_claim_ids_on_the_fast_path(tmp_path: Path, capsys: pytest.Captu
         "住院甲-1,20000.00,0.00,14800.00,0.00,2940.00,260.00,2000.00",
         "住院乙-2,7400.00,600.00,6300.00,0.00,630.00,0.00,470.00",
     ]
+
+
+# --------------------------------------------------------------------------- review fixes
+
+
+def _clean_claims(tmp_path: Path, count: int) -> Path:
+    return _write(
+        tmp_path / "c.csv",
+        [f"X{i},{P1 if i % 2 else P2},poor,2020-03-{i + 1:02d},2,1,0,20000.00,1000.00" for i in range(count)],
+    )
+
+
+def test_xlsx_output_that_does_not_fit_a_sheet_is_refused_before_writing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(settle_cli, "XLSX_MAX_ROWS", 4)  # the header and three rows
+    claims = _clean_claims(tmp_path, 4)
+    out = tmp_path / "o.xlsx"
+    report = tmp_path / "e.csv"
+    report.write_text("stale\n", encoding="utf-8")
+    args = ["--preset", "suixian-2020", "--claims", str(claims), "--out", str(out), "--errors", str(report)]
+    code, _, err = run(args, capsys)
+    assert code == 2
+    assert f"{out} has 4 rows, more than the 3 rows of an Excel sheet: use .csv" in err
+    assert "超过 Excel 工作表的上限 3 行，请改用 .csv" in err
+    assert not out.exists()
+    assert report.read_text(encoding="utf-8") == "stale\n"  # nothing written at all
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.csv", "e.csv"]
+    # Exactly at the limit: written, every row.
+    code, _, err = run([*args[:3], str(_clean_claims(tmp_path, 3)), *args[4:]], capsys)
+    assert code == 0, err
+    from openpyxl import load_workbook
+
+    opened = load_workbook(out, read_only=True)
+    ids = [row[0] for row in opened.worksheets[0].values]
+    opened.close()
+    assert ids == ["结算号", "X0", "X1", "X2"]
+
+
+def test_xlsx_error_report_that_does_not_fit_a_sheet_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(settle_cli, "XLSX_MAX_ROWS", 2)
+    claims = _write(tmp_path / "c.csv", [f"A{i},{P1},poor,2020-03-01,2,1,0,x,0" for i in range(2)])
+    report = tmp_path / "e.xlsx"
+    code, _, err = run(
+        [
+            "--preset",
+            "suixian-2020",
+            "--claims",
+            str(claims),
+            "--out",
+            str(tmp_path / "o.csv"),
+            "--errors",
+            str(report),
+        ],
+        capsys,
+    )
+    assert code == 2
+    assert f"error report {report} has 2 rows, more than the 1 rows of an Excel sheet: use .csv" in err
+    assert not report.exists()
+
+
+def test_xlsxwriter_refusals_are_not_ignored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Should xlsxwriter's own sheet limit be lower than ours, its −1 stops the write: no rows dropped."""
+    import xlsxwriter.worksheet
+
+    original = xlsxwriter.worksheet.Worksheet.__init__
+
+    def small_sheet(self: xlsxwriter.worksheet.Worksheet) -> None:
+        original(self)
+        self.xls_rowmax = 3
+
+    monkeypatch.setattr(xlsxwriter.worksheet.Worksheet, "__init__", small_sheet)
+    claims = _clean_claims(tmp_path, 5)
+    out = tmp_path / "o.xlsx"
+    code, _, err = run(["--preset", "suixian-2020", "--claims", str(claims), "--out", str(out)], capsys)
+    assert code == 2
+    assert f"cannot write row 4 of workbook {out} (xlsxwriter returned -1): use .csv" in err
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.csv"]
+
+
+@pytest.mark.parametrize("option", ["--out", "--errors"])
+def test_bad_output_paths_are_refused_up_front(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, option: str
+) -> None:
+    def no_work(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the claims file must not be read")
+
+    monkeypatch.setattr(settle_cli, "read_cells", no_work)
+    claims = _clean_claims(tmp_path, 2)
+    base = {"--out": str(tmp_path / "o.csv"), "--errors": str(tmp_path / "e.csv")}
+    missing = tmp_path / "missing" / "x.csv"
+    for bad, expected in (
+        (missing, f"{option} {missing}: folder {missing.parent} does not exist"),
+        (tmp_path, f"{option} {tmp_path} is a directory, not a file"),
+    ):
+        paths = {**base, option: str(bad)}
+        code, _, err = run(["--preset", "suixian-2020", "--claims", str(claims), *_flat(paths)], capsys)
+        assert code == 2
+        assert expected in err
+        assert "Traceback" not in err
+
+
+def _flat(paths: dict[str, str]) -> list[str]:
+    return [part for item in paths.items() for part in item]
+
+
+@pytest.mark.parametrize("option", ["--out", "--errors"])
+def test_os_errors_while_writing_are_clean_refusals(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, option: str
+) -> None:
+    target = tmp_path / ("o.csv" if option == "--out" else "e.csv")
+    real = settle_cli._write_atomic
+
+    def failing(path: Path, data: bytes) -> None:
+        if path == target:
+            raise PermissionError(13, "Permission denied", str(path))
+        real(path, data)
+
+    monkeypatch.setattr(settle_cli, "_write_atomic", failing)
+    claims = _clean_claims(tmp_path, 2)
+    args = ["--preset", "suixian-2020", "--claims", str(claims)]
+    args += ["--out", str(tmp_path / "o.csv"), "--errors", str(tmp_path / "e.csv")]
+    code, _, err = run(args, capsys)
+    assert code == 2
+    assert f"cannot write {option} {target}: Permission denied" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("name", ["e.csv", "e.xlsx"])
+def test_error_report_is_always_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    report = tmp_path / name
+    report.write_bytes(b"stale report from an earlier run")
+    claims = _clean_claims(tmp_path, 2)
+    args = ["--preset", "suixian-2020", "--claims", str(claims), "--out", str(tmp_path / "o.csv")]
+    code, _, err = run([*args, "--errors", str(report)], capsys)
+    assert code == 0, err
+    if name.endswith(".csv"):
+        assert report.read_text(encoding="utf-8-sig") == "row,column,value,reason_zh,reason_en\n"
+    else:
+        from openpyxl import load_workbook
+
+        opened = load_workbook(report, read_only=True)
+        rows = list(opened.worksheets[0].values)
+        opened.close()
+        assert rows == [("行号", "列", "值", "原因", "reason")]
+
+
+def test_error_report_values_as_written_and_formulas_neutralised(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import csv
+
+    from openpyxl import load_workbook
+
+    attack = "-1+cmd|' /C calc'!A0"
+    claims = _write(
+        tmp_path / "c.csv",
+        [
+            f"A1,{P1},poor,2020-03-01,2,1,0,-5.00,0",
+            f"A2,{P1},poor,2020-03-02,2,1,0,=1+1,0",
+            f'A3,{P1},poor,2020-03-03,2,1,0,"{attack}",0',
+            f"A4,{P1},poor,2020-03-04,-1,1,0,100.00,0",
+            f"A5,{P1},poor,2020-03-05,2,1,0,+5,0",
+        ],
+    )
+    args = ["--preset", "suixian-2020", "--claims", str(claims), "--out", str(tmp_path / "o.csv")]
+    code, _, _ = run([*args, "--errors", str(tmp_path / "e.csv")], capsys)
+    assert code == 2
+    with (tmp_path / "e.csv").open(encoding="utf-8-sig", newline="") as handle:
+        values = [row[2] for row in csv.reader(handle)][1:]
+    assert values == ["-5.00", "'=1+1", "'" + attack, "-1", "'+5"]
+    code, _, _ = run([*args, "--errors", str(tmp_path / "e.xlsx")], capsys)
+    assert code == 2
+    opened = load_workbook(tmp_path / "e.xlsx")
+    cells = [row[2] for row in opened.worksheets[0].iter_rows(min_row=2)]
+    opened.close()
+    assert [c.value for c in cells] == ["-5.00", "=1+1", attack, "-1", "+5"]
+    assert [c.data_type for c in cells] == ["s"] * 5  # strings, never formulas

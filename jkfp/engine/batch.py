@@ -14,7 +14,10 @@ Year-to-date: claims are sorted by (person, discharge date, claim id) and groupe
 calendar year). Every layer after the write-off depends on the group's earlier claims (caps, the
 cumulative critical base, the aid deductible, the personal cap that depends on earlier top-ups),
 so the claims are settled rank by rank: the first claim of every group at once, then every
-second claim, and so on — one vectorised step per rank, as many steps as the longest group.
+second claim, and so on — one vectorised step per rank. Once fewer than ``SCALAR_BELOW`` groups
+remain active (the tail of a few long groups, e.g. one person with thousands of claims), each
+remaining group is finished by a scalar loop over Python integers with the same arithmetic, so the
+number of vectorised steps is bounded by N / SCALAR_BELOW and no step is mostly overhead.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ BoolArray = NDArray[np.bool_]
 S: Final = RATE_SCALE
 HALF: Final = RATE_SCALE // 2
 NO_LIMIT: Final = 1 << 62  # "no cap": larger than any sum of amounts, small enough to subtract from
+# Ranks where fewer groups than this remain are settled by the scalar loop (see settle_batch).
+SCALAR_BELOW: Final = 16
 OUTPUT_FIELDS: Final = (
     "counted_total",
     "hospital_absorbed",
@@ -237,12 +242,108 @@ def _years(day: Int64Array) -> Int64Array:
     return out
 
 
-def settle_batch(policy: Policy, table: ClaimTable) -> BatchResult:
+def _settle_tail(
+    rules: _Rules,
+    *,
+    tail: Int64Array,
+    lengths: list[int],
+    ytd: list[list[int]],
+    inputs: tuple[Int64Array, Int64Array, Int64Array, Int64Array, BoolArray],
+    out: Int64Array,
+) -> None:
+    """Settle the remaining claims of a few long groups one by one, with Python integers.
+
+    ``tail`` holds, group after group, the row indices of each group's remaining claims in
+    settlement order (``lengths[g]`` of them); ``ytd[g]`` is the group's year-to-date state
+    (basic, critical base, critical, aid, aid deductible, supplementary, personal) after its
+    vectorised ranks. The arithmetic is the vectorised step's, term for term (Python integers do
+    not overflow, so ``round(F(x))`` needs no q·S + r split: the sum is the same integer).
+    Writes basic, critical, aid, supplementary and personal into ``out`` (5, n).
+    """
+    cat, in_scope, counted, basic_raw, supp_applies = (a[tail].tolist() for a in inputs)
+    k = len(rules.basic_cap)
+    tiers: list[list[tuple[int, int, int]]] = [
+        [
+            (lo, width, rate)
+            for lo, width, rate in zip(
+                rules.tier_lo[j].tolist(),
+                rules.tier_width[j].tolist(),
+                rules.tier_rate[j].tolist(),
+                strict=True,
+            )
+            if width
+        ]
+        for j in range(k)
+    ]
+
+    def cumulative(j: int, x: int) -> int:
+        total: int = sum(rate * min(max(x - lo, 0), width) for lo, width, rate in tiers[j])
+        return (total + HALF) // S
+
+    basic_cap = rules.basic_cap.tolist()
+    critical_cap = rules.critical_cap.tolist()
+    has_aid = rules.has_aid.tolist()
+    aid_deductible = rules.aid_deductible.tolist()
+    aid_ratio = rules.aid_ratio.tolist()
+    aid_cap = rules.aid_cap.tolist()
+    covers = rules.covers_out_of_scope.tolist()
+    has_min_ratio = rules.has_min_ratio.tolist()
+    min_ratio = rules.min_ratio.tolist()
+    has_personal_cap = rules.has_personal_cap.tolist()
+    personal_cap = rules.personal_cap.tolist()
+    sum_insured = rules.sum_insured.tolist()
+
+    results: list[tuple[int, int, int, int, int]] = []
+    pos = 0
+    for length, state in zip(lengths, ytd, strict=True):
+        y_basic, y_base, y_critical, y_aid, y_aid_ded, y_supp, y_personal = state
+        for x in range(pos, pos + length):
+            j = cat[x]
+            scope = in_scope[x]
+            cnt = counted[x]
+            b = min(basic_raw[x], max(0, basic_cap[j] - y_basic))
+            base = scope - b
+            cr = cumulative(j, y_base + base) - cumulative(j, y_base)
+            cr = min(cr, max(0, critical_cap[j] - y_critical))
+            rem = scope - b - cr
+            if has_aid[j]:
+                ded = min(rem, max(0, aid_deductible[j] - y_aid_ded))
+                a = min(((rem - ded) * aid_ratio[j] + HALF) // S, max(0, aid_cap[j] - y_aid))
+            else:
+                ded = a = 0
+            paid = b + cr + a
+            rest = cnt - paid
+            if supp_applies[x]:
+                coverable = rest if covers[j] else scope - paid
+                floor_allowed = cnt - (cnt * min_ratio[j] + HALF) // S if has_min_ratio[j] else NO_LIMIT
+                cap_allowed = personal_cap[j] - y_personal if has_personal_cap[j] else NO_LIMIT
+                allowed = max(0, min(floor_allowed, cap_allowed))
+                room = min(coverable, max(0, sum_insured[j] - y_supp))
+                s = min(max(rest - allowed, 0), room)
+            else:
+                s = 0
+            pers = rest - s
+            results.append((b, cr, a, s, pers))
+            y_basic += b
+            y_base += base
+            y_critical += cr
+            y_aid += a
+            y_aid_ded += ded
+            y_supp += s
+            y_personal += pers
+        pos += length
+    out[:, tail] = np.array(results, dtype=np.int64).reshape(len(results), 5).T
+
+
+def settle_batch(policy: Policy, table: ClaimTable, *, scalar_below: int = SCALAR_BELOW) -> BatchResult:
     """批量结算 Settle every claim of ``table`` under ``policy``; amounts in fen in table order.
 
     Equal to ``reference.settle_claims`` on the same claims, to the fen. Claim ids must be unique
     (checked, for speed, only where it decides the order: same person, same day), amounts within
     ``claims.MAX_CLAIM_AMOUNT_FEN``; every category must be the policy's.
+
+    ``scalar_below``: ranks where fewer groups than this remain are settled by the scalar loop
+    (0 — every rank vectorised; a huge value — every claim by the scalar loop). Same results.
     """
     n = len(table)
     rules = _rules(policy, table.category_names)
@@ -281,6 +382,9 @@ def settle_batch(policy: Policy, table: ClaimTable) -> BatchResult:
     # Groups (person, calendar year), largest first; the claims laid out rank by rank: all first
     # claims (group 0, 1, …), then all second claims of the groups that have one, and so on. The
     # groups still active at rank k are then exactly 0 … m_k − 1, so every step works on slices.
+    # Ranks where fewer than ``scalar_below`` groups remain (the tail of a few long groups) are
+    # settled group by group with Python integers instead (``_settle_tail``): one vectorised
+    # step costs tens of microseconds whatever its width.
     order = _settlement_order(table)
     person_sorted = table.person[order]
     year_sorted = _years(table.discharge_day[order])
@@ -294,8 +398,14 @@ def settle_batch(policy: Policy, table: ClaimTable) -> BatchResult:
     sizes = sizes[by_size]
     longest = int(sizes[0]) if n else 0
     active = np.searchsorted(-sizes, -np.arange(longest), side="left")  # groups with size > k
-    bounds = np.concatenate(([0], np.cumsum(active)))
-    layout = order[np.concatenate([starts[:m] + k for k, m in enumerate(active.tolist())])] if n else order
+    vector_ranks = int(np.count_nonzero(active >= max(1, scalar_below)))  # a prefix: active falls
+    active_v = active[:vector_ranks]
+    bounds = np.concatenate(([0], np.cumsum(active_v)))
+    layout = (
+        order[np.concatenate([starts[:m] + k for k, m in enumerate(active_v.tolist())])]
+        if vector_ranks
+        else np.zeros(0, np.int64)
+    )
 
     # Per-claim inputs in that layout (one gather each, then only slices in the loop).
     c = cat[layout]
@@ -320,21 +430,17 @@ def settle_batch(policy: Policy, table: ClaimTable) -> BatchResult:
     sum_insured = rules.sum_insured[c]
 
     groups = len(starts)
-    ytd_basic = np.zeros(groups, np.int64)
-    ytd_base = np.zeros(groups, np.int64)
-    ytd_critical = np.zeros(groups, np.int64)
-    ytd_aid = np.zeros(groups, np.int64)
-    ytd_aid_ded = np.zeros(groups, np.int64)
-    ytd_supp = np.zeros(groups, np.int64)
-    ytd_personal = np.zeros(groups, np.int64)
+    ytd = np.zeros((7, groups), np.int64)
+    ytd_basic, ytd_base, ytd_critical, ytd_aid, ytd_aid_ded, ytd_supp, ytd_personal = ytd
 
-    basic_out = np.zeros(n, np.int64)
-    critical_out = np.zeros(n, np.int64)
-    aid_out = np.zeros(n, np.int64)
-    supp_out = np.zeros(n, np.int64)
-    personal_out = np.zeros(n, np.int64)
+    m = len(layout)
+    basic_out = np.zeros(m, np.int64)
+    critical_out = np.zeros(m, np.int64)
+    aid_out = np.zeros(m, np.int64)
+    supp_out = np.zeros(m, np.int64)
+    personal_out = np.zeros(m, np.int64)
 
-    for k in range(longest):
+    for k in range(vector_ranks):
         i = slice(int(bounds[k]), int(bounds[k + 1]))  # this rank's claims
         g = slice(0, int(active[k]))  # and their groups
         scope = scope_all[i]
@@ -383,16 +489,30 @@ def settle_batch(policy: Policy, table: ClaimTable) -> BatchResult:
         ytd_supp[g] += s
         ytd_personal[g] += pers
 
-    basic = np.empty(n, np.int64)
-    critical = np.empty(n, np.int64)
-    aid = np.empty(n, np.int64)
-    supp = np.empty(n, np.int64)
-    personal = np.empty(n, np.int64)
+    out = np.zeros((5, n), np.int64)
+    basic, critical, aid, supp, personal = out
     basic[layout] = basic_out
     critical[layout] = critical_out
     aid[layout] = aid_out
     supp[layout] = supp_out
     personal[layout] = personal_out
+    tail_groups = int(active[vector_ranks]) if vector_ranks < longest else 0
+    if tail_groups:
+        tail = np.concatenate(
+            [
+                order[s + vector_ranks : s + z]
+                for s, z in zip(starts[:tail_groups].tolist(), sizes[:tail_groups].tolist(), strict=True)
+            ]
+        )
+        lengths = sizes[:tail_groups] - vector_ranks
+        _settle_tail(
+            rules,
+            tail=tail,
+            lengths=lengths.tolist(),
+            ytd=ytd[:, :tail_groups].T.tolist(),
+            inputs=(cat, in_scope, counted, basic_raw, supp_applies),
+            out=out,
+        )
     return BatchResult(
         counted_total=counted,
         hospital_absorbed=absorbed,

@@ -626,13 +626,36 @@ def parse_policy(data: Any, *, source: str = "") -> Policy:
     )
 
 
+class _JsonObject(dict[str, Any]):
+    """A JSON object that remembers the keys it saw twice (``json.loads`` knows no key paths)."""
+
+    duplicates: tuple[str, ...] = ()
+
+
 def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+    out = _JsonObject()
+    seen: list[str] = []
     for key, value in pairs:
-        if key in out:
-            raise PolicyError([PolicyProblem(key, f"JSON 中键“{key}”重复", f"duplicate JSON key {key!r}")])
+        if key in out and key not in seen:
+            seen.append(key)
         out[key] = value
+    out.duplicates = tuple(seen)
     return out
+
+
+def _duplicate_key_problems(data: Any, path: str = "") -> list[PolicyProblem]:
+    """Every duplicate JSON key, named by its full key path (``out_of_scope.mode``)."""
+    problems: list[PolicyProblem] = []
+    if isinstance(data, dict):
+        for key in getattr(data, "duplicates", ()):
+            where = f"{path}.{key}" if path else key
+            problems.append(PolicyProblem(where, f"JSON 中键“{where}”重复", f"duplicate JSON key {where!r}"))
+        for key, value in data.items():
+            problems += _duplicate_key_problems(value, f"{path}.{key}" if path else key)
+    elif isinstance(data, list):
+        for index, item in enumerate(data):
+            problems += _duplicate_key_problems(item, f"{path}[{index}]")
+    return problems
 
 
 def loads_policy(text: str, *, fmt: Literal["toml", "json"], source: str = "") -> Policy:
@@ -653,8 +676,9 @@ def loads_policy(text: str, *, fmt: Literal["toml", "json"], source: str = "") -
             raise PolicyError(
                 [PolicyProblem("", f"JSON 语法错误：{exc}", f"JSON syntax error: {exc}")], source
             ) from exc
-        except PolicyError as exc:
-            raise PolicyError(list(exc.problems), source) from exc
+        duplicates = _duplicate_key_problems(data)
+        if duplicates:
+            raise PolicyError(duplicates, source)
     return parse_policy(data, source=source)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import tomllib
 from collections.abc import Callable
 from datetime import date
@@ -346,6 +347,17 @@ def test_file_level_errors(tmp_path: Path) -> None:
     dup.write_text('{"name": "a", "name": "b"}', encoding="utf-8")
     with pytest.raises(PolicyError, match="duplicate JSON key"):
         load_policy(dup)
+    nested = preset_doc()
+    text = json.dumps(nested).replace('"out_of_scope": {', '"out_of_scope": {"mode": "simple", ', 1)
+    text = text.replace('"tiers": [[', '"tiers": [{"a": 1, "a": 2}, [', 1)
+    with pytest.raises(PolicyError) as caught:
+        loads_policy(text, fmt="json")
+    paths = [p.path for p in caught.value.problems]
+    assert paths[0] == "out_of_scope.mode"
+    assert re.fullmatch(r"categories\.\w+\.critical\.tiers\[0\]\.a", paths[1]), paths
+    assert len(paths) == 2
+    assert "duplicate JSON key 'out_of_scope.mode'" in str(caught.value)
+    assert "JSON 中键“out_of_scope.mode”重复" in str(caught.value)
     broken = tmp_path / "q.json"
     broken.write_text("{", encoding="utf-8")
     with pytest.raises(PolicyError, match="JSON syntax"):
