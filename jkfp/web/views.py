@@ -240,7 +240,7 @@ def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _recon_filters(request: HttpRequest) -> tuple[ReconFilterForm, dict[str, Any], list[str]]:
-    sources = selectors.reconciliation_sources()
+    sources = selectors.reconciliation_sources(user=request.user)
     form = ReconFilterForm(request.GET or None, sources=sources)
     filters: dict[str, Any] = {"only_conflicts": False, "missing_source": None, "present_source": None}
     if form.is_valid():
@@ -343,7 +343,7 @@ def _import_page(request: HttpRequest) -> HttpResponse:
         "runs": selectors.import_runs(user=request.user)[:20],
         "max_mb": settings.UPLOAD_MAX_BYTES // (1024 * 1024),
         "max_bytes": settings.UPLOAD_MAX_BYTES,
-        "source_names": selectors.reconciliation_sources(),
+        "source_names": selectors.reconciliation_sources(user=request.user),
     }
     return render(request, "web/imports/import.html", context, status=status)
 

@@ -132,3 +132,27 @@ def test_import_runs_only_for_the_county_admin(people: dict[str, Any], county: A
 def test_reconciliation_persons_are_scoped(people: dict[str, Any]) -> None:
     assert _names(selectors.reconciliation_persons(user=people["t1"])) == ["陈一", "陈二"]
     assert _names(selectors.reconciliation_persons(user=people["doctor"])) == ["陈一"]
+
+
+def test_reconciliation_sources_are_those_naming_someone_in_scope(people: dict[str, Any]) -> None:
+    from django.utils import timezone
+
+    from jkfp.registry.models import SourceRecord
+
+    now = timezone.now()
+    for key, source in (("a", "国家平台"), ("c", "省系统"), ("c", "县扶贫办")):
+        person = people[key]
+        SourceRecord.objects.create(
+            person=person,
+            source=source,
+            year=2021,
+            name=person.name,
+            village_code=person.village_id,
+            first_seen_at=now,
+            last_seen_at=now,
+        )
+    assert selectors.reconciliation_sources(user=people["admin"]) == sorted(
+        ["国家平台", "县扶贫办", "省系统"]
+    )
+    assert selectors.reconciliation_sources(user=people["t1"]) == ["国家平台"]
+    assert selectors.reconciliation_sources(user=people["doctor"]) == ["国家平台"]
