@@ -10,6 +10,10 @@ writes the invalid ones to an error report and loads the valid ones in ONE trans
    ``INSERT … SELECT`` of new households and persons, ``UPDATE … FROM`` of changed persons with one
    ChangeLog row per changed field, ``INSERT … ON CONFLICT DO UPDATE … WHERE`` (changed) of source
    records, dated tags and conditions.
+3. A fresh load (no person in the database yet) skips the look-ups of rows that cannot exist and
+   loads without secondary indexes, rebuilding them (sorted, once) before the commit; on PostgreSQL
+   the foreign keys are dropped and re-added too (one set-based check each instead of a deferred
+   check per row at commit), with their names and definitions read from the catalogue.
 
 Semantics (tested in ``registry/tests/test_roster_import.py``):
 
@@ -52,8 +56,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Max
 from django.utils import timezone
 
+from jkfp.accounts.scoping import code_q
 from jkfp.core.idnumber import CHECK_CHARS, WEIGHTS, IdNumberError, validate_id_number
 from jkfp.core.importing import (
     ImportSummary,
@@ -211,7 +217,7 @@ class _Validated:
 
 @dataclass
 class _Lookups:
-    villages: set[str]
+    villages: set[str]  # the villages the importing user may write to
     diseases: dict[str, int]  # name or alias → disease id
     today: date
 
@@ -329,7 +335,12 @@ def _validate(table: Table, lookups: _Lookups) -> _Validated:
                 "= + - @ or holding control characters",
             )
         if village not in villages:
-            fail(i, "village_code", village, f"村代码{village}不存在（须为村级区划）/ unknown village code")
+            fail(
+                i,
+                "village_code",
+                village,
+                f"村代码{village}不存在或不在您的管辖范围内（须为村级区划）/ unknown village code, or outside your region",
+            )
         if household_bad and household_no and (len(household_no) > 40 or has_control_chars(household_no)):
             fail(i, "household_no", household_no, "户编号超过40个字符或含控制字符 / household number invalid")
         if relation_bad and relation and (len(relation) > 20 or has_control_chars(relation)):
@@ -427,6 +438,21 @@ _T = {
 _TEMP_TABLES = ("jkfp_stage", "jkfp_stage_tag", "jkfp_stage_cond", "jkfp_touched", "jkfp_change")
 
 
+_SOURCE_UPSERT = (
+    " ON CONFLICT (person_id, source) DO UPDATE SET"
+    " year = CASE WHEN excluded.year > {SR}.year THEN excluded.year ELSE {SR}.year END,"
+    " name = excluded.name, village_code = excluded.village_code,"
+    " household_no = excluded.household_no, relation = excluded.relation, tags = excluded.tags,"
+    " conditions = excluded.conditions, phone = excluded.phone, active = {true},"
+    " last_seen_at = excluded.last_seen_at"
+    " WHERE {SR}.active = {false} OR {SR}.year < excluded.year"
+    " OR {SR}.name <> excluded.name OR {SR}.village_code <> excluded.village_code"
+    " OR {SR}.household_no <> excluded.household_no OR {SR}.relation <> excluded.relation"
+    " OR {SR}.tags <> excluded.tags OR {SR}.conditions <> excluded.conditions"
+    " OR {SR}.phone <> excluded.phone"
+)
+
+
 def _sql(text: str, **extra: str) -> str:
     """SQL text with the registry table names (and dialect constants) filled in; never user data."""
     return text.format(**_T, **extra)
@@ -455,18 +481,26 @@ def _stage_ddl(postgres: bool) -> list[str]:
     ]
 
 
-def _copy_lines(cursor: Any, table: str, columns: Iterable[str], lines: Iterable[str]) -> None:
-    """PostgreSQL COPY (text format) of tab-separated lines; the caller escapes backslashes."""
+def _copy_lines(
+    cursor: Any, table: str, columns: Iterable[str], lines: Iterable[str], *, escape: bool = False
+) -> None:
+    """PostgreSQL COPY (text format) of tab-separated lines.
+
+    With ``escape`` the backslashes of the whole chunk are doubled (the same as escaping each field:
+    the separators hold none; no field may then be NULL), else the caller escapes them.
+    """
     raw = cursor.cursor  # the psycopg cursor under Django's wrapper
     with raw.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
         buffer: list[str] = []
         for line in lines:
             buffer.append(line)
             if len(buffer) >= 50000:
-                copy.write("\n".join(buffer) + "\n")
+                chunk = "\n".join(buffer) + "\n"
+                copy.write(chunk.replace("\\", "\\\\") if escape and "\\" in chunk else chunk)
                 buffer.clear()
         if buffer:
-            copy.write("\n".join(buffer) + "\n")
+            chunk = "\n".join(buffer) + "\n"
+            copy.write(chunk.replace("\\", "\\\\") if escape and "\\" in chunk else chunk)
 
 
 _NULL = "\\N"
@@ -512,6 +546,73 @@ def _cond_rows(persons: list[_Person], diseases: dict[str, int]) -> Iterable[tup
             yield (p.id_number, name, diseases.get(name))
 
 
+def _empty_tables(cursor: Any, keys: Iterable[str]) -> list[str]:
+    """The registry tables (by ``_T`` key) that hold no row at all."""
+    return [
+        _T[k]
+        for k in keys
+        if not _scalar(cursor, _sql("SELECT COUNT(*) FROM (SELECT 1 FROM {table} LIMIT 1) x", table=_T[k]))
+    ]
+
+
+def _pg_detach(cursor: Any, tables: list[str]) -> list[str]:
+    """PostgreSQL, tables known empty: drop their foreign keys and non-unique indexes for the load.
+
+    Returns the statements that recreate them, identical (names and definitions read from the
+    catalogue), to run before the commit: one sorted index build instead of a million index
+    insertions, and one set-based check per foreign key instead of a deferred check per row at
+    commit (that check alone was a third of a fresh import). Unique indexes and primary keys stay
+    (they keep the load honest). Everything is transactional: an error rolls it all back. The tables
+    are locked until the commit, which only matters to readers of empty tables.
+    """
+    restore_indexes: list[str] = []
+    restore_keys: list[str] = []
+    if not tables:
+        return []
+    # Deferred checks still pending in this transaction (rows written before the import, e.g. by a
+    # caller's own transaction) are run now: PostgreSQL alters no table with pending trigger events.
+    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+    cursor.execute(
+        "SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c"
+        " WHERE c.contype = 'f' AND c.conrelid = ANY(%s::regclass[]) ORDER BY 1, 2",
+        [tables],
+    )
+    for table, name, definition in cursor.fetchall():
+        cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+        restore_keys.append(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+    cursor.execute(
+        "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i"
+        " WHERE i.indrelid = ANY(%s::regclass[]) AND NOT i.indisunique AND NOT i.indisprimary"
+        " AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) ORDER BY 1",
+        [tables],
+    )
+    for name, definition in cursor.fetchall():
+        cursor.execute(f"DROP INDEX {name}")
+        restore_indexes.append(definition)
+    return restore_indexes + restore_keys
+
+
+def _sqlite_detach(cursor: Any, tables: list[str]) -> list[str]:
+    """SQLite, tables known empty: drop their non-unique indexes; return the statements recreating them.
+
+    One sorted build per index at the end instead of a million random insertions (the name and
+    ID-tail indexes of persons). DDL is transactional in SQLite too.
+    """
+    if not tables:
+        return []
+    cursor.execute(
+        "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name"
+    )
+    restore: list[str] = []
+    for name, table, definition in cursor.fetchall():
+        if table not in tables or definition.upper().startswith("CREATE UNIQUE"):
+            continue
+        cursor.execute(f'DROP INDEX "{name}"')
+        restore.append(definition)
+    return restore
+
+
 def _scalar(cursor: Any, sql: str, params: Iterable[Any] = ()) -> int:
     cursor.execute(sql, list(params))
     return int(cursor.fetchone()[0] or 0)
@@ -544,7 +645,8 @@ def _load(
     true, false = ("TRUE", "FALSE") if postgres else ("1", "0")
 
     def q(text: str, **extra: str) -> str:
-        return _sql(text, true=true, false=false, **extra)
+        pieces = {k: _sql(v, true=true, false=false) for k, v in extra.items()}
+        return _sql(text, true=true, false=false, **pieces)
 
     user_id = getattr(user, "pk", None)
     persons.sort(key=lambda p: p.id_number)
@@ -554,12 +656,27 @@ def _load(
             progress(percent)
 
     with transaction.atomic(), connection.cursor() as cur:
+        if not postgres:
+            # A larger page cache while a million index entries go in (restored below).
+            cur.execute("PRAGMA cache_size")
+            cache_size = cur.fetchone()[0]
+            cur.execute("PRAGMA cache_size = -262144")
         if postgres:
             cur.execute("SET LOCAL synchronous_commit TO OFF")
             # Hash joins and sorts over a million staged rows stay in memory instead of spilling.
             cur.execute("SET LOCAL work_mem TO '256MB'")
         for name in _TEMP_TABLES:
             cur.execute(f"DROP TABLE IF EXISTS {name}")
+        # A fresh load (no person yet, so no source record, tag, condition or membership either):
+        # PostgreSQL loads without foreign keys and secondary indexes and rebuilds them at the end,
+        # and the statements below skip their look-ups of rows that cannot exist.
+        fresh = bool(_empty_tables(cur, ["P"]))
+        restore: list[str] = []
+        if fresh and postgres:
+            cur.execute("SET LOCAL maintenance_work_mem TO '256MB'")
+            restore = _pg_detach(cur, _empty_tables(cur, ["P", "H", "SR", "TG", "C", "M"]))
+        elif fresh:
+            restore = _sqlite_detach(cur, _empty_tables(cur, ["P", "H", "SR", "TG", "C", "M"]))
         for ddl in _stage_ddl(postgres):
             cur.execute(ddl)
         if postgres:
@@ -567,7 +684,8 @@ def _load(
                 cur,
                 "jkfp_stage",
                 _STAGE_COLUMNS,
-                ("\t".join(map(_copy_text, r)) for r in _stage_rows(persons)),
+                map("\t".join, _stage_rows(persons)),
+                escape=True,  # control characters never get here (invalid rows): only backslashes
             )
             _copy_lines(
                 cur,
@@ -602,6 +720,7 @@ def _load(
                 list(_cond_rows(persons, diseases)),
             )
         step(55)
+        changed = 0  # rows of the registry tables this import inserted or updated (beyond persons)
 
         # Who is new, and which existing persons gained this source or got changed values from it.
         created = _scalar(
@@ -642,6 +761,7 @@ def _load(
             ),
             [now],
         )
+        changed += max(cur.rowcount, 0)
 
         # Canonical field changes of existing persons (not of confirmed ones).
         cur.execute(
@@ -738,8 +858,10 @@ def _load(
                 q(
                     "INSERT INTO {M} (person_id, household_id, relation, start_on, end_on)"
                     " SELECT p.id, p.household_id, p.relation, %s, NULL FROM {P} p"
-                    " WHERE p.created_at = %s AND p.household_id IS NOT NULL"
-                    " AND NOT EXISTS (SELECT 1 FROM {M} m WHERE m.person_id = p.id)"
+                    " WHERE p.created_at = %s AND p.household_id IS NOT NULL{unless_held}",
+                    unless_held=""
+                    if fresh
+                    else " AND NOT EXISTS (SELECT 1 FROM {M} m WHERE m.person_id = p.id)",
                 ),
                 [jan1, now],
             )
@@ -753,6 +875,7 @@ def _load(
             ),
             [source, year],
         )
+        changed += max(cur.rowcount, 0)
         cur.execute(
             q(
                 "INSERT INTO {SR} (person_id, source, year, name, village_code, household_no, relation, tags,"
@@ -760,21 +883,12 @@ def _load(
                 " SELECT p.id, %s, %s, s.name, s.village_code, s.household_no, s.relation, s.tags,"
                 " s.conditions, s.phone, {true}, %s, %s"
                 " FROM jkfp_stage s JOIN {P} p ON p.id_number = s.id_number WHERE 1 = 1"
-                " ORDER BY p.id"
-                " ON CONFLICT (person_id, source) DO UPDATE SET"
-                " year = CASE WHEN excluded.year > {SR}.year THEN excluded.year ELSE {SR}.year END,"
-                " name = excluded.name, village_code = excluded.village_code,"
-                " household_no = excluded.household_no, relation = excluded.relation, tags = excluded.tags,"
-                " conditions = excluded.conditions, phone = excluded.phone, active = {true},"
-                " last_seen_at = excluded.last_seen_at"
-                " WHERE {SR}.active = {false} OR {SR}.year < excluded.year"
-                " OR {SR}.name <> excluded.name OR {SR}.village_code <> excluded.village_code"
-                " OR {SR}.household_no <> excluded.household_no OR {SR}.relation <> excluded.relation"
-                " OR {SR}.tags <> excluded.tags OR {SR}.conditions <> excluded.conditions"
-                " OR {SR}.phone <> excluded.phone"
+                " ORDER BY p.id{upsert}",
+                upsert="" if fresh else _SOURCE_UPSERT,
             ),
             [source, year, now, now],
         )
+        changed += max(cur.rowcount, 0)
         step(85)
 
         # Tags: a later year's list ends the tags it drops; open tags get the list's exited flag;
@@ -787,6 +901,7 @@ def _load(
             ),
             [dec31_before, source, jan1],
         )
+        changed += max(cur.rowcount, 0)
         cur.execute(
             q(
                 "UPDATE {TG} SET exited = x.exited FROM (SELECT p.id AS person_id, st.code, st.exited"
@@ -796,17 +911,21 @@ def _load(
             ),
             [source],
         )
+        changed += max(cur.rowcount, 0)
         cur.execute(
             q(
                 "INSERT INTO {TG} (person_id, code, start_on, end_on, exited, source, reference, subtype)"
                 " SELECT p.id, st.code, %s, NULL, st.exited, %s, %s, ''"
-                " FROM jkfp_stage_tag st JOIN {P} p ON p.id_number = st.id_number"
-                " WHERE NOT EXISTS (SELECT 1 FROM {TG} t WHERE t.person_id = p.id AND t.code = st.code"
-                " AND t.source = %s AND t.end_on IS NULL)"
-                " ORDER BY p.id, st.code"
+                " FROM jkfp_stage_tag st JOIN {P} p ON p.id_number = st.id_number{unless_held}"
+                " ORDER BY p.id, st.code",
+                unless_held=""
+                if fresh
+                else " WHERE NOT EXISTS (SELECT 1 FROM {TG} t WHERE t.person_id = p.id"
+                " AND t.code = st.code AND t.source = %s AND t.end_on IS NULL)",
             ),
-            [jan1, source, reference, source],
+            [jan1, source, reference] + ([] if fresh else [source]),
         )
+        changed += max(cur.rowcount, 0)
         step(92)
 
         # Conditions: one per (person, disease name); names already held are left alone.
@@ -814,18 +933,33 @@ def _load(
             q(
                 "INSERT INTO {C} (person_id, disease_id, name, source, diagnosed_on)"
                 " SELECT p.id, sc.disease_id, sc.name, %s, NULL"
-                " FROM jkfp_stage_cond sc JOIN {P} p ON p.id_number = sc.id_number"
-                " WHERE NOT EXISTS (SELECT 1 FROM {C} c WHERE c.person_id = p.id AND c.name = sc.name)"
-                " ORDER BY p.id, sc.name"
+                " FROM jkfp_stage_cond sc JOIN {P} p ON p.id_number = sc.id_number{unless_held}"
+                " ORDER BY p.id, sc.name",
+                unless_held=""
+                if fresh
+                else " WHERE NOT EXISTS (SELECT 1 FROM {C} c WHERE c.person_id = p.id AND c.name = sc.name)",
             ),
             [source],
         )
+        changed += max(cur.rowcount, 0)
         for name in _TEMP_TABLES:
             cur.execute(f"DROP TABLE IF EXISTS {name}")
-        if postgres:
-            # Fresh statistics for the next import's plans (autovacuum may not have run yet).
+        for statement in restore:  # indexes first, then the foreign keys (each checked in one pass)
+            cur.execute(statement)
+        if postgres and (created or updated or changed):
+            # Fresh statistics for the next import's plans (autovacuum may not have run yet); a fresh
+            # load analysed persons and households already, after their last change. An import that
+            # changed nothing leaves the statistics as they are.
+            for table in ("SR", "TG", "C", "M") if fresh and created else ("P", "H", "SR", "TG", "C", "M"):
+                cur.execute(q("ANALYZE {" + table + "}"))
+        elif not postgres:
+            # Statistics (sampled: quick) so that SQLite's planner knows that (person, code) is
+            # selective and (source, code) is not; without them it may pick the latter for the tag
+            # look-ups of the next import and scan half the table per row.
+            cur.execute("PRAGMA analysis_limit = 1000")
             for table in ("P", "H", "SR", "TG", "C", "M"):
                 cur.execute(q("ANALYZE {" + table + "}"))
+            cur.execute(f"PRAGMA cache_size = {int(cache_size)}")
         step(98)
     return _LoadResult(created=created, updated=updated)
 
@@ -844,6 +978,15 @@ def _check_arguments(source: str, year: int, today: date) -> None:
     if not 1990 <= year <= today.year + 1:
         raise TableError(
             f"名单年度{year}不合理 / list year {year} is not plausible", f"list year {year} is not plausible"
+        )
+    newest = SourceRecord.objects.filter(source=source).aggregate(newest=Max("year"))["newest"]
+    if newest is not None and year < newest:
+        # A list older than one already imported would reopen the tags the newer list ended
+        # (tags hold until a *later* list of the same source drops them): refuse it.
+        raise TableError(
+            f"来源“{source}”已导入{newest}年的名单，不能再导入更早的{year}年名单（可用其他来源名称导入历史名单）",
+            f"source '{source}' already has a {newest} list; an older {year} list cannot be imported "
+            "(import a historical list under another source name)",
         )
 
 
@@ -903,7 +1046,12 @@ def _import(
     table = read_table(path, ROSTER_COLUMNS, ROSTER_REQUIRED)
     if progress:
         progress(20)
-    villages = set(Region.objects.filter(level=RegionLevel.VILLAGE).values_list("code", flat=True))
+    # A user (the web import) writes only to the villages of their own region; the command line,
+    # run by the county's operator, may write to every village in the database.
+    village_rows = Region.objects.filter(level=RegionLevel.VILLAGE)
+    if user is not None:
+        village_rows = village_rows.filter(code_q(user, "code"))
+    villages = set(village_rows.values_list("code", flat=True))
     diseases = _disease_lookup()
     checked = _validate(table, _Lookups(villages=villages, diseases=diseases, today=today))
     if progress:

@@ -88,9 +88,11 @@ class Disease(models.Model):
 class Household(models.Model):
     """户 A household, keyed by its household number from the poverty system."""
 
-    household_no = models.CharField("户编号", max_length=40, unique=True)
+    # Unique through Meta.constraints (on PostgreSQL ``unique=True`` adds a second, pattern-ops index).
+    household_no = models.CharField("户编号", max_length=40)
+    # Indexed by Meta.indexes (village, household_no), whose first column serves the foreign key too.
     village = models.ForeignKey(
-        Region, verbose_name="村", on_delete=models.PROTECT, related_name="households"
+        Region, verbose_name="村", on_delete=models.PROTECT, related_name="households", db_index=False
     )
     head = models.ForeignKey(
         "Person", verbose_name="户主", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -102,6 +104,7 @@ class Household(models.Model):
         verbose_name = "户"
         verbose_name_plural = "户"
         ordering = ["household_no"]
+        constraints = [models.UniqueConstraint(fields=["household_no"], name="household_no_uniq")]
         indexes = [models.Index(fields=["village", "household_no"])]
 
     def __str__(self) -> str:
@@ -111,12 +114,16 @@ class Household(models.Model):
 class Person(models.Model):
     """人员 A target (or formerly target) person, keyed by the resident ID number."""
 
-    id_number = models.CharField("身份证号", max_length=18, unique=True)
+    # Unique through Meta.constraints (on PostgreSQL ``unique=True`` adds a second, pattern-ops index).
+    id_number = models.CharField("身份证号", max_length=18)
     name = models.CharField("姓名", max_length=50)
     sex = models.CharField("性别", max_length=1, choices=[("M", "男"), ("F", "女")])
     birth_date = models.DateField("出生日期")
     phone = models.CharField("联系电话", max_length=40, blank=True)
-    village = models.ForeignKey(Region, verbose_name="村", on_delete=models.PROTECT, related_name="persons")
+    # Indexed by Meta.indexes (village, name), whose first column serves the foreign key too.
+    village = models.ForeignKey(
+        Region, verbose_name="村", on_delete=models.PROTECT, related_name="persons", db_index=False
+    )
     household = models.ForeignKey(
         Household, verbose_name="户", null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
     )
@@ -136,6 +143,7 @@ class Person(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,  # never searched; an index would cost every roster import
     )
     verification_note = models.CharField("核实说明", max_length=300, blank=True)
     outside_systems = models.BooleanField("系统外", default=False)
@@ -155,6 +163,7 @@ class Person(models.Model):
         verbose_name = "人员"
         verbose_name_plural = "人员"
         ordering = ["village_id", "household_id", "id"]
+        constraints = [models.UniqueConstraint(fields=["id_number"], name="person_id_number_uniq")]
         indexes = [
             models.Index(fields=["village", "name"]),
             # Search by name within a region: the name range leads, the region range is checked
@@ -189,7 +198,10 @@ class Membership(models.Model):
 class Tag(models.Model):
     """人员类别 A dated population category of a person, with the list that named it."""
 
-    person = models.ForeignKey(Person, verbose_name="人员", on_delete=models.CASCADE, related_name="tags")
+    # Indexed by Meta.indexes (person, code).
+    person = models.ForeignKey(
+        Person, verbose_name="人员", on_delete=models.CASCADE, related_name="tags", db_index=False
+    )
     code = models.CharField("类别", max_length=30, choices=TagCode.choices)
     start_on = models.DateField("起始日期")
     end_on = models.DateField("终止日期", null=True, blank=True)
@@ -211,8 +223,9 @@ class Tag(models.Model):
 class Condition(models.Model):
     """患病情况 A diagnosed disease of a person; unmatched names are kept without a catalogue link."""
 
+    # Indexed by the unique constraint (person, name).
     person = models.ForeignKey(
-        Person, verbose_name="人员", on_delete=models.CASCADE, related_name="conditions"
+        Person, verbose_name="人员", on_delete=models.CASCADE, related_name="conditions", db_index=False
     )
     disease = models.ForeignKey(
         Disease,
@@ -243,7 +256,10 @@ class Condition(models.Model):
 class SourceRecord(models.Model):
     """来源记录 What one source list says of one person (provenance, domain.md §4.1)."""
 
-    person = models.ForeignKey(Person, verbose_name="人员", on_delete=models.CASCADE, related_name="sources")
+    # Indexed by the unique constraint (person, source).
+    person = models.ForeignKey(
+        Person, verbose_name="人员", on_delete=models.CASCADE, related_name="sources", db_index=False
+    )
     source = models.CharField("来源名单", max_length=50)
     year = models.PositiveSmallIntegerField("名单年度")
     name = models.CharField("姓名", max_length=50)

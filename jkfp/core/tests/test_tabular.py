@@ -109,3 +109,17 @@ def test_safe_cell_escapes_formulas(value: str) -> None:
 @pytest.mark.parametrize("value", ["张三", "13800000000", "", 12, None])
 def test_safe_cell_keeps_plain_values(value: object) -> None:
     assert safe_cell(value) == value
+
+
+def test_only_csv_and_spreadsheets_are_read(tmp_path: Path) -> None:
+    text = tmp_path / "roster.txt"
+    text.write_text("a,b\n1,2\n", encoding="utf-8")
+    with pytest.raises(TableError) as refused:
+        read_table(text, {"a": (), "b": ()}, ["a"])
+    assert ".txt" in refused.value.zh and "unsupported file type" in refused.value.en
+
+
+def test_a_directory_is_named_as_such(tmp_path: Path) -> None:
+    with pytest.raises(TableError) as refused:
+        read_table(tmp_path, {"a": ()}, ["a"])
+    assert "文件夹" in refused.value.zh and "is a directory" in refused.value.en

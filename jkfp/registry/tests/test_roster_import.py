@@ -458,3 +458,36 @@ def test_command_file_error_exits_2(diseases: Any, tmp_path: Path) -> None:
     assert "不支持" in str(caught.value) and "unsupported" in str(caught.value)
     assert Person.objects.count() == 0
     assert ImportRun.objects.get().status == ImportStatus.FAILED
+
+
+def test_an_older_list_of_a_source_is_refused_after_a_newer_one(diseases: Any, tmp_path: Path) -> None:
+    f = write_csv(tmp_path / "a.csv", [row(pid(11), "张三"), row(pid(12), "李四", household="H002")])
+    run(f, tmp_path, year=2024)
+    later = write_csv(tmp_path / "b.csv", [row(pid(11), "张三")])
+    run(later, tmp_path, year=2025, today=date(2025, 3, 1))
+    ended = Tag.objects.get(person__id_number=pid(12), source="国家平台")
+    assert ended.end_on == date(2024, 12, 31)
+    tags_before = list(Tag.objects.order_by("id").values_list("id", "end_on"))
+    with pytest.raises(TableError) as refused:
+        run(f, tmp_path, year=2023, today=date(2025, 3, 1))
+    assert "2025" in refused.value.zh and "2023" in refused.value.zh
+    # Nothing reopened, nothing written.
+    assert list(Tag.objects.order_by("id").values_list("id", "end_on")) == tags_before
+    assert not SourceRecord.objects.get(person__id_number=pid(12), source="国家平台").active
+    # The same year again, and another source's older list, are still fine.
+    assert run(later, tmp_path, year=2025, today=date(2025, 3, 1))["invalid"] == 0
+    assert run(f, tmp_path, source="县扶贫办", year=2023, today=date(2025, 3, 1))["created"] == 0
+
+
+def test_a_user_imports_only_into_villages_of_their_region(
+    diseases: Any, tmp_path: Path, make_user: Any
+) -> None:
+    township1 = make_user("township", "421321001000")
+    f = write_csv(tmp_path / "a.csv", [row(pid(11), "张三", village=V1), row(pid(12), "李四", village=V3)])
+    summary = run(f, tmp_path, user=township1)
+    assert (summary["valid"], summary["invalid"], summary["created"]) == (1, 1, 1)
+    assert not Person.objects.filter(id_number=pid(12)).exists()
+    lines = report_lines(summary["errors_file"])
+    assert any(line[1] == "村代码" and "管辖范围" in str(line[3]) for line in lines[1:])
+    # The command line (no user) may write to every village of the database.
+    assert run(f, tmp_path)["created"] == 1
