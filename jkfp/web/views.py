@@ -131,20 +131,25 @@ def person_search(request: HttpRequest) -> HttpResponse:
     return render(request, "web/registry/person_search.html", context)
 
 
-@login_required
-@require_GET
-def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """人员页 Basic data, tags, conditions, sources, history and verification of one person."""
-    person = selectors.person_get(user=request.user, pk=pk)
+def _audit_person(request: HttpRequest, person: Person, action: str) -> None:
+    """Record a read of one person (a page view or an ID reveal) in the audit log."""
     audit_record(
         user=request.user,
-        action=AuditAction.VIEW_PERSON,
+        action=action,
         object_type="person",
         object_id=str(person.pk),
         detail=person.name,
         region_code=person.village_id,
         request=request,
     )
+
+
+@login_required
+@require_GET
+def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """人员页 Basic data, tags, conditions, sources, history and verification of one person."""
+    person = selectors.person_get(user=request.user, pk=pk)
+    _audit_person(request, person, AuditAction.VIEW_PERSON)
     return render(
         request,
         "web/registry/person_detail.html",
@@ -157,15 +162,7 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def person_reveal(request: HttpRequest, pk: int) -> HttpResponse:
     """显示完整身份证号 Reveal the full ID number (htmx); every reveal is audited."""
     person = selectors.person_get_plain(user=request.user, pk=pk)
-    audit_record(
-        user=request.user,
-        action=AuditAction.REVEAL_ID,
-        object_type="person",
-        object_id=str(person.pk),
-        detail=person.name,
-        region_code=person.village_id,
-        request=request,
-    )
+    _audit_person(request, person, AuditAction.REVEAL_ID)
     return render(request, "web/registry/person_detail.html#id-number", {"person": person, "revealed": True})
 
 
