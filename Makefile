@@ -28,8 +28,8 @@ demo: install
 	$(BIN)/jkfp serve --host 127.0.0.1 --port 8000
 
 lint: install
-	$(BIN)/ruff check jkfp benchmarks tests
-	$(BIN)/ruff format --check jkfp benchmarks tests
+	$(BIN)/ruff check jkfp benchmarks tests conftest.py
+	$(BIN)/ruff format --check jkfp benchmarks tests conftest.py
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
