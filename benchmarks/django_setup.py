@@ -9,30 +9,45 @@ from pathlib import Path
 PG_ADMIN_URL = os.environ.get("JKFP_BENCH_PG", "postgres://postgres@127.0.0.1:5432/postgres")
 
 
+def _connect(autocommit: bool = False):  # type: ignore[no-untyped-def]
+    import psycopg
+
+    return psycopg.connect(
+        PG_ADMIN_URL.replace("postgres://", "postgresql://", 1), autocommit=autocommit, connect_timeout=3
+    )
+
+
 def pg_available() -> bool:
     """PostgreSQL 可用 True when the local PostgreSQL server answers."""
     try:
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN_URL.replace("postgres://", "postgresql://"), connect_timeout=3):
+        with _connect():
             return True
     except Exception:  # any connection failure means: not available here
         return False
 
 
-def fresh_pg_database(name: str) -> str:
-    """Drop and create database ``name``; return its URL."""
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_URL.replace("postgres://", "postgresql://"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+def pg_database_url(name: str) -> str:
+    """The URL of database ``name`` on the benchmark server."""
     return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
 
 
-def setup_django(database_url: str | None = None) -> Path:
-    """Point Django at ``database_url`` (default: a new SQLite file), migrate, and return the home dir."""
-    home = Path(tempfile.mkdtemp(prefix="jkfp-bench-"))
+def fresh_pg_database(name: str) -> str:
+    """Drop and create database ``name``; return its URL."""
+    drop_pg_database(name)
+    with _connect(autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return pg_database_url(name)
+
+
+def drop_pg_database(name: str) -> None:
+    """Drop database ``name`` if it exists (ending its sessions)."""
+    with _connect(autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def setup_django(database_url: str | None = None, *, home: Path | None = None) -> Path:
+    """Point Django at ``database_url`` (default: a new SQLite file under ``home``), migrate, return home."""
+    home = home or Path(tempfile.mkdtemp(prefix="jkfp-bench-"))
     os.environ["JKFP_HOME"] = str(home)
     os.environ["DATABASE_URL"] = database_url or f"sqlite:///{home / 'bench.sqlite3'}"
     os.environ["DJANGO_SETTINGS_MODULE"] = "jkfp.settings"
