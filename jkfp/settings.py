@@ -53,6 +53,10 @@ INSTALLED_APPS = [
     "jkfp.accounts",
     "jkfp.registry",
     "jkfp.treatment",
+    "jkfp.care",
+    "jkfp.settlement",
+    "jkfp.monitoring",
+    "jkfp.indicators",
     "jkfp.web",
     "jkfp.cli",
 ]

@@ -62,6 +62,13 @@ class AuditAction(models.TextChoices):
     CONFIRM = "confirm", "核实核准"
     LOGIN = "login", "登录"
     LOGIN_FAILED = "login_failed", "登录失败"
+    SETTLE = "settle", "结算"
+    REVERSE = "reverse", "冲销"
+    RESETTLE = "resettle", "重新结算"
+    POLICY = "policy", "政策变更"
+    TOKEN = "token", "接口令牌"
+    VIEW_SLIP = "view_slip", "查看结算单"
+    CHANGE = "change", "修改记录"
 
 
 class AuditEvent(models.Model):
@@ -87,3 +94,30 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.username} {self.get_action_display()} {self.object_id}"
+
+
+class InstitutionToken(models.Model):
+    """接口令牌 A hospital's API token (``Authorization: Bearer …``); only its SHA-256 hash is stored.
+
+    The token is shown once, when it is created (``jkfp token create``); a lost token is replaced by a
+    new one and the old one revoked. SHA-256 (not a slow password hash) is enough because the token
+    is 256 random bits, and it keeps the per-request check to one indexed lookup.
+    """
+
+    institution = models.ForeignKey(
+        Institution, verbose_name="医疗机构", on_delete=models.PROTECT, related_name="api_tokens"
+    )
+    token_hash = models.CharField("令牌摘要", max_length=64, unique=True)
+    prefix = models.CharField("令牌前缀", max_length=12)
+    label = models.CharField("用途说明", max_length=100, blank=True)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    created_by = models.CharField("创建人", max_length=150, blank=True)
+    revoked_at = models.DateTimeField("吊销时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "接口令牌"
+        verbose_name_plural = "接口令牌"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.institution_id} {self.prefix}…"

@@ -307,6 +307,9 @@ class ImportKind(models.TextChoices):
     REGIONS = "regions", "行政区划"
     INSTITUTIONS = "institutions", "医疗机构"
     CASES = "cases", "大病救治"
+    CLAIMS = "claims", "结算申请"
+    CONTRACTS = "contracts", "家庭医生签约"
+    FOLLOWUPS = "followups", "随访记录"
 
 
 class ImportStatus(models.TextChoices):
