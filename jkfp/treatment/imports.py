@@ -52,6 +52,7 @@ from jkfp.core.importing import (
 from jkfp.core.tabular import read_table
 from jkfp.regions.models import Institution
 from jkfp.registry.models import Disease, DiseaseKind, Person
+from jkfp.treatment import history
 from jkfp.treatment.models import CaseStatus, DesignatedHospital, MajorDiseaseCase, UntreatedReason
 
 CASE_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -382,7 +383,8 @@ def _load(records: list[_Row], *, user: Any) -> tuple[int, int]:
     """
     created_by = user.pk if getattr(user, "is_authenticated", False) else None
     ops = connection.ops
-    now = ops.adapt_datetimefield_value(timezone.now())
+    at = timezone.now()
+    now = ops.adapt_datetimefield_value(at)
     meta = MajorDiseaseCase._meta
     table = ops.quote_name(meta.db_table)
     with transaction.atomic():
@@ -395,6 +397,7 @@ def _load(records: list[_Row], *, user: Any) -> tuple[int, int]:
                 existing[(person_id, disease_id)] = (pk, tuple(values))
         inserts: list[tuple[Any, ...]] = []
         updates: list[tuple[Any, ...]] = []
+        changes: list[tuple[Any, ...]] = []
         for r in records:
             old = existing.get((r.person_id, r.disease_id))
             values = _values(r, old[1] if old else None)
@@ -412,6 +415,16 @@ def _load(records: list[_Row], *, user: Any) -> tuple[int, int]:
                 )
             elif values != old[1]:
                 updates.append((ops.adapt_datefield_value(values[0]), *values[1:], now, old[0]))
+                changes.extend(
+                    history.diff_rows(
+                        case_id=old[0],
+                        old=dict(zip(_FIELDS, old[1], strict=True)),
+                        new=dict(zip(_FIELDS, values, strict=True)),
+                        source=history.SOURCE_IMPORT,
+                        user_id=created_by,
+                        at=at,
+                    )
+                )
         with connection.cursor() as cursor:
             # Table and column names come from the model's _meta, quoted; every value is a parameter.
             if inserts:
@@ -428,4 +441,23 @@ def _load(records: list[_Row], *, user: Any) -> tuple[int, int]:
                 sql = f"UPDATE {table} SET {sets} WHERE {ops.quote_name(meta.pk.column)} = %s"  # noqa: S608
                 for start in range(0, len(updates), _CHUNK):
                     cursor.executemany(sql, updates[start : start + _CHUNK])
+        if inserts:
+            # The new cases' ids, for their "registered" history line.
+            created = {(r[0], r[1]) for r in inserts}
+            for start in range(0, len(person_ids), _CHUNK):
+                for pk, person_id, disease_id, status in MajorDiseaseCase.objects.filter(
+                    person_id__in=person_ids[start : start + _CHUNK]
+                ).values_list("pk", "person_id", "disease_id", "status"):
+                    if (person_id, disease_id) in created:
+                        changes.extend(
+                            history.diff_rows(
+                                case_id=pk,
+                                old=None,
+                                new={"status": status},
+                                source=history.SOURCE_IMPORT,
+                                user_id=created_by,
+                                at=at,
+                            )
+                        )
+        history.changes_insert(changes)
     return len(inserts), len(updates)

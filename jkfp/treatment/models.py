@@ -179,6 +179,36 @@ class CaseFollowUp(models.Model):
         ordering = ["case_id", "-visited_on", "-id"]
 
 
+class CaseChange(models.Model):
+    """大病救治变更记录 One change of one field of a case: who, when, from what to what, through what.
+
+    Written by the services and the import in the same transaction as the change itself, so the
+    history of a case is complete (issue 6, like the registry's ChangeLog for persons).
+    """
+
+    case = models.ForeignKey(
+        MajorDiseaseCase, verbose_name="大病救治", on_delete=models.CASCADE, related_name="changes"
+    )
+    at = models.DateTimeField("时间", auto_now_add=True)
+    field = models.CharField("字段", max_length=40)
+    old_value = models.CharField("原值", max_length=300, blank=True)
+    new_value = models.CharField("新值", max_length=300, blank=True)
+    source = models.CharField("途径", max_length=20)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="操作人",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = "大病救治变更记录"
+        verbose_name_plural = "大病救治变更记录"
+        ordering = ["case_id", "-at", "-id"]
+
+
 class Referral(models.Model):
     """转诊 A referral record (转诊备案): from, to, date, reason and its approval.
 

@@ -17,7 +17,7 @@ from django.http import Http404
 from jkfp.accounts.scoping import scope, user_prefix, user_sees_code
 from jkfp.regions.models import Institution, Region, RegionLevel, prefix_range, scope_prefix
 from jkfp.registry.models import Disease, DiseaseKind
-from jkfp.treatment.models import CaseFollowUp, MajorDiseaseCase, Referral, ReferralStatus
+from jkfp.treatment.models import CaseChange, CaseFollowUp, MajorDiseaseCase, Referral, ReferralStatus
 
 PERSON_VILLAGE = "person__village_id"
 # An approved referral counts for admissions up to this many days after its date.
@@ -78,6 +78,7 @@ def case_get(*, user: Any, pk: int) -> MajorDiseaseCase:
                 "referrals",
                 queryset=Referral.objects.select_related("from_institution", "to_institution", "approved_by"),
             ),
+            Prefetch("changes", queryset=CaseChange.objects.select_related("user")),
         )
         .filter(pk=pk)
         .first()

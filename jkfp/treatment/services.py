@@ -21,6 +21,7 @@ from jkfp.accounts.models import Role
 from jkfp.accounts.scoping import user_sees_code
 from jkfp.regions.models import Institution
 from jkfp.registry.models import Disease, DiseaseKind, Person
+from jkfp.treatment import history
 from jkfp.treatment.models import (
     CaseFollowUp,
     CaseStatus,
@@ -101,6 +102,7 @@ def treatment_case_create(
     designated_institution: Institution | None = None,
     untreated_reason: str = "",
     reason_note: str = "",
+    source: str = history.SOURCE_PAGE,
 ) -> MajorDiseaseCase:
     """登记大病救治 Register a major-disease case of a person in the user's region.
 
@@ -135,19 +137,47 @@ def treatment_case_create(
         created_by=user if getattr(user, "is_authenticated", False) else None,
     )
     case.full_clean(validate_constraints=False)
-    case.save()
+    with transaction.atomic():
+        case.save()
+        _history(case, None, user, source)
     return case
 
 
+def _history(case: MajorDiseaseCase, old: dict[str, Any] | None, user: Any, source: str) -> None:
+    """Record the case's change (or its creation when ``old`` is None) in its history."""
+    history.changes_insert(
+        history.diff_rows(
+            case_id=case.pk,
+            old=old,
+            new=history.values_of(case),
+            source=source,
+            user_id=user.pk if getattr(user, "is_authenticated", False) else None,
+            at=timezone.now(),
+        )
+    )
+
+
 def case_status_set(
-    *, user: Any, case: MajorDiseaseCase, status: str, untreated_reason: str = "", reason_note: str = ""
+    *,
+    user: Any,
+    case: MajorDiseaseCase,
+    status: str,
+    untreated_reason: str = "",
+    reason_note: str = "",
+    source: str = history.SOURCE_PAGE,
 ) -> MajorDiseaseCase:
-    """设置救治状态 Change a case's status; ``untreated`` requires a reason code (domain.md §7)."""
+    """设置救治状态 Change a case's status; ``untreated`` requires a reason code (domain.md §7).
+
+    The change is recorded in the case's history (nothing is recorded when nothing changed).
+    """
     _require_role(user, EDIT_ROLES, ERR_ROLE_EDIT)
     _require_scope(user, case.person)
     reason, note = _clean_reason(status, untreated_reason, reason_note)
+    old = history.values_of(case)
     case.status, case.untreated_reason, case.reason_note = status, reason, note
-    case.save(update_fields=["status", "untreated_reason", "reason_note", "updated_at"])
+    with transaction.atomic():
+        case.save(update_fields=["status", "untreated_reason", "reason_note", "updated_at"])
+        _history(case, old, user, source)
     return case
 
 

@@ -52,6 +52,57 @@ class CaseStatusForm(forms.Form):
     )
 
 
+class CaseForm(forms.Form):
+    """登记大病救治 Person (full ID number), disease, diagnosis, designated hospital and status."""
+
+    id_number = forms.CharField(
+        label="身份证号",
+        max_length=18,
+        widget=forms.TextInput(attrs={"class": "form-control", "autocomplete": "off"}),
+    )
+    disease = forms.TypedChoiceField(label="病种", coerce=int, widget=forms.Select(attrs=SELECT))
+    diagnosed_on = forms.DateField(label="确诊日期", widget=forms.DateInput(attrs=DATE))
+    diagnosis_institution = forms.ChoiceField(
+        label="确诊医院", required=False, widget=forms.Select(attrs=SELECT)
+    )
+    diagnosis_hospital_name = forms.CharField(
+        label="确诊医院名称（不在列表中时填写）",
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"class": "form-control"}),
+    )
+    designated_institution = forms.ChoiceField(
+        label="定点医院", required=False, widget=forms.Select(attrs=SELECT)
+    )
+    status = forms.ChoiceField(
+        label="救治状态", choices=CaseStatus.choices, widget=forms.Select(attrs=SELECT)
+    )
+    untreated_reason = forms.ChoiceField(
+        label="未救治原因",
+        required=False,
+        choices=[("", "（未救治时必选）"), *UntreatedReason.choices],
+        widget=forms.Select(attrs=SELECT),
+    )
+    reason_note = forms.CharField(
+        label="原因说明",
+        required=False,
+        max_length=300,
+        widget=forms.TextInput(attrs={"class": "form-control"}),
+    )
+
+    def __init__(
+        self,
+        *args: object,
+        diseases: list[tuple[int, str]],
+        institutions: list[tuple[str, str]],
+        **kwargs: object,
+    ) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["disease"].choices = [("", "请选择"), *diseases]
+        self.fields["diagnosis_institution"].choices = [("", "（不在列表中）"), *institutions]
+        self.fields["designated_institution"].choices = [("", "（按病种默认定点医院）"), *institutions]
+
+
 class FollowUpForm(forms.Form):
     """登记回访 Date and what was found."""
 

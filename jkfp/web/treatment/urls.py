@@ -7,6 +7,7 @@ from jkfp.web.treatment import views
 app_name = "treatment"
 urlpatterns = [
     path("", views.case_list, name="case_list"),
+    path("cases/new/", views.case_create, name="case_create"),
     path("cases/<int:pk>/", views.case_detail, name="case_detail"),
     path("cases/<int:pk>/status/", views.case_status, name="case_status"),
     path("cases/<int:pk>/followups/", views.case_followup, name="case_followup"),

@@ -27,12 +27,13 @@ from jkfp.accounts.models import AuditAction, Role
 from jkfp.accounts.services import audit_record
 from jkfp.core.idnumber import IdNumberError, validate_id_number
 from jkfp.registry import selectors as registry_selectors
-from jkfp.treatment import ledger, selectors, services
+from jkfp.treatment import history, ledger, selectors, services
 from jkfp.treatment.models import MajorDiseaseCase, ReferralStatus
 from jkfp.web.exports import file_response
 from jkfp.web.permissions import role_required
 from jkfp.web.treatment.forms import (
     CaseFilterForm,
+    CaseForm,
     CaseStatusForm,
     FollowUpForm,
     ReferralDecisionForm,
@@ -119,10 +120,49 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
             }
         ),
         "followup_form": FollowUpForm(initial={"visited_on": timezone.localdate()}),
+        "changes": history.changes_of(case.changes.all()),
         "can_edit": _can(request.user, EDIT_ROLES),
         "can_follow_up": _can(request.user, FOLLOWUP_ROLES),
     }
     return render(request, "web/treatment/case_detail.html", context)
+
+
+@role_required(*EDIT_ROLES)
+@require_http_methods(["GET", "POST"])
+def case_create(request: HttpRequest) -> HttpResponse:
+    """登记大病救治 Register one case for a person of the user's region found by full ID number."""
+    diseases = [(d.pk, d.name) for d in selectors.major_diseases()]
+    institutions = [(i.code, f"{i.name}（{i.code}）") for i in selectors.institutions()]
+    form = CaseForm(request.POST or None, diseases=diseases, institutions=institutions)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            person = _person_by_id(request, form)
+            if person is not None:
+                codes = [c for c in (data["diagnosis_institution"], data["designated_institution"]) if c]
+                by_code = {i.code: i for i in selectors.institutions().filter(code__in=codes)}
+                try:
+                    case = services.treatment_case_create(
+                        user=request.user,
+                        person=person,
+                        disease=selectors.major_diseases().get(pk=data["disease"]),
+                        diagnosed_on=data["diagnosed_on"],
+                        status=data["status"],
+                        diagnosis_institution=by_code.get(data["diagnosis_institution"]),
+                        diagnosis_hospital_name=data["diagnosis_hospital_name"],
+                        designated_institution=by_code.get(data["designated_institution"]),
+                        untreated_reason=data["untreated_reason"],
+                        reason_note=data["reason_note"],
+                    )
+                except ValidationError as exc:
+                    for field, errors in exc.message_dict.items():
+                        form.add_error(field if field in form.fields else None, errors)
+                else:
+                    messages.success(request, f"已登记{person.name}的大病救治（{case.disease.name}）")
+                    return redirect("treatment:case_detail", pk=case.pk)
+        status = 400
+    return render(request, "web/treatment/case_form.html", {"form": form}, status=status)
 
 
 @role_required(*EDIT_ROLES)
@@ -266,7 +306,7 @@ def referral_create(request: HttpRequest) -> HttpResponse:
     return render(request, "web/treatment/referral_form.html", {"form": form, "case": case}, status=status)
 
 
-def _person_by_id(request: HttpRequest, form: ReferralForm) -> Any:
+def _person_by_id(request: HttpRequest, form: ReferralForm | CaseForm) -> Any:
     """The person of the form's full ID number inside the user's region, or None with a form error."""
     try:
         id_number = validate_id_number(form.cleaned_data["id_number"])

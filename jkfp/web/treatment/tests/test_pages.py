@@ -321,3 +321,77 @@ def test_list_pages_do_not_grow_queries_with_rows(tw: Any, county: Any, login: A
     assert _queries(client, "case_list") == few_cases
     assert _queries(client, "referral_list") == few_referrals
     assert few_cases <= 8
+
+
+# --- 登记病例 and the change history -------------------------------------------------------------
+
+
+def _case_post(tw: Any, **extra: str) -> dict[str, str]:
+    data = {
+        "id_number": tw.persons["wang"].id_number,
+        "disease": str(tw.diseases["胃癌"].pk),
+        "diagnosed_on": "2024-04-02",
+        "diagnosis_institution": "H001",
+        "diagnosis_hospital_name": "",
+        "designated_institution": "",
+        "status": "in_treatment",
+        "untreated_reason": "",
+        "reason_note": "",
+    }
+    data.update(extra)
+    return data
+
+
+def test_case_create_page_registers_a_case_and_its_history_shows(tw: Any, login: Any) -> None:
+    client = login(tw.users["t1"])
+    assert "登记大病救治" in _html(_get(client, "case_create"))
+    response = client.post(reverse("treatment:case_create"), _case_post(tw))
+    case = MajorDiseaseCase.objects.get(person=tw.persons["wang"], disease=tw.diseases["胃癌"])
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "treatment:case_detail", args=[case.pk]
+    )
+    assert (case.status, case.diagnosed_on, case.diagnosis_institution_id, case.created_by) == (
+        "in_treatment",
+        date(2024, 4, 2),
+        "H001",
+        tw.users["t1"],
+    )
+    client.post(
+        reverse("treatment:case_status", args=[case.pk]),
+        {"status": "untreated", "untreated_reason": "awaiting_elective_surgery", "reason_note": ""},
+    )
+    html = _html(_get(client, "case_detail", case.pk))
+    history = html.split('id="case-history"')[1]
+    assert "登记" in history and "救治中" in history and "等待择期手术" in history
+    assert history.index("等待择期手术") < history.index("登记")  # newest first
+
+
+def test_case_create_page_names_the_field_of_each_error(tw: Any, county: Any, login: Any) -> None:
+    client = login(tw.users["t1"])
+    before = MajorDiseaseCase.objects.count()
+    # 未救治 without a reason.
+    html = client.post(reverse("treatment:case_create"), _case_post(tw, status="untreated")).content.decode()
+    assert "未救治原因：" in html and "必须填写" in html
+    # A valid ID of a person outside the user's township: not found, nothing about them shown.
+    zhao = tw.persons["zhao"]
+    response = client.post(reverse("treatment:case_create"), _case_post(tw, id_number=zhao.id_number))
+    assert response.status_code == 400 and "没有找到此人" in response.content.decode()
+    assert zhao.name not in response.content.decode()
+    # An invalid check character.
+    bad = tw.persons["wang"].id_number[:17] + ("0" if tw.persons["wang"].id_number[17] != "0" else "1")
+    html = client.post(reverse("treatment:case_create"), _case_post(tw, id_number=bad)).content.decode()
+    assert "身份证号不合法" in html
+    # The same disease twice.
+    html = client.post(
+        reverse("treatment:case_create"), _case_post(tw, disease=str(tw.diseases["肺癌"].pk))
+    ).content.decode()
+    assert "已登记该病种" in html
+    assert MajorDiseaseCase.objects.count() == before
+
+
+@pytest.mark.parametrize("role", ["inspector", "doctor", "hospital"])
+def test_case_create_page_is_refused_to_roles_that_do_not_edit(tw: Any, login: Any, role: str) -> None:
+    client = login(tw.users[role])
+    assert _get(client, "case_create").status_code == 403
+    assert client.post(reverse("treatment:case_create"), _case_post(tw)).status_code == 403
+    assert not MajorDiseaseCase.objects.filter(disease=tw.diseases["胃癌"]).exists()
