@@ -27,11 +27,13 @@ PG_BENCH_DB = "jkfp_bench"
 # Floors of the --small run (20k rows, what CI runs): a loose regression guard, about half of what
 # the import achieves there, NOT the targets (printed beside each line). At 20k rows the raw COPY
 # takes ~0.03 s, so the PostgreSQL ratios are dominated by fixed costs (DDL, index rebuilds,
-# ANALYZE): measured 57 (fresh) and 27 (re-import) at small size, 30 and 18 at 1M.
+# ANALYZE): measured 35 (fresh) and 5 (re-import) at small size on a loaded machine, 27 and 4.7 at
+# 1M (ADR 0006). SQLite is guarded by its ratio to the same run's executemany baseline (an absolute
+# rows/s floor failed whenever the shared machine was busy): measured 8.7 small, loaded.
 FLOORS = {
     "import_pg_fresh": 120.0,
     "import_pg_reimport": 60.0,
-    "import_sqlite_rows_per_s": 12_500,  # measured ~24k rows/s small, ~20k rows/s at 1M
+    "import_sqlite": 18.0,  # ours ÷ executemany baseline (the rows/s are printed beside it)
     "read_xlsx": 1.75,
 }
 
@@ -229,10 +231,11 @@ def main(argv: list[str]) -> int:
             lite["fresh"],
             lite["baseline"],
             roster.rows,
-            f" ours {rate:,.0f} rows/s (target ≥ 50,000), baseline {roster.rows / lite['baseline']:,.0f} rows/s;"
+            f" ours {rate:,.0f} rows/s (target ≥ 50,000, and ≥ 0.5× executemany:"
+            f" {lite['baseline'] / lite['fresh']:.2f}×), baseline {roster.rows / lite['baseline']:,.0f} rows/s;"
             f" re-import {lite['reimport']:.2f} s",
         )
-        if small and rate < FLOORS["import_sqlite_rows_per_s"]:
+        if small and lite["fresh"] / lite["baseline"] > FLOORS["import_sqlite"]:
             failed.append("import_sqlite")
 
         xlsx = data_dir / "roster.xlsx"

@@ -135,6 +135,8 @@ AXES_LOCKOUT_TEMPLATE = "web/accounts/locked.html"
 AXES_VERBOSE = False
 
 LANGUAGE_CODE = "zh-hans"
+# ISO dates in date inputs (jkfp/core/formats/zh_Hans/formats.py explains why).
+FORMAT_MODULE_PATH = ["jkfp.core.formats"]
 LANGUAGES = [("zh-hans", "简体中文")]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True

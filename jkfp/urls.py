@@ -3,8 +3,15 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from jkfp.api.main import api
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("treatment/", include("jkfp.web.treatment.urls")),
+    path("indicators/", include("jkfp.web.indicators.urls")),
+    path("monitoring/", include("jkfp.web.monitoring.urls")),
+    path("care/", include("jkfp.web.care.urls")),
+    path("api/v1/", api.urls),
+    path("settlement/", include("jkfp.web.settlement.urls")),
     path("", include("jkfp.web.urls")),
 ]

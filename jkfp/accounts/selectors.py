@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from jkfp.accounts.models import AuditEvent, Role, User
+from jkfp.accounts.models import AuditEvent, InstitutionToken, Role, User
 from jkfp.accounts.scoping import code_q, user_prefix
+from jkfp.regions.models import Institution
 
 
 def audit_events(
@@ -46,3 +48,29 @@ def audit_events(
 def user_by_username(*, username: str) -> User | None:
     """按用户名查用户 The active user with this user name, or None (for auditing failed logins)."""
     return User.objects.filter(username=username, is_active=True).select_related("region").first()
+
+
+# Every API token starts with this, so a stray password or session key is refused without a lookup.
+API_KEY_LEAD = "jkfp_"
+
+
+def token_digest(token: str) -> str:
+    """令牌摘要 The SHA-256 hex digest stored in place of an API token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def institution_token_for(*, token: str) -> InstitutionToken | None:
+    """有效令牌 The valid, unrevoked API token row (with its institution), or None (one indexed lookup)."""
+    if not token.startswith(API_KEY_LEAD):
+        return None
+    return (
+        InstitutionToken.objects.select_related("institution")
+        .filter(token_hash=token_digest(token), revoked_at__isnull=True)
+        .first()
+    )
+
+
+def institution_for_token(*, token: str) -> Institution | None:
+    """令牌所属机构 The institution of a valid, unrevoked API token, or None."""
+    row = institution_token_for(token=token)
+    return row.institution if row is not None else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from django.contrib.auth.models import Permission
@@ -9,7 +10,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 
-from jkfp.accounts.models import AuditAction, AuditEvent, Role, User
+from jkfp.accounts.models import AuditAction, AuditEvent, InstitutionToken, Role, User
+from jkfp.accounts.selectors import API_KEY_LEAD, token_digest
 from jkfp.regions.models import Institution, Region, RegionLevel
 
 # Which region level each role is bound to (domain.md §2).
@@ -74,6 +76,8 @@ COUNTY_ADMIN_MODELS = (
     ("regions", "institution"),
     ("accounts", "user"),
     ("treatment", "designatedhospital"),
+    ("monitoring", "alertrule"),
+    ("monitoring", "monitoringparameter"),
 )
 
 
@@ -115,3 +119,40 @@ def audit_record(
         ip_address=ip,
         user_agent=agent,
     )
+
+
+# --- 接口令牌 (issue 4 §5) -------------------------------------------------------------------------
+
+ERR_UNKNOWN_INSTITUTION = "机构代码{code}不存在 / unknown institution {code}"
+
+
+def institution_token_create(
+    *, institution_code: str, user: Any = None, label: str = ""
+) -> tuple[InstitutionToken, str]:
+    """创建接口令牌 Create an API token for an institution; returns the row and the token (shown once).
+
+    Only the token's digest is stored; the creation is audited (AuditAction.TOKEN).
+    """
+    institution = Institution.objects.filter(code=institution_code).first()
+    if institution is None:
+        raise ValidationError({"institution": ERR_UNKNOWN_INSTITUTION.format(code=institution_code)})
+    token = API_KEY_LEAD + secrets.token_urlsafe(32)
+    row = InstitutionToken(
+        institution=institution,
+        token_hash=token_digest(token),
+        prefix=token[: len(API_KEY_LEAD) + 4],
+        label=label,
+        created_by=getattr(user, "username", "") or "",
+    )
+    row.full_clean()
+    with transaction.atomic():
+        row.save()
+        audit_record(
+            user=user,
+            action=AuditAction.TOKEN,
+            object_type="institution_token",
+            object_id=str(row.pk),
+            detail=f"创建接口令牌 {institution.name}（{institution.code}） {row.prefix}… {label}".strip(),
+            region_code=institution.region_id or "",
+        )
+    return row, token

@@ -16,11 +16,23 @@ COMMANDS = {
     "import-institutions": "导入医疗机构 / import institutions (CSV/XLSX)",
     "import-roster": "导入花名册 / import a roster list (CSV/XLSX)",
     "import-cases": "导入大病救治病例 / import major-disease cases (CSV/XLSX)",
+    "import-contracts": "导入家庭医生签约 / import family-doctor contracts (CSV/XLSX)",
+    "import-followups": "导入慢病随访记录 / import chronic-disease follow-ups (CSV/XLSX)",
+    "care-renew": "整村续签家庭医生签约 / renew a village's contracts for a year",
+    "care-sync": "补建慢病随访计划（花名册导入后）/ create missing follow-up schedules",
     "reconcile": "名单比对汇总 / reconciliation summary",
     "createuser": "创建用户 / create a user bound to a region",
     "demo": "生成示例县数据并创建演示账号 / build the demo county and accounts",
     "serve": "启动网站与后台任务 / serve the site and the background worker",
     "settle": "按政策结算住院费用（无需数据库） / settle claims with a policy (no database)",
+    "import-claims": "导入结算申请 / import claims (CSV/XLSX)",
+    "settle-claims": "批量结算某年待结算申请 / settle a year's pending claims in the database",
+    "export-settlements": "导出某年结算结果 / export a year's settlements (jkfp settle format)",
+    "resettle": "按新政策重算全年并出报告 / re-settle a year under a policy, with a report",
+    "clearing": "基金清算单 / fund clearing statement per institution and month (.xlsx)",
+    "monitor": "防返贫监测预警扫描：monitor scan --as-of DATE [--json] / raise monitoring alerts",
+    "indicators": "指标（分子、分母、比率），--refresh 重新计算 / indicators of a region (--refresh recomputes)",
+    "token": "医院接口令牌：token create --institution CODE / hospital API tokens",
 }
 
 

@@ -13,6 +13,7 @@ import io
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -92,11 +93,49 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
         ) from exc
 
 
-def _csv_rows(path: Path) -> tuple[Iterator[Sequence[Any]], str]:
+def _csv_rows(path: Path) -> tuple[Iterator[Sequence[Any]], str, _Split | None]:
     text, encoding = decode_bytes(path.read_bytes())
     first_line = text[: text.find("\n") if "\n" in text else len(text)]
     delimiter = max((",", "\t", ";"), key=first_line.count)
-    return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), encoding
+    return (
+        csv.reader(io.StringIO(text, newline=""), delimiter=delimiter),
+        encoding,
+        _split_plain(text, delimiter),
+    )
+
+
+@dataclass
+class _Split:
+    """A plain CSV split in one pass: the header cells and every data cell, row after row."""
+
+    header: list[str]
+    cells: list[str]
+    width: int
+    rows: int
+
+
+def _split_plain(text: str, delimiter: str) -> _Split | None:
+    """The cells of a plain CSV (no quotes, ``\n`` line ends, every line as wide as the header).
+
+    Such a file means the same to ``csv.reader`` as to ``str.split``, which cuts the whole text at
+    once (no list per row); anything else returns None and goes through ``csv.reader``.
+    """
+    if '"' in text or "\r" in text or "\x00" in text:
+        return None
+    body = text[:-1] if text.endswith("\n") else text
+    end = body.find("\n")
+    if end < 0:
+        return None
+    header = body[:end].split(delimiter)
+    if not any(_cell_text(c) for c in header):
+        return None
+    rest = body[end + 1 :]
+    width = len(header)
+    lines = rest.split("\n")
+    if set(map(str.count, lines, repeat(delimiter))) != {width - 1}:
+        return None
+    cells = rest.replace("\n", delimiter).split(delimiter) if width > 1 else lines
+    return _Split(header=header, cells=cells, width=width, rows=len(lines))
 
 
 def _sheet_rows(path: Path) -> Iterator[Sequence[Any]]:
@@ -140,7 +179,9 @@ def read_table(
         rows = _sheet_rows(path)
         encoding = "xlsx"
     elif suffix in CSV_SUFFIXES:
-        rows, encoding = _csv_rows(path)
+        rows, encoding, split = _csv_rows(path)
+        if split is not None:
+            return _build_split(split, columns, set(required), encoding)
     else:
         raise TableError(
             f"不支持的文件类型“{suffix}”，请上传 .csv 或 .xlsx",
@@ -179,6 +220,14 @@ def _build_text(
         out[name] = list(map(str.strip, column))
     del data
     numbers = list(range(rownum + 1, rownum + 1 + n))
+    return _drop_blank(out, numbers, written, ignored, encoding)
+
+
+def _drop_blank(
+    out: dict[str, list[str]], numbers: list[int], written: dict[str, str], ignored: list[str], encoding: str
+) -> Table:
+    """Drop the rows whose read columns are all blank (row numbers kept as in the file)."""
+    n = len(numbers)
     # Blank rows: only rows whose first read column is blank can be (a scan in C finds none usually).
     columns = list(out.values())
     if not columns:
@@ -196,30 +245,14 @@ def _build_text(
     )
 
 
-def _build(
-    rows: Iterator[Sequence[Any]],
-    columns: dict[str, tuple[str, ...]],
-    required: set[str],
-    encoding: str,
-    *,
-    text_cells: bool = False,
-) -> Table:
+def _header_positions(
+    header: Sequence[Any], columns: dict[str, tuple[str, ...]], required: set[str]
+) -> tuple[dict[str, int], dict[str, str], list[str]]:
+    """(canonical → position, canonical → header as written, ignored headers) of a header row."""
     lookup: dict[str, str] = {}
     for canonical, spellings in columns.items():
         for spelling in (canonical, *spellings):
             lookup[_normalise_header(spelling)] = canonical
-    rownum = 0
-    header: Sequence[Any] | None = None
-    try:
-        for row in rows:
-            rownum += 1
-            if any(_cell_text(c) for c in row):
-                header = row
-                break
-    except csv.Error as exc:
-        raise TableError(f"第{rownum}行CSV格式错误：{exc}", f"row {rownum}: malformed CSV: {exc}") from exc
-    if header is None:
-        raise TableError("文件为空，没有表头", "the file is empty: no header row")
     positions: dict[str, int] = {}
     written: dict[str, str] = {}
     ignored: list[str] = []
@@ -241,6 +274,40 @@ def _build(
     if missing:
         names = "、".join(f"{columns[c][0] if columns[c] else c}（{c}）" for c in missing)
         raise TableError(f"缺少必需的列：{names}", f"missing required column(s): {', '.join(missing)}")
+    return positions, written, ignored
+
+
+def _build_split(
+    split: _Split, columns: dict[str, tuple[str, ...]], required: set[str], encoding: str
+) -> Table:
+    """The table of a plain CSV split by ``_split_plain``: the same cells as ``_build_text``."""
+    positions, written, ignored = _header_positions(split.header, columns, required)
+    out = {name: list(map(str.strip, split.cells[index :: split.width])) for name, index in positions.items()}
+    numbers = list(range(2, 2 + split.rows))
+    return _drop_blank(out, numbers, written, ignored, encoding)
+
+
+def _build(
+    rows: Iterator[Sequence[Any]],
+    columns: dict[str, tuple[str, ...]],
+    required: set[str],
+    encoding: str,
+    *,
+    text_cells: bool = False,
+) -> Table:
+    rownum = 0
+    header: Sequence[Any] | None = None
+    try:
+        for row in rows:
+            rownum += 1
+            if any(_cell_text(c) for c in row):
+                header = row
+                break
+    except csv.Error as exc:
+        raise TableError(f"第{rownum}行CSV格式错误：{exc}", f"row {rownum}: malformed CSV: {exc}") from exc
+    if header is None:
+        raise TableError("文件为空，没有表头", "the file is empty: no header row")
+    positions, written, ignored = _header_positions(header, columns, required)
     if text_cells:
         return _build_text(rows, positions, rownum, written, ignored, encoding)
     out: dict[str, list[str]] = {c: [] for c in positions}

@@ -3,9 +3,12 @@
 ``roster_import`` reads a CSV (UTF-8 or GBK) or XLSX list of one source, validates every row,
 writes the invalid ones to an error report and loads the valid ones in ONE transaction:
 
-1. Parse and validate in Python, column by column, with cached ID-number arithmetic (no exception
-   per valid row) and dictionaries for duplicates.
-2. Load the valid persons into TEMP staging tables (PostgreSQL: ``COPY``; SQLite: ``executemany`` in
+1. Parse and validate column by column (``roster_columns.validate_columns``: numpy for the ID
+   column, whole-column scans, a sort for repeated IDs; ``_validate_reference`` below is the per-row
+   specification it is tested against). The valid persons are columns sorted by ID (ADR 0006).
+2. Re-import: persons whose active record of this source and year already holds the list's values
+   are left out (``roster_diff``), unless the list may end older tags (then all are staged).
+   Load the valid persons into TEMP staging tables (PostgreSQL: ``COPY``; SQLite: ``executemany`` in
    key order) and apply set-based SQL, the same statements on both databases: change detection,
    ``INSERT … SELECT`` of new households and persons, ``UPDATE … FROM`` of changed persons with one
    ChangeLog row per changed field, ``INSERT … ON CONFLICT DO UPDATE … WHERE`` (changed) of source
@@ -13,7 +16,9 @@ writes the invalid ones to an error report and loads the valid ones in ONE trans
 3. A fresh load (no person in the database yet) skips the look-ups of rows that cannot exist and
    loads without secondary indexes, rebuilding them (sorted, once) before the commit; on PostgreSQL
    the foreign keys are dropped and re-added too (one set-based check each instead of a deferred
-   check per row at commit), with their names and definitions read from the catalogue.
+   check per row at commit), with their names and definitions read from the catalogue. On
+   PostgreSQL an empty registry is written straight into its tables by ``COPY`` with reserved IDs
+   (``roster_fresh``), without staging tables.
 
 Semantics (tested in ``registry/tests/test_roster_import.py``):
 
@@ -47,7 +52,6 @@ Semantics (tested in ``registry/tests/test_roster_import.py``):
 from __future__ import annotations
 
 import gc
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -82,6 +86,19 @@ from jkfp.registry.models import (
     Tag,
     VerificationStatus,
 )
+from jkfp.registry.roster_columns import (
+    _CONTROL_ANY,
+    _LETTER_OR_CONTROL,
+    FORMULA_START,
+    NAME_MAX,
+    PersonColumns,
+    column_suspect,
+    validate_columns,
+)
+from jkfp.registry.roster_columns import parse_conditions as _parse_conditions
+from jkfp.registry.roster_columns import parse_tags as _parse_tags
+from jkfp.registry.roster_diff import changed_persons
+from jkfp.registry.roster_fresh import fresh_load
 
 ROSTER_COLUMNS: dict[str, tuple[str, ...]] = {
     "id_number": ("身份证号", "身份证号码", "证件号码"),
@@ -94,20 +111,6 @@ ROSTER_COLUMNS: dict[str, tuple[str, ...]] = {
     "phone": ("联系电话", "电话"),
 }
 ROSTER_REQUIRED = ("id_number", "name", "village_code")
-
-NAME_MAX = 50
-FORMULA_START = ("=", "+", "-", "@")
-
-_LETTER_OR_CONTROL = re.compile(r"[^\W\d_]|[\x00-\x1f\x7f-\x9f]")
-_CONTROL_ANY = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def _column_suspect(column: list[str], max_len: int, pattern: re.Pattern[str]) -> bool:
-    """True when some cell of the column may be too long or match ``pattern`` (then check per row)."""
-    if not column:
-        return False
-    return max(map(len, column)) > max_len or pattern.search("".join(column)) is not None
-
 
 # Stage columns, in COPY order.
 _STAGE_COLUMNS = (
@@ -233,27 +236,8 @@ def _disease_lookup() -> dict[str, int]:
     return lookup
 
 
-def _parse_tags(text: str) -> tuple[tuple[str, ...], list[str]]:
-    """(sorted unique values, unknown values) of a 人员类别 cell."""
-    values = split_list(text)
-    unknown = [v for v in values if v not in SOURCE_TAG_VALUES]
-    return tuple(sorted(set(values))), unknown
-
-
-def _parse_conditions(text: str) -> tuple[tuple[str, ...], str]:
-    """(sorted unique names, reason when invalid) of a 患病情况 cell."""
-    names = tuple(sorted(set(split_list(text))))
-    for name in names:
-        if len(name) > 100:
-            return names, f"疾病名称“{name[:20]}…”超过100个字符 / a disease name is longer than 100"
-        if has_control_chars(name):
-            return names, "疾病名称含控制字符 / a disease name has control characters"
-    if len("、".join(names)) > 500:
-        return names, "患病情况超过500个字符 / conditions longer than 500 characters"
-    return names, ""
-
-
-def _validate(table: Table, lookups: _Lookups) -> _Validated:
+def _validate_reference(table: Table, lookups: _Lookups) -> _Validated:
+    """The per-row validation: the executable specification of ``roster_columns.validate_columns``."""
     n = len(table)
     blank = [""] * n
     cols = table.columns
@@ -284,10 +268,10 @@ def _validate(table: Table, lookups: _Lookups) -> _Validated:
     col_conds = cols.get("conditions", blank)
     col_phone = cols.get("phone", blank)
     # Column-level scans (in C) decide which per-row checks can be skipped altogether.
-    name_bad = _column_suspect(col_name, NAME_MAX, _CONTROL_ANY)
-    household_bad = _column_suspect(col_household, 40, _CONTROL_ANY)
-    relation_bad = _column_suspect(col_relation, 20, _CONTROL_ANY)
-    phone_bad = _column_suspect(col_phone, 40, _LETTER_OR_CONTROL) or any(
+    name_bad = column_suspect(col_name, NAME_MAX, _CONTROL_ANY)
+    household_bad = column_suspect(col_household, 40, _CONTROL_ANY)
+    relation_bad = column_suspect(col_relation, 20, _CONTROL_ANY)
+    phone_bad = column_suspect(col_phone, 40, _LETTER_OR_CONTROL) or any(
         p.startswith(("=", "@")) for p in col_phone if p
     )
     id_region, id_birth, id_serial = checker.region, checker.birth, checker.serial
@@ -435,6 +419,15 @@ _T = {
     "M": Membership._meta.db_table,
 }
 
+# Database vendors on which an empty registry is loaded straight into its tables (roster_fresh).
+# PostgreSQL only: there ``COPY`` into the target tables beats staging + ``INSERT … SELECT``; on SQLite
+# the staging path is faster (``executemany`` binds each value in Python, ``INSERT … SELECT`` runs in C,
+# and the direct path binds about twice as many values). Tests change it to compare both paths.
+DIRECT_FRESH_LOAD = frozenset({"postgresql"})
+
+# Re-imports stage only the persons whose source record differs (roster_diff); tests compare both.
+DIFF_REIMPORT = True
+
 _TEMP_TABLES = ("jkfp_stage", "jkfp_stage_tag", "jkfp_stage_cond", "jkfp_touched", "jkfp_change")
 
 
@@ -511,39 +504,59 @@ def _copy_text(value: str) -> str:
     return value.replace("\\", "\\\\") if "\\" in value else value
 
 
-def _stage_rows(persons: list[_Person]) -> Iterable[tuple[str, ...]]:
-    for p in persons:
-        idn = p.id_number
+def _stage_rows(persons: PersonColumns) -> Iterable[tuple[str, ...]]:
+    for idn, name, village, household, relation, phone, tags, conds in zip(*persons.fields(), strict=True):
         yield (
             idn,
-            p.name,
-            p.village_code,
-            p.household_no,
-            p.relation,
-            "、".join(p.tag_values),
-            "、".join(p.conditions),
-            p.phone,
+            name,
+            village,
+            household,
+            relation,
+            tags,
+            conds,
+            phone,
             "M" if int(idn[16]) % 2 == 1 else "F",
             f"{idn[6:10]}-{idn[10:12]}-{idn[12:14]}",
         )
 
 
-def _tag_rows(persons: list[_Person], postgres: bool) -> Iterable[tuple[Any, ...]]:
-    for p in persons:
-        if not p.tag_values:
-            continue
-        codes: dict[str, bool] = {}
-        for value in p.tag_values:
-            code, exited = SOURCE_TAG_VALUES[value]
-            codes[str(code)] = codes.get(str(code), False) or exited
-        for code, exited in sorted(codes.items()):
-            yield (p.id_number, code, ("t" if exited else "f") if postgres else int(exited))
+def _tag_codes(text: str) -> list[tuple[str, bool]]:
+    """(code, exited) pairs, sorted by code, of a canonical 人员类别 text."""
+    codes: dict[str, bool] = {}
+    for value in text.split("、"):
+        code, exited = SOURCE_TAG_VALUES[value]
+        codes[str(code)] = codes.get(str(code), False) or exited
+    return sorted(codes.items())
 
 
-def _cond_rows(persons: list[_Person], diseases: dict[str, int]) -> Iterable[tuple[Any, ...]]:
-    for p in persons:
-        for name in p.conditions:
-            yield (p.id_number, name, diseases.get(name))
+def _tag_rows(persons: PersonColumns, postgres: bool) -> Iterable[tuple[Any, ...]]:
+    parsed = {text: _tag_codes(text) for text in set(persons.tags) if text}
+    for idn, text in zip(persons.id_number, persons.tags, strict=True):
+        if text:
+            for code, exited in parsed[text]:
+                yield (idn, code, ("t" if exited else "f") if postgres else int(exited))
+
+
+def _cond_rows(persons: PersonColumns, diseases: dict[str, int]) -> Iterable[tuple[Any, ...]]:
+    for idn, text in zip(persons.id_number, persons.conditions, strict=True):
+        if text:
+            for name in text.split("、"):
+                yield (idn, name, diseases.get(name))
+
+
+def _columns_of(persons: list[_Person]) -> PersonColumns:
+    """The reference's person objects as columns sorted by ID (what ``validate_columns`` returns)."""
+    out = PersonColumns()
+    for p in sorted(persons, key=lambda p: p.id_number):
+        out.id_number.append(p.id_number)
+        out.name.append(p.name)
+        out.village_code.append(p.village_code)
+        out.household_no.append(p.household_no)
+        out.relation.append(p.relation)
+        out.phone.append(p.phone)
+        out.tags.append("、".join(p.tag_values))
+        out.conditions.append("、".join(p.conditions))
+    return out
 
 
 def _empty_tables(cursor: Any, keys: Iterable[str]) -> list[str]:
@@ -593,11 +606,24 @@ def _pg_detach(cursor: Any, tables: list[str]) -> list[str]:
     return restore_indexes + restore_keys
 
 
+# (table, indexed columns) that a fresh load fills in index order (see ``_sqlite_detach``).
+_APPEND_ORDER = {
+    (_T["M"], ("person_id",)),
+    (_T["SR"], ("source", "active")),
+    (_T["TG"], ("person_id", "code")),
+    (_T["TG"], ("source", "code")),
+    (_T["H"], ("head_id",)),
+    (_T["C"], ("disease_id",)),
+}
+
+
 def _sqlite_detach(cursor: Any, tables: list[str]) -> list[str]:
     """SQLite, tables known empty: drop their non-unique indexes; return the statements recreating them.
 
     One sorted build per index at the end instead of a million random insertions (the name and
-    ID-tail indexes of persons). DDL is transactional in SQLite too.
+    ID-tail indexes of persons). Indexes that the load fills in their own order (``_APPEND_ORDER``:
+    rows go in by person, one source, few codes or diseases) stay: appending to them costs less than
+    a rebuild. DDL is transactional in SQLite too.
     """
     if not tables:
         return []
@@ -608,9 +634,24 @@ def _sqlite_detach(cursor: Any, tables: list[str]) -> list[str]:
     for name, table, definition in cursor.fetchall():
         if table not in tables or definition.upper().startswith("CREATE UNIQUE"):
             continue
+        cursor.execute(f'PRAGMA index_info("{name}")')
+        if (table, tuple(row[2] for row in cursor.fetchall())) in _APPEND_ORDER:
+            continue
         cursor.execute(f'DROP INDEX "{name}"')
         restore.append(definition)
     return restore
+
+
+def _older_open_tags(cursor: Any, source: str, jan1: Any) -> bool:
+    """True when the source has open tags started before the list's year (the list may end some).
+
+    Ending them needs every person the list names, skipped ones too: then the whole list is staged.
+    """
+    cursor.execute(
+        _sql("SELECT 1 FROM {TG} WHERE source = %s AND end_on IS NULL AND start_on < %s LIMIT 1"),
+        [source, jan1],
+    )
+    return cursor.fetchone() is not None
 
 
 def _scalar(cursor: Any, sql: str, params: Iterable[Any] = ()) -> int:
@@ -625,7 +666,7 @@ class _LoadResult:
 
 
 def _load(
-    persons: list[_Person],
+    persons: PersonColumns,
     *,
     source: str,
     year: int,
@@ -649,7 +690,6 @@ def _load(
         return _sql(text, true=true, false=false, **pieces)
 
     user_id = getattr(user, "pk", None)
-    persons.sort(key=lambda p: p.id_number)
 
     def step(percent: int) -> None:
         if progress:
@@ -672,11 +712,43 @@ def _load(
         # and the statements below skip their look-ups of rows that cannot exist.
         fresh = bool(_empty_tables(cur, ["P"]))
         restore: list[str] = []
+        empty = _empty_tables(cur, ["P", "H", "SR", "TG", "C", "M"]) if fresh else []
         if fresh and postgres:
             cur.execute("SET LOCAL maintenance_work_mem TO '256MB'")
-            restore = _pg_detach(cur, _empty_tables(cur, ["P", "H", "SR", "TG", "C", "M"]))
+            restore = _pg_detach(cur, empty)
         elif fresh:
-            restore = _sqlite_detach(cur, _empty_tables(cur, ["P", "H", "SR", "TG", "C", "M"]))
+            restore = _sqlite_detach(cur, empty)
+        if connection.vendor in DIRECT_FRESH_LOAD and len(empty) == 6:
+            # An empty registry: every row to write is known in Python (roster_fresh).
+            step(55)
+            created = fresh_load(
+                cur,
+                persons,
+                postgres=postgres,
+                source=source,
+                year=year,
+                now=now,
+                jan1=jan1,
+                reference=reference,
+                diseases=diseases,
+            )
+            step(92)
+            for statement in restore:
+                cur.execute(statement)
+            if postgres:
+                for table in ("P", "H", "SR", "TG", "C", "M"):
+                    cur.execute(q("ANALYZE {" + table + "}"))
+            else:
+                cur.execute("PRAGMA analysis_limit = 1000")
+                for table in ("P", "H", "SR", "TG", "C", "M"):
+                    cur.execute(q("ANALYZE {" + table + "}"))
+                cur.execute(f"PRAGMA cache_size = {int(cache_size)}")
+            step(98)
+            return _LoadResult(created=created, updated=0)
+        if not fresh and DIFF_REIMPORT and not _older_open_tags(cur, source, jan1):
+            # Persons whose record of this source already holds exactly these values for this
+            # year need no statement below: stage only the others (roster_diff).
+            persons = changed_persons(cur, persons, source=source, year=year, postgres=postgres)
         for ddl in _stage_ddl(postgres):
             cur.execute(ddl)
         if postgres:
@@ -969,6 +1041,19 @@ def _load(
 # ---------------------------------------------------------------------------------------------
 
 
+def _warning_count(persons: PersonColumns, diseases: dict[str, int]) -> int:
+    """One warning per unknown disease name per person."""
+    unknown: dict[str, int] = {}
+    total = 0
+    for text in persons.conditions:
+        if text:
+            count = unknown.get(text)
+            if count is None:
+                count = unknown[text] = sum(1 for name in text.split("、") if name not in diseases)
+            total += count
+    return total
+
+
 def _check_arguments(source: str, year: int, today: date) -> None:
     if not source or len(source) > 50 or has_control_chars(source):
         raise TableError(
@@ -1053,11 +1138,17 @@ def _import(
         village_rows = village_rows.filter(code_q(user, "code"))
     villages = set(village_rows.values_list("code", flat=True))
     diseases = _disease_lookup()
-    checked = _validate(table, _Lookups(villages=villages, diseases=diseases, today=today))
+    checked = validate_columns(
+        table,
+        villages=villages,
+        header_of={c: table.headers.get(c, ROSTER_COLUMNS[c][0]) for c in ROSTER_COLUMNS},
+        slow_id=_IdChecker(today).slow,
+        today=today,
+    )
     if progress:
         progress(45)
     persons = checked.persons
-    warnings = sum(1 for p in persons for name in p.conditions if name not in diseases)
+    warnings = _warning_count(persons, diseases)
     summary = ImportSummary(
         rows=checked.rows,
         valid=checked.rows - checked.invalid_rows,

@@ -5,15 +5,19 @@ totals block (COUNTA/SUM/COUNTIF formulas with their values cached, so a reader 
 recalculate sees the same totals as Excel): cases, follow-ups, cases per status and the treatment rate
 (大病救治率 = (已救治 + 救治中) ÷ (病例数 − 无需救治), domain.md §9 ``major_treatment_rate``).
 
-Costs and payments per layer come from the claims linked to each case (``case.claims``, see
-``jkfp.treatment.models``). Settlements do not exist yet (issue 4): the ledger says so in a note and
-writes no amount at all rather than a made-up one.
+Costs and payments per layer come from the live settlements of the claims linked to each case
+(``Claim.major_disease_case``: the person's case with the latest diagnosis date on or before the
+discharge date). Settlement sits above treatment in the layers, so the caller passes them in as
+``payments`` (``jkfp.settlement.selectors.case_payment_totals``); without it the ledger says in a note
+that it has no settlement data and writes no amount at all rather than a made-up one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +49,19 @@ HEADERS = (
     "回访次数",
     "最近回访日期",
 )
+# Columns added when settlements are passed in: (header, attribute of the payments).
+MONEY_HEADERS = (
+    ("医疗总费用", "counted_total"),
+    ("医院承担（目录外超比例）", "hospital_absorbed"),
+    ("基本医保", "basic"),
+    ("大病保险", "critical"),
+    ("医疗救助", "aid"),
+    ("补充保障", "supplementary"),
+    ("个人自付", "personal"),
+)
+MONEY_FIELDS = tuple(attr for _, attr in MONEY_HEADERS)
+CLAIMS_HEADER = "结算次数"
+RATIO_HEADER = "实际报销比例"
 COL_NAME = HEADERS.index("姓名")
 COL_FOLLOWUPS = HEADERS.index("回访次数")
 COL_DIAGNOSED = HEADERS.index("确诊日期")
@@ -55,6 +72,10 @@ SEX_LABELS = {"M": "男", "F": "女"}
 COST_NOTE = (
     "费用与报销（总费用、基本医保、大病保险、医疗救助、补充保障、个人自付、实际报销比例）：暂无结算数据。"
     "结算模块上线后按各病例关联的结算记录生成；本表不填写任何金额。"
+)
+PAYMENTS_NOTE = (
+    "费用与报销取自各病例关联的结算（未冲销）：住院出院日期在确诊日期之后的结算，关联到该人确诊日期最近的病例。"
+    "实际报销比例 =（基本医保 + 大病保险 + 医疗救助 + 补充保障）÷ 医疗总费用。"
 )
 RATE_LABEL = "大病救治率"
 RATE_NOTE = "大病救治率 =（已救治 + 救治中）÷（病例数 − 无需救治）"
@@ -67,6 +88,17 @@ class LedgerTotals:
     cases: int = 0
     followups: int = 0
     by_status: dict[str, int] = field(default_factory=lambda: {s.value: 0 for s in STATUS_ORDER})
+    claims: int = 0
+    money: dict[str, Decimal] = field(default_factory=lambda: {f: Decimal("0.00") for f in MONEY_FIELDS})
+
+    @property
+    def reimbursement_ratio(self) -> Decimal | None:
+        """实际报销比例 (basic + critical + aid + supplementary) ÷ counted total, or None without cost."""
+        counted = self.money["counted_total"]
+        if not counted:
+            return None
+        paid = sum((self.money[f] for f in ("basic", "critical", "aid", "supplementary")), Decimal(0))
+        return paid / counted
 
     @property
     def treatment_rate(self) -> Decimal | None:
@@ -94,8 +126,24 @@ def _col(index: int) -> str:
     return letters
 
 
-def treatment_ledger_write(*, user: Any, region: Region, target: Path) -> LedgerTotals:
+PaymentsOf = Callable[..., Mapping[int, Any]]
+
+
+def _batched(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
+    """Lists of ``size`` items (``itertools.batched`` arrives only in Python 3.12)."""
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def treatment_ledger_write(
+    *, user: Any, region: Region, target: Path, payments: PaymentsOf | None = None
+) -> LedgerTotals:
     """写大病专项救治台账 Write the ledger of ``region`` (already checked to lie in the user's scope).
+
+    ``payments(case_ids=[…])`` gives, per case id, an object with ``claim_count`` and the Decimal
+    amounts of ``MONEY_FIELDS`` (``jkfp.settlement.selectors.case_payment_totals``); with it the ledger
+    has the cost and payment columns, their totals and the actual reimbursement ratio.
 
     Rows are streamed (xlsxwriter constant-memory mode, the cases read as plain tuples 2,000 at a time). Returns the
     totals written.
@@ -110,7 +158,12 @@ def treatment_ledger_write(*, user: Any, region: Region, target: Path) -> Ledger
         day = workbook.add_format({"num_format": "yyyy-mm-dd"})
         total_fmt = workbook.add_format({"bold": True, "top": 1})
         percent = workbook.add_format({"bold": True, "num_format": "0.0%"})
-        for col, title in enumerate(HEADERS):
+        money = workbook.add_format({"num_format": "#,##0.00"})
+        ratio_fmt = workbook.add_format({"num_format": "0.00%"})
+        headers = list(HEADERS)
+        if payments is not None:
+            headers += [CLAIMS_HEADER, *(title for title, _ in MONEY_HEADERS), RATIO_HEADER]
+        for col, title in enumerate(headers):
             sheet.write_string(0, col, title, bold)
         sheet.freeze_panes(1, 0)
         sheet.set_column(0, 0, 6)
@@ -122,6 +175,7 @@ def treatment_ledger_write(*, user: Any, region: Region, target: Path) -> Ledger
         sheet.set_column(10, 10, 18)
         sheet.set_column(11, 13, 14)
         sheet.set_column(14, 15, 11)
+        sheet.set_column(len(HEADERS), len(headers) - 1, 13)
         row = 0
         cases = selectors.ledger_cases(user=user, region=region)
         followups = selectors.ledger_followups(cases=cases)
@@ -143,43 +197,17 @@ def treatment_ledger_write(*, user: Any, region: Region, target: Path) -> Ledger
             "untreated_reason",
             "reason_note",
         )
-        for values in cases.values_list(*fields).iterator(chunk_size=2000):
-            (pk, township, village, name, id_number, sex, disease, icd10, diag_inst, diag_name, diagnosed_on,
-             designated, status, reason, note) = values  # fmt: skip
-            row += 1
-            count, last = followups.get(pk, (0, None))
-            totals.cases += 1
-            totals.followups += count
-            totals.by_status[status] += 1
-            texts = (
-                township or "",
-                village,
-                name,
-                mask(id_number),
-                SEX_LABELS.get(sex, sex),
-                disease,
-                icd10,
-                diag_inst or diag_name,
-                None,
-                designated or "",
-                STATUS_LABELS[status],
-                REASON_LABELS.get(reason, reason),
-                note,
-            )
-            sheet.write_number(row, 0, row)
-            for col, text in enumerate(texts, start=1):
-                if text:
-                    sheet.write_string(row, col, safe_cell(str(text)))
-            sheet.write_datetime(row, COL_DIAGNOSED, diagnosed_on, day)
-            sheet.write_number(row, COL_FOLLOWUPS, count)
-            if last is not None:
-                sheet.write_datetime(row, COL_FOLLOWUPS + 1, last, day)
-        end = _write_totals(sheet, row, totals, total_fmt, percent)
+        for chunk in _batched(cases.values_list(*fields).iterator(chunk_size=2000), 2000):
+            paid = payments(case_ids=[v[0] for v in chunk]) if payments is not None else None
+            for values in chunk:
+                row += 1
+                _write_case(sheet, row, values, followups, paid, totals, day, money, ratio_fmt)
+        end = _write_totals(sheet, row, totals, total_fmt, percent, payments is not None, money, ratio_fmt)
         notes = (
             f"统计范围：{region.name}（{region.code}）　导出时间：{timezone.localtime():%Y-%m-%d %H:%M}"
             f"　导出人：{getattr(user, 'username', '')}",
             RATE_NOTE,
-            COST_NOTE,
+            COST_NOTE if payments is None else PAYMENTS_NOTE,
         )
         for offset, note in enumerate(notes):
             sheet.write_string(end + 2 + offset, 0, safe_cell(note))
@@ -188,7 +216,77 @@ def treatment_ledger_write(*, user: Any, region: Region, target: Path) -> Ledger
     return totals
 
 
-def _write_totals(sheet: Any, last_row: int, totals: LedgerTotals, bold: Any, percent: Any) -> int:
+def _write_case(
+    sheet: Any,
+    row: int,
+    values: Iterable[Any],
+    followups: Mapping[int, tuple[int, Any]],
+    paid: Mapping[int, Any] | None,
+    totals: LedgerTotals,
+    day: Any,
+    money: Any,
+    ratio_fmt: Any,
+) -> None:
+    """One case's line (0-based ``row``), added to ``totals``."""
+    (pk, township, village, name, id_number, sex, disease, icd10, diag_inst, diag_name, diagnosed_on,
+     designated, status, reason, note) = values  # fmt: skip
+    count, last = followups.get(pk, (0, None))
+    totals.cases += 1
+    totals.followups += count
+    totals.by_status[status] += 1
+    texts = (
+        township or "",
+        village,
+        name,
+        mask(id_number),
+        SEX_LABELS.get(sex, sex),
+        disease,
+        icd10,
+        diag_inst or diag_name,
+        None,
+        designated or "",
+        STATUS_LABELS[status],
+        REASON_LABELS.get(reason, reason),
+        note,
+    )
+    sheet.write_number(row, 0, row)
+    for col, text in enumerate(texts, start=1):
+        if text:
+            sheet.write_string(row, col, safe_cell(str(text)))
+    sheet.write_datetime(row, COL_DIAGNOSED, diagnosed_on, day)
+    sheet.write_number(row, COL_FOLLOWUPS, count)
+    if last is not None:
+        sheet.write_datetime(row, COL_FOLLOWUPS + 1, last, day)
+    if paid is None:
+        return
+    case_paid = paid.get(pk)
+    col = len(HEADERS)
+    sheet.write_number(row, col, case_paid.claim_count if case_paid else 0)
+    if case_paid is None:
+        return  # no settled claim: no amounts (blank, not a made-up zero)
+    totals.claims += case_paid.claim_count
+    for offset, attr in enumerate(MONEY_FIELDS, start=1):
+        amount = getattr(case_paid, attr)
+        totals.money[attr] += amount
+        # A spreadsheet cell stores a float; two-decimal yuan amounts round-trip exactly at 0.01.
+        sheet.write_number(row, col + offset, float(amount), money)
+    if case_paid.counted_total:
+        ratio = (case_paid.basic + case_paid.critical + case_paid.aid + case_paid.supplementary) / (
+            case_paid.counted_total
+        )
+        sheet.write_number(row, col + len(MONEY_FIELDS) + 1, float(ratio), ratio_fmt)
+
+
+def _write_totals(
+    sheet: Any,
+    last_row: int,
+    totals: LedgerTotals,
+    bold: Any,
+    percent: Any,
+    with_money: bool = False,
+    money: Any = None,
+    ratio_fmt: Any = None,
+) -> int:
     """The totals block below the data (0-based ``last_row`` is the last data row); returns its last row.
 
     合计 row: COUNTA of the names and SUM of the follow-ups; then one row per status with a COUNTIF
@@ -208,6 +306,31 @@ def _write_totals(sheet: Any, last_row: int, totals: LedgerTotals, bold: Any, pe
     cell(f"=COUNTA({name_col}{first}:{name_col}{last})", t, COL_NAME, totals.cases)
     follow = _col(COL_FOLLOWUPS)
     cell(f"=SUM({follow}{first}:{follow}{last})", t, COL_FOLLOWUPS, totals.followups)
+    if with_money:
+        col = len(HEADERS)
+        cell(f"=SUM({_col(col)}{first}:{_col(col)}{last})", t, col, totals.claims)
+        for offset, attr in enumerate(MONEY_FIELDS, start=1):
+            letter = _col(col + offset)
+            amount = totals.money[attr]
+            if totals.cases:
+                sheet.write_formula(
+                    t, col + offset, f"=SUM({letter}{first}:{letter}{last})", money, float(amount)
+                )
+            else:
+                sheet.write_number(t, col + offset, 0, money)
+        ratio = totals.reimbursement_ratio
+        counted = _col(col + 1)
+        paid = "+".join(
+            f"{_col(col + 1 + MONEY_FIELDS.index(f))}{t + 1}"
+            for f in ("basic", "critical", "aid", "supplementary")
+        )
+        sheet.write_formula(
+            t,
+            col + len(MONEY_FIELDS) + 1,
+            f'=IF({counted}{t + 1}=0,"—",({paid})/{counted}{t + 1})',
+            ratio_fmt,
+            "—" if ratio is None else float(ratio),
+        )
     for offset, status in enumerate(STATUS_ORDER, start=1):
         label = STATUS_LABELS[status]
         sheet.write_string(t + offset, 0, label, bold)

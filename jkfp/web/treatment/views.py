@@ -27,6 +27,7 @@ from jkfp.accounts.models import AuditAction, Role
 from jkfp.accounts.services import audit_record
 from jkfp.core.idnumber import IdNumberError, validate_id_number
 from jkfp.registry import selectors as registry_selectors
+from jkfp.settlement.selectors import case_payment_totals
 from jkfp.treatment import history, ledger, selectors, services
 from jkfp.treatment.models import MajorDiseaseCase, ReferralStatus
 from jkfp.web.exports import file_response
@@ -121,6 +122,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         ),
         "followup_form": FollowUpForm(initial={"visited_on": timezone.localdate()}),
         "changes": history.changes_of(case.changes.all()),
+        "payments": case_payment_totals(case_ids=[case.pk]).get(case.pk),
         "can_edit": _can(request.user, EDIT_ROLES),
         "can_follow_up": _can(request.user, FOLLOWUP_ROLES),
     }
@@ -215,7 +217,9 @@ def ledger_export(request: HttpRequest) -> HttpResponseBase:
     os.close(handle)
     path = Path(name)
     try:
-        totals = ledger.treatment_ledger_write(user=request.user, region=region, target=path)
+        totals = ledger.treatment_ledger_write(
+            user=request.user, region=region, target=path, payments=case_payment_totals
+        )
     except BaseException:
         path.unlink(missing_ok=True)
         raise

@@ -20,10 +20,13 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.db.models import Count, ProtectedError
+from django.utils import timezone
 
 from jkfp.accounts.models import Role, User
 from jkfp.accounts.services import user_create
+from jkfp.care.synthetic import demo_care_build, demo_care_reset
 from jkfp.core.tabular import TableError
+from jkfp.monitoring.synthetic import demo_monitoring_build, demo_monitoring_reset
 from jkfp.regions.imports import institutions_import, regions_import
 from jkfp.regions.models import Institution, Region, RegionLevel, prefix_range
 from jkfp.registry.imports import roster_import
@@ -37,6 +40,7 @@ from jkfp.registry.synthetic import (
     DemoFiles,
     build_county,
 )
+from jkfp.settlement.synthetic import demo_settlement_build, demo_settlement_reset
 from jkfp.treatment.imports import cases_import
 from jkfp.treatment.models import DesignatedHospital, MajorDiseaseCase, Referral
 from jkfp.treatment.synthetic import demo_cases_write
@@ -125,6 +129,26 @@ class Command(BaseCommand):
             f"核实核准 verification: 新核准 confirmed {confirmed}，新否决 rejected {rejected}"
             f" ({time.perf_counter() - step:.1f} s)"
         )
+        step = time.perf_counter()
+        care = demo_care_build(
+            county_code=county_code, today=timezone.localdate(), doctor_user=accounts["demo-doctor"][0]
+        )
+        self._say(f"签约随访 care: {care.text()} ({time.perf_counter() - step:.1f} s)")
+        step = time.perf_counter()
+        settled = demo_settlement_build(out_dir=files.out_dir, county_code=county_code, errors_dir=errors_dir)
+        self._say(f"一站式结算 settlement: {settled.text()} ({time.perf_counter() - step:.1f} s)")
+        step = time.perf_counter()
+        monitored = demo_monitoring_build(
+            county_code=county_code,
+            today=timezone.localdate(),
+            admin=accounts["demo-admin"][0],
+            doctor=accounts["demo-doctor"][0],
+        )
+        self._say(f"防返贫监测 monitoring: {monitored.text()} ({time.perf_counter() - step:.1f} s)")
+        from jkfp.indicators.synthetic import demo_indicators_build
+
+        indicators = demo_indicators_build(county_code=county_code, today=timezone.localdate())
+        self._say(f"指标 indicators: {indicators.text()}")
         recon = reconcile_summary()
         self._say(
             f"名单比对 reconciliation: 人员 persons {recon['persons']}，全部来源 in all {recon['in_all']}，"
@@ -159,6 +183,9 @@ class Command(BaseCommand):
             DesignatedHospital.objects.filter(
                 institution__code__in=self._demo_institution_codes(county_code)
             ).delete()
+            demo_monitoring_reset(county_code=county_code)  # alerts and cases protect their persons
+            demo_settlement_reset(county_code=county_code)
+            demo_care_reset(county_code=county_code)
             Person.objects.filter(**in_county).delete()
             Household.objects.filter(**in_county).delete()
             ImportRun.objects.filter(source__in=[name for name, *_ in SOURCE_FILES]).delete()

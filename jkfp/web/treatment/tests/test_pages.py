@@ -229,7 +229,7 @@ def test_case_page_is_audited_and_shows_followups_and_referrals(tw: Any, county:
     CaseFollowUp.objects.create(case=case, visited_on=date(2024, 4, 2), note="情况稳定")
     _referral(tw, county)
     html = _html(_get(login(tw.users["t1"]), "case_detail", case.pk))
-    assert "情况稳定" in html and "张三转院" in html and "暂无结算数据" in html
+    assert "情况稳定" in html and "张三转院" in html and "尚无关联的住院结算" in html
     event = AuditEvent.objects.get(action=AuditAction.VIEW_PERSON)
     assert (event.object_type, event.object_id, event.region_code) == (
         "major_disease_case",
@@ -395,3 +395,65 @@ def test_case_create_page_is_refused_to_roles_that_do_not_edit(tw: Any, login: A
     assert _get(client, "case_create").status_code == 403
     assert client.post(reverse("treatment:case_create"), _case_post(tw)).status_code == 403
     assert not MajorDiseaseCase.objects.filter(disease=tw.diseases["胃癌"]).exists()
+
+
+# --- costs and payments from the linked settlements ----------------------------------------------
+
+
+def test_ledger_and_case_page_show_the_linked_settlements_to_the_fen(
+    tw: Any, county: Any, login: Any
+) -> None:
+    """settlement.md §5 examples 1 and 2 (suixian-2020, one registered-poor person, two stays) linked to
+    a case diagnosed before both: the ledger's amounts, totals and ratio are those of the examples."""
+    from decimal import Decimal
+
+    from jkfp.regions.models import Institution
+    from jkfp.registry.models import Tag
+    from jkfp.settlement.services import claim_submit
+
+    person = tw.persons["wang"]
+    Tag.objects.create(person=person, code="poor", start_on=date(2020, 1, 1), source="测试名单")
+    case = tw.cases["wang"]
+    MajorDiseaseCase.objects.filter(pk=case.pk).update(diagnosed_on=date(2020, 1, 15))
+    provincial = Institution.objects.create(code="H900", name="省人民医院", level="3", in_county=False)
+    common = {"person": person, "user": None}
+    claim_submit(
+        claim_id="C1", institution=county["hospital"], admitted_on=date(2020, 2, 20),
+        discharged_on=date(2020, 3, 1), total_amount="20000.00", out_of_scope_amount="1000.00", **common,
+    )  # fmt: skip
+    claim_submit(
+        claim_id="C2", institution=provincial, admitted_on=date(2020, 5, 20), discharged_on=date(2020, 6, 1),
+        total_amount="150000.00", out_of_scope_amount="12000.00", referred=True, **common,
+    )  # fmt: skip
+    response = _get(login(tw.users["t1"]), "ledger_export")
+    sheet = openpyxl.load_workbook(BytesIO(b"".join(response.streaming_content)), data_only=True).active
+    _close(response)
+    rows = list(sheet.iter_rows(values_only=True))
+    header = rows[0]
+    by_name = {r[3]: dict(zip(header, r, strict=True)) for r in rows[1:] if isinstance(r[0], int)}
+    wang, zhang = by_name["王五"], by_name["张三"]
+    expected = {
+        "结算次数": 2,
+        "医疗总费用": "170000.00",
+        "医院承担（目录外超比例）": "0.00",
+        "基本医保": "110700.00",  # 14800.00 + 95900.00
+        "大病保险": "27660.00",  # 0.00 + 27660.00
+        "医疗救助": "13048.00",  # 2940.00 + 10108.00
+        "补充保障": "13592.00",  # 260.00 + 13332.00
+        "个人自付": "5000.00",  # 2000.00 + 3000.00
+    }
+    for title, value in expected.items():
+        got = wang[title]
+        assert (got if title == "结算次数" else Decimal(str(got)).quantize(Decimal("0.01"))) == (
+            value if title == "结算次数" else Decimal(value)
+        ), title
+    assert abs(wang["实际报销比例"] - 165000 / 170000) < 1e-12
+    # 张三's case has no settled claim: a zero count and no amounts at all.
+    assert zhang["结算次数"] == 0 and zhang["医疗总费用"] is None and zhang["实际报销比例"] is None
+    totals = next(r for r in rows if r[0] == "合计")
+    total = dict(zip(header, totals, strict=True))
+    assert Decimal(str(total["个人自付"])).quantize(Decimal("0.01")) == Decimal("5000.00")
+    assert total["结算次数"] == 2
+    assert abs(total["实际报销比例"] - 165000 / 170000) < 1e-12
+    html = _html(_get(login(tw.users["t1"]), "case_detail", case.pk)).split('id="case-payments"')[1]
+    assert "2 次住院结算" in html and "170000.00" in html and "个人自付 5000.00" in html

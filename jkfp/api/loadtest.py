@@ -1,0 +1,161 @@
+"""压力测试工具 A real server and a loopback load generator, for the reliability tests and the API benchmark.
+
+``Server`` runs gunicorn on ``jkfp.wsgi`` in its own process group (so that it can be killed with
+SIGKILL, master and workers at once) against a given ``DATABASE_URL``. ``fire`` sends JSON requests
+from Python threads with ``http.client`` and records each one's status, body and latency.
+Workers × threads is the connection budget (performance.md, pitfalls): every gunicorn thread holds
+at most one database connection.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A gunicorn server of ``jkfp.wsgi`` on ``127.0.0.1:port`` using ``database_url``."""
+
+    database_url: str
+    home: Path
+    workers: int = 2
+    threads: int = 4
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    log: Any = None
+
+    def start(self, *, ready_path: str = "/api/v1/settlements/-", timeout: float = 30.0) -> Server:
+        env = {
+            **os.environ,
+            "DATABASE_URL": self.database_url,
+            "JKFP_HOME": str(self.home),
+            "DJANGO_SETTINGS_MODULE": "jkfp.settings",
+            "JKFP_SECRET_KEY": "load-test-secret-key-not-for-production-" + "x" * 20,
+        }
+        env.pop("PYTEST_CURRENT_TEST", None)
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.log = log = (self.home / "gunicorn.log").open("ab")
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "gunicorn", "jkfp.wsgi:application",
+                "--bind", f"127.0.0.1:{self.port}",
+                "--workers", str(self.workers), "--threads", str(self.threads),
+                "--log-level", "warning", "--timeout", "60", "--backlog", "256",
+            ],
+            env=env,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,  # its own process group: SIGKILL reaches master and workers
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited: {(self.home / 'gunicorn.log').read_text()[-2000:]}")
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+            try:
+                conn.request("GET", ready_path)
+                conn.getresponse().read()
+                return self
+            except OSError:
+                time.sleep(0.1)
+            finally:
+                conn.close()
+        self.kill()
+        raise RuntimeError("gunicorn did not answer in time")
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group (master and workers), as a crash or power loss would."""
+        if self.process is None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.process.wait(timeout=10)
+        self._close_log()
+
+    def _close_log(self) -> None:
+        if self.log is not None:
+            self.log.close()
+            self.log = None
+
+    def stop(self) -> None:
+        """Stop gracefully (SIGTERM to the master), then make sure everything is gone."""
+        if self.process is None or self.process.poll() is not None:
+            self._close_log()
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        self._close_log()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One request's result: HTTP status (0 when the connection failed), parsed body, seconds."""
+
+    status: int
+    body: Any
+    seconds: float
+
+
+def request(
+    port: int, method: str, path: str, token: str, body: Any = None, timeout: float = 30.0
+) -> Outcome:
+    """One JSON request on a fresh loopback connection."""
+    started = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        payload = None if body is None else json.dumps(body)
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        conn.request(method, path, body=payload, headers=headers)
+        response = conn.getresponse()
+        raw = response.read()
+        status = response.status
+    except (OSError, http.client.HTTPException):
+        return Outcome(0, None, time.perf_counter() - started)
+    finally:
+        conn.close()
+    try:
+        parsed = json.loads(raw) if raw else None
+    except ValueError:
+        parsed = raw.decode("utf-8", "replace")
+    return Outcome(status, parsed, time.perf_counter() - started)
+
+
+def fire(
+    port: int, token: str, bodies: Sequence[Any], *, clients: int, path: str = "/api/v1/settlements"
+) -> list[Outcome]:
+    """POST every body from ``clients`` concurrent threads; outcomes in the order of ``bodies``."""
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        return list(pool.map(lambda b: request(port, "POST", path, token, b), bodies))
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q`` quantile (0..1) of ``values`` by nearest rank."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    rank = max(0, min(len(ordered) - 1, round(q * len(ordered) + 0.5) - 1))
+    return ordered[rank]

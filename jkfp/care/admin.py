@@ -1,0 +1,50 @@
+"""签约服务后台 Admin for county-edited care settings: follow-up rules, service packages, teams.
+
+Contracts, visits, checks, deliveries and cards are NOT here: they are person data, and every read
+of a person must be scoped and audited (the web pages do that).
+"""
+
+from django.contrib import admin
+
+from jkfp.care.models import FollowUpRule, ServicePackage, Team, TeamMember
+
+
+@admin.register(FollowUpRule)
+class FollowUpRuleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = (
+        "disease",
+        "county",
+        "visits_per_year",
+        "face_to_face",
+        "measure",
+        "revisit_days",
+        "referral_days",
+        "referral_after",
+        "due_window_days",
+        "escalate_after_days",
+    )
+    list_filter = ("county", "measure")
+    list_select_related = ("disease", "county")
+
+
+@admin.register(ServicePackage)
+class ServicePackageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("name",)
+    search_fields = ("name",)
+
+
+class TeamMemberInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = TeamMember
+    extra = 1
+    fields = ("name", "role", "phone", "user", "active")
+    raw_id_fields = ("user",)
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("name", "township", "institution")
+    list_filter = ("township",)
+    search_fields = ("name",)
+    list_select_related = ("township", "institution")
+    raw_id_fields = ("township", "institution")
+    inlines = (TeamMemberInline,)

@@ -1,0 +1,498 @@
+"""签约服务查询 Care reads, every one scoped to the user's region through the person's village.
+
+The work lists read ``Schedule`` only (one index range on (village, due_on) or (village,
+escalate_on)), never the follow-ups: performance.md and issue 5 ask for a village doctor's list in
+≤ 200 ms and a township's overdue list in ≤ 500 ms with 10M follow-ups. A detail read outside the
+user's region raises ``Http404`` (a guessed URL must not reveal that the row exists).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Max, Prefetch, Q, QuerySet
+from django.http import Http404
+
+from jkfp.accounts.scoping import scope, user_prefix, user_sees_code
+from jkfp.care.models import (
+    Checkup,
+    ChronicCard,
+    Classification,
+    Contract,
+    ContractStatus,
+    DoctorAssignment,
+    DrugDelivery,
+    FollowUp,
+    FollowUpItem,
+    FollowUpRule,
+    Schedule,
+    Team,
+    TeamMember,
+)
+from jkfp.care.rules import DEFAULT_RULES, Due, Rule, age_on, classify, next_due
+from jkfp.regions.models import Region, RegionLevel, prefix_range, scope_prefix
+from jkfp.registry.models import Condition, Disease, DiseaseKind, Household, LivingStatus, Person
+
+NOT_FOUND_PERSON = "人员不存在或不在您的管辖范围内"
+NOT_FOUND_REGION = "区划不存在或不在您的管辖范围内"
+NOT_FOUND_CONTRACT = "签约记录不存在或不在您的管辖范围内"
+WEEK_DAYS = 7
+SECTIONS = ("overdue", "week", "unseen")
+SECTION_LABELS = {"overdue": "已逾期", "week": "本周到期", "unseen": "今年未随访"}
+# Free service items printed on a contact card when the contract names no package.
+DEFAULT_SERVICE_ITEMS = (
+    "建立居民健康档案",
+    "每年一次免费健康体检",
+    "高血压、糖尿病等慢病每年4次面对面随访",
+    "健康教育与用药指导",
+    "预约转诊、送医配药",
+)
+
+
+# --- rules -----------------------------------------------------------------------------------
+
+
+def rules_for(*, county_code: str | None = None) -> dict[int, Rule]:
+    """随访规则表 ``disease id → Rule`` for a county: §6 defaults, then default rows, then the county's rows.
+
+    A chronic catalogue disease not in the §6 table follows its catalogue ``visits_per_year`` when
+    that is above zero.
+    """
+    rules: dict[int, Rule] = {}
+    for pk, name, visits in Disease.objects.filter(kind=DiseaseKind.CHRONIC).values_list(
+        "pk", "name", "visits_per_year"
+    ):
+        if name in DEFAULT_RULES:
+            rules[pk] = DEFAULT_RULES[name]
+        elif visits:
+            rules[pk] = Rule(visits_per_year=visits, face_to_face=False)
+    rows = list(FollowUpRule.objects.filter(Q(county__isnull=True) | Q(county_id=county_code or "")))
+    # Default rows (no county) first, so that the county's own rows win.
+    for row in sorted(rows, key=lambda r: r.county_id is not None):
+        rules[row.disease_id] = Rule(
+            visits_per_year=row.visits_per_year,
+            measure=row.measure,
+            face_to_face=row.face_to_face,
+            revisit_days=row.revisit_days,
+            referral_days=row.referral_days,
+            referral_after=row.referral_after,
+            due_window_days=row.due_window_days,
+            escalate_after_days=row.escalate_after_days,
+        )
+    return rules
+
+
+# --- persons ---------------------------------------------------------------------------------
+
+
+def person_get(*, user: Any, pk: int) -> Person:
+    """人员（签约服务） One person of the user's region with village and household; ``Http404`` otherwise."""
+    person = (
+        scope(Person.objects.all(), user)
+        .select_related("village", "village__parent", "household")
+        .filter(pk=pk)
+        .first()
+    )
+    if person is None:
+        raise Http404(NOT_FOUND_PERSON)
+    return person
+
+
+@dataclass
+class PersonCare:
+    """人员签约服务概况 Everything the person's care page shows, fetched in a fixed number of queries."""
+
+    person: Person
+    schedules: list[Schedule]
+    followups: list[FollowUp]
+    contracts: list[Contract]
+    checkups: list[Checkup]
+    deliveries: list[DrugDelivery]
+    cards: list[ChronicCard]
+
+
+def person_care(*, user: Any, pk: int) -> PersonCare:
+    """人员签约服务页 The schedules, latest visits, contracts, checks, deliveries and cards of one person."""
+    person = person_get(user=user, pk=pk)
+    return PersonCare(
+        person=person,
+        schedules=list(Schedule.objects.filter(person=person).select_related("disease").order_by("due_on")),
+        followups=list(
+            FollowUp.objects.filter(person=person)
+            .prefetch_related(Prefetch("items", queryset=FollowUpItem.objects.select_related("disease")))
+            .select_related("doctor")
+            .order_by("-visited_on")[:12]
+        ),
+        contracts=list(
+            Contract.objects.filter(person=person)
+            .select_related("team", "doctor", "package")
+            .order_by("-signed_on")
+        ),
+        checkups=list(Checkup.objects.filter(person=person).select_related("institution")[:10]),
+        deliveries=list(DrugDelivery.objects.filter(person=person)[:10]),
+        cards=list(ChronicCard.objects.filter(person=person).select_related("disease", "institution")),
+    )
+
+
+@dataclass(frozen=True)
+class VisitCondition:
+    """本次随访病种 A condition the visit form offers: ticked when due within its window."""
+
+    disease_id: int
+    name: str
+    due_on: date | None
+    ticked: bool
+
+
+def visit_conditions(*, person: Person, today: date) -> list[VisitCondition]:
+    """随访病种选项 The person's conditions that have a rule, ticked when due within the window or overdue."""
+    rules = rules_for(county_code=person.village_id[:6])
+    due = dict(Schedule.objects.filter(person=person).values_list("disease_id", "due_on"))
+    seen: set[int] = set()
+    out: list[VisitCondition] = []
+    for disease_id, name in (
+        Condition.objects.filter(person=person, disease__isnull=False)
+        .order_by("disease__name")
+        .values_list("disease_id", "disease__name")
+    ):
+        if disease_id not in rules or disease_id in seen:
+            continue
+        seen.add(disease_id)
+        due_on = due.get(disease_id)
+        window = rules[disease_id].due_window_days
+        out.append(
+            VisitCondition(
+                disease_id, name, due_on, due_on is None or due_on <= today + timedelta(days=window)
+            )
+        )
+    if out and not any(c.ticked for c in out):
+        out = [VisitCondition(c.disease_id, c.name, c.due_on, True) for c in out]
+    return out
+
+
+@dataclass(frozen=True)
+class PreviewLine:
+    """预计下次随访 What a visit would give for one condition."""
+
+    name: str
+    classification: str
+    due: Due
+
+
+def visit_preview(
+    *,
+    person: Person,
+    visited_on: date,
+    disease_ids: list[int],
+    systolic: int | None,
+    diastolic: int | None,
+    glucose: Decimal | None,
+    adverse_reaction: bool = False,
+    new_complication: bool = False,
+    unstable: bool = False,
+) -> list[PreviewLine]:
+    """随访预览 The classification and next due date each ticked condition would get (nothing is saved)."""
+    rules = rules_for(county_code=person.village_id[:6])
+    streaks = dict(Schedule.objects.filter(person=person).values_list("disease_id", "uncontrolled_streak"))
+    names = dict(Disease.objects.filter(pk__in=disease_ids).values_list("pk", "name"))
+    age = age_on(person.birth_date, visited_on)
+    lines = []
+    for disease_id in disease_ids:
+        rule = rules.get(disease_id)
+        if rule is None or disease_id not in names:
+            continue
+        cls = classify(
+            rule.measure, systolic=systolic, diastolic=diastolic, glucose=glucose, unstable=unstable, age=age
+        )
+        due = next_due(
+            rule,
+            visited_on=visited_on,
+            classification=cls,
+            previous_streak=streaks.get(disease_id, 0),
+            adverse_reaction=adverse_reaction,
+            new_complication=new_complication,
+        )
+        lines.append(PreviewLine(names[disease_id], str(Classification(cls).label), due))
+    return lines
+
+
+# --- work lists ------------------------------------------------------------------------------
+
+
+def _section_q(section: str, today: date) -> Q:
+    if section == "overdue":
+        return Q(due_on__lt=today)
+    if section == "week":
+        return Q(due_on__gte=today, due_on__lt=today + timedelta(days=WEEK_DAYS))
+    if section == "unseen":
+        return Q(last_visit_on__isnull=True) | Q(last_visit_on__lt=date(today.year, 1, 1))
+    raise ValueError(section)
+
+
+def _region_narrow(qs: QuerySet[Any], region: str | None, field_name: str = "village_id") -> QuerySet[Any]:
+    """Narrow to a township (9 digits + 000) or village code inside the already applied scope."""
+    region = (region or "").strip()
+    if not region:
+        return qs
+    if not (region.isascii() and region.isdigit() and len(region) == 12):
+        return qs.none()
+    prefix = region[:9] if region.endswith("000") else region
+    lo, hi = prefix_range(prefix)
+    return qs.filter(**{f"{field_name}__gte": lo, f"{field_name}__lt": hi})
+
+
+def worklist_counts(*, user: Any, today: date, region: str | None = None) -> dict[str, int]:
+    """工作清单计数 How many items are overdue, due this week, not seen this year (one aggregate query)."""
+    qs = _region_narrow(scope(Schedule.objects.all(), user), region)
+    return qs.aggregate(**{s: Count("id", filter=_section_q(s, today)) for s in SECTIONS})
+
+
+def worklist(*, user: Any, section: str, today: date, region: str | None = None) -> QuerySet[Schedule]:
+    """村医工作清单 The schedule items of one section (overdue / week / unseen) of the user's region."""
+    qs = _region_narrow(scope(Schedule.objects.all(), user), region).filter(_section_q(section, today))
+    return qs.select_related("person", "disease", "village").order_by("due_on", "person_id", "disease_id")
+
+
+def escalated(*, user: Any, today: date, region: str | None = None) -> QuerySet[Schedule]:
+    """逾期上报清单 Items overdue past their escalation date, for the township (oldest first)."""
+    qs = _region_narrow(scope(Schedule.objects.all(), user), region).filter(escalate_on__lte=today)
+    return qs.select_related("person", "disease", "village", "village__parent").order_by(
+        "due_on", "person_id"
+    )
+
+
+def region_choices(*, user: Any) -> list[tuple[str, str]]:
+    """可选区划 ``(code, label)`` of the townships and villages in the user's region."""
+    regions = scope(
+        Region.objects.filter(level__in=(RegionLevel.TOWNSHIP, RegionLevel.VILLAGE)).select_related("parent"),
+        user,
+        "code",
+    ).order_by("code")
+    return [
+        (
+            r.code,
+            r.name
+            if r.level == RegionLevel.TOWNSHIP
+            else f"\u3000{r.parent.name if r.parent else ''} {r.name}",
+        )
+        for r in regions
+    ]
+
+
+def region_get(*, user: Any, code: str | None) -> Region:
+    """区划 The region ``code`` (the user's own by default) when it lies in the user's region; ``Http404`` otherwise."""
+    if user_prefix(user) is None:
+        raise Http404(NOT_FOUND_REGION)
+    code = (code or "").strip() or user.region_id
+    region = Region.objects.filter(code=code).first()
+    if region is None or not user_sees_code(user, scope_prefix(region.code, region.level)):
+        raise Http404(NOT_FOUND_REGION)
+    return region
+
+
+def village_get(*, user: Any, code: str | None) -> Region:
+    """村 A village of the user's region; ``Http404`` for anything else."""
+    region = region_get(user=user, code=code)
+    if region.level != RegionLevel.VILLAGE:
+        raise Http404(NOT_FOUND_REGION)
+    return region
+
+
+# --- teams and contracts ---------------------------------------------------------------------
+
+
+def teams(*, user: Any) -> QuerySet[Team]:
+    """团队 Teams of the townships in the user's region (a village doctor sees the teams of the township)."""
+    prefix = user_prefix(user)
+    if prefix is None:
+        return Team.objects.none()
+    lo, hi = prefix_range(prefix[:9]) if len(prefix) == 12 else prefix_range(prefix)
+    return (
+        Team.objects.filter(township_id__gte=lo, township_id__lt=hi)
+        .select_related("township", "institution")
+        .prefetch_related(Prefetch("members", queryset=TeamMember.objects.order_by("role", "name")))
+    )
+
+
+def contracts_covering(*, year: int) -> Q:
+    """覆盖年度的签约 Q over ``Contract`` rows covering at least one day of ``year`` (not terminated)."""
+    return Q(signed_on__lte=date(year, 12, 31), end_on__gte=date(year, 1, 1)) & ~Q(
+        status=ContractStatus.TERMINATED
+    )
+
+
+def contracts(*, user: Any, year: int, region: str | None = None) -> QuerySet[Contract]:
+    """签约登记 Contracts covering ``year`` of persons in the user's region, in village and person order."""
+    qs = _region_narrow(
+        scope(Contract.objects.all(), user, "person__village_id"), region, "person__village_id"
+    )
+    return (
+        qs.filter(contracts_covering(year=year))
+        .select_related(
+            "person",
+            "person__village",
+            "person__village__parent",
+            "person__household",
+            "team",
+            "doctor",
+            "package",
+        )
+        .order_by("person__village_id", "person__household_id", "person_id", "signed_on")
+    )
+
+
+def contract_get(*, user: Any, pk: int) -> Contract:
+    """签约 One contract of the user's region; ``Http404`` otherwise."""
+    contract = (
+        scope(Contract.objects.all(), user, "person__village_id")
+        .select_related("person")
+        .filter(pk=pk)
+        .first()
+    )
+    if contract is None:
+        raise Http404(NOT_FOUND_CONTRACT)
+    return contract
+
+
+@dataclass
+class Fulfilment:
+    """履约情况 One contracted person's services of a year: visits per condition, check, deliveries."""
+
+    visits: list[tuple[str, int, int, str]] = field(default_factory=list)  # name, required, done, last class
+    checkup_on: date | None = None
+    delivery_count: int = 0
+
+    @property
+    def fulfilled(self) -> bool:
+        """履约 Every condition's required visits (face-to-face where the rule says so) and a check in the year."""
+        return self.checkup_on is not None and all(done >= required for _, required, done, _ in self.visits)
+
+
+def fulfilment_of(*, person_ids: list[int], county_code: str, year: int) -> dict[int, Fulfilment]:
+    """履约明细 ``person id → Fulfilment`` of ``year`` for a chunk of (already scoped) persons, in five queries."""
+    if not person_ids:
+        return {}
+    lo, hi = date(year, 1, 1), date(year, 12, 31)
+    rules = rules_for(county_code=county_code)
+    names = dict(Disease.objects.filter(pk__in=list(rules)).values_list("pk", "name"))
+    wanted: dict[int, set[int]] = defaultdict(set)
+    for person_id, disease_id in Condition.objects.filter(
+        person_id__in=person_ids, disease_id__in=list(rules)
+    ).values_list("person_id", "disease_id"):
+        wanted[person_id].add(disease_id)
+    done: dict[tuple[int, int], tuple[int, int]] = {}
+    for person_id, disease_id, face, total in (
+        FollowUpItem.objects.filter(person_id__in=person_ids, visited_on__gte=lo, visited_on__lte=hi)
+        .values("person_id", "disease_id")
+        .annotate(face=Count("id", filter=Q(face_to_face=True)), total=Count("id"))
+        .values_list("person_id", "disease_id", "face", "total")
+        .order_by()
+    ):
+        done[(person_id, disease_id)] = (face, total)
+    last_class = {
+        (p, d): c
+        for p, d, c in Schedule.objects.filter(person_id__in=person_ids).values_list(
+            "person_id", "disease_id", "last_classification"
+        )
+    }
+    checks = dict(
+        Checkup.objects.filter(person_id__in=person_ids, checked_on__gte=lo, checked_on__lte=hi)
+        .values("person_id")
+        .annotate(last=Max("checked_on"))
+        .values_list("person_id", "last")
+        .order_by()
+    )
+    deliveries = dict(
+        DrugDelivery.objects.filter(person_id__in=person_ids, delivered_on__gte=lo, delivered_on__lte=hi)
+        .values("person_id")
+        .annotate(n=Count("id"))
+        .values_list("person_id", "n")
+        .order_by()
+    )
+    labels = dict(Classification.choices)
+    out: dict[int, Fulfilment] = {}
+    for person_id in person_ids:
+        row = Fulfilment(checkup_on=checks.get(person_id), delivery_count=deliveries.get(person_id, 0))
+        for disease_id in sorted(wanted.get(person_id, ()), key=lambda d: names.get(d, "")):
+            rule = rules[disease_id]
+            face, total = done.get((person_id, disease_id), (0, 0))
+            cls = last_class.get((person_id, disease_id), "")
+            row.visits.append(
+                (
+                    names.get(disease_id, ""),
+                    rule.visits_per_year,
+                    face if rule.face_to_face else total,
+                    str(labels[cls]) if cls else "",
+                )
+            )
+        out[person_id] = row
+    return out
+
+
+# --- contact cards ---------------------------------------------------------------------------
+
+
+@dataclass
+class ContactCard:
+    """联系卡 What one household's card shows."""
+
+    household: Household
+    members: list[Person]
+    team: Team | None
+    doctor: TeamMember | None
+    team_members: list[TeamMember]
+    items: list[str]
+
+
+def contact_cards(*, user: Any, village: Region, today: date) -> list[ContactCard]:
+    """联系卡 One card per household of a village of the user's region, in household order."""
+    households = list(
+        scope(Household.objects.filter(village=village), user)
+        .prefetch_related(
+            Prefetch(
+                "members",
+                queryset=Person.objects.exclude(living_status=LivingStatus.DEAD).order_by("id"),
+            )
+        )
+        .order_by("household_no")
+    )
+    ids = [h.pk for h in households]
+    assignment = {
+        a.household_id: a.member
+        for a in DoctorAssignment.objects.filter(household_id__in=ids, end_on__isnull=True).select_related(
+            "member__team"
+        )
+    }
+    latest: dict[int, Contract] = {}
+    for c in (
+        Contract.objects.filter(person__household_id__in=ids, end_on__gte=today)
+        .exclude(status=ContractStatus.TERMINATED)
+        .select_related("team", "doctor", "package", "person")
+        .order_by("signed_on")
+    ):
+        latest[c.person.household_id] = c  # type: ignore[index]
+    team_ids = {m.team_id for m in assignment.values()} | {c.team_id for c in latest.values()}
+    members_by_team: dict[int, list[TeamMember]] = defaultdict(list)
+    for m in TeamMember.objects.filter(team_id__in=team_ids, active=True).order_by("role", "name"):
+        members_by_team[m.team_id].append(m)
+    cards = []
+    for h in households:
+        contract = latest.get(h.pk)
+        doctor = assignment.get(h.pk) or (contract.doctor if contract else None)
+        team = doctor.team if doctor else (contract.team if contract else None)
+        items = contract.package.item_list if contract and contract.package else list(DEFAULT_SERVICE_ITEMS)
+        cards.append(
+            ContactCard(
+                h,
+                list(h.members.all()),
+                team,
+                doctor,
+                members_by_team.get(team.pk, []) if team else [],
+                items,
+            )
+        )
+    return cards

@@ -1,0 +1,521 @@
+"""签约服务写操作 Care services: teams, doctors, contracts, visits, checks, deliveries, cards (domain.md §6).
+
+Who may do what (domain.md §2): township health centres and the county administrator manage teams
+and contracts; village doctors (and the township) record visits, checks and deliveries and sign
+contracts in their own villages; inspectors only read. Every function checks the role and that
+the person lies in the user's region (``PermissionDenied``); validation errors are
+``ValidationError({field: Chinese message})`` with messages the tests import.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from jkfp.accounts.models import Role
+from jkfp.accounts.scoping import user_sees_code
+from jkfp.care.models import (
+    FACE_TO_FACE_KINDS,
+    Checkup,
+    ChronicCard,
+    Contract,
+    ContractStatus,
+    DoctorAssignment,
+    DrugDelivery,
+    FollowUp,
+    FollowUpItem,
+    HealthRecord,
+    MemberRole,
+    Schedule,
+    ServicePackage,
+    Team,
+    TeamMember,
+    VisitKind,
+)
+from jkfp.care.rules import age_on, classify, next_due, reading_problems
+from jkfp.care.selectors import rules_for
+from jkfp.regions.models import Institution, Region, RegionLevel
+from jkfp.registry.models import Condition, Disease, Household, LivingStatus, Person
+
+MANAGE_ROLES = frozenset({Role.COUNTY_ADMIN, Role.TOWNSHIP})
+SERVICE_ROLES = frozenset({Role.COUNTY_ADMIN, Role.TOWNSHIP, Role.VILLAGE_DOCTOR})
+
+ERR_ROLE_MANAGE = "只有县卫健局管理员和乡镇卫生院可以管理团队和签约续签"
+ERR_ROLE_SERVICE = "只有县卫健局管理员、乡镇卫生院和村医可以登记签约服务"
+ERR_OUT_OF_SCOPE = "该人员不在您的管辖范围内"
+ERR_REGION_SCOPE = "该区划不在您的管辖范围内"
+ERR_NOT_TOWNSHIP = "团队必须属于一个乡镇"
+ERR_TEAM_NAME = "请填写团队名称（不超过100字）"
+ERR_TEAM_EXISTS = "该乡镇已有同名团队"
+ERR_MEMBER_NAME = "请填写成员姓名（不超过50字）"
+ERR_MEMBER_EXISTS = "团队中已有同名成员"
+ERR_MEMBER_TEAM = "家庭医生不属于所选团队"
+ERR_ASSIGN_TOWNSHIP = "家庭医生所在团队不属于该户所在乡镇"
+ERR_DATE_FUTURE = "日期不能晚于今天"
+ERR_DATE_BEFORE_BIRTH = "日期不能早于出生日期"
+ERR_END_BEFORE_SIGNED = "到期日期不能早于签约日期"
+ERR_CONTRACT_TOO_LONG = "签约期限不能超过3年"
+ERR_CONTRACT_EXISTS = "此人在该日期已有签约"
+ERR_HANDOVER_BEFORE = "交付日期不能早于签约日期"
+ERR_DEAD = "此人已死亡，不能登记"
+ERR_KIND = "随访方式无效，应为：门诊、家庭、电话"
+ERR_NO_CONDITION = "请至少选择一种本次随访的疾病"
+ERR_CONDITION_UNKNOWN = "所选疾病不是此人登记的慢病，或没有随访规则"
+ERR_VISIT_EXISTS = "此人当天已有随访记录"
+ERR_MEDICATION = "用药情况不超过300字"
+ERR_SUPPLY_DAYS = "每次送药不超过3个月（1–92天）"
+ERR_DRUGS = "请填写药品（不超过300字）"
+ERR_CARD_VALIDITY = "有效期不能早于认定日期"
+ERR_CARD_EXISTS = "此人已有该病种的慢病卡"
+ERR_CARD_DISEASE = "慢病卡只能办理慢病或门诊慢特病"
+ERR_CONCLUSION = "体检结论不超过300字"
+MAX_CONTRACT_DAYS = 3 * 366
+
+
+def _require_role(user: Any, roles: frozenset[str], message: str) -> None:
+    if getattr(user, "role", None) not in roles:
+        raise PermissionDenied(message)
+
+
+def _require_scope(user: Any, person: Person) -> None:
+    if not user_sees_code(user, person.village_id):
+        raise PermissionDenied(ERR_OUT_OF_SCOPE)
+
+
+def _user_or_none(user: Any) -> Any:
+    return user if getattr(user, "is_authenticated", False) else None
+
+
+def _check_date(on: date, person: Person, field: str, today: date) -> None:
+    if on > today:
+        raise ValidationError({field: ERR_DATE_FUTURE})
+    if on < person.birth_date:
+        raise ValidationError({field: ERR_DATE_BEFORE_BIRTH})
+
+
+# --- teams -----------------------------------------------------------------------------------
+
+
+def township_health_centre(*, township: Region) -> Institution | None:
+    """乡镇卫生院 The level-1 institution of a township when there is exactly one."""
+    rows = list(Institution.objects.filter(region=township, level="1")[:2])
+    return rows[0] if len(rows) == 1 else None
+
+
+def team_create(*, user: Any, township: Region, name: str, institution: Institution | None = None) -> Team:
+    """建团队 Create a family-doctor team of a township health centre."""
+    _require_role(user, MANAGE_ROLES, ERR_ROLE_MANAGE)
+    if township.level != RegionLevel.TOWNSHIP:
+        raise ValidationError({"township": ERR_NOT_TOWNSHIP})
+    if not user_sees_code(user, township.code):
+        raise PermissionDenied(ERR_REGION_SCOPE)
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise ValidationError({"name": ERR_TEAM_NAME})
+    if Team.objects.filter(township=township, name=name).exists():
+        raise ValidationError({"name": ERR_TEAM_EXISTS})
+    team = Team(
+        township=township, name=name, institution=institution or township_health_centre(township=township)
+    )
+    team.full_clean(validate_constraints=False)
+    team.save()
+    return team
+
+
+def team_member_add(
+    *, user: Any, team: Team, name: str, role: str = MemberRole.DOCTOR, phone: str = "", account: Any = None
+) -> TeamMember:
+    """加团队成员 Add a member (with a role and phone) to a team of the user's region."""
+    _require_role(user, MANAGE_ROLES, ERR_ROLE_MANAGE)
+    if not user_sees_code(user, team.township_id):
+        raise PermissionDenied(ERR_REGION_SCOPE)
+    name = (name or "").strip()
+    if not name or len(name) > 50:
+        raise ValidationError({"name": ERR_MEMBER_NAME})
+    if TeamMember.objects.filter(team=team, name=name).exists():
+        raise ValidationError({"name": ERR_MEMBER_EXISTS})
+    member = TeamMember(team=team, name=name, role=role, phone=(phone or "").strip(), user=account)
+    member.full_clean(validate_constraints=False)
+    member.save()
+    return member
+
+
+def family_doctor_assign(
+    *, user: Any, household: Household, member: TeamMember, start_on: date
+) -> DoctorAssignment:
+    """指定家庭医生 Make ``member`` the household's family doctor from ``start_on``; the previous one ends the day before."""
+    _require_role(user, MANAGE_ROLES, ERR_ROLE_MANAGE)
+    if not user_sees_code(user, household.village_id):
+        raise PermissionDenied(ERR_OUT_OF_SCOPE)
+    if member.team.township_id[:9] != household.village_id[:9]:
+        raise ValidationError({"member": ERR_ASSIGN_TOWNSHIP})
+    with transaction.atomic():
+        current = (
+            DoctorAssignment.objects.select_for_update()
+            .filter(household=household, end_on__isnull=True)
+            .first()
+        )
+        if current is not None:
+            if current.member_id == member.pk:
+                return current
+            current.end_on = max(current.start_on, start_on - timedelta(days=1))
+            current.save(update_fields=["end_on"])
+        return DoctorAssignment.objects.create(household=household, member=member, start_on=start_on)
+
+
+# --- contracts -------------------------------------------------------------------------------
+
+
+def contract_sign(
+    *,
+    user: Any,
+    person: Person,
+    team: Team,
+    signed_on: date,
+    end_on: date | None = None,
+    doctor: TeamMember | None = None,
+    package: ServicePackage | None = None,
+    handed_over_on: date | None = None,
+    today: date | None = None,
+) -> Contract:
+    """签约 Sign a yearly contract (by default to the day before the same date next year)."""
+    _require_role(user, SERVICE_ROLES, ERR_ROLE_SERVICE)
+    _require_scope(user, person)
+    today = today or timezone.localdate()
+    if person.living_status == LivingStatus.DEAD:
+        raise ValidationError({"person": ERR_DEAD})
+    _check_date(signed_on, person, "signed_on", today)
+    end_on = end_on or _year_after(signed_on)
+    if end_on < signed_on:
+        raise ValidationError({"end_on": ERR_END_BEFORE_SIGNED})
+    if (end_on - signed_on).days > MAX_CONTRACT_DAYS:
+        raise ValidationError({"end_on": ERR_CONTRACT_TOO_LONG})
+    if doctor is not None and doctor.team_id != team.pk:
+        raise ValidationError({"doctor": ERR_MEMBER_TEAM})
+    if handed_over_on is not None and handed_over_on < signed_on:
+        raise ValidationError({"handed_over_on": ERR_HANDOVER_BEFORE})
+    if Contract.objects.filter(person=person, signed_on=signed_on).exists():
+        raise ValidationError({"signed_on": ERR_CONTRACT_EXISTS})
+    contract = Contract(
+        person=person,
+        team=team,
+        doctor=doctor,
+        package=package,
+        signed_on=signed_on,
+        end_on=end_on,
+        handed_over_on=handed_over_on,
+    )
+    contract.full_clean(validate_constraints=False)
+    contract.save()
+    return contract
+
+
+def _year_after(on: date) -> date:
+    try:
+        return on.replace(year=on.year + 1) - timedelta(days=1)
+    except ValueError:  # 29 February
+        return date(on.year + 1, 2, 28)
+
+
+def contract_hand_over(*, user: Any, contract: Contract, on: date, today: date | None = None) -> Contract:
+    """交付签约 Record that the contract was handed over to the household."""
+    _require_role(user, SERVICE_ROLES, ERR_ROLE_SERVICE)
+    _require_scope(user, contract.person)
+    if on > (today or timezone.localdate()):
+        raise ValidationError({"handed_over_on": ERR_DATE_FUTURE})
+    if on < contract.signed_on:
+        raise ValidationError({"handed_over_on": ERR_HANDOVER_BEFORE})
+    contract.handed_over_on = on
+    contract.save(update_fields=["handed_over_on"])
+    return contract
+
+
+def contracts_renew_village(*, user: Any, village: Region, year: int) -> int:
+    """整村续签 Renew for ``year`` every contract of the village that covered the last day of ``year - 1``.
+
+    Dead persons and persons already holding a contract covering 1 January of ``year`` are skipped.
+    The new contract runs the whole calendar year with the same team, doctor and package; it is
+    not handed over yet. Returns the number of contracts created.
+    """
+    _require_role(user, MANAGE_ROLES, ERR_ROLE_MANAGE)
+    if village.level != RegionLevel.VILLAGE or not user_sees_code(user, village.code):
+        raise PermissionDenied(ERR_REGION_SCOPE)
+    start, end = date(year, 1, 1), date(year, 12, 31)
+    with transaction.atomic():
+        covered = set(
+            Contract.objects.filter(person__village=village, signed_on__lte=start, end_on__gte=start)
+            .exclude(status=ContractStatus.TERMINATED)
+            .values_list("person_id", flat=True)
+        )
+        taken = set(
+            Contract.objects.filter(person__village=village, signed_on=start).values_list(
+                "person_id", flat=True
+            )
+        )
+        previous: dict[int, Contract] = {}
+        for c in (
+            Contract.objects.filter(
+                person__village=village,
+                signed_on__lte=date(year - 1, 12, 31),
+                end_on__gte=date(year - 1, 12, 31),
+            )
+            .exclude(status=ContractStatus.TERMINATED)
+            .exclude(person__living_status=LivingStatus.DEAD)
+            .order_by("signed_on")
+        ):
+            previous[c.person_id] = c
+        rows = [
+            Contract(
+                person_id=c.person_id,
+                team_id=c.team_id,
+                doctor_id=c.doctor_id,
+                package_id=c.package_id,
+                signed_on=start,
+                end_on=end,
+            )
+            for person_id, c in sorted(previous.items())
+            if person_id not in covered and person_id not in taken
+        ]
+        Contract.objects.bulk_create(rows, batch_size=2000)
+    return len(rows)
+
+
+def health_record_open(*, user: Any, person: Person, opened_on: date, record_no: str = "") -> HealthRecord:
+    """建档 Open (or keep) the person's resident health record."""
+    _require_role(user, SERVICE_ROLES, ERR_ROLE_SERVICE)
+    _require_scope(user, person)
+    _check_date(opened_on, person, "opened_on", timezone.localdate())
+    record, _ = HealthRecord.objects.get_or_create(
+        person=person, defaults={"opened_on": opened_on, "record_no": (record_no or "").strip()[:40]}
+    )
+    return record
+
+
+# --- visits ----------------------------------------------------------------------------------
+
+
+def followup_record(
+    *,
+    user: Any,
+    person: Person,
+    visited_on: date,
+    kind: str,
+    disease_ids: list[int],
+    systolic: int | None = None,
+    diastolic: int | None = None,
+    glucose: Decimal | None = None,
+    weight: Decimal | None = None,
+    medication: str = "",
+    adverse_reaction: bool = False,
+    new_complication: bool = False,
+    unstable: bool = False,
+    today: date | None = None,
+) -> FollowUp:
+    """登记随访 Record one visit serving one or more of the person's conditions; move their schedules.
+
+    Each condition is classified from the readings (domain.md §6) and gets its next due date; the
+    visit's ``next_on`` is the earliest of them.
+    """
+    _require_role(user, SERVICE_ROLES, ERR_ROLE_SERVICE)
+    _require_scope(user, person)
+    today = today or timezone.localdate()
+    if person.living_status == LivingStatus.DEAD:
+        raise ValidationError({"person": ERR_DEAD})
+    _check_date(visited_on, person, "visited_on", today)
+    if kind not in VisitKind.values:
+        raise ValidationError({"kind": ERR_KIND})
+    problems = reading_problems(systolic=systolic, diastolic=diastolic, glucose=glucose, weight=weight)
+    if problems:
+        raise ValidationError({f: m for f, m in problems})
+    medication = (medication or "").strip()
+    if len(medication) > 300:
+        raise ValidationError({"medication": ERR_MEDICATION})
+    wanted = sorted(set(disease_ids))
+    if not wanted:
+        raise ValidationError({"disease_ids": ERR_NO_CONDITION})
+    rules = rules_for(county_code=person.village_id[:6])
+    own = set(
+        Condition.objects.filter(person=person, disease_id__in=wanted).values_list("disease_id", flat=True)
+    )
+    if any(d not in own or d not in rules for d in wanted):
+        raise ValidationError({"disease_ids": ERR_CONDITION_UNKNOWN})
+    member = (
+        TeamMember.objects.filter(user=user, active=True).order_by("pk").first()
+        if _user_or_none(user)
+        else None
+    )
+    age = age_on(person.birth_date, visited_on)
+    with transaction.atomic():
+        if FollowUp.objects.filter(person=person, visited_on=visited_on).exists():
+            raise ValidationError({"visited_on": ERR_VISIT_EXISTS})
+        visit = FollowUp(
+            person=person,
+            visited_on=visited_on,
+            kind=kind,
+            systolic=systolic,
+            diastolic=diastolic,
+            glucose=glucose,
+            weight=weight,
+            medication=medication,
+            adverse_reaction=adverse_reaction,
+            new_complication=new_complication,
+            unstable=unstable,
+            doctor=member,
+            recorded_by=_user_or_none(user),
+        )
+        visit.full_clean(validate_constraints=False)
+        visit.save()
+        schedules = {
+            s.disease_id: s
+            for s in Schedule.objects.select_for_update().filter(person=person, disease_id__in=wanted)
+        }
+        earliest: date | None = None
+        for disease_id in wanted:
+            rule = rules[disease_id]
+            cls = classify(
+                rule.measure,
+                systolic=systolic,
+                diastolic=diastolic,
+                glucose=glucose,
+                unstable=unstable,
+                age=age,
+            )
+            FollowUpItem.objects.create(
+                followup=visit,
+                person=person,
+                disease_id=disease_id,
+                visited_on=visited_on,
+                face_to_face=kind in FACE_TO_FACE_KINDS,
+                classification=cls,
+            )
+            schedule = schedules.get(disease_id)
+            if (
+                schedule is not None
+                and schedule.last_visit_on is not None
+                and schedule.last_visit_on > visited_on
+            ):
+                # A late entry of an older visit: the newer visit still decides the schedule.
+                continue
+            due = next_due(
+                rule,
+                visited_on=visited_on,
+                classification=cls,
+                previous_streak=schedule.uncontrolled_streak if schedule else 0,
+                adverse_reaction=adverse_reaction,
+                new_complication=new_complication,
+            )
+            Schedule.objects.update_or_create(
+                person=person,
+                disease_id=disease_id,
+                defaults={
+                    "village_id": person.village_id,
+                    "last_visit_on": visited_on,
+                    "last_classification": cls,
+                    "uncontrolled_streak": due.streak,
+                    "due_on": due.due_on,
+                    "reason": due.reason,
+                    "escalate_on": due.escalate_on,
+                },
+            )
+            earliest = due.due_on if earliest is None else min(earliest, due.due_on)
+        visit.next_on = earliest
+        visit.save(update_fields=["next_on"])
+    return visit
+
+
+# --- checks, deliveries, cards ---------------------------------------------------------------
+
+
+def checkup_record(
+    *,
+    user: Any,
+    person: Person,
+    checked_on: date,
+    items: dict[str, str] | None = None,
+    conclusion: str = "",
+    institution: Institution | None = None,
+) -> Checkup:
+    """登记体检 Record a health check with its items (name → result)."""
+    _require_role(user, SERVICE_ROLES, ERR_ROLE_SERVICE)
+    _require_scope(user, person)
+    _check_date(checked_on, person, "checked_on", timezone.localdate())
+    conclusion = (conclusion or "").strip()
+    if len(conclusion) > 300:
+        raise ValidationError({"conclusion": ERR_CONCLUSION})
+    checkup, _ = Checkup.objects.update_or_create(
+        person=person,
+        checked_on=checked_on,
+        defaults={
+            "items": {str(k)[:50]: str(v)[:100] for k, v in (items or {}).items() if str(k).strip()},
+            "conclusion": conclusion,
+            "institution": institution,
+            "recorded_by": _user_or_none(user),
+        },
+    )
+    return checkup
+
+
+def drug_delivery_record(
+    *, user: Any, person: Person, delivered_on: date, drugs: str, supply_days: int
+) -> DrugDelivery:
+    """登记送药 Record a delivery of medicines (at most 3 months' supply, domain.md §6)."""
+    _require_role(user, SERVICE_ROLES, ERR_ROLE_SERVICE)
+    _require_scope(user, person)
+    if person.living_status == LivingStatus.DEAD:
+        raise ValidationError({"person": ERR_DEAD})
+    _check_date(delivered_on, person, "delivered_on", timezone.localdate())
+    drugs = (drugs or "").strip()
+    if not drugs or len(drugs) > 300:
+        raise ValidationError({"drugs": ERR_DRUGS})
+    if not 1 <= supply_days <= 92:
+        raise ValidationError({"supply_days": ERR_SUPPLY_DAYS})
+    delivery = DrugDelivery(
+        person=person,
+        delivered_on=delivered_on,
+        drugs=drugs,
+        supply_days=supply_days,
+        delivered_by=_user_or_none(user),
+    )
+    delivery.full_clean(validate_constraints=False)
+    delivery.save()
+    return delivery
+
+
+def chronic_card_issue(
+    *,
+    user: Any,
+    person: Person,
+    disease: Disease,
+    certified_on: date,
+    valid_to: date | None = None,
+    institution: Institution | None = None,
+    card_no: str = "",
+) -> ChronicCard:
+    """办理慢病卡 Issue a chronic-disease card (what ``chronic_card_count`` counts by certification date)."""
+    from jkfp.registry.models import DiseaseKind
+
+    _require_role(user, MANAGE_ROLES, ERR_ROLE_MANAGE)
+    _require_scope(user, person)
+    if disease.kind not in (DiseaseKind.CHRONIC, DiseaseKind.SPECIAL_CHRONIC):
+        raise ValidationError({"disease": ERR_CARD_DISEASE})
+    _check_date(certified_on, person, "certified_on", timezone.localdate())
+    if valid_to is not None and valid_to < certified_on:
+        raise ValidationError({"valid_to": ERR_CARD_VALIDITY})
+    if ChronicCard.objects.filter(person=person, disease=disease).exists():
+        raise ValidationError({"disease": ERR_CARD_EXISTS})
+    card = ChronicCard(
+        person=person,
+        disease=disease,
+        certified_on=certified_on,
+        valid_to=valid_to,
+        institution=institution,
+        card_no=(card_no or "").strip()[:40],
+    )
+    card.full_clean(validate_constraints=False)
+    card.save()
+    return card

@@ -1,0 +1,327 @@
+"""台账 The ledgers of domain.md §10 as .xlsx for a county, township or village (Chinese headers, frozen
+header row, a 合计 row), generated from the same definitions as the indicators so their totals agree:
+
+- 花名册 roster: the target persons of the year;
+- 签约与履约 contracts and follow-ups: contracted target persons living at home (contract_rate
+  numerator), their follow-ups and check of the year and whether fulfilled (fulfilment_rate numerator);
+- 大病专项救治 treatment: ``jkfp.treatment.ledger`` (all cases of the region);
+- 一站式结算 settlement: the settled claims of the year (the money indicators' rows);
+- 参保资助 premium subsidy: who holds a subsidised tag on 31 December and gets what (domain.md §11);
+- 慢病卡 chronic cards: cards issued in the year to target persons (chronic_card_count numerator);
+- 防返贫监测预警 alerts: ``jkfp.monitoring.ledger`` (the alerts of the year);
+- 问题整改 rectification.
+
+A ledger whose data does not exist for the year is not offered (``available`` is False).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db.models import (
+    BooleanField,
+    Count,
+    DecimalField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from jkfp.indicators.catalogue import BY_CODE
+from jkfp.indicators.definitions import (
+    LIVING_LABELS,
+    PERSON_COLUMNS,
+    Column,
+    target_q,
+    year_bounds,
+)
+from jkfp.indicators.exports import table_xlsx
+from jkfp.indicators.models import PremiumRule, Rectification, RectificationStatus
+from jkfp.regions.models import Region, prefix_range
+from jkfp.registry.models import Condition, Person, Tag, TagCode, VerificationStatus
+
+SEX_LABELS = {"M": "男", "F": "女"}
+TAG_LABELS = {value: str(label) for value, label in TagCode.choices}
+MONEY_FIELD = DecimalField(max_digits=14, decimal_places=2)
+
+
+@dataclass(frozen=True)
+class LedgerSpec:
+    """台账 One ledger: its title, whether its data exists for a year, what it shows."""
+
+    title: str
+    available: Callable[[int], bool]
+    note: str = ""
+
+
+def _in_region(qs: QuerySet[Any], path: str, region: Region) -> QuerySet[Any]:
+    lo, hi = prefix_range(region.prefix)
+    return qs.filter(**{f"{path}__gte": lo, f"{path}__lt": hi})
+
+
+def _held(code: str, on: Any) -> Exists:
+    return Exists(
+        Tag.objects.filter(person_id=OuterRef("pk"), code=code, start_on__lte=on).filter(
+            Q(end_on__isnull=True) | Q(end_on__gte=on)
+        )
+    )
+
+
+def _notes(region: Region, year: int, user: Any, *extra: str) -> tuple[str, ...]:
+    return (
+        f"统计范围：{region.name}（{region.code}）　年度：{year}　导出时间：{timezone.localtime():%Y-%m-%d %H:%M}"
+        f"　导出人：{getattr(user, 'username', '')}",
+        *extra,
+    )
+
+
+# --- the ledgers ---------------------------------------------------------------------------------
+
+
+def roster_rows(year: int, region: Region) -> tuple[QuerySet[Any], tuple[Column, ...]]:
+    """花名册 The target persons of ``year`` in ``region`` with their target tags on 31 December."""
+    _, dec31 = year_bounds(year)
+    qs = _in_region(Person.objects.filter(target_q(year)), "village_id", region).annotate(
+        t_poor=_held(TagCode.POOR, dec31),
+        t_monitored=_held(TagCode.MONITORED, dec31),
+        t_tekun=_held(TagCode.TEKUN, dec31),
+        t_dibao=_held(TagCode.DIBAO, dec31),
+        ill=Exists(Condition.objects.filter(person_id=OuterRef("pk"))),
+    )
+    columns = (
+        Column("乡镇", "village__parent__name"),
+        Column("村", "village__name"),
+        Column("户编号", "household__household_no"),
+        Column("姓名", "name"),
+        Column("身份证号", "id_number"),
+        Column("性别", "sex", labels=SEX_LABELS),
+        Column("出生日期", "birth_date"),
+        Column("居住状态", "living_status", labels=LIVING_LABELS),
+        Column("死亡日期", "death_on"),
+        Column("建档立卡/脱贫", "t_poor"),
+        Column("监测对象", "t_monitored"),
+        Column("特困供养", "t_tekun"),
+        Column("低保", "t_dibao"),
+        Column("患病", "ill"),
+        Column("核实状态", "verification_status", labels=dict(VerificationStatus.choices)),
+    )
+    return qs.order_by("village_id", "household_id", "pk"), columns
+
+
+def contracts_rows(year: int, region: Region) -> tuple[QuerySet[Any], tuple[Column, ...]]:
+    """签约与履约 Contracted target persons at home (contract_rate numerator) with their services of the year."""
+    from jkfp.care.models import Checkup, Contract, ContractStatus, FollowUpItem
+
+    contract_spec = BY_CODE["contract_rate"].build(year)
+    fulfil_spec = BY_CODE["fulfilment_rate"].build(year)
+    assert contract_spec is not None and fulfil_spec is not None  # available() checked it
+    jan1, dec31 = year_bounds(year)
+    covering = (
+        Contract.objects.filter(person_id=OuterRef("pk"), signed_on__lte=dec31, end_on__gte=jan1)
+        .exclude(status=ContractStatus.TERMINATED)
+        .order_by("-signed_on")
+    )
+    items = (
+        FollowUpItem.objects.filter(person_id=OuterRef("pk"), visited_on__gte=jan1, visited_on__lte=dec31)
+        .order_by()
+        .values("person_id")
+        .annotate(n=Count("pk"))
+        .values("n")[:1]
+    )
+    checks = (
+        Checkup.objects.filter(person_id=OuterRef("pk"), checked_on__gte=jan1, checked_on__lte=dec31)
+        .order_by()
+        .values("person_id")
+        .annotate(last=Max("checked_on"))
+        .values("last")[:1]
+    )
+    qs = _in_region(contract_spec.rows.filter(contract_spec.numerator), "village_id", region).annotate(
+        c_signed=Subquery(covering.values("signed_on")[:1]),
+        c_end=Subquery(covering.values("end_on")[:1]),
+        c_team=Subquery(covering.values("team__name")[:1]),
+        c_doctor=Subquery(covering.values("doctor__name")[:1]),
+        n_items=Coalesce(Subquery(items), Value(0), output_field=IntegerField()),
+        last_check=Subquery(checks),
+        fulfilled=ExpressionWrapper(fulfil_spec.numerator, output_field=BooleanField()),
+    )
+    columns = (
+        *PERSON_COLUMNS,
+        Column("签约日期", "c_signed"),
+        Column("到期日期", "c_end"),
+        Column("签约团队", "c_team"),
+        Column("家庭医生", "c_doctor"),
+        Column("本年随访病种次数", "n_items"),
+        Column("本年体检日期", "last_check"),
+        Column("履约", "fulfilled"),
+    )
+    return qs.order_by("village_id", "pk"), columns
+
+
+def settlement_rows(year: int, region: Region) -> tuple[QuerySet[Any], tuple[Column, ...]]:
+    spec = BY_CODE["actual_reimbursement_ratio"].build(year)
+    assert spec is not None
+    return _in_region(spec.rows, spec.village, region).order_by(
+        spec.village, "claim__discharged_on", "pk"
+    ), spec.columns
+
+
+def cards_rows(year: int, region: Region) -> tuple[QuerySet[Any], tuple[Column, ...]]:
+    spec = BY_CODE["chronic_card_count"].build(year)
+    assert spec is not None
+    return _in_region(spec.rows, spec.village, region).order_by(spec.village, "pk"), spec.columns
+
+
+def premium_rows(year: int, region: Region) -> tuple[QuerySet[Any], tuple[Column, ...]]:
+    """参保资助 Persons holding on 31 December a tag with a subsidy rule; the most favourable rule applies."""
+    _, dec31 = year_bounds(year)
+    rules = PremiumRule.objects.filter(year=year)
+    premium = rules.aggregate(p=Max("premium_amount"))["p"] or Decimal("0")
+    best = (
+        Tag.objects.filter(person_id=OuterRef("pk"), start_on__lte=dec31)
+        .filter(Q(end_on__isnull=True) | Q(end_on__gte=dec31))
+        .annotate(s=Subquery(rules.filter(tag=OuterRef("code")).values("subsidy_amount")[:1]))
+        .filter(s__isnull=False)
+        .order_by("-s", "code")
+    )
+    qs = (
+        _in_region(Person.objects.all(), "village_id", region)
+        .filter(Q(death_on__isnull=True) | Q(death_on__gt=dec31))
+        .annotate(
+            sub_tag=Subquery(best.values("code")[:1]),
+            subsidy=Subquery(best.values("s")[:1], output_field=MONEY_FIELD),
+            premium=Value(premium, output_field=MONEY_FIELD),
+        )
+        .filter(subsidy__isnull=False)
+        .annotate(own=ExpressionWrapper(F("premium") - F("subsidy"), output_field=MONEY_FIELD))
+    )
+    columns = (
+        *PERSON_COLUMNS,
+        Column("资助类别", "sub_tag", labels=TAG_LABELS),
+        Column("个人缴费标准", "premium", money=True),
+        Column("资助金额", "subsidy", money=True),
+        Column("个人实缴", "own", money=True),
+    )
+    return qs.order_by("village_id", "pk"), columns
+
+
+def rectification_rows(year: int, region: Region) -> tuple[QuerySet[Any], tuple[Column, ...]]:
+    qs = _in_region(Rectification.objects.all(), "region_code", region)
+    columns = (
+        Column("区划代码", "region_code"),
+        Column("发现问题", "finding"),
+        Column("问题来源", "source"),
+        Column("责任人", "owner"),
+        Column("整改时限", "deadline_on"),
+        Column("整改措施", "measures"),
+        Column("佐证材料", "evidence"),
+        Column("状态", "status", labels=dict(RectificationStatus.choices)),
+        Column("完成日期", "done_on"),
+    )
+    return qs.order_by("region_code", "deadline_on", "pk"), columns
+
+
+def _has(code: str) -> Callable[[int], bool]:
+    return lambda year: BY_CODE[code].build(year) is not None
+
+
+def _treatment_available(year: int) -> bool:
+    from jkfp.treatment.models import MajorDiseaseCase
+
+    return MajorDiseaseCase.objects.exists()
+
+
+LEDGERS: dict[str, LedgerSpec] = {
+    "roster": LedgerSpec(
+        "目标人群花名册",
+        lambda year: Person.objects.exists(),
+        "年末（或死亡日）持有建档立卡/监测/特困/低保类别的人员",
+    ),
+    "contracts": LedgerSpec(
+        "签约与履约服务登记簿",
+        lambda year: _has("contract_rate")(year) and _has("fulfilment_rate")(year),
+        "在家目标人群中签约覆盖本年度的人员，本年随访、体检与履约情况",
+    ),
+    "treatment": LedgerSpec("大病专项救治台账", _treatment_available, "本区划全部大病病例（含无需救治）"),
+    "settlement": LedgerSpec(
+        "一站式结算台账", _has("actual_reimbursement_ratio"), "本年度出院、已结算（未冲销）的目标人群住院"
+    ),
+    "premium": LedgerSpec(
+        "参保资助台账",
+        lambda year: PremiumRule.objects.filter(year=year).exists(),
+        "年末持有资助类别的人员；多个类别取最优惠的资助",
+    ),
+    "cards": LedgerSpec("慢病卡办理台账", _has("chronic_card_count"), "本年度为目标人群认定的慢病卡"),
+    "alerts": LedgerSpec("防返贫监测预警台账", _has("alert_handling_rate"), "本年度预警、核实期限与处置情况"),
+    "rectification": LedgerSpec(
+        "问题整改台账", lambda year: True, "发现问题、责任人、整改时限、佐证材料与状态"
+    ),
+}
+ROWS: dict[str, Callable[[int, Region], tuple[QuerySet[Any], tuple[Column, ...]]]] = {
+    "roster": roster_rows,
+    "contracts": contracts_rows,
+    "settlement": settlement_rows,
+    "premium": premium_rows,
+    "cards": cards_rows,
+    "rectification": rectification_rows,
+}
+UNITS = {
+    "roster": "人",
+    "contracts": "人",
+    "settlement": "人次",
+    "premium": "人",
+    "cards": "张",
+    "rectification": "项",
+}
+
+
+def ledger_write(*, kind: str, user: Any, region: Region, year: int) -> tuple[Path, str]:
+    """写台账 Write ledger ``kind`` of ``region`` (already checked to lie in the user's scope).
+
+    Returns (temporary path, a one-line summary for the audit log).
+    """
+    spec = LEDGERS[kind]
+    if kind == "treatment":
+        from jkfp.treatment.ledger import treatment_ledger_write
+
+        directory = Path(settings.VAR_DIR) / "exports"
+        directory.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(prefix="ledger-", suffix=".xlsx", dir=directory)
+        os.close(handle)
+        totals = treatment_ledger_write(user=user, region=region, target=Path(name))
+        return Path(name), f"{totals.cases}例 救治率{totals.rate_text()}"
+    if kind == "alerts":
+        from jkfp.monitoring.ledger import monitoring_ledger_write
+
+        directory = Path(settings.VAR_DIR) / "exports"
+        directory.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(prefix="ledger-", suffix=".xlsx", dir=directory)
+        os.close(handle)
+        alert_totals = monitoring_ledger_write(user=user, region=region, year=year, target=Path(name))
+        return Path(name), f"{alert_totals.alerts}条 处置率{alert_totals.rate_text()}"
+    rows, columns = ROWS[kind](year, region)
+    path, count, money = table_xlsx(
+        rows,
+        columns,
+        sheet=spec.title,
+        unit=UNITS[kind],
+        notes=_notes(region, year, user, spec.note),
+        prefix="ledger-",
+    )
+    summary = f"{count}{UNITS[kind]}" + "".join(f" {label}{amount}" for label, amount in money.items())
+    return path, summary

@@ -1,0 +1,165 @@
+"""自评报告 The yearly self-assessment report (.docx, python-docx) in the shape of the county reports.
+
+Sections: 一、精准识别; 二、便捷就医（先诊疗后付费、一站式结算）; 三、三个一批（大病集中救治一批、
+慢病签约服务管理一批、重病兜底保障一批）; 四、结算保障; 五、组织保障与问题整改; 附表 one table per
+township. Every figure is read from the stored snapshot (``selectors.region_report``), the same the
+dashboard, the CLI and the ledgers agree with; an indicator without data says 暂无数据.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from jkfp.indicators import selectors
+from jkfp.indicators.catalogue import BY_CODE, INDICATORS
+from jkfp.indicators.compute import NO_DATA, Figure
+from jkfp.indicators.models import Rectification, RectificationStatus
+from jkfp.regions.models import Region, prefix_range
+
+SECTIONS: tuple[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], ...] = (
+    ("一、精准识别", (("", ("verification_rate", "enrolment_rate")),)),
+    (
+        "二、便捷就医",
+        (
+            ("（一）先诊疗后付费", ("deferred_payment_count",)),
+            ("（二）一站式结算", ("one_stop_count", "in_county_rate")),
+        ),
+    ),
+    (
+        "三、三个一批",
+        (
+            ("（一）大病集中救治一批", ("major_treatment_rate",)),
+            (
+                "（二）慢病签约服务管理一批",
+                (
+                    "contract_rate",
+                    "fulfilment_rate",
+                    "record_rate",
+                    "checkup_rate",
+                    "htn_standard_rate",
+                    "htn_control_rate",
+                    "dm_standard_rate",
+                    "dm_control_rate",
+                    "chronic_card_count",
+                ),
+            ),
+            ("（三）重病兜底保障一批", ("actual_reimbursement_ratio", "personal_share")),
+        ),
+    ),
+    ("四、结算保障", (("", ("actual_reimbursement_ratio", "personal_share", "in_county_rate")),)),
+)
+
+
+def percent(figure: Figure) -> str:
+    value = figure.value
+    return "—" if value is None else f"{value * 100:.2f}%"
+
+
+def number(value: Any, money: bool) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.2f}" if money else f"{int(value)}"
+
+
+def sentence(code: str, figure: Figure) -> str:
+    """一句话 ``签约率：在家目标人数 120，签约人数 118，签约率 98.33%。`` or 暂无数据."""
+    indicator = BY_CODE[code]
+    if not figure.has_data:
+        return f"{indicator.name}：暂无数据。"
+    return (
+        f"{indicator.name}：{indicator.denominator_label} {number(figure.denominator, indicator.money)}，"
+        f"{indicator.numerator_label} {number(figure.numerator, indicator.money)}，"
+        f"{indicator.name} {percent(figure)}。"
+    )
+
+
+def _table(document: Any, rows: list[tuple[str, str, str, str]]) -> None:
+    table = document.add_table(rows=1, cols=4)
+    table.style = "Table Grid"
+    for cell, text in zip(table.rows[0].cells, ("指标", "分子", "分母", "比率"), strict=True):
+        cell.text = text
+    for row in rows:
+        cells = table.add_row().cells
+        for cell, text in zip(cells, row, strict=True):
+            cell.text = text
+
+
+def figure_rows(figures: dict[str, Figure]) -> list[tuple[str, str, str, str]]:
+    rows = []
+    for indicator in INDICATORS:
+        figure = figures.get(indicator.code, NO_DATA)
+        if not figure.has_data:
+            rows.append((indicator.name, "暂无数据", "暂无数据", "—"))
+        else:
+            rows.append(
+                (
+                    indicator.name,
+                    number(figure.numerator, indicator.money),
+                    number(figure.denominator, indicator.money),
+                    percent(figure),
+                )
+            )
+    return rows
+
+
+def report_write(*, year: int, region: Region) -> Path:
+    """写自评报告 Write the report of ``region`` (already checked to lie in the user's scope) to a temporary file."""
+    from docx import Document
+    from docx.shared import Pt
+
+    data = selectors.region_report(year=year, region=region)
+    figures = data.region.figures
+    document = Document()
+    style = document.styles["Normal"]
+    style.font.name = "宋体"
+    style.font.size = Pt(12)
+    document.add_heading(f"{region.name}{year}年度健康扶贫工作自评报告", level=0)
+    as_of = timezone.localtime(data.computed_at).strftime("%Y年%m月%d日 %H:%M") if data.computed_at else "—"
+    document.add_paragraph(
+        f"统计范围：{region.name}（{region.code}）。数据截至{as_of}，全部数据由系统按业务记录自动生成，"
+        "与指标看板、台账一致。"
+    )
+    for title, parts in SECTIONS:
+        document.add_heading(title, level=1)
+        for subtitle, codes in parts:
+            if subtitle:
+                document.add_heading(subtitle, level=2)
+            for code in codes:
+                if code in BY_CODE:
+                    document.add_paragraph(sentence(code, figures.get(code, NO_DATA)))
+    document.add_heading("五、组织保障与问题整改", level=1)
+    lo, hi = prefix_range(region.prefix)
+    items = Rectification.objects.filter(region_code__gte=lo, region_code__lt=hi)
+    total = items.count()
+    open_count = items.filter(status=RectificationStatus.OPEN).count()
+    # The organisation paragraph is the county's own text: the system leaves a marked blank rather
+    # than inventing one; the rectification figures come from the tracker.
+    document.add_paragraph("（请填写：领导机制、部门协作、资金保障、督查调度等情况。）")
+    document.add_paragraph(
+        f"问题整改：共登记问题 {total} 项，已整改或销号 {total - open_count} 项，整改中 {open_count} 项。"
+    )
+    document.add_heading("附表一　主要指标汇总", level=1)
+    _table(document, figure_rows(figures))
+    for index, child in enumerate(data.children, start=2):
+        document.add_heading(f"附表{_cn(index)}　{child.name}（{child.code}）", level=2)
+        _table(document, figure_rows(child.figures))
+    directory = Path(settings.VAR_DIR) / "exports"
+    directory.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix="report-", suffix=".docx", dir=directory)
+    os.close(handle)
+    document.save(name)
+    return Path(name)
+
+
+def _cn(n: int) -> str:
+    digits = "零一二三四五六七八九"
+    if n < 10:
+        return digits[n]
+    tens, ones = divmod(n, 10)
+    return ("" if tens == 1 else digits[tens]) + "十" + (digits[ones] if ones else "")

@@ -1,0 +1,975 @@
+"""批量结算与重算 Whole-year settlement in bulk: ``jkfp settle-claims`` and ``jkfp resettle``.
+
+Bulk read (one query for the year's claims with their current settlement, amounts as integer
+fen), the batch engine (``jkfp.engine.settle_batch``, int64 fen, equal to the reference engine to
+the fen) and bulk write (PostgreSQL ``COPY`` into the settlement table and temporary tables for the
+updates; plain ``executemany`` on SQLite), all in one transaction. Rows written here store no trace
+(``selectors.settlement_trace`` recomputes it from the stored inputs and ``ytd_before_fen``).
+
+Locking: on PostgreSQL the ledger table is locked ``IN EXCLUSIVE MODE`` for the transaction, so
+window settlements wait (they lock a ledger row ``FOR UPDATE``) and never interleave with a bulk
+run; plain reads continue. SQLite serialises writers anyway.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+
+from jkfp import engine
+from jkfp.accounts.models import AuditAction, Role
+from jkfp.accounts.services import audit_record
+from jkfp.engine.claims import EPOCH_ORDINAL, fen_to_decimal
+from jkfp.regions.models import Region
+from jkfp.registry.models import Person, Tag
+from jkfp.settlement.compute import TAG_CATEGORIES, category_for, engine_policy, tags_on
+from jkfp.settlement.models import (
+    YTD_FIELDS,
+    Claim,
+    ClaimStatus,
+    Policy,
+    Settlement,
+    SettlementReason,
+    YearLedger,
+)
+from jkfp.settlement.selectors import ERR_NO_POLICY, policy_latest
+
+AMOUNT_FIELDS = (
+    engine.OUTPUT_FIELDS
+)  # counted_total, hospital_absorbed, basic, critical, aid, supplementary, personal
+FUNDS = ("basic", "critical", "aid", "supplementary")
+RESETTLE_ROLES = frozenset({Role.COUNTY_ADMIN})
+PREVIEW_ROLES = frozenset({Role.COUNTY_ADMIN, Role.FUND})  # a dry run writes nothing
+ERR_ROLE_RESETTLE = "只有县卫健局管理员可以重新结算全年（医保局·民政可以试算）"
+ERR_CATEGORY_UNDEFINED = "政策“{policy}”没有定义结算类别“{category}”（{count}笔结算使用该类别）"
+ERR_NO_CATEGORY = "{day} 该人员没有政策“{policy}”定义的结算类别"
+_CHUNK = 2000
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@dataclass
+class YearClaims:
+    """One year's claims (pending and/or settled) by column, in database order."""
+
+    pk: np.ndarray
+    claim_id: list[str]
+    person: np.ndarray
+    day: np.ndarray  # days since 1970-01-01
+    level: np.ndarray
+    in_county: np.ndarray
+    referred: np.ndarray
+    total: np.ndarray  # fen
+    oos: np.ndarray  # fen
+    pending: np.ndarray
+    cur_pk: np.ndarray  # 0: none
+    cur_policy: np.ndarray  # 0: none
+    cur_category: list[str]
+    cur_amounts: np.ndarray  # (n, 7) fen; zeros when none
+
+    def __len__(self) -> int:
+        return len(self.claim_id)
+
+    def take(self, rows: np.ndarray) -> YearClaims:
+        ids = rows.tolist()
+        return YearClaims(
+            pk=self.pk[rows],
+            claim_id=[self.claim_id[i] for i in ids],
+            person=self.person[rows],
+            day=self.day[rows],
+            level=self.level[rows],
+            in_county=self.in_county[rows],
+            referred=self.referred[rows],
+            total=self.total[rows],
+            oos=self.oos[rows],
+            pending=self.pending[rows],
+            cur_pk=self.cur_pk[rows],
+            cur_policy=self.cur_policy[rows],
+            cur_category=[self.cur_category[i] for i in ids],
+            cur_amounts=self.cur_amounts[rows],
+        )
+
+
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _day_number(value: Any, cache: dict[Any, int]) -> int:
+    day = cache.get(value)
+    if day is None:
+        parsed = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+        day = cache[value] = parsed.toordinal() - EPOCH_ORDINAL
+    return day
+
+
+def load_year(*, year: int, statuses: Sequence[str]) -> YearClaims:
+    """Every claim discharged in ``year`` with one of ``statuses``, with its current settlement."""
+    c, s = Claim._meta.db_table, Settlement._meta.db_table
+    fen = [f"CAST(ROUND(s.{_q(f)} * 100) AS BIGINT)" for f in AMOUNT_FIELDS]
+    marks = ", ".join(["%s"] * len(statuses))
+    sql = (
+        "SELECT c.id, c.claim_id, c.person_id, c.discharged_on, c.level, c.in_county, c.referred, "  # noqa: S608
+        "CAST(ROUND(c.total_amount * 100) AS BIGINT), CAST(ROUND(c.out_of_scope_amount * 100) AS BIGINT), "
+        f"c.status, s.id, s.policy_id, s.category, {', '.join(fen)} "
+        f"FROM {_q(c)} c LEFT JOIN {_q(s)} s ON s.claim_id = c.id AND s.is_current "
+        f"WHERE c.discharged_on >= %s AND c.discharged_on <= %s AND c.status IN ({marks})"
+    )
+    params = [date(year, 1, 1), date(year, 12, 31), *statuses]
+    parts: list[YearClaims] = []
+    cache: dict[Any, int] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        while True:
+            rows = cursor.fetchmany(100_000)
+            if not rows:
+                break
+            parts.append(_columns(rows, cache))
+            del rows
+    if not parts:
+        return _columns([], cache)
+    if len(parts) == 1:
+        return parts[0]
+    return YearClaims(
+        **{
+            name: (
+                [x for p in parts for x in getattr(p, name)]
+                if isinstance(getattr(parts[0], name), list)
+                else np.concatenate([getattr(p, name) for p in parts])
+            )
+            for name in YearClaims.__dataclass_fields__
+        }
+    )
+
+
+def _columns(rows: list[tuple[Any, ...]], cache: dict[Any, int]) -> YearClaims:
+    n = len(rows)
+    cols: list[Any] = list(zip(*rows, strict=True)) if n else [() for _ in range(20)]
+
+    def ints(values: Iterable[Any]) -> np.ndarray:
+        return np.fromiter((0 if v is None else int(v) for v in values), dtype=np.int64, count=n)
+
+    amounts = np.zeros((n, 7), dtype=np.int64)
+    for k in range(7):
+        amounts[:, k] = ints(cols[13 + k])
+    return YearClaims(
+        pk=ints(cols[0]),
+        claim_id=list(cols[1]),
+        person=ints(cols[2]),
+        day=np.fromiter((_day_number(v, cache) for v in cols[3]), dtype=np.int64, count=n),
+        level=ints(cols[4]),
+        in_county=np.fromiter((bool(v) for v in cols[5]), dtype=np.bool_, count=n),
+        referred=np.fromiter((bool(v) for v in cols[6]), dtype=np.bool_, count=n),
+        total=ints(cols[7]),
+        oos=ints(cols[8]),
+        pending=np.fromiter((v == ClaimStatus.PENDING for v in cols[9]), dtype=np.bool_, count=n),
+        cur_pk=ints(cols[10]),
+        cur_policy=ints(cols[11]),
+        cur_category=[v or "" for v in cols[12]],
+        cur_amounts=amounts,
+    )
+
+
+def settlement_order(yc: YearClaims) -> np.ndarray:
+    """Row indices by (person, discharge day, claim id) — the engine's order (Python string order)."""
+    n = len(yc)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    day = yc.day
+    span = int(day.max()) - int(day.min()) + 1
+    order = np.argsort(yc.person * span + (day - int(day.min())), kind="stable").astype(np.int64)
+    p, d = yc.person[order], day[order]
+    tie = (p[1:] == p[:-1]) & (d[1:] == d[:-1])
+    if bool(tie.any()):
+        padded = np.concatenate(([False], tie, [False]))
+        starts = np.flatnonzero(padded[1:-1] & ~padded[:-2])
+        ends = np.flatnonzero(padded[1:-1] & ~padded[2:]) + 1
+        ids = yc.claim_id
+        for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+            order[start : end + 1] = sorted(order[start : end + 1].tolist(), key=lambda i: ids[i])
+    return order
+
+
+# --------------------------------------------------------------------------- computing
+
+
+@dataclass
+class Computed:
+    """Engine results in fen by row (database order), the year-to-date before/after, the order."""
+
+    amounts: np.ndarray  # (n, 7)
+    before: np.ndarray  # (n, 7) YTD_FIELDS order
+    after: np.ndarray
+    order: np.ndarray
+    group_start: np.ndarray  # bool by sorted position: first claim of its person
+
+
+def compute(
+    yc: YearClaims, policy_pk: np.ndarray, category: Sequence[str], policies: dict[int, Policy]
+) -> Computed:
+    """Settle every row of ``yc`` (one calendar year) with row ``i``'s policy and category, each
+    person's claims in order from a zero year-to-date. Persons whose claims all share one policy go
+    through the batch engine (one call per policy); a person whose year spans two policies is
+    settled claim by claim with the reference engine."""
+    n = len(yc)
+    order = settlement_order(yc)
+    person_sorted = yc.person[order]
+    group_start = np.ones(n, dtype=np.bool_)
+    if n:
+        group_start[1:] = person_sorted[1:] != person_sorted[:-1]
+    group_id_sorted = np.cumsum(group_start) - 1
+    group_of = np.empty(n, dtype=np.int64)
+    group_of[order] = group_id_sorted
+    pol_sorted = policy_pk[order]
+    first_pol = pol_sorted[np.flatnonzero(group_start)] if n else np.zeros(0, np.int64)
+    mixed_group = np.zeros(len(first_pol), dtype=np.bool_)
+    if n:
+        np.logical_or.at(mixed_group, group_id_sorted, pol_sorted != first_pol[group_id_sorted])
+    mixed_row = mixed_group[group_of] if n else np.zeros(0, np.bool_)
+    amounts = np.zeros((n, 7), dtype=np.int64)
+    for pk in np.unique(policy_pk[~mixed_row]).tolist() if n else []:
+        rows = np.flatnonzero((policy_pk == pk) & ~mixed_row)
+        parsed = engine_policy(policies[pk])
+        names = tuple(sorted({category[i] for i in rows.tolist()}))
+        code = {name: k for k, name in enumerate(names)}
+        table = engine.ClaimTable(
+            claim_id=[yc.claim_id[i] for i in rows.tolist()],
+            person=yc.person[rows],
+            category=np.fromiter((code[category[i]] for i in rows.tolist()), dtype=np.int64, count=len(rows)),
+            category_names=names,
+            discharge_day=yc.day[rows],
+            level=yc.level[rows],
+            in_county=yc.in_county[rows],
+            referred=yc.referred[rows],
+            total_fen=yc.total[rows],
+            out_of_scope_fen=yc.oos[rows],
+        )
+        result = engine.settle_batch(parsed, table)
+        amounts[rows] = np.stack(result.columns(), axis=1)
+    if n and bool(mixed_row.any()):
+        ytd: engine.YearToDate | None = None
+        last_person = None
+        for i in order[mixed_row[order]].tolist():
+            if yc.person[i] != last_person:
+                ytd, last_person = engine.YearToDate(), yc.person[i]
+            result = engine.settle_claim(
+                engine_policy(policies[int(policy_pk[i])]),
+                _engine_claim(yc, i, category[i]),
+                ytd,
+                trace=False,
+            )
+            ytd = result.ytd_after
+            amounts[i] = result.amounts_fen
+    before, after = _year_to_date(yc, amounts, order, group_start, policy_pk, category, policies)
+    return Computed(amounts=amounts, before=before, after=after, order=order, group_start=group_start)
+
+
+def _engine_claim(yc: YearClaims, i: int, category: str) -> engine.Claim:
+    return engine.Claim(
+        claim_id=yc.claim_id[i],
+        person_id=str(int(yc.person[i])),
+        category=category,
+        discharge_on=date.fromordinal(int(yc.day[i]) + EPOCH_ORDINAL),
+        level=int(yc.level[i]),
+        in_county=bool(yc.in_county[i]),
+        referred=bool(yc.referred[i]),
+        total_amount=fen_to_decimal(int(yc.total[i])),
+        out_of_scope_amount=fen_to_decimal(int(yc.oos[i])),
+    )
+
+
+def _year_to_date(
+    yc: YearClaims,
+    amounts: np.ndarray,
+    order: np.ndarray,
+    group_start: np.ndarray,
+    policy_pk: np.ndarray,
+    category: Sequence[str],
+    policies: dict[int, Policy],
+) -> tuple[np.ndarray, np.ndarray]:
+    """The seven year-to-date sums before and after each claim (fen), from the amounts: running sums
+    per person in settlement order; the aid deductible used follows §2.3 claim by claim."""
+    n = len(yc)
+    in_scope = (yc.total - yc.oos)[order]
+    a = amounts[order]
+    basic, critical, aid, supp, personal = a[:, 2], a[:, 3], a[:, 4], a[:, 5], a[:, 6]
+    # aid deductible per claim (§2.3): ded = min(rem, max(0, D − used)); categories without aid: 0.
+    ded_of: dict[tuple[int, str], int | None] = {}
+    for pk, cat in {(int(policy_pk[i]), category[i]) for i in range(n)}:
+        rule = engine_policy(policies[pk]).category(cat).aid
+        ded_of[(pk, cat)] = None if rule is None else int(rule.deductible.yuan * 100)
+    rem = (in_scope - basic - critical).tolist()
+    keys = [(int(p), category[i]) for p, i in zip(policy_pk[order].tolist(), order.tolist(), strict=True)]
+    starts = group_start.tolist()
+    ded = [0] * n
+    used = 0
+    for k in range(n):
+        if starts[k]:
+            used = 0
+        d = ded_of[keys[k]]
+        if d is not None:
+            x = min(rem[k], max(0, d - used))
+            ded[k] = x
+            used += x
+    step = np.stack(
+        [basic, in_scope - basic, critical, aid, np.array(ded, dtype=np.int64), supp, personal], axis=1
+    )
+    cum = np.cumsum(step, axis=0)
+    start_idx = np.flatnonzero(group_start)
+    sizes = np.diff(np.append(start_idx, n))
+    offset = np.repeat(cum[start_idx] - step[start_idx], sizes, axis=0) if n else cum
+    after_sorted = cum - offset
+    before_sorted = after_sorted - step
+    before = np.empty_like(before_sorted)
+    after = np.empty_like(after_sorted)
+    before[order] = before_sorted
+    after[order] = after_sorted
+    return before, after
+
+
+# --------------------------------------------------------------------------- writing
+
+
+_CENTS = tuple(f".{i:02d}" for i in range(100))
+
+
+def _fen_texts(values: np.ndarray) -> list[str]:
+    """Fen as yuan texts with two decimals (``12345`` → ``"123.45"``)."""
+    v = values.astype(np.int64)
+    mag = np.abs(v)
+    texts = [
+        y + c
+        for y, c in zip(
+            map(str, (mag // 100).tolist()), map(_CENTS.__getitem__, (mag % 100).tolist()), strict=True
+        )
+    ]
+    if len(v) and int(v.min()) < 0:
+        texts = [("-" + t) if neg else t for t, neg in zip(texts, (v < 0).tolist(), strict=True)]
+    return texts
+
+
+def _ratio_texts(amounts: np.ndarray) -> list[str | None]:
+    counted = amounts[:, 0]
+    paid = amounts[:, 2] + amounts[:, 3] + amounts[:, 4] + amounts[:, 5]
+    safe = np.where(counted > 0, counted, 1)
+    micro = (2 * paid * 1_000_000 + safe) // (2 * safe)
+    return [
+        None if c <= 0 else f"{m // 1_000_000}.{m % 1_000_000:06d}"
+        for c, m in zip(counted.tolist(), micro.tolist(), strict=True)
+    ]
+
+
+def _ytd_texts(matrix: np.ndarray) -> list[str]:
+    """Rows of seven fen sums as ``Settlement.ytd_*_fen`` text."""
+    return [",".join(map(str, row)) for row in matrix.tolist()]
+
+
+SETTLEMENT_COLUMNS = (
+    "claim_id",
+    "policy_id",
+    "category",
+    *AMOUNT_FIELDS,
+    "ratio",
+    "trace",
+    "ytd_before_fen",
+    "ytd_after_fen",
+    "is_current",
+    "reason",
+    "settled_at",
+    "settled_by_id",
+)
+
+
+def _binary_copy(cursor: Any, table: str, columns: Sequence[str], values: Sequence[np.ndarray]) -> None:
+    """PostgreSQL: COPY int64 columns into ``table`` in the binary format, laid out by numpy (no
+    Python object per cell)."""
+    n = len(values[0]) if values else 0
+    if n == 0:
+        return
+    layout = [("count", ">i2")]
+    for k in range(len(values)):
+        layout += [(f"l{k}", ">i4"), (f"v{k}", ">i8")]
+    rows = np.empty(n, dtype=np.dtype(layout))
+    rows["count"] = len(values)
+    for k, column in enumerate(values):
+        rows[f"l{k}"] = 8
+        rows[f"v{k}"] = column
+    header = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+    step = 200_000
+    with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.write(header)
+        for start in range(0, n, step):
+            copy.write(rows[start : start + step].tobytes())
+        copy.write(struct.pack(">h", -1))
+
+
+def _temp_table(cursor: Any, name: str, columns: Sequence[str]) -> None:
+    cursor.execute(f"DROP TABLE IF EXISTS {name}")
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE {name} ({', '.join(f'{c} bigint' for c in columns)}) ON COMMIT DROP"
+    )
+
+
+def _update_by_ids(table: str, assignments: str, params: list[Any], ids: Sequence[int], tmp: str) -> None:
+    """``UPDATE table SET assignments WHERE id IN ids`` in bulk."""
+    if not len(ids):
+        return
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            _temp_table(cursor, tmp, ("id",))
+            _binary_copy(cursor, tmp, ("id",), [np.asarray(ids, dtype=np.int64)])
+            cursor.execute(
+                f"UPDATE {_q(table)} t SET {assignments} FROM {tmp} WHERE t.id = {tmp}.id",  # noqa: S608
+                params,
+            )
+        else:
+            ids = list(ids)
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ", ".join(["%s"] * len(chunk))
+                cursor.execute(
+                    f"UPDATE {_q(table)} SET {assignments} WHERE id IN ({marks})",  # noqa: S608
+                    [*params, *chunk],
+                )
+
+
+def _fen_sql(column: str) -> str:
+    """SQL: an integer fen column as numeric yuan with two decimals."""
+    return f"({column} * 0.01)"
+
+
+def _fen_list_sql(prefix: str) -> str:
+    """SQL: the seven fen columns ``{prefix}0..6`` as ``ytd_*_fen`` text (``"a,b,c,…"``)."""
+    return "concat_ws(',', " + ", ".join(f"{prefix}{k}" for k in range(7)) + ")"
+
+
+def _insert_settlements(
+    yc: YearClaims,
+    rows: np.ndarray,
+    comp: Computed,
+    policy_pk: np.ndarray,
+    category: Sequence[str],
+    reasons: Sequence[str],
+    user_id: int | None,
+) -> None:
+    """Insert new current settlement rows for ``rows`` (row indices of ``yc``).
+
+    PostgreSQL: the integers (claim, policy, codes, amounts and year-to-date in fen) go by binary
+    COPY into a temporary table, and one INSERT … SELECT turns them into the row (decimals, the
+    ratio rounded half-up in integer arithmetic, the year-to-date texts); SQLite: ``executemany``.
+    """
+    if not len(rows):
+        return
+    now = timezone.now()
+    table = Settlement._meta.db_table
+    names = ", ".join(_q(c) for c in SETTLEMENT_COLUMNS)
+    amounts = comp.amounts[rows]
+    if connection.vendor == "postgresql":
+        cat_names = sorted(set(category[i] for i in rows.tolist()))
+        cat_code = {c: k for k, c in enumerate(cat_names)}
+        reason_names = sorted(set(reasons))
+        reason_code = {c: k for k, c in enumerate(reason_names)}
+        cols = ["claim", "policy", "cat", "reason", *(f"a{k}" for k in range(7)), *(f"b{k}" for k in range(7)),
+                *(f"f{k}" for k in range(7))]  # fmt: skip
+        values = [
+            yc.pk[rows],
+            policy_pk[rows],
+            np.fromiter((cat_code[category[i]] for i in rows.tolist()), dtype=np.int64, count=len(rows)),
+            np.fromiter((reason_code[r] for r in reasons), dtype=np.int64, count=len(rows)),
+            *(amounts[:, k] for k in range(7)),
+            *(comp.before[rows][:, k] for k in range(7)),
+            *(comp.after[rows][:, k] for k in range(7)),
+        ]
+        paid = "(s.a2 + s.a3 + s.a4 + s.a5)"
+        select = ", ".join(
+            (
+                "s.claim",
+                "s.policy",
+                "(%s::text[])[s.cat + 1]",
+                *(_fen_sql(f"s.a{k}") for k in range(7)),
+                f"CASE WHEN s.a0 > 0 THEN div(2 * {paid} * 1000000 + s.a0, 2 * s.a0) / 1000000.0 END",
+                "''",
+                _fen_list_sql("s.b"),
+                _fen_list_sql("s.f"),
+                "true",
+                "(%s::text[])[s.reason + 1]",
+                "%s",
+                "%s",
+            )
+        )
+        with connection.cursor() as cursor:
+            _temp_table(cursor, "settle_stage_tmp", cols)
+            _binary_copy(cursor, "settle_stage_tmp", cols, values)
+            cursor.execute(
+                f"INSERT INTO {_q(table)} ({names}) SELECT {select} FROM settle_stage_tmp s",  # noqa: S608
+                [cat_names, reason_names, now, user_id],
+            )
+        return
+    r = rows.tolist()
+    texts = [_fen_texts(amounts[:, k]) for k in range(7)]
+    ratios = _ratio_texts(amounts)
+    before = _ytd_texts(comp.before[rows])
+    after = _ytd_texts(comp.after[rows])
+    marks = ", ".join(["%s"] * len(SETTLEMENT_COLUMNS))
+    sql = f"INSERT INTO {_q(table)} ({names}) VALUES ({marks})"  # noqa: S608
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    data = [
+        (int(yc.pk[i]), int(policy_pk[i]), category[i], *(texts[f][k] for f in range(7)), ratios[k], "",
+         before[k], after[k], True, reasons[k], stamp, user_id)
+        for k, i in enumerate(r)
+    ]  # fmt: skip
+    with connection.cursor() as cursor:
+        for start in range(0, len(data), _CHUNK):
+            cursor.executemany(sql, data[start : start + _CHUNK])
+
+
+def _store_ledgers(year: int, persons: np.ndarray, after: np.ndarray, counts: np.ndarray) -> None:
+    """Set the ledger rows (person, year) to ``after`` (fen), creating missing ones."""
+    if not len(persons):
+        return
+    table = YearLedger._meta.db_table
+    cols = [f"{f}_ytd" for f in YTD_FIELDS]
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            stage = ["person", *(f"y{k}" for k in range(7)), "n"]
+            _temp_table(cursor, "settle_ledger_tmp", stage)
+            _binary_copy(
+                cursor, "settle_ledger_tmp", stage, [persons, *(after[:, k] for k in range(7)), counts]
+            )
+            sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in (*cols, "claim_count", "updated_at"))
+            sums = ", ".join(_fen_sql(f"y{k}") for k in range(7))
+            cursor.execute(
+                f"INSERT INTO {_q(table)} (person_id, year, {', '.join(cols)}, claim_count, updated_at) "  # noqa: S608
+                f"SELECT person, %s, {sums}, n, %s FROM settle_ledger_tmp "
+                f"ON CONFLICT (person_id, year) DO UPDATE SET {sets}",
+                [year, now],
+            )
+            return
+        sums_text = [_fen_texts(after[:, k]) for k in range(7)]
+        stamp = connection.ops.adapt_datetimefield_value(now)
+        sets = ", ".join(f"{c} = excluded.{c}" for c in (*cols, "claim_count", "updated_at"))
+        sql = (
+            f"INSERT INTO {_q(table)} (person_id, year, {', '.join(cols)}, claim_count, updated_at) "  # noqa: S608
+            f"VALUES ({', '.join(['%s'] * (len(cols) + 4))}) "
+            f"ON CONFLICT (person_id, year) DO UPDATE SET {sets}"
+        )
+        values = [
+            (p, year, *(s[k] for s in sums_text), int(counts[k]), stamp)
+            for k, p in enumerate(persons.tolist())
+        ]
+        for start in range(0, len(values), _CHUNK):
+            cursor.executemany(sql, values[start : start + _CHUNK])
+
+
+def _lock_ledgers() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {_q(YearLedger._meta.db_table)} IN EXCLUSIVE MODE")
+
+
+def _changed_from(comp: Computed, yc: YearClaims, changed: np.ndarray) -> np.ndarray:
+    """Rows needing a new settlement row: from the first changed claim of each person on (a change
+    alters the year-to-date of every later claim). ``changed`` is by row (database order)."""
+    n = len(yc)
+    if n == 0:
+        return np.zeros(0, dtype=np.bool_)
+    ch_sorted = changed[comp.order].astype(np.int64)
+    # running "any change so far" within the person: cumsum restarted at every group start
+    cum = np.cumsum(ch_sorted)
+    start_idx = np.flatnonzero(comp.group_start)
+    sizes = np.diff(np.append(start_idx, n))
+    base = np.repeat(cum[start_idx] - ch_sorted[start_idx], sizes)
+    out = np.empty(n, dtype=np.bool_)
+    out[comp.order] = (cum - base) > 0
+    return out
+
+
+def _group_last(comp: Computed, yc: YearClaims) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(persons, ytd after their last claim, claim counts)."""
+    n = len(yc)
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros((0, 7), np.int64), np.zeros(0, np.int64)
+    start_idx = np.flatnonzero(comp.group_start)
+    end_idx = np.append(start_idx[1:], n) - 1
+    last_rows = comp.order[end_idx]
+    return yc.person[last_rows], comp.after[last_rows], np.diff(np.append(start_idx, n))
+
+
+# --------------------------------------------------------------------------- settle-claims
+
+
+@dataclass
+class SettleProblem:
+    """A pending claim that could not be settled (no policy in force, no category)."""
+
+    claim_id: str
+    reason: str
+
+
+@dataclass
+class SettleYearResult:
+    claims: int = 0
+    settled: int = 0
+    persons: int = 0
+    resettled: int = 0
+    invalid: int = 0
+    seconds: float = 0.0
+    problems: list[SettleProblem] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "claims": self.claims,
+            "settled": self.settled,
+            "persons": self.persons,
+            "resettled": self.resettled,
+            "invalid": self.invalid,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _policies_by_day(days: np.ndarray) -> tuple[dict[int, int], dict[int, Policy]]:
+    """Policy in force (pk) per distinct day number (0 when none) and the policies by pk."""
+    policies = {p.pk: p for p in Policy.objects.all()}
+    ranked = sorted(policies.values(), key=lambda p: (p.uploaded_at, p.pk), reverse=True)
+    out: dict[int, int] = {}
+    for d in np.unique(days).tolist():
+        day = date.fromordinal(int(d) + EPOCH_ORDINAL)
+        out[int(d)] = next((p.pk for p in ranked if p.valid_from <= day <= p.valid_to), 0)
+    return out, policies
+
+
+def _tags_by_person(persons: Iterable[int]) -> dict[int, list[tuple[str, date, date | None]]]:
+    wanted = set(persons)
+    out: dict[int, list[tuple[str, date, date | None]]] = defaultdict(list)
+    qs = Tag.objects.filter(code__in=list(TAG_CATEGORIES)).values_list(
+        "person_id", "code", "start_on", "end_on"
+    )
+    if len(wanted) < 5000:
+        ids = sorted(wanted)
+        for start in range(0, len(ids), 500):
+            for pid, code, s, e in qs.filter(person_id__in=ids[start : start + 500]):
+                out[pid].append((code, s, e))
+    else:
+        for pid, code, s, e in qs.iterator(chunk_size=20000):
+            if pid in wanted:
+                out[pid].append((code, s, e))
+    return out
+
+
+def claims_settle_year(*, year: int, user: Any = None) -> SettleYearResult:
+    """批量结算 Settle every pending claim discharged in ``year`` with the batch engine.
+
+    Each pending claim gets the policy in force on its discharge date and the person's category
+    on that day (as ``claim_settle``); a person's already settled claims of the year are settled
+    again with them in order (their policy and category kept), and those whose results change get
+    new rows (reason ``reorder``), exactly as settling the claims one by one would. Pending claims
+    without a policy or category stay pending and are listed in ``problems``. One transaction.
+    """
+    if user is not None and getattr(user, "role", None) not in RESETTLE_ROLES:
+        raise PermissionDenied(ERR_ROLE_RESETTLE)
+    started = time.perf_counter()
+    result = SettleYearResult()
+    with transaction.atomic():
+        _lock_ledgers()
+        yc = load_year(year=year, statuses=(ClaimStatus.PENDING, ClaimStatus.SETTLED))
+        result.claims = int(yc.pending.sum())
+        if result.claims == 0:
+            result.seconds = time.perf_counter() - started
+            return result
+        by_day, policies = _policies_by_day(yc.day[yc.pending])
+        n = len(yc)
+        policy_pk = yc.cur_policy.copy()
+        category = list(yc.cur_category)
+        ok = np.ones(n, dtype=np.bool_)
+        pending_rows = np.flatnonzero(yc.pending).tolist()
+        tags = _tags_by_person({int(yc.person[i]) for i in pending_rows})
+        for i in pending_rows:
+            pk = by_day[int(yc.day[i])]
+            day = date.fromordinal(int(yc.day[i]) + EPOCH_ORDINAL)
+            if pk == 0:
+                ok[i] = False
+                result.problems.append(
+                    SettleProblem(yc.claim_id[i], ERR_NO_POLICY.format(day=day.isoformat()))
+                )
+                continue
+            cat = category_for(engine_policy(policies[pk]), tags_on(tags.get(int(yc.person[i]), []), day))
+            if cat is None:
+                ok[i] = False
+                result.problems.append(
+                    SettleProblem(
+                        yc.claim_id[i], ERR_NO_CATEGORY.format(day=day.isoformat(), policy=policies[pk].label)
+                    )
+                )
+                continue
+            policy_pk[i] = pk
+            category[i] = cat
+        for pk in set(policy_pk[~yc.pending].tolist()) - set(policies):
+            policies[pk] = Policy.objects.get(pk=pk)
+        result.invalid = int((~ok).sum())
+        # Only persons with a settleable pending claim are touched.
+        persons = np.unique(yc.person[yc.pending & ok])
+        keep = np.flatnonzero(np.isin(yc.person, persons) & ok)
+        yc = yc.take(keep)
+        policy_pk = policy_pk[keep]
+        category = [category[i] for i in keep.tolist()]
+        comp = compute(yc, policy_pk, category, policies)
+        changed = yc.pending | (comp.amounts != yc.cur_amounts).any(axis=1)
+        redo = _changed_from(comp, yc, changed)
+        old_rows = np.flatnonzero(redo & ~yc.pending)
+        new_rows = np.flatnonzero(redo)
+        reasons = [
+            SettlementReason.SETTLE if yc.pending[i] else SettlementReason.REORDER for i in new_rows.tolist()
+        ]
+        _update_by_ids(
+            Settlement._meta.db_table,
+            "is_current = %s",
+            [False],
+            yc.cur_pk[old_rows].tolist(),
+            "settle_retire_tmp",
+        )
+        user_id = user.pk if user is not None and getattr(user, "is_authenticated", False) else None
+        _insert_settlements(yc, new_rows, comp, policy_pk, category, reasons, user_id)
+        _update_by_ids(
+            Claim._meta.db_table,
+            "status = %s",
+            [ClaimStatus.SETTLED],
+            yc.pk[yc.pending].tolist(),
+            "settle_claims_tmp",
+        )
+        persons_arr, after, counts = _group_last(comp, yc)
+        _store_ledgers(year, persons_arr, after, counts)
+        result.settled = int(yc.pending.sum())
+        result.persons = len(persons_arr)
+        result.resettled = len(old_rows)
+        if user is not None:
+            audit_record(
+                user=user,
+                action=AuditAction.SETTLE,
+                object_type="year",
+                object_id=str(year),
+                detail="批量结算",
+            )
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+# --------------------------------------------------------------------------- resettle
+
+
+@dataclass
+class TownshipRow:
+    """乡镇汇总 Totals of one township before and after (fen → Decimal yuan)."""
+
+    code: str
+    name: str
+    claims: int
+    before: dict[str, Decimal]
+    after: dict[str, Decimal]
+
+
+@dataclass
+class PersonDelta:
+    """个人负担增加 A person whose own payment of the year rises."""
+
+    person_id: int
+    id_number: str
+    name: str
+    village_name: str
+    before: Decimal
+    after: Decimal
+
+    @property
+    def delta(self) -> Decimal:
+        return self.after - self.before
+
+
+@dataclass
+class ResettleReport:
+    """重算报告 What re-settling a year under a policy changes (``jkfp resettle`` and the web page)."""
+
+    year: int
+    policy: Policy
+    dry_run: bool
+    claims: int = 0
+    changed: int = 0
+    persons: int = 0
+    totals_before: dict[str, Decimal] = field(default_factory=dict)
+    totals_after: dict[str, Decimal] = field(default_factory=dict)
+    townships: list[TownshipRow] = field(default_factory=list)
+    persons_up: list[PersonDelta] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "year": self.year,
+            "policy": self.policy.label,
+            "dry_run": self.dry_run,
+            "claims": self.claims,
+            "changed": self.changed,
+            "persons": self.persons,
+            "persons_paying_more": len(self.persons_up),
+            "totals_before": {k: f"{v:.2f}" for k, v in self.totals_before.items()},
+            "totals_after": {k: f"{v:.2f}" for k, v in self.totals_after.items()},
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _totals(matrix: np.ndarray) -> dict[str, Decimal]:
+    sums = matrix.sum(axis=0) if len(matrix) else np.zeros(7, dtype=np.int64)
+    return {f: fen_to_decimal(int(v)) for f, v in zip(AMOUNT_FIELDS, sums.tolist(), strict=True)}
+
+
+def year_resettle(
+    *,
+    year: int,
+    policy_name: str,
+    dry_run: bool = False,
+    user: Any = None,
+    persons_limit: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ResettleReport:
+    """政策调整重算 Re-settle every settled claim of ``year`` under the highest version of
+    ``policy_name`` (categories as currently settled), with the batch engine; unless ``dry_run``
+    write new current rows (reason ``policy_resettle``) for the claims whose policy or results
+    change, and the ledgers. Returns the report (totals per fund before/after, per township, the
+    persons whose own payment rises, largest first — at most ``persons_limit`` of them)."""
+    allowed = PREVIEW_ROLES if dry_run else RESETTLE_ROLES
+    if user is not None and getattr(user, "role", None) not in allowed:
+        raise PermissionDenied(ERR_ROLE_RESETTLE)
+    started = time.perf_counter()
+    say = progress or (lambda text: None)
+    policy = policy_latest(name=policy_name)
+    parsed = engine_policy(policy)
+    report = ResettleReport(year=year, policy=policy, dry_run=dry_run)
+    with transaction.atomic():
+        if not dry_run:
+            _lock_ledgers()
+        yc = load_year(year=year, statuses=(ClaimStatus.SETTLED,))
+        say(f"read {len(yc)} claims {time.perf_counter() - started:.1f}s")
+        n = len(yc)
+        report.claims = n
+        defined = set(parsed.category_names)
+        missing: dict[str, int] = defaultdict(int)
+        for name in yc.cur_category:
+            if name not in defined:
+                missing[name] += 1
+        if missing:
+            name, count = next(iter(missing.items()))
+            raise ValidationError(
+                {"policy": ERR_CATEGORY_UNDEFINED.format(policy=policy.label, category=name, count=count)}
+            )
+        policy_pk = np.full(n, policy.pk, dtype=np.int64)
+        comp = compute(yc, policy_pk, yc.cur_category, {policy.pk: policy})
+        say(f"computed {time.perf_counter() - started:.1f}s")
+        changed = (comp.amounts != yc.cur_amounts).any(axis=1)
+        redo = _changed_from(comp, yc, changed) | (yc.cur_policy != policy.pk)
+        report.changed = int(redo.sum())
+        report.totals_before = _totals(yc.cur_amounts)
+        report.totals_after = _totals(comp.amounts)
+        _report_details(report, yc, comp, persons_limit)
+        say(f"report {time.perf_counter() - started:.1f}s")
+        if not dry_run and report.changed:
+            rows = np.flatnonzero(redo)
+            _update_by_ids(
+                Settlement._meta.db_table,
+                "is_current = %s",
+                [False],
+                yc.cur_pk[rows].tolist(),
+                "settle_retire_tmp",
+            )
+            say(f"retired {time.perf_counter() - started:.1f}s")
+            user_id = user.pk if user is not None and getattr(user, "is_authenticated", False) else None
+            _insert_settlements(
+                yc,
+                rows,
+                comp,
+                policy_pk,
+                yc.cur_category,
+                [SettlementReason.POLICY_RESETTLE] * len(rows),
+                user_id,
+            )
+            say(f"inserted {time.perf_counter() - started:.1f}s")
+            persons_arr, after, counts = _group_last(comp, yc)
+            _store_ledgers(year, persons_arr, after, counts)
+            say(f"ledgers {time.perf_counter() - started:.1f}s")
+        if user is not None:
+            audit_record(
+                user=user,
+                action=AuditAction.RESETTLE,
+                object_type="year",
+                object_id=str(year),
+                detail=f"{policy.label}{'（试算）' if dry_run else ''}",
+            )
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _report_details(report: ResettleReport, yc: YearClaims, comp: Computed, limit: int | None) -> None:
+    n = len(yc)
+    if n == 0:
+        return
+    persons, inverse = np.unique(yc.person, return_inverse=True)
+    report.persons = len(persons)
+    pb = np.zeros(len(persons), dtype=np.int64)
+    pa = np.zeros(len(persons), dtype=np.int64)
+    np.add.at(pb, inverse, yc.cur_amounts[:, 6])
+    np.add.at(pa, inverse, comp.amounts[:, 6])
+    # Villages of the persons (townships: the first 9 digits + 000).
+    village: dict[int, str] = {}
+    ids = persons.tolist()
+    for start in range(0, len(ids), 20000):
+        chunk = ids[start : start + 20000]
+        village.update(Person.objects.filter(pk__in=chunk).values_list("id", "village_id"))
+    town_of_person = [village.get(p, "")[:9] + "000" for p in ids]
+    towns = sorted(set(town_of_person))
+    t_index = {t: k for k, t in enumerate(towns)}
+    tp = np.fromiter((t_index[t] for t in town_of_person), dtype=np.int64, count=len(ids))
+    row_town = tp[inverse]
+    names = dict(Region.objects.filter(code__in=towns).values_list("code", "name"))
+    for k, code in enumerate(towns):
+        mask = row_town == k
+        report.townships.append(
+            TownshipRow(
+                code=code,
+                name=names.get(code, code),
+                claims=int(mask.sum()),
+                before=_totals(yc.cur_amounts[mask]),
+                after=_totals(comp.amounts[mask]),
+            )
+        )
+    up = np.flatnonzero(pa > pb)
+    up = up[np.lexsort((persons[up], -(pa[up] - pb[up])))]
+    if limit is not None:
+        up = up[:limit]
+    chosen = [int(persons[k]) for k in up.tolist()]
+    info: dict[int, tuple[str, str, str]] = {}
+    for start in range(0, len(chosen), 500):
+        for pid, idn, name, vname in Person.objects.filter(pk__in=chosen[start : start + 500]).values_list(
+            "id", "id_number", "name", "village__name"
+        ):
+            info[pid] = (idn, name, vname)
+    for k in up.tolist():
+        pid = int(persons[k])
+        idn, name, vname = info.get(pid, ("", "", ""))
+        report.persons_up.append(
+            PersonDelta(
+                person_id=pid,
+                id_number=idn,
+                name=name,
+                village_name=vname,
+                before=fen_to_decimal(int(pb[k])),
+                after=fen_to_decimal(int(pa[k])),
+            )
+        )

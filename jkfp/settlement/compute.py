@@ -1,0 +1,120 @@
+"""结算输入与结果换算 Gathering engine inputs from rows and turning engine results back into rows.
+
+No queries here: callers fetch the rows, these helpers build ``jkfp.engine`` values (policies,
+claims, year-to-date sums, categories) and convert the results (Decimal or int64 fen) into
+field values. The arithmetic itself stays in the engine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Final
+
+from jkfp import engine
+from jkfp.engine.claims import fen_to_decimal
+from jkfp.registry.models import TagCode
+from jkfp.settlement.models import YTD_FIELDS, Policy
+
+# Tag codes of the registry → the engine's category names (settlement.md §1). A person holding
+# none of these settles as ``ordinary`` when the policy's ``category_precedence`` names it.
+TAG_CATEGORIES: Final[Mapping[str, str]] = {
+    TagCode.TEKUN: "tekun",
+    TagCode.DIBAO: "dibao",
+    TagCode.POOR: "poor",
+    TagCode.MONITORED: "monitored",
+}
+DEFAULT_CATEGORY: Final = "ordinary"
+CATEGORY_LABELS: Final[Mapping[str, str]] = {
+    "tekun": "特困供养",
+    "dibao": "低保",
+    "poor": "建档立卡/脱贫",
+    "monitored": "防返贫监测对象",
+    "ordinary": "普通居民",
+}
+
+_CACHE: dict[tuple[int, str], engine.Policy] = {}
+
+
+def engine_policy(policy: Policy) -> engine.Policy:
+    """引擎政策 The parsed engine policy of a stored version, cached per (pk, sha256) in this process."""
+    key = (policy.pk, policy.sha256)
+    parsed = _CACHE.get(key)
+    if parsed is None:
+        parsed = engine.loads_policy(
+            policy.source_text,
+            fmt="json" if policy.source_format == "json" else "toml",
+            source=policy.label,
+        )
+        _CACHE[key] = parsed
+    return parsed
+
+
+def category_for(policy: engine.Policy, tag_codes: Iterable[str]) -> str | None:
+    """结算类别 The first of ``policy.category_precedence`` the person holds (``ordinary`` matches
+    everyone); None when none matches or the match is not a category the policy defines."""
+    held = {TAG_CATEGORIES[c] for c in tag_codes if c in TAG_CATEGORIES}
+    defined = set(policy.category_names)
+    for name in policy.category_precedence:
+        if name in held or name == DEFAULT_CATEGORY:
+            return name if name in defined else None
+    return None
+
+
+def tags_on(tags: Sequence[tuple[str, date, date | None]], day: date) -> list[str]:
+    """当日类别 Codes of the dated tags ``(code, start_on, end_on)`` in force on ``day``."""
+    return [code for code, start, end in tags if start <= day and (end is None or end >= day)]
+
+
+def ytd_from_mapping(values: Mapping[str, Any]) -> engine.YearToDate:
+    """Year-to-date from a JSON mapping (``ytd_before``) or ledger values; missing keys are 0."""
+    return engine.YearToDate(**{f: Decimal(str(values.get(f, "0.00"))) for f in YTD_FIELDS})
+
+
+def ytd_fen_text(ytd: engine.YearToDate) -> str:
+    """The seven sums as comma-separated integer fen, in field order (``Settlement.ytd_*_fen``)."""
+    return ",".join(str(v) for v in ytd.as_fen())
+
+
+def ytd_from_fen_text(text: str) -> engine.YearToDate:
+    """Year-to-date from ``ytd_fen_text``'s format (empty text: zeros)."""
+    if not text:
+        return engine.YearToDate()
+    return engine.YearToDate(*(fen_to_decimal(int(v)) for v in text.split(",")))
+
+
+def ratio_of(counted: Decimal, paid: Decimal) -> Decimal | None:
+    """实际报销比例 paid / counted, rounded half-up to 6 decimals; None when nothing is counted."""
+    if counted == 0:
+        return None
+    return (paid / counted).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
+
+
+def request_hash(
+    *,
+    claim_id: str,
+    id_number: str,
+    institution_code: str,
+    admitted_on: date,
+    discharged_on: date,
+    total_amount: Decimal,
+    out_of_scope_amount: Decimal,
+    referred: bool | None,
+) -> str:
+    """请求摘要 SHA-256 of the canonical claim inputs: equal bodies give equal hashes (idempotency)."""
+    flag = "" if referred is None else ("1" if referred else "0")
+    text = "|".join(
+        (
+            claim_id,
+            id_number,
+            institution_code,
+            admitted_on.isoformat(),
+            discharged_on.isoformat(),
+            f"{total_amount:.2f}",
+            f"{out_of_scope_amount:.2f}",
+            flag,
+        )
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

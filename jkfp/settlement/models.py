@@ -1,0 +1,333 @@
+"""一站式结算 Policies, deferred-payment admissions, claims, settlements and the year ledger (issue 4).
+
+The arithmetic lives in ``jkfp.engine``; these tables keep its inputs and outputs. A settlement row
+is never changed after it is written (except its ``is_current`` flag): a re-settlement writes a new
+row and the history keeps both. ``YearLedger`` holds a person's seven year-to-date sums per
+calendar year and is the row locked while a person's claims are settled.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from jkfp.regions.models import Institution
+from jkfp.registry.models import Person
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class PolicyFormat(models.TextChoices):
+    """政策文件格式 Policy file format."""
+
+    TOML = "toml", "TOML"
+    JSON = "json", "JSON"
+
+
+class Policy(models.Model):
+    """政策 One version of a settlement policy file (``settlement.md §3``), kept verbatim.
+
+    Immutable once a settlement used it: a change is a new version (same name, version + 1).
+    """
+
+    name = models.CharField("政策名称", max_length=100)
+    version = models.PositiveIntegerField("版本", default=1)
+    title = models.CharField("标题", max_length=300)
+    valid_from = models.DateField("起始日期")
+    valid_to = models.DateField("终止日期")
+    source_text = models.TextField("政策文件原文")
+    source_format = models.CharField("文件格式", max_length=4, choices=PolicyFormat.choices)
+    sha256 = models.CharField("SHA-256", max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="上传人",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    uploaded_at = models.DateTimeField("上传时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "结算政策"
+        verbose_name_plural = "结算政策"
+        ordering = ["name", "-version"]
+        constraints = [models.UniqueConstraint(fields=["name", "version"], name="policy_name_version_uniq")]
+        indexes = [models.Index(fields=["valid_from", "valid_to"], name="policy_validity_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"
+
+    @property
+    def label(self) -> str:
+        """名称与版本 ``name v3``: what the API and the slip show as the policy."""
+        return f"{self.name} v{self.version}"
+
+
+class AdmissionStatus(models.TextChoices):
+    """入院状态 State of an admission."""
+
+    ADMITTED = "admitted", "在院"
+    DISCHARGED = "discharged", "已出院结算"
+    CANCELLED = "cancelled", "已撤销"
+
+
+class Admission(models.Model):
+    """入院登记 An admission at a hospital window, with the deferred-payment agreement (先诊疗后付费)."""
+
+    person = models.ForeignKey(
+        Person, verbose_name="人员", on_delete=models.PROTECT, related_name="admissions"
+    )
+    institution = models.ForeignKey(
+        Institution, verbose_name="医疗机构", on_delete=models.PROTECT, related_name="admissions"
+    )
+    admitted_on = models.DateField("入院日期")
+    deferred_payment = models.BooleanField("先诊疗后付费", default=False)
+    agreement_signed_on = models.DateField("协议签署日期", null=True, blank=True)
+    deposit_waived_amount = models.DecimalField("免交押金", default=0, **MONEY)
+    status = models.CharField(
+        "状态", max_length=12, choices=AdmissionStatus.choices, default=AdmissionStatus.ADMITTED
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="登记人",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField("登记时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "入院登记"
+        verbose_name_plural = "入院登记"
+        ordering = ["-admitted_on", "-id"]
+        indexes = [models.Index(fields=["institution", "status", "admitted_on"], name="admission_inst_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} {self.admitted_on}"
+
+
+class ClaimSource(models.TextChoices):
+    """结算申请来源 Where a claim came from."""
+
+    API = "api", "医院接口"
+    WINDOW = "window", "结算窗口"
+    IMPORT = "import", "批量导入"
+
+
+class ClaimStatus(models.TextChoices):
+    """结算申请状态 State of a claim."""
+
+    PENDING = "pending", "待结算"
+    SETTLED = "settled", "已结算"
+    REVERSED = "reversed", "已冲销"
+
+
+class Claim(models.Model):
+    """结算申请 One hospital stay to settle (``settlement.md §1``); level and in-county are snapshots."""
+
+    claim_id = models.CharField("结算号", max_length=64, unique=True)
+    person = models.ForeignKey(Person, verbose_name="人员", on_delete=models.PROTECT, related_name="claims")
+    institution = models.ForeignKey(
+        Institution, verbose_name="医疗机构", on_delete=models.PROTECT, related_name="claims"
+    )
+    level = models.PositiveSmallIntegerField("医院等级")
+    in_county = models.BooleanField("县域内")
+    admission = models.ForeignKey(
+        Admission,
+        verbose_name="入院登记",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="claims",
+    )
+    admitted_on = models.DateField("入院日期")
+    discharged_on = models.DateField("出院日期")
+    # The person's major-disease case whose diagnosis date is the latest on or before the discharge
+    # date (set when the claim is created; none → null). ``case.claims`` feeds the treatment ledger.
+    major_disease_case = models.ForeignKey(
+        "treatment.MajorDiseaseCase",
+        verbose_name="大病救治",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="claims",
+    )
+    total_amount = models.DecimalField("医疗总费用", **MONEY)
+    out_of_scope_amount = models.DecimalField("目录外费用", **MONEY)
+    referred = models.BooleanField("已转诊备案", default=False)
+    request_hash = models.CharField("请求摘要", max_length=64, blank=True)
+    source = models.CharField("来源", max_length=10, choices=ClaimSource.choices, default=ClaimSource.API)
+    status = models.CharField("状态", max_length=10, choices=ClaimStatus.choices, default=ClaimStatus.PENDING)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="录入人",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    reversed_at = models.DateTimeField("冲销时间", null=True, blank=True)
+    reversed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="冲销人",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+    reversal_reason = models.CharField("冲销原因", max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = "结算申请"
+        verbose_name_plural = "结算申请"
+        ordering = ["discharged_on", "claim_id"]
+        indexes = [
+            # The settlement order of a person's year: (discharge date, claim id).
+            models.Index(fields=["person", "discharged_on", "claim_id"], name="claim_person_order_idx"),
+            models.Index(fields=["discharged_on", "status"], name="claim_discharged_idx"),
+            models.Index(fields=["institution", "discharged_on"], name="claim_inst_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.claim_id
+
+    @property
+    def year(self) -> int:
+        """结算年度 The calendar year of discharge: the year-to-date sums run per this year."""
+        return self.discharged_on.year
+
+
+class SettlementReason(models.TextChoices):
+    """结算原因 Why a settlement row was written."""
+
+    SETTLE = "settle", "出院结算"
+    REORDER = "reorder", "补结算顺延重算"
+    REVERSAL_RESETTLE = "reversal_resettle", "冲销后重算"
+    POLICY_RESETTLE = "policy_resettle", "政策调整重算"
+
+
+class Settlement(models.Model):
+    """结算 The settlement of one claim: inputs' policy and category, every layer, the trace, the
+    year-to-date before and after. Amount fields are named as the engine's ``OUTPUT_FIELDS``."""
+
+    claim = models.ForeignKey(
+        Claim, verbose_name="结算申请", on_delete=models.PROTECT, related_name="settlements"
+    )
+    policy = models.ForeignKey(
+        Policy, verbose_name="政策", on_delete=models.PROTECT, related_name="settlements"
+    )
+    category = models.CharField("结算类别", max_length=30)
+    counted_total = models.DecimalField("计入结算费用", **MONEY)
+    hospital_absorbed = models.DecimalField("医院承担（目录外超限）", **MONEY)
+    basic = models.DecimalField("基本医保", **MONEY)
+    critical = models.DecimalField("大病保险", **MONEY)
+    aid = models.DecimalField("医疗救助", **MONEY)
+    supplementary = models.DecimalField("补充医疗保险", **MONEY)
+    personal = models.DecimalField("个人负担", **MONEY)
+    ratio = models.DecimalField("实际报销比例", max_digits=9, decimal_places=6, null=True, blank=True)
+    trace = models.TextField("计算过程", blank=True)
+    # The seven year-to-date sums (YTD_FIELDS order) before and after this claim, as integer fen
+    # joined by commas ("1480000,420000,0,294000,0,26000,200000"): a JSON object per row made a
+    # bulk re-settlement about four times slower on PostgreSQL (ADR 0004). Read them through the
+    # ``ytd_before`` / ``ytd_after`` properties (dicts of yuan strings with two decimals).
+    ytd_before_fen = models.CharField("结算前当年累计（分）", max_length=200, blank=True)
+    ytd_after_fen = models.CharField("结算后当年累计（分）", max_length=200, blank=True)
+    is_current = models.BooleanField("当前有效", default=True)
+    reason = models.CharField(
+        "原因", max_length=20, choices=SettlementReason.choices, default=SettlementReason.SETTLE
+    )
+    settled_at = models.DateTimeField("结算时间")
+    settled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="结算人",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+
+    class Meta:
+        verbose_name = "结算"
+        verbose_name_plural = "结算"
+        ordering = ["-settled_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["claim"], condition=Q(is_current=True), name="settlement_one_current_per_claim"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.claim_id} {self.settled_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def ytd_before(self) -> dict[str, str]:
+        """结算前当年累计 ``{"basic": "14800.00", …}`` — the seven sums before this claim."""
+        return ytd_fen_to_dict(self.ytd_before_fen)
+
+    @property
+    def ytd_after(self) -> dict[str, str]:
+        """结算后当年累计 The seven sums after this claim (same shape as ``ytd_before``)."""
+        return ytd_fen_to_dict(self.ytd_after_fen)
+
+    @property
+    def paid_by_funds(self) -> Decimal:
+        """基金支付合计 basic + critical + aid + supplementary."""
+        return self.basic + self.critical + self.aid + self.supplementary
+
+
+# The seven year-to-date sums, in the engine's YearToDate field order (settlement.md §2).
+YTD_FIELDS = (
+    "basic",
+    "critical_base",
+    "critical",
+    "aid",
+    "aid_deductible_used",
+    "supplementary",
+    "personal",
+)
+
+
+def ytd_fen_to_dict(text: str) -> dict[str, str]:
+    """``"a,b,…"`` (seven fen integers) → ``{field: "yuan.00"}``; empty text → zeros."""
+    values = [int(v) for v in text.split(",")] if text else [0] * len(YTD_FIELDS)
+    return {
+        f: f"{'-' if v < 0 else ''}{abs(v) // 100}.{abs(v) % 100:02d}"
+        for f, v in zip(YTD_FIELDS, values, strict=True)
+    }
+
+
+class YearLedger(models.Model):
+    """年度累计 A person's seven year-to-date sums in one calendar year; the row locked while settling."""
+
+    person = models.ForeignKey(
+        Person, verbose_name="人员", on_delete=models.PROTECT, related_name="year_ledgers"
+    )
+    year = models.PositiveSmallIntegerField("年度")
+    basic_ytd = models.DecimalField("基本医保累计", default=0, **MONEY)
+    critical_base_ytd = models.DecimalField("大病保险累计基数", default=0, **MONEY)
+    critical_ytd = models.DecimalField("大病保险累计", default=0, **MONEY)
+    aid_ytd = models.DecimalField("医疗救助累计", default=0, **MONEY)
+    aid_deductible_used_ytd = models.DecimalField("救助起付线已用", default=0, **MONEY)
+    supplementary_ytd = models.DecimalField("补充保险累计", default=0, **MONEY)
+    personal_ytd = models.DecimalField("个人负担累计", default=0, **MONEY)
+    claim_count = models.PositiveIntegerField("已结算笔数", default=0)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    class Meta:
+        verbose_name = "年度累计"
+        verbose_name_plural = "年度累计"
+        ordering = ["person_id", "year"]
+        constraints = [models.UniqueConstraint(fields=["person", "year"], name="ledger_person_year_uniq")]
+        indexes = [models.Index(fields=["year", "personal_ytd"], name="ledger_year_personal_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} {self.year}"

@@ -1,0 +1,774 @@
+"""一站式结算写操作 Settlement services: policies, admissions, claims, settlement, reversal.
+
+Every write of the settlement app goes through these functions. Errors:
+
+- ``ValidationError`` — bad input; ``message_dict`` maps the field (``claim_id``, ``total_amount``,
+  ``discharged_on``, ``source_text``, …) to a Chinese message; the messages are the ``ERR_*``
+  constants (format placeholders in braces).
+- ``ClaimConflict`` (a ``ValidationError`` subclass, code ``conflict``) — the same ``claim_id`` was
+  submitted with different inputs, or re-submitted after its reversal (the API answers 409).
+- ``PermissionDenied`` — the user's role or institution may not do this.
+
+Concurrency (issue 4): settling, reversing and re-ordering a person's claims of one calendar year
+happen inside one transaction that first locks the person's ``YearLedger`` row
+(``select_for_update`` on PostgreSQL; SQLite serialises writers with ``BEGIN IMMEDIATE``). Two
+windows settling the same person at once therefore give the serial result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from jkfp import engine
+from jkfp.accounts.models import AuditAction, Role
+from jkfp.accounts.services import audit_record
+from jkfp.core.importing import has_control_chars
+from jkfp.engine.claims import MAX_CLAIM_AMOUNT_FEN
+from jkfp.regions.models import Institution
+from jkfp.registry.models import Person, Tag
+from jkfp.settlement.compute import (
+    TAG_CATEGORIES,
+    category_for,
+    engine_policy,
+    ratio_of,
+    request_hash,
+    tags_on,
+    ytd_fen_text,
+    ytd_from_fen_text,
+)
+from jkfp.settlement.models import (
+    YTD_FIELDS,
+    Admission,
+    AdmissionStatus,
+    Claim,
+    ClaimSource,
+    ClaimStatus,
+    Policy,
+    PolicyFormat,
+    Settlement,
+    SettlementReason,
+    YearLedger,
+)
+from jkfp.settlement.selectors import policy_in_force, policy_is_used
+from jkfp.treatment.models import MajorDiseaseCase
+from jkfp.treatment.selectors import referral_flag
+
+POLICY_ROLES = frozenset({Role.COUNTY_ADMIN})
+SETTLE_ROLES = frozenset({Role.HOSPITAL, Role.COUNTY_ADMIN})
+REVERSE_ROLES = frozenset({Role.HOSPITAL, Role.COUNTY_ADMIN})
+
+ERR_ROLE_POLICY = "只有县卫健局管理员可以上传结算政策"
+ERR_ROLE_SETTLE = "只有定点医疗机构结算窗口和县卫健局管理员可以办理结算"
+ERR_ROLE_REVERSE = "只有定点医疗机构结算窗口和县卫健局管理员可以冲销结算"
+ERR_OTHER_INSTITUTION = "只能办理本机构的结算业务"
+ERR_NO_INSTITUTION = "您的账号未绑定医疗机构，不能办理结算"
+ERR_POLICY_FORMAT = "政策文件格式应为 toml 或 json"
+ERR_POLICY_INVALID = "政策文件不合法：{problems}"
+ERR_POLICY_USED = "政策“{label}”已用于结算，不能修改；请上传新版本"
+ERR_CLAIM_ID = "结算号不能为空，不超过64个字符，不能含控制字符"
+ERR_CLAIM_EXISTS = "结算号“{claim_id}”已存在"
+ERR_CONFLICT = "结算号“{claim_id}”已以不同内容提交过"
+ERR_CONFLICT_REVERSED = "结算号“{claim_id}”已冲销，不能再次结算；请使用新的结算号"
+ERR_AMOUNT = "金额应为不小于0、最多两位小数的数字"
+ERR_AMOUNT_TOO_LARGE = "金额超过上限"
+ERR_OUT_OF_SCOPE_GT_TOTAL = "目录外费用不能大于医疗总费用"
+ERR_DISCHARGE_BEFORE_ADMIT = "出院日期不能早于入院日期"
+ERR_DISCHARGE_FUTURE = "出院日期不能晚于今天"
+ERR_ADMIT_FUTURE = "入院日期不能晚于今天"
+ERR_ADMIT_BEFORE_BIRTH = "入院日期不能早于出生日期"
+ERR_NO_CATEGORY = "{day} 该人员没有政策“{policy}”定义的结算类别"
+ERR_NOT_SETTLED = "只有已结算的申请可以冲销"
+ERR_REVERSAL_REASON = "请填写冲销原因（不超过300字）"
+ERR_REVERSED = "该结算申请已冲销"
+ERR_ADMISSION_MISMATCH = "入院登记与结算申请的人员或机构不一致"
+ERR_ADMISSION_STATE = "该入院登记已出院结算或已撤销"
+ERR_ADMISSION_OPEN = "该人员在本机构已有在院登记（{day} 入院）"
+ERR_AGREEMENT_DATE = "签署先诊疗后付费协议时必须填写协议签署日期"
+ERR_DEPOSIT_WITHOUT_AGREEMENT = "未签署先诊疗后付费协议时不能免交押金"
+ERR_AGREEMENT_FUTURE = "协议签署日期不能晚于今天"
+
+MONEY_FIELDS = ("counted_total", "hospital_absorbed", "basic", "critical", "aid", "supplementary", "personal")
+
+
+class ClaimConflict(ValidationError):
+    """结算号冲突 The same claim id with different inputs (HTTP 409)."""
+
+
+def _require_role(user: Any, roles: frozenset[str], message: str) -> None:
+    if user is not None and getattr(user, "role", None) not in roles:
+        raise PermissionDenied(message)
+
+
+def _require_institution(user: Any, institution_code: str) -> None:
+    """A hospital-window user acts only for their own institution; other roles (and ``None``:
+    the command line or an API token already bound to the institution) are not restricted."""
+    if user is None or getattr(user, "role", None) != Role.HOSPITAL:
+        return
+    if getattr(user, "institution_id", None) is None:
+        raise PermissionDenied(ERR_NO_INSTITUTION)
+    if user.institution_id != institution_code:
+        raise PermissionDenied(ERR_OTHER_INSTITUTION)
+
+
+def _actor(user: Any) -> Any:
+    return user if user is not None and getattr(user, "is_authenticated", False) else None
+
+
+# --------------------------------------------------------------------------- policies
+
+
+def policy_upload(*, text: str, fmt: str, user: Any = None) -> Policy:
+    """上传政策 Validate a policy file with the engine and store it.
+
+    A new name becomes version 1. For a known name: when its highest version has not been used by
+    a settlement it is replaced in place (same version); otherwise a new version (+1) is created.
+    Identical text to the highest version changes nothing. Raises ``ValidationError({"source_text":
+    …})`` naming the offending key (the engine's message), or for ``fmt`` other than toml/json.
+    """
+    _require_role(user, POLICY_ROLES, ERR_ROLE_POLICY)
+    fmt = (fmt or "").lower()
+    if fmt not in PolicyFormat.values:
+        raise ValidationError({"source_format": ERR_POLICY_FORMAT})
+    try:
+        parsed = engine.loads_policy(text, fmt=fmt, source="")  # type: ignore[arg-type]
+    except engine.PolicyError as exc:
+        problems = "；".join(f"{p.path}：{p.zh}" if p.path else p.zh for p in exc.problems)
+        raise ValidationError({"source_text": ERR_POLICY_INVALID.format(problems=problems)}) from exc
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    with transaction.atomic():
+        latest = Policy.objects.select_for_update().filter(name=parsed.name).order_by("-version").first()
+        if latest is not None and latest.sha256 == digest:
+            return latest
+        if latest is not None and not policy_is_used(policy=latest):
+            policy = latest
+        else:
+            policy = Policy(name=parsed.name, version=(latest.version + 1) if latest else 1)
+        policy.title = parsed.title[:300]
+        policy.valid_from = parsed.valid_from
+        policy.valid_to = parsed.valid_to
+        policy.source_text = text
+        policy.source_format = fmt
+        policy.sha256 = digest
+        policy.uploaded_by = _actor(user)
+        policy.uploaded_at = timezone.now()
+        policy.full_clean()
+        policy.save()
+        if user is not None:
+            audit_record(user=user, action=AuditAction.POLICY, object_type="policy", object_id=policy.label)
+    return policy
+
+
+def policy_update(*, policy: Policy, text: str, fmt: str, user: Any = None) -> Policy:
+    """修改政策 Replace the text of an unused version; ``ValidationError`` when it has been used
+    (immutable: upload a new version instead)."""
+    if policy_is_used(policy=policy):
+        raise ValidationError({"source_text": ERR_POLICY_USED.format(label=policy.label)})
+    return policy_upload(text=text, fmt=fmt, user=user)
+
+
+def policy_install_preset(
+    *, name: str, as_name: str | None = None, year: int | None = None, title: str | None = None
+) -> Policy:
+    """安装预置政策 Store a shipped preset (``jkfp init``). With ``as_name``/``year``/``title`` a copy
+    is re-dated to 1 January – 31 December of ``year`` under another name (the demo's illustrative
+    policy). Installing the same text twice changes nothing."""
+    from importlib import resources
+
+    text = resources.files("jkfp.engine.presets").joinpath(f"{name}.toml").read_text(encoding="utf-8")
+    if as_name or year or title:
+        lines = []
+        for line in text.splitlines():
+            key = line.split("=", 1)[0].strip()
+            if as_name and key == "name":
+                line = f'name = "{as_name}"'
+            elif title and key == "title":
+                line = f'title = "{title}"'
+            elif year and key == "valid_from":
+                line = f'valid_from = "{year}-01-01"'
+            elif year and key == "valid_to":
+                line = f'valid_to = "{year}-12-31"'
+            lines.append(line)
+        text = "\n".join(lines) + "\n"
+    existing = Policy.objects.filter(sha256=hashlib.sha256(text.encode("utf-8")).hexdigest()).first()
+    if existing is not None:
+        return existing
+    return policy_upload(text=text, fmt="toml", user=None)
+
+
+def policies_install_presets() -> list[Policy]:
+    """预置政策入库 Store every shipped preset (idempotent)."""
+    return [policy_install_preset(name=n) for n in engine.preset_names()]
+
+
+# --------------------------------------------------------------------------- admissions
+
+
+def admission_register(
+    *,
+    person: Person,
+    institution: Institution,
+    admitted_on: date,
+    deferred_payment: bool,
+    agreement_signed_on: date | None = None,
+    deposit_waived_amount: Decimal | str = Decimal("0.00"),
+    user: Any = None,
+) -> Admission:
+    """入院登记 Register an admission (with the 先诊疗后付费 agreement and the deposit waived)."""
+    _require_role(user, SETTLE_ROLES, ERR_ROLE_SETTLE)
+    _require_institution(user, institution.code)
+    today = timezone.localdate()
+    waived = _amount(deposit_waived_amount, "deposit_waived_amount")
+    errors: dict[str, str] = {}
+    if admitted_on > today:
+        errors["admitted_on"] = ERR_ADMIT_FUTURE
+    elif admitted_on < person.birth_date:
+        errors["admitted_on"] = ERR_ADMIT_BEFORE_BIRTH
+    if deferred_payment and agreement_signed_on is None:
+        errors["agreement_signed_on"] = ERR_AGREEMENT_DATE
+    elif agreement_signed_on is not None and agreement_signed_on > today:
+        errors["agreement_signed_on"] = ERR_AGREEMENT_FUTURE
+    if not deferred_payment and waived > 0:
+        errors["deposit_waived_amount"] = ERR_DEPOSIT_WITHOUT_AGREEMENT
+    open_one = Admission.objects.filter(
+        person=person, institution=institution, status=AdmissionStatus.ADMITTED
+    ).first()
+    if open_one is not None:
+        errors["person"] = ERR_ADMISSION_OPEN.format(day=open_one.admitted_on.isoformat())
+    if errors:
+        raise ValidationError(errors)
+    admission = Admission(
+        person=person,
+        institution=institution,
+        admitted_on=admitted_on,
+        deferred_payment=deferred_payment,
+        agreement_signed_on=agreement_signed_on if deferred_payment else None,
+        deposit_waived_amount=waived,
+        created_by=_actor(user),
+    )
+    admission.full_clean()
+    admission.save()
+    return admission
+
+
+def admission_cancel(*, admission: Admission, user: Any = None) -> Admission:
+    """撤销入院登记 Cancel an admission that has not been settled."""
+    _require_role(user, SETTLE_ROLES, ERR_ROLE_SETTLE)
+    _require_institution(user, admission.institution_id)
+    if admission.status != AdmissionStatus.ADMITTED:
+        raise ValidationError({"status": ERR_ADMISSION_STATE})
+    admission.status = AdmissionStatus.CANCELLED
+    admission.save(update_fields=["status"])
+    return admission
+
+
+# --------------------------------------------------------------------------- claims
+
+
+def _amount(value: Decimal | str | int, field: str) -> Decimal:
+    try:
+        amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise ValidationError({field: ERR_AMOUNT}) from None
+    if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
+        raise ValidationError({field: ERR_AMOUNT})
+    if amount * 100 > MAX_CLAIM_AMOUNT_FEN:
+        raise ValidationError({field: ERR_AMOUNT_TOO_LARGE})
+    return amount.quantize(Decimal("0.01"))
+
+
+@dataclass(frozen=True)
+class ClaimInput:
+    """结算申请输入 Validated inputs of a new claim (what ``claim_create`` stores)."""
+
+    claim_id: str
+    person: Person
+    institution: Institution
+    admitted_on: date
+    discharged_on: date
+    total_amount: Decimal
+    out_of_scope_amount: Decimal
+    referred: bool | None
+    admission: Admission | None
+    request_hash: str
+
+
+def claim_validate(
+    *,
+    claim_id: str,
+    person: Person,
+    institution: Institution,
+    admitted_on: date,
+    discharged_on: date,
+    total_amount: Decimal | str,
+    out_of_scope_amount: Decimal | str,
+    referred: bool | None = None,
+    admission: Admission | None = None,
+    today: date | None = None,
+) -> ClaimInput:
+    """校验结算申请 Check a claim's inputs; ``ValidationError({field: message})`` listing every problem."""
+    today = today or timezone.localdate()
+    errors: dict[str, str] = {}
+    claim_id = (claim_id or "").strip()
+    if not claim_id or len(claim_id) > 64 or has_control_chars(claim_id):
+        errors["claim_id"] = ERR_CLAIM_ID
+    total = out = None
+    try:
+        total = _amount(total_amount, "total_amount")
+    except ValidationError as exc:
+        errors.update({k: v[0] for k, v in exc.message_dict.items()})
+    try:
+        out = _amount(out_of_scope_amount, "out_of_scope_amount")
+    except ValidationError as exc:
+        errors.update({k: v[0] for k, v in exc.message_dict.items()})
+    if total is not None and out is not None and out > total:
+        errors["out_of_scope_amount"] = ERR_OUT_OF_SCOPE_GT_TOTAL
+    if admitted_on > today:
+        errors["admitted_on"] = ERR_ADMIT_FUTURE
+    elif admitted_on < person.birth_date:
+        errors["admitted_on"] = ERR_ADMIT_BEFORE_BIRTH
+    if discharged_on > today:
+        errors["discharged_on"] = ERR_DISCHARGE_FUTURE
+    elif discharged_on < admitted_on:
+        errors["discharged_on"] = ERR_DISCHARGE_BEFORE_ADMIT
+    if admission is not None:
+        if admission.person_id != person.pk or admission.institution_id != institution.code:
+            errors["admission"] = ERR_ADMISSION_MISMATCH
+        elif admission.status != AdmissionStatus.ADMITTED:
+            errors["admission"] = ERR_ADMISSION_STATE
+    if errors:
+        raise ValidationError(errors)
+    assert total is not None and out is not None
+    digest = request_hash(
+        claim_id=claim_id,
+        id_number=person.id_number,
+        institution_code=institution.code,
+        admitted_on=admitted_on,
+        discharged_on=discharged_on,
+        total_amount=total,
+        out_of_scope_amount=out,
+        referred=referred,
+    )
+    return ClaimInput(
+        claim_id, person, institution, admitted_on, discharged_on, total, out, referred, admission, digest
+    )
+
+
+def claim_create(
+    *,
+    claim_id: str,
+    person: Person,
+    institution: Institution,
+    admitted_on: date,
+    discharged_on: date,
+    total_amount: Decimal | str,
+    out_of_scope_amount: Decimal | str,
+    referred: bool | None = None,
+    admission: Admission | None = None,
+    source: str = ClaimSource.WINDOW,
+    user: Any = None,
+) -> Claim:
+    """登记结算申请 Store a pending claim. Level and in-county are copied from the institution;
+    ``referred`` is ignored in county and, for an out-of-county stay, taken from the person's
+    approved referral (``treatment.selectors.referral_flag``) when not given."""
+    _require_role(user, SETTLE_ROLES, ERR_ROLE_SETTLE)
+    _require_institution(user, institution.code)
+    data = claim_validate(
+        claim_id=claim_id,
+        person=person,
+        institution=institution,
+        admitted_on=admitted_on,
+        discharged_on=discharged_on,
+        total_amount=total_amount,
+        out_of_scope_amount=out_of_scope_amount,
+        referred=referred,
+        admission=admission,
+    )
+    return _claim_insert(data, source=source, user=user)
+
+
+def major_case_for(*, person_id: int, on: date) -> int | None:
+    """关联大病救治 The pk of the person's major-disease case with the latest diagnosis date on or
+    before ``on`` (ties: the newest case), or None."""
+    return (
+        MajorDiseaseCase.objects.filter(person_id=person_id, diagnosed_on__lte=on)
+        .order_by("-diagnosed_on", "-pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+def _claim_insert(data: ClaimInput, *, source: str, user: Any, savepoint: bool = True) -> Claim:
+    in_county = bool(data.institution.in_county)
+    if in_county:
+        flag = False
+    elif data.referred is None:
+        flag = referral_flag(
+            person_id=data.person.pk, institution_code=data.institution.code, admitted_on=data.admitted_on
+        )
+    else:
+        flag = bool(data.referred)
+    claim = Claim(
+        claim_id=data.claim_id,
+        person=data.person,
+        institution=data.institution,
+        level=int(data.institution.level),
+        in_county=in_county,
+        admission=data.admission,
+        admitted_on=data.admitted_on,
+        discharged_on=data.discharged_on,
+        major_disease_case_id=major_case_for(person_id=data.person.pk, on=data.discharged_on),
+        total_amount=data.total_amount,
+        out_of_scope_amount=data.out_of_scope_amount,
+        referred=flag,
+        request_hash=data.request_hash,
+        source=source,
+        created_by=_actor(user),
+    )
+    # The related objects are the caller's (already fetched): no existence query per foreign key.
+    claim.full_clean(
+        exclude=["person", "institution", "admission", "major_disease_case", "created_by", "reversed_by"],
+        validate_unique=False,
+        validate_constraints=False,
+    )
+    try:
+        if savepoint:
+            with transaction.atomic():
+                claim.save()
+        else:  # inside claim_submit's transaction, which is rolled back as a whole on a duplicate id
+            claim.save()
+    except IntegrityError:
+        raise ValidationError({"claim_id": ERR_CLAIM_EXISTS.format(claim_id=data.claim_id)}) from None
+    return claim
+
+
+def claim_submit(
+    *,
+    claim_id: str,
+    person: Person,
+    institution: Institution,
+    admitted_on: date,
+    discharged_on: date,
+    total_amount: Decimal | str,
+    out_of_scope_amount: Decimal | str,
+    referred: bool | None = None,
+    admission: Admission | None = None,
+    source: str = ClaimSource.API,
+    user: Any = None,
+) -> tuple[Settlement, bool]:
+    """出院结算（幂等） Create and settle a claim in one transaction; returns (current settlement, created).
+
+    Idempotent: the same ``claim_id`` with the same inputs returns the claim's current settlement
+    with ``created=False`` (whether it was settled directly or re-settled since); with different
+    inputs, or after the claim was reversed, raises ``ClaimConflict``. Concurrent identical
+    submissions settle once.
+    """
+    _require_role(user, SETTLE_ROLES, ERR_ROLE_SETTLE)
+    _require_institution(user, institution.code)
+    data = claim_validate(
+        claim_id=claim_id,
+        person=person,
+        institution=institution,
+        admitted_on=admitted_on,
+        discharged_on=discharged_on,
+        total_amount=total_amount,
+        out_of_scope_amount=out_of_scope_amount,
+        referred=referred,
+        admission=admission,
+    )
+    # The common case is a new claim: insert it first and look the stored one up only when the id
+    # exists (a duplicate rolls this transaction back; concurrent identical posts settle once).
+    try:
+        with transaction.atomic():
+            claim = _claim_insert(data, source=source, user=user, savepoint=False)
+            return claim_settle(claim=claim, user=user), True
+    except ValidationError as exc:
+        exists = [ERR_CLAIM_EXISTS.format(claim_id=data.claim_id)]
+        if not hasattr(exc, "error_dict") or exc.message_dict.get("claim_id") != exists:
+            raise
+    existing = Claim.objects.get(claim_id=data.claim_id)
+    if existing.request_hash != data.request_hash or existing.institution_id != institution.code:
+        raise ClaimConflict({"claim_id": ERR_CONFLICT.format(claim_id=data.claim_id)}, code="conflict")
+    if existing.status == ClaimStatus.REVERSED:
+        raise ClaimConflict(
+            {"claim_id": ERR_CONFLICT_REVERSED.format(claim_id=data.claim_id)}, code="conflict"
+        )
+    if existing.status == ClaimStatus.PENDING:
+        return claim_settle(claim=existing, user=user), True
+    current = Settlement.objects.select_related("policy").get(claim_id=existing.pk, is_current=True)
+    return current, False
+
+
+# --------------------------------------------------------------------------- settlement
+
+
+def _lock_ledger(person_id: int, year: int) -> YearLedger:
+    """Get or create the person's ledger row of ``year`` and lock it until the transaction ends."""
+    ledger = YearLedger.objects.select_for_update().filter(person_id=person_id, year=year).first()
+    if ledger is not None:
+        return ledger
+    try:
+        with transaction.atomic():  # a concurrent first settlement of the person may insert it first
+            YearLedger.objects.create(person_id=person_id, year=year)
+    except IntegrityError:
+        pass
+    return YearLedger.objects.select_for_update().get(person_id=person_id, year=year)
+
+
+def _ledger_ytd(ledger: YearLedger) -> engine.YearToDate:
+    return engine.YearToDate(**{f: getattr(ledger, f"{f}_ytd") for f in YTD_FIELDS})
+
+
+def _ledger_store(ledger: YearLedger, ytd: engine.YearToDate, count: int) -> None:
+    for f in YTD_FIELDS:
+        setattr(ledger, f"{f}_ytd", getattr(ytd, f))
+    ledger.claim_count = count
+    ledger.save()
+
+
+def claim_category(*, policy: Policy, person_id: int, on: date) -> str:
+    """结算类别 The person's category on ``on`` by the policy's ``category_precedence`` over their
+    dated tags; ``ValidationError`` when none of the policy's categories applies."""
+    tags = list(
+        Tag.objects.filter(person_id=person_id, code__in=list(TAG_CATEGORIES)).values_list(
+            "code", "start_on", "end_on"
+        )
+    )
+    parsed = engine_policy(policy)
+    category = category_for(parsed, tags_on(tags, on))
+    if category is None:
+        raise ValidationError({"person": ERR_NO_CATEGORY.format(day=on.isoformat(), policy=policy.label)})
+    return category
+
+
+def _engine_claim(claim: Claim, category: str, id_number: str) -> engine.Claim:
+    return engine.Claim(
+        claim_id=claim.claim_id,
+        person_id=id_number,
+        category=category,
+        discharge_on=claim.discharged_on,
+        level=int(claim.level),
+        in_county=claim.in_county,
+        referred=claim.referred,
+        total_amount=claim.total_amount,
+        out_of_scope_amount=claim.out_of_scope_amount,
+    )
+
+
+def _new_row(
+    claim: Claim,
+    policy: Policy,
+    category: str,
+    result: engine.ClaimSettlement,
+    *,
+    reason: str,
+    user: Any,
+    now: Any,
+) -> Settlement:
+    paid = result.basic + result.critical + result.aid + result.supplementary
+    row = Settlement(
+        claim=claim,
+        policy=policy,
+        category=category,
+        counted_total=result.counted_total,
+        hospital_absorbed=result.hospital_absorbed,
+        basic=result.basic,
+        critical=result.critical,
+        aid=result.aid,
+        supplementary=result.supplementary,
+        personal=result.personal,
+        ratio=ratio_of(result.counted_total, paid),
+        trace="\n".join(result.trace),
+        ytd_before_fen=ytd_fen_text(result.ytd_before),
+        ytd_after_fen=ytd_fen_text(result.ytd_after),
+        is_current=True,
+        reason=reason,
+        settled_at=now,
+        settled_by=_actor(user),
+    )
+    row.save()
+    return row
+
+
+def _same(row: Settlement, result: engine.ClaimSettlement) -> bool:
+    """The stored row already says what ``result`` says (amounts and year-to-date before)."""
+    amounts = tuple(getattr(row, f) for f in MONEY_FIELDS)
+    return amounts == result.amounts and ytd_from_fen_text(row.ytd_before_fen) == result.ytd_before
+
+
+def _rechain(
+    ledger: YearLedger,
+    *,
+    new: tuple[Claim, Policy, str] | None,
+    reason: str,
+    user: Any,
+) -> Settlement | None:
+    """Re-settle the person's settled claims of the ledger's year in order (plus ``new``), from a
+    zero year-to-date. Each settled claim keeps the policy and category of its current row; a row
+    whose amounts or year-to-date before change is replaced (``reason``), the others are kept.
+    Returns the new claim's settlement."""
+    year = ledger.year
+    rows = list(
+        Settlement.objects.select_related("claim", "policy")
+        .filter(
+            is_current=True,
+            claim__person_id=ledger.person_id,
+            claim__status=ClaimStatus.SETTLED,
+            claim__discharged_on__gte=date(year, 1, 1),
+            claim__discharged_on__lte=date(year, 12, 31),
+        )
+        .exclude(claim_id=new[0].pk if new else None)
+    )
+    chain: list[tuple[Claim, Policy, str, Settlement | None]] = [
+        (r.claim, r.policy, r.category, r) for r in rows
+    ]
+    if new is not None:
+        chain.append((*new, None))
+    chain.sort(key=lambda item: (item[0].discharged_on, item[0].claim_id))
+    id_number = Person.objects.values_list("id_number", flat=True).get(pk=ledger.person_id)
+    ytd = engine.YearToDate()
+    now = timezone.now()
+    created: Settlement | None = None
+    for claim, policy, category, old in chain:
+        result = engine.settle_claim(
+            engine_policy(policy), _engine_claim(claim, category, id_number), ytd, trace=True
+        )
+        ytd = result.ytd_after
+        if old is None:
+            created = _new_row(
+                claim, policy, category, result, reason=SettlementReason.SETTLE, user=user, now=now
+            )
+        elif not _same(old, result):
+            Settlement.objects.filter(pk=old.pk).update(is_current=False)
+            _new_row(claim, policy, category, result, reason=reason, user=user, now=now)
+    _ledger_store(ledger, ytd, len(chain))
+    return created
+
+
+def claim_settle(*, claim: Claim, user: Any = None) -> Settlement:
+    """出院结算 Settle a pending claim with the policy in force on its discharge date and the
+    person's category on that day; returns its current settlement (an already settled claim's
+    current row). Locks the person's ledger row of the year.
+
+    Fast path: no settled claim of the same person and year sorts after this one (by discharge
+    date, claim id) → settled on top of the ledger. Otherwise the year is re-settled in order:
+    this claim and every later one (later rows whose results change get new rows, reason
+    ``reorder``; history keeps the old ones).
+    """
+    _require_role(user, SETTLE_ROLES, ERR_ROLE_SETTLE)
+    _require_institution(user, claim.institution_id)
+    # savepoint=False: inside claim_submit's transaction no savepoint pair is needed (any error
+    # rolls the whole submission back); called alone it is a transaction of its own.
+    with transaction.atomic(savepoint=False):
+        ledger = _lock_ledger(claim.person_id, claim.discharged_on.year)
+        claim = Claim.objects.select_related("person").get(pk=claim.pk)  # re-read under the lock
+        if claim.status == ClaimStatus.SETTLED:
+            return Settlement.objects.select_related("policy").get(claim_id=claim.pk, is_current=True)
+        if claim.status == ClaimStatus.REVERSED:
+            raise ValidationError({"claim_id": ERR_REVERSED})
+        try:
+            policy = policy_in_force(on=claim.discharged_on)
+        except ValidationError as exc:
+            raise ValidationError({"discharged_on": exc.messages[0]}) from exc
+        category = claim_category(policy=policy, person_id=claim.person_id, on=claim.discharged_on)
+        # Any settled claim of the person's year after this one in (discharge date, claim id) order?
+        # Compared in Python: the engine's order is Python string order, whatever the collation.
+        key = (claim.discharged_on, claim.claim_id)
+        later = any(
+            (day, cid) > key
+            for day, cid in Claim.objects.filter(
+                person_id=claim.person_id,
+                status=ClaimStatus.SETTLED,
+                discharged_on__gte=claim.discharged_on,
+                discharged_on__lte=date(claim.discharged_on.year, 12, 31),
+            ).values_list("discharged_on", "claim_id")
+        )
+        if later:
+            row = _rechain(ledger, new=(claim, policy, category), reason=SettlementReason.REORDER, user=user)
+            assert row is not None
+        else:
+            result = engine.settle_claim(
+                engine_policy(policy),
+                _engine_claim(claim, category, claim.person.id_number),
+                _ledger_ytd(ledger),
+                trace=True,
+            )
+            row = _new_row(
+                claim, policy, category, result, reason=SettlementReason.SETTLE, user=user, now=timezone.now()
+            )
+            _ledger_store(ledger, result.ytd_after, ledger.claim_count + 1)
+        claim.status = ClaimStatus.SETTLED
+        claim.save(update_fields=["status"])
+        if claim.admission_id is not None:
+            Admission.objects.filter(pk=claim.admission_id, status=AdmissionStatus.ADMITTED).update(
+                status=AdmissionStatus.DISCHARGED
+            )
+        if user is not None:
+            audit_record(
+                user=user,
+                action=AuditAction.SETTLE,
+                object_type="claim",
+                object_id=claim.claim_id,
+                region_code=claim.person.village_id,
+            )
+    row.policy = policy
+    return row
+
+
+def claim_reverse(*, claim: Claim, user: Any = None, reason: str) -> Claim:
+    """冲销 Reverse a settled claim: its settlement rows are kept (none stays current), the claim is
+    marked reversed, and the person's later claims of the year are re-settled (reason
+    ``reversal_resettle``) so that the ledger equals the remaining claims settled in order."""
+    _require_role(user, REVERSE_ROLES, ERR_ROLE_REVERSE)
+    _require_institution(user, claim.institution_id)
+    reason = (reason or "").strip()
+    if not reason or len(reason) > 300 or has_control_chars(reason):
+        raise ValidationError({"reason": ERR_REVERSAL_REASON})
+    with transaction.atomic():
+        ledger = _lock_ledger(claim.person_id, claim.discharged_on.year)
+        claim = Claim.objects.select_related("person").get(pk=claim.pk)
+        if claim.status != ClaimStatus.SETTLED:
+            raise ValidationError({"claim_id": ERR_NOT_SETTLED})
+        Settlement.objects.filter(claim_id=claim.pk, is_current=True).update(is_current=False)
+        claim.status = ClaimStatus.REVERSED
+        claim.reversed_at = timezone.now()
+        claim.reversed_by = _actor(user)
+        claim.reversal_reason = reason
+        claim.save(update_fields=["status", "reversed_at", "reversed_by", "reversal_reason"])
+        _rechain(ledger, new=None, reason=SettlementReason.REVERSAL_RESETTLE, user=user)
+        if user is not None:
+            audit_record(
+                user=user,
+                action=AuditAction.REVERSE,
+                object_type="claim",
+                object_id=claim.claim_id,
+                detail=reason,
+                region_code=claim.person.village_id,
+            )
+    return claim
+
+
+__all__ = [
+    "ClaimConflict",
+    "ClaimInput",
+    "admission_cancel",
+    "admission_register",
+    "claim_category",
+    "claim_create",
+    "claim_reverse",
+    "claim_settle",
+    "claim_submit",
+    "claim_validate",
+    "major_case_for",
+    "policies_install_presets",
+    "policy_install_preset",
+    "policy_update",
+    "policy_upload",
+]

@@ -1,0 +1,239 @@
+"""示例结算数据 Synthetic claims of the demo county, imported and settled through the real code.
+
+``demo_settlement_build`` stores the demo policy (``demo-2026``-style: the ``transition-2024``
+preset re-dated to the demo year, titled as illustrative), writes a claims CSV (a few thousand
+stays: township centres, county hospitals, out-of-county hospitals with and without referral;
+realistic amounts), imports it with ``claims_import`` (the code of ``jkfp import-claims``) and
+settles it with ``claims_settle_year`` (``jkfp settle-claims``); a few more claims are settled at
+the window with ``claim_submit`` (with traces) and one is reversed. Some ill persons get several
+large stays so that their yearly own payment passes the monitoring thresholds (5,000 yuan for
+poor/monitored/tekun/dibao, 20,000 for others; domain.md §8). Same seed → same file → running it
+again changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+from django.db import transaction
+from django.utils import timezone
+
+from jkfp.regions.models import Institution, prefix_range
+from jkfp.registry.models import Person, Tag
+from jkfp.settlement.bulk import claims_settle_year
+from jkfp.settlement.imports import claims_import
+from jkfp.settlement.models import Admission, Claim, ClaimStatus, Settlement, YearLedger
+from jkfp.settlement.services import claim_reverse, claim_submit, policy_install_preset
+
+HEADER = (
+    "claim_id",
+    "person_id",
+    "institution_code",
+    "admit_date",
+    "discharge_date",
+    "referred",
+    "total",
+    "out_of_scope",
+)
+TARGET = ("poor", "monitored", "tekun", "dibao")
+
+
+@dataclass
+class DemoSettlement:
+    """What the demo hook did."""
+
+    policy: str = ""
+    claims: int = 0
+    created: int = 0
+    settled: int = 0
+    window: int = 0
+    persons_over_threshold: int = 0
+
+    def text(self) -> str:
+        return (
+            f"政策 {self.policy}；结算申请 {self.claims} 笔（新增 {self.created}，批量结算 {self.settled}，窗口结算 "
+            f"{self.window}）；个人负担超监测线 {self.persons_over_threshold} 人 / policy {self.policy}; "
+            f"{self.claims} claims ({self.created} new, {self.settled} batch-settled, {self.window} at the window); "
+            f"{self.persons_over_threshold} persons over the monitoring threshold"
+        )
+
+
+def _amount(rng: random.Random, lo: float, hi: float) -> int:
+    """Fen, log-uniform between lo and hi yuan."""
+    import math
+
+    return round(math.exp(rng.uniform(math.log(lo), math.log(hi))) * 100)
+
+
+def demo_claims_write(
+    *, path: Path, county_code: str, year: int, today: date, claims: int = 3000, seed: int = 4
+) -> int:
+    """写示例结算申请 Write the demo claims CSV; returns the number of rows."""
+    rng = random.Random(seed)
+    lo, hi = prefix_range(county_code)
+    persons = list(
+        Person.objects.filter(village_id__gte=lo, village_id__lt=hi)
+        .order_by("id")
+        .values_list("id", "id_number", "birth_date")
+    )
+    if not persons or today <= date(year, 1, 2):
+        return 0
+    tagged = set(
+        Tag.objects.filter(
+            person__village_id__gte=lo, person__village_id__lt=hi, code__in=TARGET
+        ).values_list("person_id", flat=True)
+    )
+    ill = set(
+        Person.objects.filter(village_id__gte=lo, village_id__lt=hi, conditions__isnull=False).values_list(
+            "id", flat=True
+        )
+    )
+    targets = [p for p in persons if p[0] in tagged]
+    heavy = [p for p in targets if p[0] in ill][:40] or targets[:40]
+    institutions = list(Institution.objects.order_by("code").values_list("code", "level", "in_county"))
+    township = [c for c, lvl, inside in institutions if inside and lvl == "1"]
+    county = [c for c, lvl, inside in institutions if inside and lvl in ("2", "3")]
+    outside = [c for c, _, inside in institutions if not inside]
+    last_day = min(today - timedelta(days=1), date(year, 12, 31))
+    span = (last_day - date(year, 1, 1)).days
+    rows: list[tuple[str, ...]] = []
+
+    def add(person: tuple[int, str, date], kind: str, k: int) -> None:
+        if kind == "township" and township:
+            code, total = rng.choice(township), _amount(rng, 400, 4000)
+        elif kind == "county" and county:
+            code, total = rng.choice(county), _amount(rng, 2000, 20000)
+        elif outside:
+            code, total = rng.choice(outside), _amount(rng, 8000, 150000)
+        else:
+            code, total = rng.choice(institutions)[0], _amount(rng, 1000, 20000)
+        discharge = date(year, 1, 1) + timedelta(days=rng.randint(1, max(1, span)))
+        admit = max(person[2], discharge - timedelta(days=rng.randint(2, 20)))
+        oos = total * rng.choice((0, 2, 5, 8, 12, 20)) // 100
+        referred = "" if code not in outside else rng.choice(("1", "1", "1", "0"))
+        rows.append(
+            (f"DEMO{year}{k:06d}", person[1], code, admit.isoformat(), discharge.isoformat(), referred,
+             f"{total // 100}.{total % 100:02d}", f"{oos // 100}.{oos % 100:02d}")
+        )  # fmt: skip
+
+    k = 0
+    for person in heavy:  # several large stays: the monitoring scan must find these
+        for _ in range(rng.randint(2, 4)):
+            k += 1
+            add(person, rng.choice(("county", "outside", "outside")), k)
+    while k < claims:
+        k += 1
+        person = rng.choice(targets) if targets and rng.random() < 0.7 else rng.choice(persons)
+        add(person, rng.choices(("township", "county", "outside"), weights=(50, 42, 8))[0], k)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER)
+        writer.writerows(rows)
+    return len(rows)
+
+
+def demo_settlement_build(
+    *, out_dir: Path, county_code: str, today: date | None = None, errors_dir: Path | None = None
+) -> DemoSettlement:
+    """示例结算 Policy, claims, batch settlement and a few window settlements for the demo year."""
+    today = today or timezone.localdate()
+    year = today.year
+    result = DemoSettlement()
+    policy = policy_install_preset(
+        name="transition-2024",
+        as_name=f"demo-{year}",
+        year=year,
+        title=f"示例县{year}年结算政策（演示用，参数为示意值，复制自 transition-2024）",
+    )
+    result.policy = policy.label
+    path = out_dir / f"结算申请{year}.csv"
+    result.claims = demo_claims_write(path=path, county_code=county_code, year=year, today=today)
+    if result.claims == 0:
+        return result
+    summary = claims_import(path=path, errors_dir=errors_dir)
+    result.created = summary.created
+    result.settled = claims_settle_year(year=year).settled
+    result.window = _window_claims(county_code=county_code, year=year, today=today)
+    lo, hi = prefix_range(county_code)
+    tagged = Tag.objects.filter(code__in=TARGET).values("person_id")
+    over_low = YearLedger.objects.filter(
+        year=year,
+        personal_ytd__gte=5000,
+        person_id__in=tagged,
+        person__village_id__gte=lo,
+        person__village_id__lt=hi,
+    ).count()
+    over_general = (
+        YearLedger.objects.filter(
+            year=year, personal_ytd__gte=20000, person__village_id__gte=lo, person__village_id__lt=hi
+        )
+        .exclude(person_id__in=tagged)
+        .count()
+    )
+    result.persons_over_threshold = over_low + over_general
+    return result
+
+
+def _window_claims(*, county_code: str, year: int, today: date) -> int:
+    """A few claims settled one by one at the county hospital's window (traces stored), one reversed."""
+    if Claim.objects.filter(claim_id__startswith=f"WIN{year}").exists():
+        return 0
+    lo, hi = prefix_range(county_code)
+    hospital = Institution.objects.filter(in_county=True, level="2").order_by("code").first()
+    if hospital is None:
+        return 0
+    persons = list(
+        Person.objects.filter(village_id__gte=lo, village_id__lt=hi, tags__code__in=TARGET)
+        .distinct()
+        .order_by("id")[:12]
+    )
+    rng = random.Random(9)
+    made = 0
+    last_day = min(today - timedelta(days=1), date(year, 12, 31))
+    for k, person in enumerate(persons, start=1):
+        discharge = last_day - timedelta(days=rng.randint(0, 20))
+        admit = max(person.birth_date, discharge - timedelta(days=rng.randint(3, 12)))
+        total = _amount(rng, 4000, 30000)
+        oos = total * 3 // 100
+        admission = Admission.objects.create(
+            person=person,
+            institution=hospital,
+            admitted_on=admit,
+            deferred_payment=True,
+            agreement_signed_on=admit,
+            deposit_waived_amount=3000 if k % 2 else 2000,
+        )
+        claim_submit(
+            claim_id=f"WIN{year}{k:04d}",
+            person=person,
+            institution=hospital,
+            admitted_on=admit,
+            discharged_on=discharge,
+            total_amount=f"{total // 100}.{total % 100:02d}",
+            out_of_scope_amount=f"{oos // 100}.{oos % 100:02d}",
+            admission=admission,
+            source="window",
+        )
+        made += 1
+    first = Claim.objects.filter(claim_id=f"WIN{year}0001", status=ClaimStatus.SETTLED).first()
+    if first is not None:
+        claim_reverse(claim=first, reason="演示：重复登记，冲销")
+    return made
+
+
+def demo_settlement_reset(*, county_code: str) -> None:
+    """删除示例结算 Delete the settlements, claims, admissions and ledgers of the demo county's persons."""
+    lo, hi = prefix_range(county_code)
+    person_q = {"person__village_id__gte": lo, "person__village_id__lt": hi}
+    with transaction.atomic():
+        Settlement.objects.filter(
+            claim__person__village_id__gte=lo, claim__person__village_id__lt=hi
+        ).delete()
+        Claim.objects.filter(**person_q).delete()
+        Admission.objects.filter(**person_q).delete()
+        YearLedger.objects.filter(**person_q).delete()

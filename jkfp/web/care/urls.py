@@ -1,0 +1,20 @@
+"""签约服务页面路由 Care pages (mounted at /care/ by jkfp/urls.py)."""
+
+from django.urls import path
+
+from jkfp.web.care import views
+
+app_name = "care"
+urlpatterns = [
+    path("", views.worklist, name="worklist"),
+    path("overdue/", views.escalated, name="escalated"),
+    path("persons/<int:pk>/", views.person_care, name="person"),
+    path("persons/<int:pk>/visit/", views.visit_record, name="visit"),
+    path("persons/<int:pk>/preview/", views.visit_preview, name="preview"),
+    path("contracts/", views.contract_list, name="contracts"),
+    path("contracts/renew/", views.contracts_renew, name="renew"),
+    path("registers/contracts.xlsx", views.contract_register, name="contract_register"),
+    path("registers/fulfilment.xlsx", views.fulfilment_register, name="fulfilment_register"),
+    path("cards.pdf", views.contact_cards, name="cards"),
+    path("teams/", views.team_list, name="teams"),
+]

@@ -1,0 +1,324 @@
+"""指标页面 Dashboard, drill-down lists and exports, ledgers, the self-assessment report, rectification.
+
+Views parse, call one selector or service, render. Every figure comes from the stored snapshot
+(``jkfp.indicators.selectors.region_report``); drill-downs list the live rows behind a figure, and
+every region outside the user's is a 404. Drill-down views and every export are audited.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from jkfp.accounts.models import AuditAction, Role
+from jkfp.accounts.services import audit_record
+from jkfp.indicators import ledgers, report, selectors, services
+from jkfp.indicators.catalogue import INDICATORS
+from jkfp.indicators.exports import drill_xlsx, format_rows
+from jkfp.indicators.models import RectificationStatus
+from jkfp.web.exports import file_response
+from jkfp.web.indicators.forms import RectificationForm, RectificationUpdateForm, YearRegionForm
+from jkfp.web.permissions import role_required
+
+READ_ROLES = (Role.COUNTY_ADMIN, Role.TOWNSHIP, Role.VILLAGE_DOCTOR, Role.FUND, Role.INSPECTOR)
+PAGE_SIZE = 50
+WARNING_BAND = Decimal("0.10")  # within 10 percentage points below the target: amber
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def _year_region(request: HttpRequest) -> tuple[int, Any]:
+    form = YearRegionForm(request.GET or None)
+    year = region_code = None
+    if form.is_valid():
+        year = form.cleaned_data["year"]
+        region_code = form.cleaned_data["region"] or None
+    elif form.errors:
+        raise Http404("年度或区划无效")
+    if year is None:
+        years = selectors.snapshot_years()
+        year = years[0] if years else timezone.localdate().year
+    region = selectors.region_get(user=request.user, code=region_code)
+    return year, region
+
+
+def _colour(indicator: Any, value: Any) -> str:
+    if value is None or indicator.target is None:
+        return "secondary"
+    if indicator.extra.get("lower_is_better"):
+        return "success" if value <= indicator.target else "danger"
+    if value >= indicator.target:
+        return "success"
+    return "warning" if value >= indicator.target - WARNING_BAND else "danger"
+
+
+def _number(value: Decimal | None, money: bool) -> str:
+    if value is None:
+        return ""
+    return f"{value:.2f}" if money else f"{int(value)}"
+
+
+@role_required(*READ_ROLES)
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """指标看板 The user's region (or a sub-region) with its sub-regions side by side, charts, data as of."""
+    year, region = _year_region(request)
+    data = selectors.region_report(year=year, region=region, months=True)
+    columns = [data.region, *data.children]
+    rows = []
+    chart: dict[str, Any] = {"regions": [c.name for c in data.children], "indicators": []}
+    for indicator in INDICATORS:
+        cells = []
+        num_url = reverse("indicators:drill", args=[indicator.code, "numerator"])
+        den_url = reverse("indicators:drill", args=[indicator.code, "denominator"])
+        for figures in columns:
+            figure = figures.figures.get(indicator.code)
+            if figure is None or not figure.has_data:
+                cells.append(None)
+                continue
+            value = figure.value
+            query = f"?year={year}&region={figures.code}"
+            cells.append(
+                {
+                    "num": _number(figure.numerator, indicator.money),
+                    "den": _number(figure.denominator, indicator.money),
+                    "num_url": num_url + query,
+                    "den_url": den_url + query,
+                    "percent": "—" if value is None else f"{value * 100:.2f}%",
+                    "colour": _colour(indicator, value),
+                }
+            )
+        target = ""
+        if indicator.target is not None:
+            sign = "≤" if indicator.extra.get("lower_is_better") else "≥"
+            target = f"{sign}{indicator.target * 100:.0f}%"
+        rows.append({"indicator": indicator, "cells": cells, "target": target})
+        series = data.months.get(indicator.code)
+        chart["indicators"].append(
+            {
+                "code": indicator.code,
+                "name": indicator.name,
+                "target": None if indicator.target is None else float(indicator.target),
+                "bars": [
+                    None
+                    if (f := c.figures.get(indicator.code)) is None or f.value is None
+                    else float(f.value)
+                    for c in data.children
+                ],
+                "months": None
+                if not series
+                else [None if f.value is None else float(f.value) for f in series],
+            }
+        )
+    context = {
+        "year": year,
+        "region": region,
+        "report": data,
+        "columns": columns,
+        "rows": rows,
+        "chart": chart,
+        "years": sorted({*selectors.snapshot_years(), year}, reverse=True),
+        "can_refresh": request.user.role in services.REFRESH_ROLES,
+    }
+    return render(request, "web/indicators/dashboard.html", context)
+
+
+@role_required(*services.REFRESH_ROLES)
+@require_POST
+def refresh(request: HttpRequest) -> HttpResponse:
+    """重新计算 Recompute the year's snapshot now (county administrator)."""
+    try:
+        year = int(request.POST.get("year", ""))
+        run = services.snapshot_refresh_by(user=request.user, year=year)
+    except (ValueError, ValidationError):
+        messages.error(request, "年度无效")
+        return redirect("indicators:dashboard")
+    messages.success(request, f"已重新计算{year}年度指标（用时{run.seconds:.1f}秒）")
+    return redirect(f"{reverse('indicators:dashboard')}?year={year}")
+
+
+def _drill(request: HttpRequest, code: str, side: str) -> tuple[int, Any, Any]:
+    year, region = _year_region(request)
+    found = selectors.drill(user=request.user, year=year, code=code, region_code=region.code, side=side)
+    return year, region, found
+
+
+@role_required(*READ_ROLES)
+@require_GET
+def drill(request: HttpRequest, code: str, side: str) -> HttpResponse:
+    """指标明细 The rows behind the numerator or the denominator of a figure (audited)."""
+    year, region, found = _drill(request, code, side)
+    page = None
+    rows: list[list[str]] = []
+    if found is not None:
+        page = Paginator(found.rows.values_list(*[c.path for c in found.columns]), PAGE_SIZE).get_page(
+            request.GET.get("page")
+        )
+        rows = format_rows(found.columns, page.object_list)
+        audit_record(
+            user=request.user,
+            action=AuditAction.VIEW_PERSON,
+            object_type="indicator_drill",
+            object_id=f"{code}/{side}",
+            detail=f"{year}年 {region.name} {selectors.indicator_get(code).name}{selectors.SIDES[side]}明细",
+            region_code=region.code,
+            request=request,
+        )
+    stored = selectors.region_report(year=year, region=region).region.figures.get(code)
+    context = {
+        "year": year,
+        "region": region,
+        "indicator": selectors.indicator_get(code),
+        "side": side,
+        "side_label": selectors.SIDES[side],
+        "drill": found,
+        "page": page,
+        "rows": rows,
+        "stored": None
+        if stored is None
+        else (stored.numerator if side == "numerator" else stored.denominator),
+        "computed_at": (run.computed_at if (run := selectors.snapshot_run(year)) else None),
+    }
+    return render(request, "web/indicators/drill.html", context)
+
+
+@role_required(*READ_ROLES)
+@require_GET
+def drill_export(request: HttpRequest, code: str, side: str) -> HttpResponseBase:
+    """导出明细 The drill-down list as .xlsx (audited)."""
+    year, region, found = _drill(request, code, side)
+    if found is None:
+        raise Http404("该指标暂无数据")
+    title = f"{year}年度 {region.name}（{region.code}）{found.indicator.name} {selectors.SIDES[side]}明细"
+    path, count, _ = drill_xlsx(found, title=title)
+    audit_record(
+        user=request.user,
+        action=AuditAction.EXPORT,
+        object_type="indicator_drill",
+        object_id=f"{code}/{side}",
+        detail=f"{title} {count}{found.unit}",
+        region_code=region.code,
+        request=request,
+    )
+    return file_response(path, f"{found.indicator.name}{selectors.SIDES[side]}明细-{region.name}-{year}.xlsx")
+
+
+@role_required(*READ_ROLES)
+@require_GET
+def ledger_list(request: HttpRequest) -> HttpResponse:
+    """台账 The ledgers of the user's region that can be generated (a ledger without data is not offered)."""
+    year, region = _year_region(request)
+    context = {"year": year, "region": region, "ledgers": ledgers_available(year)}
+    return render(request, "web/indicators/ledgers.html", context)
+
+
+def ledgers_available(year: int) -> list[dict[str, Any]]:
+    return [
+        {"kind": kind, "title": spec.title, "available": spec.available(year), "note": spec.note}
+        for kind, spec in ledgers.LEDGERS.items()
+    ]
+
+
+@role_required(*READ_ROLES)
+@require_GET
+def ledger_export(request: HttpRequest, kind: str) -> HttpResponseBase:
+    """导出台账 One ledger of the region as .xlsx (audited); 404 for a ledger whose data does not exist."""
+    year, region = _year_region(request)
+    spec = ledgers.LEDGERS.get(kind)
+    if spec is None or not spec.available(year):
+        raise Http404("该台账暂无数据")
+    path, summary = ledgers.ledger_write(kind=kind, user=request.user, region=region, year=year)
+    audit_record(
+        user=request.user,
+        action=AuditAction.EXPORT,
+        object_type=f"ledger_{kind}",
+        object_id=region.code,
+        detail=f"{spec.title} {region.name} {year}年 {summary}",
+        region_code=region.code,
+        request=request,
+    )
+    return file_response(path, f"{spec.title}-{region.name}-{year}.xlsx")
+
+
+@role_required(*READ_ROLES)
+@require_GET
+def report_download(request: HttpRequest) -> HttpResponseBase:
+    """自评报告 The yearly self-assessment report of the region as .docx (audited)."""
+    year, region = _year_region(request)
+    path = report.report_write(year=year, region=region)
+    audit_record(
+        user=request.user,
+        action=AuditAction.EXPORT,
+        object_type="self_assessment_report",
+        object_id=region.code,
+        detail=f"{year}年度自评报告 {region.name}",
+        region_code=region.code,
+        request=request,
+    )
+    handle = path.open("rb")
+    path.unlink(missing_ok=True)
+    return FileResponse(
+        handle,
+        as_attachment=True,
+        filename=f"{year}年度健康扶贫自评报告-{region.name}.docx",
+        content_type=DOCX_TYPE,
+    )
+
+
+@role_required(*READ_ROLES)
+@require_http_methods(["GET", "POST"])
+def rectification_list(request: HttpRequest) -> HttpResponse:
+    """问题整改 The findings of the user's region; county and township staff record new ones."""
+    can_edit = request.user.role in services.RECTIFY_ROLES
+    form = RectificationForm(request.POST or None, initial={"region_code": request.user.region_id})
+    if request.method == "POST":
+        if not can_edit:
+            raise Http404("无权登记")
+        if form.is_valid():
+            try:
+                services.rectification_create(user=request.user, **form.cleaned_data)
+            except ValidationError as exc:
+                for error in exc.messages:
+                    messages.error(request, error)
+            except PermissionDenied:  # a region outside the user's
+                messages.error(request, services.ERR_REGION)
+            else:
+                messages.success(request, "整改事项已登记")
+                return redirect("indicators:rectification_list")
+    items = list(selectors.rectifications(user=request.user))
+    names = selectors.region_names(sorted({i.region_code for i in items}))
+    context = {
+        "form": form,
+        "items": [(item, names.get(item.region_code, item.region_code)) for item in items],
+        "can_edit": can_edit,
+        "update_form": RectificationUpdateForm(),
+        "today": date.today(),
+        "open": RectificationStatus.OPEN,
+    }
+    return render(request, "web/indicators/rectifications.html", context)
+
+
+@role_required(*services.RECTIFY_ROLES)
+@require_POST
+def rectification_update(request: HttpRequest, pk: int) -> HttpResponse:
+    """更新整改状态"""
+    item = selectors.rectification_get(user=request.user, pk=pk)
+    form = RectificationUpdateForm(request.POST)
+    if form.is_valid():
+        try:
+            services.rectification_update(user=request.user, item=item, **form.cleaned_data)
+        except ValidationError as exc:
+            for error in exc.messages:
+                messages.error(request, error)
+        else:
+            messages.success(request, "整改状态已更新")
+    return redirect("indicators:rectification_list")

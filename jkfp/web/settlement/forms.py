@@ -1,0 +1,131 @@
+"""一站式结算表单 Forms of the settlement pages: they only parse input; the rules live in the services."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+
+from jkfp.settlement.compute import CATEGORY_LABELS
+from jkfp.settlement.models import ClaimStatus
+
+SELECT = {"class": "form-select"}
+DATE = {"type": "date", "class": "form-control"}
+TEXT = {"class": "form-control"}
+MONEY = {"class": "form-control", "inputmode": "decimal", "step": "0.01", "min": "0"}
+
+
+def money_field(label: str, **kwargs: Any) -> forms.DecimalField:
+    """金额 Yuan with at most two decimals, parsed by Django into an exact Decimal."""
+    return forms.DecimalField(
+        label=label,
+        max_digits=14,
+        decimal_places=2,
+        min_value=Decimal("0"),
+        widget=forms.NumberInput(attrs=MONEY),
+        **kwargs,
+    )
+
+
+class AdmissionForm(forms.Form):
+    """入院登记 Person (full ID number), admission date, the 先诊疗后付费 agreement and the deposit waived."""
+
+    id_number = forms.CharField(
+        label="身份证号",
+        max_length=18,
+        widget=forms.TextInput(attrs={**TEXT, "autocomplete": "off", "inputmode": "text"}),
+    )
+    admitted_on = forms.DateField(label="入院日期", widget=forms.DateInput(attrs=DATE))
+    deferred_payment = forms.BooleanField(
+        label="签署先诊疗后付费协议",
+        required=False,
+        widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
+    )
+    agreement_signed_on = forms.DateField(
+        label="协议签署日期", required=False, widget=forms.DateInput(attrs=DATE)
+    )
+    deposit_waived_amount = money_field("免交押金（元）", required=False, initial=Decimal("0.00"))
+
+
+class DischargeForm(forms.Form):
+    """出院结算 The stay's claim id, discharge date and amounts (level and in-county from the hospital)."""
+
+    claim_id = forms.CharField(label="结算号（住院号）", max_length=64, widget=forms.TextInput(attrs=TEXT))
+    discharged_on = forms.DateField(label="出院日期", widget=forms.DateInput(attrs=DATE))
+    total_amount = money_field("医疗总费用（元）")
+    out_of_scope_amount = money_field("其中目录外费用（元）")
+    referred = forms.BooleanField(
+        label="已办理转诊备案（县外住院）",
+        required=False,
+        widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
+    )
+
+
+class ReverseForm(forms.Form):
+    """冲销 The reason (required)."""
+
+    reason = forms.CharField(label="冲销原因", max_length=300, widget=forms.TextInput(attrs=TEXT))
+
+
+class SettlementFilterForm(forms.Form):
+    """结算列表筛选 Discharge date range, institution, category, status, claim id or name."""
+
+    date_from = forms.DateField(label="出院日期从", required=False, widget=forms.DateInput(attrs=DATE))
+    date_to = forms.DateField(label="至", required=False, widget=forms.DateInput(attrs=DATE))
+    institution = forms.ChoiceField(label="医疗机构", required=False, widget=forms.Select(attrs=SELECT))
+    category = forms.ChoiceField(
+        label="结算类别",
+        required=False,
+        choices=[("", "全部类别"), *CATEGORY_LABELS.items()],
+        widget=forms.Select(attrs=SELECT),
+    )
+    status = forms.ChoiceField(
+        label="状态",
+        required=False,
+        choices=[("", "已结算"), (ClaimStatus.REVERSED.value, ClaimStatus.REVERSED.label)],
+        widget=forms.Select(attrs=SELECT),
+    )
+    q = forms.CharField(
+        label="结算号或姓名", required=False, max_length=64, widget=forms.TextInput(attrs=TEXT)
+    )
+
+    def __init__(self, *args: Any, institutions: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["institution"].choices = [("", "全部机构"), *institutions]  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        first, last = data.get("date_from"), data.get("date_to")
+        if first and last and first > last:
+            self.add_error("date_to", "结束日期不能早于开始日期")
+        return data
+
+
+class MonthForm(forms.Form):
+    """清算月份 Month ``YYYY-MM`` and (for the county) an institution."""
+
+    month = forms.RegexField(
+        label="月份",
+        regex=r"^\d{4}-(0[1-9]|1[0-2])$",
+        error_messages={"invalid": "月份应为 YYYY-MM，如 2020-03"},
+        widget=forms.TextInput(attrs={"type": "month", "class": "form-control"}),
+    )
+    institution = forms.ChoiceField(label="医疗机构", required=False, widget=forms.Select(attrs=SELECT))
+
+    def __init__(self, *args: Any, institutions: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["institution"].choices = [("", "全部机构"), *institutions]  # type: ignore[attr-defined]
+
+
+class ResettleForm(forms.Form):
+    """政策调整测算 Year and the policy to re-settle it with (a dry run: nothing is written)."""
+
+    year = forms.IntegerField(
+        label="年度", min_value=2000, max_value=2100, widget=forms.NumberInput(attrs=TEXT)
+    )
+    policy = forms.ChoiceField(label="新政策", widget=forms.Select(attrs=SELECT))
+
+    def __init__(self, *args: Any, policies: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["policy"].choices = policies  # type: ignore[attr-defined]
