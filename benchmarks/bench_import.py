@@ -27,9 +27,9 @@ PG_BENCH_DB = "jkfp_bench"
 # Floors of the --small run (20k rows, what CI runs): a loose regression guard, about half of what
 # the import achieves there, NOT the targets (printed beside each line). At 20k rows the raw COPY
 # takes ~0.03 s, so the PostgreSQL ratios are dominated by fixed costs (DDL, index rebuilds,
-# ANALYZE): measured 35 (fresh) and 5 (re-import) at small size on a loaded machine, 27 and 4.7 at
+# ANALYZE): measured 35 (fresh) and 5 (re-import) at small size on a loaded machine, 25–35 and 4.4–8.7 at
 # 1M (ADR 0006). SQLite is guarded by its ratio to the same run's executemany baseline (an absolute
-# rows/s floor failed whenever the shared machine was busy): measured 8.7 small, loaded.
+# rows/s floor failed whenever the shared machine was busy): measured 7–9 small, 7.4–9.6 at 1M, loaded.
 FLOORS = {
     "import_pg_fresh": 120.0,
     "import_pg_reimport": 60.0,

@@ -45,3 +45,27 @@ def test_persons_are_not_in_the_admin(make_user: Any) -> None:
     client.force_login(admin)
     assert client.get("/admin/registry/person/").status_code == 404
     assert client.get("/admin/registry/disease/").status_code == 200
+
+
+def test_care_teams_are_scoped_and_settings_editable(
+    make_user: Any, county: dict[str, Any], other_county: Region
+) -> None:
+    from jkfp.care.models import Team
+
+    other_town = Region.objects.create(
+        code="421302001000", name="曾都区第1镇", level=RegionLevel.TOWNSHIP, parent=other_county
+    )
+    Team.objects.create(name="第1镇家庭医生一队", township=county["t1"], institution=county["clinic"])
+    far = Team.objects.create(name="曾都区家庭医生队", township=other_town, institution=county["clinic"])
+    admin = make_user("county_admin", "421321")
+    client = Client()
+    client.force_login(admin)
+    body = client.get("/admin/care/team/").content.decode()
+    assert "第1镇家庭医生一队" in body and "曾都区家庭医生队" not in body
+    assert client.get(f"/admin/care/team/{far.pk}/change/").status_code in {302, 404}
+    for path in (
+        "/admin/care/followuprule/",
+        "/admin/care/servicepackage/",
+        "/admin/indicators/premiumrule/",
+    ):
+        assert client.get(path).status_code == 200, path

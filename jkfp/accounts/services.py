@@ -78,6 +78,11 @@ COUNTY_ADMIN_MODELS = (
     ("treatment", "designatedhospital"),
     ("monitoring", "alertrule"),
     ("monitoring", "monitoringparameter"),
+    ("care", "followuprule"),
+    ("care", "servicepackage"),
+    ("care", "team"),
+    ("care", "teammember"),
+    ("indicators", "premiumrule"),
 )
 
 

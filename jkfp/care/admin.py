@@ -4,8 +4,13 @@ Contracts, visits, checks, deliveries and cards are NOT here: they are person da
 of a person must be scoped and audited (the web pages do that).
 """
 
-from django.contrib import admin
+from typing import Any
 
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from jkfp.accounts.scoping import scope
 from jkfp.care.models import FollowUpRule, ServicePackage, Team, TeamMember
 
 
@@ -48,3 +53,7 @@ class TeamAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_select_related = ("township", "institution")
     raw_id_fields = ("township", "institution")
     inlines = (TeamMemberInline,)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        """Teams of the user's region only (a county administrator sees their county's townships)."""
+        return scope(super().get_queryset(request), request.user, "township_id")

@@ -199,12 +199,19 @@ def demo_care_build(*, county_code: str, today: date, seed: int = 2020, doctor_u
                     )
                 )
         in_county = {"person__village_id__gte": lo, "person__village_id__lt": hi}
-        have = set(Contract.objects.filter(**in_county).values_list("person_id", "signed_on"))
-        out.contracts = raw_insert([c for c in contracts if (c.person_id, c.signed_on) not in have])
+        # Keyed by (person, year) and (person, year of the check): a rerun on another day adds nothing.
+        have = {
+            (p, on.year)
+            for p, on in Contract.objects.filter(**in_county).values_list("person_id", "signed_on")
+        }
+        out.contracts = raw_insert([c for c in contracts if (c.person_id, c.signed_on.year) not in have])
         have_records = set(HealthRecord.objects.filter(**in_county).values_list("person_id", flat=True))
         raw_insert([r for r in records if r.person_id not in have_records])
-        have = set(Checkup.objects.filter(**in_county).values_list("person_id", "checked_on"))
-        out.checkups = raw_insert([c for c in checkups if (c.person_id, c.checked_on) not in have])
+        have = {
+            (p, on.year)
+            for p, on in Checkup.objects.filter(**in_county).values_list("person_id", "checked_on")
+        }
+        out.checkups = raw_insert([c for c in checkups if (c.person_id, c.checked_on.year) not in have])
 
         out.visits = _followups(random.Random(seed + 2), lo, hi, today, village_doctor)
         out.schedules = schedules_sync(today=today)
@@ -216,13 +223,19 @@ def _followups(rng: random.Random, lo: str, hi: str, today: date, doctors: dict[
     """A year of visits per person: every rule interval from a random start, some late, some missed."""
     rules = rules_for(county_code=lo)
     by_person: dict[int, tuple[str, date, list[int]]] = {}
+    # Persons with any visit already keep their history: a rerun (even on another day) adds none.
+    visited = set(
+        FollowUp.objects.filter(person__village_id__gte=lo, person__village_id__lt=hi)
+        .values_list("person_id", flat=True)
+        .distinct()
+    )
     for person_id, disease_id, village, born in (
         Condition.objects.filter(person__village_id__gte=lo, person__village_id__lt=hi, disease__isnull=False)
         .exclude(person__living_status=LivingStatus.DEAD)
         .order_by("person_id", "disease_id")
         .values_list("person_id", "disease_id", "person__village_id", "person__birth_date")
     ):
-        if disease_id in rules:
+        if disease_id in rules and person_id not in visited:
             by_person.setdefault(person_id, (village, born, []))[2].append(disease_id)
     records: list[VisitRecord] = []
     for person_id, (village, born, diseases) in by_person.items():

@@ -21,10 +21,12 @@ from django.db import transaction
 from jkfp.monitoring import services
 from jkfp.monitoring.models import (
     Alert,
+    AlertRule,
     CaseStatus,
     HealthMeasure,
     MeasureKind,
     MonitoringCase,
+    MonitoringParameter,
     StepAttachment,
 )
 from jkfp.regions.models import prefix_range
@@ -193,3 +195,6 @@ def demo_monitoring_reset(*, county_code: str) -> None:
         ).delete()
         Alert.objects.filter(**person_in).delete()
         MonitoringCase.objects.filter(**person_in).delete()
+        # The county's rules and parameters protect its region row, which the demo reset deletes.
+        AlertRule.objects.filter(county_id=county_code).delete()
+        MonitoringParameter.objects.filter(county_id=county_code).delete()

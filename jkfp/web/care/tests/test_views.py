@@ -143,7 +143,6 @@ def test_registers_export_with_chinese_headers_frozen_and_safe(cw: CareWorld) ->
     response = client.get(f"/care/registers/contracts.xlsx?year={today.year}")
     assert response.status_code == 200
     sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
-    response.close()
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][:6] == ("序号", "乡镇", "村", "户编号", "姓名", "性别")
     assert sheet.freeze_panes == "A2"
@@ -151,7 +150,6 @@ def test_registers_export_with_chinese_headers_frozen_and_safe(cw: CareWorld) ->
     assert rows[1][7].startswith("'=")
     response = client.get(f"/care/registers/fulfilment.xlsx?year={today.year}")
     sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
-    response.close()
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][-1] == "是否履约" and rows[1][3] == "张三" and rows[1][-1] == "否"
     assert (
