@@ -297,13 +297,16 @@ def ledger_write(*, kind: str, user: Any, region: Region, year: int) -> tuple[Pa
     """
     spec = LEDGERS[kind]
     if kind == "treatment":
+        from jkfp.settlement.selectors import case_payment_totals
         from jkfp.treatment.ledger import treatment_ledger_write
 
         directory = Path(settings.VAR_DIR) / "exports"
         directory.mkdir(parents=True, exist_ok=True)
         handle, name = tempfile.mkstemp(prefix="ledger-", suffix=".xlsx", dir=directory)
         os.close(handle)
-        totals = treatment_ledger_write(user=user, region=region, target=Path(name))
+        totals = treatment_ledger_write(
+            user=user, region=region, target=Path(name), payments=case_payment_totals
+        )
         return Path(name), f"{totals.cases}例 救治率{totals.rate_text()}"
     if kind == "alerts":
         from jkfp.monitoring.ledger import monitoring_ledger_write

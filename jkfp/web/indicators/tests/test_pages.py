@@ -217,6 +217,11 @@ def test_treatment_ledger_reused(world: World, login: Any) -> None:
     data = _download(client, reverse("indicators:ledger_export", args=["treatment"]), year=YEAR)
     sheet = openpyxl.load_workbook(BytesIO(data)).active
     assert sheet.title == "大病专项救治台账"
+    # With the settlement amounts of each case (issue 6), not the "no settlement data" note.
+    headers = [c.value for c in sheet[1]]
+    assert {"结算次数", "医疗总费用", "个人自付", "实际报销比例"} <= set(headers)
+    notes = [row[0] for row in sheet.iter_rows(values_only=True) if isinstance(row[0], str)]
+    assert not any("暂无结算数据" in note for note in notes)
 
 
 def test_premium_ledger_most_favourable_rule(world: World, login: Any) -> None:
