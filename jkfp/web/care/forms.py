@@ -14,9 +14,7 @@ TOUCH = {"class": "form-control form-control-lg"}
 class VisitForm(forms.Form):
     """随访登记 One short form: date, kind, readings, medication, the conditions served."""
 
-    visited_on = forms.DateField(
-        label="随访日期", widget=forms.DateInput(attrs={**TOUCH, "type": "date"}, format="%Y-%m-%d")
-    )
+    visited_on = forms.DateField(label="随访日期", widget=forms.DateInput(attrs={**TOUCH, "type": "date"}))
     kind = forms.ChoiceField(
         label="随访方式",
         choices=VisitKind.choices,

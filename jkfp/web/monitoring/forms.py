@@ -71,7 +71,7 @@ class StepForm(forms.Form):
     """办理步骤 The next state, the date, a note, assignee or national reference, attachments."""
 
     target = forms.ChoiceField(label="办理为", widget=forms.RadioSelect(attrs={"class": "form-check-input"}))
-    done_on = forms.DateField(label="办理日期", widget=forms.DateInput(attrs=DATE, format="%Y-%m-%d"))
+    done_on = forms.DateField(label="办理日期", widget=forms.DateInput(attrs=DATE))
     assignee = forms.TypedChoiceField(
         label="核实责任人（本辖区用户）",
         required=False,
@@ -107,7 +107,7 @@ class MeasureForm(forms.Form):
     """健康帮扶措施 Kind, date, the linked record, amount, reference, note."""
 
     kind = forms.ChoiceField(label="措施类型", choices=MeasureKind.choices, widget=forms.Select(attrs=SELECT))
-    taken_on = forms.DateField(label="落实日期", widget=forms.DateInput(attrs=DATE, format="%Y-%m-%d"))
+    taken_on = forms.DateField(label="落实日期", widget=forms.DateInput(attrs=DATE))
     treatment_case = forms.TypedChoiceField(
         label="大病救治记录", required=False, coerce=int, empty_value=None, widget=forms.Select(attrs=SELECT)
     )

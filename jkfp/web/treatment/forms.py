@@ -61,7 +61,7 @@ class CaseForm(forms.Form):
         widget=forms.TextInput(attrs={"class": "form-control", "autocomplete": "off"}),
     )
     disease = forms.TypedChoiceField(label="病种", coerce=int, widget=forms.Select(attrs=SELECT))
-    diagnosed_on = forms.DateField(label="确诊日期", widget=forms.DateInput(attrs=DATE, format="%Y-%m-%d"))
+    diagnosed_on = forms.DateField(label="确诊日期", widget=forms.DateInput(attrs=DATE))
     diagnosis_institution = forms.ChoiceField(
         label="确诊医院", required=False, widget=forms.Select(attrs=SELECT)
     )
@@ -106,7 +106,7 @@ class CaseForm(forms.Form):
 class FollowUpForm(forms.Form):
     """登记回访 Date and what was found."""
 
-    visited_on = forms.DateField(label="回访日期", widget=forms.DateInput(attrs=DATE, format="%Y-%m-%d"))
+    visited_on = forms.DateField(label="回访日期", widget=forms.DateInput(attrs=DATE))
     note = forms.CharField(
         label="回访情况", max_length=500, widget=forms.Textarea(attrs={"rows": 2, "class": "form-control"})
     )
@@ -123,7 +123,7 @@ class ReferralForm(forms.Form):
     )
     from_institution = forms.ChoiceField(label="转出机构", widget=forms.Select(attrs=SELECT))
     to_institution = forms.ChoiceField(label="转入机构", widget=forms.Select(attrs=SELECT))
-    referred_on = forms.DateField(label="转诊日期", widget=forms.DateInput(attrs=DATE, format="%Y-%m-%d"))
+    referred_on = forms.DateField(label="转诊日期", widget=forms.DateInput(attrs=DATE))
     reason = forms.CharField(
         label="转诊原因", max_length=300, widget=forms.Textarea(attrs={"rows": 2, "class": "form-control"})
     )
