@@ -94,14 +94,17 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
 
 
 def _csv_rows(path: Path) -> tuple[Iterator[Sequence[Any]], str, _Split | None]:
+    """(rows by ``csv.reader``, encoding, the plain split or None); the reader only when not plain.
+
+    The reader's ``StringIO`` would copy the whole text, for nothing when the split applies.
+    """
     text, encoding = decode_bytes(path.read_bytes())
     first_line = text[: text.find("\n") if "\n" in text else len(text)]
     delimiter = max((",", "\t", ";"), key=first_line.count)
-    return (
-        csv.reader(io.StringIO(text, newline=""), delimiter=delimiter),
-        encoding,
-        _split_plain(text, delimiter),
-    )
+    split = _split_plain(text, delimiter)
+    if split is not None:
+        return iter(()), encoding, split
+    return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), encoding, None
 
 
 @dataclass

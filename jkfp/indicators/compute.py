@@ -169,19 +169,26 @@ def roll_up(villages: VillageFigures, tree: RegionTree) -> dict[str, tuple[Decim
 def compute_all(
     year: int, *, indicators: Iterable[Indicator] = INDICATORS, tree: RegionTree | None = None
 ) -> tuple[
-    dict[str, dict[str, tuple[Decimal, Decimal]] | None],
+    dict[str, dict[str, tuple[Decimal, Decimal] | None] | None],
     dict[str, dict[tuple[str, int], tuple[Decimal, Decimal]]],
 ]:
-    """全部指标 ``code → region → (numerator, denominator)`` (None: no data) and the monthly figures."""
+    """全部指标 ``code → region → (numerator, denominator)`` and the monthly figures. None for a code: no
+    data for the year; None for a region: no data there (``Spec.coverage``); a region missing: 0 ÷ 0."""
     tree = tree or RegionTree.load()
-    out: dict[str, dict[str, tuple[Decimal, Decimal]] | None] = {}
+    out: dict[str, dict[str, tuple[Decimal, Decimal] | None] | None] = {}
     months: dict[str, dict[tuple[str, int], tuple[Decimal, Decimal]]] = {}
     for indicator in indicators:
         spec = indicator.build(year)
         if spec is None:
             out[indicator.code] = None
             continue
-        out[indicator.code] = roll_up(village_figures(spec), tree)
+        rolled_up: dict[str, tuple[Decimal, Decimal] | None] = dict(roll_up(village_figures(spec), tree))
+        if spec.coverage is not None:
+            covered: set[str] = set()
+            for village in set(spec.coverage):
+                covered.update((village, *tree.ancestors(village)))
+            rolled_up.update({code: None for code in tree.level if code not in covered})
+        out[indicator.code] = rolled_up
         monthly = monthly_figures(spec)
         if monthly:
             rolled: dict[tuple[str, int], list[Decimal]] = {}

@@ -29,7 +29,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import F, Q, QuerySet
+from django.db.models import Case, CharField, Exists, F, OuterRef, Q, QuerySet, Subquery, Value, When
 
 from jkfp.registry.models import TARGET_TAGS, LivingStatus, Person, Tag
 from jkfp.treatment.models import CaseStatus, MajorDiseaseCase
@@ -70,6 +70,9 @@ class Spec:
     den_rows: QuerySet[Any] | None = None
     den_village: str = "village_id"
     den_columns: tuple[Column, ...] = ()
+    # Optional village codes that have data (a flat values_list): regions with none of them are
+    # 暂无数据 (null) rather than 0 — e.g. enrolment loaded for some townships only.
+    coverage: QuerySet[Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -181,10 +184,48 @@ def _verification(year: int) -> Spec | None:
     )
 
 
+ENROLMENT_LABELS = {"insured": "已参保", "uninsured": "未参保", "": "无参保记录"}
+
+
+def enrolment_status(year: int) -> Case:
+    """参保状态 "insured" / "uninsured" from a person's enrolment record of ``year``; "" without one."""
+    from jkfp.registry.models import Enrolment
+
+    of_year = Enrolment.objects.filter(person_id=OuterRef("pk"), year=year)
+    return Case(
+        When(Exists(of_year.filter(insured=True)), then=Value("insured")),
+        When(Exists(of_year), then=Value("uninsured")),
+        default=Value(""),
+        output_field=CharField(),
+    )
+
+
 def _enrolment(year: int) -> Spec | None:
-    # No insurance enrolment data exists anywhere in the system yet (no model records who is insured
-    # in a year): the indicator is 暂无数据 rather than a made-up figure.
-    return None
+    """参保率 Target persons insured in the year ÷ target persons (every target person: one who died in
+    the year was still to be insured; one who died before is no target). 暂无数据 without any enrolment
+    record of the year, and for each region none of whose villages has one."""
+    from jkfp.registry.models import Enrolment
+
+    records = Enrolment.objects.filter(year=year)
+    if not records.exists():
+        return None
+    of_year = Enrolment.objects.filter(person_id=OuterRef("pk"), year=year)
+    rows = Person.objects.filter(target_q(year)).annotate(
+        enrol_status=enrolment_status(year),
+        enrol_premium=Subquery(of_year.values("premium_paid")[:1]),
+        enrol_subsidy=Subquery(of_year.values("subsidy_amount")[:1]),
+    )
+    return Spec(
+        rows=rows,
+        numerator=Q(pk__in=records.filter(insured=True).values("person_id")),
+        columns=(
+            *PERSON_COLUMNS,
+            Column("参保状态", "enrol_status", labels=ENROLMENT_LABELS),
+            Column("个人缴费", "enrol_premium", money=True),
+            Column("资助金额", "enrol_subsidy", money=True),
+        ),
+        coverage=records.order_by().values_list("person__village_id", flat=True).distinct(),
+    )
 
 
 def _major_treatment(year: int) -> Spec | None:

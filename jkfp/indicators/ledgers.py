@@ -6,7 +6,8 @@ header row, a 合计 row), generated from the same definitions as the indicators
   numerator), their follow-ups and check of the year and whether fulfilled (fulfilment_rate numerator);
 - 大病专项救治 treatment: ``jkfp.treatment.ledger`` (all cases of the region);
 - 一站式结算 settlement: the settled claims of the year (the money indicators' rows);
-- 参保资助 premium subsidy: who holds a subsidised tag on 31 December and gets what (domain.md §11);
+- 参保资助 premium subsidy: who holds a subsidised tag on 31 December and gets what (domain.md §11),
+  with the enrolment status, premium paid and subsidy received where an enrolment record exists;
 - 慢病卡 chronic cards: cards issued in the year to target persons (chronic_card_count numerator);
 - 防返贫监测预警 alerts: ``jkfp.monitoring.ledger`` (the alerts of the year);
 - 问题整改 rectification.
@@ -45,16 +46,18 @@ from django.utils import timezone
 
 from jkfp.indicators.catalogue import BY_CODE
 from jkfp.indicators.definitions import (
+    ENROLMENT_LABELS,
     LIVING_LABELS,
     PERSON_COLUMNS,
     Column,
+    enrolment_status,
     target_q,
     year_bounds,
 )
 from jkfp.indicators.exports import table_xlsx
 from jkfp.indicators.models import PremiumRule, Rectification, RectificationStatus
 from jkfp.regions.models import Region, prefix_range
-from jkfp.registry.models import Condition, Person, Tag, TagCode, VerificationStatus
+from jkfp.registry.models import Condition, Enrolment, Person, Tag, TagCode, VerificationStatus
 
 SEX_LABELS = {"M": "男", "F": "女"}
 TAG_LABELS = {value: str(label) for value, label in TagCode.choices}
@@ -103,6 +106,7 @@ def roster_rows(year: int, region: Region) -> tuple[QuerySet[Any], tuple[Column,
         t_tekun=_held(TagCode.TEKUN, dec31),
         t_dibao=_held(TagCode.DIBAO, dec31),
         ill=Exists(Condition.objects.filter(person_id=OuterRef("pk"))),
+        enrol_status=enrolment_status(year),
     )
     columns = (
         Column("乡镇", "village__parent__name"),
@@ -120,6 +124,7 @@ def roster_rows(year: int, region: Region) -> tuple[QuerySet[Any], tuple[Column,
         Column("低保", "t_dibao"),
         Column("患病", "ill"),
         Column("核实状态", "verification_status", labels=dict(VerificationStatus.choices)),
+        Column("参保状态", "enrol_status", labels=ENROLMENT_LABELS),
     )
     return qs.order_by("village_id", "household_id", "pk"), columns
 
@@ -210,12 +215,23 @@ def premium_rows(year: int, region: Region) -> tuple[QuerySet[Any], tuple[Column
         .filter(subsidy__isnull=False)
         .annotate(own=ExpressionWrapper(F("premium") - F("subsidy"), output_field=MONEY_FIELD))
     )
+    # The enrolment record of the year (jkfp import-enrolment), where one exists: status, what the
+    # person actually paid and the subsidy actually received; blank without a record.
+    of_year = Enrolment.objects.filter(person_id=OuterRef("pk"), year=year)
+    qs = qs.annotate(
+        enrol_status=enrolment_status(year),
+        enrol_premium=Subquery(of_year.values("premium_paid")[:1], output_field=MONEY_FIELD),
+        enrol_subsidy=Subquery(of_year.values("subsidy_amount")[:1], output_field=MONEY_FIELD),
+    )
     columns = (
         *PERSON_COLUMNS,
         Column("资助类别", "sub_tag", labels=TAG_LABELS),
         Column("个人缴费标准", "premium", money=True),
         Column("资助金额", "subsidy", money=True),
         Column("个人实缴", "own", money=True),
+        Column("参保状态", "enrol_status", labels=ENROLMENT_LABELS),
+        Column("实际个人缴费", "enrol_premium", money=True),
+        Column("实际资助金额", "enrol_subsidy", money=True),
     )
     return qs.order_by("village_id", "pk"), columns
 

@@ -59,7 +59,15 @@ def snapshot_refresh(*, year: int) -> SnapshotRun:
                 )
             continue
         for code, level in tree.level.items():
-            num, den = by_region.get(code, (Decimal(0), Decimal(0)))
+            pair = by_region.get(code, (Decimal(0), Decimal(0)))
+            if pair is None:  # no data in this region (Spec.coverage): 暂无数据
+                rows.append(
+                    IndicatorSnapshot(
+                        year=year, region_code=code, level=level, code=indicator.code, computed_at=now
+                    )
+                )
+                continue
+            num, den = pair
             rows.append(
                 IndicatorSnapshot(
                     year=year,

@@ -26,6 +26,7 @@ from django.utils import timezone
 from jkfp.accounts.models import Role
 from jkfp.accounts.scoping import user_sees_code
 from jkfp.care.models import Contract
+from jkfp.core.signals import send_data_changed
 from jkfp.monitoring import rules, scan, selectors, workflow
 from jkfp.monitoring.models import (
     Alert,
@@ -319,6 +320,8 @@ def alert_scan(*, as_of: date, today: date | None = None, county_code: str | Non
                 ):
                     hits.append((rule, hit))
             _raise_alerts(hits=hits, year=year, as_of=as_of, today=today, deadlines=deadlines, result=result)
+        if result.alerts_created:
+            send_data_changed(kind="alerts", years=[year])
     return result
 
 

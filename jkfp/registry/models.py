@@ -310,6 +310,7 @@ class ImportKind(models.TextChoices):
     CLAIMS = "claims", "结算申请"
     CONTRACTS = "contracts", "家庭医生签约"
     FOLLOWUPS = "followups", "随访记录"
+    ENROLMENT = "enrolment", "参保"
 
 
 class ImportStatus(models.TextChoices):
@@ -350,3 +351,35 @@ class ImportRun(models.Model):
         verbose_name = "导入记录"
         verbose_name_plural = "导入记录"
         ordering = ["-created_at", "-id"]
+
+
+class Enrolment(models.Model):
+    """参保 A person's basic medical insurance status of one year: insured or not, the personal premium paid
+    and the subsidy received (domain.md §9 ``enrolment_rate``, §11). Loaded by ``jkfp import-enrolment``."""
+
+    person = models.ForeignKey(
+        Person, verbose_name="人员", on_delete=models.CASCADE, related_name="enrolments"
+    )
+    year = models.PositiveSmallIntegerField("年度")
+    insured = models.BooleanField("已参保")
+    insured_on = models.DateField("参保日期", null=True, blank=True)
+    premium_paid = models.DecimalField("个人缴费（元）", max_digits=10, decimal_places=2, default=0)
+    subsidy_amount = models.DecimalField("资助金额（元）", max_digits=10, decimal_places=2, default=0)
+    source = models.CharField("来源文件", max_length=100, blank=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    class Meta:
+        verbose_name = "参保记录"
+        verbose_name_plural = "参保记录"
+        ordering = ["year", "person_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["person", "year"], name="enrolment_person_year_uniq"),
+            models.CheckConstraint(
+                condition=models.Q(premium_paid__gte=0) & models.Q(subsidy_amount__gte=0),
+                name="enrolment_amounts_not_negative",
+            ),
+        ]
+        indexes = [models.Index(fields=["year", "insured"], name="enrolment_year_insured")]
+
+    def __str__(self) -> str:
+        return f"{self.year} {'已参保' if self.insured else '未参保'}"

@@ -138,12 +138,68 @@ class PersonColumns:
         )
 
 
-@dataclass
+def _pick(columns: PersonColumns, positions: Sequence[int]) -> PersonColumns:
+    """The persons at ``positions`` (in that order) of ``columns``."""
+    out = PersonColumns()
+    if not positions:
+        return out
+    if len(positions) == 1:
+        picked = [[c[positions[0]]] for c in columns.fields()]
+    else:
+        get = itemgetter(*positions)
+        picked = [list(get(c)) for c in columns.fields()]
+    (
+        out.id_number,
+        out.name,
+        out.village_code,
+        out.household_no,
+        out.relation,
+        out.phone,
+        out.tags,
+        out.conditions,
+    ) = picked
+    return out
+
+
 class Validated:
-    persons: PersonColumns
-    problems: list[RowProblem]
-    rows: int
-    invalid_rows: int
+    """校验结果 Problems, counts and the valid persons.
+
+    The persons are kept in file order (``unordered``: one person per distinct valid ID, at its first
+    row) with ``order``, the permutation to ID order. ``persons`` (sorted by ID) is built on first use:
+    gathering a million strings in an order other than the one they were read in costs seconds
+    (every access misses the cache), and a re-import whose persons are unchanged never needs it
+    (``roster_diff`` compares in file order and sorts only the changed ones, ``sorted_at``).
+    """
+
+    def __init__(
+        self,
+        *,
+        unordered: PersonColumns,
+        order: np.ndarray,
+        problems: list[RowProblem],
+        rows: int,
+        invalid_rows: int,
+    ) -> None:
+        self.unordered = unordered
+        self.order = order
+        self.problems = problems
+        self.rows = rows
+        self.invalid_rows = invalid_rows
+        self._persons: PersonColumns | None = None
+
+    @property
+    def persons(self) -> PersonColumns:
+        """The valid persons sorted by ID number."""
+        if self._persons is None:
+            self._persons = _pick(self.unordered, self.order.tolist())
+        return self._persons
+
+    def sorted_at(self, positions: Sequence[int]) -> PersonColumns:
+        """The persons at file-order ``positions`` of ``unordered``, sorted by ID number."""
+        rank = np.empty(len(self.order), dtype=np.int64)
+        rank[self.order] = np.arange(len(self.order), dtype=np.int64)
+        chosen = np.asarray(positions, dtype=np.int64)
+        return _pick(self.unordered, chosen[np.argsort(rank[chosen], kind="stable")].tolist())
 
 
 _WEIGHTS = np.array(WEIGHTS, dtype=np.int64)
@@ -338,25 +394,21 @@ def validate_columns(
         bad[conflict_rows] = True
     invalid_rows = int(bad.sum())
 
-    # -- the persons, sorted by ID ----------------------------------------------------------------
+    # -- the persons: gathered in file order (cheap), with the permutation to ID order -------------
     single = single[~bad[single]]
-    persons = PersonColumns()
     canon_tags = {text: "、".join(p[0]) for text, p in tag_parsed.items()}
     canon_tags[""] = ""
     canon_conds = {text: "、".join(p[0]) for text, p in cond_parsed.items()}
     canon_conds[""] = ""
     if merged:
-        # Merge the repeated persons into the single ones by key.
         merged_rows = np.array([m[0] for m in merged], dtype=np.int64)
-        all_rows = np.concatenate((single, merged_rows))
-        position = np.argsort(keys[all_rows], kind="stable")
-        take = all_rows[position].tolist()
-        is_merged = (position >= len(single)).tolist()
-        merged_at = {m[0]: m[1] for m in merged}
+        rows_taken = np.concatenate((single, merged_rows))
     else:
-        take = single.tolist()
-        is_merged = []
-        merged_at = {}
+        rows_taken = single
+    # Row indexes of the persons in file order, and for each rank in ID order its file position.
+    by_row = np.argsort(rows_taken, kind="stable")
+    take = rows_taken[by_row].tolist()
+    by_key = np.argsort(keys[rows_taken[by_row]], kind="stable")
 
     get = itemgetter(*take) if len(take) > 1 else None
 
@@ -364,6 +416,7 @@ def validate_columns(
         out: list[Any] = list(get(col)) if get is not None else [col[i] for i in take]
         return list(map(canon.__getitem__, out)) if canon is not None else out
 
+    persons = PersonColumns()
     persons.id_number = pick(ids)
     persons.name = pick(col_name)
     persons.village_code = pick(col_village)
@@ -372,12 +425,11 @@ def validate_columns(
     persons.phone = pick(col_phone)
     persons.tags = pick(col_tags, canon_tags)
     persons.conditions = pick(col_conds, canon_conds)
-    if merged_at:
-        cols_out = persons.fields()
-        order_fields = (0, 1, 2, 3, 4, 5, 6, 7)  # id, name, village, household, relation, phone, tags, conds
-        for j, flag in enumerate(is_merged):
-            if flag:
-                values = merged_at[take[j]]
-                for f in order_fields:
-                    cols_out[f][j] = values[f]
-    return Validated(persons=persons, problems=problems, rows=n, invalid_rows=invalid_rows)
+    if merged:
+        # The merged repeats' united values replace those of their first row.
+        cols_out = persons.fields()  # id, name, village, household, relation, phone, tags, conds
+        at = np.searchsorted(rows_taken[by_row], merged_rows).tolist()
+        for j, (_, values) in zip(at, merged, strict=True):
+            for f, value in enumerate(values):
+                cols_out[f][j] = value
+    return Validated(unordered=persons, order=by_key, problems=problems, rows=n, invalid_rows=invalid_rows)

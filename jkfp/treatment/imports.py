@@ -49,6 +49,7 @@ from jkfp.core.importing import (
     split_list,
     write_error_report,
 )
+from jkfp.core.signals import send_data_changed
 from jkfp.core.tabular import read_table
 from jkfp.regions.models import Institution
 from jkfp.registry.models import Disease, DiseaseKind, Person
@@ -336,6 +337,10 @@ def cases_import(
     if records:
         summary.created, summary.updated = _load(records, user=user)
         summary.unchanged = len(records) - summary.created - summary.updated
+        if summary.created or summary.updated:  # a case counts in every year from its diagnosis
+            send_data_changed(
+                kind="treatment", years=range(min(r.diagnosed_on for r in records).year, today.year + 1)
+            )
     if problems:
         directory = Path(errors_dir) if errors_dir is not None else Path(settings.IMPORT_DIR) / "errors"
         summary.errors_file = str(

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from jkfp.accounts.models import Role
 from jkfp.accounts.scoping import user_sees_code
+from jkfp.core.signals import send_data_changed
 from jkfp.regions.models import Institution
 from jkfp.registry.models import Disease, DiseaseKind, Person
 from jkfp.treatment import history
@@ -140,6 +141,7 @@ def treatment_case_create(
     with transaction.atomic():
         case.save()
         _history(case, None, user, source)
+        send_data_changed(kind="treatment", years=range(diagnosed_on.year, timezone.localdate().year + 1))
     return case
 
 
@@ -178,6 +180,9 @@ def case_status_set(
     with transaction.atomic():
         case.save(update_fields=["status", "untreated_reason", "reason_note", "updated_at"])
         _history(case, old, user, source)
+        send_data_changed(
+            kind="treatment", years=range(case.diagnosed_on.year, timezone.localdate().year + 1)
+        )
     return case
 
 

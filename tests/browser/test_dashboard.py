@@ -62,7 +62,7 @@ def test_dashboard_on_a_phone(
             expect(page.locator("#as-of")).to_contain_text("数据截至")
             row = page.locator('tr[data-code="major_treatment_rate"]')
             expect(row).to_contain_text("66.67%")  # 2/3, worked out by hand in the factories
-            expect(page.locator('tr[data-code="enrolment_rate"]')).to_contain_text("暂无数据")
+            expect(page.locator('tr[data-code="enrolment_rate"]')).to_contain_text("57.14%")  # 4/7 insured
             # ECharts draws into a canvas in both chart boxes.
             expect(page.locator("#chart-bars canvas")).to_have_count(1)
             expect(page.locator("#chart-trend canvas")).to_have_count(1)

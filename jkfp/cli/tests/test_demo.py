@@ -124,3 +124,48 @@ def test_demo_refuses_a_tiny_county(tmp_path: Path) -> None:
     with pytest.raises(CommandError, match="至少100"):
         call_command("demo", persons=10, out=tmp_path, stdout=io.StringIO())
     assert not Person.objects.exists()
+
+
+def test_demo_enrolment_rate_agrees_in_cli_dashboard_ledger_and_report(tmp_path: Path) -> None:
+    """The demo county's 参保率 is computed (not 暂无数据) and is the same number everywhere."""
+    import json
+    from io import BytesIO
+
+    import openpyxl
+    from django.utils import timezone
+    from docx import Document
+
+    from jkfp.registry.models import Enrolment
+
+    output = run_demo(tmp_path)
+    assert "参保名单" in output and (tmp_path / "参保名单.csv").is_file()
+    year = timezone.localdate().year
+    out = io.StringIO()
+    call_command("indicators", "--year", str(year), "--region", "421321", "--json", stdout=out)
+    figure = json.loads(out.getvalue())["indicators"]["enrolment_rate"]
+    assert figure["denominator"] > 0 and 0.99 <= figure["value"] < 1, figure  # e.g. 99.4 %
+    assert (
+        figure["denominator"] - figure["numerator"]
+        == Enrolment.objects.filter(year=year, insured=False).count()
+    )
+
+    client = Client()
+    client.force_login(
+        User.objects.get(username="demo-admin"), backend="django.contrib.auth.backends.ModelBackend"
+    )
+    html = client.get(reverse("indicators:dashboard"), {"year": year}).content.decode()
+    for side in ("numerator", "denominator"):
+        url = reverse("indicators:drill", args=["enrolment_rate", side])
+        shown = re.search(rf'href="{url}\?year={year}&amp;region=421321" title="[^"]*">([^<]+)</a>', html)
+        assert shown and shown.group(1) == str(figure[side]), side
+    response = client.get(reverse("indicators:ledger_export", args=["roster"]), {"year": year})
+    sheet = openpyxl.load_workbook(BytesIO(b"".join(response.streaming_content))).active
+    headers = [c.value for c in sheet[1]]
+    rows = [
+        r for r in sheet.iter_rows(min_row=2, values_only=True) if isinstance(r[0], int)
+    ]  # not 合计/notes
+    assert len(rows) == figure["denominator"]
+    assert sum(1 for r in rows if r[headers.index("参保状态")] == "已参保") == figure["numerator"]
+    response = client.get(reverse("indicators:report"), {"year": year})
+    text = "\n".join(p.text for p in Document(BytesIO(b"".join(response.streaming_content))).paragraphs)
+    assert f"参保率：目标人数 {figure['denominator']}，参保人数 {figure['numerator']}，" in text

@@ -31,6 +31,10 @@ but cancelled, E deferred (not a target).
 
 Monitoring alerts: 2024 A (verified in time), J (verified late), E (never verified; alerts count
 everybody); K's alert is of 2023.
+
+Enrolment 2024 (参保): insured A, C (died in the year: still a target), D (two tags: counted once), J, and
+the non-targets E and H (died 2023); F not insured (未参保); I and K have no record (not insured).
+No record at all in 第2镇2村 (its figure is 暂无数据). 2025: only A (insured).
 """
 
 from __future__ import annotations
@@ -141,6 +145,7 @@ def build_world(county: dict[str, Any], make_user: Callable[..., Any]) -> World:
     _care(w, county)
     _settlement(w, county)
     _alerts(w, county)
+    _enrolment(w)
     w.users = {
         "admin": make_user(Role.COUNTY_ADMIN, "421321", full_name="县管理员"),
         "t1": make_user(Role.TOWNSHIP, county["t1"].code),
@@ -332,4 +337,23 @@ def _alerts(w: World, county: dict[str, Any]) -> None:
             verify_due_on=due,
             as_of=alerted,
             case=case,
+        )
+
+
+def _enrolment(w: World) -> None:
+    from jkfp.registry.models import Enrolment
+
+    p = w.persons
+    for key, year, insured, premium, subsidy in (
+        ("A", 2024, True, "125.00", "125.00"),
+        ("C", 2024, True, "0.00", "250.00"),
+        ("D", 2024, True, "0.00", "250.00"),
+        ("E", 2024, True, "0.00", "250.00"),
+        ("F", 2024, False, "0.00", "0.00"),
+        ("H", 2024, True, "0.00", "250.00"),
+        ("J", 2024, True, "125.00", "125.00"),
+        ("A", 2025, True, "130.00", "130.00"),
+    ):
+        Enrolment.objects.create(
+            person=p[key], year=year, insured=insured, premium_paid=premium, subsidy_amount=subsidy
         )

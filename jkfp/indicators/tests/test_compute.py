@@ -55,6 +55,11 @@ EXPECTED: dict[str, dict[str, tuple[int, int]]] = {
     "deferred_payment_count": {T1V1: (1, 2), T2V1: (0, 0), COUNTY: (1, 2)},
     # Alerts of 2024: A (in time), E (never verified) in t1v1; J (late) in t2v1. K's is of 2023.
     "alert_handling_rate": {T1V1: (1, 2), T2V1: (0, 1), T1: (1, 2), T2: (0, 1), COUNTY: (1, 3)},
+    # Target persons (every one, also C and I who died in 2024; not H who died in 2023, nor E) and those
+    # insured in 2024: t1v1 A C D of A C D; t1v2 none of F; t2v1 J of I J K.
+    "enrolment_rate": {
+        T1V1: (3, 3), T1V2: (0, 1), T2V1: (1, 3), T1: (3, 4), T2: (1, 3), COUNTY: (4, 7),
+    },
     # Cards certified 2024 to targets: A, J. Served targets with a chronic condition: A, D, K.
     "chronic_card_count": {T1V1: (1, 2), T2V1: (1, 1), T2: (1, 1), COUNTY: (2, 3)},
 }  # fmt: skip
@@ -112,10 +117,44 @@ def test_value_rounding_and_zero_denominator(world: World) -> None:
     assert figures[T2V2].value is None  # 0/0
 
 
-def test_enrolment_has_no_data_never_zero(world: World) -> None:
+def test_enrolment_where_no_record_exists_is_no_data_never_zero(world: World) -> None:
+    from jkfp.registry.models import Enrolment
+
     figures = _figures("enrolment_rate")
-    assert figures[COUNTY] == Figure(None, None)
+    assert figures[COUNTY].value == Decimal("0.5714")  # 4 / 7
+    assert figures[T2V2] == Figure(None, None)  # no enrolment record in this village
+    # Records only in 第1镇: 第2镇 and its villages are 暂无数据; the county still counts all its targets.
+    Enrolment.objects.filter(person__village__parent__code=T2).delete()
+    figures = _figures("enrolment_rate")
+    assert figures[T1] == Figure(Decimal(3), Decimal(4))
+    assert figures[T2] == figures[T2V1] == Figure(None, None)
+    assert figures[COUNTY] == Figure(Decimal(3), Decimal(7))
+    # No record of the year at all: 暂无数据 everywhere.
+    Enrolment.objects.filter(year=YEAR).delete()
+    figures = _figures("enrolment_rate")
+    assert figures[COUNTY] == figures[T1] == Figure(None, None)
     assert figures[COUNTY].value is None
+
+
+def test_enrolment_drill_lists_status_and_amounts(world: World) -> None:
+    from jkfp.indicators.selectors import drill
+
+    services.snapshot_refresh(year=YEAR)
+    rows = drill(
+        user=world.users["admin"], year=YEAR, code="enrolment_rate", region_code=T1, side="denominator"
+    )
+    assert rows is not None
+    paths = [c.path for c in rows.columns]
+    listed = {
+        r[0]: r[1:] for r in rows.rows.values_list("name", "enrol_status", "enrol_premium", "enrol_subsidy")
+    }
+    assert listed == {
+        "甲": ("insured", Decimal("125.00"), Decimal("125.00")),
+        "丙": ("insured", Decimal("0.00"), Decimal("250.00")),
+        "丁": ("insured", Decimal("0.00"), Decimal("250.00")),
+        "己": ("uninsured", Decimal("0.00"), Decimal("0.00")),
+    }
+    assert "enrol_status" in paths
 
 
 def test_without_data_every_source_indicator_is_no_data(county: dict[str, Any]) -> None:
@@ -162,7 +201,7 @@ def test_cli_json_shape_exact(world: World) -> None:
         "numerator": "29000.03", "denominator": "35000.05", "value": 0.8286,
     }  # fmt: skip
     assert data["indicators"]["personal_share"]["value"] == 0.1714
-    assert data["indicators"]["enrolment_rate"] == {"numerator": None, "denominator": None, "value": None}
+    assert data["indicators"]["enrolment_rate"] == {"numerator": 4, "denominator": 7, "value": 0.5714}
     assert [c["region"] for c in data["children"]] == [T1, T2]
     assert all(list(c) == ["region", "indicators"] for c in data["children"])
     assert data["children"][0]["indicators"]["verification_rate"] == {
@@ -187,7 +226,8 @@ def test_cli_unknown_region(world: World) -> None:
 
 def test_cli_table(world: World) -> None:
     text = _cli("--year", str(YEAR), "--refresh")
-    assert "大病救治率" in text and "66.67%" in text and "暂无数据" in text
+    assert "大病救治率" in text and "66.67%" in text and "参保率" in text and "57.14%" in text
+    assert "暂无数据" in _cli("--year", "2030", "--refresh")  # no data of 2030: never 0
 
 
 def test_alert_handling_agrees_with_the_monitoring_selector(world: World) -> None:

@@ -84,6 +84,17 @@ def test_vectorised_validation_equals_the_reference(rows: list[dict[str, str]]) 
     key = lambda p: p.row  # noqa: E731
     assert sorted(fast.problems, key=key) == sorted(ref.problems, key=key)
     assert fast.persons == imports._columns_of(ref.persons)
+    # The persons are kept in file order with the permutation to ID order (ADR 0006): any subset
+    # of file positions comes back as the same persons, sorted by ID.
+    n = len(fast.unordered)
+    assert sorted(fast.unordered.id_number) == fast.persons.id_number
+    assert fast.sorted_at(list(range(n))) == fast.persons
+    odd = list(range(1, n, 2))[::-1]
+    expected = sorted(zip(*(fast.unordered.fields()), strict=True))
+    picked = fast.sorted_at(odd)
+    assert list(zip(*picked.fields(), strict=True)) == [
+        row for row in expected if fast.unordered.id_number.index(row[0]) in odd
+    ]
 
 
 def test_ids_of_other_lengths_that_add_up_to_18_each_are_not_misread() -> None:

@@ -147,7 +147,9 @@ class Command(BaseCommand):
         self._say(f"防返贫监测 monitoring: {monitored.text()} ({time.perf_counter() - step:.1f} s)")
         from jkfp.indicators.synthetic import demo_indicators_build
 
-        indicators = demo_indicators_build(county_code=county_code, today=timezone.localdate())
+        indicators = demo_indicators_build(
+            county_code=county_code, today=timezone.localdate(), out_dir=files.out_dir
+        )
         self._say(f"指标 indicators: {indicators.text()}")
         recon = reconcile_summary()
         self._say(

@@ -15,7 +15,6 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from jkfp.cli.refresh import indicators_refresh_later
 from jkfp.core.importing import ImportSummary
 from jkfp.core.tabular import TableError
 from jkfp.registry.imports import roster_import
@@ -71,8 +70,6 @@ class ImportCommand(BaseCommand):
         run.errors_file = summary.errors_file or ""
         run.finished_at = timezone.now()
         run.save(update_fields=["status", "progress", "summary", "errors_file", "finished_at"])
-        if summary.created or summary.updated:
-            indicators_refresh_later(years=[options.get("year") or timezone.localdate().year])
         if options["json"]:
             self.stdout.write(json.dumps(summary.as_dict(), ensure_ascii=False))
         else:

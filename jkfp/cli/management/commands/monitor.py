@@ -16,7 +16,6 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from jkfp.cli.refresh import indicators_refresh_later
 from jkfp.monitoring.services import alert_scan
 from jkfp.regions.models import Region, RegionLevel
 
@@ -54,8 +53,6 @@ class Command(BaseCommand):
         if county and not Region.objects.filter(code=county, level=RegionLevel.COUNTY).exists():
             raise CommandError(f"县代码{county}不存在 / unknown county {county}", returncode=2)
         result = alert_scan(as_of=as_of, county_code=county)
-        if result.alerts_created:
-            indicators_refresh_later(years=[as_of.year])
         if options["json"]:
             self.stdout.write(json.dumps(result.as_json()))
             return

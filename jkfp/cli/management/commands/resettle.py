@@ -15,7 +15,6 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from jkfp.cli.refresh import indicators_refresh_later
 from jkfp.settlement.bulk import year_resettle
 from jkfp.settlement.exports import resettle_report_xlsx
 
@@ -45,8 +44,6 @@ class Command(BaseCommand):
         except ValidationError as exc:
             raise CommandError("；".join(exc.messages), returncode=2) from exc
         resettle_report_xlsx(report, report_path)
-        if not options["dry_run"] and report.changed:
-            indicators_refresh_later(years=[options["year"]])
         if options["json"]:
             self.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False))
             return

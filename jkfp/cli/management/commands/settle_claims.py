@@ -13,7 +13,6 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from jkfp.cli.refresh import indicators_refresh_later
 from jkfp.monitoring.services import alert_scan_after_settlement
 from jkfp.settlement.bulk import claims_settle_year
 
@@ -31,7 +30,6 @@ class Command(BaseCommand):
         result = claims_settle_year(year=options["year"])
         # Issue 8: every settlement batch is followed by a monitoring scan of its year (own transaction).
         scans = alert_scan_after_settlement(years=[options["year"]])
-        indicators_refresh_later(years=[options["year"]])
         for problem in result.problems[:MAX_LISTED]:
             self.stderr.write(f"未结算 not settled {problem.claim_id}: {problem.reason}")
         if len(result.problems) > MAX_LISTED:

@@ -62,7 +62,13 @@ def test_dashboard_agrees_with_cli_and_every_figure_drills_to_as_many_rows(world
     html = response.content.decode()
     assert response.status_code == 200
     data = _cli(COUNTY)
-    assert "数据截至" in html and "暂无数据" in html
+    assert "数据截至" in html
+    # 第2镇2村 has no enrolment record: its 参保率 is 暂无数据, not 0 (the township's page shows it).
+    township = client.get(reverse("indicators:dashboard"), {"year": YEAR, "region": T2}).content.decode()
+    assert "暂无数据" in township
+    assert _cli(T2)["children"][1]["indicators"]["enrolment_rate"] == {
+        "numerator": None, "denominator": None, "value": None,
+    }  # fmt: skip
     for region in (COUNTY, T1, T2):
         figures = _cli(region)["indicators"] if region != COUNTY else data["indicators"]
         for indicator in INDICATORS:
@@ -150,7 +156,8 @@ def test_bad_parameters_are_404(world: World, login: Any) -> None:
 
 def test_no_data_indicator_drill_says_so(world: World, login: Any) -> None:
     client = login(world.users["admin"])
-    html = client.get(reverse("indicators:drill", args=["enrolment_rate", "numerator"]), {"year": YEAR})
+    # No enrolment record of 2030: 暂无数据.
+    html = client.get(reverse("indicators:drill", args=["enrolment_rate", "numerator"]), {"year": 2030})
     assert "暂无数据" in html.content.decode()
 
 
@@ -196,8 +203,11 @@ def _ledger(client: Any, kind: str, region: str = COUNTY) -> tuple[list[Any], li
 def test_ledger_totals_equal_the_indicators(world: World, login: Any) -> None:
     client = login(world.users["admin"])
     figures = _cli(COUNTY)["indicators"]
-    _, roster, total = _ledger(client, "roster")
+    headers, roster, total = _ledger(client, "roster")
     assert total == "7人" and len(roster) == 7  # the hand count of target persons
+    insured = sum(1 for r in roster if r[headers.index("参保状态")] == "已参保")
+    assert insured == figures["enrolment_rate"]["numerator"] == 4
+    assert len(roster) == figures["enrolment_rate"]["denominator"]
     headers, contracts, total = _ledger(client, "contracts")
     assert len(contracts) == figures["contract_rate"]["numerator"] == 2
     fulfilled = sum(1 for r in contracts if r[headers.index("履约")] == "是")
@@ -245,6 +255,13 @@ def test_premium_ledger_most_favourable_rule(world: World, login: Any) -> None:
         and by_name["丁"][headers.index("资助类别")] == "特困供养"
     )
     assert by_name["甲"][headers.index("资助金额")] == 125 and by_name["甲"][headers.index("个人实缴")] == 125
+    # The enrolment records: status, premium actually paid, subsidy actually received (blank: no record).
+    status, paid, got = (headers.index(h) for h in ("参保状态", "实际个人缴费", "实际资助金额"))
+    assert [by_name[n][status] for n in ("甲", "丁", "己", "戊", "子")] == [
+        "已参保", "已参保", "未参保", "已参保", "无参保记录",
+    ]  # fmt: skip
+    assert (by_name["丁"][paid], by_name["丁"][got]) == (0, 250)
+    assert by_name["子"][paid] is None and by_name["子"][got] is None
     assert total == "6人"
     assert PremiumRule.objects.count() == 4
 
@@ -306,7 +323,7 @@ def test_report_figures_equal_the_snapshot(world: World, login: Any) -> None:
         assert heading in text, heading
     assert "大病救治率：应救治病例 3，已救治+救治中 2，大病救治率 66.67%。" in text
     assert "实际报销比例：计入结算费用（元） 35000.05，报销金额（元） 29000.03，实际报销比例 82.86%。" in text
-    assert "参保率：暂无数据。" in text
+    assert "参保率：目标人数 7，参保人数 4，参保率 57.14%。" in text
     # Summary table + one table per township, each with every indicator.
     assert len(document.tables) == 3
     township = document.tables[1]
