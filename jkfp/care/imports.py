@@ -42,6 +42,7 @@ from jkfp.care.selectors import rules_for
 from jkfp.care.services import MAX_CONTRACT_DAYS, township_health_centre
 from jkfp.core.idnumber import IdNumberError, validate_id_number
 from jkfp.core.importing import ImportSummary, RowProblem, has_control_chars, split_list, write_error_report
+from jkfp.core.signals import send_data_changed
 from jkfp.core.tabular import read_table
 from jkfp.regions.models import Region
 from jkfp.registry.models import Condition, Disease, DiseaseKind, Person
@@ -376,6 +377,14 @@ def contracts_import(
                 updates.append(old)
         Contract.objects.bulk_create(inserts, batch_size=2000)
         Contract.objects.bulk_update(updates, ["end_on", "team_id", "doctor_id"], batch_size=2000)
+        changed = [*inserts, *updates]
+        if changed:
+            # Sent when the transaction commits: the indicators refresh the years the contracts cover.
+            send_data_changed(
+                kind="care",
+                years={y for c in changed for y in range(c.signed_on.year, c.end_on.year + 1)},
+                person_ids={c.person_id for c in changed},
+            )
     summary.created, summary.updated = len(inserts), len(updates)
     summary.unchanged = len(valid) - summary.created - summary.updated
     summary.warnings = run.warnings
@@ -546,6 +555,12 @@ def followups_import(
             )
         # followups_write also creates the schedules of conditions added above.
         summary.created, summary.updated, summary.unchanged = followups_write(records, today=today)
+        if summary.created or summary.updated:
+            send_data_changed(
+                kind="care",
+                years={r.visited_on.year for r in records},
+                person_ids={r.person_id for r in records},
+            )
     summary.warnings = run.warnings
     run.report(summary, errors_dir, f"followups-{path.stem}-errors")
     if progress:

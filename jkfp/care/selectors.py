@@ -29,6 +29,7 @@ from jkfp.care.models import (
     FollowUp,
     FollowUpItem,
     FollowUpRule,
+    HealthRecord,
     Schedule,
     Team,
     TeamMember,
@@ -40,6 +41,9 @@ from jkfp.registry.models import Condition, Disease, DiseaseKind, Household, Liv
 NOT_FOUND_PERSON = "人员不存在或不在您的管辖范围内"
 NOT_FOUND_REGION = "区划不存在或不在您的管辖范围内"
 NOT_FOUND_CONTRACT = "签约记录不存在或不在您的管辖范围内"
+NOT_FOUND_TEAM = "团队不存在或不在您的管辖范围内"
+NOT_FOUND_MEMBER = "团队成员不存在"
+NOT_FOUND_HOUSEHOLD = "户不存在或不在您的管辖范围内"
 WEEK_DAYS = 7
 SECTIONS = ("overdue", "week", "unseen")
 SECTION_LABELS = {"overdue": "已逾期", "week": "本周到期", "unseen": "今年未随访"}
@@ -496,3 +500,93 @@ def contact_cards(*, user: Any, village: Region, today: date) -> list[ContactCar
             )
         )
     return cards
+
+
+# --- team management, family doctors, per-person services -------------------------------------
+
+
+def team_get(*, user: Any, pk: int) -> Team:
+    """团队 One team of the townships in the user's region; ``Http404`` otherwise."""
+    team = teams(user=user).filter(pk=pk).first()
+    if team is None:
+        raise Http404(NOT_FOUND_TEAM)
+    return team
+
+
+def team_member_get(*, team: Team, pk: int) -> TeamMember:
+    """团队成员 One member of ``team`` (already scoped); ``Http404`` otherwise."""
+    member = TeamMember.objects.filter(team=team, pk=pk).select_related("team").first()
+    if member is None:
+        raise Http404(NOT_FOUND_MEMBER)
+    return member
+
+
+def township_choices(*, user: Any) -> list[tuple[str, str]]:
+    """可建团队的乡镇 ``(code, name)`` of the townships in the user's region."""
+    return [
+        (r.code, r.name)
+        for r in scope(Region.objects.filter(level=RegionLevel.TOWNSHIP), user, "code").order_by("code")
+    ]
+
+
+def household_get(*, user: Any, pk: int) -> Household:
+    """户（家庭医生） One household of the user's region with its village and members; ``Http404`` otherwise."""
+    household = (
+        scope(Household.objects.all(), user)
+        .select_related("village", "village__parent", "head")
+        .filter(pk=pk)
+        .first()
+    )
+    if household is None:
+        raise Http404(NOT_FOUND_HOUSEHOLD)
+    return household
+
+
+def doctor_assignments(*, household: Household) -> list[DoctorAssignment]:
+    """家庭医生分配历史 The household's assignments, the current one first."""
+    return list(
+        DoctorAssignment.objects.filter(household=household)
+        .select_related("member", "member__team")
+        .order_by("-start_on", "-id")
+    )
+
+
+def doctor_choices(*, household: Household) -> list[TeamMember]:
+    """可选家庭医生 Active members of the teams of the household's township."""
+    township = household.village_id[:9] + "000"
+    return list(
+        TeamMember.objects.filter(team__township_id=township, active=True)
+        .select_related("team")
+        .order_by("team__name", "role", "name")
+    )
+
+
+def person_checkups(*, person: Person) -> list[Checkup]:
+    """体检记录 The person's health checks, newest first."""
+    return list(Checkup.objects.filter(person=person).select_related("institution").order_by("-checked_on"))
+
+
+def person_deliveries(*, person: Person) -> list[DrugDelivery]:
+    """送药记录 The person's drug deliveries, newest first."""
+    return list(DrugDelivery.objects.filter(person=person).order_by("-delivered_on", "-id"))
+
+
+def person_cards(*, person: Person) -> list[ChronicCard]:
+    """慢病卡 The person's chronic-disease cards."""
+    return list(
+        ChronicCard.objects.filter(person=person)
+        .select_related("disease", "institution")
+        .order_by("certified_on")
+    )
+
+
+def card_diseases() -> QuerySet[Disease]:
+    """可办慢病卡的病种 Chronic and special chronic catalogue diseases."""
+    return Disease.objects.filter(kind__in=(DiseaseKind.CHRONIC, DiseaseKind.SPECIAL_CHRONIC)).order_by(
+        "kind", "name"
+    )
+
+
+def person_health_record(*, person: Person) -> HealthRecord | None:
+    """健康档案 The person's resident health record, if opened."""
+    return HealthRecord.objects.filter(person=person).first()

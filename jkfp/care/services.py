@@ -9,16 +9,21 @@ the person lies in the user's region (``PermissionDenied``); validation errors a
 
 from __future__ import annotations
 
+import re
+import uuid
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from jkfp.accounts.models import Role
+from jkfp.accounts.models import AuditAction, Role
 from jkfp.accounts.scoping import user_sees_code
+from jkfp.accounts.services import audit_record
 from jkfp.care.models import (
     FACE_TO_FACE_KINDS,
     Checkup,
@@ -39,8 +44,25 @@ from jkfp.care.models import (
 )
 from jkfp.care.rules import age_on, classify, next_due, reading_problems
 from jkfp.care.selectors import rules_for
+from jkfp.care.tasks import care_import_task
 from jkfp.regions.models import Institution, Region, RegionLevel
-from jkfp.registry.models import Condition, Disease, Household, LivingStatus, Person
+from jkfp.registry.models import (
+    Condition,
+    Disease,
+    Household,
+    ImportKind,
+    ImportRun,
+    ImportStatus,
+    LivingStatus,
+    Person,
+)
+from jkfp.registry.services import (
+    ERR_IMPORT_EMPTY,
+    ERR_IMPORT_ROLE,
+    ERR_IMPORT_SUFFIX,
+    IMPORT_ROLES,
+    IMPORT_SUFFIXES,
+)
 
 MANAGE_ROLES = frozenset({Role.COUNTY_ADMIN, Role.TOWNSHIP})
 SERVICE_ROLES = frozenset({Role.COUNTY_ADMIN, Role.TOWNSHIP, Role.VILLAGE_DOCTOR})
@@ -56,6 +78,7 @@ ERR_MEMBER_NAME = "请填写成员姓名（不超过50字）"
 ERR_MEMBER_EXISTS = "团队中已有同名成员"
 ERR_MEMBER_TEAM = "家庭医生不属于所选团队"
 ERR_ASSIGN_TOWNSHIP = "家庭医生所在团队不属于该户所在乡镇"
+ERR_MEMBER_INACTIVE = "该成员已离岗，不能指定为家庭医生"
 ERR_DATE_FUTURE = "日期不能晚于今天"
 ERR_DATE_BEFORE_BIRTH = "日期不能早于出生日期"
 ERR_END_BEFORE_SIGNED = "到期日期不能早于签约日期"
@@ -145,6 +168,45 @@ def team_member_add(
     return member
 
 
+def team_update(*, user: Any, team: Team, name: str) -> Team:
+    """改团队名称 Rename a team of the user's region."""
+    _require_role(user, MANAGE_ROLES, ERR_ROLE_MANAGE)
+    if not user_sees_code(user, team.township_id):
+        raise PermissionDenied(ERR_REGION_SCOPE)
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise ValidationError({"name": ERR_TEAM_NAME})
+    if Team.objects.filter(township_id=team.township_id, name=name).exclude(pk=team.pk).exists():
+        raise ValidationError({"name": ERR_TEAM_EXISTS})
+    team.name = name
+    team.save(update_fields=["name"])
+    return team
+
+
+def team_member_remove(*, user: Any, member: TeamMember) -> bool:
+    """移出团队成员 Remove a member; one who served (assignments, contracts, visits) is only marked 离岗.
+
+    Returns True when the row was deleted, False when it was kept as inactive (history stays
+    readable). A household whose current family doctor leaves keeps the assignment until it is
+    re-assigned.
+    """
+    _require_role(user, MANAGE_ROLES, ERR_ROLE_MANAGE)
+    if not user_sees_code(user, member.team.township_id):
+        raise PermissionDenied(ERR_REGION_SCOPE)
+    with transaction.atomic():
+        used = (
+            DoctorAssignment.objects.filter(member=member).exists()
+            or Contract.objects.filter(doctor=member).exists()
+            or FollowUp.objects.filter(doctor=member).exists()
+        )
+        if used:
+            TeamMember.objects.filter(pk=member.pk).update(active=False)
+            member.active = False
+            return False
+        member.delete()
+        return True
+
+
 def family_doctor_assign(
     *, user: Any, household: Household, member: TeamMember, start_on: date
 ) -> DoctorAssignment:
@@ -154,6 +216,8 @@ def family_doctor_assign(
         raise PermissionDenied(ERR_OUT_OF_SCOPE)
     if member.team.township_id[:9] != household.village_id[:9]:
         raise ValidationError({"member": ERR_ASSIGN_TOWNSHIP})
+    if not member.active:
+        raise ValidationError({"member": ERR_MEMBER_INACTIVE})
     with transaction.atomic():
         current = (
             DoctorAssignment.objects.select_for_update()
@@ -519,3 +583,62 @@ def chronic_card_issue(
     card.full_clean(validate_constraints=False)
     card.save()
     return card
+
+
+# --- web imports -----------------------------------------------------------------------------
+
+ERR_IMPORT_KIND = "请选择导入类型：家庭医生签约或随访记录"
+
+
+def care_import_start(*, user: Any, upload: Any, kind: str, request: Any = None) -> ImportRun:
+    """开始导入签约/随访 Store an uploaded contract or follow-up file, record an ImportRun, queue the import.
+
+    The run belongs to the uploader's region and runs as the uploader (``care_import_task``): rows
+    of persons outside that region are invalid, so the web import writes only inside it.
+    Same checks as the roster upload (role, file type, not empty); the size is limited while streaming.
+    """
+    if getattr(user, "role", None) not in IMPORT_ROLES:
+        raise PermissionDenied(ERR_IMPORT_ROLE)
+    if kind not in (ImportKind.CONTRACTS, ImportKind.FOLLOWUPS):
+        raise ValidationError({"kind": ERR_IMPORT_KIND})
+    name = Path(upload.name or "").name
+    suffix = Path(name).suffix.lower()
+    if suffix not in IMPORT_SUFFIXES:
+        raise ValidationError({"file": ERR_IMPORT_SUFFIX.format(suffix=suffix or "无扩展名")})
+    if not upload.size:
+        raise ValidationError({"file": ERR_IMPORT_EMPTY})
+    stored = _store_upload(upload, name)
+    label = ImportKind(kind).label
+    run = ImportRun.objects.create(
+        kind=kind,
+        source=str(label),
+        file_name=name[:255],
+        stored_path=str(stored),
+        status=ImportStatus.QUEUED,
+        user=user,
+        region=user.region,
+    )
+    audit_record(
+        user=user,
+        action=AuditAction.IMPORT,
+        object_type="import_run",
+        object_id=str(run.pk),
+        detail=f"{label} {name}"[:500],
+        region_code=user.region_id or "",
+        request=request,
+    )
+    care_import_task.enqueue(run_id=run.pk)
+    run.refresh_from_db()
+    return run
+
+
+def _store_upload(upload: Any, name: str) -> Path:
+    """存放上传文件 Copy an upload chunk by chunk to IMPORT_DIR/<month>/<random>/<name> (as the roster upload)."""
+    safe = re.sub(r"[^\w.\-]+", "_", name).lstrip(".")[-120:] or "care"
+    directory = Path(settings.IMPORT_DIR) / timezone.localdate().strftime("%Y%m") / uuid.uuid4().hex
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / safe
+    with target.open("wb") as out:
+        for chunk in upload.chunks():
+            out.write(chunk)
+    return target

@@ -28,10 +28,12 @@ from django.views.decorators.http import require_GET, require_POST
 from jkfp.accounts.models import AuditAction, Role
 from jkfp.accounts.selectors import audit_events, user_by_username
 from jkfp.accounts.services import audit_record
+from jkfp.care import services as care_services
 from jkfp.registry import selectors
 from jkfp.registry.models import ImportStatus, Person
 from jkfp.registry.services import import_run_start, person_verify
 from jkfp.web import exports
+from jkfp.web.care.forms import CareImportForm
 from jkfp.web.forms import AuditFilterForm, ImportForm, PersonSearchForm, ReconFilterForm, VerifyForm
 from jkfp.web.permissions import ADMIN_ROLES, VERIFY_ROLES, can_verify, role_required
 from jkfp.web.uploads import SizeLimitUploadHandler
@@ -40,6 +42,7 @@ PAGE_SIZE = 50
 # A search never counts more than this many persons: counting every 张 of a county costs ~100 ms
 # on PostgreSQL at 1M persons, and nobody pages through more than 20 pages of results.
 SEARCH_CAP = 1000
+CARE_IMPORT_KINDS = ("contracts", "followups")
 
 
 class CappedPaginator(Paginator):
@@ -305,8 +308,13 @@ def import_page(request: HttpRequest) -> HttpResponse:
 def _import_page(request: HttpRequest) -> HttpResponse:
     status = 200
     form = ImportForm()
+    care_form = CareImportForm()
     upload_error = ""
-    if request.method == "POST":
+    if request.method == "POST" and request.POST.get("kind") in CARE_IMPORT_KINDS:
+        response, care_form, upload_error, status = _care_import(request)
+        if response is not None:
+            return response
+    elif request.method == "POST":
         handler: SizeLimitUploadHandler = request.jkfp_upload_handler  # type: ignore[attr-defined]
         form = ImportForm(request.POST, request.FILES)
         if handler.too_large:
@@ -336,6 +344,7 @@ def _import_page(request: HttpRequest) -> HttpResponse:
             status = status if status != 200 else 400
     context = {
         "form": form,
+        "care_form": care_form,
         "upload_error": upload_error,
         "runs": selectors.import_runs(user=request.user)[:20],
         "max_mb": settings.UPLOAD_MAX_BYTES // (1024 * 1024),
@@ -343,6 +352,30 @@ def _import_page(request: HttpRequest) -> HttpResponse:
         "source_names": selectors.reconciliation_sources(user=request.user),
     }
     return render(request, "web/imports/import.html", context, status=status)
+
+
+def _care_import(request: HttpRequest) -> tuple[HttpResponse | None, CareImportForm, str, int]:
+    """签约/随访导入 The contract or follow-up upload of the import page (jkfp.care runs it in the background)."""
+    handler: SizeLimitUploadHandler = request.jkfp_upload_handler  # type: ignore[attr-defined]
+    if handler.too_large:
+        limit = settings.UPLOAD_MAX_BYTES // (1024 * 1024) or 1
+        message = f"文件超过上限 {limit} MB，已拒收。请把文件拆成几个较小的文件分别导入。"
+        return None, CareImportForm(initial={"kind": request.POST.get("kind")}), message, 413
+    form = CareImportForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            run = care_services.care_import_start(
+                user=request.user,
+                upload=form.cleaned_data["file"],
+                kind=form.cleaned_data["kind"],
+                request=request,
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            return redirect("web:import_detail", pk=run.pk), form, "", 302
+    return None, form, "", 400
 
 
 @role_required(*ADMIN_ROLES)

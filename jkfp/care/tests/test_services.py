@@ -293,3 +293,32 @@ def test_care_sync_command_creates_missing_schedules_and_drops_stale_ones(cw: Ca
     assert json.loads(out.getvalue())["created"] == 1
     assert Schedule.objects.filter(person=cw.persons["li"], disease=cw.diseases["冠心病"]).exists()
     assert not Schedule.objects.filter(person=cw.persons["zhao"]).exists()
+
+
+def test_team_rename_and_member_removal_keep_history(cw: CareWorld) -> None:
+    team = cw.teams["t1"]
+    with pytest.raises(PermissionDenied):
+        services.team_update(user=cw.users["doctor"], team=team, name="新名")
+    with pytest.raises(PermissionDenied):
+        services.team_update(user=cw.users["t2"], team=team, name="新名")
+    with pytest.raises(ValidationError) as exc:
+        services.team_update(user=cw.users["t1"], team=team, name=" ")
+    assert exc.value.message_dict == {"name": [services.ERR_TEAM_NAME]}
+    assert services.team_update(user=cw.users["t1"], team=team, name="第1镇甲队").name == "第1镇甲队"
+    fresh = services.team_member_add(user=cw.users["t1"], team=team, name="新成员")
+    assert services.team_member_remove(user=cw.users["t1"], member=fresh) is True
+    assert not TeamMember.objects.filter(pk=fresh.pk).exists()
+    doctor = TeamMember.objects.get(name="村医甲")
+    household = cw.persons["zhang"].household
+    services.family_doctor_assign(user=cw.users["t1"], household=household, member=doctor, start_on=TODAY)
+    with pytest.raises(PermissionDenied):
+        services.team_member_remove(user=cw.users["t2"], member=doctor)
+    assert services.team_member_remove(user=cw.users["t1"], member=doctor) is False
+    doctor.refresh_from_db()
+    assert doctor.active is False and DoctorAssignment.objects.filter(member=doctor).exists()
+    # A member who left cannot become a household's family doctor.
+    with pytest.raises(ValidationError) as exc:
+        services.family_doctor_assign(
+            user=cw.users["t1"], household=cw.persons["li"].household, member=doctor, start_on=TODAY
+        )
+    assert exc.value.message_dict == {"member": [services.ERR_MEMBER_INACTIVE]}

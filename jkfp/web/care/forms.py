@@ -6,7 +6,8 @@ from typing import Any
 
 from django import forms
 
-from jkfp.care.models import VisitKind
+from jkfp.care import services
+from jkfp.care.models import MemberRole, VisitKind
 
 TOUCH = {"class": "form-control form-control-lg"}
 
@@ -105,3 +106,194 @@ class RenewForm(forms.Form):
 
     village = forms.CharField(label="村代码", max_length=12)
     year = forms.IntegerField(label="续签年度", min_value=2016, max_value=2100)
+
+
+class CareImportForm(forms.Form):
+    """导入签约/随访 The kind of file and the file (the file last: see jkfp.web.uploads)."""
+
+    kind = forms.ChoiceField(
+        label="导入类型",
+        choices=[("contracts", "家庭医生签约"), ("followups", "随访记录")],
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
+    file = forms.FileField(label="文件（.csv 或 .xlsx）")
+
+
+def _date(label: str, required: bool = True) -> forms.DateField:
+    return forms.DateField(
+        label=label, required=required, widget=forms.DateInput(attrs={**TOUCH, "type": "date"})
+    )
+
+
+class CheckupForm(forms.Form):
+    """体检登记 Date, the common items, any other items (one per line, 项目：结果), the conclusion."""
+
+    QUICK = (
+        ("height", "身高（cm）"),
+        ("weight", "体重（kg）"),
+        ("bp", "血压（mmHg）"),
+        ("glucose", "空腹血糖（mmol/L）"),
+    )
+
+    checked_on = _date("体检日期")
+    height = forms.CharField(
+        label="身高（cm）",
+        required=False,
+        max_length=20,
+        widget=forms.TextInput(attrs={**TOUCH, "inputmode": "decimal"}),
+    )
+    weight = forms.CharField(
+        label="体重（kg）",
+        required=False,
+        max_length=20,
+        widget=forms.TextInput(attrs={**TOUCH, "inputmode": "decimal"}),
+    )
+    bp = forms.CharField(
+        label="血压（mmHg）",
+        required=False,
+        max_length=20,
+        widget=forms.TextInput(attrs={**TOUCH, "placeholder": "如：132/84"}),
+    )
+    glucose = forms.CharField(
+        label="空腹血糖（mmol/L）",
+        required=False,
+        max_length=20,
+        widget=forms.TextInput(attrs={**TOUCH, "inputmode": "decimal"}),
+    )
+    other_items = forms.CharField(
+        label="其他体检项目",
+        required=False,
+        max_length=3000,
+        widget=forms.Textarea(
+            attrs={"class": "form-control", "rows": 3, "placeholder": "每行一项，如：心电图：正常"}
+        ),
+    )
+    conclusion = forms.CharField(
+        label="体检结论", required=False, max_length=300, widget=forms.TextInput(attrs=TOUCH)
+    )
+
+    def clean_other_items(self) -> dict[str, str]:
+        items: dict[str, str] = {}
+        for n, line in enumerate(self.cleaned_data["other_items"].splitlines(), start=1):
+            line = line.strip()
+            if not line:
+                continue
+            name, sep, value = line.replace(":", "：").partition("：")
+            if not sep or not name.strip() or not value.strip():
+                raise forms.ValidationError(f"第{n}行应为“项目：结果”，如“心电图：正常”")
+            if len(name.strip()) > 50 or len(value.strip()) > 100:
+                raise forms.ValidationError(f"第{n}行过长（项目不超过50字，结果不超过100字）")
+            items[name.strip()] = value.strip()
+        return items
+
+    def items(self) -> dict[str, str]:
+        """The items to store: the filled common ones, then the other lines."""
+        out = {
+            label: self.cleaned_data[name].strip()
+            for name, label in self.QUICK
+            if self.cleaned_data[name].strip()
+        }
+        out.update(self.cleaned_data["other_items"])
+        return out
+
+
+class DeliveryForm(forms.Form):
+    """送药登记 Date, medicines, days of supply (at most 3 months)."""
+
+    delivered_on = _date("送药日期")
+    drugs = forms.CharField(
+        label="药品",
+        max_length=300,
+        widget=forms.TextInput(attrs={**TOUCH, "placeholder": "如：硝苯地平缓释片 30mg×60片"}),
+    )
+    supply_days = forms.IntegerField(
+        label="用药天数",
+        min_value=1,
+        max_value=92,
+        error_messages={
+            "min_value": services.ERR_SUPPLY_DAYS,
+            "max_value": services.ERR_SUPPLY_DAYS,
+            "invalid": services.ERR_SUPPLY_DAYS,
+        },
+        widget=forms.NumberInput(attrs={**TOUCH, "inputmode": "numeric", "placeholder": "1–92"}),
+    )
+
+
+class CardForm(forms.Form):
+    """办理慢病卡 Disease, certification date, validity, card number."""
+
+    disease = forms.ModelChoiceField(
+        label="病种", queryset=None, widget=forms.Select(attrs={"class": "form-select form-select-lg"})
+    )
+    certified_on = _date("认定日期")
+    valid_to = _date("有效期至", required=False)
+    card_no = forms.CharField(
+        label="卡号", required=False, max_length=40, widget=forms.TextInput(attrs=TOUCH)
+    )
+
+    def __init__(self, *args: Any, diseases: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["disease"].queryset = diseases  # type: ignore[attr-defined]
+
+
+class HealthRecordForm(forms.Form):
+    """建立健康档案 Opening date and record number."""
+
+    opened_on = _date("建档日期")
+    record_no = forms.CharField(
+        label="档案编号", required=False, max_length=40, widget=forms.TextInput(attrs=TOUCH)
+    )
+
+
+class TeamForm(forms.Form):
+    """新建团队 Township and name."""
+
+    township = forms.ChoiceField(label="乡镇", widget=forms.Select(attrs={"class": "form-select"}))
+    name = forms.CharField(
+        label="团队名称", max_length=100, widget=forms.TextInput(attrs={"class": "form-control"})
+    )
+
+    def __init__(self, *args: Any, townships: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["township"].choices = townships  # type: ignore[attr-defined]
+
+
+class TeamRenameForm(forms.Form):
+    """改团队名称"""
+
+    name = forms.CharField(
+        label="团队名称", max_length=100, widget=forms.TextInput(attrs={"class": "form-control"})
+    )
+
+
+class MemberForm(forms.Form):
+    """加团队成员 Name, role, phone."""
+
+    name = forms.CharField(
+        label="姓名", max_length=50, widget=forms.TextInput(attrs={"class": "form-control"})
+    )
+    role = forms.ChoiceField(
+        label="团队角色",
+        choices=MemberRole.choices,
+        initial=MemberRole.DOCTOR,
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
+    phone = forms.CharField(
+        label="联系电话",
+        required=False,
+        max_length=40,
+        widget=forms.TextInput(attrs={"class": "form-control", "inputmode": "tel"}),
+    )
+
+
+class AssignForm(forms.Form):
+    """指定家庭医生 The member and the start date."""
+
+    member = forms.TypedChoiceField(
+        label="家庭医生", coerce=int, widget=forms.Select(attrs={"class": "form-select form-select-lg"})
+    )
+    start_on = _date("起始日期")
+
+    def __init__(self, *args: Any, members: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["member"].choices = members  # type: ignore[attr-defined]

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
@@ -28,7 +28,20 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from jkfp.accounts.models import AuditAction, Role
 from jkfp.accounts.services import audit_record
 from jkfp.care import exports, selectors, services
-from jkfp.web.care.forms import RegisterForm, RenewForm, VisitForm, WorklistForm
+from jkfp.web.care.forms import (
+    AssignForm,
+    CardForm,
+    CheckupForm,
+    DeliveryForm,
+    HealthRecordForm,
+    MemberForm,
+    RegisterForm,
+    RenewForm,
+    TeamForm,
+    TeamRenameForm,
+    VisitForm,
+    WorklistForm,
+)
 from jkfp.web.exports import file_response
 from jkfp.web.permissions import role_required
 
@@ -318,8 +331,394 @@ def _quote(name: str) -> str:
     return quote(name)
 
 
+# --- per-person services: health checks, drug deliveries, chronic cards, health records ---------
+
+
+def _add_service_errors(form: Any, exc: ValidationError, rename: dict[str, str] | None = None) -> None:
+    """Put a service's ``{field: message}`` errors on the form's fields (non-field when unknown)."""
+    for field, errors in exc.message_dict.items():
+        name = (rename or {}).get(field, field)
+        form.add_error(name if name in form.fields else None, errors)
+
+
+def _audit_person(request: HttpRequest, person: Any, what: str) -> None:
+    audit_record(
+        user=request.user,
+        action=AuditAction.VIEW_PERSON,
+        object_type="person",
+        object_id=str(person.pk),
+        detail=f"{what} {person.name}",
+        region_code=person.village_id,
+        request=request,
+    )
+
+
+def _require(request: HttpRequest, roles: tuple[str, ...]) -> None:
+    if getattr(request.user, "role", None) not in roles:
+        raise PermissionDenied("您的角色无权进行此操作")
+
+
+def _service_page(
+    request: HttpRequest,
+    *,
+    person: Any,
+    title: str,
+    active: str,
+    form: Any,
+    can_record: bool,
+    headers: list[str],
+    rows: list[list[Any]],
+    submit: str,
+    status: int = 200,
+    note: str = "",
+    show_form: bool = True,
+) -> HttpResponse:
+    context = {
+        "person": person,
+        "title": title,
+        "active": active,
+        "form": form,
+        "can_record": can_record and show_form,
+        "headers": headers,
+        "rows": rows,
+        "submit": submit,
+        "note": note,
+    }
+    return render(request, "web/care/person_service.html", context, status=status)
+
+
+@role_required(*READ_ROLES)
+@require_http_methods(["GET", "POST"])
+def person_checkups(request: HttpRequest, pk: int) -> HttpResponse:
+    """体检 The person's health checks with their items; record one (village doctor, township, county)."""
+    person = selectors.person_get(user=request.user, pk=pk)
+    form = CheckupForm(initial={"checked_on": _today()})
+    status = 200
+    if request.method == "POST":
+        _require(request, SERVICE_ROLES)
+        form = CheckupForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                services.checkup_record(
+                    user=request.user,
+                    person=person,
+                    checked_on=data["checked_on"],
+                    items=form.items(),
+                    conclusion=data["conclusion"],
+                )
+            except ValidationError as exc:
+                _add_service_errors(form, exc)
+            else:
+                messages.success(request, f"已登记{person.name} {data['checked_on']:%Y-%m-%d} 的体检")
+                return redirect("care:checkups", pk=person.pk)
+        status = 400
+    else:
+        _audit_person(request, person, "体检记录")
+    rows = [
+        [
+            c.checked_on,
+            "；".join(f"{k}：{v}" for k, v in (c.items or {}).items()) or "—",
+            c.conclusion or "—",
+        ]
+        for c in selectors.person_checkups(person=person)
+    ]
+    return _service_page(
+        request,
+        person=person,
+        title="体检",
+        active="checkups",
+        form=form,
+        can_record=request.user.role in SERVICE_ROLES,  # type: ignore[union-attr]
+        headers=["体检日期", "体检项目", "体检结论"],
+        rows=rows,
+        submit="保存体检",
+        status=status,
+    )
+
+
+@role_required(*READ_ROLES)
+@require_http_methods(["GET", "POST"])
+def person_deliveries(request: HttpRequest, pk: int) -> HttpResponse:
+    """送药 The person's drug deliveries; record one (at most 3 months' supply)."""
+    person = selectors.person_get(user=request.user, pk=pk)
+    form = DeliveryForm(initial={"delivered_on": _today()})
+    status = 200
+    if request.method == "POST":
+        _require(request, SERVICE_ROLES)
+        form = DeliveryForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                services.drug_delivery_record(
+                    user=request.user,
+                    person=person,
+                    delivered_on=data["delivered_on"],
+                    drugs=data["drugs"],
+                    supply_days=data["supply_days"],
+                )
+            except ValidationError as exc:
+                _add_service_errors(form, exc)
+            else:
+                messages.success(request, f"已登记{person.name}的送药（{data['supply_days']}天）")
+                return redirect("care:deliveries", pk=person.pk)
+        status = 400
+    else:
+        _audit_person(request, person, "送药记录")
+    rows = [
+        [d.delivered_on, d.drugs, f"{d.supply_days}天"] for d in selectors.person_deliveries(person=person)
+    ]
+    return _service_page(
+        request,
+        person=person,
+        title="送药",
+        active="deliveries",
+        form=form,
+        can_record=request.user.role in SERVICE_ROLES,  # type: ignore[union-attr]
+        headers=["送药日期", "药品", "用药天数"],
+        rows=rows,
+        submit="保存送药",
+        status=status,
+        note="每次送药不超过3个月（92天）的用量。",
+    )
+
+
+@role_required(*READ_ROLES)
+@require_http_methods(["GET", "POST"])
+def person_cards(request: HttpRequest, pk: int) -> HttpResponse:
+    """慢病卡 The person's chronic-disease cards; issue one (township health centre or county)."""
+    person = selectors.person_get(user=request.user, pk=pk)
+    diseases = selectors.card_diseases()
+    form = CardForm(initial={"certified_on": _today()}, diseases=diseases)
+    status = 200
+    if request.method == "POST":
+        _require(request, MANAGE_ROLES)
+        form = CardForm(request.POST, diseases=diseases)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                services.chronic_card_issue(
+                    user=request.user,
+                    person=person,
+                    disease=data["disease"],
+                    certified_on=data["certified_on"],
+                    valid_to=data["valid_to"],
+                    card_no=data["card_no"],
+                )
+            except ValidationError as exc:
+                _add_service_errors(form, exc)
+            else:
+                messages.success(request, f"已为{person.name}办理{data['disease'].name}慢病卡")
+                return redirect("care:cards_person", pk=person.pk)
+        status = 400
+    else:
+        _audit_person(request, person, "慢病卡")
+    rows = [
+        [c.disease.name, c.certified_on, c.valid_to or "长期", c.card_no or "—"]
+        for c in selectors.person_cards(person=person)
+    ]
+    return _service_page(
+        request,
+        person=person,
+        title="慢病卡",
+        active="cards",
+        form=form,
+        can_record=request.user.role in MANAGE_ROLES,  # type: ignore[union-attr]
+        headers=["病种", "认定日期", "有效期至", "卡号"],
+        rows=rows,
+        submit="办理慢病卡",
+        status=status,
+    )
+
+
+@role_required(*READ_ROLES)
+@require_http_methods(["GET", "POST"])
+def person_health_record(request: HttpRequest, pk: int) -> HttpResponse:
+    """健康档案 Whether the person has a resident health record; open it (mark as recorded)."""
+    person = selectors.person_get(user=request.user, pk=pk)
+    form = HealthRecordForm(initial={"opened_on": _today()})
+    status = 200
+    if request.method == "POST":
+        _require(request, SERVICE_ROLES)
+        form = HealthRecordForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                services.health_record_open(
+                    user=request.user, person=person, opened_on=data["opened_on"], record_no=data["record_no"]
+                )
+            except ValidationError as exc:
+                _add_service_errors(form, exc)
+            else:
+                messages.success(request, f"已为{person.name}建立健康档案")
+                return redirect("care:record", pk=person.pk)
+        status = 400
+    else:
+        _audit_person(request, person, "健康档案")
+    record = selectors.person_health_record(person=person)
+    rows = [[record.opened_on, record.record_no or "—"]] if record else []
+    return _service_page(
+        request,
+        person=person,
+        title="健康档案",
+        active="record",
+        form=form,
+        can_record=request.user.role in SERVICE_ROLES,  # type: ignore[union-attr]
+        headers=["建档日期", "档案编号"],
+        rows=rows,
+        submit="建立健康档案",
+        status=status,
+        note="" if record else "此人还没有健康档案。",
+        show_form=record is None,
+    )
+
+
+# --- teams and family doctors ------------------------------------------------------------------
+
+
+def _team_list(request: HttpRequest, form: TeamForm | None = None, status: int = 200) -> HttpResponse:
+    can_manage = request.user.role in MANAGE_ROLES  # type: ignore[union-attr]
+    if form is None and can_manage:
+        form = TeamForm(townships=selectors.township_choices(user=request.user))
+    context = {"teams": selectors.teams(user=request.user), "form": form, "can_manage": can_manage}
+    return render(request, "web/care/teams.html", context, status=status)
+
+
 @role_required(*READ_ROLES)
 @require_GET
 def team_list(request: HttpRequest) -> HttpResponse:
     """家庭医生团队 Teams of the townships in the user's region with their members and phones."""
-    return render(request, "web/care/teams.html", {"teams": selectors.teams(user=request.user)})
+    return _team_list(request)
+
+
+@role_required(*MANAGE_ROLES)
+@require_POST
+def team_create(request: HttpRequest) -> HttpResponse:
+    """新建团队 A team of a township health centre of the user's region."""
+    form = TeamForm(request.POST, townships=selectors.township_choices(user=request.user))
+    if form.is_valid():
+        township = selectors.region_get(user=request.user, code=form.cleaned_data["township"])
+        try:
+            team = services.team_create(user=request.user, township=township, name=form.cleaned_data["name"])
+        except ValidationError as exc:
+            _add_service_errors(form, exc)
+        else:
+            messages.success(request, f"已新建团队“{team.name}”，请添加成员")
+            return redirect("care:team", pk=team.pk)
+    return _team_list(request, form=form, status=400)
+
+
+def _team_page(
+    request: HttpRequest,
+    team: Any,
+    *,
+    rename: TeamRenameForm | None = None,
+    member_form: MemberForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    context = {
+        "team": team,
+        "members": list(team.members.order_by("-active", "role", "name")),
+        "rename": rename or TeamRenameForm(initial={"name": team.name}),
+        "member_form": member_form or MemberForm(),
+    }
+    return render(request, "web/care/team_edit.html", context, status=status)
+
+
+@role_required(*MANAGE_ROLES)
+@require_http_methods(["GET", "POST"])
+def team_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """编辑团队 Rename the team; its members (add, remove) on the same page."""
+    team = selectors.team_get(user=request.user, pk=pk)
+    if request.method == "GET":
+        return _team_page(request, team)
+    form = TeamRenameForm(request.POST)
+    if form.is_valid():
+        try:
+            services.team_update(user=request.user, team=team, name=form.cleaned_data["name"])
+        except ValidationError as exc:
+            _add_service_errors(form, exc)
+        else:
+            messages.success(request, f"团队已改名为“{team.name}”")
+            return redirect("care:team", pk=team.pk)
+    team.refresh_from_db()
+    return _team_page(request, team, rename=form, status=400)
+
+
+@role_required(*MANAGE_ROLES)
+@require_POST
+def team_member_add(request: HttpRequest, pk: int) -> HttpResponse:
+    """加团队成员 Name, role and phone."""
+    team = selectors.team_get(user=request.user, pk=pk)
+    form = MemberForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            member = services.team_member_add(
+                user=request.user, team=team, name=data["name"], role=data["role"], phone=data["phone"]
+            )
+        except ValidationError as exc:
+            _add_service_errors(form, exc)
+        else:
+            messages.success(request, f"已添加成员{member.name}（{member.get_role_display()}）")
+            return redirect("care:team", pk=team.pk)
+    return _team_page(request, team, member_form=form, status=400)
+
+
+@role_required(*MANAGE_ROLES)
+@require_POST
+def team_member_remove(request: HttpRequest, pk: int, member_pk: int) -> HttpResponse:
+    """移出团队成员 Delete a member, or mark one who has served as 离岗 (history kept)."""
+    team = selectors.team_get(user=request.user, pk=pk)
+    member = selectors.team_member_get(team=team, pk=member_pk)
+    if services.team_member_remove(user=request.user, member=member):
+        messages.success(request, f"已移出成员{member.name}")
+    else:
+        messages.success(request, f"{member.name}已有服务记录，已标记为离岗（记录保留）")
+    return redirect("care:team", pk=team.pk)
+
+
+@role_required(*READ_ROLES)
+@require_http_methods(["GET", "POST"])
+def household_doctor(request: HttpRequest, pk: int) -> HttpResponse:
+    """户的家庭医生 The current family doctor, the re-assignment history, and (township/county) re-assign."""
+    household = selectors.household_get(user=request.user, pk=pk)
+    choices = selectors.doctor_choices(household=household)
+    members = [(m.pk, f"{m.team.name} · {m.name}（{m.get_role_display()}）") for m in choices]
+    form = AssignForm(initial={"start_on": _today()}, members=members)
+    status = 200
+    if request.method == "POST":
+        _require(request, MANAGE_ROLES)
+        form = AssignForm(request.POST, members=members)
+        if form.is_valid():
+            member = next(m for m in choices if m.pk == form.cleaned_data["member"])
+            try:
+                services.family_doctor_assign(
+                    user=request.user,
+                    household=household,
+                    member=member,
+                    start_on=form.cleaned_data["start_on"],
+                )
+            except ValidationError as exc:
+                _add_service_errors(form, exc)
+            else:
+                messages.success(request, f"已指定{member.name}为{household.household_no}户的家庭医生")
+                return redirect("care:household_doctor", pk=household.pk)
+        status = 400
+    else:
+        audit_record(
+            user=request.user,
+            action=AuditAction.VIEW_HOUSEHOLD,
+            object_type="household",
+            object_id=str(household.pk),
+            detail=f"家庭医生 {household.household_no}",
+            region_code=household.village_id,
+            request=request,
+        )
+    context = {
+        "household": household,
+        "history": selectors.doctor_assignments(household=household),
+        "form": form,
+        "can_assign": request.user.role in MANAGE_ROLES,  # type: ignore[union-attr]
+    }
+    return render(request, "web/care/household_doctor.html", context, status=status)
