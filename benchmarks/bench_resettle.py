@@ -19,6 +19,7 @@ to another policy version so that every run rewrites every claim).
 from __future__ import annotations
 
 import io
+import os
 import random
 import sys
 import tempfile
@@ -241,6 +242,7 @@ def main(argv: list[str]) -> int:
     home = Path(tempfile.mkdtemp(prefix="jkfp-bench-resettle-"))
     setup_django(fresh_pg_database(PG_DB) if use_pg else None, home=home)
     name = "resettle_pg" if use_pg else "resettle_sqlite"
+    print("(load average at start: {:.2f} {:.2f} {:.2f})".format(*os.getloadavg()), flush=True)
     try:
         started = time.perf_counter()
         _generate(n, persons)
@@ -254,7 +256,7 @@ def main(argv: list[str]) -> int:
         from jkfp.settlement.bulk import claims_settle_year, year_resettle
         from jkfp.settlement.models import Claim, Settlement
 
-        result = claims_settle_year(year=2020)
+        result = claims_settle_year(year=2020, progress=lambda text: print(f"    {text}", flush=True))
         assert result.settled == n, result.as_dict()
         print(
             f"settle_claims: {result.settled} claims of {result.persons} persons settled in {result.seconds:.2f} s",
@@ -268,7 +270,7 @@ def main(argv: list[str]) -> int:
             )
             assert report.claims == n and report.changed == n, (report.claims, report.changed)
             ours.append(report.seconds)
-            print(f"  run {k}: {report.seconds:.2f} s", flush=True)
+            print(f"  run {k}: {report.seconds:.2f} s (committed)", flush=True)
         live = Settlement.objects.filter(is_current=True).count()
         assert live == n, live
         pks = list(Claim.objects.order_by("id").values_list("id", flat=True)[:sample])
@@ -281,6 +283,7 @@ def main(argv: list[str]) -> int:
             f"target at 1M on PostgreSQL: ours ≤ 60 s)",
             flush=True,
         )
+        print("(load average at end: {:.2f} {:.2f} {:.2f})".format(*os.getloadavg()), flush=True)
     finally:
         from django.db import connections
 

@@ -8,7 +8,10 @@ updates; plain ``executemany`` on SQLite), all in one transaction. Rows written 
 
 Locking: on PostgreSQL the ledger table is locked ``IN EXCLUSIVE MODE`` for the transaction, so
 window settlements wait (they lock a ledger row ``FOR UPDATE``) and never interleave with a bulk
-run; plain reads continue. SQLite serialises writers anyway.
+run; plain reads continue. SQLite serialises writers anyway. A run whose year is a large share of
+the settlement table ("large" mode, ADR 0004) locks claims, settlements, policies and ledgers
+``ACCESS EXCLUSIVE`` instead (reads wait too) and drops and rebuilds their secondary indexes and
+the settlement foreign keys around the write.
 """
 
 from __future__ import annotations
@@ -30,10 +33,11 @@ from django.utils import timezone
 from jkfp import engine
 from jkfp.accounts.models import AuditAction, Role
 from jkfp.accounts.services import audit_record
+from jkfp.core.signals import send_data_changed
 from jkfp.engine.claims import EPOCH_ORDINAL, fen_to_decimal
 from jkfp.regions.models import Region
 from jkfp.registry.models import Person, Tag
-from jkfp.settlement.compute import TAG_CATEGORIES, category_for, engine_policy, tags_on
+from jkfp.settlement.compute import DEFAULT_CATEGORY, TAG_CATEGORIES, category_for, engine_policy, tags_on
 from jkfp.settlement.models import (
     YTD_FIELDS,
     Claim,
@@ -115,7 +119,15 @@ def _day_number(value: Any, cache: dict[Any, int]) -> int:
 
 
 def load_year(*, year: int, statuses: Sequence[str]) -> YearClaims:
-    """Every claim discharged in ``year`` with one of ``statuses``, with its current settlement."""
+    """Every claim discharged in ``year`` with one of ``statuses``, with its current settlement
+    (PostgreSQL: binary ``COPY`` read by numpy; elsewhere a cursor, row by row)."""
+    if connection.vendor == "postgresql":
+        return _load_year_pg(year=year, statuses=statuses)
+    return _load_year_rows(year=year, statuses=statuses)
+
+
+def _load_year_rows(*, year: int, statuses: Sequence[str]) -> YearClaims:
+    """``load_year`` through a cursor (any database), in database order."""
     c, s = Claim._meta.db_table, Settlement._meta.db_table
     fen = [f"CAST(ROUND(s.{_q(f)} * 100) AS BIGINT)" for f in AMOUNT_FIELDS]
     marks = ", ".join(["%s"] * len(statuses))
@@ -150,6 +162,141 @@ def load_year(*, year: int, statuses: Sequence[str]) -> YearClaims:
             )
             for name in YearClaims.__dataclass_fields__
         }
+    )
+
+
+_COPY_HEADER = 19  # b"PGCOPY\n\xff\r\n\x00" + flags (4) + extension length (4)
+_INT8_ELEMENT = np.dtype([("length", ">i4"), ("value", ">i8")])
+
+
+def _copy_out(cursor: Any, sql: str, params: Sequence[Any]) -> bytes:
+    """PostgreSQL: the whole output of ``COPY (sql) TO STDOUT …`` (``sql`` includes the options)."""
+    with cursor.cursor.copy(sql, params) as copy:
+        return b"".join(bytes(chunk) for chunk in copy)
+
+
+def _arrays_from_copy(data: bytes, width: int) -> tuple[np.ndarray, bytes]:
+    """Binary COPY output whose rows are ``width`` non-null ``bigint[]`` columns and one ``text``
+    (a chunk of the year each) → the (n, width) int64 matrix of the concatenated arrays and the
+    concatenated texts. The array elements are read by numpy in place (no Python object per value).
+    Array wire format: ndim, flags, element type, then per dimension size and lower bound, then per
+    element int32 length (8) and the big-endian value."""
+    columns: list[list[np.ndarray]] = [[] for _ in range(width)]
+    texts: list[bytes] = []
+    pos = _COPY_HEADER
+    while True:
+        (count,) = struct.unpack_from(">h", data, pos)
+        pos += 2
+        if count == -1:
+            break
+        if count != width + 1:
+            raise RuntimeError("unexpected binary COPY layout")
+        for k in range(width):
+            length, ndim = struct.unpack_from(">ii", data, pos)
+            size = struct.unpack_from(">i", data, pos + 16)[0] if ndim == 1 else 0
+            if ndim > 1 or length != (20 + 12 * size if ndim == 1 else 12):
+                raise RuntimeError("unexpected binary COPY layout")  # a NULL element: never by the query
+            items = np.frombuffer(data, dtype=_INT8_ELEMENT, count=size, offset=pos + 24)
+            columns[k].append(items["value"].astype(np.int64))
+            pos += 4 + length
+        (length,) = struct.unpack_from(">i", data, pos)
+        texts.append(data[pos + 4 : pos + 4 + length])
+        pos += 4 + length
+    if not texts:
+        return np.zeros((0, width), dtype=np.int64), b""
+    return np.stack([np.concatenate(c) for c in columns], axis=1), b"".join(texts)
+
+
+def _category_names() -> list[str]:
+    """Every category name a stored policy defines (the codes of the bulk read)."""
+    names = {DEFAULT_CATEGORY, *TAG_CATEGORIES.values()}
+    for policy in Policy.objects.all():
+        names.update(engine_policy(policy).category_names)
+    return sorted(names)
+
+
+def _load_year_pg(*, year: int, statuses: Sequence[str]) -> YearClaims:
+    """PostgreSQL ``load_year``: one binary ``COPY`` whose rows are chunks of the year as integer
+    arrays (day numbers, flags, fen; about 16 rows for 1M claims, so no per-claim message or Python
+    object) plus the chunk's claim ids as one text with their byte lengths; rows in claim pk order."""
+    c, s = _q(Claim._meta.db_table), _q(Settlement._meta.db_table)
+    cats = _category_names()
+    # numeric(14, 2) × 100 is a whole number: the cast is exact
+    fen = [f"COALESCE(CAST(s.{_q(f)} * 100 AS BIGINT), 0)" for f in AMOUNT_FIELDS]
+    values = [
+        "c.id",
+        "c.person_id",
+        "c.discharged_on - DATE '1970-01-01'",
+        "c.level",
+        "CAST(c.in_county AS INT)",
+        "CAST(c.referred AS INT)",
+        "CAST(c.total_amount * 100 AS BIGINT)",
+        "CAST(c.out_of_scope_amount * 100 AS BIGINT)",
+        "CAST(c.status = %s AS INT)",
+        "COALESCE(s.id, 0)",
+        "COALESCE(s.policy_id, 0)",
+        # category as 1 + its index in ``cats``; 0 without a current row; -1: a name not in ``cats``
+        "COALESCE(array_position(%s::text[], s.category::text), CASE WHEN s.id IS NULL THEN 0 ELSE -1 END)",
+        *fen,
+        "octet_length(c.claim_id)",
+    ]
+    arrays = ", ".join(f"array_agg(CAST({v} AS BIGINT))" for v in values)
+    sql = (
+        f"COPY (SELECT {arrays}, string_agg(c.claim_id, '') FROM {c} c "  # noqa: S608
+        f"LEFT JOIN {s} s ON s.claim_id = c.id AND s.is_current "
+        "WHERE c.discharged_on >= %s AND c.discharged_on <= %s AND c.status = ANY(%s) "
+        "GROUP BY c.id / 65536) TO STDOUT (FORMAT BINARY)"
+    )
+    params = [ClaimStatus.PENDING, cats, date(year, 1, 1), date(year, 12, 31), list(statuses)]
+    with connection.cursor() as cursor:
+        # The planner cannot estimate the chunk count and would sort the whole join for a group
+        # aggregate (on disk beyond work_mem); a hash aggregate of ~16 chunks needs no sort. The
+        # join's hash table and the chunks' arrays fit in memory with a larger work_mem.
+        cursor.execute(
+            "SELECT current_setting('enable_sort'), current_setting('work_mem'), "
+            "set_config('enable_sort', 'off', true), set_config('work_mem', '256MB', true)"
+        )
+        (sort_setting, work_mem, _, _) = cursor.fetchone()
+        try:
+            data = _copy_out(cursor, sql, params)
+        finally:
+            cursor.execute(
+                "SELECT set_config('enable_sort', %s, true), set_config('work_mem', %s, true)",
+                [sort_setting, work_mem],
+            )
+        m, blob = _arrays_from_copy(data, len(values))
+        del data
+        ends = np.cumsum(m[:, 19]).tolist()
+        starts = [0, *ends[:-1]] if ends else []
+        raw = [blob[a:b] for a, b in zip(starts, ends, strict=True)]
+        by_pk = np.argsort(m[:, 0], kind="stable")
+        m = m[by_pk]
+        claim_ids = [raw[k].decode("utf-8") for k in by_pk.tolist()]
+        code = m[:, 11]
+        category = ["", *cats]
+        cur_category = [category[k] for k in code.clip(0).tolist()]
+        unknown = np.flatnonzero(code < 0)
+        if len(unknown):
+            pks = m[unknown, 9].tolist()
+            cursor.execute(f"SELECT id, category FROM {s} WHERE id = ANY(%s)", [pks])  # noqa: S608
+            names = dict(cursor.fetchall())
+            for i, pk in zip(unknown.tolist(), pks, strict=True):
+                cur_category[i] = names[pk]
+    return YearClaims(
+        pk=m[:, 0].copy(),
+        claim_id=claim_ids,
+        person=m[:, 1].copy(),
+        day=m[:, 2].copy(),
+        level=m[:, 3].copy(),
+        in_county=m[:, 4].astype(np.bool_),
+        referred=m[:, 5].astype(np.bool_),
+        total=m[:, 6].copy(),
+        oos=m[:, 7].copy(),
+        pending=m[:, 8].astype(np.bool_),
+        cur_pk=m[:, 9].copy(),
+        cur_policy=m[:, 10].copy(),
+        cur_category=cur_category,
+        cur_amounts=np.ascontiguousarray(m[:, 12:19]),
     )
 
 
@@ -548,14 +695,24 @@ def _store_ledgers(year: int, persons: np.ndarray, after: np.ndarray, counts: np
             _binary_copy(
                 cursor, "settle_ledger_tmp", stage, [persons, *(after[:, k] for k in range(7)), counts]
             )
-            sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in (*cols, "claim_count", "updated_at"))
-            sums = ", ".join(_fen_sql(f"y{k}") for k in range(7))
+            # The ledger table is locked (EXCLUSIVE): an UPDATE … FROM of the existing rows and an
+            # INSERT of the missing ones (cheaper than a speculative INSERT … ON CONFLICT per row).
+            sets = ", ".join(f"{c} = {_fen_sql(f't.y{k}')}" for k, c in enumerate(cols))
             cursor.execute(
-                f"INSERT INTO {_q(table)} (person_id, year, {', '.join(cols)}, claim_count, updated_at) "  # noqa: S608
-                f"SELECT person, %s, {sums}, n, %s FROM settle_ledger_tmp "
-                f"ON CONFLICT (person_id, year) DO UPDATE SET {sets}",
-                [year, now],
+                f"UPDATE {_q(table)} l SET {sets}, claim_count = t.n, updated_at = %s "  # noqa: S608
+                "FROM settle_ledger_tmp t WHERE l.person_id = t.person AND l.year = %s",
+                [now, year],
             )
+            if cursor.rowcount < len(persons):
+                sums = ", ".join(_fen_sql(f"t.y{k}") for k in range(7))
+                cursor.execute(
+                    f"INSERT INTO {_q(table)} (person_id, year, {', '.join(cols)}, claim_count, updated_at) "  # noqa: S608
+                    f"SELECT t.person, %s, {sums}, t.n, %s FROM settle_ledger_tmp t "
+                    # the rows just updated conflict; not an anti-join: a join against the table
+                    # being filled can be planned as a scan per row (quadratic)
+                    "ON CONFLICT (person_id, year) DO NOTHING",
+                    [year, now],
+                )
             return
         sums_text = [_fen_texts(after[:, k]) for k in range(7)]
         stamp = connection.ops.adapt_datetimefield_value(now)
@@ -571,6 +728,120 @@ def _store_ledgers(year: int, persons: np.ndarray, after: np.ndarray, counts: np
         ]
         for start in range(0, len(values), _CHUNK):
             cursor.executemany(sql, values[start : start + _CHUNK])
+
+
+# A bulk write that touches at least this share of the settlement table (and this many rows) runs in
+# "large" mode on PostgreSQL (ADR 0004, bulk write path).
+LARGE_SHARE = 0.3
+LARGE_MIN_ROWS = 100_000
+ANALYZE_MIN_ROWS = 10_000
+
+
+@dataclass
+class _Large:
+    """What a large bulk write dropped and restores: the settlement table's secondary indexes and its
+    foreign keys to claims and policies (name, definition from the catalogue)."""
+
+    indexes: list[tuple[str, str]]
+    foreign_keys: list[tuple[str, str]]
+
+
+def _large_write_lock(*, year: int, statuses: Sequence[str]) -> float | None:
+    """PostgreSQL: when the year's claims are a large share of the settlement table, lock claims,
+    settlements, policies and ledgers ``IN ACCESS EXCLUSIVE MODE`` for the transaction (first,
+    so a window that inserted a claim and waits for its ledger row cannot deadlock with us) and
+    return the settlement table's row estimate (None otherwise): ``_large_write_begin`` may then
+    drop and rebuild its indexes and foreign keys."""
+    if connection.vendor != "postgresql":
+        return None
+    claims, table = _q(Claim._meta.db_table), _q(Settlement._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*) FROM {claims} WHERE discharged_on >= %s AND discharged_on <= %s "  # noqa: S608
+            "AND status = ANY(%s)",
+            [date(year, 1, 1), date(year, 12, 31), list(statuses)],
+        )
+        (rows,) = cursor.fetchone()
+        if rows < LARGE_MIN_ROWS:
+            return None
+        cursor.execute("SELECT GREATEST(reltuples, 0) FROM pg_class WHERE oid = %s::regclass", [table])
+        (existing,) = cursor.fetchone()
+        if rows < LARGE_SHARE * float(existing):
+            return None
+        cursor.execute(
+            f"LOCK TABLE {claims}, {table}, {_q(Policy._meta.db_table)}, {_q(YearLedger._meta.db_table)} "
+            "IN ACCESS EXCLUSIVE MODE"
+        )
+    return float(existing)
+
+
+def _large(locked: float | None, rows: int, claim_updates: int = 0) -> _Large | None:
+    """``_large_write_begin`` when the tables are locked and ``rows`` written are a large share."""
+    if locked is None or rows < LARGE_MIN_ROWS or rows < LARGE_SHARE * locked:
+        return None
+    return _large_write_begin(claim_updates=claim_updates)
+
+
+def _secondary_indexes(cursor: Any, table: str) -> list[tuple[str, str]]:
+    """(name, definition) of ``table``'s indexes that back no constraint (primary key, unique)."""
+    cursor.execute(
+        "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c "
+        "ON c.oid = i.indexrelid WHERE i.indrelid = %s::regclass AND NOT i.indisprimary "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid) ORDER BY c.relname",
+        [table],
+    )
+    return [(str(a), str(b)) for a, b in cursor.fetchall()]
+
+
+def _large_write_begin(*, claim_updates: int = 0) -> _Large:
+    """Drop the settlement and ledger tables' secondary indexes and the settlement table's foreign
+    keys to claims and policies (the caller holds them ``ACCESS EXCLUSIVE``): a million rows
+    retired and inserted then maintain only the primary key, and no per-row foreign-key check is
+    queued for the commit. When
+    ``claim_updates`` (claims about to change status) are a large share of the claims table, its
+    secondary indexes go too (a status change is not a HOT update: every index gets an entry)."""
+    table = Settlement._meta.db_table
+    refs = [Claim._meta.db_table, Policy._meta.db_table]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass "
+            "AND contype = 'f' AND confrelid = ANY(%s::regclass[]) ORDER BY conname",
+            [table, refs],
+        )
+        fks = [(str(a), str(b)) for a, b in cursor.fetchall()]
+        indexes = _secondary_indexes(cursor, table) + _secondary_indexes(cursor, YearLedger._meta.db_table)
+        if claim_updates:
+            cursor.execute("SELECT GREATEST(reltuples, 0) FROM pg_class WHERE oid = %s::regclass", [refs[0]])
+            (claims,) = cursor.fetchone()
+            if claim_updates >= LARGE_SHARE * float(claims):
+                indexes += _secondary_indexes(cursor, refs[0])
+        # A table with pending trigger events cannot be altered or indexed: run the queued
+        # foreign-key checks now, and check the remaining ones (``settled_by``) per statement
+        # until ``_large_write_end``.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        for name, _ in fks:
+            cursor.execute(f"ALTER TABLE {_q(table)} DROP CONSTRAINT {_q(name)}")
+        for name, _ in indexes:
+            cursor.execute(f"DROP INDEX {_q(name)}")
+    return _Large(indexes=indexes, foreign_keys=fks)
+
+
+def _large_write_end(large: _Large) -> None:
+    """Rebuild what ``_large_write_begin`` dropped, from the catalogue's own definitions: each index
+    in one sort (the partial unique index re-checks "one current row per claim"), each foreign
+    key validated by one join. Call it after the last bulk statement on those tables."""
+    table = Settlement._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('maintenance_work_mem')")
+        (memory,) = cursor.fetchone()
+        cursor.execute("SELECT set_config('maintenance_work_mem', '256MB', true)")
+        for _, definition in large.indexes:
+            cursor.execute(definition)
+        for name, definition in large.foreign_keys:
+            cursor.execute(f"ALTER TABLE {_q(table)} ADD CONSTRAINT {_q(name)} {definition}")
+        cursor.execute("SELECT set_config('maintenance_work_mem', %s, true)", [memory])
+        # Back to the default: every deferrable constraint of the project is INITIALLY DEFERRED.
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 def _lock_ledgers() -> None:
@@ -668,7 +939,9 @@ def _tags_by_person(persons: Iterable[int]) -> dict[int, list[tuple[str, date, d
     return out
 
 
-def claims_settle_year(*, year: int, user: Any = None) -> SettleYearResult:
+def claims_settle_year(
+    *, year: int, user: Any = None, progress: Callable[[str], None] | None = None
+) -> SettleYearResult:
     """批量结算 Settle every pending claim discharged in ``year`` with the batch engine.
 
     Each pending claim gets the policy in force on its discharge date and the person's category
@@ -680,10 +953,13 @@ def claims_settle_year(*, year: int, user: Any = None) -> SettleYearResult:
     if user is not None and getattr(user, "role", None) not in RESETTLE_ROLES:
         raise PermissionDenied(ERR_ROLE_RESETTLE)
     started = time.perf_counter()
+    say = progress or (lambda text: None)
     result = SettleYearResult()
     with transaction.atomic():
+        locked = _large_write_lock(year=year, statuses=(ClaimStatus.PENDING,))
         _lock_ledgers()
         yc = load_year(year=year, statuses=(ClaimStatus.PENDING, ClaimStatus.SETTLED))
+        say(f"read {len(yc)} claims {time.perf_counter() - started:.1f}s")
         result.claims = int(yc.pending.sum())
         if result.claims == 0:
             result.seconds = time.perf_counter() - started
@@ -695,16 +971,25 @@ def claims_settle_year(*, year: int, user: Any = None) -> SettleYearResult:
         ok = np.ones(n, dtype=np.bool_)
         pending_rows = np.flatnonzero(yc.pending).tolist()
         tags = _tags_by_person({int(yc.person[i]) for i in pending_rows})
+        days = {d: date.fromordinal(d + EPOCH_ORDINAL) for d in by_day}
+        # category_for depends only on the policy and the set of tags held: one call per such pair
+        cat_of: dict[tuple[int, frozenset[str]], str | None] = {}
+        no_tags: list[tuple[str, date, date | None]] = []
+        day_list, person_list = yc.day.tolist(), yc.person.tolist()
         for i in pending_rows:
-            pk = by_day[int(yc.day[i])]
-            day = date.fromordinal(int(yc.day[i]) + EPOCH_ORDINAL)
+            pk = by_day[day_list[i]]
+            day = days[day_list[i]]
             if pk == 0:
                 ok[i] = False
                 result.problems.append(
                     SettleProblem(yc.claim_id[i], ERR_NO_POLICY.format(day=day.isoformat()))
                 )
                 continue
-            cat = category_for(engine_policy(policies[pk]), tags_on(tags.get(int(yc.person[i]), []), day))
+            key = (pk, frozenset(tags_on(tags.get(person_list[i], no_tags), day)))
+            if key in cat_of:
+                cat = cat_of[key]
+            else:
+                cat = cat_of[key] = category_for(engine_policy(policies[pk]), key[1])
             if cat is None:
                 ok[i] = False
                 result.problems.append(
@@ -724,7 +1009,9 @@ def claims_settle_year(*, year: int, user: Any = None) -> SettleYearResult:
         yc = yc.take(keep)
         policy_pk = policy_pk[keep]
         category = [category[i] for i in keep.tolist()]
+        say(f"policies and categories {time.perf_counter() - started:.1f}s")
         comp = compute(yc, policy_pk, category, policies)
+        say(f"computed {time.perf_counter() - started:.1f}s")
         changed = yc.pending | (comp.amounts != yc.cur_amounts).any(axis=1)
         redo = _changed_from(comp, yc, changed)
         old_rows = np.flatnonzero(redo & ~yc.pending)
@@ -732,6 +1019,7 @@ def claims_settle_year(*, year: int, user: Any = None) -> SettleYearResult:
         reasons = [
             SettlementReason.SETTLE if yc.pending[i] else SettlementReason.REORDER for i in new_rows.tolist()
         ]
+        large = _large(locked, len(new_rows), claim_updates=int(yc.pending.sum()))
         _update_by_ids(
             Settlement._meta.db_table,
             "is_current = %s",
@@ -741,6 +1029,7 @@ def claims_settle_year(*, year: int, user: Any = None) -> SettleYearResult:
         )
         user_id = user.pk if user is not None and getattr(user, "is_authenticated", False) else None
         _insert_settlements(yc, new_rows, comp, policy_pk, category, reasons, user_id)
+        say(f"retired and inserted {time.perf_counter() - started:.1f}s")
         _update_by_ids(
             Claim._meta.db_table,
             "status = %s",
@@ -748,11 +1037,22 @@ def claims_settle_year(*, year: int, user: Any = None) -> SettleYearResult:
             yc.pk[yc.pending].tolist(),
             "settle_claims_tmp",
         )
+        say(f"claims marked settled {time.perf_counter() - started:.1f}s")
         persons_arr, after, counts = _group_last(comp, yc)
         _store_ledgers(year, persons_arr, after, counts)
+        say(f"ledgers {time.perf_counter() - started:.1f}s")
+        if large is not None:
+            _large_write_end(large)
+            say(f"indexes and foreign keys rebuilt {time.perf_counter() - started:.1f}s")
+        if connection.vendor == "postgresql" and int(yc.pending.sum()) >= ANALYZE_MIN_ROWS:
+            # Many claims changed status: fresh planner statistics, or the next bulk read of the
+            # year (``status = settled``) is planned as a nested loop for "one row".
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {_q(Claim._meta.db_table)}")
         result.settled = int(yc.pending.sum())
         result.persons = len(persons_arr)
         result.resettled = len(old_rows)
+        send_data_changed(kind="settlement", years=[year])
         if user is not None:
             audit_record(
                 user=user,
@@ -854,7 +1154,9 @@ def year_resettle(
     parsed = engine_policy(policy)
     report = ResettleReport(year=year, policy=policy, dry_run=dry_run)
     with transaction.atomic():
+        locked = None
         if not dry_run:
+            locked = _large_write_lock(year=year, statuses=(ClaimStatus.SETTLED,))
             _lock_ledgers()
         yc = load_year(year=year, statuses=(ClaimStatus.SETTLED,))
         say(f"read {len(yc)} claims {time.perf_counter() - started:.1f}s")
@@ -882,6 +1184,7 @@ def year_resettle(
         say(f"report {time.perf_counter() - started:.1f}s")
         if not dry_run and report.changed:
             rows = np.flatnonzero(redo)
+            large = _large(locked, len(rows))
             _update_by_ids(
                 Settlement._meta.db_table,
                 "is_current = %s",
@@ -903,7 +1206,11 @@ def year_resettle(
             say(f"inserted {time.perf_counter() - started:.1f}s")
             persons_arr, after, counts = _group_last(comp, yc)
             _store_ledgers(year, persons_arr, after, counts)
+            send_data_changed(kind="settlement", years=[year])
             say(f"ledgers {time.perf_counter() - started:.1f}s")
+            if large is not None:
+                _large_write_end(large)
+                say(f"indexes and foreign keys rebuilt {time.perf_counter() - started:.1f}s")
         if user is not None:
             audit_record(
                 user=user,
@@ -914,6 +1221,28 @@ def year_resettle(
             )
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _person_values(ids: list[int], *, names: bool) -> list[tuple[Any, ...]]:
+    """(id, village code) — or with ``names`` (id, ID number, name, village name) — of the persons
+    ``ids``: on PostgreSQL one query with the ids as one array parameter (a year has hundreds of
+    thousands of persons), elsewhere through the ORM in chunks."""
+    if connection.vendor == "postgresql":
+        person, region = _q(Person._meta.db_table), _q(Region._meta.db_table)
+        sql = (
+            f"SELECT p.id, p.id_number, p.name, r.name FROM {person} p "  # noqa: S608
+            f"LEFT JOIN {region} r ON r.code = p.village_id WHERE p.id = ANY(%s)"
+            if names
+            else f"SELECT p.id, p.village_id FROM {person} p WHERE p.id = ANY(%s)"  # noqa: S608
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [ids])
+            return list(cursor.fetchall())
+    fields = ("id", "id_number", "name", "village__name") if names else ("id", "village_id")
+    qs = Person.objects.values_list(*fields)
+    return [
+        row for start in range(0, len(ids), 20000) for row in qs.filter(pk__in=ids[start : start + 20000])
+    ]
 
 
 def _report_details(report: ResettleReport, yc: YearClaims, comp: Computed, limit: int | None) -> None:
@@ -927,11 +1256,8 @@ def _report_details(report: ResettleReport, yc: YearClaims, comp: Computed, limi
     np.add.at(pb, inverse, yc.cur_amounts[:, 6])
     np.add.at(pa, inverse, comp.amounts[:, 6])
     # Villages of the persons (townships: the first 9 digits + 000).
-    village: dict[int, str] = {}
     ids = persons.tolist()
-    for start in range(0, len(ids), 20000):
-        chunk = ids[start : start + 20000]
-        village.update(Person.objects.filter(pk__in=chunk).values_list("id", "village_id"))
+    village: dict[int, str] = dict(_person_values(ids, names=False))
     town_of_person = [village.get(p, "")[:9] + "000" for p in ids]
     towns = sorted(set(town_of_person))
     t_index = {t: k for k, t in enumerate(towns)}
@@ -955,11 +1281,8 @@ def _report_details(report: ResettleReport, yc: YearClaims, comp: Computed, limi
         up = up[:limit]
     chosen = [int(persons[k]) for k in up.tolist()]
     info: dict[int, tuple[str, str, str]] = {}
-    for start in range(0, len(chosen), 500):
-        for pid, idn, name, vname in Person.objects.filter(pk__in=chosen[start : start + 500]).values_list(
-            "id", "id_number", "name", "village__name"
-        ):
-            info[pid] = (idn, name, vname)
+    for pid, idn, name, vname in _person_values(chosen, names=True):
+        info[pid] = (idn, name, vname)
     for k in up.tolist():
         pid = int(persons[k])
         idn, name, vname = info.get(pid, ("", "", ""))
