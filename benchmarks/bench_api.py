@@ -2,7 +2,11 @@
 
 A gunicorn server (2 workers × 4 threads = 8 database connections: the connection budget of
 performance.md's pitfalls) serves ``POST /api/v1/settlements`` on loopback; a load generator of
-Python threads (``http.client``, one connection per request) posts discharges of distinct stays.
+Python threads (``http.client``, one keep-alive connection per client, as a hospital system's
+connection pool; bodies serialised before the clock starts) posts discharges of distinct stays,
+each request timed end to end. Besides the latencies it prints the CPU spent per request by the
+server (gunicorn master and workers), its PostgreSQL backends and the load generator (``/proc``):
+that figure does not move with the other load on the machine.
 
 - ``api_settle_p95@8``: p95 latency at 8 concurrent clients (target ≤ 50 ms).
   ratio = baseline ÷ ours, where the baseline is the same settlement computed in process
@@ -12,6 +16,8 @@ Python threads (``http.client``, one connection per request) posts discharges of
   errors) while the server's database sessions stay within the budget (sampled from
   ``pg_stat_activity``).
 
+``--workers N --threads M``: other gunicorn settings (the budget is N × M); ``--no-keep-alive``: a
+new connection per request; ``--requests N``: N requests at 8 clients (1.5 N at 64).
 ``--small``: fewer requests (runs in well under 30 s). Without PostgreSQL the benchmark says so and
 exits 0. Exit status 1 when a target is missed (small size: errors and the connection budget only;
 the latency target is for the full size on a quiet machine).
@@ -147,6 +153,52 @@ def _sessions() -> int:
         return int(cursor.fetchone()[0])
 
 
+def _backend_pids() -> list[int]:
+    """The server's PostgreSQL backends (every session of the database but this process's own)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return [int(r[0]) for r in cursor.fetchall()]
+
+
+class CpuMeter:
+    """CPU seconds spent during a phase by the load generator (this process), the gunicorn master
+    and workers, and the server's PostgreSQL backends (Linux ``/proc``): the cost per request does
+    not depend on what else runs on the machine, unlike the latencies."""
+
+    def __init__(self, server_pids: list[int]) -> None:
+        from jkfp.api.loadtest import cpu_seconds
+
+        self.server_pids = server_pids
+        self.cpu_seconds = cpu_seconds
+        self.start = (time.process_time(), cpu_seconds(server_pids), cpu_seconds(_backend_pids()))
+
+    def per_request_ms(self, requests: int) -> dict[str, float]:
+        client0, server0, db0 = self.start
+        server1 = self.cpu_seconds(self.server_pids)
+        db1 = self.cpu_seconds(_backend_pids())
+        spent = {
+            "client": time.process_time() - client0,
+            "server": sum(v - server0.get(pid, 0.0) for pid, v in server1.items()),
+            "db": sum(v - db0.get(pid, 0.0) for pid, v in db1.items()),
+        }
+        return {k: 1000 * v / max(1, requests) for k, v in spent.items()}
+
+
+def _cpu_text(cpu: dict[str, float]) -> str:
+    return (
+        f"CPU per request {sum(cpu.values()):.1f} ms = server {cpu['server']:.1f} + PostgreSQL "
+        f"{cpu['db']:.1f} + load generator {cpu['client']:.1f}"
+    )
+
+
+def _option(argv: list[str], name: str, default: int) -> int:
+    return int(argv[argv.index(name) + 1]) if name in argv else default
+
+
 def main(argv: list[str]) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     import django
@@ -154,10 +206,15 @@ def main(argv: list[str]) -> int:
     from benchmarks.django_setup import drop_pg_database, pg_available, pg_database_url
 
     small = "--small" in argv
+    workers, threads = _option(argv, "--workers", WORKERS), _option(argv, "--threads", THREADS)
+    keep_alive = "--no-keep-alive" not in argv
     if not pg_available():
         print("api_settle: PostgreSQL not reachable here — the API benchmark needs it; skipped")
         return 0
     persons, base_n, n8, n64 = (60, 20, 80, 96) if small else (5000, 300, 1000, 1500)
+    if "--requests" in argv:  # a quicker run for comparing server settings
+        n8 = _option(argv, "--requests", n8)
+        persons, n64 = max(persons, n8), n8 * 3 // 2
     home = Path(tempfile.mkdtemp(prefix="jkfp-bench-api-"))
     os.environ["JKFP_HOME"] = str(home)
     os.environ["DATABASE_URL"] = pg_database_url(DB_NAME)
@@ -173,12 +230,17 @@ def main(argv: list[str]) -> int:
         token, ids = _seed(persons)
         base_times = _in_process(_bodies(ids, base_n, "B", rng))
         connections.close_all()  # the sessions sampled below are the server's only
-        server = Server(database_url=url, home=home / "server", workers=WORKERS, threads=THREADS).start()
+        server = Server(database_url=url, home=home / "server", workers=workers, threads=threads).start()
         try:
-            fire(server.port, token, _bodies(ids, 16, "W", rng), clients=8)  # warm-up: imports, connections
+            # warm-up: imports and database connections of every worker thread
+            fire(server.port, token, _bodies(ids, 32, "W", rng), clients=8, keep_alive=keep_alive)
+            bodies8 = _bodies(ids, n8, "C", rng)
+            meter = CpuMeter(server.pids())
             started = time.perf_counter()
-            at8 = fire(server.port, token, _bodies(ids, n8, "C", rng), clients=8)
+            at8 = fire(server.port, token, bodies8, clients=8, keep_alive=keep_alive)
             wall8 = time.perf_counter() - started
+            cpu8 = meter.per_request_ms(len(at8))
+            connections.close_all()
             peak = [0]
             stop = threading.Event()
 
@@ -189,8 +251,9 @@ def main(argv: list[str]) -> int:
 
             sampler = threading.Thread(target=sample)
             sampler.start()
+            bodies64 = _bodies(ids, n64, "D", rng)
             started = time.perf_counter()
-            at64 = fire(server.port, token, _bodies(ids, n64, "D", rng), clients=64)
+            at64 = fire(server.port, token, bodies64, clients=64, keep_alive=keep_alive)
             wall64 = time.perf_counter() - started
             stop.set()
             sampler.join()
@@ -208,11 +271,12 @@ def main(argv: list[str]) -> int:
     errors8 = sum(1 for o in at8 if o.status != 200)
     errors64 = sum(1 for o in at64 if o.status != 200)
     p95_64 = percentile([o.seconds for o in at64 if o.status == 200], 0.95)
-    budget = WORKERS * THREADS
+    budget = workers * threads
     print(
         f"api_settle_p95@8: ratio={base95 / p95:.3f} (ours {p95:.4f} s p95, p50 {p50:.4f} s, "
         f"{len(at8) / wall8:.0f} req/s; baseline {base95:.4f} s p95 in process; n={len(at8)}, "
-        f"errors={errors8}, target p95 ≤ {P95_TARGET:.3f} s)"
+        f"errors={errors8}, target p95 ≤ {P95_TARGET:.3f} s; {_cpu_text(cpu8)}; "
+        f"gunicorn {workers} workers × {threads} threads, {'keep-alive' if keep_alive else 'new connection per request'})"
     )
     print(
         f"api_settle_errors@64: ratio={base95 / p95_64:.3f} (ours {p95_64:.4f} s p95, "

@@ -2,7 +2,8 @@
 
 ``Server`` runs gunicorn on ``jkfp.wsgi`` in its own process group (so that it can be killed with
 SIGKILL, master and workers at once) against a given ``DATABASE_URL``. ``fire`` sends JSON requests
-from Python threads with ``http.client`` and records each one's status, body and latency.
+from Python threads with ``http.client`` (one keep-alive connection per thread by default) and
+records each one's status, body and latency (end to end, from sending to the last byte).
 Workers × threads is the connection budget (performance.md, pitfalls): every gunicorn thread holds
 at most one database connection.
 """
@@ -16,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -82,6 +84,17 @@ class Server:
         self.kill()
         raise RuntimeError("gunicorn did not answer in time")
 
+    def pids(self) -> list[int]:
+        """The master's and its workers' process ids (Linux ``/proc``)."""
+        if self.process is None:
+            return []
+        pid = self.process.pid
+        try:
+            with open(f"/proc/{pid}/task/{pid}/children") as f:
+                return [pid, *(int(c) for c in f.read().split())]
+        except OSError:
+            return [pid]
+
     def kill(self) -> None:
         """SIGKILL the whole process group (master and workers), as a crash or power loss would."""
         if self.process is None:
@@ -120,23 +133,15 @@ class Outcome:
     seconds: float
 
 
-def request(
-    port: int, method: str, path: str, token: str, body: Any = None, timeout: float = 30.0
-) -> Outcome:
-    """One JSON request on a fresh loopback connection."""
-    started = time.perf_counter()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        payload = None if body is None else json.dumps(body)
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        conn.request(method, path, body=payload, headers=headers)
-        response = conn.getresponse()
-        raw = response.read()
-        status = response.status
-    except (OSError, http.client.HTTPException):
-        return Outcome(0, None, time.perf_counter() - started)
-    finally:
-        conn.close()
+def _send(
+    conn: http.client.HTTPConnection, method: str, path: str, headers: dict[str, str], payload: bytes | None
+) -> tuple[int, bytes]:
+    conn.request(method, path, body=payload, headers=headers)
+    response = conn.getresponse()
+    return response.status, response.read()
+
+
+def _outcome(status: int, raw: bytes, started: float) -> Outcome:
     try:
         parsed = json.loads(raw) if raw else None
     except ValueError:
@@ -144,12 +149,112 @@ def request(
     return Outcome(status, parsed, time.perf_counter() - started)
 
 
+def request(
+    port: int, method: str, path: str, token: str, body: Any = None, timeout: float = 30.0
+) -> Outcome:
+    """One JSON request on a fresh loopback connection."""
+    started = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        payload = None if body is None else json.dumps(body).encode()
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        status, raw = _send(conn, method, path, headers, payload)
+    except (OSError, http.client.HTTPException):
+        return Outcome(0, None, time.perf_counter() - started)
+    finally:
+        conn.close()
+    return _outcome(status, raw, started)
+
+
+class KeepAliveClient:
+    """One client's persistent HTTP/1.1 connection (as a hospital system's connection pool keeps).
+
+    Each request's latency is still measured end to end, from before sending to the last byte of
+    the answer. When a *reused* connection turns out closed by the server before any answer came
+    (its idle keep-alive timeout), the request is sent once more on a new connection — the time of
+    both attempts counts; settlement posts are idempotent, so a repeat is harmless. A failure on a
+    new connection is final (status 0).
+    """
+
+    def __init__(self, port: int, token: str, timeout: float = 30.0) -> None:
+        self.port = port
+        self.timeout = timeout
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        self.conn: http.client.HTTPConnection | None = None
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    def request(self, method: str, path: str, payload: bytes | None) -> Outcome:
+        started = time.perf_counter()
+        for attempt in (0, 1):
+            reused = self.conn is not None
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+            try:
+                status, raw = _send(self.conn, method, path, self.headers, payload)
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                self.close()
+                if reused and attempt == 0:
+                    continue
+                return Outcome(0, None, time.perf_counter() - started)
+            except (OSError, http.client.HTTPException):
+                self.close()
+                return Outcome(0, None, time.perf_counter() - started)
+            return _outcome(status, raw, started)
+        return Outcome(0, None, time.perf_counter() - started)  # pragma: no cover (loop returns)
+
+
 def fire(
-    port: int, token: str, bodies: Sequence[Any], *, clients: int, path: str = "/api/v1/settlements"
+    port: int,
+    token: str,
+    bodies: Sequence[Any],
+    *,
+    clients: int,
+    path: str = "/api/v1/settlements",
+    keep_alive: bool = True,
 ) -> list[Outcome]:
-    """POST every body from ``clients`` concurrent threads; outcomes in the order of ``bodies``."""
-    with ThreadPoolExecutor(max_workers=clients) as pool:
-        return list(pool.map(lambda b: request(port, "POST", path, token, b), bodies))
+    """POST every body from ``clients`` concurrent threads; outcomes in the order of ``bodies``.
+
+    Bodies are serialised before the clock starts. With ``keep_alive`` each thread keeps one
+    connection (``KeepAliveClient``); otherwise every request opens a new connection.
+    """
+    payloads = [json.dumps(b).encode() for b in bodies]
+    if not keep_alive:
+        with ThreadPoolExecutor(max_workers=clients) as pool:
+            return list(pool.map(lambda b: request(port, "POST", path, token, b), bodies))
+    local = threading.local()
+    made: list[KeepAliveClient] = []
+
+    def send(payload: bytes) -> Outcome:
+        client = getattr(local, "client", None)
+        if client is None:
+            client = local.client = KeepAliveClient(port, token)
+            made.append(client)
+        return client.request("POST", path, payload)
+
+    try:
+        with ThreadPoolExecutor(max_workers=clients) as pool:
+            return list(pool.map(send, payloads))
+    finally:
+        for client in made:
+            client.close()
+
+
+def cpu_seconds(pids: Sequence[int]) -> dict[int, float]:
+    """User + system CPU seconds of each live process (Linux ``/proc``; others are left out)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return out
 
 
 def percentile(values: Sequence[float], q: float) -> float:

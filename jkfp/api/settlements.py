@@ -7,10 +7,12 @@ Handlers only parse, call one service or selector of ``jkfp.settlement`` and ren
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import DEFAULT_DB_ALIAS, connection
 from django.http import Http404, HttpRequest
 from ninja import Router
 
@@ -28,6 +30,8 @@ router = Router(tags=["结算 settlements"])
 
 ERR_UNKNOWN_PERSON = "身份证号（id_number）：人员库中没有此人 / no person with this ID number"
 ERR_NOT_SETTLED = "该结算申请尚未结算或已冲销 / the claim has no settlement"
+PERSON_FIELDS = ["id", "id_number", "birth_date", "village_id"]
+PERSON_SQL = f"SELECT id, id_number, birth_date, village_id FROM {Person._meta.db_table} WHERE id_number = %s"  # noqa: S608 (table name from the model)
 ERRORS = {401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 
 
@@ -76,13 +80,22 @@ def _audit(request: HttpRequest, action: str, claim: Claim, detail: str) -> None
     )
 
 
+def _date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))  # SQLite: ISO text
+
+
 def _person(id_number: str) -> Person:
     """The registered person with this (validated) ID number, any region: the token is bound to an
     institution, not to a region (the window may admit anyone insured in the county). 404 otherwise."""
-    person = Person.objects.filter(id_number=id_number).first()
-    if person is None:
+    # One hand-written query for the columns a settlement needs (id number, birth date for the
+    # admission check, village for the audit row); the other fields load on access (deferred).
+    with connection.cursor() as cursor:
+        cursor.execute(PERSON_SQL, [id_number])
+        found = cursor.fetchone()
+    if found is None:
         raise Http404(ERR_UNKNOWN_PERSON)
-    return person
+    pk, number, born, village = found
+    return Person.from_db(DEFAULT_DB_ALIAS, PERSON_FIELDS, (pk, number, _date(born), village))
 
 
 def _invalid(exc: ValidationError) -> ApiError:
@@ -107,7 +120,7 @@ def _invalid(exc: ValidationError) -> ApiError:
 def settlement_create(request: HttpRequest, payload: SettlementIn) -> Any:
     institution = _institution(request)
     try:
-        row, created = services.claim_submit(
+        row, _created = services.claim_submit(
             claim_id=payload.claim_id,
             person=_person(payload.id_number),
             institution=institution,
@@ -117,6 +130,10 @@ def settlement_create(request: HttpRequest, payload: SettlementIn) -> Any:
             out_of_scope_amount=Decimal(payload.out_of_scope_amount),
             referred=payload.referred,
             source=ClaimSource.API,
+            # The audit row is written in the settlement's transaction (one commit for both).
+            on_created=lambda row: _audit(
+                request, AuditAction.SETTLE, row.claim, f"接口结算 个人负担{row.personal:.2f}"
+            ),
         )
     except Http404 as exc:
         raise ApiError(
@@ -124,8 +141,6 @@ def settlement_create(request: HttpRequest, payload: SettlementIn) -> Any:
         ) from exc
     except ValidationError as exc:
         raise _invalid(exc) from exc
-    if created:
-        _audit(request, AuditAction.SETTLE, row.claim, f"接口结算 个人负担{row.personal:.2f}")
     return render_settlement(row)
 
 

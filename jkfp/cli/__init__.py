@@ -16,6 +16,7 @@ COMMANDS = {
     "import-institutions": "导入医疗机构 / import institutions (CSV/XLSX)",
     "import-roster": "导入花名册 / import a roster list (CSV/XLSX)",
     "import-cases": "导入大病救治病例 / import major-disease cases (CSV/XLSX)",
+    "import-enrolment": "导入参保名单 / import the yearly insurance enrolment (CSV/XLSX)",
     "import-contracts": "导入家庭医生签约 / import family-doctor contracts (CSV/XLSX)",
     "import-followups": "导入慢病随访记录 / import chronic-disease follow-ups (CSV/XLSX)",
     "care-renew": "整村续签家庭医生签约 / renew a village's contracts for a year",
@@ -32,7 +33,7 @@ COMMANDS = {
     "clearing": "基金清算单 / fund clearing statement per institution and month (.xlsx)",
     "monitor": "防返贫监测预警扫描：monitor scan --as-of DATE [--json] / raise monitoring alerts",
     "indicators": "指标（分子、分母、比率），--refresh 重新计算 / indicators of a region (--refresh recomputes)",
-    "token": "医院接口令牌：token create --institution CODE / hospital API tokens",
+    "token": "医院接口令牌：token create --institution CODE | list | revoke ID / hospital API tokens",
 }
 
 

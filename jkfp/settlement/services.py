@@ -18,19 +18,22 @@ windows settling the same person at once therefore give the serial result.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from jkfp import engine
 from jkfp.accounts.models import AuditAction, Role
 from jkfp.accounts.services import audit_record
 from jkfp.core.importing import has_control_chars
+from jkfp.core.rows import insert_returning
+from jkfp.core.signals import send_data_changed
 from jkfp.engine.claims import MAX_CLAIM_AMOUNT_FEN
 from jkfp.regions.models import Institution
 from jkfp.registry.models import Person, Tag
@@ -57,7 +60,7 @@ from jkfp.settlement.models import (
     SettlementReason,
     YearLedger,
 )
-from jkfp.settlement.selectors import policy_in_force, policy_is_used
+from jkfp.settlement.selectors import ERR_NO_POLICY, policy_is_used
 from jkfp.treatment.models import MajorDiseaseCase
 from jkfp.treatment.selectors import referral_flag
 
@@ -405,7 +408,17 @@ def major_case_for(*, person_id: int, on: date) -> int | None:
     )
 
 
-def _claim_insert(data: ClaimInput, *, source: str, user: Any, savepoint: bool = True) -> Claim:
+def _claim_insert(
+    data: ClaimInput,
+    *,
+    source: str,
+    user: Any,
+    savepoint: bool = True,
+    status: str = ClaimStatus.PENDING,
+) -> Claim:
+    """Store the claim with one ``INSERT``: the major-disease case link (``major_case_for``) is a
+    sub-select of the statement. ``status`` is ``settled`` only inside ``claim_submit``'s
+    transaction, which settles the claim or rolls it back."""
     in_county = bool(data.institution.in_county)
     if in_county:
         flag = False
@@ -424,12 +437,12 @@ def _claim_insert(data: ClaimInput, *, source: str, user: Any, savepoint: bool =
         admission=data.admission,
         admitted_on=data.admitted_on,
         discharged_on=data.discharged_on,
-        major_disease_case_id=major_case_for(person_id=data.person.pk, on=data.discharged_on),
         total_amount=data.total_amount,
         out_of_scope_amount=data.out_of_scope_amount,
         referred=flag,
         request_hash=data.request_hash,
         source=source,
+        status=status,
         created_by=_actor(user),
     )
     # The related objects are the caller's (already fetched): no existence query per foreign key.
@@ -438,14 +451,25 @@ def _claim_insert(data: ClaimInput, *, source: str, user: Any, savepoint: bool =
         validate_unique=False,
         validate_constraints=False,
     )
+    case = MajorDiseaseCase._meta.db_table
+    major_case = (
+        f"(SELECT id FROM {case} WHERE person_id = %s AND diagnosed_on <= %s "  # noqa: S608 (table and column names from the models)
+        "ORDER BY diagnosed_on DESC, id DESC LIMIT 1)",
+        [data.person.pk, connection.ops.adapt_datefield_value(data.discharged_on)],
+    )
     try:
         if savepoint:
             with transaction.atomic():
-                claim.save()
+                (case_id,) = insert_returning(
+                    claim, sql={"major_disease_case_id": major_case}, returning=("major_disease_case_id",)
+                )
         else:  # inside claim_submit's transaction, which is rolled back as a whole on a duplicate id
-            claim.save()
+            (case_id,) = insert_returning(
+                claim, sql={"major_disease_case_id": major_case}, returning=("major_disease_case_id",)
+            )
     except IntegrityError:
         raise ValidationError({"claim_id": ERR_CLAIM_EXISTS.format(claim_id=data.claim_id)}) from None
+    claim.major_disease_case_id = case_id
     return claim
 
 
@@ -462,13 +486,15 @@ def claim_submit(
     admission: Admission | None = None,
     source: str = ClaimSource.API,
     user: Any = None,
+    on_created: Callable[[Settlement], object] | None = None,
 ) -> tuple[Settlement, bool]:
     """出院结算（幂等） Create and settle a claim in one transaction; returns (current settlement, created).
 
     Idempotent: the same ``claim_id`` with the same inputs returns the claim's current settlement
     with ``created=False`` (whether it was settled directly or re-settled since); with different
     inputs, or after the claim was reversed, raises ``ClaimConflict``. Concurrent identical
-    submissions settle once.
+    submissions settle once. ``on_created(settlement)`` runs inside the transaction when the claim
+    is new (the API writes its audit row there: it commits with the settlement, in one commit).
     """
     _require_role(user, SETTLE_ROLES, ERR_ROLE_SETTLE)
     _require_institution(user, institution.code)
@@ -487,8 +513,11 @@ def claim_submit(
     # exists (a duplicate rolls this transaction back; concurrent identical posts settle once).
     try:
         with transaction.atomic():
-            claim = _claim_insert(data, source=source, user=user, savepoint=False)
-            return claim_settle(claim=claim, user=user), True
+            claim = _claim_insert(data, source=source, user=user, savepoint=False, status=ClaimStatus.SETTLED)
+            row = claim_settle(claim=claim, user=user, fresh=True)
+            if on_created is not None:
+                on_created(row)
+            return row, True
     except ValidationError as exc:
         exists = [ERR_CLAIM_EXISTS.format(claim_id=data.claim_id)]
         if not hasattr(exc, "error_dict") or exc.message_dict.get("claim_id") != exists:
@@ -501,7 +530,11 @@ def claim_submit(
             {"claim_id": ERR_CONFLICT_REVERSED.format(claim_id=data.claim_id)}, code="conflict"
         )
     if existing.status == ClaimStatus.PENDING:
-        return claim_settle(claim=existing, user=user), True
+        with transaction.atomic():
+            row = claim_settle(claim=existing, user=user)
+            if on_created is not None:
+                on_created(row)
+            return row, True
     current = Settlement.objects.select_related("policy").get(claim_id=existing.pk, is_current=True)
     return current, False
 
@@ -509,17 +542,58 @@ def claim_submit(
 # --------------------------------------------------------------------------- settlement
 
 
+# Hot path of a discharge settlement (API and window): a handful of hand-written statements instead
+# of ORM query building (≈ 0.3–0.6 ms of Python per ORM query here). Values are adapted by the
+# model fields themselves (``get_db_prep_save``), so rows are stored exactly as the ORM stores them.
+_LEDGER_YTD = tuple(f"{f}_ytd" for f in YTD_FIELDS)
+_CENT = Decimal("0.01")
+_FLOAT_CONTEXT = Context(prec=15)  # as Django's SQLite converter reads a decimal stored as REAL
+
+
+def _money_value(value: Any) -> Decimal:
+    """A money column read with a raw cursor as Decimal (SQLite returns int or float)."""
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, float):
+        return _FLOAT_CONTEXT.create_decimal_from_float(value).quantize(_CENT)
+    return Decimal(value).quantize(_CENT)
+
+
+def _as_date(value: Any) -> date:
+    """A date column read with a raw cursor (SQLite returns ISO text)."""
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
 def _lock_ledger(person_id: int, year: int) -> YearLedger:
-    """Get or create the person's ledger row of ``year`` and lock it until the transaction ends."""
-    ledger = YearLedger.objects.select_for_update().filter(person_id=person_id, year=year).first()
-    if ledger is not None:
-        return ledger
-    try:
-        with transaction.atomic():  # a concurrent first settlement of the person may insert it first
-            YearLedger.objects.create(person_id=person_id, year=year)
-    except IntegrityError:
-        pass
-    return YearLedger.objects.select_for_update().get(person_id=person_id, year=year)
+    """Get or create the person's ledger row of ``year`` and lock it until the transaction ends.
+
+    One statement: ``INSERT … ON CONFLICT (person_id, year) DO UPDATE … RETURNING``. On PostgreSQL
+    the conflict branch locks the existing row like ``SELECT … FOR UPDATE`` (waiting for a
+    concurrent holder, then reading its committed sums), and a concurrent first insert of the same
+    row is waited for by the unique index; SQLite serialises writers (``BEGIN IMMEDIATE``).
+    """
+    cols = ", ".join(_LEDGER_YTD)
+    zeros = ", ".join("0" for _ in _LEDGER_YTD)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {YearLedger._meta.db_table} (person_id, year, {cols}, claim_count, updated_at) "  # noqa: S608 (table and column names from the models)
+            f"VALUES (%s, %s, {zeros}, 0, %s) "
+            "ON CONFLICT (person_id, year) DO UPDATE SET year = EXCLUDED.year "
+            f"RETURNING id, claim_count, {cols}",
+            [person_id, year, now],
+        )
+        got = cursor.fetchone()
+    ledger = YearLedger(
+        id=got[0],
+        person_id=person_id,
+        year=year,
+        claim_count=got[1],
+        **{c: _money_value(v) for c, v in zip(_LEDGER_YTD, got[2:], strict=True)},
+    )
+    ledger._state.adding = False
+    ledger._state.db = DEFAULT_DB_ALIAS
+    return ledger
 
 
 def _ledger_ytd(ledger: YearLedger) -> engine.YearToDate:
@@ -527,10 +601,19 @@ def _ledger_ytd(ledger: YearLedger) -> engine.YearToDate:
 
 
 def _ledger_store(ledger: YearLedger, ytd: engine.YearToDate, count: int) -> None:
+    """Write the ledger's sums and claim count (one ``UPDATE`` by id)."""
     for f in YTD_FIELDS:
         setattr(ledger, f"{f}_ytd", getattr(ytd, f))
     ledger.claim_count = count
-    ledger.save()
+    ledger.updated_at = timezone.now()
+    sets = ", ".join(f"{c} = %s" for c in _LEDGER_YTD)
+    params = [getattr(ledger, c) for c in _LEDGER_YTD]
+    params += [count, connection.ops.adapt_datetimefield_value(ledger.updated_at), ledger.pk]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {YearLedger._meta.db_table} SET {sets}, claim_count = %s, updated_at = %s WHERE id = %s",  # noqa: S608 (names from the models)
+            params,
+        )
 
 
 def claim_category(*, policy: Policy, person_id: int, on: date) -> str:
@@ -593,7 +676,7 @@ def _new_row(
         settled_at=now,
         settled_by=_actor(user),
     )
-    row.save()
+    insert_returning(row)
     return row
 
 
@@ -652,7 +735,66 @@ def _rechain(
     return created
 
 
-def claim_settle(*, claim: Claim, user: Any = None) -> Settlement:
+_POLICIES: dict[tuple[int, str, int], Policy] = {}
+
+
+def _policy_row(pk: int, sha256: str, version: int) -> Policy:
+    """The stored policy version, cached per (pk, sha256, version) in this process: its text never
+    changes under the same digest (a used version is immutable; an unused one replaced in place
+    gets a new digest)."""
+    key = (pk, sha256, version)
+    policy = _POLICIES.get(key)
+    if policy is None:
+        policy = Policy.objects.get(pk=pk)
+        if (policy.sha256, policy.version) == (sha256, version):
+            _POLICIES[key] = policy
+    return policy
+
+
+def _settle_inputs(claim: Claim) -> tuple[Policy, str, bool]:
+    """The policy in force on the discharge date, the person's category on that day, and whether a
+    settled claim of the person's year sorts after this one — read in ONE statement (three
+    sub-selects joined by ``UNION ALL``) under the ledger lock. Same rules as ``policy_in_force``
+    (most recently uploaded among the versions valid on the day) and ``claim_category``; the order
+    is compared in Python (the engine's order is Python string order, whatever the collation)."""
+    day = claim.discharged_on
+    on = connection.ops.adapt_datefield_value(day)
+    end = connection.ops.adapt_datefield_value(date(day.year, 12, 31))
+    codes = list(TAG_CATEGORIES)
+    statement = (
+        "SELECT 'p' AS kind, sha256 AS txt, NULL AS d1, NULL AS d2, id AS n1, version AS n2 FROM ("  # noqa: S608 (table and column names from the models)
+        f"SELECT id, sha256, version FROM {Policy._meta.db_table} WHERE valid_from <= %s AND valid_to >= %s "
+        "ORDER BY uploaded_at DESC, id DESC LIMIT 1) pol "
+        f"UNION ALL SELECT 't', code, start_on, end_on, NULL, NULL FROM {Tag._meta.db_table} "
+        f"WHERE person_id = %s AND code IN ({', '.join('%s' for _ in codes)}) "
+        f"UNION ALL SELECT 'c', claim_id, discharged_on, NULL, NULL, NULL FROM {Claim._meta.db_table} "
+        "WHERE person_id = %s AND status = %s AND discharged_on >= %s AND discharged_on <= %s"
+    )
+    params = [on, on, claim.person_id, *codes, claim.person_id, str(ClaimStatus.SETTLED), on, end]
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        rows = cursor.fetchall()
+    key = (day, claim.claim_id)
+    found: tuple[int, str, int] | None = None
+    tags: list[tuple[str, date, date | None]] = []
+    later = False
+    for kind, text, d1, d2, n1, n2 in rows:
+        if kind == "p":
+            found = (int(n1), str(text), int(n2))
+        elif kind == "t":
+            tags.append((str(text), _as_date(d1), None if d2 is None else _as_date(d2)))
+        elif (_as_date(d1), str(text)) > key:
+            later = True
+    if found is None:
+        raise ValidationError({"discharged_on": ERR_NO_POLICY.format(day=day.isoformat())})
+    policy = _policy_row(*found)
+    category = category_for(engine_policy(policy), tags_on(tags, day))
+    if category is None:
+        raise ValidationError({"person": ERR_NO_CATEGORY.format(day=day.isoformat(), policy=policy.label)})
+    return policy, category, later
+
+
+def claim_settle(*, claim: Claim, user: Any = None, fresh: bool = False) -> Settlement:
     """出院结算 Settle a pending claim with the policy in force on its discharge date and the
     person's category on that day; returns its current settlement (an already settled claim's
     current row). Locks the person's ledger row of the year.
@@ -661,6 +803,9 @@ def claim_settle(*, claim: Claim, user: Any = None) -> Settlement:
     date, claim id) → settled on top of the ledger. Otherwise the year is re-settled in order:
     this claim and every later one (later rows whose results change get new rows, reason
     ``reorder``; history keeps the old ones).
+
+    ``fresh`` (``claim_submit`` only): the caller inserted the claim in this transaction, already
+    marked settled, with ``person`` attached — no re-read and no status update are needed.
     """
     _require_role(user, SETTLE_ROLES, ERR_ROLE_SETTLE)
     _require_institution(user, claim.institution_id)
@@ -668,28 +813,13 @@ def claim_settle(*, claim: Claim, user: Any = None) -> Settlement:
     # rolls the whole submission back); called alone it is a transaction of its own.
     with transaction.atomic(savepoint=False):
         ledger = _lock_ledger(claim.person_id, claim.discharged_on.year)
-        claim = Claim.objects.select_related("person").get(pk=claim.pk)  # re-read under the lock
-        if claim.status == ClaimStatus.SETTLED:
-            return Settlement.objects.select_related("policy").get(claim_id=claim.pk, is_current=True)
-        if claim.status == ClaimStatus.REVERSED:
-            raise ValidationError({"claim_id": ERR_REVERSED})
-        try:
-            policy = policy_in_force(on=claim.discharged_on)
-        except ValidationError as exc:
-            raise ValidationError({"discharged_on": exc.messages[0]}) from exc
-        category = claim_category(policy=policy, person_id=claim.person_id, on=claim.discharged_on)
-        # Any settled claim of the person's year after this one in (discharge date, claim id) order?
-        # Compared in Python: the engine's order is Python string order, whatever the collation.
-        key = (claim.discharged_on, claim.claim_id)
-        later = any(
-            (day, cid) > key
-            for day, cid in Claim.objects.filter(
-                person_id=claim.person_id,
-                status=ClaimStatus.SETTLED,
-                discharged_on__gte=claim.discharged_on,
-                discharged_on__lte=date(claim.discharged_on.year, 12, 31),
-            ).values_list("discharged_on", "claim_id")
-        )
+        if not fresh:
+            claim = Claim.objects.select_related("person").get(pk=claim.pk)  # re-read under the lock
+            if claim.status == ClaimStatus.SETTLED:
+                return Settlement.objects.select_related("policy").get(claim_id=claim.pk, is_current=True)
+            if claim.status == ClaimStatus.REVERSED:
+                raise ValidationError({"claim_id": ERR_REVERSED})
+        policy, category, later = _settle_inputs(claim)
         if later:
             row = _rechain(ledger, new=(claim, policy, category), reason=SettlementReason.REORDER, user=user)
             assert row is not None
@@ -704,8 +834,10 @@ def claim_settle(*, claim: Claim, user: Any = None) -> Settlement:
                 claim, policy, category, result, reason=SettlementReason.SETTLE, user=user, now=timezone.now()
             )
             _ledger_store(ledger, result.ytd_after, ledger.claim_count + 1)
-        claim.status = ClaimStatus.SETTLED
-        claim.save(update_fields=["status"])
+        if not fresh:
+            claim.status = ClaimStatus.SETTLED
+            claim.save(update_fields=["status"])
+        send_data_changed(kind="settlement", years=[claim.discharged_on.year], person_ids=[claim.person_id])
         if claim.admission_id is not None:
             Admission.objects.filter(pk=claim.admission_id, status=AdmissionStatus.ADMITTED).update(
                 status=AdmissionStatus.DISCHARGED
@@ -719,6 +851,7 @@ def claim_settle(*, claim: Claim, user: Any = None) -> Settlement:
                 region_code=claim.person.village_id,
             )
     row.policy = policy
+    row.claim = claim
     return row
 
 
@@ -742,6 +875,7 @@ def claim_reverse(*, claim: Claim, user: Any = None, reason: str) -> Claim:
         claim.reversed_by = _actor(user)
         claim.reversal_reason = reason
         claim.save(update_fields=["status", "reversed_at", "reversed_by", "reversal_reason"])
+        send_data_changed(kind="settlement", years=[claim.discharged_on.year], person_ids=[claim.person_id])
         _rechain(ledger, new=None, reason=SettlementReason.REVERSAL_RESETTLE, user=user)
         if user is not None:
             audit_record(

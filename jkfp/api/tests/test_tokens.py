@@ -43,3 +43,40 @@ def test_two_tokens_differ(county: dict[str, Any]) -> None:
         call_command("token", "create", "--institution", "H002", stdout=out, stderr=StringIO())
         tokens.add(out.getvalue().strip())
     assert len(tokens) == 2 and InstitutionToken.objects.filter(institution_id="H002").count() == 2
+
+
+def test_token_list_shows_prefixes_never_tokens_and_revoke_makes_the_token_invalid(
+    county: dict[str, Any],
+) -> None:
+    out = StringIO()
+    call_command("token", "create", "--institution", "H001", "--label", "HIS", stdout=out, stderr=StringIO())
+    token = out.getvalue().strip()
+    row = InstitutionToken.objects.get()
+    listing = StringIO()
+    call_command("token", "list", "--institution", "H001", stdout=listing)
+    lines = listing.getvalue().strip().splitlines()
+    assert len(lines) == 2 and lines[1].startswith(f"{row.pk}\tH001") and f"{row.prefix}…" in lines[1]
+    assert token not in listing.getvalue() and row.token_hash not in listing.getvalue()
+
+    done = StringIO()
+    call_command("token", "revoke", str(row.pk), "--reason", "遗失", stdout=done)
+    assert f"编号{row.pk}" in done.getvalue() and "revoked token" in done.getvalue()
+    row.refresh_from_db()
+    assert row.revoked_at is not None
+    assert institution_for_token(token=token) is None
+    revocation = AuditEvent.objects.filter(action=AuditAction.TOKEN).order_by("-id").first()
+    assert revocation is not None and "吊销接口令牌" in revocation.detail and "遗失" in revocation.detail
+    assert token not in revocation.detail
+
+
+def test_token_revoke_refuses_unknown_and_already_revoked_tokens(county: dict[str, Any]) -> None:
+    with pytest.raises(CommandError, match="令牌编号999不存在 / unknown token id 999"):
+        call_command("token", "revoke", "999", stdout=StringIO())
+    call_command("token", "create", "--institution", "H001", stdout=StringIO(), stderr=StringIO())
+    row = InstitutionToken.objects.get()
+    call_command("token", "revoke", str(row.pk), stdout=StringIO())
+    with pytest.raises(
+        CommandError, match=f"令牌编号{row.pk}已于.*吊销 / token {row.pk} was already revoked"
+    ):
+        call_command("token", "revoke", str(row.pk), stdout=StringIO())
+    assert AuditEvent.objects.filter(action=AuditAction.TOKEN).count() == 2
