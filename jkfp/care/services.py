@@ -9,21 +9,16 @@ the person lies in the user's region (``PermissionDenied``); validation errors a
 
 from __future__ import annotations
 
-import re
-import uuid
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from jkfp.accounts.models import AuditAction, Role
+from jkfp.accounts.models import Role
 from jkfp.accounts.scoping import user_sees_code
-from jkfp.accounts.services import audit_record
 from jkfp.care.models import (
     FACE_TO_FACE_KINDS,
     Checkup,
@@ -52,17 +47,10 @@ from jkfp.registry.models import (
     Household,
     ImportKind,
     ImportRun,
-    ImportStatus,
     LivingStatus,
     Person,
 )
-from jkfp.registry.services import (
-    ERR_IMPORT_EMPTY,
-    ERR_IMPORT_ROLE,
-    ERR_IMPORT_SUFFIX,
-    IMPORT_ROLES,
-    IMPORT_SUFFIXES,
-)
+from jkfp.registry.services import import_role_check, import_upload_start
 
 MANAGE_ROLES = frozenset({Role.COUNTY_ADMIN, Role.TOWNSHIP})
 SERVICE_ROLES = frozenset({Role.COUNTY_ADMIN, Role.TOWNSHIP, Role.VILLAGE_DOCTOR})
@@ -597,48 +585,18 @@ def care_import_start(*, user: Any, upload: Any, kind: str, request: Any = None)
     of persons outside that region are invalid, so the web import writes only inside it.
     Same checks as the roster upload (role, file type, not empty); the size is limited while streaming.
     """
-    if getattr(user, "role", None) not in IMPORT_ROLES:
-        raise PermissionDenied(ERR_IMPORT_ROLE)
+    import_role_check(user)
     if kind not in (ImportKind.CONTRACTS, ImportKind.FOLLOWUPS):
         raise ValidationError({"kind": ERR_IMPORT_KIND})
-    name = Path(upload.name or "").name
-    suffix = Path(name).suffix.lower()
-    if suffix not in IMPORT_SUFFIXES:
-        raise ValidationError({"file": ERR_IMPORT_SUFFIX.format(suffix=suffix or "无扩展名")})
-    if not upload.size:
-        raise ValidationError({"file": ERR_IMPORT_EMPTY})
-    stored = _store_upload(upload, name)
-    label = ImportKind(kind).label
-    run = ImportRun.objects.create(
+    label = str(ImportKind(kind).label)
+    return import_upload_start(
+        user=user,
+        upload=upload,
         kind=kind,
-        source=str(label),
-        file_name=name[:255],
-        stored_path=str(stored),
-        status=ImportStatus.QUEUED,
-        user=user,
-        region=user.region,
-    )
-    audit_record(
-        user=user,
-        action=AuditAction.IMPORT,
-        object_type="import_run",
-        object_id=str(run.pk),
-        detail=f"{label} {name}"[:500],
-        region_code=user.region_id or "",
+        source=label,
+        year=None,
+        task=care_import_task,
         request=request,
+        detail=label,
+        fallback="care",
     )
-    care_import_task.enqueue(run_id=run.pk)
-    run.refresh_from_db()
-    return run
-
-
-def _store_upload(upload: Any, name: str) -> Path:
-    """存放上传文件 Copy an upload chunk by chunk to IMPORT_DIR/<month>/<random>/<name> (as the roster upload)."""
-    safe = re.sub(r"[^\w.\-]+", "_", name).lstrip(".")[-120:] or "care"
-    directory = Path(settings.IMPORT_DIR) / timezone.localdate().strftime("%Y%m") / uuid.uuid4().hex
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / safe
-    with target.open("wb") as out:
-        for chunk in upload.chunks():
-            out.write(chunk)
-    return target

@@ -13,6 +13,10 @@ hundred yuan); the date is impossible or in the future; or the same ID and year 
 with different values (then every row of that ID and year is invalid; identical repeats count once).
 Without a 年度 column ``--year`` gives the year; with both, a row of another year is invalid.
 
+With ``user`` (the web import) only persons inside the user's region may be written: a person of
+another region is an invalid row naming the 身份证号 column, as in the roster import. The command
+line (no user) may write every person of the roster. ``progress`` receives percentages (below 100).
+
 created / updated / unchanged count the distinct (person, year) records of the valid rows: the same
 file again gives created 0, updated 0. A change sends ``data_changed(kind="enrolment")`` on commit
 (the indicators refresh their snapshot).
@@ -21,6 +25,7 @@ file again gives created 0, updated 0. A change sends ``data_changed(kind="enrol
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -31,6 +36,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from jkfp.accounts.scoping import user_sees_code
 from jkfp.core.idnumber import IdNumberError, validate_id_number
 from jkfp.core.importing import ImportSummary, RowProblem, write_error_report
 from jkfp.core.signals import send_data_changed
@@ -56,6 +62,7 @@ NO = frozenset({"未参保", "不参保", "否", "0", "n", "no", "false", "未�
 _DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T].*)?$")
 
 ERR_NOT_IN_ROSTER = "花名册中没有此身份证号的人员 / no person with this ID number in the roster"
+ERR_OUTSIDE_REGION = "此人不在您的管辖范围内，不能导入其参保记录 / the person lies outside your region"
 ERR_YEAR = "年度应为{lo}至{hi}年之间的整数 / the year must be a whole number from {lo} to {hi}"
 ERR_YEAR_OTHER = "年度与 --year {year} 不一致 / the year differs from --year {year}"
 ERR_STATUS = "参保状态应为“已参保”或“未参保”（或1/0）/ the status must be 已参保 or 未参保 (or 1/0)"
@@ -132,6 +139,8 @@ def enrolment_import(
     *,
     path: str | Path,
     year: int | None = None,
+    user: Any = None,
+    progress: Callable[[int], None] | None = None,
     errors_dir: Path | None = None,
     today: date | None = None,
 ) -> ImportSummary:
@@ -144,6 +153,8 @@ def enrolment_import(
     today = today or timezone.localdate()
     _check_year(year, today)
     table = read_table(path, ENROLMENT_COLUMNS, ENROLMENT_REQUIRED)
+    if progress:
+        progress(20)
     if "year" not in table.headers and year is None:
         raise TableError(
             "缺少“年度”列：请在文件中给出年度，或用 --year 指定",
@@ -199,13 +210,19 @@ def enrolment_import(
         ok = len(problems) == problem_before
         parsed.append((idn, row_year, insured, insured_on, amounts[0], amounts[1]) if ok else None)
 
-    # Persons of the roster, by normalised ID.
+    if progress:
+        progress(50)
+    # Persons of the roster, by normalised ID (with their village, for the web import's region check).
     wanted = sorted({p[0] for p in parsed if p is not None})
     person_of: dict[str, int] = {}
+    outside: set[str] = set()
     for start in range(0, len(wanted), CHUNK):
-        person_of.update(
-            Person.objects.filter(id_number__in=wanted[start : start + CHUNK]).values_list("id_number", "pk")
-        )
+        for idn, pk, village in Person.objects.filter(
+            id_number__in=wanted[start : start + CHUNK]
+        ).values_list("id_number", "pk", "village_id"):
+            person_of[idn] = pk
+            if user is not None and not user_sees_code(user, village):
+                outside.add(idn)
     records: dict[tuple[int, int], _Record] = {}
     rows_of: dict[tuple[int, int], list[int]] = {}
     conflicts: set[tuple[int, int]] = set()
@@ -216,6 +233,9 @@ def enrolment_import(
         person_id = person_of.get(idn)
         if person_id is None:
             fail(i, "id_number", ids_raw[i], ERR_NOT_IN_ROSTER)
+            continue
+        if idn in outside:
+            fail(i, "id_number", ids_raw[i], ERR_OUTSIDE_REGION)
             continue
         key = (person_id, row_year)
         record = _Record(person_id, row_year, insured, insured_on, premium, subsidy)
@@ -231,6 +251,8 @@ def enrolment_import(
 
     summary = ImportSummary(rows=n, invalid=len(bad))
     summary.valid = n - summary.invalid
+    if progress:
+        progress(70)
     if records:
         summary.created, summary.updated = _load(list(records.values()), source=path.name[:100])
         summary.unchanged = len(records) - summary.created - summary.updated

@@ -123,12 +123,13 @@ def person_verify(*, person: Person, user: User, status: str, note: str = "", re
     return person
 
 
-def _store_upload(upload: UploadedFile, name: str) -> Path:
+def store_upload(upload: Any, name: str, *, fallback: str = "upload") -> Path:
     """存放上传文件 Copy an upload chunk by chunk to IMPORT_DIR/<month>/<random>/<name> (never whole in memory).
 
-    The original (sanitised) file name is kept because the import records it as the tags' reference.
+    The original (sanitised) file name is kept because the import records it as the tags' reference;
+    ``fallback`` names the file when nothing of the name survives sanitising.
     """
-    safe = re.sub(r"[^\w.\-]+", "_", name).lstrip(".")[-120:] or "roster"
+    safe = re.sub(r"[^\w.\-]+", "_", name).lstrip(".")[-120:] or fallback
     directory = Path(settings.IMPORT_DIR) / timezone.localdate().strftime("%Y%m") / uuid.uuid4().hex
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / safe
@@ -136,6 +137,87 @@ def _store_upload(upload: UploadedFile, name: str) -> Path:
         for chunk in upload.chunks():
             out.write(chunk)
     return target
+
+
+def import_role_check(user: Any) -> None:
+    """导入权限 Only the roles of ``IMPORT_ROLES`` (the county administrator) may start a web import."""
+    if getattr(user, "role", None) not in IMPORT_ROLES:
+        raise PermissionDenied(ERR_IMPORT_ROLE)
+
+
+def import_upload_start(
+    *,
+    user: Any,
+    upload: Any,
+    kind: str,
+    source: str,
+    year: int | None,
+    task: Any,
+    request: Any = None,
+    detail: str,
+    fallback: str = "upload",
+) -> ImportRun:
+    """开始网页导入 Check the file, store it, record a queued ImportRun of ``kind``, audit it, enqueue ``task``.
+
+    Shared by every web import (roster, enrolment, care contracts/follow-ups). The caller checks the
+    role (``import_role_check``) and its own fields first; this checks the file type and that it is not
+    empty (the size limit is enforced while the upload streams in, jkfp.web.uploads). ``detail`` is the
+    audit text before the file name; the run belongs to the uploader's region.
+    """
+    import_role_check(user)
+    name = Path(upload.name or "").name
+    suffix = Path(name).suffix.lower()
+    if suffix not in IMPORT_SUFFIXES:
+        raise ValidationError({"file": ERR_IMPORT_SUFFIX.format(suffix=suffix or "无扩展名")})
+    if not upload.size:
+        raise ValidationError({"file": ERR_IMPORT_EMPTY})
+    stored = store_upload(upload, name, fallback=fallback)
+    run = ImportRun.objects.create(
+        kind=kind,
+        source=source,
+        year=year,
+        file_name=name[:255],
+        stored_path=str(stored),
+        status=ImportStatus.QUEUED,
+        user=user,
+        region=user.region,
+    )
+    audit_record(
+        user=user,
+        action=AuditAction.IMPORT,
+        object_type="import_run",
+        object_id=str(run.pk),
+        detail=f"{detail} {name}"[:500],
+        region_code=user.region_id or "",
+        request=request,
+    )
+    task.enqueue(run_id=run.pk)
+    run.refresh_from_db()
+    return run
+
+
+def _yearly_list_start(
+    *, user: Any, upload: Any, kind: str, source: str, year: int, task: Any, request: Any, fallback: str
+) -> ImportRun:
+    """年度名单导入 Role, source name and year checks of a yearly list upload, then ``import_upload_start``."""
+    import_role_check(user)
+    source = (source or "").strip()
+    if not source or len(source) > 50:
+        raise ValidationError({"source": ERR_IMPORT_SOURCE})
+    max_year = timezone.localdate().year + 1
+    if not 2014 <= int(year) <= max_year:
+        raise ValidationError({"year": ERR_IMPORT_YEAR.format(max=max_year)})
+    return import_upload_start(
+        user=user,
+        upload=upload,
+        kind=kind,
+        source=source,
+        year=int(year),
+        task=task,
+        request=request,
+        detail=f"{source} {year}",
+        fallback=fallback,
+    )
 
 
 def import_run_start(
@@ -148,40 +230,34 @@ def import_run_start(
     """
     from jkfp.registry.tasks import roster_import_task
 
-    if getattr(user, "role", None) not in IMPORT_ROLES:
-        raise PermissionDenied(ERR_IMPORT_ROLE)
-    source = (source or "").strip()
-    if not source or len(source) > 50:
-        raise ValidationError({"source": ERR_IMPORT_SOURCE})
-    max_year = timezone.localdate().year + 1
-    if not 2014 <= int(year) <= max_year:
-        raise ValidationError({"year": ERR_IMPORT_YEAR.format(max=max_year)})
-    name = Path(upload.name or "").name
-    suffix = Path(name).suffix.lower()
-    if suffix not in IMPORT_SUFFIXES:
-        raise ValidationError({"file": ERR_IMPORT_SUFFIX.format(suffix=suffix or "无扩展名")})
-    if not upload.size:
-        raise ValidationError({"file": ERR_IMPORT_EMPTY})
-    stored = _store_upload(upload, name)
-    run = ImportRun.objects.create(
+    return _yearly_list_start(
+        user=user,
+        upload=upload,
         kind=ImportKind.ROSTER,
         source=source,
-        year=int(year),
-        file_name=name[:255],
-        stored_path=str(stored),
-        status=ImportStatus.QUEUED,
-        user=user,
-        region=user.region,
-    )
-    audit_record(
-        user=user,
-        action=AuditAction.IMPORT,
-        object_type="import_run",
-        object_id=str(run.pk),
-        detail=f"{source} {year} {name}"[:500],
-        region_code=user.region_id or "",
+        year=year,
+        task=roster_import_task,
         request=request,
+        fallback="roster",
     )
-    roster_import_task.enqueue(run_id=run.pk)
-    run.refresh_from_db()
-    return run
+
+
+def enrolment_run_start(*, user: User, upload: UploadedFile, year: int, request: Any = None) -> ImportRun:
+    """开始导入参保名单 Store an uploaded enrolment list, record an ImportRun and queue its import.
+
+    Same checks as the roster upload (role, year, file type, not empty). The year is the list's year
+    (``--year`` of ``jkfp import-enrolment``: rows of another year are invalid). The import runs as
+    the uploader, so persons outside the uploader's region are invalid rows.
+    """
+    from jkfp.registry.tasks import enrolment_import_task
+
+    return _yearly_list_start(
+        user=user,
+        upload=upload,
+        kind=ImportKind.ENROLMENT,
+        source=str(ImportKind.ENROLMENT.label),
+        year=year,
+        task=enrolment_import_task,
+        request=request,
+        fallback="enrolment",
+    )

@@ -1,22 +1,30 @@
-"""后台任务 Background tasks of the registry (django-tasks, database backend in production)."""
+"""后台任务 Background tasks of the registry (django-tasks, database backend in production).
+
+``run_import`` is the one way a web import runs in the background: mark the ImportRun running, call
+the importer with an ``ImportProgress``, record the summary (or the error) on the run. The roster and
+enrolment tasks here and the care import task (jkfp.care.tasks) all go through it.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.utils import timezone
 from django_tasks import task
 
+from jkfp.core.importing import ImportSummary
 from jkfp.core.tabular import TableError
 from jkfp.registry.models import ImportRun, ImportStatus
 
 logger = logging.getLogger(__name__)
 
 MSG_INTERNAL = "导入失败：系统内部错误，请联系管理员（详情见服务器日志）"
+MSG_NO_USER = "导入失败：上传人账号已不存在"
 
 
-class _Progress:
+class ImportProgress:
     """进度回写 Writes the run's progress percentage, only when it changes (one UPDATE per step)."""
 
     def __init__(self, run_id: int) -> None:
@@ -31,29 +39,34 @@ class _Progress:
             ImportRun.objects.filter(pk=self.run_id).update(progress=percent)
 
 
-@task()
-def roster_import_task(run_id: int) -> dict[str, Any]:
-    """导入花名册（后台） Run the roster import of one ImportRun and record its outcome on the run."""
-    from jkfp.registry.imports import roster_import
+def run_import(
+    run_id: int,
+    importer: Callable[[ImportRun, ImportProgress], ImportSummary],
+    *,
+    label: str,
+    require_user: bool = False,
+) -> dict[str, Any]:
+    """执行导入 Run ``importer(run, progress)`` for one ImportRun and record its outcome on the run.
 
-    run = ImportRun.objects.select_related("user").get(pk=run_id)
+    A ``TableError`` (unreadable file, missing column) fails the run with its Chinese message; any
+    other exception fails it with ``MSG_INTERNAL`` and is re-raised (traceback in the log and the task
+    result), so a run never stays "running". With ``require_user`` a run whose uploader is gone
+    writes nothing (the region cannot be checked).
+    """
+    run = ImportRun.objects.select_related("user", "user__region").get(pk=run_id)
     ImportRun.objects.filter(pk=run_id).update(
         status=ImportStatus.RUNNING, started_at=timezone.now(), progress=0
     )
+    if require_user and run.user is None:
+        _finish(run_id, status=ImportStatus.FAILED, message=MSG_NO_USER)
+        return {"error": "no user"}
     try:
-        summary = roster_import(
-            path=run.stored_path,
-            source=run.source,
-            year=run.year,
-            user=run.user,
-            progress=_Progress(run_id),
-        )
+        summary = importer(run, ImportProgress(run_id))
     except TableError as exc:
         _finish(run_id, status=ImportStatus.FAILED, message=exc.zh)
         return {"error": exc.zh}
     except Exception:
-        # The run must not stay "running" forever; the traceback goes to the log and the task result.
-        logger.exception("roster import %s failed", run_id)
+        logger.exception("%s import %s failed", label, run_id)
         _finish(run_id, status=ImportStatus.FAILED, message=MSG_INTERNAL)
         raise
     data = summary.as_dict()
@@ -65,6 +78,35 @@ def roster_import_task(run_id: int) -> dict[str, Any]:
         progress=100,
     )
     return data
+
+
+@task()
+def roster_import_task(run_id: int) -> dict[str, Any]:
+    """导入花名册（后台） Run the roster import of one ImportRun and record its outcome on the run."""
+    from jkfp.registry.imports import roster_import
+
+    return run_import(
+        run_id,
+        lambda run, progress: roster_import(
+            path=run.stored_path, source=run.source, year=run.year, user=run.user, progress=progress
+        ),
+        label="roster",
+    )
+
+
+@task()
+def enrolment_import_task(run_id: int) -> dict[str, Any]:
+    """导入参保名单（后台） Run the enrolment import of one ImportRun as its uploader (only their region)."""
+    from jkfp.registry.enrolment import enrolment_import
+
+    return run_import(
+        run_id,
+        lambda run, progress: enrolment_import(
+            path=run.stored_path, year=run.year, user=run.user, progress=progress
+        ),
+        label="enrolment",
+        require_user=True,
+    )
 
 
 def _finish(run_id: int, **fields: Any) -> None:

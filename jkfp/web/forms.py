@@ -53,10 +53,26 @@ class ImportForm(forms.Form):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        this_year = timezone.localdate().year
-        self.fields["year"].initial = this_year
-        self.fields["year"].validators.append(MaxValueValidator(this_year + 1))
-        self.fields["year"].widget.attrs["max"] = this_year + 1
+        _list_year(self.fields["year"])
+
+
+class EnrolmentImportForm(forms.Form):
+    """导入参保名单 The list year and the file (the file last: see jkfp.web.uploads)."""
+
+    year = forms.IntegerField(label="参保年度", min_value=2014)
+    file = forms.FileField(label="参保文件（.csv 或 .xlsx）")
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        _list_year(self.fields["year"])
+
+
+def _list_year(field: forms.Field) -> None:
+    """名单年度 A list's year: this year by default, at most next year (next year's list comes in autumn)."""
+    this_year = timezone.localdate().year
+    field.initial = this_year
+    field.validators.append(MaxValueValidator(this_year + 1))
+    field.widget.attrs["max"] = this_year + 1
 
 
 class AuditFilterForm(forms.Form):

@@ -6,6 +6,7 @@ household outside the user's region is a 404. Person views, ID reveals and expor
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -31,10 +32,17 @@ from jkfp.accounts.services import audit_record
 from jkfp.care import services as care_services
 from jkfp.registry import selectors
 from jkfp.registry.models import ImportStatus, Person
-from jkfp.registry.services import import_run_start, person_verify
+from jkfp.registry.services import enrolment_run_start, import_run_start, person_verify
 from jkfp.web import exports
 from jkfp.web.care.forms import CareImportForm
-from jkfp.web.forms import AuditFilterForm, ImportForm, PersonSearchForm, ReconFilterForm, VerifyForm
+from jkfp.web.forms import (
+    AuditFilterForm,
+    EnrolmentImportForm,
+    ImportForm,
+    PersonSearchForm,
+    ReconFilterForm,
+    VerifyForm,
+)
 from jkfp.web.permissions import ADMIN_ROLES, VERIFY_ROLES, can_verify, role_required
 from jkfp.web.uploads import SizeLimitUploadHandler
 
@@ -43,6 +51,7 @@ PAGE_SIZE = 50
 # on PostgreSQL at 1M persons, and nobody pages through more than 20 pages of results.
 SEARCH_CAP = 1000
 CARE_IMPORT_KINDS = ("contracts", "followups")
+ENROLMENT_KIND = "enrolment"
 
 
 class CappedPaginator(Paginator):
@@ -309,9 +318,14 @@ def _import_page(request: HttpRequest) -> HttpResponse:
     status = 200
     form = ImportForm()
     care_form = CareImportForm()
+    enrolment_form = EnrolmentImportForm()
     upload_error = ""
     if request.method == "POST" and request.POST.get("kind") in CARE_IMPORT_KINDS:
         response, care_form, upload_error, status = _care_import(request)
+        if response is not None:
+            return response
+    elif request.method == "POST" and request.POST.get("kind") == ENROLMENT_KIND:
+        response, enrolment_form, upload_error, status = _enrolment_import(request)
         if response is not None:
             return response
     elif request.method == "POST":
@@ -345,6 +359,7 @@ def _import_page(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "care_form": care_form,
+        "enrolment_form": enrolment_form,
         "upload_error": upload_error,
         "runs": selectors.import_runs(user=request.user)[:20],
         "max_mb": settings.UPLOAD_MAX_BYTES // (1024 * 1024),
@@ -354,22 +369,54 @@ def _import_page(request: HttpRequest) -> HttpResponse:
     return render(request, "web/imports/import.html", context, status=status)
 
 
-def _care_import(request: HttpRequest) -> tuple[HttpResponse | None, CareImportForm, str, int]:
+def _care_import(request: HttpRequest) -> tuple[HttpResponse | None, Any, str, int]:
     """签约/随访导入 The contract or follow-up upload of the import page (jkfp.care runs it in the background)."""
+    return _side_import(
+        request,
+        CareImportForm,
+        lambda data: care_services.care_import_start(
+            user=request.user, upload=data["file"], kind=data["kind"], request=request
+        ),
+        keep=("kind",),
+    )
+
+
+def _enrolment_import(request: HttpRequest) -> tuple[HttpResponse | None, Any, str, int]:
+    """参保名单导入 The enrolment upload of the import page (jkfp.registry runs it in the background)."""
+    return _side_import(
+        request,
+        EnrolmentImportForm,
+        lambda data: enrolment_run_start(
+            user=request.user,  # type: ignore[arg-type]
+            upload=data["file"],
+            year=data["year"],
+            request=request,
+        ),
+        keep=("year",),
+    )
+
+
+def _side_import(
+    request: HttpRequest,
+    form_class: Any,
+    start: Callable[[dict[str, Any]], Any],
+    *,
+    keep: tuple[str, ...],
+) -> tuple[HttpResponse | None, Any, str, int]:
+    """One upload form of the import page besides the roster: (redirect or None, form, upload error, status).
+
+    ``start`` receives the cleaned data and returns the queued ImportRun; its ``ValidationError`` is shown
+    on the field it names. A file over the limit was never stored (jkfp.web.uploads): 413, ``keep`` kept.
+    """
     handler: SizeLimitUploadHandler = request.jkfp_upload_handler  # type: ignore[attr-defined]
     if handler.too_large:
         limit = settings.UPLOAD_MAX_BYTES // (1024 * 1024) or 1
         message = f"文件超过上限 {limit} MB，已拒收。请把文件拆成几个较小的文件分别导入。"
-        return None, CareImportForm(initial={"kind": request.POST.get("kind")}), message, 413
-    form = CareImportForm(request.POST, request.FILES)
+        return None, form_class(initial={k: request.POST.get(k) for k in keep}), message, 413
+    form = form_class(request.POST, request.FILES)
     if form.is_valid():
         try:
-            run = care_services.care_import_start(
-                user=request.user,
-                upload=form.cleaned_data["file"],
-                kind=form.cleaned_data["kind"],
-                request=request,
-            )
+            run = start(form.cleaned_data)
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)

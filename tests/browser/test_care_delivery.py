@@ -6,7 +6,6 @@ The ORM is used only before the browser starts and after it has finished (see te
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -20,28 +19,15 @@ from jkfp.care.services import ERR_SUPPLY_DAYS
 from jkfp.core.idnumber import make_id_number
 from jkfp.registry.models import Person
 
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-PASSWORD = "Passw0rd!jkfp"  # the password of the root conftest's make_user
 SCREENSHOT = Path("/tmp/jkfp-care-delivery.png")
 
 
 @pytest.mark.browser
 def test_village_doctor_records_a_drug_delivery_on_a_phone(
-    live_server: Any, settings: Any, make_user: Any, county: dict[str, Any]
+    live_server: Any, phone: Any, make_user: Any, county: dict[str, Any]
 ) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
     today = timezone.localdate()
     person = Person.objects.create(
         id_number=make_id_number("421321", date(1950, 3, 3), 733),
@@ -51,47 +37,37 @@ def test_village_doctor_records_a_drug_delivery_on_a_phone(
         village=county["t1v1"],
     )
     make_user(Role.VILLAGE_DOCTOR, county["t1v1"].code, username="cunyi", full_name="村医甲")
-    problems: list[str] = []
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN")
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: problems.append(str(e)))
+    with phone() as tab:
+        page = tab.page
 
-            page.goto(f"{live_server.url}/login/")
-            page.get_by_label("用户名").fill("cunyi")
-            page.get_by_label("密码").fill(PASSWORD)
-            page.get_by_role("button", name="登录").click()
-            page.goto(f"{live_server.url}/care/persons/{person.pk}/")
-            expect(page.get_by_role("heading", name="司马秋菊")).to_be_visible()
-            page.locator("#person-care-nav").get_by_role("link", name="送药").click()
+        tab.log_in("cunyi")
+        page.goto(f"{live_server.url}/care/persons/{person.pk}/")
+        expect(page.get_by_role("heading", name="司马秋菊")).to_be_visible()
+        page.locator("#person-care-nav").get_by_role("link", name="送药").click()
 
-            expect(page.get_by_role("heading", name="司马秋菊 · 送药")).to_be_visible()
-            expect(page.get_by_label("送药日期")).to_have_value(today.isoformat())
-            page.get_by_label("药品").fill("硝苯地平缓释片 30mg×120片")
-            page.get_by_label("用药天数").fill("120")
-            page.get_by_role("button", name="保存送药").click()
+        expect(page.get_by_role("heading", name="司马秋菊 · 送药")).to_be_visible()
+        expect(page.get_by_label("送药日期")).to_have_value(today.isoformat())
+        page.get_by_label("药品").fill("硝苯地平缓释片 30mg×120片")
+        page.get_by_label("用药天数").fill("120")
+        page.get_by_role("button", name="保存送药").click()
 
-            # Refused, naming the field; what was typed stays.
-            expect(page.locator("#form-errors")).to_contain_text(f"用药天数：{ERR_SUPPLY_DAYS}")
-            expect(page.get_by_label("药品")).to_have_value("硝苯地平缓释片 30mg×120片")
-            page.get_by_label("药品").fill("硝苯地平缓释片 30mg×90片")
-            page.get_by_label("用药天数").fill("90")
-            page.get_by_role("button", name="保存送药").click()
+        # Refused, naming the field; what was typed stays.
+        expect(page.locator("#form-errors")).to_contain_text(f"用药天数：{ERR_SUPPLY_DAYS}")
+        expect(page.get_by_label("药品")).to_have_value("硝苯地平缓释片 30mg×120片")
+        page.get_by_label("药品").fill("硝苯地平缓释片 30mg×90片")
+        page.get_by_label("用药天数").fill("90")
+        page.get_by_role("button", name="保存送药").click()
 
-            expect(page.locator(".alert-success")).to_contain_text("已登记司马秋菊的送药（90天）")
-            expect(page.locator("#service-rows")).to_contain_text("硝苯地平缓释片 30mg×90片")
-            expect(page.locator("#service-rows")).to_contain_text("90天")
-            width = page.evaluate("document.documentElement.scrollWidth")
-            page.screenshot(path=str(SCREENSHOT), full_page=True)
-        finally:
-            browser.close()
+        expect(page.locator(".alert-success")).to_contain_text("已登记司马秋菊的送药（90天）")
+        expect(page.locator("#service-rows")).to_contain_text("硝苯地平缓释片 30mg×90片")
+        expect(page.locator("#service-rows")).to_contain_text("90天")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
 
     # The refused form is answered with 400 (the browser logs it); nothing else may go wrong.
-    refused = [p for p in problems if "status of 400" in p]
-    assert len(refused) == 1 and [p for p in problems if p not in refused] == []
+    refused = [p for p in tab.problems if "status of 400" in p]
+    assert len(refused) == 1 and [p for p in tab.problems if p not in refused] == []
     assert width <= 390
     delivery = DrugDelivery.objects.get(person=person)
     assert (delivery.supply_days, delivery.delivered_on, delivery.drugs) == (

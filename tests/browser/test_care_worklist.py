@@ -7,7 +7,6 @@ starts and after it has finished (as in test_login_import_search.py).
 
 from __future__ import annotations
 
-import os
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,28 +22,15 @@ from jkfp.core.idnumber import make_id_number
 from jkfp.registry.models import Condition, Disease, Person
 from jkfp.registry.services import disease_catalogue_load
 
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-PASSWORD = "Passw0rd!jkfp"  # the password of the root conftest's make_user
 SCREENSHOT = Path("/tmp/jkfp-care-visit.png")
 
 
 @pytest.mark.browser
 def test_village_doctor_records_a_visit_on_a_phone(
-    live_server: Any, settings: Any, make_user: Any, county: dict[str, Any]
+    phone: Any, make_user: Any, county: dict[str, Any]
 ) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
     disease_catalogue_load()
     today = timezone.localdate()
     person = Person.objects.create(
@@ -60,56 +46,46 @@ def test_village_doctor_records_a_visit_on_a_phone(
     make_user(Role.VILLAGE_DOCTOR, county["t1v1"].code, username="cunyi", full_name="村医甲")
     old_due = today - timedelta(days=5)
     new_due = today + timedelta(days=DEFAULT_RULES["高血压"].interval_days)
-    problems: list[str] = []
     due_cell = f"#schedule-{htn.pk} .schedule-due"
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN")
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: problems.append(str(e)))
+    with phone() as tab:
+        page = tab.page
 
-            page.goto(f"{live_server.url}/login/")
-            page.get_by_label("用户名").fill("cunyi")
-            page.get_by_label("密码").fill(PASSWORD)
-            page.get_by_role("button", name="登录").click()
-            page.get_by_role("button", name="展开菜单").click()
-            page.get_by_role("link", name="签约随访").click()
+        tab.log_in("cunyi")
+        page.get_by_role("button", name="展开菜单").click()
+        page.get_by_role("link", name="签约随访").click()
 
-            # The work list: the person is overdue by five days.
-            expect(page.get_by_role("heading", name="随访工作清单")).to_be_visible()
-            item = page.locator("#worklist a", has_text="欧阳春花")
-            expect(item).to_contain_text("逾期5天")
-            expect(item).to_contain_text(f"{old_due:%Y-%m-%d}")
-            item.click()
+        # The work list: the person is overdue by five days.
+        expect(page.get_by_role("heading", name="随访工作清单")).to_be_visible()
+        item = page.locator("#worklist a", has_text="欧阳春花")
+        expect(item).to_contain_text("逾期5天")
+        expect(item).to_contain_text(f"{old_due:%Y-%m-%d}")
+        item.click()
 
-            # One short form: the date is today, hypertension is ticked, the next date is shown as typed.
-            expect(page.get_by_role("heading", name="欧阳春花")).to_be_visible()
-            expect(page.locator(due_cell)).to_have_text(f"{old_due:%Y-%m-%d}")
-            expect(page.get_by_label("随访日期")).to_have_value(today.isoformat())
-            expect(page.get_by_label("高血压")).to_be_checked()
-            page.get_by_text("门诊", exact=True).click()
-            page.get_by_label("收缩压").fill("132")
-            page.get_by_label("舒张压").fill("84")
-            page.get_by_label("体重").fill("61.5")
-            expect(page.locator("#preview")).to_contain_text(f"下次随访 {new_due:%Y-%m-%d}")
-            page.get_by_role("button", name="保存随访").click()
+        # One short form: the date is today, hypertension is ticked, the next date is shown as typed.
+        expect(page.get_by_role("heading", name="欧阳春花")).to_be_visible()
+        expect(page.locator(due_cell)).to_have_text(f"{old_due:%Y-%m-%d}")
+        expect(page.get_by_label("随访日期")).to_have_value(today.isoformat())
+        expect(page.get_by_label("高血压")).to_be_checked()
+        page.get_by_text("门诊", exact=True).click()
+        page.get_by_label("收缩压").fill("132")
+        page.get_by_label("舒张压").fill("84")
+        page.get_by_label("体重").fill("61.5")
+        expect(page.locator("#preview")).to_contain_text(f"下次随访 {new_due:%Y-%m-%d}")
+        page.get_by_role("button", name="保存随访").click()
 
-            # Saved: the message and the schedule show the moved due date.
-            expect(page.locator(".alert-success")).to_contain_text(f"下次随访 {new_due:%Y-%m-%d}")
-            expect(page.locator(due_cell)).to_have_text(f"{new_due:%Y-%m-%d}")
+        # Saved: the message and the schedule show the moved due date.
+        expect(page.locator(".alert-success")).to_contain_text(f"下次随访 {new_due:%Y-%m-%d}")
+        expect(page.locator(due_cell)).to_have_text(f"{new_due:%Y-%m-%d}")
 
-            # Back on the work list the person is no longer overdue.
-            page.get_by_role("button", name="展开菜单").click()
-            page.get_by_role("link", name="签约随访").click()
-            expect(page.locator("#tab-overdue")).to_contain_text("0")
-            width = page.evaluate("document.documentElement.scrollWidth")
-            page.screenshot(path=str(SCREENSHOT), full_page=True)
-        finally:
-            browser.close()
+        # Back on the work list the person is no longer overdue.
+        page.get_by_role("button", name="展开菜单").click()
+        page.get_by_role("link", name="签约随访").click()
+        expect(page.locator("#tab-overdue")).to_contain_text("0")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
 
-    assert problems == []
+    assert tab.problems == []
     assert width <= 390
     visit = FollowUp.objects.get(person=person)
     assert (visit.kind, visit.systolic, visit.diastolic, visit.next_on) == ("clinic", 132, 84, new_due)

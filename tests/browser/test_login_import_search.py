@@ -7,7 +7,6 @@ has finished, and the live server runs the requests in its own thread.
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -19,18 +18,6 @@ from jkfp.core.idnumber import make_id_number, mask
 from jkfp.registry.models import ImportRun, ImportStatus, Person
 from jkfp.registry.services import disease_catalogue_load
 
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-PASSWORD = "Passw0rd!jkfp"  # the password of jkfp/conftest.py make_user
 SCREENSHOT = Path("/tmp/jkfp-person.png")
 
 
@@ -52,67 +39,57 @@ def roster(tmp_path: Path, county: dict[str, Any]) -> tuple[Path, str]:
 
 @pytest.mark.browser
 def test_login_import_and_find_a_person_on_a_phone(
-    live_server: Any, settings: Any, tmp_path: Path, make_user: Any, roster: tuple[Path, str]
+    live_server: Any, phone: Any, settings: Any, tmp_path: Path, make_user: Any, roster: tuple[Path, str]
 ) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
     settings.IMPORT_DIR = tmp_path / "imports"
-    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
     disease_catalogue_load()
     make_user(Role.COUNTY_ADMIN, "421321", username="xian_admin", full_name="县管理员")
     roster_path, wanted = roster
-    problems: list[str] = []
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN")
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: problems.append(str(e)))
+    with phone() as tab:
+        page = tab.page
 
-            # Log in.
-            page.goto(f"{live_server.url}/")
-            expect(page).to_have_url(f"{live_server.url}/login/?next=/")
-            page.get_by_label("用户名").fill("xian_admin")
-            page.get_by_label("密码").fill(PASSWORD)
-            page.get_by_role("button", name="登录").click()
-            expect(page.get_by_role("heading", name="您好，县管理员")).to_be_visible()
+        # Log in.
+        page.goto(f"{live_server.url}/")
+        expect(page).to_have_url(f"{live_server.url}/login/?next=/")
+        tab.log_in("xian_admin", path=None)
+        expect(page.get_by_role("heading", name="您好，县管理员")).to_be_visible()
 
-            # The navigation is collapsed on a phone: open it, go to the import page.
-            menu = page.get_by_role("link", name="导入名单", exact=True)
-            expect(menu).to_be_hidden()
-            page.get_by_role("button", name="展开菜单").click()
-            menu.click()
-            page.get_by_label("来源名单").fill("国家平台")
-            page.get_by_label("名单年度").fill("2021")
-            page.get_by_label("名单文件").set_input_files(str(roster_path))
-            page.get_by_role("button", name="上传并导入").click()
-            summary = page.locator("#import-summary")
-            expect(summary).to_contain_text("导入完成", timeout=15000)
-            expect(summary).to_contain_text("新增人员")
+        # The navigation is collapsed on a phone: open it, go to the import page.
+        menu = page.get_by_role("link", name="导入名单", exact=True)
+        expect(menu).to_be_hidden()
+        page.get_by_role("button", name="展开菜单").click()
+        menu.click()
+        page.get_by_label("来源名单").fill("国家平台")
+        page.get_by_label("名单年度").fill("2021")
+        page.get_by_label("名单文件").set_input_files(str(roster_path))
+        page.get_by_role("button", name="上传并导入").click()
+        summary = page.locator("#import-summary")
+        expect(summary).to_contain_text("导入完成", timeout=15000)
+        expect(summary).to_contain_text("新增人员")
 
-            # Search the person by name (htmx swaps the results in) and open the person page.
-            page.get_by_role("button", name="展开菜单").click()
-            page.get_by_role("link", name="人员查询").click()
-            page.get_by_label("姓名或身份证号").fill("欧阳春")
-            page.get_by_role("button", name="查询").click()
-            result = page.get_by_role("link", name="欧阳春花")
-            expect(result).to_be_visible()
-            expect(page.locator("#results")).to_contain_text(mask(wanted))
-            expect(page.locator("#results")).not_to_contain_text(wanted)
-            result.click()
-            expect(page.get_by_role("heading", name="欧阳春花")).to_be_visible()
-            expect(page.locator("#id-number")).to_contain_text(mask(wanted))
-            expect(page.get_by_role("cell", name="高血压", exact=True)).to_be_visible()
-            page.get_by_role("button", name="显示完整身份证号").click()
-            expect(page.locator("#id-number")).to_have_text(wanted)
-            width = page.evaluate("document.documentElement.scrollWidth")
-            page.screenshot(path=str(SCREENSHOT), full_page=True)
-        finally:
-            browser.close()
+        # Search the person by name (htmx swaps the results in) and open the person page.
+        page.get_by_role("button", name="展开菜单").click()
+        page.get_by_role("link", name="人员查询").click()
+        page.get_by_label("姓名或身份证号").fill("欧阳春")
+        page.get_by_role("button", name="查询").click()
+        result = page.get_by_role("link", name="欧阳春花")
+        expect(result).to_be_visible()
+        expect(page.locator("#results")).to_contain_text(mask(wanted))
+        expect(page.locator("#results")).not_to_contain_text(wanted)
+        result.click()
+        expect(page.get_by_role("heading", name="欧阳春花")).to_be_visible()
+        expect(page.locator("#id-number")).to_contain_text(mask(wanted))
+        expect(page.get_by_role("cell", name="高血压", exact=True)).to_be_visible()
+        page.get_by_role("button", name="显示完整身份证号").click()
+        expect(page.locator("#id-number")).to_have_text(wanted)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
 
-    assert problems == []  # no CSP violation, no script error
+    assert tab.problems == []  # no CSP violation, no script error
     assert width <= 390  # nothing wider than the phone: wide tables scroll inside their box
     run = ImportRun.objects.get()
     assert run.status == ImportStatus.DONE and run.summary["created"] == 2

@@ -8,7 +8,6 @@ eliminated. The database is touched only before the browser starts and after it 
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -22,30 +21,17 @@ from jkfp.monitoring.services import alert_scan
 from jkfp.monitoring.tests.factories import make_person, pay, tag, zero_policy_text
 from jkfp.settlement.services import policy_upload
 
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-PASSWORD = "Passw0rd!jkfp"  # the password of conftest.py make_user
 SCREENSHOT = Path("/tmp/jkfp-monitoring-case.png")
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
 @pytest.mark.browser
 def test_a_case_is_walked_through_the_whole_workflow_on_a_phone(
-    live_server: Any, settings: Any, tmp_path: Path, county: dict[str, Any], make_user: Any
+    phone: Any, settings: Any, tmp_path: Path, county: dict[str, Any], make_user: Any
 ) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     settings.VAR_DIR = tmp_path
-    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
     today = timezone.localdate()
     policy_upload(text=zero_policy_text(), fmt="toml")
     make_user(Role.COUNTY_ADMIN, "421321", username="xian_admin", full_name="县管理员")
@@ -55,75 +41,65 @@ def test_a_case_is_walked_through_the_whole_workflow_on_a_phone(
     assert alert_scan(as_of=today).alerts_created == 1
     photo = tmp_path / "入户照片.png"
     photo.write_bytes(PNG)
-    problems: list[str] = []
     day = today.isoformat()
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN")
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: problems.append(str(e)))
+    with phone() as tab:
+        page = tab.page
 
-            page.goto(f"{live_server.url}/login/?next=/monitoring/")
-            page.get_by_label("用户名").fill("xian_admin")
-            page.get_by_label("密码").fill(PASSWORD)
-            page.get_by_role("button", name="登录").click()
-            expect(page.get_by_role("heading", name="预警队列")).to_be_visible()
-            page.locator("#queue").get_by_text("欧阳秋菊").click()
-            expect(page.get_by_role("heading", name=f"欧阳秋菊 · {today.year}年监测")).to_be_visible()
-            expect(page.locator("#case-alerts")).to_contain_text("5000.01")
+        tab.log_in("xian_admin", path="/login/?next=/monitoring/")
+        expect(page.get_by_role("heading", name="预警队列")).to_be_visible()
+        page.locator("#queue").get_by_text("欧阳秋菊").click()
+        expect(page.get_by_role("heading", name=f"欧阳秋菊 · {today.year}年监测")).to_be_visible()
+        expect(page.locator("#case-alerts")).to_contain_text("5000.01")
 
-            def step(
-                action: str,
-                *,
-                note: str = "",
-                extra: dict[str, str] | None = None,
-                upload: Path | None = None,
-            ) -> None:
-                form = page.locator("#step-form")
-                form.get_by_label(action).check()
-                expect(form.get_by_label("办理日期")).to_have_value(day)  # prefilled with today
-                for label, value in (extra or {}).items():
-                    form.get_by_label(label).fill(value)
-                if note:
-                    form.get_by_label("说明").fill(note)
-                if upload is not None:
-                    form.get_by_label("附件（JPG/PNG/PDF，可多选）").set_input_files(str(upload))
-                form.get_by_role("button", name="确认办理").click()
+        def step(
+            action: str,
+            *,
+            note: str = "",
+            extra: dict[str, str] | None = None,
+            upload: Path | None = None,
+        ) -> None:
+            form = page.locator("#step-form")
+            form.get_by_label(action).check()
+            expect(form.get_by_label("办理日期")).to_have_value(day)  # prefilled with today
+            for label, value in (extra or {}).items():
+                form.get_by_label(label).fill(value)
+            if note:
+                form.get_by_label("说明").fill(note)
+            if upload is not None:
+                form.get_by_label("附件（JPG/PNG/PDF，可多选）").set_input_files(str(upload))
+            form.get_by_role("button", name="确认办理").click()
 
-            # An illegal order is impossible from the page: only the next steps are offered.
-            expect(page.locator("#step-form").get_by_label("提请认定")).to_have_count(0)
-            step("分派核实", extra={"或填写责任人姓名": "李村医"})
-            expect(page.locator("#case-status")).to_have_text("已分派")
-            step("登记入户核实", note="入户核实：住院自付较多", upload=photo)
-            expect(page.locator("#case-status")).to_have_text("已入户核实")
-            expect(page.locator("#timeline")).to_contain_text("入户照片.png")
-            step("提请认定", note="建议纳入监测对象")
-            step("登记认定结果", extra={"国家监测系统编号": "FPJC-2026-000123"}, note="县级认定")
-            expect(page.locator("#case-reference")).to_have_text("FPJC-2026-000123")
+        # An illegal order is impossible from the page: only the next steps are offered.
+        expect(page.locator("#step-form").get_by_label("提请认定")).to_have_count(0)
+        step("分派核实", extra={"或填写责任人姓名": "李村医"})
+        expect(page.locator("#case-status")).to_have_text("已分派")
+        step("登记入户核实", note="入户核实：住院自付较多", upload=photo)
+        expect(page.locator("#case-status")).to_have_text("已入户核实")
+        expect(page.locator("#timeline")).to_contain_text("入户照片.png")
+        step("提请认定", note="建议纳入监测对象")
+        step("登记认定结果", extra={"国家监测系统编号": "FPJC-2026-000123"}, note="县级认定")
+        expect(page.locator("#case-reference")).to_have_text("FPJC-2026-000123")
 
-            # Assisted without a measure is refused with a clear message; record one, then retry.
-            step("登记落实帮扶", note="落实帮扶")
-            expect(page.get_by_role("alert").filter(has_text="请先登记至少一项健康帮扶措施")).to_be_visible()
-            measure = page.locator("#measure-form")
-            measure.get_by_label("措施类型").select_option(label="医疗救助")
-            expect(measure.get_by_label("落实日期")).to_have_value(day)
-            measure.get_by_label("金额（元）").fill("1200.00")
-            measure.get_by_label("关联编号").fill("救助-001")
-            measure.get_by_role("button", name="登记措施").click()
-            expect(page.locator("#measures")).to_contain_text("医疗救助")
-            step("登记落实帮扶", note="落实医疗救助")
-            step("登记风险消除", note="家庭收支恢复正常")
-            expect(page.locator("#case-status")).to_have_text("风险已消除")
-            expect(page.locator("#timeline > li")).to_have_count(7)
-            expect(page.get_by_text("监测已结束")).to_be_visible()
-            width = page.evaluate("document.documentElement.scrollWidth")
-            page.screenshot(path=str(SCREENSHOT), full_page=True)
-        finally:
-            browser.close()
+        # Assisted without a measure is refused with a clear message; record one, then retry.
+        step("登记落实帮扶", note="落实帮扶")
+        expect(page.get_by_role("alert").filter(has_text="请先登记至少一项健康帮扶措施")).to_be_visible()
+        measure = page.locator("#measure-form")
+        measure.get_by_label("措施类型").select_option(label="医疗救助")
+        expect(measure.get_by_label("落实日期")).to_have_value(day)
+        measure.get_by_label("金额（元）").fill("1200.00")
+        measure.get_by_label("关联编号").fill("救助-001")
+        measure.get_by_role("button", name="登记措施").click()
+        expect(page.locator("#measures")).to_contain_text("医疗救助")
+        step("登记落实帮扶", note="落实医疗救助")
+        step("登记风险消除", note="家庭收支恢复正常")
+        expect(page.locator("#case-status")).to_have_text("风险已消除")
+        expect(page.locator("#timeline > li")).to_have_count(7)
+        expect(page.get_by_text("监测已结束")).to_be_visible()
+        width = page.evaluate("document.documentElement.scrollWidth")
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
 
-    assert problems == []
+    assert tab.problems == []
     assert width <= 390
     case = MonitoringCase.objects.get(person=person)
     assert case.status == CaseStatus.RISK_ELIMINATED

@@ -7,7 +7,6 @@ browser starts and after it has finished (see test_login_import_search.py).
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -20,18 +19,6 @@ from jkfp.core.idnumber import make_id_number, mask
 from jkfp.registry.models import Person, Tag
 from jkfp.settlement.models import Admission, AdmissionStatus, Claim
 
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-PASSWORD = "Passw0rd!jkfp"  # the password of conftest.py make_user
 SCREENSHOT = Path("/tmp/jkfp-settlement-slip.png")
 # settlement.md §5 example 1: 脱贫 (poor), level-2 county hospital, 2020-03-01, 20000.00 of which 1000.00
 # outside the catalogues → basic 14800.00, critical 0.00, aid 2940.00, supplementary 260.00, personal 2000.00.
@@ -40,13 +27,12 @@ EXPECTED = {"基本医保": "14800.00", "医疗救助": "2940.00", "补充医疗
 
 @pytest.mark.browser
 def test_window_admit_discharge_slip_and_pdf_on_a_phone(
-    live_server: Any, settings: Any, tmp_path: Path, county: dict[str, Any], make_user: Any
+    phone: Any, tmp_path: Path, county: dict[str, Any], make_user: Any
 ) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     from jkfp.settlement.services import policy_install_preset
 
-    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
     policy_install_preset(name="suixian-2020")
     number = make_id_number("421321", date(1958, 7, 9), 415)
     person = Person.objects.create(
@@ -54,69 +40,56 @@ def test_window_admit_discharge_slip_and_pdf_on_a_phone(
     )
     Tag.objects.create(person=person, code="poor", start_on=date(2016, 1, 1), source="国家平台")
     make_user(Role.HOSPITAL, "421321", username="chuangkou", full_name="窗口收费员", institution_code="H001")
-    problems: list[str] = []
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(
-                viewport={"width": 390, "height": 844}, locale="zh-CN", accept_downloads=True
-            )
-            page = context.new_page()
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: problems.append(str(e)))
+    with phone(accept_downloads=True) as tab:
+        page = tab.page
 
-            page.goto(f"{live_server.url}/login/")
-            page.get_by_label("用户名").fill("chuangkou")
-            page.get_by_label("密码").fill(PASSWORD)
-            page.get_by_role("button", name="登录").click()
-            page.get_by_role("button", name="展开菜单").click()
-            page.get_by_role("link", name="一站式结算").click()
-            expect(page.get_by_role("heading", name="结算窗口 · 随县人民医院")).to_be_visible()
+        tab.log_in("chuangkou")
+        page.get_by_role("button", name="展开菜单").click()
+        page.get_by_role("link", name="一站式结算").click()
+        expect(page.get_by_role("heading", name="结算窗口 · 随县人民医院")).to_be_visible()
 
-            # Admission under the deferred-payment agreement, no deposit.
-            page.get_by_label("身份证号").fill(number)
-            page.get_by_label("入院日期").fill("2020-02-20")
-            page.get_by_label("签署先诊疗后付费协议").check()
-            page.get_by_label("协议签署日期").fill("2020-02-20")
-            page.get_by_label("免交押金（元）").fill("3000.00")
-            page.get_by_role("button", name="登记入院").click()
-            expect(page.get_by_text("已登记欧阳春花入院")).to_be_visible()
-            row = page.get_by_role("row").filter(has_text="欧阳春花")
-            expect(row).to_contain_text(mask(number))
-            expect(row).not_to_contain_text(number)
-            window_width = page.evaluate("document.documentElement.scrollWidth")
+        # Admission under the deferred-payment agreement, no deposit.
+        page.get_by_label("身份证号").fill(number)
+        page.get_by_label("入院日期").fill("2020-02-20")
+        page.get_by_label("签署先诊疗后付费协议").check()
+        page.get_by_label("协议签署日期").fill("2020-02-20")
+        page.get_by_label("免交押金（元）").fill("3000.00")
+        page.get_by_role("button", name="登记入院").click()
+        expect(page.get_by_text("已登记欧阳春花入院")).to_be_visible()
+        row = page.get_by_role("row").filter(has_text="欧阳春花")
+        expect(row).to_contain_text(mask(number))
+        expect(row).not_to_contain_text(number)
+        window_width = page.evaluate("document.documentElement.scrollWidth")
 
-            # Discharge: enter the stay's amounts and settle.
-            row.get_by_role("link", name="出院结算").click()
-            page.get_by_label("结算号（住院号）").fill("ZY20200301-07")
-            page.get_by_label("出院日期").fill("2020-03-01")
-            page.get_by_label("医疗总费用（元）").fill("20000.00")
-            page.get_by_label("其中目录外费用（元）").fill("1000.00")
-            page.get_by_role("button", name="结算并出具结算单").click()
-            expect(page.get_by_text("结算完成：个人负担 2000.00 元")).to_be_visible()
+        # Discharge: enter the stay's amounts and settle.
+        row.get_by_role("link", name="出院结算").click()
+        page.get_by_label("结算号（住院号）").fill("ZY20200301-07")
+        page.get_by_label("出院日期").fill("2020-03-01")
+        page.get_by_label("医疗总费用（元）").fill("20000.00")
+        page.get_by_label("其中目录外费用（元）").fill("1000.00")
+        page.get_by_role("button", name="结算并出具结算单").click()
+        expect(page.get_by_text("结算完成：个人负担 2000.00 元")).to_be_visible()
 
-            # The slip: every layer, the person's share, the ratio, the masked ID.
-            slip = page.locator("article.slip")
-            expect(slip).to_contain_text("住院费用一站式结算单")
-            expect(page.get_by_test_id("personal")).to_have_text("2000.00")
-            for label, amount in EXPECTED.items():
-                expect(slip.get_by_role("row", name=f"{label} {amount}", exact=True)).to_be_visible()
-            expect(slip).to_contain_text("90.00%")
-            expect(slip).to_contain_text(mask(number))
-            expect(slip).not_to_contain_text(number)
-            width = page.evaluate("document.documentElement.scrollWidth")
-            page.screenshot(path=str(SCREENSHOT), full_page=True)
+        # The slip: every layer, the person's share, the ratio, the masked ID.
+        slip = page.locator("article.slip")
+        expect(slip).to_contain_text("住院费用一站式结算单")
+        expect(page.get_by_test_id("personal")).to_have_text("2000.00")
+        for label, amount in EXPECTED.items():
+            expect(slip.get_by_role("row", name=f"{label} {amount}", exact=True)).to_be_visible()
+        expect(slip).to_contain_text("90.00%")
+        expect(slip).to_contain_text(mask(number))
+        expect(slip).not_to_contain_text(number)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
 
-            with page.expect_download() as info:
-                page.get_by_role("link", name="下载 PDF").click()
-            download = info.value
-            pdf_path = tmp_path / download.suggested_filename
-            download.save_as(pdf_path)
-        finally:
-            browser.close()
+        with page.expect_download() as info:
+            page.get_by_role("link", name="下载 PDF").click()
+        download = info.value
+        pdf_path = tmp_path / download.suggested_filename
+        download.save_as(pdf_path)
 
-    assert problems == []  # no CSP violation, no script error
+    assert tab.problems == []  # no CSP violation, no script error
     assert width <= 390 and window_width <= 390  # nothing wider than the phone
     assert download.suggested_filename == "slip-ZY20200301-07.pdf"
     assert pdf_path.read_bytes().startswith(b"%PDF-") and pdf_path.stat().st_size > 10_000

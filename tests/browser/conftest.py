@@ -1,0 +1,76 @@
+"""浏览器测试的公共部分 Headless Debian Chromium on a phone-sized screen, with a log of script errors.
+
+Playwright's sync API runs an event loop in the test's thread, so Django's async-safety check would
+refuse the ORM there: the tests touch the database only before the browser starts and after it has
+finished (the live server runs the requests in its own thread). Hence ``phone`` is a factory the test
+opens itself (``with phone() as tab:``) after its ORM set-up, not a fixture that starts the browser.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PASSWORD = "Passw0rd!jkfp"  # the password of the root conftest's make_user
+PHONE_VIEWPORT = {"width": 390, "height": 844}
+
+
+@dataclass
+class Tab:
+    """一个浏览器页面 The page of a phone-sized browser and the console errors and script errors it logged."""
+
+    page: Any
+    base_url: str
+    problems: list[str] = field(default_factory=list)
+
+    def log_in(self, username: str, *, path: str | None = "/login/") -> None:
+        """登录 Open ``path`` (None: stay on the login page already shown) and log in as ``username``."""
+        if path is not None:
+            self.page.goto(f"{self.base_url}{path}")
+        self.page.get_by_label("用户名").fill(username)
+        self.page.get_by_label("密码").fill(PASSWORD)
+        self.page.get_by_role("button", name="登录").click()
+
+
+@pytest.fixture
+def phone(live_server: Any, settings: Any) -> Callable[..., AbstractContextManager[Tab]]:
+    """``with phone() as tab:`` a fresh headless Chromium (closed afterwards) showing one phone-sized page."""
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+
+    @contextmanager
+    def open_tab(*, accept_downloads: bool = False) -> Iterator[Tab]:
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                context = browser.new_context(
+                    viewport=PHONE_VIEWPORT,  # type: ignore[arg-type]
+                    locale="zh-CN",
+                    accept_downloads=accept_downloads,
+                )
+                tab = Tab(page=context.new_page(), base_url=live_server.url)
+                tab.page.on("console", lambda m: tab.problems.append(m.text) if m.type == "error" else None)
+                tab.page.on("pageerror", lambda e: tab.problems.append(str(e)))
+                yield tab
+            finally:
+                browser.close()
+
+    return open_tab
