@@ -32,7 +32,14 @@ from jkfp import engine
 from jkfp.accounts.models import AuditAction, Role
 from jkfp.accounts.services import audit_record
 from jkfp.core.importing import has_control_chars
-from jkfp.core.rows import insert_returning
+from jkfp.core.rows import (
+    batched_writes,
+    execute_statements,
+    insert_returning,
+    insert_statement,
+    inserted,
+    write_later,
+)
 from jkfp.core.signals import send_data_changed
 from jkfp.engine.claims import MAX_CLAIM_AMOUNT_FEN
 from jkfp.regions.models import Institution
@@ -394,7 +401,7 @@ def claim_create(
         referred=referred,
         admission=admission,
     )
-    return _claim_insert(data, source=source, user=user)
+    return _claim_insert(data, source=source, user=user)[0]
 
 
 def major_case_for(*, person_id: int, on: date) -> int | None:
@@ -415,10 +422,13 @@ def _claim_insert(
     user: Any,
     savepoint: bool = True,
     status: str = ClaimStatus.PENDING,
-) -> Claim:
+    then: list[tuple[str, list[Any]]] | None = None,
+) -> tuple[Claim, list[list[tuple[Any, ...]]]]:
     """Store the claim with one ``INSERT``: the major-disease case link (``major_case_for``) is a
     sub-select of the statement. ``status`` is ``settled`` only inside ``claim_submit``'s
-    transaction, which settles the claim or rolls it back."""
+    transaction, which settles the claim or rolls it back. The statements ``then`` run right after
+    the ``INSERT``, in the same round trip on PostgreSQL (``execute_statements``): their rows are
+    returned (only without ``savepoint``)."""
     in_county = bool(data.institution.in_county)
     if in_county:
         flag = False
@@ -457,6 +467,7 @@ def _claim_insert(
         "ORDER BY diagnosed_on DESC, id DESC LIMIT 1)",
         [data.person.pk, connection.ops.adapt_datefield_value(data.discharged_on)],
     )
+    after: list[list[tuple[Any, ...]]] = []
     try:
         if savepoint:
             with transaction.atomic():
@@ -464,13 +475,18 @@ def _claim_insert(
                     claim, sql={"major_disease_case_id": major_case}, returning=("major_disease_case_id",)
                 )
         else:  # inside claim_submit's transaction, which is rolled back as a whole on a duplicate id
-            (case_id,) = insert_returning(
+            insert = insert_statement(
                 claim, sql={"major_disease_case_id": major_case}, returning=("major_disease_case_id",)
             )
+            got = execute_statements([(s, p, True) for s, p in [insert, *(then or [])]])
+            first = got[0]
+            assert first is not None  # fetched
+            (case_id,) = inserted(claim, first[0])
+            after = [rows or [] for rows in got[1:]]
     except IntegrityError:
         raise ValidationError({"claim_id": ERR_CLAIM_EXISTS.format(claim_id=data.claim_id)}) from None
     claim.major_disease_case_id = case_id
-    return claim
+    return claim, after
 
 
 def claim_submit(
@@ -511,12 +527,31 @@ def claim_submit(
     )
     # The common case is a new claim: insert it first and look the stored one up only when the id
     # exists (a duplicate rolls this transaction back; concurrent identical posts settle once).
+    year = data.discharged_on.year
     try:
         with transaction.atomic():
-            claim = _claim_insert(data, source=source, user=user, savepoint=False, status=ClaimStatus.SETTLED)
-            row = claim_settle(claim=claim, user=user, fresh=True)
-            if on_created is not None:
-                on_created(row)
+            # One round trip for the claim INSERT, the ledger lock and the settlement's inputs; one
+            # for the settlement row, the ledger and ``on_created``'s writes (PostgreSQL).
+            claim, (ledger_rows, input_rows) = _claim_insert(
+                data,
+                source=source,
+                user=user,
+                savepoint=False,
+                status=ClaimStatus.SETTLED,
+                then=[
+                    _lock_ledger_sql(data.person.pk, year),
+                    _settle_inputs_sql(data.person.pk, data.discharged_on),
+                ],
+            )
+            with batched_writes():
+                row = _settle_locked(
+                    claim,
+                    _ledger_of(data.person.pk, year, ledger_rows[0]),
+                    _settle_inputs_of(claim, input_rows),
+                    user=user,
+                )
+                if on_created is not None:
+                    on_created(row)
             return row, True
     except ValidationError as exc:
         exists = [ERR_CLAIM_EXISTS.format(claim_id=data.claim_id)]
@@ -572,18 +607,29 @@ def _lock_ledger(person_id: int, year: int) -> YearLedger:
     concurrent holder, then reading its committed sums), and a concurrent first insert of the same
     row is waited for by the unique index; SQLite serialises writers (``BEGIN IMMEDIATE``).
     """
+    statement, params = _lock_ledger_sql(person_id, year)
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        got = cursor.fetchone()
+    return _ledger_of(person_id, year, got)
+
+
+def _lock_ledger_sql(person_id: int, year: int) -> tuple[str, list[Any]]:
+    """The statement of ``_lock_ledger`` (its row: id, claim count, the year-to-date sums)."""
     cols = ", ".join(_LEDGER_YTD)
     zeros = ", ".join("0" for _ in _LEDGER_YTD)
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {YearLedger._meta.db_table} (person_id, year, {cols}, claim_count, updated_at) "  # noqa: S608 (table and column names from the models)
-            f"VALUES (%s, %s, {zeros}, 0, %s) "
-            "ON CONFLICT (person_id, year) DO UPDATE SET year = EXCLUDED.year "
-            f"RETURNING id, claim_count, {cols}",
-            [person_id, year, now],
-        )
-        got = cursor.fetchone()
+    return (
+        f"INSERT INTO {YearLedger._meta.db_table} (person_id, year, {cols}, claim_count, updated_at) "  # noqa: S608 (table and column names from the models)
+        f"VALUES (%s, %s, {zeros}, 0, %s) "
+        "ON CONFLICT (person_id, year) DO UPDATE SET year = EXCLUDED.year "
+        f"RETURNING id, claim_count, {cols}",
+        [person_id, year, now],
+    )
+
+
+def _ledger_of(person_id: int, year: int, got: Any) -> YearLedger:
+    """The ledger row read back by ``_lock_ledger_sql``."""
     ledger = YearLedger(
         id=got[0],
         person_id=person_id,
@@ -609,11 +655,13 @@ def _ledger_store(ledger: YearLedger, ytd: engine.YearToDate, count: int) -> Non
     sets = ", ".join(f"{c} = %s" for c in _LEDGER_YTD)
     params = [getattr(ledger, c) for c in _LEDGER_YTD]
     params += [count, connection.ops.adapt_datetimefield_value(ledger.updated_at), ledger.pk]
+    statement = (
+        f"UPDATE {YearLedger._meta.db_table} SET {sets}, claim_count = %s, updated_at = %s WHERE id = %s"  # noqa: S608 (names from the models)
+    )
+    if write_later(statement, params):  # inside claim_submit's batched_writes
+        return
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {YearLedger._meta.db_table} SET {sets}, claim_count = %s, updated_at = %s WHERE id = %s",  # noqa: S608 (names from the models)
-            params,
-        )
+        cursor.execute(statement, params)
 
 
 def claim_category(*, policy: Policy, person_id: int, on: date) -> str:
@@ -757,7 +805,15 @@ def _settle_inputs(claim: Claim) -> tuple[Policy, str, bool]:
     sub-selects joined by ``UNION ALL``) under the ledger lock. Same rules as ``policy_in_force``
     (most recently uploaded among the versions valid on the day) and ``claim_category``; the order
     is compared in Python (the engine's order is Python string order, whatever the collation)."""
-    day = claim.discharged_on
+    statement, params = _settle_inputs_sql(claim.person_id, claim.discharged_on)
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        rows = cursor.fetchall()
+    return _settle_inputs_of(claim, rows)
+
+
+def _settle_inputs_sql(person_id: int, day: date) -> tuple[str, list[Any]]:
+    """The statement of ``_settle_inputs``."""
     on = connection.ops.adapt_datefield_value(day)
     end = connection.ops.adapt_datefield_value(date(day.year, 12, 31))
     codes = list(TAG_CATEGORIES)
@@ -770,10 +826,13 @@ def _settle_inputs(claim: Claim) -> tuple[Policy, str, bool]:
         f"UNION ALL SELECT 'c', claim_id, discharged_on, NULL, NULL, NULL FROM {Claim._meta.db_table} "
         "WHERE person_id = %s AND status = %s AND discharged_on >= %s AND discharged_on <= %s"
     )
-    params = [on, on, claim.person_id, *codes, claim.person_id, str(ClaimStatus.SETTLED), on, end]
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        rows = cursor.fetchall()
+    params = [on, on, person_id, *codes, person_id, str(ClaimStatus.SETTLED), on, end]
+    return statement, params
+
+
+def _settle_inputs_of(claim: Claim, rows: list[Any]) -> tuple[Policy, str, bool]:
+    """``_settle_inputs`` from the rows of its statement."""
+    day = claim.discharged_on
     key = (day, claim.claim_id)
     found: tuple[int, str, int] | None = None
     tags: list[tuple[str, date, date | None]] = []
@@ -794,7 +853,7 @@ def _settle_inputs(claim: Claim) -> tuple[Policy, str, bool]:
     return policy, category, later
 
 
-def claim_settle(*, claim: Claim, user: Any = None, fresh: bool = False) -> Settlement:
+def claim_settle(*, claim: Claim, user: Any = None) -> Settlement:
     """出院结算 Settle a pending claim with the policy in force on its discharge date and the
     person's category on that day; returns its current settlement (an already settled claim's
     current row). Locks the person's ledger row of the year.
@@ -804,8 +863,7 @@ def claim_settle(*, claim: Claim, user: Any = None, fresh: bool = False) -> Sett
     this claim and every later one (later rows whose results change get new rows, reason
     ``reorder``; history keeps the old ones).
 
-    ``fresh`` (``claim_submit`` only): the caller inserted the claim in this transaction, already
-    marked settled, with ``person`` attached — no re-read and no status update are needed.
+    ``claim_submit`` does the same (``_settle_locked``) for the claim it has just inserted.
     """
     _require_role(user, SETTLE_ROLES, ERR_ROLE_SETTLE)
     _require_institution(user, claim.institution_id)
@@ -813,43 +871,56 @@ def claim_settle(*, claim: Claim, user: Any = None, fresh: bool = False) -> Sett
     # rolls the whole submission back); called alone it is a transaction of its own.
     with transaction.atomic(savepoint=False):
         ledger = _lock_ledger(claim.person_id, claim.discharged_on.year)
-        if not fresh:
-            claim = Claim.objects.select_related("person").get(pk=claim.pk)  # re-read under the lock
-            if claim.status == ClaimStatus.SETTLED:
-                return Settlement.objects.select_related("policy").get(claim_id=claim.pk, is_current=True)
-            if claim.status == ClaimStatus.REVERSED:
-                raise ValidationError({"claim_id": ERR_REVERSED})
-        policy, category, later = _settle_inputs(claim)
-        if later:
-            row = _rechain(ledger, new=(claim, policy, category), reason=SettlementReason.REORDER, user=user)
-            assert row is not None
-        else:
-            result = engine.settle_claim(
-                engine_policy(policy),
-                _engine_claim(claim, category, claim.person.id_number),
-                _ledger_ytd(ledger),
-                trace=True,
-            )
-            row = _new_row(
-                claim, policy, category, result, reason=SettlementReason.SETTLE, user=user, now=timezone.now()
-            )
-            _ledger_store(ledger, result.ytd_after, ledger.claim_count + 1)
-        if not fresh:
-            claim.status = ClaimStatus.SETTLED
-            claim.save(update_fields=["status"])
-        send_data_changed(kind="settlement", years=[claim.discharged_on.year], person_ids=[claim.person_id])
-        if claim.admission_id is not None:
-            Admission.objects.filter(pk=claim.admission_id, status=AdmissionStatus.ADMITTED).update(
-                status=AdmissionStatus.DISCHARGED
-            )
-        if user is not None:
-            audit_record(
-                user=user,
-                action=AuditAction.SETTLE,
-                object_type="claim",
-                object_id=claim.claim_id,
-                region_code=claim.person.village_id,
-            )
+        claim = Claim.objects.select_related("person").get(pk=claim.pk)  # re-read under the lock
+        if claim.status == ClaimStatus.SETTLED:
+            return Settlement.objects.select_related("policy").get(claim_id=claim.pk, is_current=True)
+        if claim.status == ClaimStatus.REVERSED:
+            raise ValidationError({"claim_id": ERR_REVERSED})
+        return _settle_locked(claim, ledger, _settle_inputs(claim), user=user, fresh=False)
+
+
+def _settle_locked(
+    claim: Claim,
+    ledger: YearLedger,
+    inputs: tuple[Policy, str, bool],
+    *,
+    user: Any,
+    fresh: bool = True,
+) -> Settlement:
+    """The body of ``claim_settle`` once the ledger row is locked and the inputs are read. ``fresh``
+    (``claim_submit``): the claim was inserted in this transaction, already marked settled, with
+    ``person`` attached — no status update is needed."""
+    policy, category, later = inputs
+    if later:
+        row = _rechain(ledger, new=(claim, policy, category), reason=SettlementReason.REORDER, user=user)
+        assert row is not None
+    else:
+        result = engine.settle_claim(
+            engine_policy(policy),
+            _engine_claim(claim, category, claim.person.id_number),
+            _ledger_ytd(ledger),
+            trace=True,
+        )
+        row = _new_row(
+            claim, policy, category, result, reason=SettlementReason.SETTLE, user=user, now=timezone.now()
+        )
+        _ledger_store(ledger, result.ytd_after, ledger.claim_count + 1)
+    if not fresh:
+        claim.status = ClaimStatus.SETTLED
+        claim.save(update_fields=["status"])
+    send_data_changed(kind="settlement", years=[claim.discharged_on.year], person_ids=[claim.person_id])
+    if claim.admission_id is not None:
+        Admission.objects.filter(pk=claim.admission_id, status=AdmissionStatus.ADMITTED).update(
+            status=AdmissionStatus.DISCHARGED
+        )
+    if user is not None:
+        audit_record(
+            user=user,
+            action=AuditAction.SETTLE,
+            object_type="claim",
+            object_id=claim.claim_id,
+            region_code=claim.person.village_id,
+        )
     row.policy = policy
     row.claim = claim
     return row

@@ -89,3 +89,27 @@ def test_an_in_order_discharge_costs_a_fixed_handful_of_statements(api_as: Any, 
     # token (remembered), person, claim insert (+ case link), ledger lock, policy/tags/later claims,
     # settlement insert, ledger update, audit row.
     assert len(statements) <= 7, statements
+    if connection.vendor == "postgresql":
+        # Three round trips: the person; the claim, the ledger lock and the inputs; the settlement
+        # row, the ledger and the audit row (one multi-statement query each).
+        assert len(statements) == 3, statements
+        claim_sql, write_sql = statements[1], statements[2]
+        assert claim_sql.count("INSERT INTO") == 2 and "UNION ALL" in claim_sql
+        assert write_sql.count("INSERT INTO") == 2 and write_sql.count("UPDATE ") == 1
+
+
+def test_batched_writes_are_sent_when_the_block_ends_and_dropped_on_an_error() -> None:
+    from jkfp.accounts.services import audit_record
+    from jkfp.core.rows import batched_writes
+
+    with batched_writes():
+        first = audit_record(user=None, action=AuditAction.SETTLE, object_type="batch", object_id="1")
+        second = audit_record(user=None, action=AuditAction.SETTLE, object_type="batch", object_id="2")
+        assert first.pk is None and not AuditEvent.objects.filter(object_type="batch").exists()
+    assert first.pk is not None and second.pk is not None and second.pk > first.pk
+    stored = AuditEvent.objects.filter(object_type="batch").order_by("pk")
+    assert [(e.pk, e.object_id) for e in stored] == [(first.pk, "1"), (second.pk, "2")]
+    with pytest.raises(RuntimeError, match="boom"), batched_writes():
+        audit_record(user=None, action=AuditAction.SETTLE, object_type="batch", object_id="3")
+        raise RuntimeError("boom")
+    assert not AuditEvent.objects.filter(object_id="3").exists()
