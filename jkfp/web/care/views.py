@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -358,219 +359,208 @@ def _require(request: HttpRequest, roles: tuple[str, ...]) -> None:
         raise PermissionDenied("您的角色无权进行此操作")
 
 
-def _service_page(
-    request: HttpRequest,
-    *,
-    person: Any,
-    title: str,
-    active: str,
-    form: Any,
-    can_record: bool,
-    headers: list[str],
-    rows: list[list[Any]],
-    submit: str,
-    status: int = 200,
-    note: str = "",
-    show_form: bool = True,
-) -> HttpResponse:
+@dataclass(frozen=True)
+class _ServicePage:
+    """One per-person service page: what differs between 体检, 送药, 慢病卡 and 健康档案."""
+
+    title: str
+    active: str  # the nav tab, and the URL name to return to after saving
+    url_name: str
+    audit_label: str
+    form_class: type[Any]
+    initial_field: str  # the date field that starts at today
+    roles: tuple[str, ...]  # who may record
+    headers: list[str]
+    submit: str
+    save: Callable[[HttpRequest, Any, Any], str]  # (request, person, form) → success message; may raise
+    rows: Callable[[Any], list[list[Any]]]
+    form_kwargs: Callable[[], dict[str, Any]] = dict
+    note: str = ""
+    empty_note: str = ""  # shown while the person has no rows
+    once: bool = False  # the form is offered only while the person has no rows
+
+
+def _person_service(request: HttpRequest, pk: int, page: _ServicePage) -> HttpResponse:
+    """The person's records of one kind, and the form to record one (role-checked, errors on their fields)."""
+    person = selectors.person_get(user=request.user, pk=pk)
+    extra = page.form_kwargs()
+    form = page.form_class(initial={page.initial_field: _today()}, **extra)
+    status = 200
+    if request.method == "POST":
+        _require(request, page.roles)
+        form = page.form_class(request.POST, **extra)
+        if form.is_valid():
+            try:
+                message = page.save(request, person, form)
+            except ValidationError as exc:
+                _add_service_errors(form, exc)
+            else:
+                messages.success(request, message)
+                return redirect(f"care:{page.url_name}", pk=person.pk)
+        status = 400
+    else:
+        _audit_person(request, person, page.audit_label)
+    rows = page.rows(person)
     context = {
         "person": person,
-        "title": title,
-        "active": active,
+        "title": page.title,
+        "active": page.active,
         "form": form,
-        "can_record": can_record and show_form,
-        "headers": headers,
+        "can_record": request.user.role in page.roles and not (page.once and rows),  # type: ignore[union-attr]
+        "headers": page.headers,
         "rows": rows,
-        "submit": submit,
-        "note": note,
+        "submit": page.submit,
+        "note": page.note or ("" if rows else page.empty_note),
     }
     return render(request, "web/care/person_service.html", context, status=status)
 
 
-@role_required(*READ_ROLES)
-@require_http_methods(["GET", "POST"])
-def person_checkups(request: HttpRequest, pk: int) -> HttpResponse:
-    """体检 The person's health checks with their items; record one (village doctor, township, county)."""
-    person = selectors.person_get(user=request.user, pk=pk)
-    form = CheckupForm(initial={"checked_on": _today()})
-    status = 200
-    if request.method == "POST":
-        _require(request, SERVICE_ROLES)
-        form = CheckupForm(request.POST)
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                services.checkup_record(
-                    user=request.user,
-                    person=person,
-                    checked_on=data["checked_on"],
-                    items=form.items(),
-                    conclusion=data["conclusion"],
-                )
-            except ValidationError as exc:
-                _add_service_errors(form, exc)
-            else:
-                messages.success(request, f"已登记{person.name} {data['checked_on']:%Y-%m-%d} 的体检")
-                return redirect("care:checkups", pk=person.pk)
-        status = 400
-    else:
-        _audit_person(request, person, "体检记录")
-    rows = [
+def _save_checkup(request: HttpRequest, person: Any, form: Any) -> str:
+    data = form.cleaned_data
+    services.checkup_record(
+        user=request.user,
+        person=person,
+        checked_on=data["checked_on"],
+        items=form.items(),
+        conclusion=data["conclusion"],
+    )
+    return f"已登记{person.name} {data['checked_on']:%Y-%m-%d} 的体检"
+
+
+def _save_delivery(request: HttpRequest, person: Any, form: Any) -> str:
+    data = form.cleaned_data
+    services.drug_delivery_record(
+        user=request.user,
+        person=person,
+        delivered_on=data["delivered_on"],
+        drugs=data["drugs"],
+        supply_days=data["supply_days"],
+    )
+    return f"已登记{person.name}的送药（{data['supply_days']}天）"
+
+
+def _save_card(request: HttpRequest, person: Any, form: Any) -> str:
+    data = form.cleaned_data
+    services.chronic_card_issue(
+        user=request.user,
+        person=person,
+        disease=data["disease"],
+        certified_on=data["certified_on"],
+        valid_to=data["valid_to"],
+        card_no=data["card_no"],
+    )
+    return f"已为{person.name}办理{data['disease'].name}慢病卡"
+
+
+def _save_record(request: HttpRequest, person: Any, form: Any) -> str:
+    data = form.cleaned_data
+    services.health_record_open(
+        user=request.user, person=person, opened_on=data["opened_on"], record_no=data["record_no"]
+    )
+    return f"已为{person.name}建立健康档案"
+
+
+def _record_rows(person: Any) -> list[list[Any]]:
+    record = selectors.person_health_record(person=person)
+    return [[record.opened_on, record.record_no or "—"]] if record else []
+
+
+CHECKUPS = _ServicePage(
+    title="体检",
+    active="checkups",
+    url_name="checkups",
+    audit_label="体检记录",
+    form_class=CheckupForm,
+    initial_field="checked_on",
+    roles=SERVICE_ROLES,
+    headers=["体检日期", "体检项目", "体检结论"],
+    submit="保存体检",
+    save=_save_checkup,
+    rows=lambda person: [
         [
             c.checked_on,
             "；".join(f"{k}：{v}" for k, v in (c.items or {}).items()) or "—",
             c.conclusion or "—",
         ]
         for c in selectors.person_checkups(person=person)
-    ]
-    return _service_page(
-        request,
-        person=person,
-        title="体检",
-        active="checkups",
-        form=form,
-        can_record=request.user.role in SERVICE_ROLES,  # type: ignore[union-attr]
-        headers=["体检日期", "体检项目", "体检结论"],
-        rows=rows,
-        submit="保存体检",
-        status=status,
-    )
+    ],
+)
+DELIVERIES = _ServicePage(
+    title="送药",
+    active="deliveries",
+    url_name="deliveries",
+    audit_label="送药记录",
+    form_class=DeliveryForm,
+    initial_field="delivered_on",
+    roles=SERVICE_ROLES,
+    headers=["送药日期", "药品", "用药天数"],
+    submit="保存送药",
+    save=_save_delivery,
+    rows=lambda person: [
+        [d.delivered_on, d.drugs, f"{d.supply_days}天"] for d in selectors.person_deliveries(person=person)
+    ],
+    note="每次送药不超过3个月（92天）的用量。",
+)
+CARDS = _ServicePage(
+    title="慢病卡",
+    active="cards",
+    url_name="cards_person",
+    audit_label="慢病卡",
+    form_class=CardForm,
+    initial_field="certified_on",
+    roles=MANAGE_ROLES,
+    headers=["病种", "认定日期", "有效期至", "卡号"],
+    submit="办理慢病卡",
+    save=_save_card,
+    rows=lambda person: [
+        [c.disease.name, c.certified_on, c.valid_to or "长期", c.card_no or "—"]
+        for c in selectors.person_cards(person=person)
+    ],
+    form_kwargs=lambda: {"diseases": selectors.card_diseases()},
+)
+HEALTH_RECORD = _ServicePage(
+    title="健康档案",
+    active="record",
+    url_name="record",
+    audit_label="健康档案",
+    form_class=HealthRecordForm,
+    initial_field="opened_on",
+    roles=SERVICE_ROLES,
+    headers=["建档日期", "档案编号"],
+    submit="建立健康档案",
+    save=_save_record,
+    rows=_record_rows,
+    empty_note="此人还没有健康档案。",
+    once=True,
+)
+
+
+@role_required(*READ_ROLES)
+@require_http_methods(["GET", "POST"])
+def person_checkups(request: HttpRequest, pk: int) -> HttpResponse:
+    """体检 The person's health checks with their items; record one (village doctor, township, county)."""
+    return _person_service(request, pk, CHECKUPS)
 
 
 @role_required(*READ_ROLES)
 @require_http_methods(["GET", "POST"])
 def person_deliveries(request: HttpRequest, pk: int) -> HttpResponse:
     """送药 The person's drug deliveries; record one (at most 3 months' supply)."""
-    person = selectors.person_get(user=request.user, pk=pk)
-    form = DeliveryForm(initial={"delivered_on": _today()})
-    status = 200
-    if request.method == "POST":
-        _require(request, SERVICE_ROLES)
-        form = DeliveryForm(request.POST)
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                services.drug_delivery_record(
-                    user=request.user,
-                    person=person,
-                    delivered_on=data["delivered_on"],
-                    drugs=data["drugs"],
-                    supply_days=data["supply_days"],
-                )
-            except ValidationError as exc:
-                _add_service_errors(form, exc)
-            else:
-                messages.success(request, f"已登记{person.name}的送药（{data['supply_days']}天）")
-                return redirect("care:deliveries", pk=person.pk)
-        status = 400
-    else:
-        _audit_person(request, person, "送药记录")
-    rows = [
-        [d.delivered_on, d.drugs, f"{d.supply_days}天"] for d in selectors.person_deliveries(person=person)
-    ]
-    return _service_page(
-        request,
-        person=person,
-        title="送药",
-        active="deliveries",
-        form=form,
-        can_record=request.user.role in SERVICE_ROLES,  # type: ignore[union-attr]
-        headers=["送药日期", "药品", "用药天数"],
-        rows=rows,
-        submit="保存送药",
-        status=status,
-        note="每次送药不超过3个月（92天）的用量。",
-    )
+    return _person_service(request, pk, DELIVERIES)
 
 
 @role_required(*READ_ROLES)
 @require_http_methods(["GET", "POST"])
 def person_cards(request: HttpRequest, pk: int) -> HttpResponse:
     """慢病卡 The person's chronic-disease cards; issue one (township health centre or county)."""
-    person = selectors.person_get(user=request.user, pk=pk)
-    diseases = selectors.card_diseases()
-    form = CardForm(initial={"certified_on": _today()}, diseases=diseases)
-    status = 200
-    if request.method == "POST":
-        _require(request, MANAGE_ROLES)
-        form = CardForm(request.POST, diseases=diseases)
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                services.chronic_card_issue(
-                    user=request.user,
-                    person=person,
-                    disease=data["disease"],
-                    certified_on=data["certified_on"],
-                    valid_to=data["valid_to"],
-                    card_no=data["card_no"],
-                )
-            except ValidationError as exc:
-                _add_service_errors(form, exc)
-            else:
-                messages.success(request, f"已为{person.name}办理{data['disease'].name}慢病卡")
-                return redirect("care:cards_person", pk=person.pk)
-        status = 400
-    else:
-        _audit_person(request, person, "慢病卡")
-    rows = [
-        [c.disease.name, c.certified_on, c.valid_to or "长期", c.card_no or "—"]
-        for c in selectors.person_cards(person=person)
-    ]
-    return _service_page(
-        request,
-        person=person,
-        title="慢病卡",
-        active="cards",
-        form=form,
-        can_record=request.user.role in MANAGE_ROLES,  # type: ignore[union-attr]
-        headers=["病种", "认定日期", "有效期至", "卡号"],
-        rows=rows,
-        submit="办理慢病卡",
-        status=status,
-    )
+    return _person_service(request, pk, CARDS)
 
 
 @role_required(*READ_ROLES)
 @require_http_methods(["GET", "POST"])
 def person_health_record(request: HttpRequest, pk: int) -> HttpResponse:
     """健康档案 Whether the person has a resident health record; open it (mark as recorded)."""
-    person = selectors.person_get(user=request.user, pk=pk)
-    form = HealthRecordForm(initial={"opened_on": _today()})
-    status = 200
-    if request.method == "POST":
-        _require(request, SERVICE_ROLES)
-        form = HealthRecordForm(request.POST)
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                services.health_record_open(
-                    user=request.user, person=person, opened_on=data["opened_on"], record_no=data["record_no"]
-                )
-            except ValidationError as exc:
-                _add_service_errors(form, exc)
-            else:
-                messages.success(request, f"已为{person.name}建立健康档案")
-                return redirect("care:record", pk=person.pk)
-        status = 400
-    else:
-        _audit_person(request, person, "健康档案")
-    record = selectors.person_health_record(person=person)
-    rows = [[record.opened_on, record.record_no or "—"]] if record else []
-    return _service_page(
-        request,
-        person=person,
-        title="健康档案",
-        active="record",
-        form=form,
-        can_record=request.user.role in SERVICE_ROLES,  # type: ignore[union-attr]
-        headers=["建档日期", "档案编号"],
-        rows=rows,
-        submit="建立健康档案",
-        status=status,
-        note="" if record else "此人还没有健康档案。",
-        show_form=record is None,
-    )
+    return _person_service(request, pk, HEALTH_RECORD)
 
 
 # --- teams and family doctors ------------------------------------------------------------------
