@@ -590,3 +590,16 @@ def card_diseases() -> QuerySet[Disease]:
 def person_health_record(*, person: Person) -> HealthRecord | None:
     """健康档案 The person's resident health record, if opened."""
     return HealthRecord.objects.filter(person=person).first()
+
+
+NOT_FOUND_ENTRY = "记录不存在或已作废"
+
+
+def care_entry_get(*, person: Person, model: type[Any], pk: int) -> Any:
+    """待作废记录 One visit, check, delivery or card of ``person`` (already region-checked); ``Http404``
+    when it does not exist or belongs to someone else."""
+    entry = model.objects.filter(person=person, pk=pk).first()
+    if entry is None:
+        raise Http404(NOT_FOUND_ENTRY)
+    entry.person = person
+    return entry

@@ -9,6 +9,8 @@ the person lies in the user's region (``PermissionDenied``); validation errors a
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -17,8 +19,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from jkfp.accounts.models import Role
+from jkfp.accounts.models import AuditAction, Role
 from jkfp.accounts.scoping import user_sees_code
+from jkfp.accounts.services import audit_record
 from jkfp.care.models import (
     FACE_TO_FACE_KINDS,
     Checkup,
@@ -40,6 +43,9 @@ from jkfp.care.models import (
 from jkfp.care.rules import age_on, classify, next_due, reading_problems
 from jkfp.care.selectors import rules_for
 from jkfp.care.tasks import care_import_task
+from jkfp.core.idnumber import mask as mask_id_number
+from jkfp.core.importing import has_control_chars
+from jkfp.core.signals import send_data_changed
 from jkfp.regions.models import Institution, Region, RegionLevel
 from jkfp.registry.models import (
     Condition,
@@ -264,6 +270,7 @@ def contract_sign(
     )
     contract.full_clean(validate_constraints=False)
     contract.save()
+    send_data_changed(kind="care", years=[signed_on.year], person_ids=[person.pk])
     return contract
 
 
@@ -284,6 +291,7 @@ def contract_hand_over(*, user: Any, contract: Contract, on: date, today: date |
         raise ValidationError({"handed_over_on": ERR_HANDOVER_BEFORE})
     contract.handed_over_on = on
     contract.save(update_fields=["handed_over_on"])
+    send_data_changed(kind="care", years=[contract.signed_on.year], person_ids=[contract.person_id])
     return contract
 
 
@@ -334,6 +342,8 @@ def contracts_renew_village(*, user: Any, village: Region, year: int) -> int:
             if person_id not in covered and person_id not in taken
         ]
         Contract.objects.bulk_create(rows, batch_size=2000)
+        if rows:
+            send_data_changed(kind="care", years=[year], person_ids=[c.person_id for c in rows])
     return len(rows)
 
 
@@ -342,9 +352,11 @@ def health_record_open(*, user: Any, person: Person, opened_on: date, record_no:
     _require_role(user, SERVICE_ROLES, ERR_ROLE_SERVICE)
     _require_scope(user, person)
     _check_date(opened_on, person, "opened_on", timezone.localdate())
-    record, _ = HealthRecord.objects.get_or_create(
+    record, created = HealthRecord.objects.get_or_create(
         person=person, defaults={"opened_on": opened_on, "record_no": (record_no or "").strip()[:40]}
     )
+    if created:
+        send_data_changed(kind="care", years=[opened_on.year], person_ids=[person.pk])
     return record
 
 
@@ -477,6 +489,7 @@ def followup_record(
             earliest = due.due_on if earliest is None else min(earliest, due.due_on)
         visit.next_on = earliest
         visit.save(update_fields=["next_on"])
+        send_data_changed(kind="care", years=[visited_on.year], person_ids=[person.pk])
     return visit
 
 
@@ -509,6 +522,7 @@ def checkup_record(
             "recorded_by": _user_or_none(user),
         },
     )
+    send_data_changed(kind="care", years=[checked_on.year], person_ids=[person.pk])
     return checkup
 
 
@@ -535,6 +549,7 @@ def drug_delivery_record(
     )
     delivery.full_clean(validate_constraints=False)
     delivery.save()
+    send_data_changed(kind="care", years=[delivered_on.year], person_ids=[person.pk])
     return delivery
 
 
@@ -570,6 +585,7 @@ def chronic_card_issue(
     )
     card.full_clean(validate_constraints=False)
     card.save()
+    send_data_changed(kind="care", years=[certified_on.year], person_ids=[person.pk])
     return card
 
 
@@ -600,3 +616,179 @@ def care_import_start(*, user: Any, upload: Any, kind: str, request: Any = None)
         detail=label,
         fallback="care",
     )
+
+
+# --- 作废 voiding a mistaken entry -----------------------------------------------------------------
+
+VoidableEntry = FollowUp | Checkup | DrugDelivery | ChronicCard
+
+ERR_VOID_REASON = "请填写作废原因（2–200字）"
+ERR_VOID_GONE = "该记录已被作废或不存在"
+VOID_REASON_MIN, VOID_REASON_MAX = 2, 200
+# AuditEvent.detail holds 500 characters: the values are written as JSON split over numbered parts.
+AUDIT_DETAIL_MAX = 500
+VOID_PART_HEAD = "作废{label}#{pk} {part}/{parts} "
+
+
+@dataclass(frozen=True)
+class VoidKind:
+    """作废类型 What differs between the four kinds of care entry that can be voided."""
+
+    label: str  # 随访, 体检, 送药, 慢病卡
+    object_type: str  # AuditEvent.object_type
+    date_field: str
+    roles: frozenset[str]  # who may void: exactly who may record it
+
+
+VOID_KINDS: dict[type[Any], VoidKind] = {
+    FollowUp: VoidKind("随访", "followup", "visited_on", SERVICE_ROLES),
+    Checkup: VoidKind("体检", "checkup", "checked_on", SERVICE_ROLES),
+    DrugDelivery: VoidKind("送药", "drug_delivery", "delivered_on", SERVICE_ROLES),
+    ChronicCard: VoidKind("慢病卡", "chronic_card", "certified_on", MANAGE_ROLES),
+}
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, date):  # datetime too
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def _user_label(user: Any) -> str | None:
+    if user is None:
+        return None
+    full = getattr(user, "full_name", "") or ""
+    return f"{user.username}（{full}）" if full else user.username
+
+
+def care_entry_values(*, entry: VoidableEntry) -> dict[str, Any]:
+    """作废前的记录 Every stored value of a care entry, JSON-ready: all columns, the names behind the
+    foreign keys, the doctor, and for a visit the conditions it served with their classifications."""
+    kind = VOID_KINDS[type(entry)]
+    fields = {f.attname: _json_value(getattr(entry, f.attname)) for f in type(entry)._meta.concrete_fields}
+    values: dict[str, Any] = {
+        "kind": kind.object_type,
+        "label": kind.label,
+        "id": entry.pk,
+        "person_id": entry.person_id,
+        "person": entry.person.name,
+        "id_number": mask_id_number(entry.person.id_number),  # the audit page shows it: masked
+        "village": entry.person.village_id,
+        "date": _json_value(getattr(entry, kind.date_field)),
+        "fields": fields,
+    }
+    if isinstance(entry, FollowUp):
+        values["doctor"] = entry.doctor.name if entry.doctor is not None else None
+        values["recorded_by"] = _user_label(entry.recorded_by)
+        values["items"] = [
+            {
+                "disease_id": item.disease_id,
+                "disease": item.disease.name,
+                "classification": item.classification,
+                "face_to_face": item.face_to_face,
+            }
+            for item in entry.items.select_related("disease").order_by("disease_id")
+        ]
+    elif isinstance(entry, Checkup):
+        values["doctor"] = _user_label(entry.recorded_by)
+        values["institution"] = entry.institution.name if entry.institution is not None else None
+    elif isinstance(entry, DrugDelivery):
+        values["doctor"] = _user_label(entry.delivered_by)
+    else:
+        values["doctor"] = None
+        values["disease"] = entry.disease.name
+        values["institution"] = entry.institution.name if entry.institution is not None else None
+    return values
+
+
+def void_audit_details(*, label: str, pk: int, values: dict[str, Any]) -> list[str]:
+    """作废审计说明 The audit details of a void: the values as compact JSON, cut into numbered parts
+    that each fit ``AuditEvent.detail``; ``void_audit_values`` joins them back."""
+    text = json.dumps(values, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    parts: list[str] = []
+    count = 1
+    while True:  # the head's width depends on the number of parts: grow until it fits
+        head = len(VOID_PART_HEAD.format(label=label, pk=pk, part=count, parts=count))
+        size = AUDIT_DETAIL_MAX - head
+        pieces = [text[i : i + size] for i in range(0, len(text), size)] or [""]
+        if len(pieces) <= count:
+            parts = [
+                VOID_PART_HEAD.format(label=label, pk=pk, part=n, parts=len(pieces)) + piece
+                for n, piece in enumerate(pieces, start=1)
+            ]
+            return parts
+        count = len(pieces)
+
+
+def void_audit_values(details: list[str]) -> dict[str, Any]:
+    """作废审计还原 The values of a voided entry from its audit details (parts in any order)."""
+    numbered = []
+    for detail in details:
+        head = detail.partition(" ")[0]
+        number, _, rest = detail[len(head) + 1 :].partition(" ")
+        part = int(number.partition("/")[0])
+        numbered.append((part, rest))
+    return dict(json.loads("".join(piece for _, piece in sorted(numbered))))
+
+
+def care_entry_void(
+    *,
+    user: Any,
+    entry: VoidableEntry,
+    reason: str,
+    request: Any = None,
+    today: date | None = None,
+) -> dict[str, Any]:
+    """作废 Delete a mistaken visit, health check, drug delivery or chronic card; returns its values.
+
+    Same roles and region as recording it. In one transaction: the entry is deleted (a visit with
+    its condition items), the deleted values with the reason go to the audit log
+    (``AuditAction.CHANGE``), a voided visit's conditions get their schedules replayed from the
+    remaining visits (``bulk.schedules_refresh``, then ``bulk.schedules_sync`` for this person, as
+    an import does), and ``data_changed`` (kind ``care``) is sent on commit. To correct an entry,
+    void it and record it again.
+    """
+    from jkfp.care.bulk import schedules_refresh, schedules_sync
+
+    kind = VOID_KINDS[type(entry)]
+    _require_role(user, kind.roles, ERR_ROLE_MANAGE if kind.roles == MANAGE_ROLES else ERR_ROLE_SERVICE)
+    person = entry.person
+    _require_scope(user, person)
+    reason = (reason or "").strip()
+    if not VOID_REASON_MIN <= len(reason) <= VOID_REASON_MAX or has_control_chars(reason):
+        raise ValidationError({"reason": ERR_VOID_REASON})
+    today = today or timezone.localdate()
+    with transaction.atomic():
+        # Locks the person's schedules first (as followup_record does), then the entry: a second
+        # void of the same entry waits and then finds it gone.
+        list(Schedule.objects.select_for_update().filter(person_id=person.pk).values_list("pk", flat=True))
+        model = type(entry)
+        locked = model.objects.select_for_update().filter(pk=entry.pk, person_id=person.pk).first()
+        if locked is None:
+            raise ValidationError({"entry": ERR_VOID_GONE})
+        locked.person = person
+        values = care_entry_values(entry=locked)
+        values["reason"] = reason
+        values["voided_by"] = _user_label(_user_or_none(user))
+        values["voided_at"] = timezone.now().isoformat()
+        diseases = {item["disease_id"] for item in values.get("items", [])}
+        pk, year = locked.pk, getattr(locked, kind.date_field).year
+        locked.delete()
+        if diseases:
+            schedules_refresh(pairs={(person.pk, d) for d in diseases}, today=today)
+            # A condition no longer recorded loses the schedule the refresh wrote back (as care-sync does).
+            schedules_sync(today=today, person_ids=[person.pk])
+        for detail in void_audit_details(label=kind.label, pk=pk, values=values):
+            audit_record(
+                user=user,
+                action=AuditAction.CHANGE,
+                object_type=kind.object_type,
+                object_id=str(pk),
+                detail=detail,
+                region_code=person.village_id,
+                request=request,
+            )
+        send_data_changed(kind="care", years=[year], person_ids=[person.pk])
+    return values

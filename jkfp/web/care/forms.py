@@ -297,3 +297,19 @@ class AssignForm(forms.Form):
     def __init__(self, *args: Any, members: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["member"].choices = members  # type: ignore[attr-defined]
+
+
+class VoidForm(forms.Form):
+    """作废记录 The reason (2–200 characters), kept in the audit log with the deleted values."""
+
+    reason = forms.CharField(
+        label="作废原因",
+        min_length=services.VOID_REASON_MIN,
+        max_length=services.VOID_REASON_MAX,
+        error_messages={
+            "required": services.ERR_VOID_REASON,
+            "min_length": services.ERR_VOID_REASON,
+            "max_length": services.ERR_VOID_REASON,
+        },
+        widget=forms.TextInput(attrs={"class": "form-control", "placeholder": "如：录入错误，需重新登记"}),
+    )

@@ -27,5 +27,6 @@ urlpatterns = [
     path("persons/<int:pk>/deliveries/", views.person_deliveries, name="deliveries"),
     path("persons/<int:pk>/cards/", views.person_cards, name="cards_person"),
     path("persons/<int:pk>/record/", views.person_health_record, name="record"),
+    path("persons/<int:pk>/<slug:kind>/<int:entry_pk>/void/", views.entry_void, name="void"),
     path("households/<int:pk>/doctor/", views.household_doctor, name="household_doctor"),
 ]

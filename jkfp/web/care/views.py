@@ -19,7 +19,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -29,6 +29,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from jkfp.accounts.models import AuditAction, Role
 from jkfp.accounts.services import audit_record
 from jkfp.care import exports, selectors, services
+from jkfp.care.models import Checkup, ChronicCard, DrugDelivery, FollowUp
 from jkfp.web.care.forms import (
     AssignForm,
     CardForm,
@@ -41,6 +42,7 @@ from jkfp.web.care.forms import (
     TeamForm,
     TeamRenameForm,
     VisitForm,
+    VoidForm,
     WorklistForm,
 )
 from jkfp.web.exports import file_response
@@ -137,6 +139,7 @@ def _person_page(
         "can_record": request.user.role in SERVICE_ROLES,  # type: ignore[union-attr]
         "today": _today(),
         "preview": _preview_lines(person, form) if form.is_bound else [],
+        "void_form": VoidForm(),
     }
     return render(request, "web/care/person.html", context, status=status)
 
@@ -378,6 +381,15 @@ class _ServicePage:
     note: str = ""
     empty_note: str = ""  # shown while the person has no rows
     once: bool = False  # the form is offered only while the person has no rows
+    void: str = ""  # 作废: the ``entry_void`` kind of the rows (then ``rows`` returns ``_EntryRow``s)
+
+
+class _EntryRow(list[Any]):
+    """The cells of one entry, with its id so that the page can offer 作废 on it."""
+
+    def __init__(self, pk: int, cells: list[Any]) -> None:
+        super().__init__(cells)
+        self.pk = pk
 
 
 def _person_service(request: HttpRequest, pk: int, page: _ServicePage) -> HttpResponse:
@@ -411,6 +423,9 @@ def _person_service(request: HttpRequest, pk: int, page: _ServicePage) -> HttpRe
         "rows": rows,
         "submit": page.submit,
         "note": page.note or ("" if rows else page.empty_note),
+        "void": page.void,
+        "can_void": bool(page.void) and request.user.role in page.roles,  # type: ignore[union-attr]
+        "void_form": VoidForm(),
     }
     return render(request, "web/care/person_service.html", context, status=status)
 
@@ -477,13 +492,17 @@ CHECKUPS = _ServicePage(
     submit="保存体检",
     save=_save_checkup,
     rows=lambda person: [
-        [
-            c.checked_on,
-            "；".join(f"{k}：{v}" for k, v in (c.items or {}).items()) or "—",
-            c.conclusion or "—",
-        ]
+        _EntryRow(
+            c.pk,
+            [
+                c.checked_on,
+                "；".join(f"{k}：{v}" for k, v in (c.items or {}).items()) or "—",
+                c.conclusion or "—",
+            ],
+        )
         for c in selectors.person_checkups(person=person)
     ],
+    void="checkups",
 )
 DELIVERIES = _ServicePage(
     title="送药",
@@ -497,9 +516,11 @@ DELIVERIES = _ServicePage(
     submit="保存送药",
     save=_save_delivery,
     rows=lambda person: [
-        [d.delivered_on, d.drugs, f"{d.supply_days}天"] for d in selectors.person_deliveries(person=person)
+        _EntryRow(d.pk, [d.delivered_on, d.drugs, f"{d.supply_days}天"])
+        for d in selectors.person_deliveries(person=person)
     ],
     note="每次送药不超过3个月（92天）的用量。",
+    void="deliveries",
 )
 CARDS = _ServicePage(
     title="慢病卡",
@@ -513,10 +534,11 @@ CARDS = _ServicePage(
     submit="办理慢病卡",
     save=_save_card,
     rows=lambda person: [
-        [c.disease.name, c.certified_on, c.valid_to or "长期", c.card_no or "—"]
+        _EntryRow(c.pk, [c.disease.name, c.certified_on, c.valid_to or "长期", c.card_no or "—"])
         for c in selectors.person_cards(person=person)
     ],
     form_kwargs=lambda: {"diseases": selectors.card_diseases()},
+    void="cards",
 )
 HEALTH_RECORD = _ServicePage(
     title="健康档案",
@@ -561,6 +583,51 @@ def person_cards(request: HttpRequest, pk: int) -> HttpResponse:
 def person_health_record(request: HttpRequest, pk: int) -> HttpResponse:
     """健康档案 Whether the person has a resident health record; open it (mark as recorded)."""
     return _person_service(request, pk, HEALTH_RECORD)
+
+
+# --- 作废: voiding a mistaken visit, check, delivery or card -----------------------------------
+
+# The URL's kind → (the entry's model, the page listing it, which the void returns to).
+VOID_PAGES: dict[str, tuple[type[Any], str]] = {
+    "visits": (FollowUp, "person"),
+    "checkups": (Checkup, "checkups"),
+    "deliveries": (DrugDelivery, "deliveries"),
+    "cards": (ChronicCard, "cards_person"),
+}
+
+
+@role_required(*SERVICE_ROLES)
+@require_POST
+def entry_void(request: HttpRequest, pk: int, kind: str, entry_pk: int) -> HttpResponse:
+    """作废 Delete a mistaken entry of the person (reason required, audited with every value); back to its list.
+
+    Who may void is who may record it (慢病卡: township and county only); a person outside the
+    user's region, or an entry of another person, is a 404.
+    """
+    if kind not in VOID_PAGES:
+        raise Http404(selectors.NOT_FOUND_ENTRY)
+    model, url_name = VOID_PAGES[kind]
+    _require(request, tuple(services.VOID_KINDS[model].roles))
+    person = selectors.person_get(user=request.user, pk=pk)
+    entry = selectors.care_entry_get(person=person, model=model, pk=entry_pk)
+    label = services.VOID_KINDS[model].label
+    form = VoidForm(request.POST)
+    if form.is_valid():
+        try:
+            values = services.care_entry_void(
+                user=request.user, entry=entry, reason=form.cleaned_data["reason"], request=request
+            )
+        except ValidationError as exc:
+            _add_service_errors(form, exc)
+        else:
+            messages.success(
+                request, f"已作废{person.name} {values['date']} 的{label}记录；如需更正，请重新登记"
+            )
+            return redirect(f"care:{url_name}", pk=person.pk)
+    for name, errors in form.errors.items():
+        for error in errors:
+            messages.error(request, f"{form.fields[name].label}：{error}" if name in form.fields else error)
+    return redirect(f"care:{url_name}", pk=person.pk)
 
 
 # --- teams and family doctors ------------------------------------------------------------------
