@@ -13,10 +13,11 @@ import io
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 DEFAULT_MAX_BYTES = 1024 * 1024 * 1024
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
@@ -42,6 +43,11 @@ class Table:
     headers: dict[str, str] = field(default_factory=dict)  # canonical → header as written
     ignored_headers: list[str] = field(default_factory=list)
     encoding: str = ""
+    # What the reader knows of every cell (``validate_columns`` then skips column scans):
+    # (hints, not content: equal tables may differ in them)
+    printable: bool = field(default=False, compare=False)  # no cell holds a non-printable character
+    no_start: str = field(default="", compare=False)  # no cell starts with one of these characters
+    length_bounds: dict[str, int] = field(default_factory=dict, compare=False)  # name → ≥ cell lengths
 
     def __len__(self) -> int:
         return len(self.row_numbers)
@@ -98,10 +104,11 @@ def _csv_rows(path: Path) -> tuple[Iterator[Sequence[Any]], str, _Split | None]:
 
     The reader's ``StringIO`` would copy the whole text, for nothing when the split applies.
     """
-    text, encoding = decode_bytes(path.read_bytes())
+    raw = path.read_bytes()
+    text, encoding = decode_bytes(raw)
     first_line = text[: text.find("\n") if "\n" in text else len(text)]
     delimiter = max((",", "\t", ";"), key=first_line.count)
-    split = _split_plain(text, delimiter)
+    split = _split_plain(text, delimiter, raw)
     if split is not None:
         return iter(()), encoding, split
     return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), encoding, None
@@ -109,36 +116,96 @@ def _csv_rows(path: Path) -> tuple[Iterator[Sequence[Any]], str, _Split | None]:
 
 @dataclass
 class _Split:
-    """A plain CSV split in one pass: the header cells and every data cell, row after row."""
+    """A plain CSV split in one pass: the header cells and every data cell, row after row.
+
+    The data cells are ``cells[offset : offset + width * rows]``. ``clean``: no cell holds a
+    non-printable character or a space, so no cell needs ``str.strip`` (and none holds a control
+    character). ``bounds``: for each column position, an upper bound of the length of its data
+    cells (their length in bytes; empty when not computed).
+    """
 
     header: list[str]
     cells: list[str]
     width: int
     rows: int
+    offset: int = 0
+    clean: bool = False
+    bounds: list[int] = field(default_factory=list)
+    no_start: str = ""  # characters that occur nowhere in the file (so no cell starts with one)
 
 
-def _split_plain(text: str, delimiter: str) -> _Split | None:
+def _separators(raw: bytes, delimiter: str) -> np.ndarray:
+    """Positions of the delimiters and line ends in ``raw``, without a final line end.
+
+    The delimiter and ``\n`` are ASCII below 0x40: in UTF-8 and in GB18030 such a byte is always that
+    character (never part of a multi-byte character), so byte positions tell the lines and cells.
+    """
+    d = ord(delimiter)
+    arr = np.frombuffer(raw, dtype=np.uint8)
+    if raw.endswith(b"\n"):
+        arr = arr[:-1]
+    top = max(d, 10)
+    if top <= 44:  # one comparison picks both (and a few other rare low characters, dropped below)
+        at = np.flatnonzero(arr <= top)
+        found = arr[at]
+        at = at[(found == 10) | (found == d)]
+    else:
+        at = np.flatnonzero((arr == 10) | (arr == d))
+    return at
+
+
+def _split_plain(text: str, delimiter: str, raw: bytes | None = None) -> _Split | None:
     """The cells of a plain CSV (no quotes, ``\n`` line ends, every line as wide as the header).
 
     Such a file means the same to ``csv.reader`` as to ``str.split``, which cuts the whole text at
-    once (no list per row); anything else returns None and goes through ``csv.reader``.
+    once (no list per row); anything else returns None and goes through ``csv.reader``. ``raw`` is
+    the file's bytes (``text`` decoded), where the line widths are checked with numpy.
     """
-    if '"' in text or "\r" in text or "\x00" in text:
+    if raw is None:
+        raw = text.encode("utf-8", "surrogatepass")
+    if b'"' in raw or b"\r" in raw or b"\x00" in raw:
         return None
-    body = text[:-1] if text.endswith("\n") else text
-    end = body.find("\n")
+    body_end = len(text) - 1 if text.endswith("\n") else len(text)
+    end = text.find("\n", 0, body_end)
     if end < 0:
         return None
-    header = body[:end].split(delimiter)
+    header = text[:end].split(delimiter)
     if not any(_cell_text(c) for c in header):
         return None
-    rest = body[end + 1 :]
     width = len(header)
-    lines = rest.split("\n")
-    if set(map(str.count, lines, repeat(delimiter))) != {width - 1}:
+    if width == 1:
+        if delimiter in text:
+            return None
+        cells = text[end + 1 : body_end].split("\n")
+        return _Split(header=header, cells=cells, width=1, rows=len(cells))
+    at = _separators(raw, delimiter)
+    lines = (len(at) + 1) // width
+    if len(at) != lines * width - 1:
         return None
-    cells = rest.replace("\n", delimiter).split(delimiter) if width > 1 else lines
-    return _Split(header=header, cells=cells, width=width, rows=len(lines))
+    codes = np.frombuffer(raw, dtype=np.uint8)[at]
+    if (codes[width - 1 :: width] != 10).any() or np.count_nonzero(codes == 10) != lines - 1:
+        return None
+    # Cell byte lengths (≥ character lengths): from one separator (or line start) to the next.
+    full = np.append(at, len(raw) - raw.endswith(b"\n")).reshape(lines, width)
+    data_ends = full[1:]
+    starts = np.empty_like(data_ends)
+    starts[:, 0] = full[:-1, -1] + 1
+    starts[:, 1:] = data_ends[:, :-1] + 1
+    bounds = (data_ends - starts).max(axis=0).tolist() if lines > 1 else [0] * width
+    flat = text.replace("\n", delimiter)
+    cells = flat.split(delimiter)
+    clean = " " not in flat and flat.isprintable()
+    no_start = "".join(c for c in "=+-@" if c not in flat) if clean else ""
+    return _Split(
+        header=header,
+        cells=cells,
+        width=width,
+        rows=lines - 1,
+        offset=width,
+        clean=clean,
+        bounds=bounds,
+        no_start=no_start,
+    )
 
 
 def _sheet_rows(path: Path) -> Iterator[Sequence[Any]]:
@@ -285,9 +352,22 @@ def _build_split(
 ) -> Table:
     """The table of a plain CSV split by ``_split_plain``: the same cells as ``_build_text``."""
     positions, written, ignored = _header_positions(split.header, columns, required)
-    out = {name: list(map(str.strip, split.cells[index :: split.width])) for name, index in positions.items()}
+    width, first = split.width, split.offset
+    last = first + width * split.rows
+    if split.clean:  # no cell starts or ends with a space or other white space: nothing to strip
+        out = {name: split.cells[first + index : last : width] for name, index in positions.items()}
+    else:
+        out = {
+            name: list(map(str.strip, split.cells[first + index : last : width]))
+            for name, index in positions.items()
+        }
     numbers = list(range(2, 2 + split.rows))
-    return _drop_blank(out, numbers, written, ignored, encoding)
+    table = _drop_blank(out, numbers, written, ignored, encoding)
+    if split.clean:
+        table.printable = True
+        table.no_start = split.no_start
+        table.length_bounds = {name: split.bounds[index] for name, index in positions.items()}
+    return table
 
 
 def _build(

@@ -19,9 +19,10 @@ The result is columnar (one list per field, persons sorted by ID number): no obj
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import compress, count
 from operator import itemgetter
 from typing import Any
 
@@ -63,24 +64,42 @@ def conflict_reason(where: str) -> str:
     )
 
 
-def column_suspect(column: Sequence[str], max_len: int, pattern: re.Pattern[str]) -> bool:
+def column_suspect(
+    column: Sequence[str],
+    max_len: int,
+    pattern: re.Pattern[str],
+    *,
+    bound: int | None = None,
+    printable: bool = False,
+) -> bool:
     """True when some cell of the column may be too long or match ``pattern`` (then check per row).
 
     ``pattern`` matches control characters (and maybe more); a joined column that ``isprintable``
     holds none, and one that ``isdigit`` holds no letter either (both in C, faster than the search).
+    ``bound`` (no cell is longer) and ``printable`` (no cell holds a non-printable character) are
+    what the reader already knows (``Table.length_bounds``, ``Table.printable``): scans they settle
+    are skipped.
     """
     if not column:
         return False
-    if max(map(len, column)) > max_len:
+    if (bound is None or bound > max_len) and max(map(len, column)) > max_len:
         return True
+    if printable and pattern is _CONTROL_ANY:
+        return False
     joined = "".join(column)
     if joined.isdigit() or (pattern is _CONTROL_ANY and joined.isprintable()):
         return False
     return pattern.search(joined) is not None
 
 
-def starts_formula(column: Sequence[str], starts: str = "=+-@") -> bool:
-    """True when some cell of the column may start with one of ``starts`` (then check per row)."""
+def starts_formula(column: Sequence[str], starts: str = "=+-@", *, absent: str = "") -> bool:
+    """True when some cell of the column may start with one of ``starts`` (then check per row).
+
+    ``absent``: characters no cell starts with (``Table.no_start``).
+    """
+    starts = "".join(c for c in starts if c not in absent)
+    if not starts:
+        return False
     text = "\n" + "\n".join(column)
     return any("\n" + c in text for c in starts)
 
@@ -204,7 +223,6 @@ class Validated:
 
 _WEIGHTS = np.array(WEIGHTS, dtype=np.int64)
 _CHECK = np.frombuffer(CHECK_CHARS.encode("ascii"), dtype=np.uint8)
-_POW10 = 10 ** np.arange(16, -1, -1, dtype=np.int64)
 _MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
 _PLACEHOLDER = "?" * 18
 
@@ -223,23 +241,29 @@ def fast_ids(col: Sequence[str], today: date) -> tuple[np.ndarray, np.ndarray, n
     if len(joined) != 18 * n or not joined.isascii() or set(map(len, col)) != {18}:
         joined = "".join(s if len(s) == 18 and s.isascii() else _PLACEHOLDER for s in col)
     a = np.frombuffer(joined.encode("ascii"), dtype=np.uint8).reshape(n, 18)
-    d = a[:, :17].astype(np.int64) - 48
-    ok = ((d >= 0) & (d <= 9)).all(axis=1)
-    d = np.where(ok[:, None], d, 0)
-    check = _CHECK[(d @ _WEIGHTS) % 11]
+    d8 = a[:, :17] - np.uint8(48)  # a non-digit wraps around to more than 9
+    ok = (d8 <= 9).all(axis=1)
+    d8[~ok] = 0
+    # Column by column (17 vector operations on n values) instead of an (n, 17) int64 matrix.
+    digits = [d8[:, j].astype(np.int64) for j in range(17)]
+    weighted = np.zeros(n, dtype=np.int64)
+    key = np.zeros(n, dtype=np.int64)
+    for j, column in enumerate(digits):
+        weighted += column * int(_WEIGHTS[j])
+        key = key * 10 + column
+    check = _CHECK[weighted % 11]
     last = a[:, 17]
     lower_x = last == ord("x")
     ok &= (last == check) | (lower_x & (check == ord("X")))
-    y = d[:, 6] * 1000 + d[:, 7] * 100 + d[:, 8] * 10 + d[:, 9]
-    m = d[:, 10] * 10 + d[:, 11]
-    day = d[:, 12] * 10 + d[:, 13]
+    y = digits[6] * 1000 + digits[7] * 100 + digits[8] * 10 + digits[9]
+    m = digits[10] * 10 + digits[11]
+    day = digits[12] * 10 + digits[13]
     leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
     month_ok = (m >= 1) & (m <= 12)
     dim = _MONTH_DAYS[np.where(month_ok, m, 0)] + ((m == 2) & leap)
     born = y * 10000 + m * 100 + day
     ok &= month_ok & (day >= 1) & (day <= dim) & (y >= 1900)
     ok &= born <= today.year * 10000 + today.month * 100 + today.day
-    key = d @ _POW10
     return ok, key, lower_x & ok
 
 
@@ -264,6 +288,10 @@ def validate_columns(
     col_tags: list[str] = cols.get("tags", blank)
     col_conds: list[str] = cols.get("conditions", blank)
     col_phone: list[str] = cols.get("phone", blank)
+    # What the reader knows of every cell (a plain CSV): scans it settles are skipped.
+    printable: bool = getattr(table, "printable", False)
+    absent: str = getattr(table, "no_start", "")
+    bounds: dict[str, int] = getattr(table, "length_bounds", {})
 
     # (row index, field order, column, value, reason): sorted at the end to the reference's order.
     found: list[tuple[int, int, str, str, str]] = []
@@ -284,10 +312,11 @@ def validate_columns(
             keys[i] = int(idn[:17])
 
     # -- names ------------------------------------------------------------------------------------
-    name_suspect = column_suspect(col_name, NAME_MAX, _CONTROL_ANY)
-    if "" in col_name:
-        found.extend((i, 1, "name", "", NAME_EMPTY) for i, s in enumerate(col_name) if not s)
-    if name_suspect or starts_formula(col_name):
+    name_suspect = column_suspect(
+        col_name, NAME_MAX, _CONTROL_ANY, bound=bounds.get("name"), printable=printable
+    )
+    found.extend((i, 1, "name", "", NAME_EMPTY) for i in _positions_of(col_name, ""))
+    if name_suspect or starts_formula(col_name, absent=absent):
         for i, s in enumerate(col_name):
             if s and (
                 s.startswith(FORMULA_START)
@@ -299,19 +328,18 @@ def validate_columns(
     unknown_villages = set(col_village) - villages
     if unknown_villages:
         found.extend(
-            (i, 2, "village_code", v, village_reason(v))
-            for i, v in enumerate(col_village)
-            if v in unknown_villages
+            (i, 2, "village_code", col_village[i], village_reason(col_village[i]))
+            for i in _positions_in(col_village, unknown_villages)
         )
 
     # -- household number, relation -----------------------------------------------------------------
-    if column_suspect(col_household, 40, _CONTROL_ANY):
+    if column_suspect(col_household, 40, _CONTROL_ANY, bound=bounds.get("household_no"), printable=printable):
         found.extend(
             (i, 3, "household_no", s, HOUSEHOLD_BAD)
             for i, s in enumerate(col_household)
             if s and (len(s) > 40 or has_control_chars(s))
         )
-    if column_suspect(col_relation, 20, _CONTROL_ANY):
+    if column_suspect(col_relation, 20, _CONTROL_ANY, bound=bounds.get("relation"), printable=printable):
         found.extend(
             (i, 4, "relation", s, RELATION_BAD)
             for i, s in enumerate(col_relation)
@@ -323,15 +351,21 @@ def validate_columns(
     bad_tags = {text: p[1] for text, p in tag_parsed.items() if p[1]}
     if bad_tags:
         found.extend(
-            (i, 5, "tags", s, tag_reason(bad_tags[s])) for i, s in enumerate(col_tags) if s in bad_tags
+            (i, 5, "tags", col_tags[i], tag_reason(bad_tags[col_tags[i]]))
+            for i in _positions_in(col_tags, bad_tags)
         )
     cond_parsed = {text: parse_conditions(text) for text in set(col_conds) if text}
     bad_conds = {text: p[1] for text, p in cond_parsed.items() if p[1]}
     if bad_conds:
-        found.extend((i, 6, "conditions", s, bad_conds[s]) for i, s in enumerate(col_conds) if s in bad_conds)
+        found.extend(
+            (i, 6, "conditions", col_conds[i], bad_conds[col_conds[i]])
+            for i in _positions_in(col_conds, bad_conds)
+        )
 
     # -- phone ------------------------------------------------------------------------------------
-    if column_suspect(col_phone, 40, _LETTER_OR_CONTROL) or starts_formula(col_phone, "=@"):
+    if column_suspect(
+        col_phone, 40, _LETTER_OR_CONTROL, bound=bounds.get("phone"), printable=printable
+    ) or starts_formula(col_phone, "=@", absent=absent):
         found.extend(
             (i, 7, "phone", s, PHONE_BAD)
             for i, s in enumerate(col_phone)
@@ -397,24 +431,29 @@ def validate_columns(
     # -- the persons: gathered in file order (cheap), with the permutation to ID order -------------
     single = single[~bad[single]]
     canon_tags = {text: "、".join(p[0]) for text, p in tag_parsed.items()}
-    canon_tags[""] = ""
     canon_conds = {text: "、".join(p[0]) for text, p in cond_parsed.items()}
-    canon_conds[""] = ""
-    if merged:
-        merged_rows = np.array([m[0] for m in merged], dtype=np.int64)
-        rows_taken = np.concatenate((single, merged_rows))
-    else:
-        rows_taken = single
-    # Row indexes of the persons in file order, and for each rank in ID order its file position.
-    by_row = np.argsort(rows_taken, kind="stable")
-    take = rows_taken[by_row].tolist()
-    by_key = np.argsort(keys[rows_taken[by_row]], kind="stable")
+    taken = np.zeros(n, dtype=bool)
+    taken[single] = True
+    merged_rows = np.array([m[0] for m in merged], dtype=np.int64)
+    taken[merged_rows] = True
+    take = np.flatnonzero(taken)  # one row per person (its first), in file order
+    position = np.cumsum(taken) - 1  # row index → position among the taken rows
+    # The first row of each group of equal IDs, in ID order: taken or not (at most one per ID).
+    firsts = order[starts]
+    by_key = position[firsts[taken[firsts]]]
+    spans = _runs(take)
 
-    get = itemgetter(*take) if len(take) > 1 else None
-
-    def pick(col: Sequence[Any], canon: dict[str, str] | None = None) -> list[Any]:
-        out: list[Any] = list(get(col)) if get is not None else [col[i] for i in take]
-        return list(map(canon.__getitem__, out)) if canon is not None else out
+    def pick(col: list[Any], canon: dict[str, str] | None = None) -> list[Any]:
+        if len(spans) == 1:
+            out = col[spans[0][0] : spans[0][1]]
+        else:
+            out = []
+            for a, b in spans:
+                out += col[a:b]
+        if canon is not None and any(k != v for k, v in canon.items()):
+            canon[""] = ""
+            out = list(map(canon.__getitem__, out))
+        return out
 
     persons = PersonColumns()
     persons.id_number = pick(ids)
@@ -428,8 +467,35 @@ def validate_columns(
     if merged:
         # The merged repeats' united values replace those of their first row.
         cols_out = persons.fields()  # id, name, village, household, relation, phone, tags, conds
-        at = np.searchsorted(rows_taken[by_row], merged_rows).tolist()
+        at = position[merged_rows].tolist()
         for j, (_, values) in zip(at, merged, strict=True):
             for f, value in enumerate(values):
                 cols_out[f][j] = value
     return Validated(unordered=persons, order=by_key, problems=problems, rows=n, invalid_rows=invalid_rows)
+
+
+def _runs(rows: np.ndarray) -> list[tuple[int, int]]:
+    """The ascending row indexes ``rows`` as (start, stop) ranges of consecutive indexes."""
+    if not len(rows):
+        return []
+    breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+    begin = rows[np.r_[0, breaks]]
+    stop = rows[np.r_[breaks - 1, len(rows) - 1]] + 1
+    return list(zip(begin.tolist(), stop.tolist(), strict=True))
+
+
+def _positions_of(column: list[str], value: str) -> list[int]:
+    """The indexes of ``value`` in ``column`` (``list.index`` in C from one to the next)."""
+    out: list[int] = []
+    i = -1
+    try:
+        while True:
+            i = column.index(value, i + 1)
+            out.append(i)
+    except ValueError:
+        return out
+
+
+def _positions_in(column: Sequence[str], values: Container[str]) -> list[int]:
+    """The indexes of the cells of ``column`` that are in ``values`` (the scan runs in C)."""
+    return list(compress(count(), map(values.__contains__, column)))
