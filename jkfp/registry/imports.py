@@ -59,7 +59,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -100,7 +100,7 @@ from jkfp.registry.roster_columns import (
 from jkfp.registry.roster_columns import parse_conditions as _parse_conditions
 from jkfp.registry.roster_columns import parse_tags as _parse_tags
 from jkfp.registry.roster_diff import changed_persons
-from jkfp.registry.roster_fresh import fresh_load
+from jkfp.registry.roster_fresh import fresh_load, fresh_load_pg
 
 ROSTER_COLUMNS: dict[str, tuple[str, ...]] = {
     "id_number": ("身份证号", "身份证号码", "证件号码"),
@@ -713,6 +713,50 @@ class _LoadResult:
     updated: int
 
 
+def _sqlite_check_keys(cursor: Any, tables: list[str]) -> None:
+    """SQLite: every foreign key of ``tables`` holds, checked by the database; else ``IntegrityError``.
+
+    For a fresh load run with ``PRAGMA foreign_keys = OFF`` (``_load``): one set-based query per key
+    instead of a look-up per inserted row and key. A key whose parent column is the parent's integer
+    primary key, when the parent's keys are one contiguous range (``COUNT(*) = MAX - MIN + 1``, as
+    after a fresh load), holds exactly when every non-NULL value is an integer of that range: one
+    scan of the child column and no look-up. Any other key: a look-up per non-NULL value.
+    """
+    ranges: dict[str, tuple[str, int, int] | None] = {}  # parent: (key column, lowest, highest)
+
+    def contiguous(parent: str) -> tuple[str, int, int] | None:
+        if parent not in ranges:
+            cursor.execute(f'PRAGMA table_info("{parent}")')
+            keys = [row for row in cursor.fetchall() if row[5]]
+            ranges[parent] = None
+            if len(keys) == 1 and keys[0][2].upper() == "INTEGER":  # the rowid's alias
+                cursor.execute(f'SELECT MIN("{keys[0][1]}"), MAX("{keys[0][1]}"), COUNT(*) FROM "{parent}"')  # noqa: S608 (catalogue names)
+                low, high, count = cursor.fetchone()
+                if count and count == high - low + 1:
+                    ranges[parent] = (keys[0][1], low, high)
+        return ranges[parent]
+
+    for table in tables:
+        cursor.execute(f'PRAGMA foreign_key_list("{table}")')
+        for row in cursor.fetchall():
+            parent, column, target = row[2], row[3], row[4]
+            span = contiguous(parent)
+            if span is not None and span[0] == target:
+                cursor.execute(
+                    f'SELECT 1 FROM "{table}" WHERE "{column}" IS NOT NULL'  # noqa: S608 (catalogue names)
+                    f' AND NOT (typeof("{column}") = \'integer\' AND "{column}" BETWEEN %s AND %s) LIMIT 1',
+                    [span[1], span[2]],
+                )
+            else:
+                cursor.execute(
+                    f'SELECT 1 FROM "{table}" c WHERE c."{column}" IS NOT NULL'  # noqa: S608 (catalogue names)
+                    f' AND NOT EXISTS (SELECT 1 FROM "{parent}" p WHERE p."{target}" = c."{column}") LIMIT 1'
+                )
+            bad = cursor.fetchone()
+            if bad is not None:
+                raise IntegrityError(f"{table}.{column} refers to a row of {parent} that does not exist")
+
+
 def _load(
     checked: Validated,
     *,
@@ -723,6 +767,44 @@ def _load(
     reference: str,
     diseases: dict[str, int],
     progress: Callable[[int], None] | None,
+) -> _LoadResult:
+    """The valid persons into the registry, in one transaction.
+
+    SQLite, fresh load, not inside a caller's transaction: the inserts run with foreign keys off (the
+    pragma works only outside a transaction) and ``_sqlite_check_keys`` verifies every foreign key of
+    the six tables before the commit, set-based (an error rolls everything back).
+    """
+    unchecked = (
+        connection.vendor == "sqlite" and not connection.in_atomic_block and not Person.objects.exists()
+    ) and connection.disable_constraint_checking()
+    try:
+        return _load_rows(
+            checked,
+            source=source,
+            year=year,
+            today=today,
+            user=user,
+            reference=reference,
+            diseases=diseases,
+            progress=progress,
+            check_keys=unchecked,
+        )
+    finally:
+        if unchecked:
+            connection.enable_constraint_checking()
+
+
+def _load_rows(
+    checked: Validated,
+    *,
+    source: str,
+    year: int,
+    today: date,
+    user: Any,
+    reference: str,
+    diseases: dict[str, int],
+    progress: Callable[[int], None] | None,
+    check_keys: bool,
 ) -> _LoadResult:
     postgres = connection.vendor == "postgresql"
     ops = connection.ops
@@ -774,20 +856,34 @@ def _load(
         if connection.vendor in DIRECT_FRESH_LOAD and len(empty) == 6:
             # An empty registry: every row to write is known in Python (roster_fresh).
             step(55)
-            created = fresh_load(
-                cur,
-                checked.persons,
-                postgres=postgres,
-                source=source,
-                year=year,
-                now=now,
-                jan1=jan1,
-                reference=reference,
-                diseases=diseases,
-            )
+            if postgres:
+                created = fresh_load_pg(
+                    cur,
+                    checked.unordered,
+                    checked.order,
+                    source=source,
+                    year=year,
+                    now=now,
+                    jan1=jan1,
+                    reference=reference,
+                    diseases=diseases,
+                )
+            else:
+                created = fresh_load(
+                    cur,
+                    checked.persons,
+                    source=source,
+                    year=year,
+                    now=now,
+                    jan1=jan1,
+                    reference=reference,
+                    diseases=diseases,
+                )
             step(92)
             for statement in restore:
                 cur.execute(statement)
+            if check_keys:
+                _sqlite_check_keys(cur, [_T[k] for k in ("P", "H", "SR", "TG", "C", "M")])
             if postgres:
                 for table in ("P", "H", "SR", "TG", "C", "M"):
                     cur.execute(q("ANALYZE {" + table + "}"))
@@ -1065,6 +1161,12 @@ def _load(
             cur.execute(f"DROP TABLE IF EXISTS {name}")
         for statement in restore:  # indexes first, then the foreign keys (each checked in one pass)
             cur.execute(statement)
+        if check_keys:
+            # Foreign keys were off for these inserts: the database verifies them now (ChangeLog
+            # too when the registry turned out not to be empty after all).
+            _sqlite_check_keys(
+                cur, [_T[k] for k in ("P", "H", "SR", "TG", "C", "M") + (() if fresh else ("CL",))]
+            )
         if postgres and (created or updated or changed):
             # Fresh statistics for the next import's plans (autovacuum may not have run yet); a fresh
             # load analysed persons and households already, after their last change. An import that
