@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from jkfp.core.idnumber import make_id_number
+from jkfp.core.signals import data_changed
 
 TODAY = date.today()
 
@@ -83,3 +84,16 @@ def cw(county: dict[str, Any], make_user: Callable[..., Any]) -> CareWorld:
     w.teams["t1"] = team
     schedules_sync(today=TODAY)
     return w
+
+
+@pytest.fixture
+def received() -> Any:
+    """The ``data_changed`` sends of the test, as their keyword arguments."""
+    calls: list[dict[str, Any]] = []
+
+    def receiver(sender: Any, **kwargs: Any) -> None:
+        calls.append(kwargs)
+
+    data_changed.connect(receiver, weak=False, dispatch_uid="care_tests_received")
+    yield calls
+    data_changed.disconnect(dispatch_uid="care_tests_received")

@@ -6,7 +6,7 @@ the care imports sent it, so a visit typed on the page waited for some other cha
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -16,23 +16,10 @@ from django.db import transaction
 from jkfp.care import services
 from jkfp.care.tests.conftest import TODAY, CareWorld
 from jkfp.care.tests.test_void import KINDS
-from jkfp.core.signals import data_changed
 
 pytestmark = pytest.mark.django_db
 
 DAY = timedelta(days=1)
-
-
-@pytest.fixture
-def received() -> Iterator[list[dict[str, Any]]]:
-    calls: list[dict[str, Any]] = []
-
-    def receiver(sender: Any, **kwargs: Any) -> None:
-        calls.append(kwargs)
-
-    data_changed.connect(receiver, weak=False, dispatch_uid="test_record_signal")
-    yield calls
-    data_changed.disconnect(dispatch_uid="test_record_signal")
 
 
 def _contract(w: CareWorld) -> Any:

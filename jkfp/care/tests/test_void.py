@@ -20,7 +20,6 @@ from jkfp.accounts.models import AuditAction, AuditEvent
 from jkfp.care import services
 from jkfp.care.models import Checkup, ChronicCard, DrugDelivery, FollowUp, FollowUpItem, Schedule
 from jkfp.care.tests.conftest import TODAY, CareWorld
-from jkfp.core.signals import data_changed
 
 pytestmark = pytest.mark.django_db
 
@@ -332,18 +331,6 @@ def test_a_condition_no_longer_recorded_keeps_no_schedule(cw: CareWorld) -> None
 
 
 # --- data_changed: once on commit, never on rollback ----------------------------------------------
-
-
-@pytest.fixture
-def received() -> Any:
-    calls: list[dict[str, Any]] = []
-
-    def receiver(sender: Any, **kwargs: Any) -> None:
-        calls.append(kwargs)
-
-    data_changed.connect(receiver, weak=False, dispatch_uid="test_void_receiver")
-    yield calls
-    data_changed.disconnect(dispatch_uid="test_void_receiver")
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))

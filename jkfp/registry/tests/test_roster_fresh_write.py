@@ -20,7 +20,7 @@ from jkfp.registry.models import Condition, Household, Membership, Person, Sourc
 from jkfp.registry.roster_columns import validate_columns
 from jkfp.registry.services import disease_catalogue_load
 from jkfp.registry.synthetic import write_roster
-from jkfp.registry.tests.test_roster_fast import TODAY, VILLAGES, _clear, _lists, _snapshot
+from jkfp.registry.tests.test_roster_fast import TODAY, VILLAGES, _clear, _lists, _run
 
 _NOWHERE = "421321009009"  # a village code with no region
 
@@ -88,22 +88,11 @@ def test_a_fresh_load_outside_a_transaction_writes_what_one_inside_writes(
     disease_catalogue_load()
     monkeypatch.setattr(imports, "DIRECT_FRESH_LOAD", frozenset({connection.vendor} if direct else ()))
     steps = _lists(tmp_path, 6)[:3]  # fresh, the same list again, a later year's changed list
-
-    def run() -> list[Any]:
-        seen = []
-        for path, source, year, today in steps:
-            summary = imports.roster_import(
-                path=path, source=source, year=year, today=today, errors_dir=tmp_path / "errors"
-            ).as_dict()
-            summary.pop("errors_file")
-            seen.append((summary, _snapshot()))
-        return seen
-
-    outside = run()
+    outside = _run(steps, tmp_path)
     assert _foreign_keys_on()
     _clear()
     with transaction.atomic():  # keys stay on: checked by the database row by row
-        inside = run()
+        inside = _run(steps, tmp_path)
     assert outside[0][1]["persons"] and outside[0][1]["tags"] and outside[0][1]["memberships"]
     assert outside == inside
 
