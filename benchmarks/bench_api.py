@@ -36,7 +36,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-DB_NAME = "jkfp_bench_api"
+from benchmarks.django_setup import db_name
+
+DB_NAME = db_name("jkfp_bench_api")
 WORKERS, THREADS = 2, 4
 P95_TARGET = 0.050
 

@@ -22,6 +22,8 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 
+from benchmarks.django_setup import db_name
+
 VILLAGE_LIMIT_S = 0.200
 TOWNSHIP_LIMIT_S = 0.500
 TOWNSHIPS = 15
@@ -253,7 +255,7 @@ def run_one(db: str, n_persons: int, n_followups: int) -> int:
     sys.path.insert(0, ".")
     from benchmarks.django_setup import fresh_pg_database, setup_django
 
-    setup_django(fresh_pg_database("jkfp_bench_care") if db == "pg" else None)
+    setup_django(fresh_pg_database(db_name("jkfp_bench_care")) if db == "pg" else None)
     from django.db import connection
     from django.test import Client
     from django.utils import timezone
@@ -365,7 +367,7 @@ def main(argv: list[str]) -> int:
             ]
         )
         if db == "pg":
-            drop_pg_database("jkfp_bench_care")
+            drop_pg_database(db_name("jkfp_bench_care"))
     return code
 
 

@@ -29,7 +29,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-PG_BENCH_DB = os.environ.get("JKFP_BENCH_DB", "jkfp_bench")
+from benchmarks.django_setup import db_name
+
+PG_BENCH_DB = os.environ.get("JKFP_BENCH_DB", db_name("jkfp_bench"))
 # Floors of the --small run (20k rows, what CI runs): a loose regression guard, about half of what
 # the import achieves there, NOT the targets (printed beside each line). At 20k rows the raw COPY
 # takes ~0.03 s, so the PostgreSQL ratios are dominated by fixed costs (DDL, index rebuilds,

@@ -28,6 +28,8 @@ import time
 from datetime import date, timedelta
 from typing import Any
 
+from benchmarks.django_setup import db_name
+
 YEAR = 2024
 CODES = ("verification_rate", "htn_standard_rate", "htn_control_rate", "dm_standard_rate", "dm_control_rate")
 
@@ -263,7 +265,7 @@ def run_one(db: str, n: int, followups: int) -> int:
     sys.path.insert(0, ".")
     from benchmarks.django_setup import fresh_pg_database, setup_django
 
-    setup_django(fresh_pg_database("jkfp_bench_indicators") if db == "pg" else None)
+    setup_django(fresh_pg_database(db_name("jkfp_bench_indicators")) if db == "pg" else None)
     from django.test import Client
 
     from jkfp.accounts.services import user_create

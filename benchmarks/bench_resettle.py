@@ -28,7 +28,9 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-PG_DB = "jkfp_bench_resettle"
+from benchmarks.django_setup import db_name
+
+PG_DB = db_name("jkfp_bench_resettle")
 
 
 def _generate(n_claims: int, n_persons: int, seed: int = 1) -> None:

@@ -15,6 +15,8 @@ import sys
 import time
 from datetime import date, timedelta
 
+from benchmarks.django_setup import db_name
+
 SURNAMES = (
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
 )
@@ -87,7 +89,7 @@ def run_one(db: str, n: int) -> int:
     sys.path.insert(0, ".")
     from benchmarks.django_setup import fresh_pg_database, setup_django
 
-    setup_django(fresh_pg_database("jkfp_bench_search") if db == "pg" else None)
+    setup_django(fresh_pg_database(db_name("jkfp_bench_search")) if db == "pg" else None)
     from django.core.paginator import Paginator
 
     from jkfp.accounts.services import user_create

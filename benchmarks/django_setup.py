@@ -9,6 +9,12 @@ from pathlib import Path
 PG_ADMIN_URL = os.environ.get("JKFP_BENCH_PG", "postgres://postgres@127.0.0.1:5432/postgres")
 
 
+def db_name(base: str) -> str:
+    """The benchmark database ``base`` plus ``$JKFP_DB_SUFFIX``, so that several checkouts on one
+    machine (each with its own suffix) never drop each other's databases."""
+    return base + os.environ.get("JKFP_DB_SUFFIX", "")
+
+
 def _connect(autocommit: bool = False):  # type: ignore[no-untyped-def]
     import psycopg
 

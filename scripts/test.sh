@@ -3,7 +3,7 @@
 # Where no PostgreSQL can be had, say so clearly and still pass on SQLite.
 set -uo pipefail
 BIN=.venv/bin
-PG_URL=${JKFP_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/jkfp}
+PG_URL=${JKFP_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/jkfp${JKFP_DB_SUFFIX:-}}
 
 echo "== pytest on SQLite =="
 env -u DATABASE_URL $BIN/pytest -q "$@" || exit $?
