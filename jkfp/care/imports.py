@@ -22,7 +22,6 @@ report too (their reason starts with 警告).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -41,7 +40,14 @@ from jkfp.care.rules import reading_problems
 from jkfp.care.selectors import rules_for
 from jkfp.care.services import MAX_CONTRACT_DAYS, township_health_centre
 from jkfp.core.idnumber import IdNumberError, validate_id_number
-from jkfp.core.importing import ImportSummary, RowProblem, has_control_chars, split_list, write_error_report
+from jkfp.core.importing import (
+    ImportSummary,
+    RowProblem,
+    has_control_chars,
+    parse_date,
+    split_list,
+    write_error_report,
+)
 from jkfp.core.signals import send_data_changed
 from jkfp.core.tabular import read_table
 from jkfp.regions.models import Region
@@ -76,14 +82,10 @@ KIND_VALUES: dict[str, str] = {
 NAME_MAX = 50
 TEAM_MAX = 100
 CONDITION_SOURCE = "随访导入"
-_DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T]00:00(?::00)?)?$")
-_COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 
 ERR_ID = "身份证号不合法：{reason}"
 ERR_NOT_IN_ROSTER = "花名册中没有此人（或不在您的管辖范围内），请先导入花名册"
 ERR_EMPTY = "不能为空"
-ERR_DATE_FORMAT = "日期无法识别，应为 YYYY-MM-DD"
-ERR_DATE_IMPOSSIBLE = "日期不存在"
 ERR_DATE_FUTURE = "日期在将来"
 ERR_DATE_BEFORE_BIRTH = "日期早于出生日期"
 ERR_END_BEFORE = "到期日期早于签约日期"
@@ -97,17 +99,6 @@ ERR_CONFLICT = "同一人同一日期在文件中出现多次且内容不同（�
 WARN_TEAM = "警告（已导入）：团队“{value}”不存在，已在{township}新建"
 WARN_DOCTOR = "警告（已导入）：医生“{value}”不存在，已在团队“{team}”新建"
 WARN_CONDITION = "警告（已导入）：花名册未登记此人患“{value}”，已按随访记录新增"
-
-
-def parse_date(text: str) -> tuple[date | None, str]:
-    """解析日期 (date, "") or (None, reason) for ``YYYY-MM-DD``, ``YYYY/M/D``, ``YYYYMMDD``, ``YYYY年M月D日``."""
-    match = _DATE.match(text) or _COMPACT_DATE.match(text)
-    if match is None:
-        return None, ERR_DATE_FORMAT
-    try:
-        return date(int(match[1]), int(match[2]), int(match[3])), ""
-    except ValueError:
-        return None, ERR_DATE_IMPOSSIBLE
 
 
 def chronic_lookup(rules: set[int]) -> dict[str, int]:

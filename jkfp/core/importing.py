@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,27 @@ ERROR_REPORT_HEADERS = ("行号", "列", "值", "原因")
 LIST_SEPARATORS = re.compile(r"[、,;，；]")
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+# Dates as county staff write them: 2024-03-01, 2024/3/1, 2024.3.1, 2024年3月1日, 20240301 (a
+# spreadsheet date cell arrives as ``2024-03-01``, possibly with a midnight time).
+_DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T]00:00(?::00)?)?$")
+_COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+ERR_DATE_FORMAT = "日期无法识别，应为 YYYY-MM-DD"
+ERR_DATE_IMPOSSIBLE = "日期不存在"
+
+# 是/否 cells (县域内, 政府办, 标准化 …): the Chinese words, 1/0 and the English forms.
+YES_NO_VALUES: dict[str, bool] = {
+    "是": True,
+    "1": True,
+    "y": True,
+    "yes": True,
+    "true": True,
+    "否": False,
+    "0": False,
+    "n": False,
+    "no": False,
+    "false": False,
+}
 
 
 @dataclass
@@ -81,6 +102,22 @@ def split_list(text: str) -> list[str]:
     if not text:
         return []
     return [part.strip() for part in LIST_SEPARATORS.split(text) if part.strip()]
+
+
+def parse_date(text: str) -> tuple[date | None, str]:
+    """解析日期 (date, "") or (None, reason) for ``YYYY-MM-DD``, ``YYYY/M/D``, ``YYYYMMDD``, ``YYYY年M月D日``."""
+    match = _DATE.match(text) or _COMPACT_DATE.match(text)
+    if match is None:
+        return None, ERR_DATE_FORMAT
+    try:
+        return date(int(match[1]), int(match[2]), int(match[3])), ""
+    except ValueError:
+        return None, ERR_DATE_IMPOSSIBLE
+
+
+def parse_yes_no(text: str) -> bool | None:
+    """是否 True/False for 是/否, 1/0, yes/no (any case); None for anything else."""
+    return YES_NO_VALUES.get(text.strip().lower())
 
 
 def has_control_chars(text: str) -> bool:

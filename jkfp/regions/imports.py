@@ -7,7 +7,14 @@ township's. A blank parent code is derived from the code. The parent must exist 
 database; rows may come in any order.
 
 Institutions: columns ``代码, 名称, 级别, 县域内, 所在地区代码`` (``code, name, level, in_county,
-region_code``), 级别 1/2/3, 县域内 是/否 or 1/0; the region code (optional) must exist.
+region_code``), 级别 1/2/3, 县域内 是/否 or 1/0; the region code (optional) must exist. Optional
+columns of primary-care capacity (domain.md §12, issue 16): ``类型`` (县级医院, 中医医院, 妇幼保健院,
+乡镇卫生院, 社区卫生服务中心, 村卫生室, 其他), ``政府办`` and ``标准化`` (是/否), ``达标日期`` and
+``服务村代码`` (village codes separated by 、 , or ;). A column that the file does not have leaves
+that field of existing institutions as it is (files of the old shape keep importing); a column the
+file has is authoritative, an empty cell meaning the default (其他, 否, no date, no service villages;
+a 达标日期 without 标准化 means 标准化 是). Service villages must be villages of the institution's own
+county, and only clinics and township/community centres serve villages.
 
 Both are idempotent (the same file again: created 0, updated 0), skip invalid rows into an error
 report and write the valid rows in one transaction.
@@ -16,14 +23,24 @@ report and write the valid rows in one transaction.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
 
-from jkfp.core.importing import ImportSummary, RowProblem, has_control_chars, write_error_report
+from jkfp.core.importing import (
+    YES_NO_VALUES,
+    ImportSummary,
+    RowProblem,
+    has_control_chars,
+    parse_date,
+    parse_yes_no,
+    split_list,
+    write_error_report,
+)
 from jkfp.core.tabular import read_table
-from jkfp.regions.models import Institution, Region, RegionLevel
+from jkfp.regions.models import SERVING_KINDS, Institution, InstitutionKind, Region, RegionLevel
 
 REGION_COLUMNS: dict[str, tuple[str, ...]] = {
     "code": ("代码", "区划代码"),
@@ -56,21 +73,39 @@ INSTITUTION_COLUMNS: dict[str, tuple[str, ...]] = {
     "level": ("级别", "等级"),
     "in_county": ("县域内",),
     "region_code": ("所在地区代码", "地区代码"),
+    "kind": ("类型", "机构类型"),
+    "government_run": ("政府办", "是否政府办"),
+    "standardised": ("标准化", "标准化达标", "是否标准化"),
+    "standardised_on": ("达标日期", "标准化达标日期"),
+    "served_villages": ("服务村代码", "服务村"),
 }
+# The optional capacity columns: when the file has none of one, existing values are kept.
+CAPACITY_COLUMNS = ("kind", "government_run", "standardised", "standardised_on", "served_villages")
+KIND_VALUES: dict[str, str] = {
+    **{str(label): value for value, label in InstitutionKind.choices},
+    **{value: value for value in InstitutionKind.values},
+    "县医院": InstitutionKind.COUNTY_HOSPITAL,
+    "县人民医院": InstitutionKind.COUNTY_HOSPITAL,
+    "中医院": InstitutionKind.TCM_HOSPITAL,
+    "卫生院": InstitutionKind.TOWNSHIP_CENTRE,
+    "卫生室": InstitutionKind.VILLAGE_CLINIC,
+}
+ERR_KIND = (
+    "类型应为 县级医院、中医医院、妇幼保健院、乡镇卫生院、社区卫生服务中心、村卫生室 或 其他 / unknown kind"
+)
+ERR_YES_NO = "应为 是/否 或 1/0 / must be 是/否 or 1/0"
+ERR_STANDARDISED_DATE = "标准化为“否”时不能填写达标日期 / a 达标日期 needs 标准化 是"
+ERR_SERVES_KIND = (
+    "只有村卫生室、乡镇卫生院和社区卫生服务中心可填写服务村代码 / only clinics and centres serve villages"
+)
+ERR_SERVES_NO_REGION = "填写服务村代码须先填写所在地区代码 / service villages need the institution's region"
+ERR_SERVES_UNKNOWN = "服务村代码{code}不是已导入的村 / {code} is not a known village"
+ERR_SERVES_OUTSIDE = (
+    "服务村{code}不在本机构所在县{county}内 / village {code} lies outside the county {county}"
+)
 INSTITUTION_REQUIRED = ("code", "name", "level", "in_county")
 INSTITUTION_LEVELS = {"1": "1", "2": "2", "3": "3", "一级": "1", "二级": "2", "三级": "3"}
-IN_COUNTY_VALUES = {
-    "是": True,
-    "1": True,
-    "y": True,
-    "yes": True,
-    "true": True,
-    "否": False,
-    "0": False,
-    "n": False,
-    "no": False,
-    "false": False,
-}
+IN_COUNTY_VALUES = YES_NO_VALUES
 
 
 def _errors_dir(errors_dir: Path | None) -> Path:
@@ -231,6 +266,31 @@ def regions_import(
     return summary
 
 
+def _served_villages(
+    text: str, region_code: str | None, kind: str, villages: set[str]
+) -> tuple[frozenset[str], str | None]:
+    """服务村 (village codes, None) or (empty, the reason the 服务村代码 cell is invalid)."""
+    codes = split_list(text)
+    if not codes:
+        return frozenset(), None
+    if kind not in SERVING_KINDS:
+        return frozenset(), ERR_SERVES_KIND
+    if not region_code:
+        return frozenset(), ERR_SERVES_NO_REGION
+    county = region_code[:6]
+    for code in codes:
+        if code not in villages:
+            return frozenset(), ERR_SERVES_UNKNOWN.format(code=code)
+        if code[:6] != county:
+            return frozenset(), ERR_SERVES_OUTSIDE.format(code=code, county=county)
+    return frozenset(codes), None
+
+
+# (name, level, in_county, region) + the capacity fields, or None for those the file does not have.
+_Capacity = tuple[str, bool, bool, date | None, frozenset[str]]
+_InstitutionValue = tuple[str, str, bool, str | None, _Capacity | None]
+
+
 def institutions_import(
     *, path: str | Path, errors_dir: Path | None = None, progress: Callable[[int], None] | None = None
 ) -> ImportSummary:
@@ -239,9 +299,13 @@ def institutions_import(
     header = {c: table.headers.get(c, INSTITUTION_COLUMNS[c][0]) for c in INSTITUTION_COLUMNS}
     n = len(table)
     blank = [""] * n
+    cols = table.columns
+    # A file with any capacity column sets all capacity fields (missing ones: their defaults).
+    has_capacity = any(c in cols for c in CAPACITY_COLUMNS)
     if progress:
         progress(20)
-    region_codes = set(Region.objects.values_list("code", flat=True))
+    regions = dict(Region.objects.values_list("code", "level"))
+    villages = {code for code, level in regions.items() if level == RegionLevel.VILLAGE}
     problems: list[RowProblem] = []
     bad_rows: set[int] = set()
 
@@ -249,15 +313,17 @@ def institutions_import(
         problems.append(RowProblem(rownum, header[column], value, reason))
         bad_rows.add(rownum)
 
-    records: list[tuple[int, str, tuple[str, str, bool, str | None]]] = []
-    for rownum, code, name, level_text, in_county_text, region_code in zip(
-        table.row_numbers,
-        table.columns["code"],
-        table.columns["name"],
-        table.columns["level"],
-        table.columns["in_county"],
-        table.columns.get("region_code", blank),
-        strict=True,
+    records: list[tuple[int, str, _InstitutionValue]] = []
+    for i, (rownum, code, name, level_text, in_county_text, region_code) in enumerate(
+        zip(
+            table.row_numbers,
+            cols["code"],
+            cols["name"],
+            cols["level"],
+            cols["in_county"],
+            cols.get("region_code", blank),
+            strict=True,
+        )
     ):
         ok = True
         if not code or len(code) > 40 or has_control_chars(code):
@@ -284,11 +350,15 @@ def institutions_import(
                 "县域内应为 是/否 或 1/0 / in_county must be 是/否 or 1/0",
             )
             ok = False
-        if region_code and region_code not in region_codes:
+        if region_code and region_code not in regions:
             fail(rownum, "region_code", region_code, f"地区代码{region_code}不存在 / unknown region code")
             ok = False
+        capacity: _Capacity | None = None
+        if has_capacity:
+            capacity = _capacity_cells(i, rownum, cols, blank, region_code or None, villages, fail)
+            ok = ok and capacity is not None
         if ok and level is not None and in_county is not None:
-            records.append((rownum, code, (name, level, in_county, region_code or None)))
+            records.append((rownum, code, (name, level, in_county, region_code or None, capacity)))
     groups, conflicts = _group_rows(
         [r[0] for r in records],
         [r[1] for r in records],
@@ -306,29 +376,116 @@ def institutions_import(
         progress(60)
 
     existing = {i.code: i for i in Institution.objects.all()}
+    served_now: dict[str, frozenset[str]] = {}
+    if has_capacity:
+        pairs: dict[str, set[str]] = {}
+        for inst_code, village in Institution.served_villages.through.objects.values_list(
+            "institution_id", "region_id"
+        ):
+            pairs.setdefault(inst_code, set()).add(village)
+        served_now = {k: frozenset(v) for k, v in pairs.items()}
     summary = ImportSummary(rows=n, invalid=len(bad_rows))
     summary.valid = n - summary.invalid
     new: list[Institution] = []
     changed: list[Institution] = []
+    new_served: dict[str, frozenset[str]] = {}
     for code, (_, value) in groups.items():
         if code in conflicts:
             continue
-        name, level, in_county, region_id = value  # type: ignore[misc]
+        name, level, in_county, region_id, capacity = value  # type: ignore[misc]
         inst = existing.get(code)
         if inst is None:
-            new.append(
-                Institution(code=code, name=name, level=level, in_county=in_county, region_id=region_id)
-            )
-        elif (inst.name, inst.level, inst.in_county, inst.region_id) != (name, level, in_county, region_id):
-            inst.name, inst.level, inst.in_county, inst.region_id = name, level, in_county, region_id
-            changed.append(inst)
-        else:
+            inst = Institution(code=code, name=name, level=level, in_county=in_county, region_id=region_id)
+            if capacity is not None:
+                _set_capacity(inst, capacity)
+                if capacity[4]:
+                    new_served[code] = capacity[4]
+            new.append(inst)
+            continue
+        before = (inst.name, inst.level, inst.in_county, inst.region_id)
+        differs = before != (name, level, in_county, region_id)
+        if capacity is not None:
+            fields = (inst.kind, inst.government_run, inst.standardised, inst.standardised_on)
+            differs = differs or fields != capacity[:4]
+            if served_now.get(code, frozenset()) != capacity[4]:
+                new_served[code] = capacity[4]
+                differs = True
+        if not differs:
             summary.unchanged += 1
+            continue
+        inst.name, inst.level, inst.in_county, inst.region_id = name, level, in_county, region_id
+        if capacity is not None:
+            _set_capacity(inst, capacity)
+        changed.append(inst)
+    update_fields = ["name", "level", "in_county", "region"]
+    if has_capacity:
+        update_fields += ["kind", "government_run", "standardised", "standardised_on"]
+    through = Institution.served_villages.through
     with transaction.atomic():
         Institution.objects.bulk_create(new, batch_size=2000)
-        Institution.objects.bulk_update(changed, ["name", "level", "in_county", "region"], batch_size=2000)
+        Institution.objects.bulk_update(changed, update_fields, batch_size=2000)
+        if new_served:
+            through.objects.filter(institution_id__in=list(new_served)).delete()
+            through.objects.bulk_create(
+                [
+                    through(institution_id=code, region_id=village)
+                    for code, served in new_served.items()
+                    for village in sorted(served)
+                ],
+                batch_size=2000,
+            )
     summary.created, summary.updated = len(new), len(changed)
     summary.errors_file = _report(problems, errors_dir, "institutions-errors")
     if progress:
         progress(100)
     return summary
+
+
+def _capacity_cells(
+    i: int,
+    rownum: int,
+    cols: dict[str, list[str]],
+    blank: list[str],
+    region_code: str | None,
+    villages: set[str],
+    fail: Callable[[int, str, str, str], None],
+) -> _Capacity | None:
+    """One row's 类型, 政府办, 标准化, 达标日期, 服务村代码 (defaults for empty cells), or None when invalid."""
+    ok = True
+    kind_text = cols.get("kind", blank)[i]
+    kind = KIND_VALUES.get(kind_text, KIND_VALUES.get(kind_text.lower())) if kind_text else "other"
+    if kind is None:
+        fail(rownum, "kind", kind_text, ERR_KIND)
+        ok = False
+    flags: list[bool] = []
+    for column in ("government_run", "standardised"):
+        text = cols.get(column, blank)[i]
+        flag = parse_yes_no(text) if text else None
+        if text and flag is None:
+            fail(rownum, column, text, ERR_YES_NO)
+            ok = False
+        flags.append(bool(flag))
+    date_text = cols.get("standardised_on", blank)[i]
+    standardised_on: date | None = None
+    if date_text:
+        standardised_on, reason = parse_date(date_text)
+        if standardised_on is None:
+            fail(rownum, "standardised_on", date_text, f"{reason} / invalid date")
+            ok = False
+        elif cols.get("standardised", blank)[i] and not flags[1]:
+            fail(rownum, "standardised_on", date_text, ERR_STANDARDISED_DATE)
+            ok = False
+        else:
+            flags[1] = True
+    served_text = cols.get("served_villages", blank)[i]
+    served, reason = _served_villages(served_text, region_code, kind or "other", villages)
+    if reason is not None:
+        fail(rownum, "served_villages", served_text, reason)
+        ok = False
+    if not ok or kind is None:
+        return None
+    return (kind, flags[0], flags[1], standardised_on, served)
+
+
+def _set_capacity(inst: Institution, capacity: _Capacity) -> None:
+    inst.kind, inst.government_run, inst.standardised, inst.standardised_on = capacity[:4]

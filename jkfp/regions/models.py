@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from django.db import models
 
 
@@ -68,8 +70,33 @@ class InstitutionLevel(models.TextChoices):
     THREE = "3", "三级"
 
 
+class InstitutionKind(models.TextChoices):
+    """机构类型 What an institution is (domain.md §12: the "三个一" facilities)."""
+
+    COUNTY_HOSPITAL = "county_hospital", "县级医院"
+    TCM_HOSPITAL = "tcm_hospital", "中医医院"
+    MCH_HOSPITAL = "mch_hospital", "妇幼保健院"
+    TOWNSHIP_CENTRE = "township_centre", "乡镇卫生院"
+    COMMUNITY_CENTRE = "community_centre", "社区卫生服务中心"
+    VILLAGE_CLINIC = "village_clinic", "村卫生室"
+    OTHER = "other", "其他"
+
+
+# Kinds that may serve villages (服务村代码): a clinic its own and neighbouring villages, a township
+# or community centre the village it stands in or a neighbouring one without a clinic (the exception).
+SERVING_KINDS = frozenset(
+    {InstitutionKind.VILLAGE_CLINIC, InstitutionKind.TOWNSHIP_CENTRE, InstitutionKind.COMMUNITY_CENTRE}
+)
+CENTRE_KINDS = frozenset({InstitutionKind.TOWNSHIP_CENTRE, InstitutionKind.COMMUNITY_CENTRE})
+COUNTY_HOSPITAL_KINDS = frozenset({InstitutionKind.COUNTY_HOSPITAL, InstitutionKind.TCM_HOSPITAL})
+
+
 class Institution(models.Model):
-    """医疗机构 A hospital, health centre or clinic with its level and in-county flag."""
+    """医疗机构 A hospital, health centre or clinic: level, in-county flag, kind, ownership, standardisation.
+
+    ``served_villages`` (服务村代码) are the villages a clinic or centre serves; a clinic with none
+    serves the village it stands in (``region``).
+    """
 
     code = models.CharField("代码", max_length=40, primary_key=True)
     name = models.CharField("名称", max_length=200)
@@ -77,6 +104,15 @@ class Institution(models.Model):
     in_county = models.BooleanField("县域内", default=True)
     region = models.ForeignKey(
         Region, verbose_name="所在地区", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    kind = models.CharField(
+        "类型", max_length=20, choices=InstitutionKind.choices, default=InstitutionKind.OTHER
+    )
+    government_run = models.BooleanField("政府办", default=False)
+    standardised = models.BooleanField("标准化达标", default=False)
+    standardised_on = models.DateField("达标日期", null=True, blank=True)
+    served_villages = models.ManyToManyField(
+        Region, verbose_name="服务村", blank=True, related_name="serving_institutions"
     )
 
     class Meta:
@@ -86,3 +122,12 @@ class Institution(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def standardised_at(self, on: date) -> bool:
+        """某日达标 Standardised on ``on``: flagged, and the 达标日期 (if any) not after it."""
+        return standardised_at(self.standardised, self.standardised_on, on)
+
+
+def standardised_at(standardised: bool, standardised_on: date | None, on: date) -> bool:
+    """某日达标 The one rule: a standardisation counts from its 达标日期; no date means no bound."""
+    return standardised and (standardised_on is None or standardised_on <= on)

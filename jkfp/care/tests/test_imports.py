@@ -14,6 +14,7 @@ from openpyxl import Workbook, load_workbook
 from jkfp.care import imports
 from jkfp.care.models import Contract, FollowUp, FollowUpItem, Schedule, Team, TeamMember
 from jkfp.care.tests.conftest import TODAY, CareWorld
+from jkfp.core import importing
 from jkfp.registry.models import Condition
 
 pytestmark = pytest.mark.django_db
@@ -53,7 +54,7 @@ def test_contracts_import_creates_unknown_team_and_doctor_with_warnings(
     assert TeamMember.objects.get(name="新医生").team == new_team
     reasons = {(row[0], row[1]): row[3] for row in _report(summary.errors_file)}
     assert reasons[(4, "身份证号")] == imports.ERR_NOT_IN_ROSTER
-    assert reasons[(5, "签约日期")] == imports.ERR_DATE_IMPOSSIBLE
+    assert reasons[(5, "签约日期")] == importing.ERR_DATE_IMPOSSIBLE
     assert reasons[(6, "到期日期")] == imports.ERR_END_BEFORE
     assert reasons[(3, "团队")].startswith("警告")
     again = imports.contracts_import(path=path, errors_dir=tmp_path, today=TODAY)
@@ -162,6 +163,6 @@ def test_a_failure_while_writing_leaves_nothing(
 
 
 def test_contract_dates_are_checked(cw: CareWorld) -> None:
-    assert imports.parse_date("2026年2月3日") == (date(2026, 2, 3), "")
-    assert imports.parse_date("20260230") == (None, imports.ERR_DATE_IMPOSSIBLE)
-    assert imports.parse_date("03/02/2026") == (None, imports.ERR_DATE_FORMAT)
+    assert importing.parse_date("2026年2月3日") == (date(2026, 2, 3), "")
+    assert importing.parse_date("20260230") == (None, importing.ERR_DATE_IMPOSSIBLE)
+    assert importing.parse_date("03/02/2026") == (None, importing.ERR_DATE_FORMAT)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from datetime import date
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -172,3 +173,110 @@ def test_commands_print_one_json_object(db: Any, tmp_path: Path, settings: Any) 
     out = StringIO()
     call_command("import_institutions", str(i), "--json", stdout=out)
     assert json.loads(out.getvalue())["created"] == 1
+
+
+CAPACITY_HEADER = [*INSTITUTION_HEADER, "类型", "政府办", "标准化", "达标日期", "服务村代码"]
+OTHER_COUNTY = [
+    ["421322", "邻县", "", "县"],
+    ["421322001000", "邻镇", "", "乡镇"],
+    ["421322001001", "邻村", "", "村"],
+]
+
+
+def test_institutions_capacity_columns(db: Any, tmp_path: Path) -> None:
+    """类型/政府办/标准化/达标日期/服务村代码: parsed, checked per row, idempotent; old files keep the values."""
+    regions_import(
+        path=write_csv(tmp_path / "r.csv", REGION_HEADER, TREE + OTHER_COUNTY), errors_dir=tmp_path
+    )
+    rows = [
+        [
+            "W1",
+            "第一镇卫生院",
+            "1",
+            "是",
+            "421321001000",
+            "乡镇卫生院",
+            "是",
+            "是",
+            "2019-06-30",
+            "421321001002",
+        ],
+        ["C1", "一村卫生室", "1", "是", "421321001001", "村卫生室", "1", "", "2020/1/5", ""],
+        [
+            "C2",
+            "联合卫生室",
+            "1",
+            "是",
+            "421321001001",
+            "卫生室",
+            "是",
+            "否",
+            "",
+            "421321001001、421321001002",
+        ],
+        ["H1", "随县人民医院", "2", "是", "421321", "县级医院", "是", "是", "", ""],
+        ["X1", "坏类型", "1", "是", "421321001001", "诊所", "是", "否", "", ""],
+        ["X2", "坏政府办", "1", "是", "421321001001", "村卫生室", "也许", "否", "", ""],
+        ["X3", "矛盾", "1", "是", "421321001001", "村卫生室", "是", "否", "2020-01-01", ""],
+        ["X4", "县外村", "1", "是", "421321001001", "村卫生室", "是", "否", "", "421322001001"],
+        ["X5", "未知村", "1", "是", "421321001001", "村卫生室", "是", "否", "", "421321001009"],
+        ["X6", "医院服务村", "2", "是", "421321", "县级医院", "是", "是", "", "421321001001"],
+        ["X7", "坏日期", "1", "是", "421321001001", "村卫生室", "是", "是", "2020-02-30", ""],
+    ]
+    f = write_csv(tmp_path / "i.csv", CAPACITY_HEADER, rows)
+    summary = institutions_import(path=f, errors_dir=tmp_path)
+    assert (summary.rows, summary.valid, summary.invalid, summary.created) == (11, 4, 7, 4)
+    assert [(line[0], line[1]) for line in errors(summary.errors_file)] == [
+        (6, "类型"),
+        (7, "政府办"),
+        (8, "达标日期"),
+        (9, "服务村代码"),
+        (10, "服务村代码"),
+        (11, "服务村代码"),
+        (12, "达标日期"),
+    ]
+    reasons = {line[0]: line[3] for line in errors(summary.errors_file)}
+    assert "不在本机构所在县421321内" in reasons[9]
+    got = {
+        i.code: (
+            i.kind,
+            i.government_run,
+            i.standardised,
+            i.standardised_on,
+            sorted(i.served_villages.values_list("code", flat=True)),
+        )
+        for i in Institution.objects.all()
+    }
+    assert got == {
+        "W1": ("township_centre", True, True, date(2019, 6, 30), ["421321001002"]),
+        "C1": ("village_clinic", True, True, date(2020, 1, 5), []),  # a 达标日期 alone means 标准化 是
+        "C2": ("village_clinic", True, False, None, ["421321001001", "421321001002"]),
+        "H1": ("county_hospital", True, True, None, []),
+    }
+    w1 = Institution.objects.get(code="W1")
+    assert not w1.standardised_at(date(2019, 6, 29)) and w1.standardised_at(date(2019, 6, 30))
+    again = institutions_import(path=f, errors_dir=tmp_path)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 4)
+
+    # An old-shape file (no capacity column) changes the name and keeps kind, flags and villages.
+    old = write_csv(
+        tmp_path / "old.csv", INSTITUTION_HEADER, [["C2", "联合卫生室（新）", "1", "是", "421321001001"]]
+    )
+    assert institutions_import(path=old, errors_dir=tmp_path).updated == 1
+    c2 = Institution.objects.get(code="C2")
+    assert (c2.name, c2.kind, c2.government_run, c2.served_villages.count()) == (
+        "联合卫生室（新）",
+        "village_clinic",
+        True,
+        2,
+    )
+
+    # With the column present, an empty cell clears: C2 now serves its own village only.
+    clear = write_csv(
+        tmp_path / "clear.csv",
+        CAPACITY_HEADER,
+        [["C2", "联合卫生室（新）", "1", "是", "421321001001", "村卫生室", "是", "是", "2024-03-01", ""]],
+    )
+    assert institutions_import(path=clear, errors_dir=tmp_path).updated == 1
+    c2.refresh_from_db()
+    assert (c2.standardised, c2.standardised_on, c2.served_villages.count()) == (True, date(2024, 3, 1), 0)
