@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "jkfp.accounts",
     "jkfp.registry",
     "jkfp.treatment",
+    "jkfp.capacity",
     "jkfp.care",
     "jkfp.settlement",
     "jkfp.monitoring",

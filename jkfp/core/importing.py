@@ -27,8 +27,10 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # spreadsheet date cell arrives as ``2024-03-01``, possibly with a midnight time).
 _DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T]00:00(?::00)?)?$")
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_MONTH = re.compile(r"^(\d{4})[-/.年](\d{1,2})月?$")
 ERR_DATE_FORMAT = "日期无法识别，应为 YYYY-MM-DD"
 ERR_DATE_IMPOSSIBLE = "日期不存在"
+ERR_MONTH_FORMAT = "月份无法识别，应为 YYYY-MM"
 
 # 是/否 cells (县域内, 政府办, 标准化 …): the Chinese words, 1/0 and the English forms.
 YES_NO_VALUES: dict[str, bool] = {
@@ -113,6 +115,19 @@ def parse_date(text: str) -> tuple[date | None, str]:
         return date(int(match[1]), int(match[2]), int(match[3])), ""
     except ValueError:
         return None, ERR_DATE_IMPOSSIBLE
+
+
+def parse_month(text: str) -> tuple[date | None, str]:
+    """解析月份 (first day of the month, "") or (None, reason) for ``YYYY-MM``, ``YYYY年M月`` or any date of it."""
+    match = _MONTH.match(text)
+    if match is None:
+        day, reason = parse_date(text)
+        if day is None:
+            return None, ERR_MONTH_FORMAT if reason == ERR_DATE_FORMAT else reason
+        return day.replace(day=1), ""
+    if not 1 <= int(match[2]) <= 12:
+        return None, ERR_MONTH_FORMAT
+    return date(int(match[1]), int(match[2]), 1), ""
 
 
 def parse_yes_no(text: str) -> bool | None:

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.dispatch import Signal
 
-KINDS = frozenset({"roster", "settlement", "care", "treatment", "alerts", "enrolment"})
+KINDS = frozenset({"roster", "settlement", "care", "treatment", "alerts", "enrolment", "capacity"})
 
 # kwargs: kind: str, years: list[int], person_ids: list[int] | None
 data_changed = Signal()

@@ -311,6 +311,10 @@ class ImportKind(models.TextChoices):
     CONTRACTS = "contracts", "家庭医生签约"
     FOLLOWUPS = "followups", "随访记录"
     ENROLMENT = "enrolment", "参保"
+    STAFF = "staff", "卫生人员"
+    SUPPORT = "support", "对口帮扶"
+    TELEMEDICINE = "telemedicine", "远程医疗"
+    TRAINING = "training", "培训"
 
 
 class ImportStatus(models.TextChoices):
