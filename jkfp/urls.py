@@ -11,6 +11,7 @@ urlpatterns = [
     path("indicators/", include("jkfp.web.indicators.urls")),
     path("monitoring/", include("jkfp.web.monitoring.urls")),
     path("care/", include("jkfp.web.care.urls")),
+    path("capacity/", include("jkfp.web.capacity.urls")),
     path("api/v1/", api.urls),
     path("settlement/", include("jkfp.web.settlement.urls")),
     path("", include("jkfp.web.urls")),

@@ -67,5 +67,6 @@ def test_care_teams_are_scoped_and_settings_editable(
         "/admin/care/followuprule/",
         "/admin/care/servicepackage/",
         "/admin/indicators/premiumrule/",
+        "/admin/capacity/capacitystandard/",
     ):
         assert client.get(path).status_code == 200, path

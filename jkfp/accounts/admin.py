@@ -57,7 +57,16 @@ class RegionAdmin(RegionScopedAdmin):
 class InstitutionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """Institutions are shared reference data (out-of-county hospitals have no region in the county)."""
 
-    list_display = ("code", "name", "level", "in_county", "region")
-    list_filter = ("level", "in_county")
+    list_display = (
+        "code",
+        "name",
+        "kind",
+        "government_run",
+        "standardised",
+        "standardised_on",
+        "level",
+        "region",
+    )
+    list_filter = ("kind", "government_run", "standardised", "level", "in_county")
     search_fields = ("code", "name")
-    raw_id_fields = ("region",)
+    raw_id_fields = ("region", "served_villages")

@@ -85,6 +85,7 @@ COUNTY_ADMIN_MODELS = (
     ("care", "team"),
     ("care", "teammember"),
     ("indicators", "premiumrule"),
+    ("capacity", "capacitystandard"),
 )
 
 

@@ -10,7 +10,9 @@ township only, and an institution outside the user's region is ``Http404``.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
@@ -21,9 +23,11 @@ from jkfp.capacity.models import (
     CapacityStandard,
     PairedSupport,
     Staff,
+    Teleconsultation,
     TelemedicineLink,
     Training,
     TrainingAttendance,
+    connected_q,
     on_post_q,
 )
 from jkfp.capacity.standard import (
@@ -237,4 +241,66 @@ def trainings(*, user: Any, region: Region | None = None, year: int | None = Non
             institutions_count=Count("attendances", filter=Q(attendances__in=inside)),
         )
         .order_by("-held_on", "topic")
+    )
+
+
+def assessments_all(*, as_of: date) -> list[Assessment]:
+    """全部评估 The assessment of every top region (each county of the deployment) on ``as_of``."""
+    return [
+        assessment(region=root, as_of=as_of) for root in Region.objects.filter(parent=None).order_by("code")
+    ]
+
+
+@dataclass(frozen=True)
+class YearSummary:
+    """年度概况 Paired support, telemedicine and training of a region in a year (the report's sentences)."""
+
+    supports: int
+    supporting_hospitals: int
+    staff_sent: int
+    staff_months: Decimal
+    outpatients: int
+    operations: int
+    support_trainings: int
+    connected: int
+    consultations: int
+    trainings: int
+    attendees: int
+
+
+def year_summary(*, region: Region, year: int, as_of: date) -> YearSummary:
+    """年度概况 What the region's institutions received and did in ``year`` (``region`` already checked)."""
+    lo, hi = prefix_range(region.prefix)
+    supports = PairedSupport.objects.filter(
+        supported__region_id__gte=lo, supported__region_id__lt=hi, start_on__lte=date(year, 12, 31)
+    ).filter(Q(end_on__isnull=True) | Q(end_on__gte=date(year, 1, 1)))
+    s = supports.aggregate(
+        n=Count("pk"),
+        hospitals=Count("supporting", distinct=True),
+        staff=Sum("staff_count"),
+        months=Sum("staff_months"),
+        outpatients=Sum("outpatients_count"),
+        operations=Sum("operations_count"),
+        trainings=Sum("trainings_count"),
+    )
+    links = TelemedicineLink.objects.filter(institution__region_id__gte=lo, institution__region_id__lt=hi)
+    consultations = Teleconsultation.objects.filter(link__in=links, month__year=year).aggregate(
+        n=Sum("consultations_count")
+    )["n"]
+    attended = TrainingAttendance.objects.filter(
+        institution__region_id__gte=lo, institution__region_id__lt=hi, training__held_on__year=year
+    )
+    t = attended.aggregate(sessions=Count("training", distinct=True), people=Sum("attendees_count"))
+    return YearSummary(
+        supports=s["n"],
+        supporting_hospitals=s["hospitals"],
+        staff_sent=s["staff"] or 0,
+        staff_months=Decimal(s["months"] or 0).quantize(Decimal("0.1")),
+        outpatients=s["outpatients"] or 0,
+        operations=s["operations"] or 0,
+        support_trainings=s["trainings"] or 0,
+        connected=links.filter(connected_q(as_of)).count(),
+        consultations=consultations or 0,
+        trainings=t["sessions"],
+        attendees=t["people"] or 0,
     )

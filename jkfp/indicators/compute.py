@@ -53,6 +53,8 @@ def _money_sum(path: str) -> Coalesce:
 def village_figures(spec: Spec) -> VillageFigures:
     """村级分子分母 ``village code → (numerator, denominator)`` with one GROUP BY (two for split units)."""
     out: dict[str, tuple[Decimal, Decimal]] = {}
+    if spec.figures is not None:
+        return dict(spec.figures)
     if spec.den_sum is not None and spec.num_sum is not None:
         num_agg = Coalesce(
             Sum(spec.num_sum, filter=spec.numerator),

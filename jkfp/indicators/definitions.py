@@ -73,6 +73,9 @@ class Spec:
     # Optional village codes that have data (a flat values_list): regions with none of them are
     # 暂无数据 (null) rather than 0 — e.g. enrolment loaded for some townships only.
     coverage: QuerySet[Any] | None = None
+    # Optional figures computed elsewhere (by the one home of a rule that is not a queryset, e.g. the
+    # capacity standard): ``region code → (numerator, denominator)``, rolled up like village figures.
+    figures: dict[str, tuple[Decimal, Decimal]] | None = None
 
 
 @dataclass(frozen=True)

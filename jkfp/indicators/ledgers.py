@@ -10,7 +10,9 @@ header row, a 合计 row), generated from the same definitions as the indicators
   with the enrolment status, premium paid and subsidy received where an enrolment record exists;
 - 慢病卡 chronic cards: cards issued in the year to target persons (chronic_card_count numerator);
 - 防返贫监测预警 alerts: ``jkfp.monitoring.ledger`` (the alerts of the year);
-- 问题整改 rectification.
+- 问题整改 rectification;
+- 基层医疗卫生服务能力 capacity: ``jkfp.capacity.ledger`` (the standard and the blank points on the
+  year's as-of date, with their rectification); 对口帮扶, 远程医疗 and 培训 of the year.
 
 A ledger whose data does not exist for the year is not offered (``available`` is False).
 """
@@ -21,6 +23,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -39,11 +42,14 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Sum,
     Value,
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from jkfp.capacity.models import PairedSupport, SupportLevel, TelemedicineLink, Training, TrainingAttendance
+from jkfp.capacity.selectors import has_facilities
 from jkfp.indicators.catalogue import BY_CODE
 from jkfp.indicators.definitions import (
     ENROLMENT_LABELS,
@@ -54,6 +60,7 @@ from jkfp.indicators.definitions import (
     target_q,
     year_bounds,
 )
+from jkfp.indicators.definitions_capacity import capacity_as_of
 from jkfp.indicators.exports import table_xlsx
 from jkfp.indicators.models import PremiumRule, Rectification, RectificationStatus
 from jkfp.regions.models import Region, prefix_range
@@ -252,6 +259,63 @@ def rectification_rows(year: int, region: Region) -> tuple[QuerySet[Any], tuple[
     return qs.order_by("region_code", "deadline_on", "pk"), columns
 
 
+def support_rows(year: int, region: Region) -> tuple[QuerySet[Any], tuple[Column, ...]]:
+    """对口帮扶 Support received in ``year`` (periods overlapping it) by institutions of ``region``."""
+    jan1, dec31 = year_bounds(year)
+    qs = _in_region(PairedSupport.objects.all(), "supported__region_id", region).filter(start_on__lte=dec31)
+    qs = qs.filter(Q(end_on__isnull=True) | Q(end_on__gte=jan1))
+    columns = (
+        Column("帮扶医院", "supporting__name"),
+        Column("受援机构", "supported__name"),
+        Column("受援机构所在地区", "supported__region__name"),
+        Column("起始日期", "start_on"),
+        Column("终止日期", "end_on"),
+        Column("派驻人员（人）", "staff_count"),
+        Column("驻点时间（人·月）", "staff_months"),
+        Column("门诊（人次）", "outpatients_count"),
+        Column("手术（台次）", "operations_count"),
+        Column("培训（场次）", "trainings_count"),
+        Column("备注", "note"),
+    )
+    return qs.order_by("supported__region_id", "supported_id", "start_on", "pk"), columns
+
+
+def telemedicine_rows(year: int, region: Region) -> tuple[QuerySet[Any], tuple[Column, ...]]:
+    """远程医疗 Links of institutions of ``region`` with their consultations in ``year``."""
+    qs = _in_region(TelemedicineLink.objects.all(), "institution__region_id", region).annotate(
+        year_consultations=Coalesce(
+            Sum("months__consultations_count", filter=Q(months__month__year=year)),
+            Value(0),
+            output_field=IntegerField(),
+        )
+    )
+    columns = (
+        Column("所在地区", "institution__region__name"),
+        Column("机构", "institution__name"),
+        Column("对接机构（平台）", "partner"),
+        Column("接入日期", "connected_on"),
+        Column("停用日期", "disconnected_on"),
+        Column(f"{year}年会诊（人次）", "year_consultations"),
+    )
+    return qs.order_by("institution__region_id", "institution_id"), columns
+
+
+def training_rows(year: int, region: Region) -> tuple[QuerySet[Any], tuple[Column, ...]]:
+    """培训 Attendance of institutions of ``region`` at the trainings held in ``year`` (training_count's rows)."""
+    qs = _in_region(
+        TrainingAttendance.objects.filter(training__held_on__year=year), "institution__region_id", region
+    )
+    columns = (
+        Column("培训日期", "training__held_on"),
+        Column("培训主题", "training__topic"),
+        Column("主办单位", "training__organiser"),
+        Column("级别", "training__level", labels={v: str(lbl) for v, lbl in SupportLevel.choices}),
+        Column("参训机构", "institution__name"),
+        Column("参训人数", "attendees_count"),
+    )
+    return qs.order_by("training__held_on", "training_id", "institution_id"), columns
+
+
 def _has(code: str) -> Callable[[int], bool]:
     return lambda year: BY_CODE[code].build(year) is not None
 
@@ -287,6 +351,18 @@ LEDGERS: dict[str, LedgerSpec] = {
     "rectification": LedgerSpec(
         "问题整改台账", lambda year: True, "发现问题、责任人、整改时限、佐证材料与状态"
     ),
+    "capacity": LedgerSpec(
+        "基层医疗卫生服务能力台账",
+        lambda year: has_facilities(),
+        "年末（本年为今天）乡镇卫生院、村、村卫生室、在岗人员与空白点及其整改",
+    ),
+    "support": LedgerSpec(
+        "对口帮扶台账", lambda year: PairedSupport.objects.exists(), "帮扶期覆盖本年度的对口帮扶记录"
+    ),
+    "telemedicine": LedgerSpec(
+        "远程医疗台账", lambda year: TelemedicineLink.objects.exists(), "接入远程医疗的机构与本年度会诊人次"
+    ),
+    "training": LedgerSpec("培训台账", lambda year: Training.objects.exists(), "本年度培训与各机构参训人数"),
 }
 ROWS: dict[str, Callable[[int, Region], tuple[QuerySet[Any], tuple[Column, ...]]]] = {
     "roster": roster_rows,
@@ -295,6 +371,9 @@ ROWS: dict[str, Callable[[int, Region], tuple[QuerySet[Any], tuple[Column, ...]]
     "premium": premium_rows,
     "cards": cards_rows,
     "rectification": rectification_rows,
+    "support": support_rows,
+    "telemedicine": telemedicine_rows,
+    "training": training_rows,
 }
 UNITS = {
     "roster": "人",
@@ -303,6 +382,9 @@ UNITS = {
     "premium": "人",
     "cards": "张",
     "rectification": "项",
+    "support": "条",
+    "telemedicine": "所",
+    "training": "条",
 }
 
 
@@ -333,6 +415,21 @@ def ledger_write(*, kind: str, user: Any, region: Region, year: int) -> tuple[Pa
         os.close(handle)
         alert_totals = monitoring_ledger_write(user=user, region=region, year=year, target=Path(name))
         return Path(name), f"{alert_totals.alerts}条 处置率{alert_totals.rate_text()}"
+    if kind == "capacity":
+        from jkfp.capacity.ledger import capacity_ledger_write
+
+        directory = Path(settings.VAR_DIR) / "exports"
+        directory.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(prefix="ledger-", suffix=".xlsx", dir=directory)
+        os.close(handle)
+        capacity_totals = capacity_ledger_write(
+            user=user,
+            region=region,
+            as_of=capacity_as_of(year),
+            target=Path(name),
+            rectified=lambda subjects: _rectified(subjects, region),
+        )
+        return Path(name), capacity_totals.text()
     rows, columns = ROWS[kind](year, region)
     path, count, money = table_xlsx(
         rows,
@@ -344,3 +441,15 @@ def ledger_write(*, kind: str, user: Any, region: Region, year: int) -> tuple[Pa
     )
     summary = f"{count}{UNITS[kind]}" + "".join(f" {label}{amount}" for label, amount in money.items())
     return path, summary
+
+
+def _rectified(subjects: list[str], region: Region) -> dict[str, tuple[str, date, str]]:
+    """subject → (status, deadline, owner) of the region's rectification items (an open one first)."""
+    labels = dict(RectificationStatus.choices)
+    out: dict[str, tuple[str, date, str]] = {}
+    items = _in_region(Rectification.objects.filter(subject__in=subjects), "region_code", region).order_by(
+        "subject", "status", "-id"
+    )
+    for subject, status, deadline, owner in items.values_list("subject", "status", "deadline_on", "owner"):
+        out.setdefault(subject, (str(labels[status]), deadline, owner))
+    return out

@@ -105,6 +105,9 @@ class Rectification(models.Model):
         "状态", max_length=10, choices=RectificationStatus.choices, default=RectificationStatus.OPEN
     )
     done_on = models.DateField("完成日期", null=True, blank=True)
+    # 整改对象: the stable key of what the item is about when the system raised it (e.g. a blank point
+    # ``blank:village:<code>``), so that a page can show its rectification and never raise it twice.
+    subject = models.CharField("整改对象", max_length=80, blank=True, db_index=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name="登记人",

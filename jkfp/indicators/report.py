@@ -1,9 +1,13 @@
 """自评报告 The yearly self-assessment report (.docx, python-docx) in the shape of the county reports.
 
 Sections: 一、精准识别; 二、便捷就医（先诊疗后付费、一站式结算）; 三、三个一批（大病集中救治一批、
-慢病签约服务管理一批、重病兜底保障一批）; 四、结算保障; 五、组织保障与问题整改; 附表 one table per
-township. Every figure is read from the stored snapshot (``selectors.region_report``), the same the
-dashboard, the CLI and the ledgers agree with; an indicator without data says 暂无数据.
+慢病签约服务管理一批、重病兜底保障一批）; 四、结算保障; 五、医疗卫生服务能力建设 (the “三个一” standard,
+paired support, telemedicine, training, the blank points and their rectification); 六、组织保障与问题整改;
+附表 one table per township. Every indicator is read from the stored snapshot (``selectors.region_report``),
+the same the dashboard, the CLI and the ledgers agree with; an indicator without data says 暂无数据. The
+capacity section adds what the snapshot does not hold — the county checks, the blank points with their
+rectification and the year's support, telemedicine and training — assessed on the year's as-of date
+(``definitions_capacity.capacity_as_of``) by the same rules (``jkfp.capacity.standard``).
 """
 
 from __future__ import annotations
@@ -16,11 +20,23 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from jkfp.capacity import selectors as capacity
+from jkfp.capacity.standard import STATE_LABELS
 from jkfp.indicators import selectors
 from jkfp.indicators.catalogue import BY_CODE, INDICATORS
 from jkfp.indicators.compute import NO_DATA, Figure
+from jkfp.indicators.definitions_capacity import capacity_as_of
 from jkfp.indicators.models import Rectification, RectificationStatus
 from jkfp.regions.models import Region, prefix_range
+
+CAPACITY_CODES = (
+    "township_centre_rate",
+    "clinic_coverage_rate",
+    "qualified_doctor_rate",
+    "blank_point_count",
+    "telemedicine_rate",
+    "training_count",
+)
 
 SECTIONS: tuple[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], ...] = (
     ("一、精准识别", (("", ("verification_rate", "enrolment_rate")),)),
@@ -56,8 +72,10 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], ...] = (
 )
 
 
-def percent(figure: Figure) -> str:
+def percent(figure: Figure, count: bool = False) -> str:
     value = figure.value
+    if count:
+        return "—"
     return "—" if value is None else f"{value * 100:.2f}%"
 
 
@@ -72,6 +90,13 @@ def sentence(code: str, figure: Figure) -> str:
     indicator = BY_CODE[code]
     if not figure.has_data:
         return f"{indicator.name}：暂无数据。"
+    if indicator.extra.get("count"):
+        if indicator.denominator_label == indicator.numerator_label:
+            return f"{indicator.name}：{number(figure.numerator, False)}{indicator.unit}。"
+        return (
+            f"{indicator.name}：{indicator.denominator_label} {number(figure.denominator, False)}，"
+            f"{indicator.numerator_label} {number(figure.numerator, False)}{indicator.unit}。"
+        )
     return (
         f"{indicator.name}：{indicator.denominator_label} {number(figure.denominator, indicator.money)}，"
         f"{indicator.numerator_label} {number(figure.numerator, indicator.money)}，"
@@ -102,7 +127,7 @@ def figure_rows(figures: dict[str, Figure]) -> list[tuple[str, str, str, str]]:
                     indicator.name,
                     number(figure.numerator, indicator.money),
                     number(figure.denominator, indicator.money),
-                    percent(figure),
+                    percent(figure, bool(indicator.extra.get("count"))),
                 )
             )
     return rows
@@ -133,7 +158,8 @@ def report_write(*, year: int, region: Region) -> Path:
             for code in codes:
                 if code in BY_CODE:
                     document.add_paragraph(sentence(code, figures.get(code, NO_DATA)))
-    document.add_heading("五、组织保障与问题整改", level=1)
+    _capacity_section(document, region=region, year=year, figures=figures)
+    document.add_heading("六、组织保障与问题整改", level=1)
     lo, hi = prefix_range(region.prefix)
     items = Rectification.objects.filter(region_code__gte=lo, region_code__lt=hi)
     total = items.count()
@@ -155,6 +181,75 @@ def report_write(*, year: int, region: Region) -> Path:
     os.close(handle)
     document.save(name)
     return Path(name)
+
+
+def _capacity_section(document: Any, *, region: Region, year: int, figures: dict[str, Figure]) -> None:
+    """五、医疗卫生服务能力建设 The standard, support, telemedicine, training, blank points and rectification."""
+    as_of = capacity_as_of(year)
+    document.add_heading("五、医疗卫生服务能力建设", level=1)
+    document.add_paragraph(f"（统计日期：{as_of:%Y年%m月%d日}。）")
+    for code in CAPACITY_CODES:
+        document.add_paragraph(sentence(code, figures.get(code, NO_DATA)))
+    if not capacity.has_facilities():
+        document.add_paragraph("尚未登记医疗机构的类型、政府办与标准化情况，“三个一”达标情况暂无数据。")
+        return
+    result = capacity.assessment(region=region, as_of=as_of)
+    for county in result.counties:
+        for check in county.checks:
+            document.add_paragraph(
+                f"{county.name}{check.requirement}：{STATE_LABELS[check.state]}（{check.reason}）。"
+            )
+    document.add_paragraph(
+        f"全{region.name}共有乡镇 {len(result.townships)} 个，乡镇卫生院达标 {result.townships_ok} 个；"
+        f"行政村 {len(result.villages)} 个，有村卫生室的 {result.villages_with_clinic} 个，"
+        f"由乡镇卫生院覆盖（乡镇卫生院所在村或邻近村）的 {result.villages_covered_by_exception} 个；"
+        f"政府办村卫生室 {len(result.clinics)} 所，其中标准化 {result.clinics_standardised} 所，"
+        f"有合格村医 {result.clinics_with_qualified_doctor} 所。"
+    )
+    summary = capacity.year_summary(region=region, year=year, as_of=as_of)
+    document.add_paragraph(
+        f"对口帮扶：{year}年 {summary.supporting_hospitals} 家医院帮扶 {summary.supports} 项，派驻人员 "
+        f"{summary.staff_sent} 人、驻点 {summary.staff_months} 人·月，门诊 {summary.outpatients} 人次、"
+        f"手术 {summary.operations} 台次，开展培训 {summary.support_trainings} 场。"
+    )
+    document.add_paragraph(
+        f"远程医疗：已接入 {summary.connected} 所机构，{year}年远程会诊 {summary.consultations} 人次。"
+        f"培训：{year}年参加培训 {summary.trainings} 场，{summary.attendees} 人次。"
+    )
+    points = result.blank_points
+    lo, hi = prefix_range(region.prefix)
+    items: dict[str, Rectification] = {}
+    for item in Rectification.objects.filter(
+        region_code__gte=lo, region_code__lt=hi, subject__in=[b.subject for b in points]
+    ).order_by("subject", "status", "-id"):
+        items.setdefault(item.subject, item)
+    if not points:
+        document.add_paragraph("空白点：无。每个乡镇、行政村均已达到“三个一”要求。")
+        return
+    done = sum(
+        1 for b in points if b.subject in items and items[b.subject].status != RectificationStatus.OPEN
+    )
+    raised = sum(1 for b in points if b.subject in items)
+    document.add_paragraph(
+        f"空白点：共 {len(points)} 个，已列入问题整改 {raised} 个（其中已整改或销号 {done} 个），"
+        f"未列入整改 {len(points) - raised} 个。明细如下："
+    )
+    table = document.add_table(rows=1, cols=4)
+    table.style = "Table Grid"
+    for cell, text in zip(table.rows[0].cells, ("类别", "名称", "原因", "整改情况"), strict=True):
+        cell.text = text
+    for point in points:
+        item = items.get(point.subject)
+        state = (
+            "未列入整改"
+            if item is None
+            else f"{item.get_status_display()}（责任人 {item.owner}，时限 {item.deadline_on:%Y-%m-%d}）"
+        )
+        cells = table.add_row().cells
+        for cell, text in zip(
+            cells, (point.kind_label, f"{point.name}（{point.code}）", point.reason, state), strict=True
+        ):
+            cell.text = text
 
 
 def _cn(n: int) -> str:

@@ -215,3 +215,16 @@ def rectification_get(*, user: Any, pk: int) -> Rectification:
 
 def region_names(codes: list[str]) -> dict[str, str]:
     return dict(Region.objects.filter(code__in=codes).values_list("code", "name"))
+
+
+def rectifications_by_subject(*, user: Any, subjects: list[str]) -> dict[str, Rectification]:
+    """整改对象 The rectification item of each subject (an open one before closed ones), in the user's region."""
+    out: dict[str, Rectification] = {}
+    if not subjects:
+        return out
+    items = Rectification.objects.filter(code_q(user, "region_code"), subject__in=subjects).order_by(
+        "subject", "status", "-id"
+    )
+    for item in items:
+        out.setdefault(item.subject, item)
+    return out

@@ -8,7 +8,7 @@ the new figures, never a mix.
 from __future__ import annotations
 
 import time
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +18,8 @@ from django.utils import timezone
 
 from jkfp.accounts.models import Role
 from jkfp.accounts.scoping import user_sees_code
+from jkfp.capacity import selectors as capacity_selectors
+from jkfp.capacity.standard import KIND_CLINIC, KIND_TOWNSHIP, KIND_VILLAGE, BlankPoint
 from jkfp.indicators.catalogue import INDICATORS
 from jkfp.indicators.compute import RegionTree, compute_all
 from jkfp.indicators.models import (
@@ -27,6 +29,7 @@ from jkfp.indicators.models import (
     RectificationStatus,
     SnapshotRun,
 )
+from jkfp.regions.models import Institution, InstitutionKind, Region, prefix_range
 
 REFRESH_ROLES = frozenset({Role.COUNTY_ADMIN})
 RECTIFY_ROLES = frozenset({Role.COUNTY_ADMIN, Role.TOWNSHIP})
@@ -36,6 +39,14 @@ ERR_REGION = "区划不在您的管辖范围内"
 ERR_EVIDENCE = "标记为已整改或已销号时必须填写佐证材料"
 ERR_YEAR = "年度须在2016至2100之间"
 ERR_SUBSIDY = "资助金额不能为负，也不能超过个人缴费标准"
+ERR_BLANK_GONE = "该空白点在{on}已不存在（可能已整改或数据已更新），请刷新页面"
+BLANK_DEADLINE_DAYS = 30  # the deadline a one-click rectification item gets; edited afterwards as any item
+BLANK_SOURCE = "空白点排查（{on}）"
+BLANK_MEASURES = {
+    KIND_VILLAGE: "设置政府办村卫生室，或由乡镇卫生院覆盖并登记服务村",
+    KIND_CLINIC: "配备持乡村医生证或以上资质的乡村医生",
+    KIND_TOWNSHIP: "乡镇卫生院标准化建设，配备执业（助理）医师或全科医生",
+}
 
 
 def snapshot_refresh(*, year: int) -> SnapshotRun:
@@ -142,16 +153,18 @@ def rectification_create(
     deadline_on: date,
     source: str = "",
     measures: str = "",
+    subject: str = "",
 ) -> Rectification:
     """登记整改问题 Record a finding for a region inside the user's scope."""
     _check_rectify(user, region_code)
     item = Rectification(
         region_code=region_code,
-        finding=finding.strip(),
+        finding=finding.strip()[:500],
         owner=owner.strip(),
         deadline_on=deadline_on,
         source=source.strip(),
         measures=measures.strip(),
+        subject=subject,
         created_by=user,
     )
     item.full_clean()
@@ -181,3 +194,64 @@ def rectification_update(
     item.full_clean()
     item.save()
     return item
+
+
+def _blank_region(subject: str) -> tuple[str, str]:
+    """(kind, region code to assess) of a blank point's subject ``blank:<kind>:<code>``."""
+    parts = subject.split(":", 2)
+    if len(parts) != 3 or parts[0] != "blank" or parts[1] not in BLANK_MEASURES:
+        raise ValidationError({"subject": "空白点标识无效"})
+    kind, code = parts[1], parts[2]
+    if kind == KIND_CLINIC:
+        region = Institution.objects.filter(code=code).values_list("region_id", flat=True).first()
+        return kind, region or ""
+    return kind, code
+
+
+def rectification_from_blank_point(*, user: Any, subject: str, as_of: date) -> tuple[Rectification, bool]:
+    """空白点转整改 Raise the blank point ``subject`` (as assessed on ``as_of``) as a rectification item.
+
+    The blank point is assessed again here (the page's text is not trusted); an open item of the same
+    subject is returned instead of a second one. Returns (item, created).
+    """
+    kind, region_code = _blank_region(subject)
+    _check_rectify(user, region_code)
+    region = Region.objects.filter(code=region_code).first()
+    if region is None:
+        raise ValidationError({"subject": ERR_BLANK_GONE.format(on=as_of)})
+    found = capacity_selectors.assessment(region=region, as_of=as_of)
+    point: BlankPoint | None = next((b for b in found.blank_points if b.subject == subject), None)
+    if point is None:
+        raise ValidationError({"subject": ERR_BLANK_GONE.format(on=as_of)})
+    existing = Rectification.objects.filter(subject=subject, status=RectificationStatus.OPEN).first()
+    if existing is not None:
+        return existing, False
+    owner = _blank_owner(point.region_code)
+    item = rectification_create(
+        user=user,
+        region_code=point.region_code,
+        finding=f"空白点（{point.kind_label}）：{point.name}（{point.code}）{point.reason}",
+        owner=owner,
+        deadline_on=timezone.localdate() + timedelta(days=BLANK_DEADLINE_DAYS),
+        source=BLANK_SOURCE.format(on=f"{as_of:%Y-%m-%d}"),
+        measures=BLANK_MEASURES[kind],
+        subject=subject,
+    )
+    return item, True
+
+
+def _blank_owner(region_code: str) -> str:
+    """责任人 The township's government-run health centre, else the township government."""
+    lo, hi = prefix_range(region_code[:9])
+    centre = (
+        Institution.objects.filter(
+            region_id__gte=lo, region_id__lt=hi, kind=InstitutionKind.TOWNSHIP_CENTRE, government_run=True
+        )
+        .order_by("code")
+        .values_list("name", flat=True)
+        .first()
+    )
+    if centre:
+        return str(centre)
+    name = Region.objects.filter(code=region_code[:9] + "000").values_list("name", flat=True).first()
+    return f"{name or region_code}人民政府"

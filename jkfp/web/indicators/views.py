@@ -24,6 +24,7 @@ from jkfp.accounts.models import AuditAction, Role
 from jkfp.accounts.services import audit_record
 from jkfp.indicators import ledgers, report, selectors, services
 from jkfp.indicators.catalogue import INDICATORS
+from jkfp.indicators.definitions_capacity import capacity_as_of
 from jkfp.indicators.exports import drill_xlsx, format_rows
 from jkfp.indicators.models import RectificationStatus
 from jkfp.web.exports import file_response
@@ -67,6 +68,20 @@ def _number(value: Decimal | None, money: bool) -> str:
     return f"{value:.2f}" if money else f"{int(value)}"
 
 
+def _drill_urls(indicator: Any, year: int, region_code: str) -> tuple[str, str]:
+    """The numerator and denominator links of a figure: the drill-down list, or the indicator's own page
+    (``extra["drill"]``, e.g. the capacity page listing each blank point with its reason)."""
+    page = indicator.extra.get("drill")
+    if page:
+        url = f"{reverse(page)}?region={region_code}&as_of={capacity_as_of(year):%Y-%m-%d}"
+        return url, url
+    query = f"?year={year}&region={region_code}"
+    return (
+        reverse("indicators:drill", args=[indicator.code, "numerator"]) + query,
+        reverse("indicators:drill", args=[indicator.code, "denominator"]) + query,
+    )
+
+
 @role_required(*READ_ROLES)
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
@@ -78,22 +93,24 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     chart: dict[str, Any] = {"regions": [c.name for c in data.children], "indicators": []}
     for indicator in INDICATORS:
         cells = []
-        num_url = reverse("indicators:drill", args=[indicator.code, "numerator"])
-        den_url = reverse("indicators:drill", args=[indicator.code, "denominator"])
+        count = bool(indicator.extra.get("count"))
         for figures in columns:
             figure = figures.figures.get(indicator.code)
             if figure is None or not figure.has_data:
                 cells.append(None)
                 continue
             value = figure.value
-            query = f"?year={year}&region={figures.code}"
+            num_url, den_url = _drill_urls(indicator, year, figures.code)
             cells.append(
                 {
                     "num": _number(figure.numerator, indicator.money),
                     "den": _number(figure.denominator, indicator.money),
-                    "num_url": num_url + query,
-                    "den_url": den_url + query,
-                    "percent": "—" if value is None else f"{value * 100:.2f}%",
+                    "num_url": num_url,
+                    "den_url": den_url,
+                    # A count (空白点数, 培训人次) is shown as the number itself, not as a share.
+                    "percent": f"{_number(figure.numerator, False)}{indicator.unit}"
+                    if count
+                    else ("—" if value is None else f"{value * 100:.2f}%"),
                     "colour": _colour(indicator, value),
                 }
             )
@@ -101,7 +118,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         if indicator.target is not None:
             sign = "≤" if indicator.extra.get("lower_is_better") else "≥"
             target = f"{sign}{indicator.target * 100:.0f}%"
-        rows.append({"indicator": indicator, "cells": cells, "target": target})
+        if count and indicator.target is not None:
+            target = f"{int(indicator.target)}{indicator.unit}"
+        rows.append({"indicator": indicator, "cells": cells, "target": target, "count": count})
         series = data.months.get(indicator.code)
         chart["indicators"].append(
             {
@@ -154,8 +173,12 @@ def _drill(request: HttpRequest, code: str, side: str) -> tuple[int, Any, Any]:
 
 @role_required(*READ_ROLES)
 @require_GET
-def drill(request: HttpRequest, code: str, side: str) -> HttpResponse:
+def drill(request: HttpRequest, code: str, side: str) -> HttpResponseBase:
     """指标明细 The rows behind the numerator or the denominator of a figure (audited)."""
+    indicator = selectors.indicator_get(code)
+    if indicator.extra.get("drill"):
+        year, region = _year_region(request)
+        return redirect(_drill_urls(indicator, year, region.code)[0])
     year, region, found = _drill(request, code, side)
     page = None
     rows: list[list[str]] = []
@@ -195,6 +218,8 @@ def drill(request: HttpRequest, code: str, side: str) -> HttpResponse:
 @require_GET
 def drill_export(request: HttpRequest, code: str, side: str) -> HttpResponseBase:
     """导出明细 The drill-down list as .xlsx (audited)."""
+    if selectors.indicator_get(code).extra.get("drill"):
+        raise Http404("该指标的明细见其页面（如基层能力的空白点清单）及其台账")
     year, region, found = _drill(request, code, side)
     if found is None:
         raise Http404("该指标暂无数据")

@@ -57,3 +57,11 @@ def active_tag_labels(tags: Any) -> list[str]:
         if tag.start_on <= today and (tag.end_on is None or tag.end_on >= today):
             labels.setdefault(tag.get_code_display(), None)
     return list(labels)
+
+
+@register.filter
+def get_item(mapping: Any, key: Any) -> Any:
+    """字典取值 ``mapping[key]`` in a template (None when absent)."""
+    if not hasattr(mapping, "get"):
+        return None
+    return mapping.get(key)
