@@ -29,11 +29,13 @@ from django.views.decorators.http import require_GET, require_POST
 from jkfp.accounts.models import AuditAction, Role
 from jkfp.accounts.selectors import audit_events, user_by_username
 from jkfp.accounts.services import audit_record
+from jkfp.capacity.services import capacity_import_start
 from jkfp.care import services as care_services
 from jkfp.registry import selectors
 from jkfp.registry.models import ImportStatus, Person
 from jkfp.registry.services import enrolment_run_start, import_run_start, person_verify
 from jkfp.web import exports
+from jkfp.web.capacity.forms import CapacityImportForm
 from jkfp.web.care.forms import CareImportForm
 from jkfp.web.forms import (
     AuditFilterForm,
@@ -51,6 +53,7 @@ PAGE_SIZE = 50
 # on PostgreSQL at 1M persons, and nobody pages through more than 20 pages of results.
 SEARCH_CAP = 1000
 CARE_IMPORT_KINDS = ("contracts", "followups")
+CAPACITY_IMPORT_KINDS = ("staff", "support", "telemedicine", "training")
 ENROLMENT_KIND = "enrolment"
 
 
@@ -319,9 +322,21 @@ def _import_page(request: HttpRequest) -> HttpResponse:
     form = ImportForm()
     care_form = CareImportForm()
     enrolment_form = EnrolmentImportForm()
+    capacity_form = CapacityImportForm()
     upload_error = ""
     if request.method == "POST" and request.POST.get("kind") in CARE_IMPORT_KINDS:
         response, care_form, upload_error, status = _care_import(request)
+        if response is not None:
+            return response
+    elif request.method == "POST" and request.POST.get("kind") in CAPACITY_IMPORT_KINDS:
+        response, capacity_form, upload_error, status = _side_import(
+            request,
+            CapacityImportForm,
+            lambda data: capacity_import_start(
+                user=request.user, upload=data["file"], kind=data["kind"], request=request
+            ),
+            keep=("kind",),
+        )
         if response is not None:
             return response
     elif request.method == "POST" and request.POST.get("kind") == ENROLMENT_KIND:
@@ -360,6 +375,7 @@ def _import_page(request: HttpRequest) -> HttpResponse:
         "form": form,
         "care_form": care_form,
         "enrolment_form": enrolment_form,
+        "capacity_form": capacity_form,
         "upload_error": upload_error,
         "runs": selectors.import_runs(user=request.user)[:20],
         "max_mb": settings.UPLOAD_MAX_BYTES // (1024 * 1024),

@@ -50,3 +50,19 @@ class RectifyForm(forms.Form):
 
     subject = forms.CharField(max_length=80)
     as_of = forms.DateField()
+
+
+class CapacityImportForm(forms.Form):
+    """导入基层能力数据 The kind of file and the file (the file last: see jkfp.web.uploads)."""
+
+    kind = forms.ChoiceField(
+        label="导入类型",
+        choices=[
+            ("staff", "卫生人员"),
+            ("support", "对口帮扶"),
+            ("telemedicine", "远程医疗"),
+            ("training", "培训"),
+        ],
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
+    file = forms.FileField(label="文件（.csv 或 .xlsx）")
