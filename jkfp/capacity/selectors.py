@@ -304,3 +304,19 @@ def year_summary(*, region: Region, year: int, as_of: date) -> YearSummary:
         trainings=t["sessions"],
         attendees=t["people"] or 0,
     )
+
+
+def township_staff_named(*, township_code: str, name: str, on: date) -> Staff | None:
+    """同名卫生人员 The one staff member named ``name`` on post on ``on`` at an institution of the township
+    (None when nobody or several people share the name: a family-doctor member is linked only when sure)."""
+    lo, hi = prefix_range(township_code[:9])
+    found = list(
+        Staff.objects.filter(name=name, institution__region_id__gte=lo, institution__region_id__lt=hi)
+        .filter(on_post_q(on))
+        .select_related("institution")
+        .order_by("institution__kind", "pk")
+    )
+    # One person may hold two posts (a village doctor also at the centre): still one person.
+    if not found or len({s.id_number for s in found}) != 1:
+        return None
+    return found[0]

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from jkfp.capacity.models import Staff
 from jkfp.regions.models import Institution, Region
 from jkfp.registry.models import Disease, Household, Person
 
@@ -175,6 +176,16 @@ class TeamMember(models.Model):
         related_name="care_memberships",
     )
     active = models.BooleanField("在岗", default=True)
+    # 卫生人员: the member's staff record (post, qualification, institution); linked by hand or, for a
+    # unique name among the township's staff on post, by ``services.members_link_staff``.
+    staff = models.ForeignKey(
+        Staff,
+        verbose_name="卫生人员",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="team_memberships",
+    )
 
     class Meta:
         verbose_name = "团队成员"

@@ -2,7 +2,8 @@
 
 After a roster import (kind ``roster``) new conditions need follow-up schedules and moved persons'
 schedules must follow their village: the receiver only queues ``care_sync_task`` (cheap); the
-task does what ``jkfp care-sync`` does.
+task does what ``jkfp care-sync`` does. After a staff import (kind ``capacity``) it queues
+``members_link_task``, which links family-doctor members to their staff records by name.
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ MAX_PERSON_IDS = 5000
 def on_data_changed(
     sender: Any, *, kind: str, years: list[int], person_ids: list[int] | None = None, **_: Any
 ) -> None:
-    """花名册变更 → 排队补建随访计划 Queue a care sync for the persons a roster import touched."""
+    """花名册变更 → 排队补建随访计划 Queue a care sync for the persons a roster import touched; 卫生人员变更 →
+    link the family-doctor members to their staff records."""
+    if kind == "capacity":
+        from jkfp.care.tasks import members_link_task
+
+        members_link_task.enqueue()
+        return
     if kind != "roster":
         return
     from jkfp.care.tasks import care_sync_task

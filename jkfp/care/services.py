@@ -22,6 +22,8 @@ from django.utils import timezone
 from jkfp.accounts.models import AuditAction, Role
 from jkfp.accounts.scoping import user_sees_code
 from jkfp.accounts.services import audit_record
+from jkfp.capacity.models import Staff
+from jkfp.capacity.selectors import township_staff_named
 from jkfp.care.models import (
     FACE_TO_FACE_KINDS,
     Checkup,
@@ -145,9 +147,20 @@ def team_create(*, user: Any, township: Region, name: str, institution: Institut
 
 
 def team_member_add(
-    *, user: Any, team: Team, name: str, role: str = MemberRole.DOCTOR, phone: str = "", account: Any = None
+    *,
+    user: Any,
+    team: Team,
+    name: str,
+    role: str = MemberRole.DOCTOR,
+    phone: str = "",
+    account: Any = None,
+    staff: Staff | None = None,
 ) -> TeamMember:
-    """加团队成员 Add a member (with a role and phone) to a team of the user's region."""
+    """加团队成员 Add a member (with a role and phone) to a team of the user's region.
+
+    ``staff`` links the member to a staff record of an institution of the team's township; without it
+    the member is linked to the one staff member on post there with the same name, if exactly one.
+    """
     _require_role(user, MANAGE_ROLES, ERR_ROLE_MANAGE)
     if not user_sees_code(user, team.township_id):
         raise PermissionDenied(ERR_REGION_SCOPE)
@@ -156,10 +169,39 @@ def team_member_add(
         raise ValidationError({"name": ERR_MEMBER_NAME})
     if TeamMember.objects.filter(team=team, name=name).exists():
         raise ValidationError({"name": ERR_MEMBER_EXISTS})
-    member = TeamMember(team=team, name=name, role=role, phone=(phone or "").strip(), user=account)
+    if staff is not None and not (staff.institution.region_id or "").startswith(team.township_id[:9]):
+        raise ValidationError({"staff": ERR_STAFF_TOWNSHIP})
+    if staff is None:
+        staff = township_staff_named(township_code=team.township_id, name=name, on=timezone.localdate())
+    member = TeamMember(
+        team=team, name=name, role=role, phone=(phone or "").strip(), user=account, staff=staff
+    )
     member.full_clean(validate_constraints=False)
     member.save()
     return member
+
+
+def members_link_staff(*, on: date, township_code: str | None = None) -> int:
+    """关联卫生人员 Link every member without a staff record to the one staff member on post on ``on`` at an
+    institution of the team's township with the same name (a name shared by several is left alone).
+
+    Queued after each staff import (``care.receivers``); returns the number of members linked.
+    """
+    members = TeamMember.objects.filter(staff__isnull=True).select_related("team")
+    if township_code is not None:
+        members = members.filter(team__township_id=township_code)
+    found: dict[tuple[str, str], Staff | None] = {}
+    linked = 0
+    with transaction.atomic():
+        for member in members:
+            key = (member.team.township_id, member.name)
+            if key not in found:
+                found[key] = township_staff_named(township_code=key[0], name=key[1], on=on)
+            if found[key] is not None:
+                member.staff = found[key]
+                member.save(update_fields=["staff"])
+                linked += 1
+    return linked
 
 
 def team_update(*, user: Any, team: Team, name: str) -> Team:
@@ -592,6 +634,7 @@ def chronic_card_issue(
 # --- web imports -----------------------------------------------------------------------------
 
 ERR_IMPORT_KIND = "请选择导入类型：家庭医生签约或随访记录"
+ERR_STAFF_TOWNSHIP = "所选卫生人员不属于本乡镇的机构"
 
 
 def care_import_start(*, user: Any, upload: Any, kind: str, request: Any = None) -> ImportRun:

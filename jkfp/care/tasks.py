@@ -41,3 +41,11 @@ def care_import_task(run_id: int) -> dict[str, Any]:
 
     # Without the uploader the region cannot be checked: write nothing (require_user).
     return run_import(run_id, importer, label="care", require_user=True)
+
+
+@task()
+def members_link_task() -> dict[str, int]:
+    """关联卫生人员（后台） ``members_link_staff`` as of today."""
+    from jkfp.care.services import members_link_staff
+
+    return {"linked": members_link_staff(on=timezone.localdate())}

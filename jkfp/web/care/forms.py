@@ -267,7 +267,7 @@ class TeamRenameForm(forms.Form):
 
 
 class MemberForm(forms.Form):
-    """加团队成员 Name, role, phone."""
+    """加团队成员 Name, role, phone, and the staff record (卫生人员) of the township it is (optional)."""
 
     name = forms.CharField(
         label="姓名", max_length=50, widget=forms.TextInput(attrs={"class": "form-control"})
@@ -284,6 +284,17 @@ class MemberForm(forms.Form):
         max_length=40,
         widget=forms.TextInput(attrs={"class": "form-control", "inputmode": "tel"}),
     )
+    staff = forms.TypedChoiceField(
+        label="对应卫生人员（不选则按姓名自动关联）",
+        coerce=int,
+        required=False,
+        empty_value=None,
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
+
+    def __init__(self, *args: Any, staff: list[tuple[int, str]] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["staff"].choices = [("", "—"), *(staff or [])]  # type: ignore[attr-defined]
 
 
 class AssignForm(forms.Form):

@@ -28,8 +28,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from jkfp.accounts.models import AuditAction, Role
 from jkfp.accounts.services import audit_record
+from jkfp.capacity import selectors as capacity_selectors
 from jkfp.care import exports, selectors, services
 from jkfp.care.models import Checkup, ChronicCard, DrugDelivery, FollowUp
+from jkfp.regions.models import Region
 from jkfp.web.care.forms import (
     AssignForm,
     CardForm,
@@ -665,6 +667,13 @@ def team_create(request: HttpRequest) -> HttpResponse:
     return _team_list(request, form=form, status=400)
 
 
+def _staff_choices(request: HttpRequest, team: Any) -> list[tuple[int, str]]:
+    """卫生人员 The staff on post today at the institutions of the team's township (for the member form)."""
+    township = Region.objects.get(code=team.township_id)
+    rows = capacity_selectors.staff(user=request.user, region=township, on=timezone.localdate())
+    return [(s.pk, f"{s.name}（{s.institution.name}，{s.get_qualification_display()}）") for s in rows[:500]]
+
+
 def _team_page(
     request: HttpRequest,
     team: Any,
@@ -675,9 +684,11 @@ def _team_page(
 ) -> HttpResponse:
     context = {
         "team": team,
-        "members": list(team.members.order_by("-active", "role", "name")),
+        "members": list(
+            team.members.select_related("staff__institution").order_by("-active", "role", "name")
+        ),
         "rename": rename or TeamRenameForm(initial={"name": team.name}),
-        "member_form": member_form or MemberForm(),
+        "member_form": member_form or MemberForm(staff=_staff_choices(request, team)),
     }
     return render(request, "web/care/team_edit.html", context, status=status)
 
@@ -707,12 +718,20 @@ def team_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def team_member_add(request: HttpRequest, pk: int) -> HttpResponse:
     """加团队成员 Name, role and phone."""
     team = selectors.team_get(user=request.user, pk=pk)
-    form = MemberForm(request.POST)
+    form = MemberForm(request.POST, staff=_staff_choices(request, team))
     if form.is_valid():
         data = form.cleaned_data
         try:
+            staff = None
+            if data["staff"] is not None:
+                staff = capacity_selectors.staff(user=request.user).filter(pk=data["staff"]).first()
             member = services.team_member_add(
-                user=request.user, team=team, name=data["name"], role=data["role"], phone=data["phone"]
+                user=request.user,
+                team=team,
+                name=data["name"],
+                role=data["role"],
+                phone=data["phone"],
+                staff=staff,
             )
         except ValidationError as exc:
             _add_service_errors(form, exc)
