@@ -19,6 +19,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q
 
+from jkfp.capacity.selectors import township_staff_named
 from jkfp.care.bulk import VisitRecord, followups_write, raw_insert, schedules_sync
 from jkfp.care.models import (
     Checkup,
@@ -343,3 +344,37 @@ def demo_care_reset(*, county_code: str) -> None:
         Schedule.objects.filter(**person_in).delete()
         DoctorAssignment.objects.filter(household__village_id__gte=lo, household__village_id__lt=hi).delete()
         Team.objects.filter(township_id__gte=lo, township_id__lt=hi).delete()
+
+
+def demo_doctor_names(*, county_code: str) -> dict[str, str]:
+    """村医姓名 village code → the name of its village doctor in the demo teams (``姓名（村名）`` → 姓名)."""
+    lo, hi = prefix_range(county_code)
+    names: dict[str, str] = {}
+    villages = Region.objects.filter(level=RegionLevel.VILLAGE, code__gte=lo, code__lt=hi)
+    by_key = {(v.parent_id, v.name): v.code for v in villages}
+    for member in TeamMember.objects.filter(
+        role=MemberRole.VILLAGE_DOCTOR, team__township_id__gte=lo, team__township_id__lt=hi
+    ).select_related("team"):
+        name, _, rest = member.name.partition("（")
+        village = by_key.get((member.team.township_id, rest.rstrip("）")))
+        if village:
+            names[village] = name
+    return names
+
+
+def demo_members_link(*, county_code: str, today: date) -> int:
+    """关联卫生人员 Link the demo village doctors (``姓名（村名）``) and other members to their staff records."""
+    lo, hi = prefix_range(county_code)
+    linked = 0
+    with transaction.atomic():
+        for member in TeamMember.objects.filter(
+            staff__isnull=True, team__township_id__gte=lo, team__township_id__lt=hi
+        ).select_related("team"):
+            staff = township_staff_named(
+                township_code=member.team.township_id, name=member.name.partition("（")[0], on=today
+            )
+            if staff is not None:
+                member.staff = staff
+                member.save(update_fields=["staff"])
+                linked += 1
+    return linked

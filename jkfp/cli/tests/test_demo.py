@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,11 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from jkfp.accounts.models import Role, User
+from jkfp.capacity import selectors as capacity_selectors
+from jkfp.care.models import TeamMember
 from jkfp.regions.models import Institution, Region, RegionLevel
 from jkfp.registry.models import ChangeLog, Household, Person, SourceRecord, VerificationStatus
 from jkfp.registry.reconcile import reconcile_summary
@@ -79,6 +83,17 @@ def test_demo_builds_imports_and_is_idempotent(tmp_path: Path) -> None:
     )
     statuses = set(Person.objects.values_list("verification_status", flat=True))
     assert {VerificationStatus.PENDING, VerificationStatus.CONFIRMED} <= statuses
+
+    # Capacity (issue 16 item 7): a village without clinic, a clinic whose doctor left last month, a
+    # clinic not yet standardised, a village covered by its township centre; members linked to staff.
+    today = timezone.localdate()
+    result = capacity_selectors.assessment(region=Region.objects.get(code="421321"), as_of=today)
+    assert [b.kind for b in result.blank_points] == ["village", "clinic"]
+    last_month_end = today.replace(day=1) - timedelta(days=1)
+    assert result.blank_points[1].reason.endswith(f"于{last_month_end:%Y-%m-%d}离岗")
+    assert result.villages_covered_by_exception == 1
+    assert result.clinics_standardised == len(result.clinics) - 1
+    assert TeamMember.objects.filter(role="village_doctor", staff__isnull=False).count() > 300
 
     output_again = run_demo(tmp_path)
     assert counts() == first

@@ -24,7 +24,8 @@ from django.utils import timezone
 
 from jkfp.accounts.models import Role, User
 from jkfp.accounts.services import user_create
-from jkfp.care.synthetic import demo_care_build, demo_care_reset
+from jkfp.capacity.synthetic import demo_capacity_build, demo_capacity_reset
+from jkfp.care.synthetic import demo_care_build, demo_care_reset, demo_doctor_names, demo_members_link
 from jkfp.core.tabular import TableError
 from jkfp.monitoring.synthetic import demo_monitoring_build, demo_monitoring_reset
 from jkfp.regions.imports import institutions_import, regions_import
@@ -135,6 +136,20 @@ class Command(BaseCommand):
         )
         self._say(f"签约随访 care: {care.text()} ({time.perf_counter() - step:.1f} s)")
         step = time.perf_counter()
+        capacity = demo_capacity_build(
+            county_code=county_code,
+            today=timezone.localdate(),
+            out_dir=files.out_dir,
+            errors_dir=errors_dir,
+            doctor_names=demo_doctor_names(county_code=county_code),
+        )
+        linked = demo_members_link(county_code=county_code, today=timezone.localdate())
+        self._say(
+            f"基层能力 capacity: {capacity.text()}；关联团队成员 {linked} 名 ({time.perf_counter() - step:.1f} s)\n"
+            f"  示例空白点：{capacity.retired_doctor}（村医上月离岗）、{capacity.blank_village}（无卫生室）；"
+            f"{capacity.not_standardised}尚未达标；{capacity.exception_village}由乡镇卫生院覆盖"
+        )
+        step = time.perf_counter()
         settled = demo_settlement_build(out_dir=files.out_dir, county_code=county_code, errors_dir=errors_dir)
         self._say(f"一站式结算 settlement: {settled.text()} ({time.perf_counter() - step:.1f} s)")
         step = time.perf_counter()
@@ -188,6 +203,7 @@ class Command(BaseCommand):
             demo_monitoring_reset(county_code=county_code)  # alerts and cases protect their persons
             demo_settlement_reset(county_code=county_code)
             demo_care_reset(county_code=county_code)
+            demo_capacity_reset(county_code=county_code)
             Person.objects.filter(**in_county).delete()
             Household.objects.filter(**in_county).delete()
             ImportRun.objects.filter(source__in=[name for name, *_ in SOURCE_FILES]).delete()
