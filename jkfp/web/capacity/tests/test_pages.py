@@ -241,3 +241,19 @@ def test_indicators_and_report(admin: Any, world: CapacityWorld, tmp_path: Any) 
     ]
     assert rows[0][3].startswith("整改中（责任人 第2镇卫生院")
     assert rows[1][3] == "未列入整改"
+
+
+def test_list_pages_do_not_grow_in_queries(
+    admin: Any, world: CapacityWorld, django_assert_max_num_queries: Any
+) -> None:
+    client = login(admin)
+    for path in (
+        "/capacity/staff/",
+        "/capacity/institutions/",
+        "/capacity/support/",
+        "/capacity/telemedicine/",
+        "/capacity/training/",
+    ):
+        client.get(path)
+        with django_assert_max_num_queries(9):
+            assert client.get(path).status_code == 200
