@@ -382,9 +382,9 @@ def staff_import(
     changed: list[Staff] = []
     fields = ("name", "post", "qualification", "certificate_no", "practice_scope", "end_on")
     for (idn, inst, start), row in rows.items():
-        staff = existing.get((idn, inst, start))
+        record = existing.get((idn, inst, start))
         values = (row.name, row.post, row.qualification, row.certificate_no, row.practice_scope, row.end_on)
-        if staff is None:
+        if record is None:
             new.append(
                 Staff(
                     id_number=idn,
@@ -393,10 +393,10 @@ def staff_import(
                     **dict(zip(fields, values, strict=True)),
                 )
             )
-        elif tuple(getattr(staff, f) for f in fields) != values:
+        elif tuple(getattr(record, f) for f in fields) != values:
             for f, v in zip(fields, values, strict=True):
-                setattr(staff, f, v)
-            changed.append(staff)
+                setattr(record, f, v)
+            changed.append(record)
         else:
             summary.unchanged += 1
     with transaction.atomic():

@@ -83,9 +83,12 @@ def facts(*, region: Region, as_of: date) -> Facts:
     counties: list[Area] = []
     for code, name, level in areas:
         area = Area(code, name, level)
-        {RegionLevel.TOWNSHIP: townships, RegionLevel.VILLAGE: villages, RegionLevel.COUNTY: counties}[
-            level
-        ].append(area)
+        if level == RegionLevel.TOWNSHIP:
+            townships.append(area)
+        elif level == RegionLevel.VILLAGE:
+            villages.append(area)
+        elif level == RegionLevel.COUNTY:
+            counties.append(area)
     through = Institution.served_villages.through
     serving = through.objects.filter(region_id__gte=lo, region_id__lt=hi).values("institution_id")
     institutions = Institution.objects.filter(Q(region_id__gte=lo, region_id__lt=hi) | Q(code__in=serving))

@@ -299,21 +299,21 @@ def demo_capacity_build(
                     "三级医院对口帮扶县级医院",
                 ]
             )
-            for centre in centres[:3]:
-                support_rows.append(
-                    [
-                        county_hospital,
-                        centre,
-                        f"{year}-03-01",
-                        f"{year}-12-31",
-                        "2",
-                        "10",
-                        str(rng.randint(300, 900)),
-                        str(rng.randint(5, 30)),
-                        "4",
-                        "县级医院帮扶乡镇卫生院",
-                    ]
-                )
+            support_rows.extend(
+                [
+                    county_hospital,
+                    centre,
+                    f"{year}-03-01",
+                    f"{year}-12-31",
+                    "2",
+                    "10",
+                    str(rng.randint(300, 900)),
+                    str(rng.randint(5, 30)),
+                    "4",
+                    "县级医院帮扶乡镇卫生院",
+                ]
+                for centre in centres[:3]
+            )
     out.summaries["对口帮扶"] = supports_import(
         path=_write(out_dir / "capacity-support.csv", SUPPORT_HEADER, support_rows),
         errors_dir=errors_dir,
@@ -328,10 +328,10 @@ def demo_capacity_build(
         months = [date(today.year - 1, m, 1) for m in range(1, 13)] + [
             date(today.year, m, 1) for m in range(1, today.month)
         ]
-        for month in months:
-            tele_rows.append(
-                [code, partner, f"{since:%Y-%m-%d}", "", f"{month:%Y-%m}", str(rng.randint(2, 40))]
-            )
+        tele_rows.extend(
+            [code, partner, f"{since:%Y-%m-%d}", "", f"{month:%Y-%m}", str(rng.randint(2, 40))]
+            for month in months
+        )
     out.summaries["远程医疗"] = telemedicine_import(
         path=_write(out_dir / "capacity-telemedicine.csv", TELEMEDICINE_HEADER, tele_rows),
         errors_dir=errors_dir,
@@ -345,12 +345,13 @@ def demo_capacity_build(
             held = date(year, 2 + index * 2, 10)
             if held > today:
                 continue
-            for code in [county_hospital, *centres]:
-                training_rows.append(
-                    [f"{held:%Y-%m-%d}", topic, organiser, level, code, str(rng.randint(3, 20))]
-                )
-            for code in clinic_codes[index::3]:
-                training_rows.append([f"{held:%Y-%m-%d}", topic, organiser, level, code, "1"])
+            training_rows.extend(
+                [f"{held:%Y-%m-%d}", topic, organiser, level, code, str(rng.randint(3, 20))]
+                for code in [county_hospital, *centres]
+            )
+            training_rows.extend(
+                [f"{held:%Y-%m-%d}", topic, organiser, level, code, "1"] for code in clinic_codes[index::3]
+            )
     out.summaries["培训"] = trainings_import(
         path=_write(out_dir / "capacity-training.csv", TRAINING_HEADER, training_rows),
         errors_dir=errors_dir,

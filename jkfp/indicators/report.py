@@ -229,21 +229,21 @@ def _capacity_section(document: Any, *, region: Region, year: int, figures: dict
     done = sum(
         1 for b in points if b.subject in items and items[b.subject].status != RectificationStatus.OPEN
     )
-    raised = sum(1 for b in points if b.subject in items)
+    raised_count = sum(1 for b in points if b.subject in items)
     document.add_paragraph(
-        f"空白点：共 {len(points)} 个，已列入问题整改 {raised} 个（其中已整改或销号 {done} 个），"
-        f"未列入整改 {len(points) - raised} 个。明细如下："
+        f"空白点：共 {len(points)} 个，已列入问题整改 {raised_count} 个（其中已整改或销号 {done} 个），"
+        f"未列入整改 {len(points) - raised_count} 个。明细如下："
     )
     table = document.add_table(rows=1, cols=4)
     table.style = "Table Grid"
     for cell, text in zip(table.rows[0].cells, ("类别", "名称", "原因", "整改情况"), strict=True):
         cell.text = text
     for point in points:
-        item = items.get(point.subject)
+        raised = items.get(point.subject)
         state = (
             "未列入整改"
-            if item is None
-            else f"{item.get_status_display()}（责任人 {item.owner}，时限 {item.deadline_on:%Y-%m-%d}）"
+            if raised is None
+            else f"{raised.get_status_display()}（责任人 {raised.owner}，时限 {raised.deadline_on:%Y-%m-%d}）"
         )
         cells = table.add_row().cells
         for cell, text in zip(

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 from django.conf import settings
 from django.db import transaction
@@ -108,6 +109,9 @@ INSTITUTION_LEVELS = {"1": "1", "2": "2", "3": "3", "一级": "1", "二级": "2"
 IN_COUNTY_VALUES = YES_NO_VALUES
 
 
+V = TypeVar("V")
+
+
 def _errors_dir(errors_dir: Path | None) -> Path:
     return Path(errors_dir) if errors_dir is not None else Path(settings.IMPORT_DIR) / "errors"
 
@@ -119,10 +123,10 @@ def _report(problems: list[RowProblem], errors_dir: Path | None, stem: str) -> s
 
 
 def _group_rows(
-    numbers: list[int], keys: list[str], values: list[tuple[str, ...]]
-) -> tuple[dict[str, tuple[list[int], tuple[str, ...]]], set[str]]:
+    numbers: list[int], keys: list[str], values: list[V]
+) -> tuple[dict[str, tuple[list[int], V]], set[str]]:
     """按代码归并 Group rows by code: identical repeats collapse, differing repeats are conflicts."""
-    groups: dict[str, tuple[list[int], tuple[str, ...]]] = {}
+    groups: dict[str, tuple[list[int], V]] = {}
     conflicts: set[str] = set()
     for rownum, key, value in zip(numbers, keys, values, strict=True):
         seen = groups.get(key)
@@ -359,11 +363,7 @@ def institutions_import(
             ok = ok and capacity is not None
         if ok and level is not None and in_county is not None:
             records.append((rownum, code, (name, level, in_county, region_code or None, capacity)))
-    groups, conflicts = _group_rows(
-        [r[0] for r in records],
-        [r[1] for r in records],
-        [r[2] for r in records],  # type: ignore[misc]
-    )
+    groups, conflicts = _group_rows([r[0] for r in records], [r[1] for r in records], [r[2] for r in records])
     for code in conflicts:
         for rownum in groups[code][0]:
             fail(
@@ -392,7 +392,7 @@ def institutions_import(
     for code, (_, value) in groups.items():
         if code in conflicts:
             continue
-        name, level, in_county, region_id, capacity = value  # type: ignore[misc]
+        name, level, in_county, region_id, capacity = value
         inst = existing.get(code)
         if inst is None:
             inst = Institution(code=code, name=name, level=level, in_county=in_county, region_id=region_id)
@@ -478,9 +478,9 @@ def _capacity_cells(
         else:
             flags[1] = True
     served_text = cols.get("served_villages", blank)[i]
-    served, reason = _served_villages(served_text, region_code, kind or "other", villages)
-    if reason is not None:
-        fail(rownum, "served_villages", served_text, reason)
+    served, served_problem = _served_villages(served_text, region_code, kind or "other", villages)
+    if served_problem is not None:
+        fail(rownum, "served_villages", served_text, served_problem)
         ok = False
     if not ok or kind is None:
         return None

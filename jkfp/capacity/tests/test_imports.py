@@ -88,7 +88,8 @@ def test_staff_two_places_is_a_warning_and_reimport_changes_nothing(
     summary = imports.staff_import(path=f, errors_dir=tmp_path, today=AS_OF)
     assert (summary.valid, summary.created, summary.updated, summary.warnings) == (2, 1, 1, 1)
     (warning,) = problems(summary.errors_file)
-    assert warning[0] == 2 and warning[3].startswith("警告（已导入）：此人同期还在第1镇1村卫生室任职")
+    assert warning[0] == 2
+    assert warning[3].startswith("警告（已导入）：此人同期还在第1镇1村卫生室任职")
     assert Staff.objects.get(id_number=world.ids["钱医师"]).end_on == date(2025, 12, 31)
     again = imports.staff_import(path=f, errors_dir=tmp_path, today=AS_OF)
     assert (again.created, again.updated, again.unchanged) == (0, 0, 2)

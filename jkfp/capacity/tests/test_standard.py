@@ -135,7 +135,9 @@ def test_villages(case: str, facilities: list[Facility], expected: tuple[str, st
 def test_village_blank_reason_and_checks() -> None:
     a = run([clinic("C1", V1, standardised=False), centre(served=(V3.code,))])
     v1, v2, v3 = (a.village(v.code) for v in (V1, V2, V3))
-    assert v1 and v2 and v3
+    assert v1
+    assert v2
+    assert v3
     assert [(c.requirement, c.state) for c in v1.checks] == [
         (s.REQ_VILLAGE_CLINIC, s.MET),
         (s.REQ_VILLAGE_STANDARDISED, s.FAILED),

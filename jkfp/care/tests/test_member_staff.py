@@ -30,7 +30,8 @@ def test_members_link_by_unique_name(world: CapacityWorld, make_user: Any) -> No
     stranger.refresh_from_db()
     wu.refresh_from_db()
     assert sun.staff == Staff.objects.get(name="孙村医")
-    assert stranger.staff is None and wu.staff is None
+    assert stranger.staff is None
+    assert wu.staff is None
 
 
 def test_member_added_with_staff_of_the_township(world: CapacityWorld, make_user: Any) -> None:

@@ -254,7 +254,8 @@ def test_institutions_capacity_columns(db: Any, tmp_path: Path) -> None:
         "H1": ("county_hospital", True, True, None, []),
     }
     w1 = Institution.objects.get(code="W1")
-    assert not w1.standardised_at(date(2019, 6, 29)) and w1.standardised_at(date(2019, 6, 30))
+    assert not w1.standardised_at(date(2019, 6, 29))
+    assert w1.standardised_at(date(2019, 6, 30))
     again = institutions_import(path=f, errors_dir=tmp_path)
     assert (again.created, again.updated, again.unchanged) == (0, 0, 4)
 

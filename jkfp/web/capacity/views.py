@@ -154,7 +154,7 @@ def institution_detail(request: HttpRequest, code: str) -> HttpResponse:
     _, as_of = _region_as_of(request)
     checks: list[Any] = []
     reason = ""
-    if institution.region_id:
+    if institution.region is not None:
         result = selectors.assessment(region=institution.region, as_of=as_of)
         clinic = next((c for c in result.clinics if c.facility.code == institution.code), None)
         township = next(

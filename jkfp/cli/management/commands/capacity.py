@@ -61,11 +61,11 @@ class Command(BaseCommand):
             f"村卫生室 clinics {len(a.clinics)}，标准化 standardised {a.clinics_standardised}，"
             f"有合格村医 with qualified doctor {a.clinics_with_qualified_doctor}",
         ]
-        for county in a.counties:
-            for check in county.checks:
-                lines.append(
-                    f"{county.name} {check.requirement}：{STATE_LABELS[check.state]} {check.reason}".rstrip()
-                )
+        lines += [
+            f"{county.name} {check.requirement}：{STATE_LABELS[check.state]} {check.reason}".rstrip()
+            for county in a.counties
+            for check in county.checks
+        ]
         lines.append(f"空白点 blank points: {len(a.blank_points)}")
         lines += [f"  [{b.kind_label}] {b.name}（{b.code}）：{b.reason}" for b in a.blank_points]
         return "\n".join(lines)

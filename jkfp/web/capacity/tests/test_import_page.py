@@ -32,7 +32,8 @@ def test_staff_upload_runs_in_the_background(
     upload = SimpleUploadedFile("人员.csv", text.encode("utf-8"), content_type="text/csv")
     response = client.post(reverse("web:import_page"), {"kind": "staff", "file": upload})
     run = ImportRun.objects.get()
-    assert response.status_code == 302 and response["Location"] == reverse("web:import_detail", args=[run.pk])
+    assert response.status_code == 302
+    assert response["Location"] == reverse("web:import_detail", args=[run.pk])
     assert (run.kind, run.status, run.summary["valid"], run.summary["invalid"]) == (
         ImportKind.STAFF,
         ImportStatus.DONE,
@@ -41,4 +42,5 @@ def test_staff_upload_runs_in_the_background(
     )
     assert Staff.objects.filter(name="蒋村医", institution_id="C21").exists()
     bad = client.post(reverse("web:import_page"), {"kind": "staff"})
-    assert bad.status_code == 400 and ImportRun.objects.count() == 1
+    assert bad.status_code == 400
+    assert ImportRun.objects.count() == 1

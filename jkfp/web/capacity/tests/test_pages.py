@@ -47,22 +47,27 @@ def test_overview_tiles_and_blank_points(admin: Any) -> None:
 def test_township_user_sees_own_township_only(world: CapacityWorld, make_user: Any) -> None:
     client = login(make_user("township", world.county["t1"].code))
     body = client.get(f"/capacity/?as_of={ON}").content.decode()
-    assert "第1镇1村" in body and "第2镇1村" not in body
+    assert "第1镇1村" in body
+    assert "第2镇1村" not in body
     assert client.get("/capacity/?region=421321002000").status_code == 404
     assert client.get("/capacity/institutions/C21/").status_code == 404
     assert client.get("/capacity/villages/421321002001/").status_code == 404
     staff = client.get("/capacity/staff/").content.decode()
-    assert "孙村医" in staff and "吴村医" not in staff and "郑护士" not in staff
+    assert "孙村医" in staff
+    assert "吴村医" not in staff
+    assert "郑护士" not in staff
     assert world.ids["孙村医"] not in staff  # ID numbers are masked
 
 
 def test_village_and_institution_pages(admin: Any, world: CapacityWorld) -> None:
     client = login(admin)
     village = client.get(f"/capacity/villages/421321001002/?as_of={ON}").content.decode()
-    assert "卫生院覆盖（例外）" in village and "由第1镇卫生院覆盖（乡镇卫生院所在村或邻近村）" in village
+    assert "卫生院覆盖（例外）" in village
+    assert "由第1镇卫生院覆盖（乡镇卫生院所在村或邻近村）" in village
     clinic = client.get(f"/capacity/institutions/C21/?as_of={ON}").content.decode()
     assert "原村医吴村医于2025-05-31离岗" in clinic
-    assert "郑护士" in clinic and "吴村医" in clinic  # on post, and the former doctor below
+    assert "郑护士" in clinic
+    assert "吴村医" in clinic  # on post, and the former doctor below
     earlier = client.get("/capacity/institutions/C21/?as_of=2025-05-01").content.decode()
     assert "原村医" not in earlier
     assert client.get("/capacity/villages/421321001000/").status_code == 404  # a township is not a village
@@ -71,7 +76,8 @@ def test_village_and_institution_pages(admin: Any, world: CapacityWorld) -> None
 def test_one_click_rectification(admin: Any, make_user: Any) -> None:
     client = login(admin)
     response = client.post("/capacity/rectify/", {"subject": "blank:clinic:C21", "as_of": ON})
-    assert response.status_code == 302 and response["Location"] == "/indicators/rectifications/"
+    assert response.status_code == 302
+    assert response["Location"] == "/indicators/rectifications/"
     item = Rectification.objects.get()
     assert (item.subject, item.region_code, item.owner, item.status) == (
         "blank:clinic:C21",
@@ -150,11 +156,12 @@ def test_lists_and_ledgers(admin: Any, world: CapacityWorld, tmp_path: Any) -> N
     client = login(admin)
     assert "随州市中心医院" in client.get("/capacity/support/?year=2025").content.decode()
     tele = client.get("/capacity/telemedicine/?year=2025").content.decode()
-    assert "市远程会诊中心" in tele and "已接入 2 所" in tele
+    assert "市远程会诊中心" in tele
+    assert "已接入 2 所" in tele
     assert "高血压规范管理" in client.get("/capacity/training/?year=2025").content.decode()
     response = client.get("/indicators/ledgers/capacity.xlsx?year=2025&region=421321")
     assert response.status_code == 200
-    book = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)), read_only=True)
+    book = openpyxl.load_workbook(io.BytesIO(response.getvalue()), read_only=True)
     assert book.sheetnames == ["汇总", "乡镇卫生院", "村", "村卫生室", "卫生人员", "空白点"]
     blanks = [r for r in book["空白点"].iter_rows(min_row=2, values_only=True) if r[1]]
     assert [(r[0], r[1], r[4]) for r in blanks] == [
@@ -164,7 +171,8 @@ def test_lists_and_ledgers(admin: Any, world: CapacityWorld, tmp_path: Any) -> N
     summary = {r[0]: r[1] for r in book["汇总"].iter_rows(min_row=3, values_only=True)}
     assert (summary["统计日期"], summary["空白点数"], summary["有村卫生室的村"]) == ("2025-12-31", 2, 3)
     staff_ids = [r[2] for r in book["卫生人员"].iter_rows(min_row=2, values_only=True) if r[1]]
-    assert staff_ids and all("*" in idn for idn in staff_ids)
+    assert staff_ids
+    assert all("*" in idn for idn in staff_ids)
     for kind, text in (
         ("support", "随州市中心医院"),
         ("telemedicine", "市远程会诊中心"),
@@ -172,7 +180,7 @@ def test_lists_and_ledgers(admin: Any, world: CapacityWorld, tmp_path: Any) -> N
     ):
         got = client.get(f"/indicators/ledgers/{kind}.xlsx?year=2025&region=421321")
         assert got.status_code == 200, kind
-        sheet = openpyxl.load_workbook(io.BytesIO(b"".join(got.streaming_content)), read_only=True).active
+        sheet = openpyxl.load_workbook(io.BytesIO(got.getvalue()), read_only=True).active
         assert any(text in str(cell) for row in sheet.iter_rows(values_only=True) for cell in row if cell), (
             kind
         )
@@ -215,15 +223,19 @@ def test_indicators_and_report(admin: Any, world: CapacityWorld, tmp_path: Any) 
     assert (t2["blank_point_count"].numerator, t2["blank_point_count"].denominator) == (2, 4)
     client = login(admin)
     dashboard = client.get("/indicators/?year=2025").content.decode()
-    assert '<tr data-code="blank_point_count">' in dashboard and "2个" in dashboard
+    assert '<tr data-code="blank_point_count">' in dashboard
+    assert "2个" in dashboard
     drill = client.get("/indicators/drill/qualified_doctor_rate/numerator/?year=2025&region=421321")
-    assert "第1镇1村卫生室" in drill.content.decode() and "第2镇联合卫生室" not in drill.content.decode()
+    assert "第1镇1村卫生室" in drill.content.decode()
+    assert "第2镇联合卫生室" not in drill.content.decode()
     to_page = client.get("/indicators/drill/blank_point_count/numerator/?year=2025&region=421321")
-    assert to_page.status_code == 302 and to_page["Location"] == "/capacity/?region=421321&as_of=2025-12-31"
+    assert to_page.status_code == 302
+    assert to_page["Location"] == "/capacity/?region=421321&as_of=2025-12-31"
     report = client.get("/indicators/report.docx?year=2025&region=421321")
-    document = Document(io.BytesIO(b"".join(report.streaming_content)))
+    document = Document(io.BytesIO(report.getvalue()))
     text = "\n".join(p.text for p in document.paragraphs)
-    assert "五、医疗卫生服务能力建设" in text and "六、组织保障与问题整改" in text
+    assert "五、医疗卫生服务能力建设" in text
+    assert "六、组织保障与问题整改" in text
     assert "乡镇卫生院达标率：乡镇 2，达标乡镇 1，乡镇卫生院达标率 50.00%。" in text
     assert "空白点数：检查单元 8，空白点 2个。" in text
     assert "随县县级公立医院：达标（随县人民医院）。" in text
