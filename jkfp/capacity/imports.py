@@ -15,6 +15,10 @@ page), institutions outside the user's region are unknown: their rows are invali
   (its columns must agree on every row of it); a row with 月份 records that month's consultations.
 - **Training** ``培训日期, 培训主题, 主办单位, 级别, 机构代码, 参训人数``: one row per institution
   attending; a training is keyed by (date, topic, organiser).
+- **Coverage (the exception)** ``村代码, 覆盖机构代码``: the village is covered by that government-run
+  乡镇卫生院 or 社区卫生服务中心 of the same county (乡镇卫生院所在村或邻近村). Stored as the centre's
+  服务村代码 (the same field the institutions import writes); a village that has a clinic of its own is
+  recorded with a warning (the exception is for villages without one).
 """
 
 from __future__ import annotations
@@ -53,7 +57,7 @@ from jkfp.core.importing import (
 )
 from jkfp.core.signals import send_data_changed
 from jkfp.core.tabular import read_table
-from jkfp.regions.models import Institution
+from jkfp.regions.models import CENTRE_KINDS, Institution, Region, RegionLevel
 
 STAFF_COLUMNS: dict[str, tuple[str, ...]] = {
     "id_number": ("身份证号", "身份证号码", "证件号码"),
@@ -98,6 +102,11 @@ TRAINING_COLUMNS: dict[str, tuple[str, ...]] = {
     "attendees_count": ("参训人数", "人数"),
 }
 TRAINING_REQUIRED = ("held_on", "topic", "organiser", "level", "institution", "attendees_count")
+COVERAGE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "village": ("村代码", "行政村代码", "被覆盖村代码"),
+    "institution": ("覆盖机构代码", "机构代码", "卫生院代码"),
+}
+COVERAGE_REQUIRED = ("village", "institution")
 
 
 def _choices(choices: Iterable[tuple[str, Any]], **synonyms: str) -> dict[str, str]:
@@ -148,6 +157,10 @@ ERR_TEXT_LONG = "内容超过{limit}个字符"
 ERR_CONTROL = "含有控制字符"
 ERR_CONFLICT = "同一{what}在文件中出现多次且内容不同（第{rows}行）"
 WARN_TWO_PLACES = "警告（已导入）：此人同期还在{other}任职（{period}）"
+ERR_VILLAGE = "村代码{code}不是已导入的村（或不在您的管辖范围内）"
+ERR_NOT_CENTRE = "覆盖机构须为政府办乡镇卫生院或社区卫生服务中心"
+ERR_OTHER_COUNTY = "覆盖机构与村不在同一县"
+WARN_HAS_CLINIC = "警告（已导入）：本村已有村卫生室{name}服务，例外覆盖通常用于没有村卫生室的村"
 
 
 class _Sheet:
@@ -712,9 +725,82 @@ def trainings_import(
     return sheet.finish(summary, errors_dir, "training-errors")
 
 
+def coverage_import(
+    *,
+    path: str | Path,
+    user: Any = None,
+    errors_dir: Path | None = None,
+    progress: Callable[[int], None] | None = None,
+    today: date | None = None,
+) -> ImportSummary:
+    """导入卫生院覆盖村（例外） Record villages covered by a township or community centre; returns the summary."""
+    today = today or timezone.localdate()
+    sheet = _Sheet(path, COVERAGE_COLUMNS, COVERAGE_REQUIRED, user=user, progress=progress)
+    villages = Region.objects.filter(level=RegionLevel.VILLAGE)
+    if user is not None:
+        villages = villages.filter(code_q(user, "code"))
+    known_villages = set(villages.values_list("code", flat=True))
+    centres = {
+        code: (region or "")
+        for code, region in Institution.objects.filter(
+            kind__in=sorted(CENTRE_KINDS), government_run=True
+        ).values_list("code", "region_id")
+    }
+    through = Institution.served_villages.through
+    clinics: dict[str, str] = {}
+    for village, name in through.objects.filter(
+        institution__kind="village_clinic", institution__government_run=True
+    ).values_list("region_id", "institution__name"):
+        clinics.setdefault(village, name)
+    for name, region in Institution.objects.filter(
+        kind="village_clinic", government_run=True, served_villages__isnull=True
+    ).values_list("name", "region_id"):
+        clinics.setdefault(region or "", name)
+    pairs: dict[tuple[str, str], list[int]] = {}
+    for i in range(sheet.n):
+        village = sheet.cell("village", i)
+        if not village:
+            sheet.fail(i, "village", ERR_EMPTY)
+        elif village not in known_villages:
+            sheet.fail(i, "village", ERR_VILLAGE.format(code=village))
+            village = ""
+        institution = sheet.institution(i, "institution")
+        if institution is not None and institution not in centres:
+            sheet.fail(i, "institution", ERR_NOT_CENTRE)
+            institution = None
+        if institution is not None and village and centres[institution][:6] != village[:6]:
+            sheet.fail(i, "institution", ERR_OTHER_COUNTY)
+            institution = None
+        if not village or institution is None:
+            continue
+        pairs.setdefault((village, institution), []).append(i)
+    sheet.progress(60)
+    existing = set(
+        through.objects.filter(institution_id__in={k[1] for k in pairs}).values_list(
+            "region_id", "institution_id"
+        )
+    )
+    summary = ImportSummary()
+    new: list[Any] = []
+    for (village, institution), rows in pairs.items():
+        if village in clinics:
+            sheet.warn(rows[0], "village", WARN_HAS_CLINIC.format(name=clinics[village]))
+        if (village, institution) in existing:
+            summary.unchanged += 1
+        else:
+            new.append(through(institution_id=institution, region_id=village))
+    with transaction.atomic():
+        through.objects.bulk_create(new, batch_size=1000)
+        if new:
+            send_data_changed(kind="capacity", years=_changed_years((), today))
+    summary.created = len(new)
+    return sheet.finish(summary, errors_dir, "coverage-errors")
+
+
 IMPORTERS: dict[str, Callable[..., ImportSummary]] = {
     "staff": staff_import,
     "support": supports_import,
     "telemedicine": telemedicine_import,
     "training": trainings_import,
+    "coverage": coverage_import,
 }

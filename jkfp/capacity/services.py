@@ -15,7 +15,7 @@ from jkfp.capacity.tasks import capacity_import_task
 from jkfp.registry.models import ImportKind, ImportRun
 from jkfp.registry.services import import_role_check, import_upload_start
 
-ERR_IMPORT_KIND = "请选择导入类型：卫生人员、对口帮扶、远程医疗或培训"
+ERR_IMPORT_KIND = "请选择导入类型：卫生人员、对口帮扶、远程医疗、培训或卫生院覆盖村"
 
 
 def capacity_import_start(*, user: Any, upload: Any, kind: str, request: Any = None) -> ImportRun:

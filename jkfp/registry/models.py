@@ -315,6 +315,7 @@ class ImportKind(models.TextChoices):
     SUPPORT = "support", "对口帮扶"
     TELEMEDICINE = "telemedicine", "远程医疗"
     TRAINING = "training", "培训"
+    COVERAGE = "coverage", "卫生院覆盖村（例外）"
 
 
 class ImportStatus(models.TextChoices):

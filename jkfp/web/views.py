@@ -53,7 +53,7 @@ PAGE_SIZE = 50
 # on PostgreSQL at 1M persons, and nobody pages through more than 20 pages of results.
 SEARCH_CAP = 1000
 CARE_IMPORT_KINDS = ("contracts", "followups")
-CAPACITY_IMPORT_KINDS = ("staff", "support", "telemedicine", "training")
+CAPACITY_IMPORT_KINDS = ("staff", "support", "telemedicine", "training", "coverage")
 ENROLMENT_KIND = "enrolment"
 
 

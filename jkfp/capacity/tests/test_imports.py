@@ -15,6 +15,7 @@ from django.core.management import call_command
 from jkfp.capacity import imports
 from jkfp.capacity.models import PairedSupport, Staff, Teleconsultation, TelemedicineLink, TrainingAttendance
 from jkfp.capacity.tests.conftest import AS_OF, STAFF_HEADER, CapacityWorld, person_id, write_csv
+from jkfp.regions.models import Institution
 
 
 def problems(path: str | None) -> list[tuple[Any, ...]]:
@@ -237,3 +238,31 @@ def test_training_import_and_commands(world: CapacityWorld, tmp_path: Path, sett
     out = StringIO()
     call_command("import_training", str(f), "--json", stdout=out)
     assert json.loads(out.getvalue())["unchanged"] == 2
+
+
+COVERAGE_HEADER = ["村代码", "覆盖机构代码"]
+
+
+def test_coverage_import_records_the_exception(world: CapacityWorld, tmp_path: Path) -> None:
+    """An exception naming a covering institution that does not exist is a named invalid row."""
+    rows = [
+        ["421321002002", "W002"],  # 第2镇2村 by 第2镇卫生院: recorded (it is also served by C21: a warning)
+        ["421321002002", "W999"],  # no such institution
+        ["421321002002", "C11"],  # a clinic cannot be the exception
+        ["421321009009", "W002"],  # no such village
+        ["", "W002"],
+    ]
+    f = write_csv(tmp_path / "c.csv", COVERAGE_HEADER, rows)
+    summary = imports.coverage_import(path=f, errors_dir=tmp_path, today=AS_OF)
+    assert (summary.valid, summary.invalid, summary.created, summary.warnings) == (1, 4, 1, 1)
+    assert [(p[0], p[1], p[3]) for p in problems(summary.errors_file)] == [
+        (2, "村代码", imports.WARN_HAS_CLINIC.format(name="第2镇联合卫生室")),
+        (3, "覆盖机构代码", "机构代码W999不存在（或不在您的管辖范围内），请先导入医疗机构"),
+        (4, "覆盖机构代码", imports.ERR_NOT_CENTRE),
+        (5, "村代码", imports.ERR_VILLAGE.format(code="421321009009")),
+        (6, "村代码", imports.ERR_EMPTY),
+    ]
+    assert list(Institution.objects.get(code="W002").served_villages.values_list("code", flat=True)) == [
+        "421321002002"
+    ]
+    assert imports.coverage_import(path=f, errors_dir=tmp_path, today=AS_OF).unchanged == 1
