@@ -23,9 +23,15 @@ from jkfp.indicators.compute import Figure
 from jkfp.regions.models import Region
 
 
-def _text(figure: Figure, money: bool) -> tuple[str, str, str]:
+def _text(figure: Figure, money: bool, count: str = "") -> tuple[str, str, str]:
     if not figure.has_data:
         return "暂无数据", "", ""
+    if count:  # a count (空白点数, 培训人次) is the number itself
+        return (
+            f"{int(figure.numerator or 0)}{count}",
+            f"{int(figure.numerator or 0)}",
+            f"{int(figure.denominator or 0)}",
+        )
     value = figure.value
     shown = "—" if value is None else f"{value * 100:.2f}%"
     if money:
@@ -91,7 +97,9 @@ class Command(BaseCommand):
             cells = []
             for figures in (report.region, *report.children):
                 shown, num, den = _text(
-                    figures.figures.get(indicator.code, Figure(None, None)), indicator.money
+                    figures.figures.get(indicator.code, Figure(None, None)),
+                    indicator.money,
+                    indicator.unit if indicator.extra.get("count") else "",
                 )
                 cells.append(f"{shown}\n{num}/{den}" if num else shown)
             table.add_row(f"{indicator.name}\n{indicator.code}", *cells)
