@@ -87,117 +87,15 @@ class Cells:
 # --------------------------------------------------------------------------- reading
 
 
-def _normalise_header(text: str) -> str:
-    # The same matching as jkfp.core.tabular: BOM and whitespace removed, case-insensitive.
-    return "".join(text.replace("\ufeff", "").split()).lower()
-
-
-_HEADER_LOOKUP = {
-    _normalise_header(spelling): canonical
-    for canonical, spellings in CLAIM_COLUMNS.items()
-    for spelling in (canonical, *spellings)
-}
-# Every character str.strip() removes, except the newline: a file with any of them takes the
-# general path (tabular strips cells). Multi-byte ones as UTF-8.
-_ASCII_SPACES = tuple(bytes([c]) for c in b" \t\x0b\x0c\x1c\x1d\x1e\x1f")
-_WIDE_SPACES = tuple(
-    chr(c).encode()
-    for c in (0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000)
-)
-
-
 def _fast_csv(path: Path) -> Cells | None:
-    """Read a plain UTF-8 CSV (no quotes, no padding spaces, comma-separated, rectangular) with
-    numpy, straight into byte matrices: no Python string per cell.
-
-    Returns None whenever the file is not that simple; the caller then uses
-    ``tabular.read_table``, which this function matches exactly on the files it accepts.
-    """
-    if path.suffix.lower() not in tabular.CSV_SUFFIXES or not path.is_file():
+    """A plain UTF-8 CSV as byte matrices (``tabular.read_plain_csv_bytes``), else None."""
+    plain = tabular.read_plain_csv_bytes(path, CLAIM_COLUMNS, COLUMN_ORDER)
+    if plain is None:
         return None
-    if path.stat().st_size > tabular.DEFAULT_MAX_BYTES:
-        return None
-    raw = path.read_bytes()
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    if not raw.isascii():
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError:
-            return None  # GBK: the general path decodes it
-        if any(space in raw for space in _WIDE_SPACES):
-            return None
-    if b'"' in raw or b"\x00" in raw or any(space in raw for space in _ASCII_SPACES):
-        return None
-    if b"\r" in raw:
-        raw = raw.replace(b"\r\n", b"\n")
-        if b"\r" in raw:
-            return None
-    if not raw.endswith(b"\n"):
-        raw += b"\n"
-    buf = np.frombuffer(raw, dtype=np.uint8)
-    newlines = np.flatnonzero(buf == ord("\n"))
-    header = raw[: int(newlines[0])].decode("utf-8")
-    if not header or header.count(",") < max(header.count("\t"), header.count(";")):
-        return None
-    names = header.split(",")
-    positions: dict[str, int] = {}
-    written: dict[str, str] = {}
-    for index, cell in enumerate(names):
-        canonical = _HEADER_LOOKUP.get(_normalise_header(cell))
-        if canonical is None:
-            continue
-        if canonical in positions:
-            return None
-        positions[canonical] = index
-        written[canonical] = cell
-    if len(positions) != len(CLAIM_COLUMNS):
-        return None
-    width = len(names)
-    line_start = newlines[:-1] + 1  # data lines only
-    line_end = newlines[1:]
-    commas = np.flatnonzero(buf == ord(","))[width - 1 :]  # after the header's
-    lines = len(line_end)
-    keep = np.ones(lines, dtype=np.bool_)
-    if width > 1 and len(commas) == lines * (width - 1):
-        cuts = commas.reshape(lines, width - 1)
-        # Sorted commas, disjoint lines: if every line holds its row of cuts, each has exactly width − 1.
-        rectangular = (
-            bool(((cuts[:, 0] > line_start - 1) & (cuts[:, -1] < line_end)).all()) if lines else True
-        )
-    else:
-        rectangular = False
-    if rectangular:
-        # A line of commas only is blank: skipped, like tabular.
-        keep = (line_end - line_start) != (width - 1)
-        if not bool(keep.all()):
-            cuts = cuts[keep]
-    else:
-        line_of = np.searchsorted(line_end, commas)  # the data line each comma is on
-        per_line = np.bincount(line_of, minlength=lines)[:lines]
-        keep = per_line != line_end - line_start  # empty or commas only: skipped, like tabular
-        if bool((per_line[keep] != width - 1).any()):
-            return None
-        cuts = commas[keep[line_of]].reshape(-1, width - 1)
-    first = line_start[keep]
-    last = line_end[keep]
-    spans: dict[str, tuple[NDArray[np.int64], NDArray[np.int64]]] = {}
-    for name, index in positions.items():
-        begin = first if index == 0 else cuts[:, index - 1] + 1
-        end = last if index == width - 1 else cuts[:, index]
-        spans[name] = (begin, (end - begin).astype(np.int64))
-    longest = max((int(length.max()) for _, length in spans.values() if len(length)), default=1)
-    # Gather each cell's bytes as one row (one cache line), then store position-major.
-    padded = np.concatenate((buf, np.zeros(max(1, longest), dtype=np.uint8)))
-    windows = np.lib.stride_tricks.sliding_window_view(padded, max(1, longest))
-    columns: dict[str, list[str] | TextColumn] = {}
-    for name, (begin, length) in spans.items():
-        size = max(1, int(length.max())) if len(length) else 1
-        rows = windows[begin, :size]
-        rows[np.arange(size)[None, :] >= length[:, None]] = 0
-        columns[name] = TextColumn(data=np.ascontiguousarray(rows.T), length=length)
-    numbers = (np.flatnonzero(keep) + 2).tolist()
-    return Cells(columns=columns, row_numbers=numbers, headers=written)
+    columns: dict[str, list[str] | TextColumn] = {
+        name: TextColumn(data=data, length=length) for name, (data, length) in plain.columns.items()
+    }
+    return Cells(columns=columns, row_numbers=plain.row_numbers, headers=plain.headers)
 
 
 def read_cells(path: Path) -> Cells:
@@ -217,43 +115,21 @@ def read_cells(path: Path) -> Cells:
 
 # --------------------------------------------------------------------------- person IDs
 
-_WEIGHTS = np.array(idnumber.WEIGHTS, dtype=np.int64)
-_CHECK_CODES = np.array([ord(ch) for ch in idnumber.CHECK_CHARS], dtype=np.int64)
-_DAYS_IN_MONTH = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
-
 
 def fast_valid_ids(column: TextColumn, today: date) -> NDArray[np.bool_]:
-    """Vectorised GB 11643 check of 18-character upper-case ASCII IDs.
+    """True only where ``idnumber.validate_id_number`` would accept the text unchanged (the vectorised
+    GB 11643 of ``core.idnumber``, upper-case X only); everything else must go through
+    ``validate_id_number`` itself, which gives the reason or normalises the text."""
+    return _fast_checks(column, today)[0]
 
-    True only where ``idnumber.validate_id_number`` would accept the text unchanged (same rules:
-    digits, check character, real birth date from 1900 to ``today``); everything else must go
-    through ``validate_id_number`` itself, which gives the reason or normalises the text.
-    """
+
+def _fast_checks(column: TextColumn, today: date) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
+    """(``fast_valid_ids``, the person key: the first 17 digits where valid)."""
     n = len(column)
     if column.width < 18:
-        return np.zeros(n, dtype=np.bool_)
-    data = column.data
-    ok = column.length == 18
-    digits: list[NDArray[np.int64]] = []
-    for j in range(17):
-        d = data[j] - np.uint8(48)  # wraps around below "0"
-        ok &= d < 10
-        digits.append(d.astype(np.int64))
-    last = data[17]
-    ok &= ((last - np.uint8(48)) < 10) | (last == ord("X"))
-    total = sum((int(w) * d for w, d in zip(_WEIGHTS.tolist(), digits, strict=True)), np.zeros(n, np.int64))
-    ok &= _CHECK_CODES[total % 11] == last
-    year = digits[6] * 1000 + digits[7] * 100 + digits[8] * 10 + digits[9]
-    month = digits[10] * 10 + digits[11]
-    day = digits[12] * 10 + digits[13]
-    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
-    month_ok = (month >= 1) & (month <= 12)
-    limit = np.where((month == 2) & ~leap, 28, _DAYS_IN_MONTH[np.where(month_ok, month, 0)])
-    ok &= month_ok & (day >= 1) & (day <= limit) & (year >= 1900)
-    stamp = year * 10000 + month * 100 + day
-    ok &= stamp <= today.year * 10000 + today.month * 100 + today.day
-    valid: NDArray[np.bool_] = ok
-    return valid
+        return np.zeros(n, dtype=np.bool_), np.zeros(n, dtype=np.int64)
+    checks = idnumber.ids_check_bytes([column.data[j] for j in range(18)], column.length == 18, today)
+    return checks.ok & ~checks.lower_x, checks.key
 
 
 def _not_as_written(text: str) -> tuple[str, str]:
@@ -275,13 +151,8 @@ def check_person_ids(column: TextColumn, *, today: date | None = None) -> Person
     never merged with its 18-character form. Persons are coded by the first 17 digits."""
     day = today or date.today()
     n = len(column)
-    fast = fast_valid_ids(column, day)
-    key = np.full(n, -1, dtype=np.int64)
-    if bool(fast.any()):
-        body = np.zeros(n, dtype=np.int64)
-        for j in range(17):
-            body = body * 10 + (column.data[j].astype(np.int64) - 48)
-        key[fast] = body[fast]
+    fast, body = _fast_checks(column, day)
+    key = np.where(fast, body, -1)
     reasons: dict[int, tuple[str, str]] = {}
     normalised: dict[int, str] = {}
     seen: dict[str, int | tuple[str, str]] = {}

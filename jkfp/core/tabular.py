@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 DEFAULT_MAX_BYTES = 1024 * 1024 * 1024
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
@@ -61,7 +62,17 @@ class Table:
 
 
 def _normalise_header(text: str) -> str:
+    """Headers match without BOM and white space, case-insensitively."""
     return "".join(str(text).replace("\ufeff", "").split()).lower()
+
+
+def _header_lookup(columns: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    """Normalised spelling → canonical name, for ``columns`` (canonical → accepted spellings)."""
+    return {
+        _normalise_header(spelling): canonical
+        for canonical, spellings in columns.items()
+        for spelling in (canonical, *spellings)
+    }
 
 
 def _cell_text(value: Any) -> str:
@@ -319,10 +330,7 @@ def _header_positions(
     header: Sequence[Any], columns: dict[str, tuple[str, ...]], required: set[str]
 ) -> tuple[dict[str, int], dict[str, str], list[str]]:
     """(canonical → position, canonical → header as written, ignored headers) of a header row."""
-    lookup: dict[str, str] = {}
-    for canonical, spellings in columns.items():
-        for spelling in (canonical, *spellings):
-            lookup[_normalise_header(spelling)] = canonical
+    lookup = _header_lookup(columns)
     positions: dict[str, int] = {}
     written: dict[str, str] = {}
     ignored: list[str] = []
@@ -411,6 +419,125 @@ def _build(
     return Table(
         columns=out, row_numbers=numbers, headers=written, ignored_headers=ignored, encoding=encoding
     )
+
+
+# --------------------------------------------------------------------------- plain CSV as bytes
+
+# Every character str.strip() removes, except the newline: a file with any of them takes the
+# general path (tabular strips cells). Multi-byte ones as UTF-8.
+_ASCII_SPACES = tuple(bytes([c]) for c in b" \t\x0b\x0c\x1c\x1d\x1e\x1f")
+_WIDE_SPACES = tuple(
+    chr(c).encode()
+    for c in (0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000)
+)
+
+
+@dataclass(frozen=True, eq=False)
+class ByteTable:
+    """A plain CSV held as byte matrices: canonical name → (``data``, ``length``) where
+    ``data[j, i]`` is byte ``j`` of cell ``i`` (zero past its end) and ``length[i]`` its length in bytes
+    (position-major: every step of a vectorised check is a contiguous vector operation)."""
+
+    columns: dict[str, tuple[NDArray[np.uint8], NDArray[np.int64]]]
+    row_numbers: list[int]
+    headers: dict[str, str]  # canonical → header as written
+
+
+def read_plain_csv_bytes(
+    path: Path, columns: dict[str, tuple[str, ...]], required: Iterable[str]
+) -> ByteTable | None:
+    """Read a plain UTF-8 CSV (no quotes, no padding spaces, comma-separated, rectangular) with
+    numpy, straight into byte matrices: no Python string per cell (``jkfp settle``).
+
+    Returns None whenever the file is not that simple or lacks a ``required`` column; the caller
+    then uses ``read_table``, which this function matches exactly on the files it accepts.
+    """
+    if path.suffix.lower() not in CSV_SUFFIXES or not path.is_file():
+        return None
+    if path.stat().st_size > DEFAULT_MAX_BYTES:
+        return None
+    raw = path.read_bytes()
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    if not raw.isascii():
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return None  # GBK: the general path decodes it
+        if any(space in raw for space in _WIDE_SPACES):
+            return None
+    if b'"' in raw or b"\x00" in raw or any(space in raw for space in _ASCII_SPACES):
+        return None
+    if b"\r" in raw:
+        raw = raw.replace(b"\r\n", b"\n")
+        if b"\r" in raw:
+            return None
+    if not raw.endswith(b"\n"):
+        raw += b"\n"
+    buf = np.frombuffer(raw, dtype=np.uint8)
+    newlines = np.flatnonzero(buf == ord("\n"))
+    header = raw[: int(newlines[0])].decode("utf-8")
+    if not header or header.count(",") < max(header.count("\t"), header.count(";")):
+        return None
+    names = header.split(",")
+    lookup = _header_lookup(columns)
+    positions: dict[str, int] = {}
+    written: dict[str, str] = {}
+    for index, cell in enumerate(names):
+        canonical = lookup.get(_normalise_header(cell))
+        if canonical is None:
+            continue
+        if canonical in positions:
+            return None
+        positions[canonical] = index
+        written[canonical] = cell
+    if any(name not in positions for name in required):
+        return None
+    width = len(names)
+    line_start = newlines[:-1] + 1  # data lines only
+    line_end = newlines[1:]
+    commas = np.flatnonzero(buf == ord(","))[width - 1 :]  # after the header's
+    lines = len(line_end)
+    keep = np.ones(lines, dtype=np.bool_)
+    if width > 1 and len(commas) == lines * (width - 1):
+        cuts = commas.reshape(lines, width - 1)
+        # Sorted commas, disjoint lines: if every line holds its row of cuts, each has exactly width − 1.
+        rectangular = (
+            bool(((cuts[:, 0] > line_start - 1) & (cuts[:, -1] < line_end)).all()) if lines else True
+        )
+    else:
+        rectangular = False
+    if rectangular:
+        # A line of commas only is blank: skipped, like tabular.
+        keep = (line_end - line_start) != (width - 1)
+        if not bool(keep.all()):
+            cuts = cuts[keep]
+    else:
+        line_of = np.searchsorted(line_end, commas)  # the data line each comma is on
+        per_line = np.bincount(line_of, minlength=lines)[:lines]
+        keep = per_line != line_end - line_start  # empty or commas only: skipped, like tabular
+        if bool((per_line[keep] != width - 1).any()):
+            return None
+        cuts = commas[keep[line_of]].reshape(-1, width - 1)
+    first = line_start[keep]
+    last = line_end[keep]
+    spans: dict[str, tuple[NDArray[np.int64], NDArray[np.int64]]] = {}
+    for name, index in positions.items():
+        begin = first if index == 0 else cuts[:, index - 1] + 1
+        end = last if index == width - 1 else cuts[:, index]
+        spans[name] = (begin, (end - begin).astype(np.int64))
+    longest = max((int(length.max()) for _, length in spans.values() if len(length)), default=1)
+    # Gather each cell's bytes as one row (one cache line), then store position-major.
+    padded = np.concatenate((buf, np.zeros(max(1, longest), dtype=np.uint8)))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, max(1, longest))
+    out: dict[str, tuple[NDArray[np.uint8], NDArray[np.int64]]] = {}
+    for name, (begin, length) in spans.items():
+        size = max(1, int(length.max())) if len(length) else 1
+        rows = windows[begin, :size]
+        rows[np.arange(size)[None, :] >= length[:, None]] = 0
+        out[name] = (np.ascontiguousarray(rows.T), length)
+    numbers = (np.flatnonzero(keep) + 2).tolist()
+    return ByteTable(columns=out, row_numbers=numbers, headers=written)
 
 
 def safe_cell(value: Any) -> Any:

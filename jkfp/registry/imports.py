@@ -4,7 +4,7 @@
 writes the invalid ones to an error report and loads the valid ones in ONE transaction:
 
 1. Parse and validate column by column (``roster_columns.validate_columns``: numpy for the ID
-   column, whole-column scans, a sort for repeated IDs; ``_validate_reference`` below is the per-row
+   column, whole-column scans, a sort for repeated IDs; ``registry/tests/roster_oracle.py`` holds the per-row
    specification it is tested against). The valid persons are columns sorted by ID (ADR 0006).
 2. Re-import: persons whose active record of this source and year already holds the list's values
    are left out (``roster_diff``), unless the list may end older tags (then all are staged).
@@ -55,6 +55,7 @@ import gc
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -64,16 +65,15 @@ from django.db.models import Max
 from django.utils import timezone
 
 from jkfp.accounts.scoping import code_q
-from jkfp.core.idnumber import CHECK_CHARS, WEIGHTS, IdNumberError, validate_id_number
+from jkfp.core.idnumber import id_number_checked
 from jkfp.core.importing import (
     ImportSummary,
-    RowProblem,
     has_control_chars,
     split_list,
     write_error_report,
 )
 from jkfp.core.signals import send_data_changed
-from jkfp.core.tabular import Table, TableError, read_table
+from jkfp.core.tabular import TableError, read_table
 from jkfp.regions.models import Region, RegionLevel
 from jkfp.registry.models import (
     SOURCE_TAG_VALUES,
@@ -88,17 +88,10 @@ from jkfp.registry.models import (
     VerificationStatus,
 )
 from jkfp.registry.roster_columns import (
-    _CONTROL_ANY,
-    _LETTER_OR_CONTROL,
-    FORMULA_START,
-    NAME_MAX,
     PersonColumns,
     Validated,
-    column_suspect,
     validate_columns,
 )
-from jkfp.registry.roster_columns import parse_conditions as _parse_conditions
-from jkfp.registry.roster_columns import parse_tags as _parse_tags
 from jkfp.registry.roster_diff import changed_persons
 from jkfp.registry.roster_fresh import fresh_load, fresh_load_pg
 
@@ -132,99 +125,6 @@ _STAGE_COLUMNS = (
 # ---------------------------------------------------------------------------------------------
 
 
-class _IdChecker:
-    """快速校验身份证号 GB 11643 with cached partial sums: region (6), birth date (8), serial (3).
-
-    Valid IDs cost three dictionary look-ups; only invalid ones go through ``validate_id_number``
-    (for its exact message).
-    """
-
-    def __init__(self, today: date) -> None:
-        self.today = today
-        self.region: dict[str, int] = {}
-        self.birth: dict[str, int] = {}
-        self.serial: dict[str, int] = {}
-
-    @staticmethod
-    def _weighted(part: str, offset: int) -> int:
-        if not (part.isascii() and part.isdigit()):
-            return -1
-        return sum(int(d) * WEIGHTS[offset + i] for i, d in enumerate(part))
-
-    def _birth_sum(self, part: str) -> int:
-        total = self._weighted(part, 6)
-        if total < 0:
-            return -1
-        try:
-            born = date(int(part[0:4]), int(part[4:6]), int(part[6:8]))
-        except ValueError:
-            return -1
-        if born > self.today or born.year < 1900:
-            return -1
-        return total
-
-    def fast(self, raw: str) -> str | None:
-        """The normalised ID when ``raw`` is a valid 18-character ID, else None (then ask ``slow``)."""
-        if len(raw) != 18:
-            return None
-        a = self.region.get(raw[:6])
-        if a is None:
-            a = self.region[raw[:6]] = self._weighted(raw[:6], 0)
-        b = self.birth.get(raw[6:14])
-        if b is None:
-            b = self.birth[raw[6:14]] = self._birth_sum(raw[6:14])
-        c = self.serial.get(raw[14:17])
-        if c is None:
-            c = self.serial[raw[14:17]] = self._weighted(raw[14:17], 14)
-        if a < 0 or b < 0 or c < 0:
-            return None
-        last = raw[17]
-        if last == "x":
-            raw = raw[:17] + "X"
-            last = "X"
-        return raw if CHECK_CHARS[(a + b + c) % 11] == last else None
-
-    def slow(self, raw: str) -> tuple[str | None, str]:
-        """(normalised ID, "") or (None, reason in Chinese and English)."""
-        try:
-            value = validate_id_number(raw, today=self.today)
-        except IdNumberError as exc:
-            return None, f"{exc.zh} / {exc.en}"
-        checked = self.fast(value)
-        if checked is None:  # e.g. full-width digits that str.isdigit accepts
-            return None, "身份证号含有非法字符 / ID number contains invalid characters"
-        return checked, ""
-
-
-@dataclass(slots=True)
-class _Person:
-    """One valid person of the file (identical repeats merged)."""
-
-    id_number: str
-    name: str
-    village_code: str
-    household_no: str
-    relation: str
-    phone: str
-    tag_values: tuple[str, ...]
-    conditions: tuple[str, ...]
-
-
-@dataclass
-class _Validated:
-    persons: list[_Person]
-    problems: list[RowProblem]
-    rows: int
-    invalid_rows: int
-
-
-@dataclass
-class _Lookups:
-    villages: set[str]  # the villages the importing user may write to
-    diseases: dict[str, int]  # name or alias → disease id
-    today: date
-
-
 def _disease_lookup() -> dict[str, int]:
     lookup: dict[str, int] = {}
     rows = list(Disease.objects.values_list("id", "name", "aliases"))
@@ -234,175 +134,6 @@ def _disease_lookup() -> dict[str, int]:
     for pk, name, _ in rows:
         lookup[name] = pk  # a catalogue name wins over another disease's alias
     return lookup
-
-
-def _validate_reference(table: Table, lookups: _Lookups) -> _Validated:
-    """The per-row validation: the executable specification of ``roster_columns.validate_columns``."""
-    n = len(table)
-    blank = [""] * n
-    cols = table.columns
-    header = {c: table.headers.get(c, ROSTER_COLUMNS[c][0]) for c in ROSTER_COLUMNS}
-    checker = _IdChecker(lookups.today)
-    villages = lookups.villages
-    tag_cache: dict[str, tuple[tuple[str, ...], list[str]]] = {}
-    cond_cache: dict[str, tuple[tuple[str, ...], str]] = {}
-    problems: list[RowProblem] = []
-    bad: set[int] = set()  # indexes of invalid rows
-    first: dict[str, int] = {}  # id → index of its first row (any validity)
-    key_of: dict[str, tuple[str, str, str]] = {}
-    repeats: dict[str, list[int]] = {}
-    conflicts: set[str] = set()
-    ids: list[str | None] = [None] * n
-    numbers = table.row_numbers
-
-    def fail(i: int, column: str, value: str, reason: str) -> None:
-        problems.append(RowProblem(numbers[i], header[column], value, reason))
-        bad.add(i)
-
-    col_id = cols["id_number"]
-    col_name = cols["name"]
-    col_village = cols["village_code"]
-    col_household = cols.get("household_no", blank)
-    col_relation = cols.get("relation", blank)
-    col_tags = cols.get("tags", blank)
-    col_conds = cols.get("conditions", blank)
-    col_phone = cols.get("phone", blank)
-    # Column-level scans (in C) decide which per-row checks can be skipped altogether.
-    name_bad = column_suspect(col_name, NAME_MAX, _CONTROL_ANY)
-    household_bad = column_suspect(col_household, 40, _CONTROL_ANY)
-    relation_bad = column_suspect(col_relation, 20, _CONTROL_ANY)
-    phone_bad = column_suspect(col_phone, 40, _LETTER_OR_CONTROL) or any(
-        p.startswith(("=", "@")) for p in col_phone if p
-    )
-    id_region, id_birth, id_serial = checker.region, checker.birth, checker.serial
-    for i, (raw_id, name, village, household_no, relation, tags, conds, phone) in enumerate(
-        zip(
-            col_id,
-            col_name,
-            col_village,
-            col_household,
-            col_relation,
-            col_tags,
-            col_conds,
-            col_phone,
-            strict=True,
-        )
-    ):
-        # GB 11643 inline (three cached partial sums), the slow path only for what fails here.
-        idn = None
-        if len(raw_id) == 18:
-            a = id_region.get(raw_id[:6])
-            b = id_birth.get(raw_id[6:14])
-            c = id_serial.get(raw_id[14:17])
-            if a is not None and b is not None and c is not None and a >= 0 and b >= 0 and c >= 0:
-                last = raw_id[17]
-                if CHECK_CHARS[(a + b + c) % 11] == last:
-                    idn = raw_id
-                elif last == "x" and CHECK_CHARS[(a + b + c) % 11] == "X":
-                    idn = raw_id[:17] + "X"
-        if idn is None:
-            idn = checker.fast(raw_id)
-            if idn is None:
-                idn, reason = checker.slow(raw_id)
-                if idn is None:
-                    fail(i, "id_number", raw_id, reason)
-        if not name:
-            fail(i, "name", name, "姓名为空 / name is empty")
-        elif name.startswith(FORMULA_START) or (
-            name_bad and (len(name) > NAME_MAX or _CONTROL_ANY.search(name))
-        ):
-            fail(
-                i,
-                "name",
-                name,
-                "姓名超过50个字符、以 = + - @ 开头或含控制字符 / name longer than 50, starting with "
-                "= + - @ or holding control characters",
-            )
-        if village not in villages:
-            fail(
-                i,
-                "village_code",
-                village,
-                f"村代码{village}不存在或不在您的管辖范围内（须为村级区划）/ unknown village code, or outside your region",
-            )
-        if household_bad and household_no and (len(household_no) > 40 or has_control_chars(household_no)):
-            fail(i, "household_no", household_no, "户编号超过40个字符或含控制字符 / household number invalid")
-        if relation_bad and relation and (len(relation) > 20 or has_control_chars(relation)):
-            fail(i, "relation", relation, "与户主关系超过20个字符或含控制字符 / relation invalid")
-        if tags:
-            parsed = tag_cache.get(tags)
-            if parsed is None:
-                parsed = tag_cache[tags] = _parse_tags(tags)
-            if parsed[1]:
-                fail(
-                    i,
-                    "tags",
-                    tags,
-                    f"人员类别“{'、'.join(parsed[1])}”不认识（可用：{'、'.join(SOURCE_TAG_VALUES)}）"
-                    f" / unknown tag value",
-                )
-        if conds:
-            parsed_c = cond_cache.get(conds)
-            if parsed_c is None:
-                parsed_c = cond_cache[conds] = _parse_conditions(conds)
-            if parsed_c[1]:
-                fail(i, "conditions", conds, parsed_c[1])
-        if (
-            phone_bad
-            and phone
-            and (len(phone) > 40 or phone.startswith(("=", "@")) or _LETTER_OR_CONTROL.search(phone))
-        ):
-            fail(
-                i,
-                "phone",
-                phone,
-                "联系电话含字母或控制字符，或超过40个字符 / phone holds letters or is too long",
-            )
-        if idn is None:
-            continue
-        ids[i] = idn
-        j = first.get(idn)
-        if j is None:
-            first[idn] = i
-            key_of[idn] = (name, village, household_no)
-        else:
-            repeats.setdefault(idn, [j]).append(i)
-            if key_of[idn] != (name, village, household_no):
-                conflicts.add(idn)
-
-    for idn in conflicts:
-        where = "、".join(str(numbers[i]) for i in repeats[idn])
-        for i in repeats[idn]:
-            fail(
-                i,
-                "id_number",
-                cols["id_number"][i],
-                f"同一身份证号出现多次且姓名、村代码或户编号不一致（第{where}行）"
-                f" / the same ID appears in rows {where} with a different name, village or household",
-            )
-
-    col_rel = col_relation
-    persons: list[_Person] = []
-    for idn, i in first.items():
-        if idn in conflicts:
-            continue
-        group = [k for k in repeats.get(idn, (i,)) if k not in bad]
-        if not group:
-            continue
-        k0 = group[0]
-        tag_values = tag_cache[col_tags[k0]][0] if col_tags[k0] else ()
-        cond_names = cond_cache[col_conds[k0]][0] if col_conds[k0] else ()
-        relation, phone = col_rel[k0], col_phone[k0]
-        for k in group[1:]:  # identical repeats: unite tags and conditions, keep first non-empty texts
-            if col_tags[k]:
-                tag_values = tuple(sorted(set(tag_values) | set(tag_cache[col_tags[k]][0])))
-            if col_conds[k]:
-                cond_names = tuple(sorted(set(cond_names) | set(cond_cache[col_conds[k]][0])))
-            relation = relation or col_rel[k]
-            phone = phone or col_phone[k]
-        name, village, household_no = key_of[idn]
-        persons.append(_Person(idn, name, village, household_no, relation, phone, tag_values, cond_names))
-    return _Validated(persons=persons, problems=problems, rows=n, invalid_rows=len(bad))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -590,21 +321,6 @@ def _stage_tags_and_conditions(
     if postgres:
         cursor.execute("ANALYZE jkfp_stage_tag")
         cursor.execute("ANALYZE jkfp_stage_cond")
-
-
-def _columns_of(persons: list[_Person]) -> PersonColumns:
-    """The reference's person objects as columns sorted by ID (what ``validate_columns`` returns)."""
-    out = PersonColumns()
-    for p in sorted(persons, key=lambda p: p.id_number):
-        out.id_number.append(p.id_number)
-        out.name.append(p.name)
-        out.village_code.append(p.village_code)
-        out.household_no.append(p.household_no)
-        out.relation.append(p.relation)
-        out.phone.append(p.phone)
-        out.tags.append("、".join(p.tag_values))
-        out.conditions.append("、".join(p.conditions))
-    return out
 
 
 def _empty_tables(cursor: Any, keys: Iterable[str]) -> list[str]:
@@ -1292,7 +1008,7 @@ def _import(
         table,
         villages=villages,
         header_of={c: table.headers.get(c, ROSTER_COLUMNS[c][0]) for c in ROSTER_COLUMNS},
-        slow_id=_IdChecker(today).slow,
+        slow_id=partial(id_number_checked, today=today),
         today=today,
     )
     if progress:

@@ -1,7 +1,7 @@
 """花名册列式校验 Vectorised validation of a roster table (ADR 0006).
 
 The same rules, the same problems and the same persons as the per-row reference
-``jkfp.registry.imports._validate_reference`` (the property test compares both on random rosters
+``jkfp.registry.tests.roster_oracle.validate_reference`` (the property test compares both on random rosters
 with every kind of error), computed column by column:
 
 - GB 11643 for the whole ID column at once with numpy (characters, check character, real birth
@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from jkfp.core.idnumber import CHECK_CHARS, WEIGHTS
+from jkfp.core.idnumber import ids_check
 from jkfp.core.importing import RowProblem, has_control_chars, split_list
 from jkfp.registry.models import SOURCE_TAG_VALUES
 
@@ -221,52 +221,6 @@ class Validated:
         return _pick(self.unordered, chosen[np.argsort(rank[chosen], kind="stable")].tolist())
 
 
-_WEIGHTS = np.array(WEIGHTS, dtype=np.int64)
-_CHECK = np.frombuffer(CHECK_CHARS.encode("ascii"), dtype=np.uint8)
-_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
-_PLACEHOLDER = "?" * 18
-
-
-def fast_ids(col: Sequence[str], today: date) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Vectorised GB 11643 for 18-character IDs: (ok mask, int64 key of the first 17 digits, lower x mask).
-
-    ``ok`` is False for every ID the per-row checker must look at (not 18 ASCII characters, a
-    non-digit, wrong check character, impossible, future or pre-1900 birth date).
-    """
-    n = len(col)
-    if n == 0:
-        empty = np.zeros(0, dtype=bool)
-        return empty, np.zeros(0, dtype=np.int64), empty
-    joined = "".join(col)
-    if len(joined) != 18 * n or not joined.isascii() or set(map(len, col)) != {18}:
-        joined = "".join(s if len(s) == 18 and s.isascii() else _PLACEHOLDER for s in col)
-    a = np.frombuffer(joined.encode("ascii"), dtype=np.uint8).reshape(n, 18)
-    d8 = a[:, :17] - np.uint8(48)  # a non-digit wraps around to more than 9
-    ok = (d8 <= 9).all(axis=1)
-    d8[~ok] = 0
-    # Column by column (17 vector operations on n values) instead of an (n, 17) int64 matrix.
-    digits = [d8[:, j].astype(np.int64) for j in range(17)]
-    weighted = np.zeros(n, dtype=np.int64)
-    key = np.zeros(n, dtype=np.int64)
-    for j, column in enumerate(digits):
-        weighted += column * int(_WEIGHTS[j])
-        key = key * 10 + column
-    check = _CHECK[weighted % 11]
-    last = a[:, 17]
-    lower_x = last == ord("x")
-    ok &= (last == check) | (lower_x & (check == ord("X")))
-    y = digits[6] * 1000 + digits[7] * 100 + digits[8] * 10 + digits[9]
-    m = digits[10] * 10 + digits[11]
-    day = digits[12] * 10 + digits[13]
-    leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
-    month_ok = (m >= 1) & (m <= 12)
-    dim = _MONTH_DAYS[np.where(month_ok, m, 0)] + ((m == 2) & leap)
-    born = y * 10000 + m * 100 + day
-    ok &= month_ok & (day >= 1) & (day <= dim) & (y >= 1900)
-    ok &= born <= today.year * 10000 + today.month * 100 + today.day
-    return ok, key, lower_x & ok
-
-
 def validate_columns(
     table: Any,
     *,
@@ -297,7 +251,8 @@ def validate_columns(
     found: list[tuple[int, int, str, str, str]] = []
 
     # -- ID numbers -----------------------------------------------------------------------------
-    ok, keys, lower_x = fast_ids(col_id, today)
+    checks = ids_check(col_id, today)
+    ok, keys, lower_x = checks.ok, checks.key, checks.lower_x
     ids: list[str | None] = list(col_id)
     for i in np.flatnonzero(lower_x).tolist():
         ids[i] = col_id[i][:17] + "X"

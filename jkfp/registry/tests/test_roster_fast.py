@@ -1,6 +1,6 @@
 """花名册快速路径 The fast roster paths give exactly what the reference paths give (ADR 0006).
 
-- ``validate_columns`` (vectorised) against ``_validate_reference`` (per row) on random rosters with
+- ``validate_columns`` (vectorised) against ``roster_oracle.validate_reference`` (per row) on random rosters with
   every kind of error: the same problems, the same invalid-row count, the same persons.
 - The direct fresh load (``roster_fresh``) and the re-import change detection (``roster_diff``)
   against the staging + set-based SQL path: the same database contents after every import of a
@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import random
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +20,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jkfp.core.idnumber import make_id_number
+from jkfp.core.idnumber import id_number_checked, ids_check, make_id_number
 from jkfp.core.tabular import Table
 from jkfp.registry import imports
 from jkfp.registry.models import ChangeLog, Condition, Household, Membership, Person, SourceRecord, Tag
-from jkfp.registry.roster_columns import fast_ids, validate_columns
+from jkfp.registry.roster_columns import validate_columns
 from jkfp.registry.services import disease_catalogue_load
 from jkfp.registry.synthetic import write_roster
+from jkfp.registry.tests import roster_oracle
 
 TODAY = date(2024, 6, 1)
 VILLAGES = {"421321001001", "421321001002", "421321002001"}
@@ -76,9 +78,11 @@ def _table(rows: list[dict[str, str]]) -> Table:
 def test_vectorised_validation_equals_the_reference(rows: list[dict[str, str]], extra: int) -> None:
     table = _table(rows)
     header_of = {c: imports.ROSTER_COLUMNS[c][0] for c in imports.ROSTER_COLUMNS}
-    checker = imports._IdChecker(TODAY)
-    fast = validate_columns(table, villages=VILLAGES, header_of=header_of, slow_id=checker.slow, today=TODAY)
-    ref = imports._validate_reference(table, imports._Lookups(villages=VILLAGES, diseases={}, today=TODAY))
+    slow_id = partial(id_number_checked, today=TODAY)
+    fast = validate_columns(table, villages=VILLAGES, header_of=header_of, slow_id=slow_id, today=TODAY)
+    ref = roster_oracle.validate_reference(
+        table, roster_oracle.Lookups(villages=VILLAGES, diseases={}, today=TODAY)
+    )
     # The same with what a reader knows of a plain CSV (true hints: every scan they settle skipped).
     hinted = _table(rows)
     cells_all = [c for column in hinted.columns.values() for c in column]
@@ -86,7 +90,7 @@ def test_vectorised_validation_equals_the_reference(rows: list[dict[str, str]], 
     hinted.no_start = "".join(c for c in "=+-@" if not any(x.startswith(c) for x in cells_all))
     hinted.length_bounds = {k: max(map(len, v), default=0) + extra for k, v in hinted.columns.items()}
     with_hints = validate_columns(
-        hinted, villages=VILLAGES, header_of=header_of, slow_id=checker.slow, today=TODAY
+        hinted, villages=VILLAGES, header_of=header_of, slow_id=slow_id, today=TODAY
     )
     assert (with_hints.rows, with_hints.invalid_rows, with_hints.problems) == (
         fast.rows,
@@ -98,7 +102,7 @@ def test_vectorised_validation_equals_the_reference(rows: list[dict[str, str]], 
     # The error report sorts problems by row (stably): the per-row order must match too.
     key = lambda p: p.row  # noqa: E731
     assert sorted(fast.problems, key=key) == sorted(ref.problems, key=key)
-    assert fast.persons == imports._columns_of(ref.persons)
+    assert fast.persons == roster_oracle.columns_of(ref.persons)
     # The persons are kept in file order with the permutation to ID order (ADR 0006): any subset
     # of file positions comes back as the same persons, sorted by ID.
     n = len(fast.unordered)
@@ -115,8 +119,7 @@ def test_vectorised_validation_equals_the_reference(rows: list[dict[str, str]], 
 def test_ids_of_other_lengths_that_add_up_to_18_each_are_not_misread() -> None:
     # 21 + 15 characters = 2 × 18: the first 18 characters of the first are a valid ID.
     rows = [_IDS[0] + "123", "421321600101001"]
-    ok, _, _ = fast_ids(rows, TODAY)
-    assert not ok.any()
+    assert not ids_check(rows, TODAY).ok.any()
     test_vectorised_validation_equals_the_reference.hypothesis.inner_test(  # type: ignore[attr-defined]
         [
             {"id_number": rows[0], "name": "张三", "village_code": "421321001001", "household_no": "H1"}
