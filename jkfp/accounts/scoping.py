@@ -1,17 +1,23 @@
-"""区划范围 Region scoping: the one place that decides what a user may see (domain.md §2).
+"""角色与区划 Roles and region scoping: the one place that decides what a user may do and see
+(domain.md §2).
 
 Every selector that returns persons, households or anything hanging off them filters through
-these functions. A user with no region sees nothing; a superuser is not exempt (the admin site is
-for catalogues and accounts, not for browsing people).
+these functions; every service checks its roles with ``role_require`` and a person's region with
+``scope_require``; every page picks regions with ``region_choices``/``region_get``. A user with no
+region sees nothing; a superuser is not exempt (the admin site is for catalogues and accounts, not
+for browsing people).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, TypeVar
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import Model, Q, QuerySet
+from django.http import Http404
 
-from jkfp.regions.models import Region, prefix_range
+from jkfp.regions.models import Region, RegionLevel, prefix_range
 
 M = TypeVar("M", bound=Model)
 
@@ -42,3 +48,61 @@ def user_sees_code(user: Any, code: str | None) -> bool:
     """区划可见 True when the region ``code`` lies inside the user's region."""
     prefix = user_prefix(user)
     return prefix is not None and code is not None and code.startswith(prefix)
+
+
+ERR_ROLE = "您的角色无权进行此操作"
+ERR_OUT_OF_SCOPE = "该人员不在您的管辖范围内"
+
+
+def role_require(user: Any, roles: Collection[str], message: str = ERR_ROLE, *, system: bool = False) -> None:
+    """限定角色 ``PermissionDenied(message)`` unless the user's role is among ``roles``.
+
+    ``user=None`` is the system acting without an account (the command line, an API token already
+    bound to its institution): allowed only where the caller says so (``system=True``), denied
+    otherwise.
+    """
+    if user is None and system:
+        return
+    if getattr(user, "role", None) not in roles:
+        raise PermissionDenied(message)
+
+
+def scope_require(user: Any, code: str | None, message: str = ERR_OUT_OF_SCOPE) -> None:
+    """限定区划 ``PermissionDenied(message)`` unless the region ``code`` lies inside the user's region."""
+    if not user_sees_code(user, code):
+        raise PermissionDenied(message)
+
+
+NOT_FOUND_REGION = "区划不存在或不在您的管辖范围内"
+
+
+def region_choices(*, user: Any) -> list[tuple[str, str]]:
+    """可选区划 ``(code, label)`` of the townships and villages in the user's region (village labels
+    indented under their township's name), for the region pickers of every page."""
+    regions = scope(
+        Region.objects.filter(level__in=(RegionLevel.TOWNSHIP, RegionLevel.VILLAGE)).select_related("parent"),
+        user,
+        "code",
+    ).order_by("code")
+    return [
+        (
+            r.code,
+            r.name
+            if r.level == RegionLevel.TOWNSHIP
+            else f"\u3000{r.parent.name if r.parent else ''} {r.name}",
+        )
+        for r in regions
+    ]
+
+
+def region_get(*, user: Any, code: str | None) -> Region:
+    """区划 The region ``code`` — the user's own region when empty — when it lies inside the user's
+    region; ``Http404`` when it is unknown or outside (a township user cannot ask for the county or
+    another township)."""
+    if user_prefix(user) is None:
+        raise Http404(NOT_FOUND_REGION)
+    code = (code or "").strip() or user.region_id
+    region = Region.objects.filter(code=code).first()
+    if region is None or not user_sees_code(user, region.prefix):
+        raise Http404(NOT_FOUND_REGION)
+    return region

@@ -7,23 +7,32 @@ the body: they come from the token.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from django.utils import timezone
 from ninja import Field, Schema
 from pydantic import ConfigDict, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from jkfp.core.idnumber import IdNumberError, validate_id_number
+from jkfp.engine import (
+    MAX_CLAIM_AMOUNT_FEN,
+    OUT_OF_SCOPE_ABOVE_TOTAL,
+    decimal_to_fen,
+    fen_to_decimal,
+    out_of_scope_above_total,
+)
 
 AMOUNT_PATTERN = r"^[0-9]{1,9}\.[0-9]{2}$"
 CLAIM_ID_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z_.\-]{0,63}$"
-MAX_AMOUNT = Decimal("100000000.00")  # the engine's MAX_CLAIM_AMOUNT_FEN, in yuan
+MAX_AMOUNT = fen_to_decimal(MAX_CLAIM_AMOUNT_FEN)
 
 ERR_AMOUNT_FORMAT = '应为带两位小数的金额文本，如 "1234.50"'
 ERR_AMOUNT_MAX = "超过上限 100000000.00 元，疑为错误"
-ERR_OUT_OF_SCOPE_ABOVE_TOTAL = "不能大于医疗总费用（total_amount）"
+ERR_OUT_OF_SCOPE_ABOVE_TOTAL = f"{OUT_OF_SCOPE_ABOVE_TOTAL[0]}（total_amount）"
 ERR_DISCHARGE_BEFORE_ADMISSION = "不能早于入院日期（admitted_on）"
 ERR_CLAIM_ID = "只能由字母、数字、下划线、点和连字符组成，最长64位"
 
@@ -64,8 +73,6 @@ class SettlementIn(Schema):
     @field_validator("claim_id", mode="before")
     @classmethod
     def _claim_id(cls, value: Any) -> Any:
-        import re
-
         if isinstance(value, str) and not re.fullmatch(CLAIM_ID_PATTERN, value):
             raise _custom(ERR_CLAIM_ID)
         return value
@@ -74,7 +81,7 @@ class SettlementIn(Schema):
     @classmethod
     def _id_number(cls, value: str) -> str:
         try:
-            return validate_id_number(value)
+            return validate_id_number(value, today=timezone.localdate())
         except IdNumberError as exc:
             raise _custom(exc.zh) from exc
 
@@ -89,7 +96,9 @@ class SettlementIn(Schema):
     @classmethod
     def _out_of_scope(cls, value: str, info: ValidationInfo) -> str:
         total = info.data.get("total_amount")
-        if total is not None and Decimal(value) > Decimal(total):
+        if total is not None and out_of_scope_above_total(
+            decimal_to_fen(Decimal(total)), decimal_to_fen(Decimal(value))
+        ):
             raise _custom(ERR_OUT_OF_SCOPE_ABOVE_TOTAL)
         return value
 

@@ -17,7 +17,7 @@ from typing import Any
 from django.db.models import Count, Max, Prefetch, Q, QuerySet
 from django.http import Http404
 
-from jkfp.accounts.scoping import scope, user_prefix, user_sees_code
+from jkfp.accounts.scoping import NOT_FOUND_REGION, region_get, scope, user_prefix
 from jkfp.care.models import (
     Checkup,
     ChronicCard,
@@ -35,11 +35,10 @@ from jkfp.care.models import (
     TeamMember,
 )
 from jkfp.care.rules import DEFAULT_RULES, Due, Rule, age_on, classify, next_due
-from jkfp.regions.models import Region, RegionLevel, prefix_range, scope_prefix
+from jkfp.regions.models import Region, RegionLevel, prefix_range
 from jkfp.registry.models import Condition, Disease, DiseaseKind, Household, LivingStatus, Person
 
 NOT_FOUND_PERSON = "人员不存在或不在您的管辖范围内"
-NOT_FOUND_REGION = "区划不存在或不在您的管辖范围内"
 NOT_FOUND_CONTRACT = "签约记录不存在或不在您的管辖范围内"
 NOT_FOUND_TEAM = "团队不存在或不在您的管辖范围内"
 NOT_FOUND_MEMBER = "团队成员不存在"
@@ -267,35 +266,6 @@ def escalated(*, user: Any, today: date, region: str | None = None) -> QuerySet[
     return qs.select_related("person", "disease", "village", "village__parent").order_by(
         "due_on", "person_id"
     )
-
-
-def region_choices(*, user: Any) -> list[tuple[str, str]]:
-    """可选区划 ``(code, label)`` of the townships and villages in the user's region."""
-    regions = scope(
-        Region.objects.filter(level__in=(RegionLevel.TOWNSHIP, RegionLevel.VILLAGE)).select_related("parent"),
-        user,
-        "code",
-    ).order_by("code")
-    return [
-        (
-            r.code,
-            r.name
-            if r.level == RegionLevel.TOWNSHIP
-            else f"\u3000{r.parent.name if r.parent else ''} {r.name}",
-        )
-        for r in regions
-    ]
-
-
-def region_get(*, user: Any, code: str | None) -> Region:
-    """区划 The region ``code`` (the user's own by default) when it lies in the user's region; ``Http404`` otherwise."""
-    if user_prefix(user) is None:
-        raise Http404(NOT_FOUND_REGION)
-    code = (code or "").strip() or user.region_id
-    region = Region.objects.filter(code=code).first()
-    if region is None or not user_sees_code(user, scope_prefix(region.code, region.level)):
-        raise Http404(NOT_FOUND_REGION)
-    return region
 
 
 def village_get(*, user: Any, code: str | None) -> Region:

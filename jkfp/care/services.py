@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from jkfp.accounts.models import AuditAction, Role
-from jkfp.accounts.scoping import user_sees_code
+from jkfp.accounts.scoping import role_require, scope_require, user_sees_code
 from jkfp.accounts.services import audit_record
 from jkfp.capacity.models import Staff
 from jkfp.capacity.selectors import township_staff_named
@@ -65,7 +65,6 @@ SERVICE_ROLES = frozenset({Role.COUNTY_ADMIN, Role.TOWNSHIP, Role.VILLAGE_DOCTOR
 
 ERR_ROLE_MANAGE = "只有县卫健局管理员和乡镇卫生院可以管理团队和签约续签"
 ERR_ROLE_SERVICE = "只有县卫健局管理员、乡镇卫生院和村医可以登记签约服务"
-ERR_OUT_OF_SCOPE = "该人员不在您的管辖范围内"
 ERR_REGION_SCOPE = "该区划不在您的管辖范围内"
 ERR_NOT_TOWNSHIP = "团队必须属于一个乡镇"
 ERR_TEAM_NAME = "请填写团队名称（不超过100字）"
@@ -96,16 +95,6 @@ ERR_CONCLUSION = "体检结论不超过300字"
 MAX_CONTRACT_DAYS = 3 * 366
 
 
-def _require_role(user: Any, roles: frozenset[str], message: str) -> None:
-    if getattr(user, "role", None) not in roles:
-        raise PermissionDenied(message)
-
-
-def _require_scope(user: Any, person: Person) -> None:
-    if not user_sees_code(user, person.village_id):
-        raise PermissionDenied(ERR_OUT_OF_SCOPE)
-
-
 def _user_or_none(user: Any) -> Any:
     return user if getattr(user, "is_authenticated", False) else None
 
@@ -128,7 +117,7 @@ def township_health_centre(*, township: Region) -> Institution | None:
 
 def team_create(*, user: Any, township: Region, name: str, institution: Institution | None = None) -> Team:
     """建团队 Create a family-doctor team of a township health centre."""
-    _require_role(user, MANAGE_ROLES, ERR_ROLE_MANAGE)
+    role_require(user, MANAGE_ROLES, ERR_ROLE_MANAGE)
     if township.level != RegionLevel.TOWNSHIP:
         raise ValidationError({"township": ERR_NOT_TOWNSHIP})
     if not user_sees_code(user, township.code):
@@ -161,7 +150,7 @@ def team_member_add(
     ``staff`` links the member to a staff record of an institution of the team's township; without it
     the member is linked to the one staff member on post there with the same name, if exactly one.
     """
-    _require_role(user, MANAGE_ROLES, ERR_ROLE_MANAGE)
+    role_require(user, MANAGE_ROLES, ERR_ROLE_MANAGE)
     if not user_sees_code(user, team.township_id):
         raise PermissionDenied(ERR_REGION_SCOPE)
     name = (name or "").strip()
@@ -206,7 +195,7 @@ def members_link_staff(*, on: date, township_code: str | None = None) -> int:
 
 def team_update(*, user: Any, team: Team, name: str) -> Team:
     """改团队名称 Rename a team of the user's region."""
-    _require_role(user, MANAGE_ROLES, ERR_ROLE_MANAGE)
+    role_require(user, MANAGE_ROLES, ERR_ROLE_MANAGE)
     if not user_sees_code(user, team.township_id):
         raise PermissionDenied(ERR_REGION_SCOPE)
     name = (name or "").strip()
@@ -226,7 +215,7 @@ def team_member_remove(*, user: Any, member: TeamMember) -> bool:
     readable). A household whose current family doctor leaves keeps the assignment until it is
     re-assigned.
     """
-    _require_role(user, MANAGE_ROLES, ERR_ROLE_MANAGE)
+    role_require(user, MANAGE_ROLES, ERR_ROLE_MANAGE)
     if not user_sees_code(user, member.team.township_id):
         raise PermissionDenied(ERR_REGION_SCOPE)
     with transaction.atomic():
@@ -247,9 +236,8 @@ def family_doctor_assign(
     *, user: Any, household: Household, member: TeamMember, start_on: date
 ) -> DoctorAssignment:
     """指定家庭医生 Make ``member`` the household's family doctor from ``start_on``; the previous one ends the day before."""
-    _require_role(user, MANAGE_ROLES, ERR_ROLE_MANAGE)
-    if not user_sees_code(user, household.village_id):
-        raise PermissionDenied(ERR_OUT_OF_SCOPE)
+    role_require(user, MANAGE_ROLES, ERR_ROLE_MANAGE)
+    scope_require(user, household.village_id)
     if member.team.township_id[:9] != household.village_id[:9]:
         raise ValidationError({"member": ERR_ASSIGN_TOWNSHIP})
     if not member.active:
@@ -284,8 +272,8 @@ def contract_sign(
     today: date | None = None,
 ) -> Contract:
     """签约 Sign a yearly contract (by default to the day before the same date next year)."""
-    _require_role(user, SERVICE_ROLES, ERR_ROLE_SERVICE)
-    _require_scope(user, person)
+    role_require(user, SERVICE_ROLES, ERR_ROLE_SERVICE)
+    scope_require(user, person.village_id)
     today = today or timezone.localdate()
     if person.living_status == LivingStatus.DEAD:
         raise ValidationError({"person": ERR_DEAD})
@@ -325,8 +313,8 @@ def _year_after(on: date) -> date:
 
 def contract_hand_over(*, user: Any, contract: Contract, on: date, today: date | None = None) -> Contract:
     """交付签约 Record that the contract was handed over to the household."""
-    _require_role(user, SERVICE_ROLES, ERR_ROLE_SERVICE)
-    _require_scope(user, contract.person)
+    role_require(user, SERVICE_ROLES, ERR_ROLE_SERVICE)
+    scope_require(user, contract.person.village_id)
     if on > (today or timezone.localdate()):
         raise ValidationError({"handed_over_on": ERR_DATE_FUTURE})
     if on < contract.signed_on:
@@ -344,7 +332,7 @@ def contracts_renew_village(*, user: Any, village: Region, year: int) -> int:
     The new contract runs the whole calendar year with the same team, doctor and package; it is
     not handed over yet. Returns the number of contracts created.
     """
-    _require_role(user, MANAGE_ROLES, ERR_ROLE_MANAGE)
+    role_require(user, MANAGE_ROLES, ERR_ROLE_MANAGE)
     if village.level != RegionLevel.VILLAGE or not user_sees_code(user, village.code):
         raise PermissionDenied(ERR_REGION_SCOPE)
     start, end = date(year, 1, 1), date(year, 12, 31)
@@ -391,8 +379,8 @@ def contracts_renew_village(*, user: Any, village: Region, year: int) -> int:
 
 def health_record_open(*, user: Any, person: Person, opened_on: date, record_no: str = "") -> HealthRecord:
     """建档 Open (or keep) the person's resident health record."""
-    _require_role(user, SERVICE_ROLES, ERR_ROLE_SERVICE)
-    _require_scope(user, person)
+    role_require(user, SERVICE_ROLES, ERR_ROLE_SERVICE)
+    scope_require(user, person.village_id)
     _check_date(opened_on, person, "opened_on", timezone.localdate())
     record, created = HealthRecord.objects.get_or_create(
         person=person, defaults={"opened_on": opened_on, "record_no": (record_no or "").strip()[:40]}
@@ -427,8 +415,8 @@ def followup_record(
     Each condition is classified from the readings (domain.md §6) and gets its next due date; the
     visit's ``next_on`` is the earliest of them.
     """
-    _require_role(user, SERVICE_ROLES, ERR_ROLE_SERVICE)
-    _require_scope(user, person)
+    role_require(user, SERVICE_ROLES, ERR_ROLE_SERVICE)
+    scope_require(user, person.village_id)
     today = today or timezone.localdate()
     if person.living_status == LivingStatus.DEAD:
         raise ValidationError({"person": ERR_DEAD})
@@ -548,8 +536,8 @@ def checkup_record(
     institution: Institution | None = None,
 ) -> Checkup:
     """登记体检 Record a health check with its items (name → result)."""
-    _require_role(user, SERVICE_ROLES, ERR_ROLE_SERVICE)
-    _require_scope(user, person)
+    role_require(user, SERVICE_ROLES, ERR_ROLE_SERVICE)
+    scope_require(user, person.village_id)
     _check_date(checked_on, person, "checked_on", timezone.localdate())
     conclusion = (conclusion or "").strip()
     if len(conclusion) > 300:
@@ -572,8 +560,8 @@ def drug_delivery_record(
     *, user: Any, person: Person, delivered_on: date, drugs: str, supply_days: int
 ) -> DrugDelivery:
     """登记送药 Record a delivery of medicines (at most 3 months' supply, domain.md §6)."""
-    _require_role(user, SERVICE_ROLES, ERR_ROLE_SERVICE)
-    _require_scope(user, person)
+    role_require(user, SERVICE_ROLES, ERR_ROLE_SERVICE)
+    scope_require(user, person.village_id)
     if person.living_status == LivingStatus.DEAD:
         raise ValidationError({"person": ERR_DEAD})
     _check_date(delivered_on, person, "delivered_on", timezone.localdate())
@@ -608,8 +596,8 @@ def chronic_card_issue(
     """办理慢病卡 Issue a chronic-disease card (what ``chronic_card_count`` counts by certification date)."""
     from jkfp.registry.models import DiseaseKind
 
-    _require_role(user, MANAGE_ROLES, ERR_ROLE_MANAGE)
-    _require_scope(user, person)
+    role_require(user, MANAGE_ROLES, ERR_ROLE_MANAGE)
+    scope_require(user, person.village_id)
     if disease.kind not in (DiseaseKind.CHRONIC, DiseaseKind.SPECIAL_CHRONIC):
         raise ValidationError({"disease": ERR_CARD_DISEASE})
     _check_date(certified_on, person, "certified_on", timezone.localdate())
@@ -796,9 +784,9 @@ def care_entry_void(
     from jkfp.care.bulk import schedules_refresh, schedules_sync
 
     kind = VOID_KINDS[type(entry)]
-    _require_role(user, kind.roles, ERR_ROLE_MANAGE if kind.roles == MANAGE_ROLES else ERR_ROLE_SERVICE)
+    role_require(user, kind.roles, ERR_ROLE_MANAGE if kind.roles == MANAGE_ROLES else ERR_ROLE_SERVICE)
     person = entry.person
-    _require_scope(user, person)
+    scope_require(user, person.village_id)
     reason = (reason or "").strip()
     if not VOID_REASON_MIN <= len(reason) <= VOID_REASON_MAX or has_control_chars(reason):
         raise ValidationError({"reason": ERR_VOID_REASON})

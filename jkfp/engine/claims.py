@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Final
+from typing import Final, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -43,6 +43,7 @@ _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 Int64Array = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
+_N = TypeVar("_N", int, Int64Array)
 # Claim ids: Python strings, or a numpy bytes array of UTF-8 text (what a claims file yields);
 # byte order of UTF-8 equals code-point order, so both sort the same.
 ClaimIds = Sequence[str] | NDArray[np.bytes_]
@@ -55,6 +56,18 @@ class ClaimValueError(ValueError):
         super().__init__(f"{zh} / {en}")
         self.zh = zh
         self.en = en
+
+
+# The rules of one claim's own fields live here, in the engine's claim validation: the claims-file
+# validation below, ``Claim`` itself, the API schema, the imports and the settlement services use them.
+OUT_OF_SCOPE_ABOVE_TOTAL: Final = ("目录外费用不能大于医疗总费用", "out_of_scope exceeds total")
+
+
+def out_of_scope_above_total(total_fen: _N, out_of_scope_fen: _N) -> _N:
+    """目录外费用不能大于医疗总费用 Where the out-of-scope amount exceeds the total (``settlement.md §1``):
+    for integer fen (a bool) or arrays of them (a mask)."""
+    above: _N = out_of_scope_fen > total_fen
+    return above
 
 
 def parse_amount_fen(text: str) -> int:
@@ -114,8 +127,8 @@ class Claim:
             fen = decimal_to_fen(value)
             if fen < 0 or fen > MAX_CLAIM_AMOUNT_FEN:
                 raise ValueError(f"{name} out of range: {value}")
-        if self.out_of_scope_amount > self.total_amount:
-            raise ValueError("out_of_scope_amount exceeds total_amount")
+        if out_of_scope_above_total(self.total_fen, self.out_of_scope_fen):
+            raise ClaimValueError(*OUT_OF_SCOPE_ABOVE_TOTAL)
 
     @property
     def total_fen(self) -> int:
@@ -570,8 +583,8 @@ def validate_claim_columns(
         report(where(~ok), name, _lookup(reasons))
         amounts[name] = fen
         amount_ok &= ok
-    over = amount_ok & (amounts["out_of_scope"] > amounts["total"])
-    report(where(over), "out_of_scope", lambda _: ("目录外费用大于医疗总费用", "out_of_scope exceeds total"))
+    over = amount_ok & out_of_scope_above_total(amounts["total"], amounts["out_of_scope"])
+    report(where(over), "out_of_scope", _always(OUT_OF_SCOPE_ABOVE_TOTAL))
 
     problems.sort(key=lambda p: (p[0], p[1]))
     written = headers or {}

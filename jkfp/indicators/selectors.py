@@ -15,14 +15,13 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import Http404
 
-from jkfp.accounts.scoping import code_q, user_prefix, user_sees_code
+from jkfp.accounts.scoping import code_q, region_get
 from jkfp.indicators.catalogue import BY_CODE, INDICATORS
 from jkfp.indicators.compute import CENTS, NO_DATA, Figure
 from jkfp.indicators.definitions import Column, Indicator, Spec
 from jkfp.indicators.models import IndicatorSnapshot, Rectification, SnapshotRun
 from jkfp.regions.models import Region, prefix_range
 
-NOT_FOUND_REGION = "区划不存在或不在您的管辖范围内"
 NOT_FOUND_INDICATOR = "指标不存在"
 SIDES = {"numerator": "分子", "denominator": "分母"}
 
@@ -46,17 +45,6 @@ class Report:
     children: list[RegionFigures]
     computed_at: datetime | None
     months: dict[str, list[Figure]] = field(default_factory=dict)  # code → 12 monthly figures
-
-
-def region_get(*, user: Any, code: str | None) -> Region:
-    """指标区划 The user's own region by default, or ``code`` when it lies inside it; ``Http404`` otherwise."""
-    if user_prefix(user) is None:
-        raise Http404(NOT_FOUND_REGION)
-    code = (code or "").strip() or user.region_id
-    region = Region.objects.filter(code=code).first()
-    if region is None or not user_sees_code(user, region.prefix):
-        raise Http404(NOT_FOUND_REGION)
-    return region
 
 
 def indicator_get(code: str) -> Indicator:

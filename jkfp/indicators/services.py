@@ -12,12 +12,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from jkfp.accounts.models import Role
-from jkfp.accounts.scoping import user_sees_code
+from jkfp.accounts.scoping import role_require, scope_require
 from jkfp.capacity import selectors as capacity_selectors
 from jkfp.capacity.standard import KIND_CLINIC, KIND_TOWNSHIP, KIND_VILLAGE, BlankPoint
 from jkfp.indicators.catalogue import INDICATORS
@@ -120,8 +120,7 @@ def snapshot_refresh(*, year: int) -> SnapshotRun:
 
 def snapshot_refresh_by(*, user: Any, year: int) -> SnapshotRun:
     """按需刷新 The county administrator's "recompute now" button."""
-    if getattr(user, "role", None) not in REFRESH_ROLES:
-        raise PermissionDenied(ERR_ROLE_REFRESH)
+    role_require(user, REFRESH_ROLES, ERR_ROLE_REFRESH)
     return snapshot_refresh(year=year)
 
 
@@ -138,10 +137,8 @@ def premium_rule_set(*, year: int, tag: str, premium_amount: Decimal, subsidy_am
 
 
 def _check_rectify(user: Any, region_code: str) -> None:
-    if getattr(user, "role", None) not in RECTIFY_ROLES:
-        raise PermissionDenied(ERR_ROLE_RECTIFY)
-    if not user_sees_code(user, region_code):
-        raise PermissionDenied(ERR_REGION)
+    role_require(user, RECTIFY_ROLES, ERR_ROLE_RECTIFY)
+    scope_require(user, region_code, ERR_REGION)
 
 
 def rectification_create(

@@ -17,7 +17,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from jkfp.accounts.models import Role, User
-from jkfp.accounts.scoping import scope, user_prefix, user_sees_code
+from jkfp.accounts.scoping import scope, user_prefix
 from jkfp.care.models import Contract
 from jkfp.monitoring import rules, workflow
 from jkfp.monitoring.models import (
@@ -30,7 +30,7 @@ from jkfp.monitoring.models import (
     MonitoringParameter,
     StepAttachment,
 )
-from jkfp.regions.models import Region, RegionLevel, prefix_range, scope_prefix
+from jkfp.regions.models import Region, RegionLevel, prefix_range
 from jkfp.registry.models import Person
 from jkfp.settlement.models import Admission
 from jkfp.treatment.models import MajorDiseaseCase
@@ -38,7 +38,6 @@ from jkfp.treatment.models import MajorDiseaseCase
 PERSON_VILLAGE = "person__village_id"
 NOT_FOUND_CASE = "监测记录不存在或不在您的管辖范围内"
 NOT_FOUND_ATTACHMENT = "附件不存在或不在您的管辖范围内"
-NOT_FOUND_REGION = "区划不存在或不在您的管辖范围内"
 
 
 # --- 参数 ---------------------------------------------------------------------------------------
@@ -219,24 +218,6 @@ def assignee_get(*, case: MonitoringCase, pk: int) -> User | None:
     return User.objects.filter(pk=pk).first()
 
 
-def region_choices(*, user: Any) -> list[tuple[str, str]]:
-    """可选区划 ``(code, label)`` of the townships and villages in the user's region."""
-    regions = scope(
-        Region.objects.filter(level__in=(RegionLevel.TOWNSHIP, RegionLevel.VILLAGE)).select_related("parent"),
-        user,
-        "code",
-    ).order_by("code")
-    return [
-        (
-            r.code,
-            r.name
-            if r.level == RegionLevel.TOWNSHIP
-            else f"\u3000{r.parent.name if r.parent else ''} {r.name}",
-        )
-        for r in regions
-    ]
-
-
 def years(*, user: Any) -> list[int]:
     """年度 The years that have cases in the user's region, newest first (this year when none)."""
     found = list(
@@ -310,20 +291,6 @@ def overview(*, user: Any, year: int, today: date | None = None) -> list[Overvie
 
 
 # --- 台账与指标 ---------------------------------------------------------------------------------
-
-
-def ledger_region(*, user: Any, code: str | None) -> Region:
-    """台账区划 The county, township or village the ledger covers: the user's own region by default.
-
-    ``Http404`` when the code is unknown or lies outside the user's region.
-    """
-    if user_prefix(user) is None:
-        raise Http404(NOT_FOUND_REGION)
-    code = (code or "").strip() or user.region_id
-    region = Region.objects.filter(code=code).first()
-    if region is None or not user_sees_code(user, scope_prefix(region.code, region.level)):
-        raise Http404(NOT_FOUND_REGION)
-    return region
 
 
 def ledger_alerts(*, user: Any, region: Region, year: int) -> QuerySet[Alert]:

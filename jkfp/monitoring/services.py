@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from jkfp.accounts.models import Role
-from jkfp.accounts.scoping import user_sees_code
+from jkfp.accounts.scoping import role_require, scope_require, user_sees_code
 from jkfp.care.models import Contract
 from jkfp.core.signals import send_data_changed
 from jkfp.monitoring import rules, scan, selectors, workflow
@@ -53,7 +53,6 @@ MEASURE_STATES = frozenset({CaseStatus.IDENTIFIED, CaseStatus.ASSISTED, CaseStat
 ERR_ROLE_RULES = "只有县卫健局管理员可以设置预警规则和监测参数"
 ERR_ROLE_MEASURE = "只有县卫健局管理员和乡镇卫生院可以登记帮扶措施"
 ERR_ROLE_STEP = "您的角色不能办理“{action}”"
-ERR_OUT_OF_SCOPE = "该人员不在您的管辖范围内"
 ERR_TRANSITION = "当前状态为“{current}”，不能办理为“{target}”；可办理：{allowed}"
 ERR_CLOSED = "当前状态为“{current}”，监测已结束，不能再办理"
 ERR_DONE_FUTURE = "办理日期不能晚于今天"
@@ -112,16 +111,6 @@ class UploadedFileLike(Protocol):
     size: int | None
 
     def chunks(self, chunk_size: int | None = None) -> Any: ...
-
-
-def _require_role(user: Any, roles: frozenset[str], message: str) -> None:
-    if getattr(user, "role", None) not in roles:
-        raise PermissionDenied(message)
-
-
-def _require_scope(user: Any, case: MonitoringCase) -> None:
-    if not user_sees_code(user, case.person.village_id):
-        raise PermissionDenied(ERR_OUT_OF_SCOPE)
 
 
 # --- 规则与参数 ----------------------------------------------------------------------------------
@@ -183,11 +172,10 @@ def alert_rule_create(
 
     The default rules of the year are written first, so that adding a rule never hides them.
     """
-    _require_role(user, RULE_ROLES, ERR_ROLE_RULES)
+    role_require(user, RULE_ROLES, ERR_ROLE_RULES)
     if county.level != RegionLevel.COUNTY:
         raise ValidationError({"county": ERR_RULE_COUNTY})
-    if not user_sees_code(user, county.code):
-        raise PermissionDenied(ERR_OUT_OF_SCOPE)
+    scope_require(user, county.code)
     if not 2016 <= int(year) <= 2100:
         raise ValidationError({"year": ERR_RULE_YEAR})
     code = (code or "").strip()
@@ -243,11 +231,10 @@ def monitoring_parameter_set(
     **deadlines: int,
 ) -> MonitoringParameter:
     """设置监测参数 Set last year's rural per-capita disposable income and the deadlines of a county and year."""
-    _require_role(user, RULE_ROLES, ERR_ROLE_RULES)
+    role_require(user, RULE_ROLES, ERR_ROLE_RULES)
     if county.level != RegionLevel.COUNTY:
         raise ValidationError({"county": ERR_RULE_COUNTY})
-    if not user_sees_code(user, county.code):
-        raise PermissionDenied(ERR_OUT_OF_SCOPE)
+    scope_require(user, county.code)
     income = _decimal(rural_income_amount, "rural_income_amount", ERR_INCOME)
     if income is not None and income <= 0:
         raise ValidationError({"rural_income_amount": ERR_INCOME})
@@ -511,7 +498,7 @@ def case_advance(
     state; ``PermissionDenied`` when the user's role may not take that step or the person lies
     outside the user's region.
     """
-    _require_scope(user, case)
+    scope_require(user, case.person.village_id)
     note = (note or "").strip()
     if len(note) > 1000:
         raise ValidationError({"note": ERR_NOTE_LENGTH})
@@ -533,7 +520,7 @@ def case_advance(
                 raise ValidationError(
                     {"status": ERR_TRANSITION.format(current=current, target=target_label, allowed=allowed)}
                 )
-            _require_role(user, transition.roles, ERR_ROLE_STEP.format(action=transition.action))
+            role_require(user, transition.roles, ERR_ROLE_STEP.format(action=transition.action))
             previous = locked.steps.order_by("-done_on").values_list("done_on", flat=True).first()
             if previous is not None and done_on < previous:
                 raise ValidationError({"done_on": ERR_DONE_BEFORE.format(previous=previous.isoformat())})
@@ -606,8 +593,8 @@ def health_measure_add(
     deferred-payment admission must have the deposit waived under 先诊疗后付费); aid records its
     amount and the aid decision's number (``reference``) typed by hand.
     """
-    _require_role(user, MEASURE_ROLES, ERR_ROLE_MEASURE)
-    _require_scope(user, case)
+    role_require(user, MEASURE_ROLES, ERR_ROLE_MEASURE)
+    scope_require(user, case.person.village_id)
     if case.status not in MEASURE_STATES:
         raise ValidationError({"kind": ERR_MEASURE_STATE.format(current=workflow.label(case.status))})
     if kind not in MeasureKind.values:

@@ -42,6 +42,7 @@ from jkfp.core.importing import ImportSummary, RowProblem, write_error_report
 from jkfp.core.signals import send_data_changed
 from jkfp.core.tabular import TableError, read_table
 from jkfp.registry.models import Enrolment, Person
+from jkfp.registry.years import LIST_MIN_YEAR, list_max_year, list_year_ok
 
 ENROLMENT_COLUMNS: dict[str, tuple[str, ...]] = {
     "id_number": ("身份证号", "身份证号码", "证件号码", "id_number"),
@@ -52,7 +53,7 @@ ENROLMENT_COLUMNS: dict[str, tuple[str, ...]] = {
     "insured_on": ("参保日期", "insured_on"),
 }
 ENROLMENT_REQUIRED = ("id_number", "insured")
-MIN_YEAR = 2014
+MIN_YEAR = LIST_MIN_YEAR
 MAX_AMOUNT = Decimal("5000.00")
 CENTS = Decimal("0.01")
 CHUNK = 2000
@@ -122,13 +123,11 @@ def _date(text: str, today: date) -> tuple[date | None, str]:
 
 
 def _last_year(today: date) -> int:
-    # Next year's enrolment is collected in the autumn (集中参保缴费期, September to December): a list for
-    # next year is plausible; one for the year after is not.
-    return today.year + 1
+    return list_max_year(today)
 
 
 def _check_year(year: int | None, today: date) -> None:
-    if year is not None and not MIN_YEAR <= year <= _last_year(today):
+    if year is not None and not list_year_ok(year, today):
         raise TableError(
             f"参保年度{year}不合理（应在{MIN_YEAR}至{_last_year(today)}年之间）",
             f"enrolment year {year} is not plausible (from {MIN_YEAR} to {_last_year(today)})",
@@ -187,7 +186,7 @@ def enrolment_import(
                 row_year = int(Decimal(text)) if Decimal(text) == Decimal(text).to_integral_value() else -1
             except InvalidOperation:
                 row_year = -1
-            if not MIN_YEAR <= row_year <= _last_year(today):
+            if not list_year_ok(row_year, today):
                 fail(i, "year", text, ERR_YEAR.format(lo=MIN_YEAR, hi=_last_year(today)))
             elif year is not None and row_year != year:
                 fail(i, "year", text, ERR_YEAR_OTHER.format(year=year))

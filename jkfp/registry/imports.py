@@ -94,6 +94,7 @@ from jkfp.registry.roster_columns import (
 )
 from jkfp.registry.roster_diff import changed_persons
 from jkfp.registry.roster_fresh import fresh_load, fresh_load_pg
+from jkfp.registry.years import LIST_MIN_YEAR, list_max_year, list_year_ok
 
 ROSTER_COLUMNS: dict[str, tuple[str, ...]] = {
     "id_number": ("身份证号", "身份证号码", "证件号码"),
@@ -926,9 +927,11 @@ def _check_arguments(source: str, year: int, today: date) -> None:
             "来源名称不能为空且不超过50个字符 / the source name must be 1 to 50 characters",
             "the source name must be 1 to 50 characters",
         )
-    if not 1990 <= year <= today.year + 1:
+    if not list_year_ok(year, today):
+        lo, hi = LIST_MIN_YEAR, list_max_year(today)
         raise TableError(
-            f"名单年度{year}不合理 / list year {year} is not plausible", f"list year {year} is not plausible"
+            f"名单年度{year}不合理（应在{lo}至{hi}年之间） / list year {year} is not plausible (from {lo} to {hi})",
+            f"list year {year} is not plausible (from {lo} to {hi})",
         )
     newest = SourceRecord.objects.filter(source=source).aggregate(newest=Max("year"))["newest"]
     if newest is not None and year < newest:

@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
 from jkfp.accounts.models import AuditAction, Role, User
+from jkfp.accounts.scoping import role_require
 from jkfp.accounts.services import audit_record
 from jkfp.registry.models import (
     ChangeLog,
@@ -26,6 +27,7 @@ from jkfp.registry.models import (
     Person,
     VerificationStatus,
 )
+from jkfp.registry.years import LIST_MIN_YEAR, list_max_year, list_year_ok
 
 
 def disease_catalogue_load() -> int:
@@ -65,7 +67,7 @@ ERR_VERIFY_STATUS = "核实结果只能是“已核准”或“已否决”"
 ERR_VERIFY_NOTE = "核实说明不能超过300字"
 ERR_IMPORT_ROLE = "只有县卫健局管理员可以导入名单"
 ERR_IMPORT_SOURCE = "请填写来源名单名称（不超过50字）"
-ERR_IMPORT_YEAR = "名单年度应在2014年到{max}年之间"
+ERR_IMPORT_YEAR = "名单年度应在{min}年到{max}年之间"
 ERR_IMPORT_SUFFIX = "不支持的文件类型“{suffix}”，请上传 .csv 或 .xlsx 文件"
 ERR_IMPORT_EMPTY = "上传的文件是空的"
 
@@ -75,8 +77,7 @@ def person_verify(*, person: Person, user: User, status: str, note: str = "", re
 
     Only a county administrator or a township health centre may verify (inspectors are read-only).
     """
-    if getattr(user, "role", None) not in VERIFY_ROLES:
-        raise PermissionDenied(ERR_VERIFY_ROLE)
+    role_require(user, VERIFY_ROLES, ERR_VERIFY_ROLE)
     if status not in (VerificationStatus.CONFIRMED, VerificationStatus.REJECTED):
         raise ValidationError({"status": ERR_VERIFY_STATUS})
     note = (note or "").strip()
@@ -141,8 +142,7 @@ def store_upload(upload: Any, name: str, *, fallback: str = "upload") -> Path:
 
 def import_role_check(user: Any) -> None:
     """导入权限 Only the roles of ``IMPORT_ROLES`` (the county administrator) may start a web import."""
-    if getattr(user, "role", None) not in IMPORT_ROLES:
-        raise PermissionDenied(ERR_IMPORT_ROLE)
+    role_require(user, IMPORT_ROLES, ERR_IMPORT_ROLE)
 
 
 def import_upload_start(
@@ -204,9 +204,9 @@ def _yearly_list_start(
     source = (source or "").strip()
     if not source or len(source) > 50:
         raise ValidationError({"source": ERR_IMPORT_SOURCE})
-    max_year = timezone.localdate().year + 1
-    if not 2014 <= int(year) <= max_year:
-        raise ValidationError({"year": ERR_IMPORT_YEAR.format(max=max_year)})
+    today = timezone.localdate()
+    if not list_year_ok(int(year), today):
+        raise ValidationError({"year": ERR_IMPORT_YEAR.format(min=LIST_MIN_YEAR, max=list_max_year(today))})
     return import_upload_start(
         user=user,
         upload=upload,

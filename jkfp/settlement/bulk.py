@@ -26,12 +26,13 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
 from jkfp import engine
 from jkfp.accounts.models import AuditAction, Role
+from jkfp.accounts.scoping import role_require
 from jkfp.accounts.services import audit_record
 from jkfp.core.signals import send_data_changed
 from jkfp.engine.claims import EPOCH_ORDINAL, fen_to_decimal
@@ -950,8 +951,7 @@ def claims_settle_year(
     new rows (reason ``reorder``), exactly as settling the claims one by one would. Pending claims
     without a policy or category stay pending and are listed in ``problems``. One transaction.
     """
-    if user is not None and getattr(user, "role", None) not in RESETTLE_ROLES:
-        raise PermissionDenied(ERR_ROLE_RESETTLE)
+    role_require(user, RESETTLE_ROLES, ERR_ROLE_RESETTLE, system=True)
     started = time.perf_counter()
     say = progress or (lambda text: None)
     result = SettleYearResult()
@@ -1146,8 +1146,7 @@ def year_resettle(
     change, and the ledgers. Returns the report (totals per fund before/after, per township, the
     persons whose own payment rises, largest first — at most ``persons_limit`` of them)."""
     allowed = PREVIEW_ROLES if dry_run else RESETTLE_ROLES
-    if user is not None and getattr(user, "role", None) not in allowed:
-        raise PermissionDenied(ERR_ROLE_RESETTLE)
+    role_require(user, allowed, ERR_ROLE_RESETTLE, system=True)
     started = time.perf_counter()
     say = progress or (lambda text: None)
     policy = policy_latest(name=policy_name)

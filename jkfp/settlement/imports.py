@@ -41,7 +41,7 @@ from jkfp.accounts.scoping import scope
 from jkfp.core.idnumber import IdNumberError, validate_id_number
 from jkfp.core.importing import ImportSummary, RowProblem, has_control_chars, write_error_report
 from jkfp.core.tabular import read_table
-from jkfp.engine import ClaimValueError, parse_amount_fen
+from jkfp.engine import OUT_OF_SCOPE_ABOVE_TOTAL, ClaimValueError, out_of_scope_above_total, parse_amount_fen
 from jkfp.engine.claims import fen_to_decimal
 from jkfp.regions.models import Institution
 from jkfp.registry.models import Person
@@ -80,7 +80,7 @@ ERR_DATE_EMPTY = "日期不能为空"
 ERR_DATE_FUTURE = "日期在将来"
 ERR_DISCHARGE_BEFORE_ADMIT = "出院日期早于入院日期"
 ERR_AMOUNT = "金额不合法：{reason}"
-ERR_OUT_OF_SCOPE_GT_TOTAL = "目录外费用大于医疗总费用"
+ERR_OUT_OF_SCOPE_GT_TOTAL = OUT_OF_SCOPE_ABOVE_TOTAL[0]
 ERR_REFERRED = "转诊备案应为 1、0、是、否 或留空"
 ERR_CONFLICT = "同一结算号在文件中出现多次且内容不同（第{rows}行）"
 ERR_EXISTS = "结算号已存在且内容不同（已登记的结算申请不能通过导入修改）"
@@ -184,7 +184,7 @@ def claims_import(
                 fen[column] = None
                 fail(i, column, text, ERR_AMOUNT.format(reason=exc.zh))
         total, oos = fen["total"], fen["out_of_scope"]
-        if total is not None and oos is not None and oos > total:
+        if total is not None and oos is not None and out_of_scope_above_total(total, oos):
             fail(i, "out_of_scope", cols["out_of_scope"][i], ERR_OUT_OF_SCOPE_GT_TOTAL)
         ref_text = referred_col[i]
         if ref_text.lower() not in REFERRED_VALUES:

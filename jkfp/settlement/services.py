@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from jkfp import engine
 from jkfp.accounts.models import AuditAction, Role
+from jkfp.accounts.scoping import role_require
 from jkfp.accounts.services import audit_record
 from jkfp.core.importing import has_control_chars
 from jkfp.core.rows import (
@@ -89,7 +90,7 @@ ERR_CONFLICT = "结算号“{claim_id}”已以不同内容提交过"
 ERR_CONFLICT_REVERSED = "结算号“{claim_id}”已冲销，不能再次结算；请使用新的结算号"
 ERR_AMOUNT = "金额应为不小于0、最多两位小数的数字"
 ERR_AMOUNT_TOO_LARGE = "金额超过上限"
-ERR_OUT_OF_SCOPE_GT_TOTAL = "目录外费用不能大于医疗总费用"
+ERR_OUT_OF_SCOPE_GT_TOTAL = engine.OUT_OF_SCOPE_ABOVE_TOTAL[0]
 ERR_DISCHARGE_BEFORE_ADMIT = "出院日期不能早于入院日期"
 ERR_DISCHARGE_FUTURE = "出院日期不能晚于今天"
 ERR_ADMIT_FUTURE = "入院日期不能晚于今天"
@@ -110,11 +111,6 @@ MONEY_FIELDS = ("counted_total", "hospital_absorbed", "basic", "critical", "aid"
 
 class ClaimConflict(ValidationError):
     """结算号冲突 The same claim id with different inputs (HTTP 409)."""
-
-
-def _require_role(user: Any, roles: frozenset[str], message: str) -> None:
-    if user is not None and getattr(user, "role", None) not in roles:
-        raise PermissionDenied(message)
 
 
 def _require_institution(user: Any, institution_code: str) -> None:
@@ -143,7 +139,7 @@ def policy_upload(*, text: str, fmt: str, user: Any = None) -> Policy:
     Identical text to the highest version changes nothing. Raises ``ValidationError({"source_text":
     …})`` naming the offending key (the engine's message), or for ``fmt`` other than toml/json.
     """
-    _require_role(user, POLICY_ROLES, ERR_ROLE_POLICY)
+    role_require(user, POLICY_ROLES, ERR_ROLE_POLICY, system=True)
     fmt = (fmt or "").lower()
     if fmt not in PolicyFormat.values:
         raise ValidationError({"source_format": ERR_POLICY_FORMAT})
@@ -232,7 +228,7 @@ def admission_register(
     user: Any = None,
 ) -> Admission:
     """入院登记 Register an admission (with the 先诊疗后付费 agreement and the deposit waived)."""
-    _require_role(user, SETTLE_ROLES, ERR_ROLE_SETTLE)
+    role_require(user, SETTLE_ROLES, ERR_ROLE_SETTLE, system=True)
     _require_institution(user, institution.code)
     today = timezone.localdate()
     waived = _amount(deposit_waived_amount, "deposit_waived_amount")
@@ -270,7 +266,7 @@ def admission_register(
 
 def admission_cancel(*, admission: Admission, user: Any = None) -> Admission:
     """撤销入院登记 Cancel an admission that has not been settled."""
-    _require_role(user, SETTLE_ROLES, ERR_ROLE_SETTLE)
+    role_require(user, SETTLE_ROLES, ERR_ROLE_SETTLE, system=True)
     _require_institution(user, admission.institution_id)
     if admission.status != AdmissionStatus.ADMITTED:
         raise ValidationError({"status": ERR_ADMISSION_STATE})
@@ -338,7 +334,11 @@ def claim_validate(
         out = _amount(out_of_scope_amount, "out_of_scope_amount")
     except ValidationError as exc:
         errors.update({k: v[0] for k, v in exc.message_dict.items()})
-    if total is not None and out is not None and out > total:
+    if (
+        total is not None
+        and out is not None
+        and engine.out_of_scope_above_total(engine.decimal_to_fen(total), engine.decimal_to_fen(out))
+    ):
         errors["out_of_scope_amount"] = ERR_OUT_OF_SCOPE_GT_TOTAL
     if admitted_on > today:
         errors["admitted_on"] = ERR_ADMIT_FUTURE
@@ -388,7 +388,7 @@ def claim_create(
     """登记结算申请 Store a pending claim. Level and in-county are copied from the institution;
     ``referred`` is ignored in county and, for an out-of-county stay, taken from the person's
     approved referral (``treatment.selectors.referral_flag``) when not given."""
-    _require_role(user, SETTLE_ROLES, ERR_ROLE_SETTLE)
+    role_require(user, SETTLE_ROLES, ERR_ROLE_SETTLE, system=True)
     _require_institution(user, institution.code)
     data = claim_validate(
         claim_id=claim_id,
@@ -512,7 +512,7 @@ def claim_submit(
     submissions settle once. ``on_created(settlement)`` runs inside the transaction when the claim
     is new (the API writes its audit row there: it commits with the settlement, in one commit).
     """
-    _require_role(user, SETTLE_ROLES, ERR_ROLE_SETTLE)
+    role_require(user, SETTLE_ROLES, ERR_ROLE_SETTLE, system=True)
     _require_institution(user, institution.code)
     data = claim_validate(
         claim_id=claim_id,
@@ -865,7 +865,7 @@ def claim_settle(*, claim: Claim, user: Any = None) -> Settlement:
 
     ``claim_submit`` does the same (``_settle_locked``) for the claim it has just inserted.
     """
-    _require_role(user, SETTLE_ROLES, ERR_ROLE_SETTLE)
+    role_require(user, SETTLE_ROLES, ERR_ROLE_SETTLE, system=True)
     _require_institution(user, claim.institution_id)
     # savepoint=False: inside claim_submit's transaction no savepoint pair is needed (any error
     # rolls the whole submission back); called alone it is a transaction of its own.
@@ -930,7 +930,7 @@ def claim_reverse(*, claim: Claim, user: Any = None, reason: str) -> Claim:
     """冲销 Reverse a settled claim: its settlement rows are kept (none stays current), the claim is
     marked reversed, and the person's later claims of the year are re-settled (reason
     ``reversal_resettle``) so that the ledger equals the remaining claims settled in order."""
-    _require_role(user, REVERSE_ROLES, ERR_ROLE_REVERSE)
+    role_require(user, REVERSE_ROLES, ERR_ROLE_REVERSE, system=True)
     _require_institution(user, claim.institution_id)
     reason = (reason or "").strip()
     if not reason or len(reason) > 300 or has_control_chars(reason):

@@ -14,8 +14,8 @@ from typing import Any
 from django.db.models import Count, Max, Prefetch, QuerySet
 from django.http import Http404
 
-from jkfp.accounts.scoping import scope, user_prefix, user_sees_code
-from jkfp.regions.models import Institution, Region, RegionLevel, prefix_range, scope_prefix
+from jkfp.accounts.scoping import scope
+from jkfp.regions.models import Institution, Region, prefix_range
 from jkfp.registry.models import Disease, DiseaseKind
 from jkfp.treatment.models import CaseChange, CaseFollowUp, MajorDiseaseCase, Referral, ReferralStatus
 
@@ -24,7 +24,6 @@ PERSON_VILLAGE = "person__village_id"
 REFERRAL_VALID_DAYS = 90
 NOT_FOUND_CASE = "大病救治记录不存在或不在您的管辖范围内"
 NOT_FOUND_REFERRAL = "转诊记录不存在或不在您的管辖范围内"
-NOT_FOUND_REGION = "区划不存在或不在您的管辖范围内"
 
 
 def _region_filter(qs: QuerySet[Any], region: str | None, field: str = PERSON_VILLAGE) -> QuerySet[Any]:
@@ -149,39 +148,6 @@ def major_diseases() -> QuerySet[Disease]:
 def institutions() -> QuerySet[Institution]:
     """医疗机构 All institutions (public reference data, not scoped)."""
     return Institution.objects.order_by("code")
-
-
-def region_choices(*, user: Any) -> list[tuple[str, str]]:
-    """可选区划 ``(code, label)`` of the townships and villages in the user's region."""
-    regions = scope(
-        Region.objects.filter(level__in=(RegionLevel.TOWNSHIP, RegionLevel.VILLAGE)).select_related("parent"),
-        user,
-        "code",
-    ).order_by("code")
-    return [
-        (
-            r.code,
-            r.name
-            if r.level == RegionLevel.TOWNSHIP
-            else f"\u3000{r.parent.name if r.parent else ''} {r.name}",
-        )
-        for r in regions
-    ]
-
-
-def ledger_region(*, user: Any, code: str | None) -> Region:
-    """台账区划 The county, township or village the ledger covers: the user's own region by default.
-
-    ``Http404`` when the code is unknown or lies outside the user's region (a township user cannot
-    ask for the county or another township).
-    """
-    if user_prefix(user) is None:
-        raise Http404(NOT_FOUND_REGION)
-    code = (code or "").strip() or user.region_id
-    region = Region.objects.filter(code=code).first()
-    if region is None or not user_sees_code(user, scope_prefix(region.code, region.level)):
-        raise Http404(NOT_FOUND_REGION)
-    return region
 
 
 def ledger_cases(*, user: Any, region: Region) -> QuerySet[MajorDiseaseCase]:

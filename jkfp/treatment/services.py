@@ -13,12 +13,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from jkfp.accounts.models import Role
-from jkfp.accounts.scoping import user_sees_code
+from jkfp.accounts.scoping import role_require, scope_require
 from jkfp.core.signals import send_data_changed
 from jkfp.regions.models import Institution
 from jkfp.registry.models import Disease, DiseaseKind, Person
@@ -40,7 +40,6 @@ DESIGNATION_ROLES = frozenset({Role.COUNTY_ADMIN})
 ERR_ROLE_EDIT = "只有县卫健局管理员和乡镇卫生院可以登记或修改大病救治和转诊"
 ERR_ROLE_FOLLOWUP = "只有县卫健局管理员、乡镇卫生院和村医可以登记回访"
 ERR_ROLE_DESIGNATION = "只有县卫健局管理员可以设置定点医院"
-ERR_OUT_OF_SCOPE = "该人员不在您的管辖范围内"
 ERR_STATUS = "救治状态无效，应为：已救治、救治中、未救治、无需救治"
 ERR_UNTREATED_REASON = "救治状态为“未救治”时，必须填写“未救治原因”"
 ERR_REASON_UNKNOWN = "未救治原因无效，应为：" + "、".join(str(label) for label in UntreatedReason.labels)
@@ -60,16 +59,6 @@ ERR_REFERRAL_CASE = "所选大病救治记录不属于该人员"
 ERR_REFERRAL_DECIDED = "该转诊已审批，不能重复审批"
 ERR_DECISION_NOTE = "审批意见不能超过300字"
 ERR_DESIGNATION_RANGE = "终止日期不能早于起始日期"
-
-
-def _require_role(user: Any, roles: frozenset[str], message: str) -> None:
-    if getattr(user, "role", None) not in roles:
-        raise PermissionDenied(message)
-
-
-def _require_scope(user: Any, person: Person) -> None:
-    if not user_sees_code(user, person.village_id):
-        raise PermissionDenied(ERR_OUT_OF_SCOPE)
 
 
 def _clean_reason(status: str, untreated_reason: str, reason_note: str) -> tuple[str, str]:
@@ -110,8 +99,8 @@ def treatment_case_create(
     Without a designated hospital, the one designated for the disease on the diagnosis date is
     used when there is exactly one.
     """
-    _require_role(user, EDIT_ROLES, ERR_ROLE_EDIT)
-    _require_scope(user, person)
+    role_require(user, EDIT_ROLES, ERR_ROLE_EDIT)
+    scope_require(user, person.village_id)
     if disease.kind != DiseaseKind.MAJOR:
         raise ValidationError({"disease": ERR_DISEASE_NOT_MAJOR.format(name=disease.name)})
     if diagnosed_on > timezone.localdate():
@@ -172,8 +161,8 @@ def case_status_set(
 
     The change is recorded in the case's history (nothing is recorded when nothing changed).
     """
-    _require_role(user, EDIT_ROLES, ERR_ROLE_EDIT)
-    _require_scope(user, case.person)
+    role_require(user, EDIT_ROLES, ERR_ROLE_EDIT)
+    scope_require(user, case.person.village_id)
     reason, note = _clean_reason(status, untreated_reason, reason_note)
     old = history.values_of(case)
     case.status, case.untreated_reason, case.reason_note = status, reason, note
@@ -188,8 +177,8 @@ def case_status_set(
 
 def case_followup_add(*, user: Any, case: MajorDiseaseCase, visited_on: date, note: str) -> CaseFollowUp:
     """登记回访 Record a follow-up visit after discharge (village doctors in their own villages too)."""
-    _require_role(user, FOLLOWUP_ROLES, ERR_ROLE_FOLLOWUP)
-    _require_scope(user, case.person)
+    role_require(user, FOLLOWUP_ROLES, ERR_ROLE_FOLLOWUP)
+    scope_require(user, case.person.village_id)
     note = (note or "").strip()
     if not note or len(note) > 500:
         raise ValidationError({"note": ERR_VISIT_NOTE})
@@ -211,8 +200,8 @@ def referral_create(
     case: MajorDiseaseCase | None = None,
 ) -> Referral:
     """转诊备案 Record a referral of a person in the user's region; it starts as pending approval."""
-    _require_role(user, EDIT_ROLES, ERR_ROLE_EDIT)
-    _require_scope(user, person)
+    role_require(user, EDIT_ROLES, ERR_ROLE_EDIT)
+    scope_require(user, person.village_id)
     reason = (reason or "").strip()
     if from_institution.pk == to_institution.pk:
         raise ValidationError({"to_institution": ERR_REFERRAL_SAME})
@@ -235,8 +224,8 @@ def referral_create(
 
 def referral_approve(*, user: Any, referral: Referral, approve: bool = True, note: str = "") -> Referral:
     """审批转诊 Approve (or reject, ``approve=False``) a pending referral."""
-    _require_role(user, EDIT_ROLES, ERR_ROLE_EDIT)
-    _require_scope(user, referral.person)
+    role_require(user, EDIT_ROLES, ERR_ROLE_EDIT)
+    scope_require(user, referral.person.village_id)
     note = (note or "").strip()
     if len(note) > 300:
         raise ValidationError({"decision_note": ERR_DECISION_NOTE})
@@ -275,7 +264,7 @@ def designated_hospital_set(
 
     The same disease, institution and start date again updates the end date (idempotent).
     """
-    _require_role(user, DESIGNATION_ROLES, ERR_ROLE_DESIGNATION)
+    role_require(user, DESIGNATION_ROLES, ERR_ROLE_DESIGNATION)
     if disease.kind != DiseaseKind.MAJOR:
         raise ValidationError({"disease": ERR_DISEASE_NOT_MAJOR.format(name=disease.name)})
     if valid_to is not None and valid_to < valid_from:

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from jkfp.accounts.models import AuditAction
 from jkfp.registry.models import VerificationStatus
+from jkfp.registry.years import LIST_MIN_YEAR, list_max_year
 
 
 class PersonSearchForm(forms.Form):
@@ -48,7 +49,7 @@ class ImportForm(forms.Form):
         max_length=50,
         widget=forms.TextInput(attrs={"placeholder": "如：国家平台、省系统、扶贫办", "list": "source-names"}),
     )
-    year = forms.IntegerField(label="名单年度", min_value=2014)
+    year = forms.IntegerField(label="名单年度", min_value=LIST_MIN_YEAR)
     file = forms.FileField(label="名单文件（.csv 或 .xlsx）")
 
     def __init__(self, *args: object, **kwargs: object) -> None:
@@ -59,7 +60,7 @@ class ImportForm(forms.Form):
 class EnrolmentImportForm(forms.Form):
     """导入参保名单 The list year and the file (the file last: see jkfp.web.uploads)."""
 
-    year = forms.IntegerField(label="参保年度", min_value=2014)
+    year = forms.IntegerField(label="参保年度", min_value=LIST_MIN_YEAR)
     file = forms.FileField(label="参保文件（.csv 或 .xlsx）")
 
     def __init__(self, *args: object, **kwargs: object) -> None:
@@ -69,10 +70,10 @@ class EnrolmentImportForm(forms.Form):
 
 def _list_year(field: forms.Field) -> None:
     """名单年度 A list's year: this year by default, at most next year (next year's list comes in autumn)."""
-    this_year = timezone.localdate().year
-    field.initial = this_year
-    field.validators.append(MaxValueValidator(this_year + 1))
-    field.widget.attrs["max"] = this_year + 1
+    today = timezone.localdate()
+    field.initial = today.year
+    field.validators.append(MaxValueValidator(list_max_year(today)))
+    field.widget.attrs["max"] = list_max_year(today)
 
 
 class AuditFilterForm(forms.Form):

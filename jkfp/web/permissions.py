@@ -7,10 +7,10 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
 from jkfp.accounts.models import Role
+from jkfp.accounts.scoping import role_require
 
 VERIFY_ROLES = frozenset({Role.COUNTY_ADMIN, Role.TOWNSHIP})
 ADMIN_ROLES = frozenset({Role.COUNTY_ADMIN})
@@ -22,8 +22,7 @@ def role_required(*roles: str) -> Callable[[Callable[..., HttpResponse]], Callab
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if getattr(request.user, "role", None) not in roles:
-                raise PermissionDenied("您的角色无权进行此操作")
+            role_require(request.user, roles)
             return view(request, *args, **kwargs)
 
         return login_required(wrapped)

@@ -10,8 +10,9 @@ from typing import Any
 import openpyxl
 import pytest
 
+from jkfp.accounts.scoping import region_get
 from jkfp.core.idnumber import mask
-from jkfp.treatment import ledger, selectors
+from jkfp.treatment import ledger
 from jkfp.treatment.models import CaseFollowUp
 from jkfp.treatment.tests.factories import make_case, make_person
 
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _write(tw: Any, user: str, tmp_path: Path, code: str | None = None) -> tuple[Path, ledger.LedgerTotals]:
-    region = selectors.ledger_region(user=tw.users[user], code=code)
+    region = region_get(user=tw.users[user], code=code)
     path = tmp_path / f"ledger-{user}-{code}.xlsx"
     return path, ledger.treatment_ledger_write(user=tw.users[user], region=region, target=path)
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.http import Http404
 
+from jkfp.accounts.scoping import region_choices, region_get
 from jkfp.treatment import selectors
 from jkfp.treatment.models import Referral
 
@@ -87,12 +88,12 @@ def test_referrals_are_scoped(tw: Any, county: Any) -> None:
 
 
 def test_ledger_region_defaults_to_the_users_region_and_refuses_outside(tw: Any, county: Any) -> None:
-    assert selectors.ledger_region(user=tw.users["t1"], code=None) == county["t1"]
-    assert selectors.ledger_region(user=tw.users["t1"], code=county["t1v2"].code) == county["t1v2"]
-    assert selectors.ledger_region(user=tw.users["admin"], code="") == county["county"]
+    assert region_get(user=tw.users["t1"], code=None) == county["t1"]
+    assert region_get(user=tw.users["t1"], code=county["t1v2"].code) == county["t1v2"]
+    assert region_get(user=tw.users["admin"], code="") == county["county"]
     for code in ("421321", county["t2"].code, county["t2v1"].code, "999999999999"):
         with pytest.raises(Http404):
-            selectors.ledger_region(user=tw.users["t1"], code=code)
+            region_get(user=tw.users["t1"], code=code)
 
 
 def test_ledger_cases_count_followups(tw: Any) -> None:
@@ -100,7 +101,7 @@ def test_ledger_cases_count_followups(tw: Any) -> None:
 
     CaseFollowUp.objects.create(case=tw.cases["zhang"], visited_on=date(2024, 4, 1), note="a")
     CaseFollowUp.objects.create(case=tw.cases["zhang"], visited_on=date(2024, 6, 1), note="b")
-    region = selectors.ledger_region(user=tw.users["t1"], code=None)
+    region = region_get(user=tw.users["t1"], code=None)
     cases = selectors.ledger_cases(user=tw.users["t1"], region=region)
     assert {c.person.name for c in cases} == {"张三", "王五"}
     assert selectors.ledger_followups(cases=cases) == {tw.cases["zhang"].pk: (2, date(2024, 6, 1))}
@@ -110,5 +111,5 @@ def test_ledger_cases_count_followups(tw: Any) -> None:
 
 
 def test_region_choices_are_scoped(tw: Any, county: Any) -> None:
-    codes = [code for code, _ in selectors.region_choices(user=tw.users["t1"])]
+    codes = [code for code, _ in region_choices(user=tw.users["t1"])]
     assert codes == [county["t1"].code, county["t1v1"].code, county["t1v2"].code]

@@ -9,8 +9,9 @@ from typing import Any
 import openpyxl
 import pytest
 
+from jkfp.accounts.scoping import region_get
 from jkfp.registry.models import Condition
-from jkfp.treatment import ledger, selectors
+from jkfp.treatment import ledger
 from jkfp.treatment.imports import cases_import
 from jkfp.treatment.models import MajorDiseaseCase
 from jkfp.treatment.synthetic import demo_cases_write
@@ -36,7 +37,7 @@ def test_demo_cases_import_cleanly_and_the_ledger_matches(tw: Any, county: Any, 
     assert MajorDiseaseCase.objects.filter(status="untreated", untreated_reason="").count() == 0
     kidney = MajorDiseaseCase.objects.filter(disease=diseases[0], status="untreated")
     assert all(c.untreated_reason == "dialysis_claim_pending" for c in kidney)
-    region = selectors.ledger_region(user=tw.users["admin"], code=None)
+    region = region_get(user=tw.users["admin"], code=None)
     totals = ledger.treatment_ledger_write(user=tw.users["admin"], region=region, target=tmp_path / "l.xlsx")
     assert totals.cases == 120 and dict(totals.by_status) == {
         s: written.by_status.get(s, 0) for s in ("treated", "in_treatment", "untreated", "not_needed")

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from jkfp.accounts.models import AuditAction, Role
+from jkfp.accounts.scoping import region_choices, region_get, role_require
 from jkfp.accounts.services import audit_record
 from jkfp.capacity import selectors as capacity_selectors
 from jkfp.care import exports, selectors, services
@@ -67,7 +68,7 @@ def _today() -> date:
 def worklist(request: HttpRequest) -> HttpResponse:
     """随访工作清单 Overdue, due this week, not seen this year: one section at a time, 50 items a page."""
     today = _today()
-    form = WorklistForm(request.GET or None, regions=selectors.region_choices(user=request.user))
+    form = WorklistForm(request.GET or None, regions=region_choices(user=request.user))
     section, region = "overdue", None
     if form.is_valid():
         section = form.cleaned_data["section"] or "overdue"
@@ -98,7 +99,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
 def escalated(request: HttpRequest) -> HttpResponse:
     """逾期上报 Items overdue past the escalation date, for the township (oldest first)."""
     today = _today()
-    form = WorklistForm(request.GET or None, regions=selectors.region_choices(user=request.user))
+    form = WorklistForm(request.GET or None, regions=region_choices(user=request.user))
     region = form.cleaned_data["region"] or None if form.is_valid() else None
     page = Paginator(selectors.escalated(user=request.user, today=today, region=region), PAGE_SIZE).get_page(
         request.GET.get("page")
@@ -220,7 +221,7 @@ def visit_record(request: HttpRequest, pk: int) -> HttpResponse:
 def _register_filters(request: HttpRequest) -> tuple[RegisterForm, int, str | None]:
     form = RegisterForm(
         request.GET or None,
-        regions=selectors.region_choices(user=request.user),
+        regions=region_choices(user=request.user),
         initial={"year": _today().year},
     )
     if form.is_valid():
@@ -245,7 +246,7 @@ def contract_list(request: HttpRequest) -> HttpResponse:
         "renew_form": RenewForm(
             initial={"year": year + 1, "village": region if region and not region.endswith("000") else ""}
         ),
-        "villages": [(c, n) for c, n in selectors.region_choices(user=request.user) if not c.endswith("000")],
+        "villages": [(c, n) for c, n in region_choices(user=request.user) if not c.endswith("000")],
     }
     return render(request, "web/care/contracts.html", context)
 
@@ -272,7 +273,7 @@ def _export(
 ) -> HttpResponseBase:
     _, year, _ = _register_filters(request)
     # The raw code: one outside the user's region is a 404, not silently the user's own region.
-    region = selectors.region_get(user=request.user, code=request.GET.get("region"))
+    region = region_get(user=request.user, code=request.GET.get("region"))
     directory = Path(settings.VAR_DIR) / "exports"
     directory.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(prefix=f"{kind}-", suffix=".xlsx", dir=directory)
@@ -359,11 +360,6 @@ def _audit_person(request: HttpRequest, person: Any, what: str) -> None:
     )
 
 
-def _require(request: HttpRequest, roles: tuple[str, ...]) -> None:
-    if getattr(request.user, "role", None) not in roles:
-        raise PermissionDenied("您的角色无权进行此操作")
-
-
 @dataclass(frozen=True)
 class _ServicePage:
     """One per-person service page: what differs between 体检, 送药, 慢病卡 and 健康档案."""
@@ -401,7 +397,7 @@ def _person_service(request: HttpRequest, pk: int, page: _ServicePage) -> HttpRe
     form = page.form_class(initial={page.initial_field: _today()}, **extra)
     status = 200
     if request.method == "POST":
-        _require(request, page.roles)
+        role_require(request.user, page.roles)
         form = page.form_class(request.POST, **extra)
         if form.is_valid():
             try:
@@ -609,7 +605,7 @@ def entry_void(request: HttpRequest, pk: int, kind: str, entry_pk: int) -> HttpR
     if kind not in VOID_PAGES:
         raise Http404(selectors.NOT_FOUND_ENTRY)
     model, url_name = VOID_PAGES[kind]
-    _require(request, tuple(services.VOID_KINDS[model].roles))
+    role_require(request.user, tuple(services.VOID_KINDS[model].roles))
     person = selectors.person_get(user=request.user, pk=pk)
     entry = selectors.care_entry_get(person=person, model=model, pk=entry_pk)
     label = services.VOID_KINDS[model].label
@@ -656,7 +652,7 @@ def team_create(request: HttpRequest) -> HttpResponse:
     """新建团队 A team of a township health centre of the user's region."""
     form = TeamForm(request.POST, townships=selectors.township_choices(user=request.user))
     if form.is_valid():
-        township = selectors.region_get(user=request.user, code=form.cleaned_data["township"])
+        township = region_get(user=request.user, code=form.cleaned_data["township"])
         try:
             team = services.team_create(user=request.user, township=township, name=form.cleaned_data["name"])
         except ValidationError as exc:
@@ -764,7 +760,7 @@ def household_doctor(request: HttpRequest, pk: int) -> HttpResponse:
     form = AssignForm(initial={"start_on": _today()}, members=members)
     status = 200
     if request.method == "POST":
-        _require(request, MANAGE_ROLES)
+        role_require(request.user, MANAGE_ROLES)
         form = AssignForm(request.POST, members=members)
         if form.is_valid():
             member = next(m for m in choices if m.pk == form.cleaned_data["member"])

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from jkfp.accounts.models import AuditAction, Role
+from jkfp.accounts.scoping import region_get
 from jkfp.accounts.services import audit_record
 from jkfp.indicators import ledgers, report, selectors, services
 from jkfp.indicators.catalogue import INDICATORS
@@ -48,7 +49,7 @@ def _year_region(request: HttpRequest) -> tuple[int, Any]:
     if year is None:
         years = selectors.snapshot_years()
         year = years[0] if years else timezone.localdate().year
-    region = selectors.region_get(user=request.user, code=region_code)
+    region = region_get(user=request.user, code=region_code)
     return year, region
 
 

@@ -27,6 +27,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
 from jkfp.accounts.models import AuditAction, Role
+from jkfp.accounts.scoping import region_choices, region_get
 from jkfp.accounts.services import audit_record
 from jkfp.monitoring import ledger, selectors, services, workflow
 from jkfp.monitoring.models import CaseStatus, MonitoringCase
@@ -83,7 +84,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     form = QueueFilterForm(
         request.GET or None,
         years=selectors.years(user=request.user),
-        regions=selectors.region_choices(user=request.user),
+        regions=region_choices(user=request.user),
         rules=selectors.rule_choices(user=request.user),
     )
     filters: dict[str, Any] = {}
@@ -326,7 +327,7 @@ def overview(request: HttpRequest) -> HttpResponse:
 @require_GET
 def ledger_export(request: HttpRequest) -> HttpResponseBase:
     """导出防返贫监测预警台账 The ledger of the user's region (or ``?region=`` inside it) and ``?year=``; audited."""
-    region = selectors.ledger_region(user=request.user, code=request.GET.get("region"))
+    region = region_get(user=request.user, code=request.GET.get("region"))
     year_text = (request.GET.get("year") or "").strip()
     year = (
         int(year_text)

@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from jkfp.accounts.models import AuditAction, Role
+from jkfp.accounts.scoping import region_choices, region_get
 from jkfp.accounts.services import audit_record
 from jkfp.core.idnumber import IdNumberError, validate_id_number
 from jkfp.registry import selectors as registry_selectors
@@ -78,9 +79,7 @@ def _can(user: Any, roles: tuple[str, ...]) -> bool:
 def case_list(request: HttpRequest) -> HttpResponse:
     """大病救治列表 Cases of the user's region filtered by status, disease and township/village."""
     diseases = [(d.pk, d.name) for d in selectors.major_diseases()]
-    form = CaseFilterForm(
-        request.GET or None, diseases=diseases, regions=selectors.region_choices(user=request.user)
-    )
+    form = CaseFilterForm(request.GET or None, diseases=diseases, regions=region_choices(user=request.user))
     filters: dict[str, Any] = {}
     if form.is_valid():
         filters = {
@@ -210,7 +209,7 @@ def case_followup(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def ledger_export(request: HttpRequest) -> HttpResponseBase:
     """导出大病专项救治台账 The ledger of the user's region, or of ``?region=`` inside it; audited."""
-    region = selectors.ledger_region(user=request.user, code=request.GET.get("region"))
+    region = region_get(user=request.user, code=request.GET.get("region"))
     directory = Path(settings.VAR_DIR) / "exports"
     directory.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(prefix="treatment-ledger-", suffix=".xlsx", dir=directory)
@@ -242,7 +241,7 @@ def ledger_export(request: HttpRequest) -> HttpResponseBase:
 @require_GET
 def referral_list(request: HttpRequest) -> HttpResponse:
     """转诊列表 Referrals of the user's region, filterable by approval state and township/village."""
-    form = ReferralFilterForm(request.GET or None, regions=selectors.region_choices(user=request.user))
+    form = ReferralFilterForm(request.GET or None, regions=region_choices(user=request.user))
     filters: dict[str, Any] = {}
     if form.is_valid():
         filters = {
