@@ -176,7 +176,7 @@ def _orm_loop(claim_pks: list[int]) -> float:
     from django.utils import timezone
 
     from jkfp import engine
-    from jkfp.settlement.compute import engine_policy, ratio_of, ytd_fen_text, ytd_from_fen_text
+    from jkfp.settlement.compute import engine_policy, ytd_columns, ytd_of_fen
     from jkfp.settlement.models import Claim, Settlement, SettlementReason, YearLedger
     from jkfp.settlement.selectors import policy_latest
 
@@ -201,7 +201,7 @@ def _orm_loop(claim_pks: list[int]) -> float:
                     total_amount=claim.total_amount,
                     out_of_scope_amount=claim.out_of_scope_amount,
                 ),
-                ytd_from_fen_text(current.ytd_before_fen),
+                ytd_of_fen(current.ytd_before_fen),
                 trace=False,
             )
             Settlement.objects.filter(pk=current.pk).update(is_current=False)
@@ -216,11 +216,9 @@ def _orm_loop(claim_pks: list[int]) -> float:
                 aid=result.aid,
                 supplementary=result.supplementary,
                 personal=result.personal,
-                ratio=ratio_of(
-                    result.counted_total, result.basic + result.critical + result.aid + result.supplementary
-                ),
-                ytd_before_fen=ytd_fen_text(result.ytd_before),
-                ytd_after_fen=ytd_fen_text(result.ytd_after),
+                ratio=engine.settlement_ratio(result),
+                **ytd_columns(result.ytd_before, "before"),
+                **ytd_columns(result.ytd_after, "after"),
                 reason=SettlementReason.POLICY_RESETTLE,
                 settled_at=timezone.now(),
             )

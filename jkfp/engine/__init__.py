@@ -41,6 +41,17 @@ from jkfp.engine.policy import (
 )
 from jkfp.engine.presets import load_preset, preset_names
 from jkfp.engine.reference import ClaimSettlement, YearToDate, settle_claim, settle_claims
+from jkfp.engine.year import (
+    RATIO_UNDEFINED,
+    YearSettlement,
+    YearTable,
+    paid_fen,
+    ratio_decimal,
+    ratio_micro,
+    settle_in_order,
+    settle_year,
+    settlement_ratio,
+)
 
 __all__ = [
     "CLAIM_COLUMNS",
@@ -48,6 +59,7 @@ __all__ = [
     "OUTPUT_FIELDS",
     "OUT_OF_SCOPE_ABOVE_TOTAL",
     "RATE_SCALE",
+    "RATIO_UNDEFINED",
     "AidRule",
     "Amount",
     "BasicRule",
@@ -67,6 +79,8 @@ __all__ = [
     "SupplementaryRule",
     "Tier",
     "ValidatedClaims",
+    "YearSettlement",
+    "YearTable",
     "YearToDate",
     "decimal_to_fen",
     "fen_to_decimal",
@@ -74,11 +88,17 @@ __all__ = [
     "load_preset",
     "loads_policy",
     "out_of_scope_above_total",
+    "paid_fen",
     "parse_amount_fen",
     "parse_policy",
     "preset_names",
+    "ratio_decimal",
+    "ratio_micro",
     "settle_batch",
     "settle_claim",
     "settle_claims",
+    "settle_in_order",
+    "settle_year",
+    "settlement_ratio",
     "validate_claim_columns",
 ]

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Final, TypeVar
+from typing import Final, overload
 
 import numpy as np
 from numpy.typing import NDArray
@@ -43,7 +43,6 @@ _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 Int64Array = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
-_N = TypeVar("_N", int, Int64Array)
 # Claim ids: Python strings, or a numpy bytes array of UTF-8 text (what a claims file yields);
 # byte order of UTF-8 equals code-point order, so both sort the same.
 ClaimIds = Sequence[str] | NDArray[np.bytes_]
@@ -63,11 +62,16 @@ class ClaimValueError(ValueError):
 OUT_OF_SCOPE_ABOVE_TOTAL: Final = ("目录外费用不能大于医疗总费用", "out_of_scope exceeds total")
 
 
-def out_of_scope_above_total(total_fen: _N, out_of_scope_fen: _N) -> _N:
+@overload
+def out_of_scope_above_total(total_fen: int, out_of_scope_fen: int) -> bool: ...
+@overload
+def out_of_scope_above_total(total_fen: Int64Array, out_of_scope_fen: Int64Array) -> BoolArray: ...
+def out_of_scope_above_total(
+    total_fen: int | Int64Array, out_of_scope_fen: int | Int64Array
+) -> bool | BoolArray:
     """目录外费用不能大于医疗总费用 Where the out-of-scope amount exceeds the total (``settlement.md §1``):
     for integer fen (a bool) or arrays of them (a mask)."""
-    above: _N = out_of_scope_fen > total_fen
-    return above
+    return out_of_scope_fen > total_fen
 
 
 def parse_amount_fen(text: str) -> int:

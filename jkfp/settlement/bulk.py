@@ -38,8 +38,17 @@ from jkfp.core.signals import send_data_changed
 from jkfp.engine.claims import EPOCH_ORDINAL, fen_to_decimal
 from jkfp.regions.models import Region
 from jkfp.registry.models import Person, Tag
-from jkfp.settlement.compute import DEFAULT_CATEGORY, TAG_CATEGORIES, category_for, engine_policy, tags_on
+from jkfp.settlement.compute import (
+    DEFAULT_CATEGORY,
+    TAG_CATEGORIES,
+    category_for,
+    engine_policy,
+    policy_in_force_of,
+    tags_on,
+)
 from jkfp.settlement.models import (
+    YTD_AFTER_COLUMNS,
+    YTD_BEFORE_COLUMNS,
     YTD_FIELDS,
     Claim,
     ClaimStatus,
@@ -329,161 +338,28 @@ def _columns(rows: list[tuple[Any, ...]], cache: dict[Any, int]) -> YearClaims:
     )
 
 
-def settlement_order(yc: YearClaims) -> np.ndarray:
-    """Row indices by (person, discharge day, claim id) — the engine's order (Python string order)."""
-    n = len(yc)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    day = yc.day
-    span = int(day.max()) - int(day.min()) + 1
-    order = np.argsort(yc.person * span + (day - int(day.min())), kind="stable").astype(np.int64)
-    p, d = yc.person[order], day[order]
-    tie = (p[1:] == p[:-1]) & (d[1:] == d[:-1])
-    if bool(tie.any()):
-        padded = np.concatenate(([False], tie, [False]))
-        starts = np.flatnonzero(padded[1:-1] & ~padded[:-2])
-        ends = np.flatnonzero(padded[1:-1] & ~padded[2:]) + 1
-        ids = yc.claim_id
-        for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-            order[start : end + 1] = sorted(order[start : end + 1].tolist(), key=lambda i: ids[i])
-    return order
-
-
 # --------------------------------------------------------------------------- computing
 
 
-@dataclass
-class Computed:
-    """Engine results in fen by row (database order), the year-to-date before/after, the order."""
-
-    amounts: np.ndarray  # (n, 7)
-    before: np.ndarray  # (n, 7) YTD_FIELDS order
-    after: np.ndarray
-    order: np.ndarray
-    group_start: np.ndarray  # bool by sorted position: first claim of its person
-
-
-def compute(
+def _settle(
     yc: YearClaims, policy_pk: np.ndarray, category: Sequence[str], policies: dict[int, Policy]
-) -> Computed:
-    """Settle every row of ``yc`` (one calendar year) with row ``i``'s policy and category, each
-    person's claims in order from a zero year-to-date. Persons whose claims all share one policy go
-    through the batch engine (one call per policy); a person whose year spans two policies is
-    settled claim by claim with the reference engine."""
-    n = len(yc)
-    order = settlement_order(yc)
-    person_sorted = yc.person[order]
-    group_start = np.ones(n, dtype=np.bool_)
-    if n:
-        group_start[1:] = person_sorted[1:] != person_sorted[:-1]
-    group_id_sorted = np.cumsum(group_start) - 1
-    group_of = np.empty(n, dtype=np.int64)
-    group_of[order] = group_id_sorted
-    pol_sorted = policy_pk[order]
-    first_pol = pol_sorted[np.flatnonzero(group_start)] if n else np.zeros(0, np.int64)
-    mixed_group = np.zeros(len(first_pol), dtype=np.bool_)
-    if n:
-        np.logical_or.at(mixed_group, group_id_sorted, pol_sorted != first_pol[group_id_sorted])
-    mixed_row = mixed_group[group_of] if n else np.zeros(0, np.bool_)
-    amounts = np.zeros((n, 7), dtype=np.int64)
-    for pk in np.unique(policy_pk[~mixed_row]).tolist() if n else []:
-        rows = np.flatnonzero((policy_pk == pk) & ~mixed_row)
-        parsed = engine_policy(policies[pk])
-        names = tuple(sorted({category[i] for i in rows.tolist()}))
-        code = {name: k for k, name in enumerate(names)}
-        table = engine.ClaimTable(
-            claim_id=[yc.claim_id[i] for i in rows.tolist()],
-            person=yc.person[rows],
-            category=np.fromiter((code[category[i]] for i in rows.tolist()), dtype=np.int64, count=len(rows)),
-            category_names=names,
-            discharge_day=yc.day[rows],
-            level=yc.level[rows],
-            in_county=yc.in_county[rows],
-            referred=yc.referred[rows],
-            total_fen=yc.total[rows],
-            out_of_scope_fen=yc.oos[rows],
-        )
-        result = engine.settle_batch(parsed, table)
-        amounts[rows] = np.stack(result.columns(), axis=1)
-    if n and bool(mixed_row.any()):
-        ytd: engine.YearToDate | None = None
-        last_person = None
-        for i in order[mixed_row[order]].tolist():
-            if yc.person[i] != last_person:
-                ytd, last_person = engine.YearToDate(), yc.person[i]
-            result = engine.settle_claim(
-                engine_policy(policies[int(policy_pk[i])]),
-                _engine_claim(yc, i, category[i]),
-                ytd,
-                trace=False,
-            )
-            ytd = result.ytd_after
-            amounts[i] = result.amounts_fen
-    before, after = _year_to_date(yc, amounts, order, group_start, policy_pk, category, policies)
-    return Computed(amounts=amounts, before=before, after=after, order=order, group_start=group_start)
-
-
-def _engine_claim(yc: YearClaims, i: int, category: str) -> engine.Claim:
-    return engine.Claim(
-        claim_id=yc.claim_id[i],
-        person_id=str(int(yc.person[i])),
+) -> engine.YearSettlement:
+    """The engine's settlement of the year's rows, row ``i`` with policy ``policy_pk[i]`` and its category."""
+    table = engine.YearTable(
+        claim_id=yc.claim_id,
+        person=yc.person,
+        day=yc.day,
+        level=yc.level,
+        in_county=yc.in_county,
+        referred=yc.referred,
+        total=yc.total,
+        out_of_scope=yc.oos,
+        policy=policy_pk,
         category=category,
-        discharge_on=date.fromordinal(int(yc.day[i]) + EPOCH_ORDINAL),
-        level=int(yc.level[i]),
-        in_county=bool(yc.in_county[i]),
-        referred=bool(yc.referred[i]),
-        total_amount=fen_to_decimal(int(yc.total[i])),
-        out_of_scope_amount=fen_to_decimal(int(yc.oos[i])),
     )
-
-
-def _year_to_date(
-    yc: YearClaims,
-    amounts: np.ndarray,
-    order: np.ndarray,
-    group_start: np.ndarray,
-    policy_pk: np.ndarray,
-    category: Sequence[str],
-    policies: dict[int, Policy],
-) -> tuple[np.ndarray, np.ndarray]:
-    """The seven year-to-date sums before and after each claim (fen), from the amounts: running sums
-    per person in settlement order; the aid deductible used follows §2.3 claim by claim."""
-    n = len(yc)
-    in_scope = (yc.total - yc.oos)[order]
-    a = amounts[order]
-    basic, critical, aid, supp, personal = a[:, 2], a[:, 3], a[:, 4], a[:, 5], a[:, 6]
-    # aid deductible per claim (§2.3): ded = min(rem, max(0, D − used)); categories without aid: 0.
-    ded_of: dict[tuple[int, str], int | None] = {}
-    for pk, cat in {(int(policy_pk[i]), category[i]) for i in range(n)}:
-        rule = engine_policy(policies[pk]).category(cat).aid
-        ded_of[(pk, cat)] = None if rule is None else int(rule.deductible.yuan * 100)
-    rem = (in_scope - basic - critical).tolist()
-    keys = [(int(p), category[i]) for p, i in zip(policy_pk[order].tolist(), order.tolist(), strict=True)]
-    starts = group_start.tolist()
-    ded = [0] * n
-    used = 0
-    for k in range(n):
-        if starts[k]:
-            used = 0
-        d = ded_of[keys[k]]
-        if d is not None:
-            x = min(rem[k], max(0, d - used))
-            ded[k] = x
-            used += x
-    step = np.stack(
-        [basic, in_scope - basic, critical, aid, np.array(ded, dtype=np.int64), supp, personal], axis=1
+    return engine.settle_year(
+        table, {int(pk): engine_policy(policies[int(pk)]) for pk in np.unique(policy_pk)}
     )
-    cum = np.cumsum(step, axis=0)
-    start_idx = np.flatnonzero(group_start)
-    sizes = np.diff(np.append(start_idx, n))
-    offset = np.repeat(cum[start_idx] - step[start_idx], sizes, axis=0) if n else cum
-    after_sorted = cum - offset
-    before_sorted = after_sorted - step
-    before = np.empty_like(before_sorted)
-    after = np.empty_like(after_sorted)
-    before[order] = before_sorted
-    after[order] = after_sorted
-    return before, after
 
 
 # --------------------------------------------------------------------------- writing
@@ -507,22 +383,6 @@ def _fen_texts(values: np.ndarray) -> list[str]:
     return texts
 
 
-def _ratio_texts(amounts: np.ndarray) -> list[str | None]:
-    counted = amounts[:, 0]
-    paid = amounts[:, 2] + amounts[:, 3] + amounts[:, 4] + amounts[:, 5]
-    safe = np.where(counted > 0, counted, 1)
-    micro = (2 * paid * 1_000_000 + safe) // (2 * safe)
-    return [
-        None if c <= 0 else f"{m // 1_000_000}.{m % 1_000_000:06d}"
-        for c, m in zip(counted.tolist(), micro.tolist(), strict=True)
-    ]
-
-
-def _ytd_texts(matrix: np.ndarray) -> list[str]:
-    """Rows of seven fen sums as ``Settlement.ytd_*_fen`` text."""
-    return [",".join(map(str, row)) for row in matrix.tolist()]
-
-
 SETTLEMENT_COLUMNS = (
     "claim_id",
     "policy_id",
@@ -530,8 +390,8 @@ SETTLEMENT_COLUMNS = (
     *AMOUNT_FIELDS,
     "ratio",
     "trace",
-    "ytd_before_fen",
-    "ytd_after_fen",
+    *YTD_BEFORE_COLUMNS,
+    *YTD_AFTER_COLUMNS,
     "is_current",
     "reason",
     "settled_at",
@@ -597,15 +457,10 @@ def _fen_sql(column: str) -> str:
     return f"({column} * 0.01)"
 
 
-def _fen_list_sql(prefix: str) -> str:
-    """SQL: the seven fen columns ``{prefix}0..6`` as ``ytd_*_fen`` text (``"a,b,c,…"``)."""
-    return "concat_ws(',', " + ", ".join(f"{prefix}{k}" for k in range(7)) + ")"
-
-
 def _insert_settlements(
     yc: YearClaims,
     rows: np.ndarray,
-    comp: Computed,
+    comp: engine.YearSettlement,
     policy_pk: np.ndarray,
     category: Sequence[str],
     reasons: Sequence[str],
@@ -613,9 +468,9 @@ def _insert_settlements(
 ) -> None:
     """Insert new current settlement rows for ``rows`` (row indices of ``yc``).
 
-    PostgreSQL: the integers (claim, policy, codes, amounts and year-to-date in fen) go by binary
-    COPY into a temporary table, and one INSERT … SELECT turns them into the row (decimals, the
-    ratio rounded half-up in integer arithmetic, the year-to-date texts); SQLite: ``executemany``.
+    PostgreSQL: the integers (claim, policy, codes, amounts, the ratio in millionths and the
+    year-to-date in fen) go by binary COPY into a temporary table, and one INSERT … SELECT turns them
+    into the row (fen and millionths as decimals); SQLite: ``executemany``.
     """
     if not len(rows):
         return
@@ -623,33 +478,34 @@ def _insert_settlements(
     table = Settlement._meta.db_table
     names = ", ".join(_q(c) for c in SETTLEMENT_COLUMNS)
     amounts = comp.amounts[rows]
+    ratio = engine.ratio_micro(amounts[:, 0], engine.paid_fen(amounts))
     if connection.vendor == "postgresql":
         cat_names = sorted(set(category[i] for i in rows.tolist()))
         cat_code = {c: k for k, c in enumerate(cat_names)}
         reason_names = sorted(set(reasons))
         reason_code = {c: k for k, c in enumerate(reason_names)}
-        cols = ["claim", "policy", "cat", "reason", *(f"a{k}" for k in range(7)), *(f"b{k}" for k in range(7)),
-                *(f"f{k}" for k in range(7))]  # fmt: skip
+        cols = ["claim", "policy", "cat", "reason", *(f"a{k}" for k in range(7)), "r",
+                *(f"b{k}" for k in range(7)), *(f"f{k}" for k in range(7))]  # fmt: skip
         values = [
             yc.pk[rows],
             policy_pk[rows],
             np.fromiter((cat_code[category[i]] for i in rows.tolist()), dtype=np.int64, count=len(rows)),
             np.fromiter((reason_code[r] for r in reasons), dtype=np.int64, count=len(rows)),
             *(amounts[:, k] for k in range(7)),
+            ratio,
             *(comp.before[rows][:, k] for k in range(7)),
             *(comp.after[rows][:, k] for k in range(7)),
         ]
-        paid = "(s.a2 + s.a3 + s.a4 + s.a5)"
         select = ", ".join(
             (
                 "s.claim",
                 "s.policy",
                 "(%s::text[])[s.cat + 1]",
                 *(_fen_sql(f"s.a{k}") for k in range(7)),
-                f"CASE WHEN s.a0 > 0 THEN div(2 * {paid} * 1000000 + s.a0, 2 * s.a0) / 1000000.0 END",
+                f"NULLIF(s.r, {engine.RATIO_UNDEFINED}) / 1000000.0",
                 "''",
-                _fen_list_sql("s.b"),
-                _fen_list_sql("s.f"),
+                *(f"s.b{k}" for k in range(7)),
+                *(f"s.f{k}" for k in range(7)),
                 "true",
                 "(%s::text[])[s.reason + 1]",
                 "%s",
@@ -666,15 +522,15 @@ def _insert_settlements(
         return
     r = rows.tolist()
     texts = [_fen_texts(amounts[:, k]) for k in range(7)]
-    ratios = _ratio_texts(amounts)
-    before = _ytd_texts(comp.before[rows])
-    after = _ytd_texts(comp.after[rows])
+    ratios = [None if m < 0 else f"{m // 1_000_000}.{m % 1_000_000:06d}" for m in ratio.tolist()]
+    before = comp.before[rows].tolist()
+    after = comp.after[rows].tolist()
     marks = ", ".join(["%s"] * len(SETTLEMENT_COLUMNS))
     sql = f"INSERT INTO {_q(table)} ({names}) VALUES ({marks})"  # noqa: S608
     stamp = connection.ops.adapt_datetimefield_value(now)
     data = [
         (int(yc.pk[i]), int(policy_pk[i]), category[i], *(texts[f][k] for f in range(7)), ratios[k], "",
-         before[k], after[k], True, reasons[k], stamp, user_id)
+         *before[k], *after[k], True, reasons[k], stamp, user_id)
         for k, i in enumerate(r)
     ]  # fmt: skip
     with connection.cursor() as cursor:
@@ -851,34 +707,6 @@ def _lock_ledgers() -> None:
             cursor.execute(f"LOCK TABLE {_q(YearLedger._meta.db_table)} IN EXCLUSIVE MODE")
 
 
-def _changed_from(comp: Computed, yc: YearClaims, changed: np.ndarray) -> np.ndarray:
-    """Rows needing a new settlement row: from the first changed claim of each person on (a change
-    alters the year-to-date of every later claim). ``changed`` is by row (database order)."""
-    n = len(yc)
-    if n == 0:
-        return np.zeros(0, dtype=np.bool_)
-    ch_sorted = changed[comp.order].astype(np.int64)
-    # running "any change so far" within the person: cumsum restarted at every group start
-    cum = np.cumsum(ch_sorted)
-    start_idx = np.flatnonzero(comp.group_start)
-    sizes = np.diff(np.append(start_idx, n))
-    base = np.repeat(cum[start_idx] - ch_sorted[start_idx], sizes)
-    out = np.empty(n, dtype=np.bool_)
-    out[comp.order] = (cum - base) > 0
-    return out
-
-
-def _group_last(comp: Computed, yc: YearClaims) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(persons, ytd after their last claim, claim counts)."""
-    n = len(yc)
-    if n == 0:
-        return np.zeros(0, np.int64), np.zeros((0, 7), np.int64), np.zeros(0, np.int64)
-    start_idx = np.flatnonzero(comp.group_start)
-    end_idx = np.append(start_idx[1:], n) - 1
-    last_rows = comp.order[end_idx]
-    return yc.person[last_rows], comp.after[last_rows], np.diff(np.append(start_idx, n))
-
-
 # --------------------------------------------------------------------------- settle-claims
 
 
@@ -914,11 +742,10 @@ class SettleYearResult:
 def _policies_by_day(days: np.ndarray) -> tuple[dict[int, int], dict[int, Policy]]:
     """Policy in force (pk) per distinct day number (0 when none) and the policies by pk."""
     policies = {p.pk: p for p in Policy.objects.all()}
-    ranked = sorted(policies.values(), key=lambda p: (p.uploaded_at, p.pk), reverse=True)
     out: dict[int, int] = {}
     for d in np.unique(days).tolist():
-        day = date.fromordinal(int(d) + EPOCH_ORDINAL)
-        out[int(d)] = next((p.pk for p in ranked if p.valid_from <= day <= p.valid_to), 0)
+        found = policy_in_force_of(policies.values(), date.fromordinal(int(d) + EPOCH_ORDINAL))
+        out[int(d)] = 0 if found is None else found.pk
     return out, policies
 
 
@@ -1010,10 +837,10 @@ def claims_settle_year(
         policy_pk = policy_pk[keep]
         category = [category[i] for i in keep.tolist()]
         say(f"policies and categories {time.perf_counter() - started:.1f}s")
-        comp = compute(yc, policy_pk, category, policies)
+        comp = _settle(yc, policy_pk, category, policies)
         say(f"computed {time.perf_counter() - started:.1f}s")
         changed = yc.pending | (comp.amounts != yc.cur_amounts).any(axis=1)
-        redo = _changed_from(comp, yc, changed)
+        redo = comp.changed_from(changed)
         old_rows = np.flatnonzero(redo & ~yc.pending)
         new_rows = np.flatnonzero(redo)
         reasons = [
@@ -1038,7 +865,7 @@ def claims_settle_year(
             "settle_claims_tmp",
         )
         say(f"claims marked settled {time.perf_counter() - started:.1f}s")
-        persons_arr, after, counts = _group_last(comp, yc)
+        persons_arr, after, counts = comp.year_ends(yc.person)
         _store_ledgers(year, persons_arr, after, counts)
         say(f"ledgers {time.perf_counter() - started:.1f}s")
         if large is not None:
@@ -1172,10 +999,10 @@ def year_resettle(
                 {"policy": ERR_CATEGORY_UNDEFINED.format(policy=policy.label, category=name, count=count)}
             )
         policy_pk = np.full(n, policy.pk, dtype=np.int64)
-        comp = compute(yc, policy_pk, yc.cur_category, {policy.pk: policy})
+        comp = _settle(yc, policy_pk, yc.cur_category, {policy.pk: policy})
         say(f"computed {time.perf_counter() - started:.1f}s")
         changed = (comp.amounts != yc.cur_amounts).any(axis=1)
-        redo = _changed_from(comp, yc, changed) | (yc.cur_policy != policy.pk)
+        redo = comp.changed_from(changed) | (yc.cur_policy != policy.pk)
         report.changed = int(redo.sum())
         report.totals_before = _totals(yc.cur_amounts)
         report.totals_after = _totals(comp.amounts)
@@ -1203,7 +1030,7 @@ def year_resettle(
                 user_id,
             )
             say(f"inserted {time.perf_counter() - started:.1f}s")
-            persons_arr, after, counts = _group_last(comp, yc)
+            persons_arr, after, counts = comp.year_ends(yc.person)
             _store_ledgers(year, persons_arr, after, counts)
             send_data_changed(kind="settlement", years=[year])
             say(f"ledgers {time.perf_counter() - started:.1f}s")
@@ -1244,7 +1071,9 @@ def _person_values(ids: list[int], *, names: bool) -> list[tuple[Any, ...]]:
     ]
 
 
-def _report_details(report: ResettleReport, yc: YearClaims, comp: Computed, limit: int | None) -> None:
+def _report_details(
+    report: ResettleReport, yc: YearClaims, comp: engine.YearSettlement, limit: int | None
+) -> None:
     n = len(yc)
     if n == 0:
         return

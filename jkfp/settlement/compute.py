@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Final
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Final, Protocol, TypeVar
 
 from jkfp import engine
 from jkfp.engine.claims import fen_to_decimal
 from jkfp.registry.models import TagCode
-from jkfp.settlement.models import YTD_FIELDS, Policy
+from jkfp.settlement.models import YTD_AFTER_COLUMNS, YTD_BEFORE_COLUMNS, YTD_FIELDS, Policy
 
 # Tag codes of the registry → the engine's category names (settlement.md §1). A person holding
 # none of these settles as ``ordinary`` when the policy's ``category_precedence`` names it.
@@ -52,6 +52,35 @@ def engine_policy(policy: Policy) -> engine.Policy:
     return parsed
 
 
+class PolicyVersion(Protocol):
+    """What the policy-in-force rule reads of a stored version (a ``Policy`` row, or its facts)."""
+
+    @property
+    def pk(self) -> Any: ...
+    @property
+    def valid_from(self) -> date: ...
+    @property
+    def valid_to(self) -> date: ...
+    @property
+    def uploaded_at(self) -> datetime: ...
+
+
+P = TypeVar("P", bound=PolicyVersion)
+
+
+def policy_in_force_of(versions: Iterable[P], day: date) -> P | None:
+    """当日政策 The rule of the policy in force on ``day``: among the versions whose validity contains
+    the day, the most recently uploaded (ties: the later row); for one name that is its highest
+    version. None when no version covers the day."""
+    best: P | None = None
+    for version in versions:
+        if version.valid_from <= day <= version.valid_to and (
+            best is None or (version.uploaded_at, version.pk) > (best.uploaded_at, best.pk)
+        ):
+            best = version
+    return best
+
+
 def category_for(policy: engine.Policy, tag_codes: Iterable[str]) -> str | None:
     """结算类别 The first of ``policy.category_precedence`` the person holds (``ordinary`` matches
     everyone); None when none matches or the match is not a category the policy defines."""
@@ -73,23 +102,15 @@ def ytd_from_mapping(values: Mapping[str, Any]) -> engine.YearToDate:
     return engine.YearToDate(**{f: Decimal(str(values.get(f, "0.00"))) for f in YTD_FIELDS})
 
 
-def ytd_fen_text(ytd: engine.YearToDate) -> str:
-    """The seven sums as comma-separated integer fen, in field order (``Settlement.ytd_*_fen``)."""
-    return ",".join(str(v) for v in ytd.as_fen())
+def ytd_columns(ytd: engine.YearToDate, when: str) -> dict[str, int]:
+    """The seven sums as the settlement's ``ytd_{when}_*_fen`` column values (``when``: before/after)."""
+    columns = YTD_BEFORE_COLUMNS if when == "before" else YTD_AFTER_COLUMNS
+    return dict(zip(columns, ytd.as_fen(), strict=True))
 
 
-def ytd_from_fen_text(text: str) -> engine.YearToDate:
-    """Year-to-date from ``ytd_fen_text``'s format (empty text: zeros)."""
-    if not text:
-        return engine.YearToDate()
-    return engine.YearToDate(*(fen_to_decimal(int(v)) for v in text.split(",")))
-
-
-def ratio_of(counted: Decimal, paid: Decimal) -> Decimal | None:
-    """实际报销比例 paid / counted, rounded half-up to 6 decimals; None when nothing is counted."""
-    if counted == 0:
-        return None
-    return (paid / counted).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
+def ytd_of_fen(values: Sequence[int]) -> engine.YearToDate:
+    """Year-to-date from seven fen integers in ``YTD_FIELDS`` order."""
+    return engine.YearToDate(*(fen_to_decimal(int(v)) for v in values))
 
 
 def request_hash(

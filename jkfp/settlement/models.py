@@ -8,6 +8,7 @@ calendar year and is the row locked while a person's claims are settled.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 from django.conf import settings
@@ -234,12 +235,22 @@ class Settlement(models.Model):
     personal = models.DecimalField("个人负担", **MONEY)
     ratio = models.DecimalField("实际报销比例", max_digits=9, decimal_places=6, null=True, blank=True)
     trace = models.TextField("计算过程", blank=True)
-    # The seven year-to-date sums (YTD_FIELDS order) before and after this claim, as integer fen
-    # joined by commas ("1480000,420000,0,294000,0,26000,200000"): a JSON object per row made a
-    # bulk re-settlement about four times slower on PostgreSQL (ADR 0004). Read them through the
-    # ``ytd_before`` / ``ytd_after`` properties (dicts of yuan strings with two decimals).
-    ytd_before_fen = models.CharField("结算前当年累计（分）", max_length=200, blank=True)
-    ytd_after_fen = models.CharField("结算后当年累计（分）", max_length=200, blank=True)
+    # The seven year-to-date sums (YTD_FIELDS order) before and after this claim, in integer fen
+    # (``ytd_before``/``ytd_after`` give them as yuan texts; ``ytd_before_fen``/``ytd_after_fen`` as tuples).
+    ytd_before_basic_fen = models.BigIntegerField("结算前基本医保累计（分）", default=0)
+    ytd_before_critical_base_fen = models.BigIntegerField("结算前大病保险累计基数累计（分）", default=0)
+    ytd_before_critical_fen = models.BigIntegerField("结算前大病保险累计（分）", default=0)
+    ytd_before_aid_fen = models.BigIntegerField("结算前医疗救助累计（分）", default=0)
+    ytd_before_aid_deductible_used_fen = models.BigIntegerField("结算前救助起付线已用累计（分）", default=0)
+    ytd_before_supplementary_fen = models.BigIntegerField("结算前补充保险累计（分）", default=0)
+    ytd_before_personal_fen = models.BigIntegerField("结算前个人负担累计（分）", default=0)
+    ytd_after_basic_fen = models.BigIntegerField("结算后基本医保累计（分）", default=0)
+    ytd_after_critical_base_fen = models.BigIntegerField("结算后大病保险累计基数累计（分）", default=0)
+    ytd_after_critical_fen = models.BigIntegerField("结算后大病保险累计（分）", default=0)
+    ytd_after_aid_fen = models.BigIntegerField("结算后医疗救助累计（分）", default=0)
+    ytd_after_aid_deductible_used_fen = models.BigIntegerField("结算后救助起付线已用累计（分）", default=0)
+    ytd_after_supplementary_fen = models.BigIntegerField("结算后补充保险累计（分）", default=0)
+    ytd_after_personal_fen = models.BigIntegerField("结算后个人负担累计（分）", default=0)
     is_current = models.BooleanField("当前有效", default=True)
     reason = models.CharField(
         "原因", max_length=20, choices=SettlementReason.choices, default=SettlementReason.SETTLE
@@ -269,6 +280,16 @@ class Settlement(models.Model):
         return f"{self.claim_id} {self.settled_at:%Y-%m-%d %H:%M}"
 
     @property
+    def ytd_before_fen(self) -> tuple[int, ...]:
+        """The seven sums before this claim in fen, in ``YTD_FIELDS`` order."""
+        return tuple(getattr(self, c) for c in YTD_BEFORE_COLUMNS)
+
+    @property
+    def ytd_after_fen(self) -> tuple[int, ...]:
+        """The seven sums after this claim in fen, in ``YTD_FIELDS`` order."""
+        return tuple(getattr(self, c) for c in YTD_AFTER_COLUMNS)
+
+    @property
     def ytd_before(self) -> dict[str, str]:
         """结算前当年累计 ``{"basic": "14800.00", …}`` — the seven sums before this claim."""
         return ytd_fen_to_dict(self.ytd_before_fen)
@@ -296,9 +317,12 @@ YTD_FIELDS = (
 )
 
 
-def ytd_fen_to_dict(text: str) -> dict[str, str]:
-    """``"a,b,…"`` (seven fen integers) → ``{field: "yuan.00"}``; empty text → zeros."""
-    values = [int(v) for v in text.split(",")] if text else [0] * len(YTD_FIELDS)
+YTD_BEFORE_COLUMNS = tuple(f"ytd_before_{f}_fen" for f in YTD_FIELDS)
+YTD_AFTER_COLUMNS = tuple(f"ytd_after_{f}_fen" for f in YTD_FIELDS)
+
+
+def ytd_fen_to_dict(values: Sequence[int]) -> dict[str, str]:
+    """Seven fen integers (``YTD_FIELDS`` order) → ``{field: "yuan.00"}``."""
     return {
         f: f"{'-' if v < 0 else ''}{abs(v) // 100}.{abs(v) % 100:02d}"
         for f, v in zip(YTD_FIELDS, values, strict=True)

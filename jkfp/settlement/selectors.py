@@ -20,9 +20,11 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Max, Q, QuerySet, Subquery, Sum
 from django.http import Http404
 
+from jkfp import engine
 from jkfp.accounts.models import Role
 from jkfp.accounts.scoping import code_q
 from jkfp.regions.models import prefix_range
+from jkfp.settlement.compute import engine_policy, policy_in_force_of, ytd_of_fen
 from jkfp.settlement.models import Admission, Claim, ClaimStatus, Policy, Settlement, YearLedger
 
 ERR_NO_POLICY = "{day} 没有有效的结算政策，请先上传覆盖该日期的政策文件"
@@ -45,9 +47,7 @@ def policy_in_force(*, on: date) -> Policy:
 
     Raises ``ValidationError`` naming the date when there is none.
     """
-    policy = (
-        Policy.objects.filter(valid_from__lte=on, valid_to__gte=on).order_by("-uploaded_at", "-pk").first()
-    )
+    policy = policy_in_force_of(Policy.objects.defer("source_text"), on)
     if policy is None:
         raise ValidationError(ERR_NO_POLICY.format(day=on.isoformat()), code="no_policy")
     return policy
@@ -240,9 +240,6 @@ def settlement_trace(*, settlement: Settlement) -> str:
     reference engine (which the batch engine equals to the fen)."""
     if settlement.trace:
         return settlement.trace
-    from jkfp import engine
-    from jkfp.settlement.compute import engine_policy, ytd_from_fen_text
-
     claim = settlement.claim
     result = engine.settle_claim(
         engine_policy(settlement.policy),
@@ -257,7 +254,7 @@ def settlement_trace(*, settlement: Settlement) -> str:
             total_amount=claim.total_amount,
             out_of_scope_amount=claim.out_of_scope_amount,
         ),
-        ytd_from_fen_text(settlement.ytd_before_fen),
+        ytd_of_fen(settlement.ytd_before_fen),
         trace=True,
     )
     return "\n".join(result.trace)

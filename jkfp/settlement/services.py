@@ -20,8 +20,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
-from decimal import Context, Decimal, InvalidOperation
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -49,11 +49,10 @@ from jkfp.settlement.compute import (
     TAG_CATEGORIES,
     category_for,
     engine_policy,
-    ratio_of,
+    policy_in_force_of,
     request_hash,
     tags_on,
-    ytd_fen_text,
-    ytd_from_fen_text,
+    ytd_columns,
 )
 from jkfp.settlement.models import (
     YTD_FIELDS,
@@ -581,22 +580,28 @@ def claim_submit(
 # of ORM query building (≈ 0.3–0.6 ms of Python per ORM query here). Values are adapted by the
 # model fields themselves (``get_db_prep_save``), so rows are stored exactly as the ORM stores them.
 _LEDGER_YTD = tuple(f"{f}_ytd" for f in YTD_FIELDS)
-_CENT = Decimal("0.01")
-_FLOAT_CONTEXT = Context(prec=15)  # as Django's SQLite converter reads a decimal stored as REAL
-
-
-def _money_value(value: Any) -> Decimal:
-    """A money column read with a raw cursor as Decimal (SQLite returns int or float)."""
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, float):
-        return _FLOAT_CONTEXT.create_decimal_from_float(value).quantize(_CENT)
-    return Decimal(value).quantize(_CENT)
 
 
 def _as_date(value: Any) -> date:
     """A date column read with a raw cursor (SQLite returns ISO text)."""
     return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def _as_datetime(value: Any) -> datetime:
+    """A date-time column read with a raw cursor (SQLite returns ISO text, in UTC)."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+@dataclass(frozen=True)
+class _PolicyFacts:
+    """What the policy-in-force rule reads of a stored version, read with a raw cursor."""
+
+    pk: int
+    sha256: str
+    version: int
+    valid_from: date
+    valid_to: date
+    uploaded_at: datetime
 
 
 def _lock_ledger(person_id: int, year: int) -> YearLedger:
@@ -615,15 +620,17 @@ def _lock_ledger(person_id: int, year: int) -> YearLedger:
 
 
 def _lock_ledger_sql(person_id: int, year: int) -> tuple[str, list[Any]]:
-    """The statement of ``_lock_ledger`` (its row: id, claim count, the year-to-date sums)."""
+    """The statement of ``_lock_ledger`` (its row: id, claim count, the year-to-date sums in fen)."""
     cols = ", ".join(_LEDGER_YTD)
     zeros = ", ".join("0" for _ in _LEDGER_YTD)
+    # The sums come back as integer fen (exact on both databases: SQLite keeps a decimal as REAL).
+    fen = ", ".join(f"CAST(ROUND({c} * 100) AS BIGINT)" for c in _LEDGER_YTD)
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     return (
         f"INSERT INTO {YearLedger._meta.db_table} (person_id, year, {cols}, claim_count, updated_at) "  # noqa: S608 (table and column names from the models)
         f"VALUES (%s, %s, {zeros}, 0, %s) "
         "ON CONFLICT (person_id, year) DO UPDATE SET year = EXCLUDED.year "
-        f"RETURNING id, claim_count, {cols}",
+        f"RETURNING id, claim_count, {fen}",
         [person_id, year, now],
     )
 
@@ -635,7 +642,7 @@ def _ledger_of(person_id: int, year: int, got: Any) -> YearLedger:
         person_id=person_id,
         year=year,
         claim_count=got[1],
-        **{c: _money_value(v) for c, v in zip(_LEDGER_YTD, got[2:], strict=True)},
+        **{c: engine.fen_to_decimal(int(v)) for c, v in zip(_LEDGER_YTD, got[2:], strict=True)},
     )
     ledger._state.adding = False
     ledger._state.db = DEFAULT_DB_ALIAS
@@ -703,7 +710,6 @@ def _new_row(
     user: Any,
     now: Any,
 ) -> Settlement:
-    paid = result.basic + result.critical + result.aid + result.supplementary
     row = Settlement(
         claim=claim,
         policy=policy,
@@ -715,10 +721,10 @@ def _new_row(
         aid=result.aid,
         supplementary=result.supplementary,
         personal=result.personal,
-        ratio=ratio_of(result.counted_total, paid),
+        ratio=engine.settlement_ratio(result),
         trace="\n".join(result.trace),
-        ytd_before_fen=ytd_fen_text(result.ytd_before),
-        ytd_after_fen=ytd_fen_text(result.ytd_after),
+        **ytd_columns(result.ytd_before, "before"),
+        **ytd_columns(result.ytd_after, "after"),
         is_current=True,
         reason=reason,
         settled_at=now,
@@ -731,7 +737,7 @@ def _new_row(
 def _same(row: Settlement, result: engine.ClaimSettlement) -> bool:
     """The stored row already says what ``result`` says (amounts and year-to-date before)."""
     amounts = tuple(getattr(row, f) for f in MONEY_FIELDS)
-    return amounts == result.amounts and ytd_from_fen_text(row.ytd_before_fen) == result.ytd_before
+    return amounts == result.amounts and row.ytd_before_fen == result.ytd_before.as_fen()
 
 
 def _rechain(
@@ -764,14 +770,16 @@ def _rechain(
         chain.append((*new, None))
     chain.sort(key=lambda item: (item[0].discharged_on, item[0].claim_id))
     id_number = Person.objects.values_list("id_number", flat=True).get(pk=ledger.person_id)
-    ytd = engine.YearToDate()
+    results = engine.settle_in_order(
+        [
+            (engine_policy(policy), _engine_claim(claim, category, id_number))
+            for claim, policy, category, _ in chain
+        ]
+    )
+    ytd = results[-1].ytd_after if results else engine.YearToDate()
     now = timezone.now()
     created: Settlement | None = None
-    for claim, policy, category, old in chain:
-        result = engine.settle_claim(
-            engine_policy(policy), _engine_claim(claim, category, id_number), ytd, trace=True
-        )
-        ytd = result.ytd_after
+    for (claim, policy, category, old), result in zip(chain, results, strict=True):
         if old is None:
             created = _new_row(
                 claim, policy, category, result, reason=SettlementReason.SETTLE, user=user, now=now
@@ -817,16 +825,17 @@ def _settle_inputs_sql(person_id: int, day: date) -> tuple[str, list[Any]]:
     on = connection.ops.adapt_datefield_value(day)
     end = connection.ops.adapt_datefield_value(date(day.year, 12, 31))
     codes = list(TAG_CATEGORIES)
+    # Facts only: every policy version (a few rows; the rule picking the one in force is
+    # ``policy_in_force_of``), the person's category tags, their settled claims of the year.
     statement = (
-        "SELECT 'p' AS kind, sha256 AS txt, NULL AS d1, NULL AS d2, id AS n1, version AS n2 FROM ("  # noqa: S608 (table and column names from the models)
-        f"SELECT id, sha256, version FROM {Policy._meta.db_table} WHERE valid_from <= %s AND valid_to >= %s "
-        "ORDER BY uploaded_at DESC, id DESC LIMIT 1) pol "
-        f"UNION ALL SELECT 't', code, start_on, end_on, NULL, NULL FROM {Tag._meta.db_table} "
+        "SELECT 'p' AS kind, sha256 AS txt, valid_from AS d1, valid_to AS d2, id AS n1, version AS n2, "  # noqa: S608 (table and column names from the models)
+        f"uploaded_at AS t1 FROM {Policy._meta.db_table} "
+        f"UNION ALL SELECT 't', code, start_on, end_on, NULL, NULL, NULL FROM {Tag._meta.db_table} "
         f"WHERE person_id = %s AND code IN ({', '.join('%s' for _ in codes)}) "
-        f"UNION ALL SELECT 'c', claim_id, discharged_on, NULL, NULL, NULL FROM {Claim._meta.db_table} "
+        f"UNION ALL SELECT 'c', claim_id, discharged_on, NULL, NULL, NULL, NULL FROM {Claim._meta.db_table} "
         "WHERE person_id = %s AND status = %s AND discharged_on >= %s AND discharged_on <= %s"
     )
-    params = [on, on, person_id, *codes, person_id, str(ClaimStatus.SETTLED), on, end]
+    params = [person_id, *codes, person_id, str(ClaimStatus.SETTLED), on, end]
     return statement, params
 
 
@@ -834,19 +843,22 @@ def _settle_inputs_of(claim: Claim, rows: list[Any]) -> tuple[Policy, str, bool]
     """``_settle_inputs`` from the rows of its statement."""
     day = claim.discharged_on
     key = (day, claim.claim_id)
-    found: tuple[int, str, int] | None = None
+    versions: list[_PolicyFacts] = []
     tags: list[tuple[str, date, date | None]] = []
     later = False
-    for kind, text, d1, d2, n1, n2 in rows:
+    for kind, text, d1, d2, n1, n2, t1 in rows:
         if kind == "p":
-            found = (int(n1), str(text), int(n2))
+            versions.append(
+                _PolicyFacts(int(n1), str(text), int(n2), _as_date(d1), _as_date(d2), _as_datetime(t1))
+            )
         elif kind == "t":
             tags.append((str(text), _as_date(d1), None if d2 is None else _as_date(d2)))
         elif (_as_date(d1), str(text)) > key:
             later = True
+    found = policy_in_force_of(versions, day)
     if found is None:
         raise ValidationError({"discharged_on": ERR_NO_POLICY.format(day=day.isoformat())})
-    policy = _policy_row(*found)
+    policy = _policy_row(found.pk, found.sha256, found.version)
     category = category_for(engine_policy(policy), tags_on(tags, day))
     if category is None:
         raise ValidationError({"person": ERR_NO_CATEGORY.format(day=day.isoformat(), policy=policy.label)})

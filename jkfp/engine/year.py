@@ -1,0 +1,274 @@
+"""一年的结算 Claims of one calendar year settled in order, for one person or a whole county.
+
+The engine's part of every settlement path of the system (the window, the API, ``settle-claims``
+and ``resettle``): the settlement order, settling a year in that order (the batch engine for
+persons whose year has one policy, the reference engine claim by claim for the others, or with a
+trace), the year-to-date sums before and after each claim, which claims a change reaches, what the
+funds paid and the reimbursement ratio. Callers fetch the facts and store the results; they
+compute no money.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import overload
+
+import numpy as np
+from numpy.typing import NDArray
+
+from jkfp.engine.batch import settle_batch
+from jkfp.engine.claims import EPOCH_ORDINAL, Claim, ClaimIds, ClaimTable, fen_to_decimal
+from jkfp.engine.policy import Policy
+from jkfp.engine.reference import ClaimSettlement, YearToDate, settle_claim
+
+Int64Array = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
+
+# Columns of the seven amounts (``OUTPUT_FIELDS``) that the funds pay: basic, critical, aid, supplementary.
+PAID_COLUMNS = (2, 3, 4, 5)
+RATIO_SCALE = 1_000_000  # the ratio is stored with 6 decimals
+RATIO_UNDEFINED = -1  # ``ratio_micro`` where nothing is counted
+
+
+@overload
+def ratio_micro(counted_fen: int, paid_fen: int) -> int: ...
+@overload
+def ratio_micro(counted_fen: Int64Array, paid_fen: Int64Array) -> Int64Array: ...
+def ratio_micro(counted_fen: int | Int64Array, paid_fen: int | Int64Array) -> int | Int64Array:
+    """实际报销比例 paid / counted in millionths, rounded half-up (integer arithmetic);
+    ``RATIO_UNDEFINED`` where nothing is counted (``ratio_decimal`` then says None)."""
+    if isinstance(counted_fen, np.ndarray):
+        safe = np.where(counted_fen > 0, counted_fen, 1)
+        micro: Int64Array = np.where(
+            counted_fen > 0, (2 * paid_fen * RATIO_SCALE + safe) // (2 * safe), RATIO_UNDEFINED
+        )
+        return micro
+    if counted_fen <= 0:
+        return RATIO_UNDEFINED
+    return int((2 * paid_fen * RATIO_SCALE + counted_fen) // (2 * counted_fen))
+
+
+def ratio_decimal(counted_fen: int, paid_fen: int) -> Decimal | None:
+    """实际报销比例 paid / counted as a Decimal with 6 decimals (half-up); None when nothing is counted."""
+    if counted_fen <= 0:
+        return None
+    return Decimal(ratio_micro(counted_fen, paid_fen)).scaleb(-6)
+
+
+def paid_fen(amounts: Int64Array) -> Int64Array:
+    """基金支付 What the funds paid: basic + critical + aid + supplementary, per row of an (n, 7) matrix."""
+    paid: Int64Array = amounts[:, list(PAID_COLUMNS)].sum(axis=1)
+    return paid
+
+
+def settlement_ratio(result: ClaimSettlement) -> Decimal | None:
+    """The reimbursement ratio of one settlement (6 decimals, half-up)."""
+    counted, _, basic, critical, aid, supplementary, _ = result.amounts_fen
+    return ratio_decimal(counted, basic + critical + aid + supplementary)
+
+
+def settlement_order(person: Int64Array, day: Int64Array, claim_id: ClaimIds) -> Int64Array:
+    """Row indices by (person, discharge day, claim id) — the year-to-date order (claim ids in Python
+    string order, whatever a database's collation)."""
+    n = len(person)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    span = int(day.max()) - int(day.min()) + 1
+    order = np.argsort(person * span + (day - int(day.min())), kind="stable").astype(np.int64)
+    p, d = person[order], day[order]
+    tie = (p[1:] == p[:-1]) & (d[1:] == d[:-1])
+    if bool(tie.any()):
+        padded = np.concatenate(([False], tie, [False]))
+        starts = np.flatnonzero(padded[1:-1] & ~padded[:-2])
+        ends = np.flatnonzero(padded[1:-1] & ~padded[2:]) + 1
+        for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+            order[start : end + 1] = sorted(order[start : end + 1].tolist(), key=lambda i: claim_id[i])
+    return order
+
+
+def settle_in_order(items: Sequence[tuple[Policy, Claim]], *, trace: bool = True) -> list[ClaimSettlement]:
+    """逐笔顺序重算 Settle one person's claims of one year in settlement order from a zero year-to-date,
+    each with its own policy (the reference engine, with a trace); results in settlement order."""
+    chain = sorted(items, key=lambda item: (item[1].discharge_on, item[1].claim_id))
+    ytd = YearToDate()
+    out: list[ClaimSettlement] = []
+    for policy, claim in chain:
+        result = settle_claim(policy, claim, ytd, trace=trace)
+        ytd = result.ytd_after
+        out.append(result)
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class YearTable:
+    """A year's claims by column, each with the key of its policy and its category name."""
+
+    claim_id: list[str]
+    person: Int64Array
+    day: Int64Array  # days since 1970-01-01
+    level: Int64Array
+    in_county: BoolArray
+    referred: BoolArray
+    total: Int64Array  # fen
+    out_of_scope: Int64Array  # fen
+    policy: Int64Array  # key into the policies passed to ``settle_year``
+    category: Sequence[str]
+
+    def __len__(self) -> int:
+        return len(self.claim_id)
+
+    def claim(self, i: int) -> Claim:
+        """Row ``i`` as a ``Claim`` (the person as its number)."""
+        return Claim(
+            claim_id=self.claim_id[i],
+            person_id=str(int(self.person[i])),
+            category=self.category[i],
+            discharge_on=date.fromordinal(int(self.day[i]) + EPOCH_ORDINAL),
+            level=int(self.level[i]),
+            in_county=bool(self.in_county[i]),
+            referred=bool(self.referred[i]),
+            total_amount=fen_to_decimal(int(self.total[i])),
+            out_of_scope_amount=fen_to_decimal(int(self.out_of_scope[i])),
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class YearSettlement:
+    """The settlement of a ``YearTable``: amounts (``OUTPUT_FIELDS``) and the seven year-to-date sums
+    (``YearToDate`` field order) before and after each claim, in fen, by row; the settlement order and,
+    by sorted position, where each person's claims start."""
+
+    amounts: Int64Array  # (n, 7)
+    before: Int64Array  # (n, 7)
+    after: Int64Array  # (n, 7)
+    order: Int64Array
+    group_start: BoolArray
+
+    def changed_from(self, changed: BoolArray) -> BoolArray:
+        """Rows whose settlement must be written again when the rows ``changed`` (by row) changed:
+        every claim of the person from the first changed one on (it alters every later year-to-date)."""
+        n = len(self.order)
+        if n == 0:
+            return np.zeros(0, dtype=np.bool_)
+        ch_sorted = changed[self.order].astype(np.int64)
+        cum = np.cumsum(ch_sorted)  # "any change so far", restarted at every person
+        start_idx = np.flatnonzero(self.group_start)
+        sizes = np.diff(np.append(start_idx, n))
+        base = np.repeat(cum[start_idx] - ch_sorted[start_idx], sizes)
+        out = np.empty(n, dtype=np.bool_)
+        out[self.order] = (cum - base) > 0
+        return out
+
+    def year_ends(self, person: Int64Array) -> tuple[Int64Array, Int64Array, Int64Array]:
+        """(persons, their year-to-date after their last claim, their claim counts)."""
+        n = len(self.order)
+        if n == 0:
+            return np.zeros(0, np.int64), np.zeros((0, 7), np.int64), np.zeros(0, np.int64)
+        start_idx = np.flatnonzero(self.group_start)
+        end_idx = np.append(start_idx[1:], n) - 1
+        last_rows = self.order[end_idx]
+        return person[last_rows], self.after[last_rows], np.diff(np.append(start_idx, n))
+
+
+def settle_year(table: YearTable, policies: Mapping[int, Policy]) -> YearSettlement:
+    """年度结算 Settle every row of ``table`` (one calendar year) with its policy and category, each
+    person's claims in settlement order from a zero year-to-date. Persons whose claims all share one
+    policy go through the batch engine (one call per policy); a person whose year spans two policies
+    is settled claim by claim with the reference engine. Equal to the reference to the fen."""
+    n = len(table)
+    order = settlement_order(table.person, table.day, table.claim_id)
+    person_sorted = table.person[order]
+    group_start = np.ones(n, dtype=np.bool_)
+    if n:
+        group_start[1:] = person_sorted[1:] != person_sorted[:-1]
+    group_id_sorted = np.cumsum(group_start) - 1
+    group_of = np.empty(n, dtype=np.int64)
+    group_of[order] = group_id_sorted
+    pol_sorted = table.policy[order]
+    first_pol = pol_sorted[np.flatnonzero(group_start)] if n else np.zeros(0, np.int64)
+    mixed_group = np.zeros(len(first_pol), dtype=np.bool_)
+    if n:
+        np.logical_or.at(mixed_group, group_id_sorted, pol_sorted != first_pol[group_id_sorted])
+    mixed_row = mixed_group[group_of] if n else np.zeros(0, np.bool_)
+    amounts = np.zeros((n, 7), dtype=np.int64)
+    category = table.category
+    for key in np.unique(table.policy[~mixed_row]).tolist() if n else []:
+        rows = np.flatnonzero((table.policy == key) & ~mixed_row)
+        names = tuple(sorted({category[i] for i in rows.tolist()}))
+        code = {name: k for k, name in enumerate(names)}
+        claims = ClaimTable(
+            claim_id=[table.claim_id[i] for i in rows.tolist()],
+            person=table.person[rows],
+            category=np.fromiter((code[category[i]] for i in rows.tolist()), dtype=np.int64, count=len(rows)),
+            category_names=names,
+            discharge_day=table.day[rows],
+            level=table.level[rows],
+            in_county=table.in_county[rows],
+            referred=table.referred[rows],
+            total_fen=table.total[rows],
+            out_of_scope_fen=table.out_of_scope[rows],
+        )
+        result = settle_batch(policies[key], claims)
+        amounts[rows] = np.stack(result.columns(), axis=1)
+    if n and bool(mixed_row.any()):
+        ytd: YearToDate | None = None
+        last_person = None
+        for i in order[mixed_row[order]].tolist():
+            if table.person[i] != last_person:
+                ytd, last_person = YearToDate(), table.person[i]
+            one = settle_claim(policies[int(table.policy[i])], table.claim(i), ytd, trace=False)
+            ytd = one.ytd_after
+            amounts[i] = one.amounts_fen
+    before, after = _year_to_date(table, amounts, order, group_start, policies)
+    return YearSettlement(amounts=amounts, before=before, after=after, order=order, group_start=group_start)
+
+
+def _year_to_date(
+    table: YearTable,
+    amounts: Int64Array,
+    order: Int64Array,
+    group_start: BoolArray,
+    policies: Mapping[int, Policy],
+) -> tuple[Int64Array, Int64Array]:
+    """The seven year-to-date sums before and after each claim (fen), from the amounts: running sums
+    per person in settlement order; the aid deductible used follows §2.3 claim by claim."""
+    n = len(table)
+    in_scope = (table.total - table.out_of_scope)[order]
+    a = amounts[order]
+    basic, critical, aid, supp, personal = a[:, 2], a[:, 3], a[:, 4], a[:, 5], a[:, 6]
+    # aid deductible per claim (§2.3): ded = min(rem, max(0, D − used)); categories without aid: 0.
+    category = table.category
+    ded_of: dict[tuple[int, str], int | None] = {}
+    for key, cat in {(int(table.policy[i]), category[i]) for i in range(n)}:
+        rule = policies[key].category(cat).aid
+        ded_of[(key, cat)] = None if rule is None else int(rule.deductible.yuan * 100)
+    rem = (in_scope - basic - critical).tolist()
+    keys = [(int(p), category[i]) for p, i in zip(table.policy[order].tolist(), order.tolist(), strict=True)]
+    starts = group_start.tolist()
+    ded = [0] * n
+    used = 0
+    for k in range(n):
+        if starts[k]:
+            used = 0
+        d = ded_of[keys[k]]
+        if d is not None:
+            x = min(rem[k], max(0, d - used))
+            ded[k] = x
+            used += x
+    step = np.stack(
+        [basic, in_scope - basic, critical, aid, np.array(ded, dtype=np.int64), supp, personal], axis=1
+    )
+    cum = np.cumsum(step, axis=0)
+    start_idx = np.flatnonzero(group_start)
+    sizes = np.diff(np.append(start_idx, n))
+    offset = np.repeat(cum[start_idx] - step[start_idx], sizes, axis=0) if n else cum
+    after_sorted = cum - offset
+    before_sorted = after_sorted - step
+    before = np.empty_like(before_sorted)
+    after = np.empty_like(after_sorted)
+    before[order] = before_sorted
+    after[order] = after_sorted
+    return before, after
