@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from jkfp.accounts.models import AuditAction, AuditEvent, InstitutionToken, Role, User
 from jkfp.accounts.selectors import API_KEY_LEAD, token_digest
-from jkfp.core.rows import insert_returning
+from jkfp.core.bulkdb import insert_returning
 from jkfp.regions.models import Institution, Region, RegionLevel
 
 # Which region level each role is bound to (domain.md §2).

@@ -52,7 +52,7 @@ Semantics (tested in ``registry/tests/test_roster_import.py``):
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import partial
@@ -60,11 +60,12 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from jkfp.accounts.scoping import code_q
+from jkfp.core import bulkdb
 from jkfp.core.idnumber import id_number_checked
 from jkfp.core.importing import (
     ImportSummary,
@@ -221,18 +222,20 @@ def _copy_lines(
     With ``escape`` the backslashes of the whole chunk are doubled (the same as escaping each field:
     the separators hold none; no field may then be NULL), else the caller escapes them.
     """
-    raw = cursor.cursor  # the psycopg cursor under Django's wrapper
-    with raw.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+
+    def chunks() -> Iterator[str]:
         buffer: list[str] = []
         for line in lines:
             buffer.append(line)
             if len(buffer) >= 50000:
                 chunk = "\n".join(buffer) + "\n"
-                copy.write(chunk.replace("\\", "\\\\") if escape and "\\" in chunk else chunk)
+                yield chunk.replace("\\", "\\\\") if escape and "\\" in chunk else chunk
                 buffer.clear()
         if buffer:
             chunk = "\n".join(buffer) + "\n"
-            copy.write(chunk.replace("\\", "\\\\") if escape and "\\" in chunk else chunk)
+            yield chunk.replace("\\", "\\\\") if escape and "\\" in chunk else chunk
+
+    bulkdb.copy_text_in(cursor, table, columns, chunks())
 
 
 def _stage_rows(persons: PersonColumns) -> Iterable[tuple[str, ...]]:
@@ -326,52 +329,11 @@ def _stage_tags_and_conditions(
 
 def _empty_tables(cursor: Any, keys: Iterable[str]) -> list[str]:
     """The registry tables (by ``_T`` key) that hold no row at all."""
-    return [
-        _T[k]
-        for k in keys
-        if not _scalar(cursor, _sql("SELECT COUNT(*) FROM (SELECT 1 FROM {table} LIMIT 1) x", table=_T[k]))
-    ]
+    return [_T[k] for k in keys if bulkdb.table_is_empty(cursor, _T[k])]
 
 
-def _pg_detach(cursor: Any, tables: list[str]) -> list[str]:
-    """PostgreSQL, tables known empty: drop their foreign keys and non-unique indexes for the load.
-
-    Returns the statements that recreate them, identical (names and definitions read from the
-    catalogue), to run before the commit: one sorted index build instead of a million index
-    insertions, and one set-based check per foreign key instead of a deferred check per row at
-    commit (that check alone was a third of a fresh import). Unique indexes and primary keys stay
-    (they keep the load honest). Everything is transactional: an error rolls it all back. The tables
-    are locked until the commit, which only matters to readers of empty tables.
-    """
-    restore_indexes: list[str] = []
-    restore_keys: list[str] = []
-    if not tables:
-        return []
-    # Deferred checks still pending in this transaction (rows written before the import, e.g. by a
-    # caller's own transaction) are run now: PostgreSQL alters no table with pending trigger events.
-    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-    cursor.execute("SET CONSTRAINTS ALL DEFERRED")
-    cursor.execute(
-        "SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c"
-        " WHERE c.contype = 'f' AND c.conrelid = ANY(%s::regclass[]) ORDER BY 1, 2",
-        [tables],
-    )
-    for table, name, definition in cursor.fetchall():
-        cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
-        restore_keys.append(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
-    cursor.execute(
-        "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i"
-        " WHERE i.indrelid = ANY(%s::regclass[]) AND NOT i.indisunique AND NOT i.indisprimary"
-        " AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) ORDER BY 1",
-        [tables],
-    )
-    for name, definition in cursor.fetchall():
-        cursor.execute(f"DROP INDEX {name}")
-        restore_indexes.append(definition)
-    return restore_indexes + restore_keys
-
-
-# (table, indexed columns) that a fresh load fills in index order (see ``_sqlite_detach``).
+# (table, indexed columns) that a fresh load fills in index order: on SQLite appending to them costs
+# less than a rebuild, so ``bulkdb.detach`` keeps them.
 _APPEND_ORDER = {
     (_T["M"], ("person_id",)),
     (_T["SR"], ("source", "active")),
@@ -380,31 +342,6 @@ _APPEND_ORDER = {
     (_T["H"], ("head_id",)),
     (_T["C"], ("disease_id",)),
 }
-
-
-def _sqlite_detach(cursor: Any, tables: list[str]) -> list[str]:
-    """SQLite, tables known empty: drop their non-unique indexes; return the statements recreating them.
-
-    One sorted build per index at the end instead of a million random insertions (the name and
-    ID-tail indexes of persons). Indexes that the load fills in their own order (``_APPEND_ORDER``:
-    rows go in by person, one source, few codes or diseases) stay: appending to them costs less than
-    a rebuild. DDL is transactional in SQLite too.
-    """
-    if not tables:
-        return []
-    cursor.execute(
-        "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name"
-    )
-    restore: list[str] = []
-    for name, table, definition in cursor.fetchall():
-        if table not in tables or definition.upper().startswith("CREATE UNIQUE"):
-            continue
-        cursor.execute(f'PRAGMA index_info("{name}")')
-        if (table, tuple(row[2] for row in cursor.fetchall())) in _APPEND_ORDER:
-            continue
-        cursor.execute(f'DROP INDEX "{name}"')
-        restore.append(definition)
-    return restore
 
 
 def _older_open_tags(cursor: Any, source: str, jan1: Any) -> bool:
@@ -428,50 +365,6 @@ def _scalar(cursor: Any, sql: str, params: Iterable[Any] = ()) -> int:
 class _LoadResult:
     created: int
     updated: int
-
-
-def _sqlite_check_keys(cursor: Any, tables: list[str]) -> None:
-    """SQLite: every foreign key of ``tables`` holds, checked by the database; else ``IntegrityError``.
-
-    For a fresh load run with ``PRAGMA foreign_keys = OFF`` (``_load``): one set-based query per key
-    instead of a look-up per inserted row and key. A key whose parent column is the parent's integer
-    primary key, when the parent's keys are one contiguous range (``COUNT(*) = MAX - MIN + 1``, as
-    after a fresh load), holds exactly when every non-NULL value is an integer of that range: one
-    scan of the child column and no look-up. Any other key: a look-up per non-NULL value.
-    """
-    ranges: dict[str, tuple[str, int, int] | None] = {}  # parent: (key column, lowest, highest)
-
-    def contiguous(parent: str) -> tuple[str, int, int] | None:
-        if parent not in ranges:
-            cursor.execute(f'PRAGMA table_info("{parent}")')
-            keys = [row for row in cursor.fetchall() if row[5]]
-            ranges[parent] = None
-            if len(keys) == 1 and keys[0][2].upper() == "INTEGER":  # the rowid's alias
-                cursor.execute(f'SELECT MIN("{keys[0][1]}"), MAX("{keys[0][1]}"), COUNT(*) FROM "{parent}"')  # noqa: S608 (catalogue names)
-                low, high, count = cursor.fetchone()
-                if count and count == high - low + 1:
-                    ranges[parent] = (keys[0][1], low, high)
-        return ranges[parent]
-
-    for table in tables:
-        cursor.execute(f'PRAGMA foreign_key_list("{table}")')
-        for row in cursor.fetchall():
-            parent, column, target = row[2], row[3], row[4]
-            span = contiguous(parent)
-            if span is not None and span[0] == target:
-                cursor.execute(
-                    f'SELECT 1 FROM "{table}" WHERE "{column}" IS NOT NULL'  # noqa: S608 (catalogue names)
-                    f' AND NOT (typeof("{column}") = \'integer\' AND "{column}" BETWEEN %s AND %s) LIMIT 1',
-                    [span[1], span[2]],
-                )
-            else:
-                cursor.execute(
-                    f'SELECT 1 FROM "{table}" c WHERE c."{column}" IS NOT NULL'  # noqa: S608 (catalogue names)
-                    f' AND NOT EXISTS (SELECT 1 FROM "{parent}" p WHERE p."{target}" = c."{column}") LIMIT 1'
-                )
-            bad = cursor.fetchone()
-            if bad is not None:
-                raise IntegrityError(f"{table}.{column} refers to a row of {parent} that does not exist")
 
 
 def _load(
@@ -565,11 +458,10 @@ def _load_rows(
         fresh = bool(_empty_tables(cur, ["P"]))
         restore: list[str] = []
         empty = _empty_tables(cur, ["P", "H", "SR", "TG", "C", "M"]) if fresh else []
-        if fresh and postgres:
-            cur.execute("SET LOCAL maintenance_work_mem TO '256MB'")
-            restore = _pg_detach(cur, empty)
-        elif fresh:
-            restore = _sqlite_detach(cur, empty)
+        if fresh:
+            # Without secondary indexes (and on PostgreSQL foreign keys): one sorted build each and
+            # one set-based key check before the commit, instead of a million insertions and checks.
+            restore = bulkdb.detach(cur, empty, keep=_APPEND_ORDER)
         if connection.vendor in DIRECT_FRESH_LOAD and len(empty) == 6:
             # An empty registry: every row to write is known in Python (roster_fresh).
             step(55)
@@ -597,10 +489,9 @@ def _load_rows(
                     diseases=diseases,
                 )
             step(92)
-            for statement in restore:
-                cur.execute(statement)
+            bulkdb.restore(cur, restore)
             if check_keys:
-                _sqlite_check_keys(cur, [_T[k] for k in ("P", "H", "SR", "TG", "C", "M")])
+                bulkdb.sqlite_check_keys(cur, [_T[k] for k in ("P", "H", "SR", "TG", "C", "M")])
             if postgres:
                 for table in ("P", "H", "SR", "TG", "C", "M"):
                     cur.execute(q("ANALYZE {" + table + "}"))
@@ -876,12 +767,11 @@ def _load_rows(
         changed += max(cur.rowcount, 0)
         for name in _TEMP_TABLES:
             cur.execute(f"DROP TABLE IF EXISTS {name}")
-        for statement in restore:  # indexes first, then the foreign keys (each checked in one pass)
-            cur.execute(statement)
+        bulkdb.restore(cur, restore)  # indexes first, then the foreign keys (each checked in one pass)
         if check_keys:
             # Foreign keys were off for these inserts: the database verifies them now (ChangeLog
             # too when the registry turned out not to be empty after all).
-            _sqlite_check_keys(
+            bulkdb.sqlite_check_keys(
                 cur, [_T[k] for k in ("P", "H", "SR", "TG", "C", "M") + (() if fresh else ("CL",))]
             )
         if postgres and (created or updated or changed):

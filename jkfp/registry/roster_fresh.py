@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import io
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from itertools import repeat
 from typing import Any
@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from jkfp.core import bulkdb
 from jkfp.registry.models import (
     SOURCE_TAG_VALUES,
     Condition,
@@ -40,44 +41,6 @@ from jkfp.registry.models import (
 from jkfp.registry.roster_columns import PersonColumns
 
 _CHUNK = 1 << 20  # characters per COPY write
-
-
-def _copy_escape(value: str) -> str:
-    """COPY text format: backslash, tab, newline and carriage return escaped."""
-    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-        return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    return value
-
-
-def _reserve(cursor: Any, table: str, count: int, postgres: bool) -> int:
-    """The first of ``count`` consecutive new primary keys of ``table``, reserved for this load."""
-    if postgres:
-        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
-        sequence = cursor.fetchone()[0]
-        cursor.execute("SELECT nextval(%s)", [sequence])
-        first = int(cursor.fetchone()[0])
-        if count > 1:
-            cursor.execute("SELECT setval(%s, %s)", [sequence, first + count - 1])
-        return first
-    cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
-    row = cursor.fetchone()
-    cursor.execute(f'SELECT MAX(id) FROM "{table}"')  # noqa: S608 (a model table name)
-    highest = cursor.fetchone()[0]
-    return max(int(row[0]) if row else 0, int(highest or 0)) + 1
-
-
-def _write(cursor: Any, table: str, columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]]) -> None:
-    """Rows into ``table`` by ``executemany``, 100k at a time (SQLite)."""
-    marks = ", ".join(["%s"] * len(columns))
-    sql = f'INSERT INTO "{table}" ({", ".join(columns)}) VALUES ({marks})'  # noqa: S608 (model names)
-    batch: list[tuple[Any, ...]] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= 100_000:
-            cursor.executemany(sql, batch)
-            batch.clear()
-    if batch:
-        cursor.executemany(sql, batch)
 
 
 def _tag_codes(text: str) -> list[tuple[str, bool]]:
@@ -111,17 +74,17 @@ def fresh_load(
             if seen is None or village < seen:
                 village_of[number] = village
     numbers = sorted(village_of)
-    first_h = _reserve(cursor, Household._meta.db_table, len(numbers), False) if numbers else 0
+    first_h = bulkdb.reserve_ids(cursor, Household._meta.db_table, len(numbers)) if numbers else 0
     household_ref: dict[str, int | None] = {number: first_h + k for k, number in enumerate(numbers)}
     household_ref[""] = None
-    _write(
+    bulkdb.insert_many(
         cursor,
         Household._meta.db_table,
         ("id", "household_no", "village_id", "cadre", "created_at", "head_id"),
         ((household_ref[number], number, village_of[number], "", now, None) for number in numbers),
     )
 
-    first_p = _reserve(cursor, Person._meta.db_table, n, False)
+    first_p = bulkdb.reserve_ids(cursor, Person._meta.db_table, n)
     person_ids = range(first_p, first_p + n)
     pending = VerificationStatus.PENDING.value
     hh_refs = [household_ref[h] for h in households]
@@ -151,7 +114,7 @@ def fresh_load(
                 now,
             )
 
-    _write(
+    bulkdb.insert_many(
         cursor,
         Person._meta.db_table,
         (
@@ -179,8 +142,8 @@ def fresh_load(
 
     with_household = [k for k, h in enumerate(households) if h]
     if with_household:
-        first_m = _reserve(cursor, Membership._meta.db_table, len(with_household), False)
-        _write(
+        first_m = bulkdb.reserve_ids(cursor, Membership._meta.db_table, len(with_household))
+        bulkdb.insert_many(
             cursor,
             Membership._meta.db_table,
             ("id", "person_id", "household_id", "relation", "start_on", "end_on"),
@@ -190,8 +153,8 @@ def fresh_load(
             ),
         )
 
-    first_r = _reserve(cursor, SourceRecord._meta.db_table, n, False)
-    _write(
+    first_r = bulkdb.reserve_ids(cursor, SourceRecord._meta.db_table, n)
+    bulkdb.insert_many(
         cursor,
         SourceRecord._meta.db_table,
         (
@@ -235,8 +198,8 @@ def fresh_load(
         for code, exited in parsed_tags[text]
     ]
     if tag_rows:
-        first_t = _reserve(cursor, Tag._meta.db_table, len(tag_rows), False)
-        _write(
+        first_t = bulkdb.reserve_ids(cursor, Tag._meta.db_table, len(tag_rows))
+        bulkdb.insert_many(
             cursor,
             Tag._meta.db_table,
             ("id", "person_id", "code", "start_on", "end_on", "exited", "source", "reference", "subtype"),
@@ -251,8 +214,8 @@ def fresh_load(
         if text:
             cond_rows.extend(zip(repeat(pk), text.split("、")))
     if cond_rows:
-        first_c = _reserve(cursor, Condition._meta.db_table, len(cond_rows), False)
-        _write(
+        first_c = bulkdb.reserve_ids(cursor, Condition._meta.db_table, len(cond_rows))
+        bulkdb.insert_many(
             cursor,
             Condition._meta.db_table,
             ("id", "person_id", "disease_id", "name", "source", "diagnosed_on"),
@@ -336,7 +299,7 @@ def fresh_load_pg(
     household_count = len(set(households) - {""})
     member_count = n - households.count("")
     first_h, first_p, first_m, first_r, first_t, first_c = (
-        _reserve(cursor, model._meta.db_table, count, True) if count else 0
+        bulkdb.reserve_ids(cursor, model._meta.db_table, count) if count else 0
         for model, count in (
             (Household, household_count),
             (Person, n),
@@ -348,7 +311,7 @@ def fresh_load_pg(
     )
 
     now_s, jan1_s = str(now), str(jan1)
-    source_w, reference_w = _copy_escape(source), _copy_escape(reference)
+    source_w, reference_w = bulkdb.copy_escape(source), bulkdb.copy_escape(reference)
     null = pl.lit(None, dtype=pl.String)
     # Validated values hold no control character, so only a backslash may need escaping: the
     # escaped form (``*_w``) is computed only for a column that holds one.
@@ -534,7 +497,6 @@ def fresh_load_pg(
         frame = make()
         return frame.columns, _copy_text(frame)
 
-    raw = cursor.cursor  # the psycopg cursor under Django's wrapper
     pool = ThreadPoolExecutor(max_workers=1)
     try:
         # One thread builds the tables' texts in order, the next while the server reads the current.
@@ -544,9 +506,12 @@ def fresh_load_pg(
             columns, data = future.result()
             if not len(data):
                 continue
-            with raw.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-                for start in range(0, len(data), _CHUNK):
-                    copy.write(data[start : start + _CHUNK])
+            bulkdb.copy_text_in(
+                cursor,
+                table,
+                columns,
+                (data[start : start + _CHUNK] for start in range(0, len(data), _CHUNK)),
+            )
     finally:
         pool.shutdown(cancel_futures=True)  # after an error: no more texts built for nothing
     return n

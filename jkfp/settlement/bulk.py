@@ -16,7 +16,6 @@ the settlement foreign keys around the write.
 
 from __future__ import annotations
 
-import struct
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -34,6 +33,7 @@ from jkfp import engine
 from jkfp.accounts.models import AuditAction, Role
 from jkfp.accounts.scoping import role_require
 from jkfp.accounts.services import audit_record
+from jkfp.core import bulkdb
 from jkfp.core.signals import send_data_changed
 from jkfp.engine.claims import EPOCH_ORDINAL, fen_to_decimal
 from jkfp.regions.models import Region
@@ -175,48 +175,6 @@ def _load_year_rows(*, year: int, statuses: Sequence[str]) -> YearClaims:
     )
 
 
-_COPY_HEADER = 19  # b"PGCOPY\n\xff\r\n\x00" + flags (4) + extension length (4)
-_INT8_ELEMENT = np.dtype([("length", ">i4"), ("value", ">i8")])
-
-
-def _copy_out(cursor: Any, sql: str, params: Sequence[Any]) -> bytes:
-    """PostgreSQL: the whole output of ``COPY (sql) TO STDOUT …`` (``sql`` includes the options)."""
-    with cursor.cursor.copy(sql, params) as copy:
-        return b"".join(bytes(chunk) for chunk in copy)
-
-
-def _arrays_from_copy(data: bytes, width: int) -> tuple[np.ndarray, bytes]:
-    """Binary COPY output whose rows are ``width`` non-null ``bigint[]`` columns and one ``text``
-    (a chunk of the year each) → the (n, width) int64 matrix of the concatenated arrays and the
-    concatenated texts. The array elements are read by numpy in place (no Python object per value).
-    Array wire format: ndim, flags, element type, then per dimension size and lower bound, then per
-    element int32 length (8) and the big-endian value."""
-    columns: list[list[np.ndarray]] = [[] for _ in range(width)]
-    texts: list[bytes] = []
-    pos = _COPY_HEADER
-    while True:
-        (count,) = struct.unpack_from(">h", data, pos)
-        pos += 2
-        if count == -1:
-            break
-        if count != width + 1:
-            raise RuntimeError("unexpected binary COPY layout")
-        for k in range(width):
-            length, ndim = struct.unpack_from(">ii", data, pos)
-            size = struct.unpack_from(">i", data, pos + 16)[0] if ndim == 1 else 0
-            if ndim > 1 or length != (20 + 12 * size if ndim == 1 else 12):
-                raise RuntimeError("unexpected binary COPY layout")  # a NULL element: never by the query
-            items = np.frombuffer(data, dtype=_INT8_ELEMENT, count=size, offset=pos + 24)
-            columns[k].append(items["value"].astype(np.int64))
-            pos += 4 + length
-        (length,) = struct.unpack_from(">i", data, pos)
-        texts.append(data[pos + 4 : pos + 4 + length])
-        pos += 4 + length
-    if not texts:
-        return np.zeros((0, width), dtype=np.int64), b""
-    return np.stack([np.concatenate(c) for c in columns], axis=1), b"".join(texts)
-
-
 def _category_names() -> list[str]:
     """Every category name a stored policy defines (the codes of the bulk read)."""
     names = {DEFAULT_CATEGORY, *TAG_CATEGORIES.values()}
@@ -268,13 +226,13 @@ def _load_year_pg(*, year: int, statuses: Sequence[str]) -> YearClaims:
         )
         (sort_setting, work_mem, _, _) = cursor.fetchone()
         try:
-            data = _copy_out(cursor, sql, params)
+            data = bulkdb.copy_out(cursor, sql, params)
         finally:
             cursor.execute(
                 "SELECT set_config('enable_sort', %s, true), set_config('work_mem', %s, true)",
                 [sort_setting, work_mem],
             )
-        m, blob = _arrays_from_copy(data, len(values))
+        m, blob = bulkdb.int64_arrays_from_copy(data, len(values))
         del data
         ends = np.cumsum(m[:, 19]).tolist()
         starts = [0, *ends[:-1]] if ends else []
@@ -399,59 +357,6 @@ SETTLEMENT_COLUMNS = (
 )
 
 
-def _binary_copy(cursor: Any, table: str, columns: Sequence[str], values: Sequence[np.ndarray]) -> None:
-    """PostgreSQL: COPY int64 columns into ``table`` in the binary format, laid out by numpy (no
-    Python object per cell)."""
-    n = len(values[0]) if values else 0
-    if n == 0:
-        return
-    layout = [("count", ">i2")]
-    for k in range(len(values)):
-        layout += [(f"l{k}", ">i4"), (f"v{k}", ">i8")]
-    rows = np.empty(n, dtype=np.dtype(layout))
-    rows["count"] = len(values)
-    for k, column in enumerate(values):
-        rows[f"l{k}"] = 8
-        rows[f"v{k}"] = column
-    header = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
-    step = 200_000
-    with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.write(header)
-        for start in range(0, n, step):
-            copy.write(rows[start : start + step].tobytes())
-        copy.write(struct.pack(">h", -1))
-
-
-def _temp_table(cursor: Any, name: str, columns: Sequence[str]) -> None:
-    cursor.execute(f"DROP TABLE IF EXISTS {name}")
-    cursor.execute(
-        f"CREATE TEMPORARY TABLE {name} ({', '.join(f'{c} bigint' for c in columns)}) ON COMMIT DROP"
-    )
-
-
-def _update_by_ids(table: str, assignments: str, params: list[Any], ids: Sequence[int], tmp: str) -> None:
-    """``UPDATE table SET assignments WHERE id IN ids`` in bulk."""
-    if not len(ids):
-        return
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            _temp_table(cursor, tmp, ("id",))
-            _binary_copy(cursor, tmp, ("id",), [np.asarray(ids, dtype=np.int64)])
-            cursor.execute(
-                f"UPDATE {_q(table)} t SET {assignments} FROM {tmp} WHERE t.id = {tmp}.id",  # noqa: S608
-                params,
-            )
-        else:
-            ids = list(ids)
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                marks = ", ".join(["%s"] * len(chunk))
-                cursor.execute(
-                    f"UPDATE {_q(table)} SET {assignments} WHERE id IN ({marks})",  # noqa: S608
-                    [*params, *chunk],
-                )
-
-
 def _fen_sql(column: str) -> str:
     """SQL: an integer fen column as numeric yuan with two decimals."""
     return f"({column} * 0.01)"
@@ -513,8 +418,8 @@ def _insert_settlements(
             )
         )
         with connection.cursor() as cursor:
-            _temp_table(cursor, "settle_stage_tmp", cols)
-            _binary_copy(cursor, "settle_stage_tmp", cols, values)
+            bulkdb.temp_int64_table(cursor, "settle_stage_tmp", cols)
+            bulkdb.copy_int64_in(cursor, "settle_stage_tmp", cols, values)
             cursor.execute(
                 f"INSERT INTO {_q(table)} ({names}) SELECT {select} FROM settle_stage_tmp s",  # noqa: S608
                 [cat_names, reason_names, now, user_id],
@@ -548,8 +453,8 @@ def _store_ledgers(year: int, persons: np.ndarray, after: np.ndarray, counts: np
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             stage = ["person", *(f"y{k}" for k in range(7)), "n"]
-            _temp_table(cursor, "settle_ledger_tmp", stage)
-            _binary_copy(
+            bulkdb.temp_int64_table(cursor, "settle_ledger_tmp", stage)
+            bulkdb.copy_int64_in(
                 cursor, "settle_ledger_tmp", stage, [persons, *(after[:, k] for k in range(7)), counts]
             )
             # The ledger table is locked (EXCLUSIVE): an UPDATE … FROM of the existing rows and an
@@ -594,21 +499,12 @@ LARGE_MIN_ROWS = 100_000
 ANALYZE_MIN_ROWS = 10_000
 
 
-@dataclass
-class _Large:
-    """What a large bulk write dropped and restores: the settlement table's secondary indexes and its
-    foreign keys to claims and policies (name, definition from the catalogue)."""
-
-    indexes: list[tuple[str, str]]
-    foreign_keys: list[tuple[str, str]]
-
-
 def _large_write_lock(*, year: int, statuses: Sequence[str]) -> float | None:
     """PostgreSQL: when the year's claims are a large share of the settlement table, lock claims,
     settlements, policies and ledgers ``IN ACCESS EXCLUSIVE MODE`` for the transaction (first,
     so a window that inserted a claim and waits for its ledger row cannot deadlock with us) and
-    return the settlement table's row estimate (None otherwise): ``_large_write_begin`` may then
-    drop and rebuild its indexes and foreign keys."""
+    return the settlement table's row estimate (None otherwise): ``_large`` may then drop and
+    rebuild its indexes and foreign keys."""
     if connection.vendor != "postgresql":
         return None
     claims, table = _q(Claim._meta.db_table), _q(Settlement._meta.db_table)
@@ -621,84 +517,42 @@ def _large_write_lock(*, year: int, statuses: Sequence[str]) -> float | None:
         (rows,) = cursor.fetchone()
         if rows < LARGE_MIN_ROWS:
             return None
-        cursor.execute("SELECT GREATEST(reltuples, 0) FROM pg_class WHERE oid = %s::regclass", [table])
-        (existing,) = cursor.fetchone()
-        if rows < LARGE_SHARE * float(existing):
+        existing = bulkdb.row_estimate(cursor, table)
+        if rows < LARGE_SHARE * existing:
             return None
         cursor.execute(
             f"LOCK TABLE {claims}, {table}, {_q(Policy._meta.db_table)}, {_q(YearLedger._meta.db_table)} "
             "IN ACCESS EXCLUSIVE MODE"
         )
-    return float(existing)
+    return existing
 
 
-def _large(locked: float | None, rows: int, claim_updates: int = 0) -> _Large | None:
-    """``_large_write_begin`` when the tables are locked and ``rows`` written are a large share."""
+def _large(locked: float | None, rows: int, claim_updates: int = 0) -> list[str] | None:
+    """When the tables are locked and the ``rows`` written are a large share: drop the settlement and
+    ledger tables' secondary indexes and the settlement table's foreign keys to claims and policies
+    (a million rows retired and inserted then maintain only the primary key, and no per-row key
+    check is queued for the commit; ``settled_by`` stays, checked per statement); when
+    ``claim_updates`` (claims about to change status) are a large share of the claims table, its
+    secondary indexes go too (a status change is not a HOT update: every index gets an entry).
+    Returns what ``bulkdb.restore`` rebuilds after the last bulk statement (None: nothing dropped)."""
     if locked is None or rows < LARGE_MIN_ROWS or rows < LARGE_SHARE * locked:
         return None
-    return _large_write_begin(claim_updates=claim_updates)
-
-
-def _secondary_indexes(cursor: Any, table: str) -> list[tuple[str, str]]:
-    """(name, definition) of ``table``'s indexes that back no constraint (primary key, unique)."""
-    cursor.execute(
-        "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c "
-        "ON c.oid = i.indexrelid WHERE i.indrelid = %s::regclass AND NOT i.indisprimary "
-        "AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid) ORDER BY c.relname",
-        [table],
-    )
-    return [(str(a), str(b)) for a, b in cursor.fetchall()]
-
-
-def _large_write_begin(*, claim_updates: int = 0) -> _Large:
-    """Drop the settlement and ledger tables' secondary indexes and the settlement table's foreign
-    keys to claims and policies (the caller holds them ``ACCESS EXCLUSIVE``): a million rows
-    retired and inserted then maintain only the primary key, and no per-row foreign-key check is
-    queued for the commit. When
-    ``claim_updates`` (claims about to change status) are a large share of the claims table, its
-    secondary indexes go too (a status change is not a HOT update: every index gets an entry)."""
-    table = Settlement._meta.db_table
-    refs = [Claim._meta.db_table, Policy._meta.db_table]
+    claims, policies = Claim._meta.db_table, Policy._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass "
-            "AND contype = 'f' AND confrelid = ANY(%s::regclass[]) ORDER BY conname",
-            [table, refs],
+        dropped = bulkdb.detach(
+            cursor,
+            [Settlement._meta.db_table, YearLedger._meta.db_table],
+            unique_indexes=True,
+            references=[claims, policies],
+            checks_immediate=True,
         )
-        fks = [(str(a), str(b)) for a, b in cursor.fetchall()]
-        indexes = _secondary_indexes(cursor, table) + _secondary_indexes(cursor, YearLedger._meta.db_table)
-        if claim_updates:
-            cursor.execute("SELECT GREATEST(reltuples, 0) FROM pg_class WHERE oid = %s::regclass", [refs[0]])
-            (claims,) = cursor.fetchone()
-            if claim_updates >= LARGE_SHARE * float(claims):
-                indexes += _secondary_indexes(cursor, refs[0])
-        # A table with pending trigger events cannot be altered or indexed: run the queued
-        # foreign-key checks now, and check the remaining ones (``settled_by``) per statement
-        # until ``_large_write_end``.
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        for name, _ in fks:
-            cursor.execute(f"ALTER TABLE {_q(table)} DROP CONSTRAINT {_q(name)}")
-        for name, _ in indexes:
-            cursor.execute(f"DROP INDEX {_q(name)}")
-    return _Large(indexes=indexes, foreign_keys=fks)
-
-
-def _large_write_end(large: _Large) -> None:
-    """Rebuild what ``_large_write_begin`` dropped, from the catalogue's own definitions: each index
-    in one sort (the partial unique index re-checks "one current row per claim"), each foreign
-    key validated by one join. Call it after the last bulk statement on those tables."""
-    table = Settlement._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT current_setting('maintenance_work_mem')")
-        (memory,) = cursor.fetchone()
-        cursor.execute("SELECT set_config('maintenance_work_mem', '256MB', true)")
-        for _, definition in large.indexes:
-            cursor.execute(definition)
-        for name, definition in large.foreign_keys:
-            cursor.execute(f"ALTER TABLE {_q(table)} ADD CONSTRAINT {_q(name)} {definition}")
-        cursor.execute("SELECT set_config('maintenance_work_mem', %s, true)", [memory])
-        # Back to the default: every deferrable constraint of the project is INITIALLY DEFERRED.
-        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+        if claim_updates and claim_updates >= LARGE_SHARE * bulkdb.row_estimate(cursor, claims):
+            indexes = bulkdb.detach(
+                cursor, [claims], unique_indexes=True, references=[], checks_immediate=True
+            )
+            keys = [d for d in dropped if d.startswith("ALTER TABLE")]
+            dropped = [d for d in dropped if not d.startswith("ALTER TABLE")] + indexes + keys
+    return dropped
 
 
 def _lock_ledgers() -> None:
@@ -847,7 +701,7 @@ def claims_settle_year(
             SettlementReason.SETTLE if yc.pending[i] else SettlementReason.REORDER for i in new_rows.tolist()
         ]
         large = _large(locked, len(new_rows), claim_updates=int(yc.pending.sum()))
-        _update_by_ids(
+        bulkdb.update_by_ids(
             Settlement._meta.db_table,
             "is_current = %s",
             [False],
@@ -857,7 +711,7 @@ def claims_settle_year(
         user_id = user.pk if user is not None and getattr(user, "is_authenticated", False) else None
         _insert_settlements(yc, new_rows, comp, policy_pk, category, reasons, user_id)
         say(f"retired and inserted {time.perf_counter() - started:.1f}s")
-        _update_by_ids(
+        bulkdb.update_by_ids(
             Claim._meta.db_table,
             "status = %s",
             [ClaimStatus.SETTLED],
@@ -869,7 +723,8 @@ def claims_settle_year(
         _store_ledgers(year, persons_arr, after, counts)
         say(f"ledgers {time.perf_counter() - started:.1f}s")
         if large is not None:
-            _large_write_end(large)
+            with connection.cursor() as cursor:
+                bulkdb.restore(cursor, large)
             say(f"indexes and foreign keys rebuilt {time.perf_counter() - started:.1f}s")
         if connection.vendor == "postgresql" and int(yc.pending.sum()) >= ANALYZE_MIN_ROWS:
             # Many claims changed status: fresh planner statistics, or the next bulk read of the
@@ -1011,7 +866,7 @@ def year_resettle(
         if not dry_run and report.changed:
             rows = np.flatnonzero(redo)
             large = _large(locked, len(rows))
-            _update_by_ids(
+            bulkdb.update_by_ids(
                 Settlement._meta.db_table,
                 "is_current = %s",
                 [False],
@@ -1035,7 +890,8 @@ def year_resettle(
             send_data_changed(kind="settlement", years=[year])
             say(f"ledgers {time.perf_counter() - started:.1f}s")
             if large is not None:
-                _large_write_end(large)
+                with connection.cursor() as cursor:
+                    bulkdb.restore(cursor, large)
                 say(f"indexes and foreign keys rebuilt {time.perf_counter() - started:.1f}s")
         if user is not None:
             audit_record(

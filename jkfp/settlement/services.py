@@ -33,7 +33,7 @@ from jkfp.accounts.models import AuditAction, Role
 from jkfp.accounts.scoping import role_require
 from jkfp.accounts.services import audit_record
 from jkfp.core.importing import has_control_chars
-from jkfp.core.rows import (
+from jkfp.core.bulkdb import (
     batched_writes,
     execute_statements,
     insert_returning,

@@ -100,7 +100,7 @@ def test_an_in_order_discharge_costs_a_fixed_handful_of_statements(api_as: Any, 
 
 def test_batched_writes_are_sent_when_the_block_ends_and_dropped_on_an_error() -> None:
     from jkfp.accounts.services import audit_record
-    from jkfp.core.rows import batched_writes
+    from jkfp.core.bulkdb import batched_writes
 
     with batched_writes():
         first = audit_record(user=None, action=AuditAction.SETTLE, object_type="batch", object_id="1")

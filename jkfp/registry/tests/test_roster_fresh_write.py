@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from django.db import IntegrityError, connection, transaction
 
+from jkfp.core import bulkdb
 from jkfp.registry import imports
 from jkfp.registry.models import Condition, Household, Membership, Person, SourceRecord, Tag
 from jkfp.registry.roster_columns import validate_columns
@@ -53,13 +54,13 @@ def test_a_fresh_load_refuses_a_dangling_reference_and_writes_nothing(
 
     monkeypatch.setattr(imports, "validate_columns", lenient)
     checks: list[list[str]] = []
-    check = imports._sqlite_check_keys
+    check = bulkdb.sqlite_check_keys
 
     def counted(cursor: Any, tables: list[str]) -> None:
         checks.append(tables)
         check(cursor, tables)
 
-    monkeypatch.setattr(imports, "_sqlite_check_keys", counted)
+    monkeypatch.setattr(bulkdb, "sqlite_check_keys", counted)
     roster = write_roster(tmp_path / "r.csv", rows=200, villages=[*sorted(VILLAGES), _NOWHERE], seed=4)
     assert not connection.in_atomic_block
     with pytest.raises(IntegrityError):
@@ -118,7 +119,7 @@ def test_the_sqlite_key_check_finds_every_kind_of_dangling_reference(
     imports.roster_import(path=roster.path, source="国家平台", year=2024, today=TODAY, errors_dir=tmp_path)
     tables = [imports._T[k] for k in ("P", "H", "SR", "TG", "C", "M")]
     with connection.cursor() as cursor:
-        imports._sqlite_check_keys(cursor, tables)  # everything holds
+        bulkdb.sqlite_check_keys(cursor, tables)  # everything holds
         # Keys are deferred inside the test's transaction: the bad row goes in until the check
         # (and goes again with the savepoint).
         undo = transaction.savepoint()
@@ -127,7 +128,7 @@ def test_the_sqlite_key_check_finds_every_kind_of_dangling_reference(
             [value],
         )
         with pytest.raises(IntegrityError, match=column):
-            imports._sqlite_check_keys(cursor, tables)
+            bulkdb.sqlite_check_keys(cursor, tables)
         transaction.savepoint_rollback(undo)
 
 
@@ -143,5 +144,5 @@ def test_the_sqlite_key_check_looks_up_keys_when_the_parent_has_gaps(county: Any
         # A gap in persons inside the range of the references: only a look-up can see it.
         cursor.execute(f"DELETE FROM {imports._T['P']} WHERE id = %s", [middle])  # noqa: S608
         with pytest.raises(IntegrityError, match="person_id"):
-            imports._sqlite_check_keys(cursor, tables)
+            bulkdb.sqlite_check_keys(cursor, tables)
         transaction.savepoint_rollback(undo)
