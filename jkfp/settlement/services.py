@@ -32,7 +32,6 @@ from jkfp import engine
 from jkfp.accounts.models import AuditAction, Role
 from jkfp.accounts.scoping import role_require
 from jkfp.accounts.services import audit_record
-from jkfp.core.importing import has_control_chars
 from jkfp.core.bulkdb import (
     batched_writes,
     execute_statements,
@@ -41,6 +40,7 @@ from jkfp.core.bulkdb import (
     inserted,
     write_later,
 )
+from jkfp.core.importing import has_control_chars
 from jkfp.core.signals import send_data_changed
 from jkfp.engine.claims import MAX_CLAIM_AMOUNT_FEN
 from jkfp.regions.models import Institution

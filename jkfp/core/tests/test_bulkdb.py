@@ -98,7 +98,11 @@ def test_update_by_ids_and_table_is_empty() -> None:
         assert bulkdb.table_is_empty(cursor, Tag._meta.db_table)
     with transaction.atomic():
         bulkdb.update_by_ids(
-            Household._meta.db_table, "household_no = household_no || %s", ["X"], [r.pk for r in rows[::2]], "t_ids"
+            Household._meta.db_table,
+            "household_no = household_no || %s",
+            ["X"],
+            [r.pk for r in rows[::2]],
+            "t_ids",
         )
     assert sorted(Household.objects.filter(household_no__endswith="X").values_list("pk", flat=True)) == [
         r.pk for r in rows[::2]
