@@ -7,12 +7,10 @@ Handlers only parse, call one service or selector of ``jkfp.settlement`` and ren
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import DEFAULT_DB_ALIAS, connection
 from django.http import Http404, HttpRequest
 from ninja import Router
 
@@ -23,15 +21,13 @@ from jkfp.api.errors import ApiError, ErrorOut, field_error
 from jkfp.api.schemas import ReverseIn, SettlementIn, SettlementOut, SettlementStatusOut
 from jkfp.regions.models import Institution
 from jkfp.registry.models import Person
-from jkfp.settlement import selectors, services
+from jkfp.settlement import fetch, selectors, services
 from jkfp.settlement.models import Claim, ClaimSource, Settlement
 
 router = Router(tags=["结算 settlements"])
 
 ERR_UNKNOWN_PERSON = "身份证号（id_number）：人员库中没有此人 / no person with this ID number"
 ERR_NOT_SETTLED = "该结算申请尚未结算或已冲销 / the claim has no settlement"
-PERSON_FIELDS = ["id", "id_number", "birth_date", "village_id"]
-PERSON_SQL = f"SELECT id, id_number, birth_date, village_id FROM {Person._meta.db_table} WHERE id_number = %s"  # noqa: S608 (table name from the model)
 ERRORS = {401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 
 
@@ -80,22 +76,13 @@ def _audit(request: HttpRequest, action: str, claim: Claim, detail: str) -> None
     )
 
 
-def _date(value: Any) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))  # SQLite: ISO text
-
-
 def _person(id_number: str) -> Person:
     """The registered person with this (validated) ID number, any region: the token is bound to an
     institution, not to a region (the window may admit anyone insured in the county). 404 otherwise."""
-    # One hand-written query for the columns a settlement needs (id number, birth date for the
-    # admission check, village for the audit row); the other fields load on access (deferred).
-    with connection.cursor() as cursor:
-        cursor.execute(PERSON_SQL, [id_number])
-        found = cursor.fetchone()
-    if found is None:
+    person = fetch.person_by_id_number(id_number)
+    if person is None:
         raise Http404(ERR_UNKNOWN_PERSON)
-    pk, number, born, village = found
-    return Person.from_db(DEFAULT_DB_ALIAS, PERSON_FIELDS, (pk, number, _date(born), village))
+    return person
 
 
 def _invalid(exc: ValidationError) -> ApiError:

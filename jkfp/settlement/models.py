@@ -317,6 +317,7 @@ YTD_FIELDS = (
 )
 
 
+LEDGER_YTD_COLUMNS = tuple(f"{f}_ytd" for f in YTD_FIELDS)  # YearLedger's columns of the sums
 YTD_BEFORE_COLUMNS = tuple(f"ytd_before_{f}_fen" for f in YTD_FIELDS)
 YTD_AFTER_COLUMNS = tuple(f"ytd_after_{f}_fen" for f in YTD_FIELDS)
 

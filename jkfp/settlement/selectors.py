@@ -28,6 +28,7 @@ from jkfp.settlement.compute import engine_policy, policy_in_force_of, ytd_of_fe
 from jkfp.settlement.models import Admission, Claim, ClaimStatus, Policy, Settlement, YearLedger
 
 ERR_NO_POLICY = "{day} 没有有效的结算政策，请先上传覆盖该日期的政策文件"
+ERR_NO_CATEGORY = "{day} 该人员没有政策“{policy}”定义的结算类别"
 ERR_POLICY_UNKNOWN = "没有名为“{name}”的结算政策"
 NOT_FOUND_CLAIM = "结算申请不存在或不在您的管辖范围内"
 NOT_FOUND_ADMISSION = "入院登记不存在或不在您的管辖范围内"

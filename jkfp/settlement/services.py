@@ -20,12 +20,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from jkfp import engine
@@ -38,24 +38,21 @@ from jkfp.core.bulkdb import (
     insert_returning,
     insert_statement,
     inserted,
-    write_later,
 )
 from jkfp.core.importing import has_control_chars
 from jkfp.core.signals import send_data_changed
 from jkfp.engine.claims import MAX_CLAIM_AMOUNT_FEN
 from jkfp.regions.models import Institution
 from jkfp.registry.models import Person, Tag
+from jkfp.settlement import fetch, store
 from jkfp.settlement.compute import (
     TAG_CATEGORIES,
     category_for,
     engine_policy,
-    policy_in_force_of,
     request_hash,
     tags_on,
-    ytd_columns,
 )
 from jkfp.settlement.models import (
-    YTD_FIELDS,
     Admission,
     AdmissionStatus,
     Claim,
@@ -67,7 +64,8 @@ from jkfp.settlement.models import (
     SettlementReason,
     YearLedger,
 )
-from jkfp.settlement.selectors import ERR_NO_POLICY, policy_is_used
+from jkfp.settlement.selectors import ERR_NO_CATEGORY, policy_is_used
+from jkfp.settlement.store import actor
 from jkfp.treatment.models import MajorDiseaseCase
 from jkfp.treatment.selectors import referral_flag
 
@@ -94,7 +92,6 @@ ERR_DISCHARGE_BEFORE_ADMIT = "出院日期不能早于入院日期"
 ERR_DISCHARGE_FUTURE = "出院日期不能晚于今天"
 ERR_ADMIT_FUTURE = "入院日期不能晚于今天"
 ERR_ADMIT_BEFORE_BIRTH = "入院日期不能早于出生日期"
-ERR_NO_CATEGORY = "{day} 该人员没有政策“{policy}”定义的结算类别"
 ERR_NOT_SETTLED = "只有已结算的申请可以冲销"
 ERR_REVERSAL_REASON = "请填写冲销原因（不超过300字）"
 ERR_REVERSED = "该结算申请已冲销"
@@ -104,8 +101,6 @@ ERR_ADMISSION_OPEN = "该人员在本机构已有在院登记（{day} 入院）"
 ERR_AGREEMENT_DATE = "签署先诊疗后付费协议时必须填写协议签署日期"
 ERR_DEPOSIT_WITHOUT_AGREEMENT = "未签署先诊疗后付费协议时不能免交押金"
 ERR_AGREEMENT_FUTURE = "协议签署日期不能晚于今天"
-
-MONEY_FIELDS = ("counted_total", "hospital_absorbed", "basic", "critical", "aid", "supplementary", "personal")
 
 
 class ClaimConflict(ValidationError):
@@ -121,10 +116,6 @@ def _require_institution(user: Any, institution_code: str) -> None:
         raise PermissionDenied(ERR_NO_INSTITUTION)
     if user.institution_id != institution_code:
         raise PermissionDenied(ERR_OTHER_INSTITUTION)
-
-
-def _actor(user: Any) -> Any:
-    return user if user is not None and getattr(user, "is_authenticated", False) else None
 
 
 # --------------------------------------------------------------------------- policies
@@ -162,7 +153,7 @@ def policy_upload(*, text: str, fmt: str, user: Any = None) -> Policy:
         policy.source_text = text
         policy.source_format = fmt
         policy.sha256 = digest
-        policy.uploaded_by = _actor(user)
+        policy.uploaded_by = actor(user)
         policy.uploaded_at = timezone.now()
         policy.full_clean()
         policy.save()
@@ -256,7 +247,7 @@ def admission_register(
         deferred_payment=deferred_payment,
         agreement_signed_on=agreement_signed_on if deferred_payment else None,
         deposit_waived_amount=waived,
-        created_by=_actor(user),
+        created_by=actor(user),
     )
     admission.full_clean()
     admission.save()
@@ -452,7 +443,7 @@ def _claim_insert(
         request_hash=data.request_hash,
         source=source,
         status=status,
-        created_by=_actor(user),
+        created_by=actor(user),
     )
     # The related objects are the caller's (already fetched): no existence query per foreign key.
     claim.full_clean(
@@ -538,15 +529,15 @@ def claim_submit(
                 savepoint=False,
                 status=ClaimStatus.SETTLED,
                 then=[
-                    _lock_ledger_sql(data.person.pk, year),
-                    _settle_inputs_sql(data.person.pk, data.discharged_on),
+                    fetch.ledger_lock_sql(data.person.pk, year),
+                    fetch.settle_inputs_sql(data.person.pk, data.discharged_on),
                 ],
             )
             with batched_writes():
                 row = _settle_locked(
                     claim,
-                    _ledger_of(data.person.pk, year, ledger_rows[0]),
-                    _settle_inputs_of(claim, input_rows),
+                    fetch.ledger_of(data.person.pk, year, ledger_rows[0]),
+                    fetch.settle_inputs_of(claim, input_rows),
                     user=user,
                 )
                 if on_created is not None:
@@ -576,101 +567,6 @@ def claim_submit(
 # --------------------------------------------------------------------------- settlement
 
 
-# Hot path of a discharge settlement (API and window): a handful of hand-written statements instead
-# of ORM query building (≈ 0.3–0.6 ms of Python per ORM query here). Values are adapted by the
-# model fields themselves (``get_db_prep_save``), so rows are stored exactly as the ORM stores them.
-_LEDGER_YTD = tuple(f"{f}_ytd" for f in YTD_FIELDS)
-
-
-def _as_date(value: Any) -> date:
-    """A date column read with a raw cursor (SQLite returns ISO text)."""
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
-
-
-def _as_datetime(value: Any) -> datetime:
-    """A date-time column read with a raw cursor (SQLite returns ISO text, in UTC)."""
-    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-
-
-@dataclass(frozen=True)
-class _PolicyFacts:
-    """What the policy-in-force rule reads of a stored version, read with a raw cursor."""
-
-    pk: int
-    sha256: str
-    version: int
-    valid_from: date
-    valid_to: date
-    uploaded_at: datetime
-
-
-def _lock_ledger(person_id: int, year: int) -> YearLedger:
-    """Get or create the person's ledger row of ``year`` and lock it until the transaction ends.
-
-    One statement: ``INSERT … ON CONFLICT (person_id, year) DO UPDATE … RETURNING``. On PostgreSQL
-    the conflict branch locks the existing row like ``SELECT … FOR UPDATE`` (waiting for a
-    concurrent holder, then reading its committed sums), and a concurrent first insert of the same
-    row is waited for by the unique index; SQLite serialises writers (``BEGIN IMMEDIATE``).
-    """
-    statement, params = _lock_ledger_sql(person_id, year)
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        got = cursor.fetchone()
-    return _ledger_of(person_id, year, got)
-
-
-def _lock_ledger_sql(person_id: int, year: int) -> tuple[str, list[Any]]:
-    """The statement of ``_lock_ledger`` (its row: id, claim count, the year-to-date sums in fen)."""
-    cols = ", ".join(_LEDGER_YTD)
-    zeros = ", ".join("0" for _ in _LEDGER_YTD)
-    # The sums come back as integer fen (exact on both databases: SQLite keeps a decimal as REAL).
-    fen = ", ".join(f"CAST(ROUND({c} * 100) AS BIGINT)" for c in _LEDGER_YTD)
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    return (
-        f"INSERT INTO {YearLedger._meta.db_table} (person_id, year, {cols}, claim_count, updated_at) "  # noqa: S608 (table and column names from the models)
-        f"VALUES (%s, %s, {zeros}, 0, %s) "
-        "ON CONFLICT (person_id, year) DO UPDATE SET year = EXCLUDED.year "
-        f"RETURNING id, claim_count, {fen}",
-        [person_id, year, now],
-    )
-
-
-def _ledger_of(person_id: int, year: int, got: Any) -> YearLedger:
-    """The ledger row read back by ``_lock_ledger_sql``."""
-    ledger = YearLedger(
-        id=got[0],
-        person_id=person_id,
-        year=year,
-        claim_count=got[1],
-        **{c: engine.fen_to_decimal(int(v)) for c, v in zip(_LEDGER_YTD, got[2:], strict=True)},
-    )
-    ledger._state.adding = False
-    ledger._state.db = DEFAULT_DB_ALIAS
-    return ledger
-
-
-def _ledger_ytd(ledger: YearLedger) -> engine.YearToDate:
-    return engine.YearToDate(**{f: getattr(ledger, f"{f}_ytd") for f in YTD_FIELDS})
-
-
-def _ledger_store(ledger: YearLedger, ytd: engine.YearToDate, count: int) -> None:
-    """Write the ledger's sums and claim count (one ``UPDATE`` by id)."""
-    for f in YTD_FIELDS:
-        setattr(ledger, f"{f}_ytd", getattr(ytd, f))
-    ledger.claim_count = count
-    ledger.updated_at = timezone.now()
-    sets = ", ".join(f"{c} = %s" for c in _LEDGER_YTD)
-    params = [getattr(ledger, c) for c in _LEDGER_YTD]
-    params += [count, connection.ops.adapt_datetimefield_value(ledger.updated_at), ledger.pk]
-    statement = (
-        f"UPDATE {YearLedger._meta.db_table} SET {sets}, claim_count = %s, updated_at = %s WHERE id = %s"  # noqa: S608 (names from the models)
-    )
-    if write_later(statement, params):  # inside claim_submit's batched_writes
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-
-
 def claim_category(*, policy: Policy, person_id: int, on: date) -> str:
     """结算类别 The person's category on ``on`` by the policy's ``category_precedence`` over their
     dated tags; ``ValidationError`` when none of the policy's categories applies."""
@@ -686,60 +582,6 @@ def claim_category(*, policy: Policy, person_id: int, on: date) -> str:
     return category
 
 
-def _engine_claim(claim: Claim, category: str, id_number: str) -> engine.Claim:
-    return engine.Claim(
-        claim_id=claim.claim_id,
-        person_id=id_number,
-        category=category,
-        discharge_on=claim.discharged_on,
-        level=int(claim.level),
-        in_county=claim.in_county,
-        referred=claim.referred,
-        total_amount=claim.total_amount,
-        out_of_scope_amount=claim.out_of_scope_amount,
-    )
-
-
-def _new_row(
-    claim: Claim,
-    policy: Policy,
-    category: str,
-    result: engine.ClaimSettlement,
-    *,
-    reason: str,
-    user: Any,
-    now: Any,
-) -> Settlement:
-    row = Settlement(
-        claim=claim,
-        policy=policy,
-        category=category,
-        counted_total=result.counted_total,
-        hospital_absorbed=result.hospital_absorbed,
-        basic=result.basic,
-        critical=result.critical,
-        aid=result.aid,
-        supplementary=result.supplementary,
-        personal=result.personal,
-        ratio=engine.settlement_ratio(result),
-        trace="\n".join(result.trace),
-        **ytd_columns(result.ytd_before, "before"),
-        **ytd_columns(result.ytd_after, "after"),
-        is_current=True,
-        reason=reason,
-        settled_at=now,
-        settled_by=_actor(user),
-    )
-    insert_returning(row)
-    return row
-
-
-def _same(row: Settlement, result: engine.ClaimSettlement) -> bool:
-    """The stored row already says what ``result`` says (amounts and year-to-date before)."""
-    amounts = tuple(getattr(row, f) for f in MONEY_FIELDS)
-    return amounts == result.amounts and row.ytd_before_fen == result.ytd_before.as_fen()
-
-
 def _rechain(
     ledger: YearLedger,
     *,
@@ -748,21 +590,11 @@ def _rechain(
     user: Any,
 ) -> Settlement | None:
     """Re-settle the person's settled claims of the ledger's year in order (plus ``new``), from a
-    zero year-to-date. Each settled claim keeps the policy and category of its current row; a row
-    whose amounts or year-to-date before change is replaced (``reason``), the others are kept.
-    Returns the new claim's settlement."""
-    year = ledger.year
-    rows = list(
-        Settlement.objects.select_related("claim", "policy")
-        .filter(
-            is_current=True,
-            claim__person_id=ledger.person_id,
-            claim__status=ClaimStatus.SETTLED,
-            claim__discharged_on__gte=date(year, 1, 1),
-            claim__discharged_on__lte=date(year, 12, 31),
-        )
-        .exclude(claim_id=new[0].pk if new else None)
-    )
+    zero year-to-date: fetch the chain, the engine settles it in order, store what changed. Each
+    settled claim keeps the policy and category of its current row; a row whose amounts or
+    year-to-date before change is replaced (``reason``), the others are kept. Returns the new
+    claim's settlement."""
+    rows = fetch.year_chain(ledger, exclude=new[0].pk if new else None)
     chain: list[tuple[Claim, Policy, str, Settlement | None]] = [
         (r.claim, r.policy, r.category, r) for r in rows
     ]
@@ -772,97 +604,22 @@ def _rechain(
     id_number = Person.objects.values_list("id_number", flat=True).get(pk=ledger.person_id)
     results = engine.settle_in_order(
         [
-            (engine_policy(policy), _engine_claim(claim, category, id_number))
+            (engine_policy(policy), fetch.engine_claim(claim, category, id_number))
             for claim, policy, category, _ in chain
         ]
     )
-    ytd = results[-1].ytd_after if results else engine.YearToDate()
     now = timezone.now()
     created: Settlement | None = None
     for (claim, policy, category, old), result in zip(chain, results, strict=True):
         if old is None:
-            created = _new_row(
+            created = store.settlement_insert(
                 claim, policy, category, result, reason=SettlementReason.SETTLE, user=user, now=now
             )
-        elif not _same(old, result):
-            Settlement.objects.filter(pk=old.pk).update(is_current=False)
-            _new_row(claim, policy, category, result, reason=reason, user=user, now=now)
-    _ledger_store(ledger, ytd, len(chain))
+        elif not store.settlement_unchanged(old, result):
+            store.settlement_retire(old)
+            store.settlement_insert(claim, policy, category, result, reason=reason, user=user, now=now)
+    store.ledger_store(ledger, results[-1].ytd_after if results else engine.YearToDate(), len(chain))
     return created
-
-
-_POLICIES: dict[tuple[int, str, int], Policy] = {}
-
-
-def _policy_row(pk: int, sha256: str, version: int) -> Policy:
-    """The stored policy version, cached per (pk, sha256, version) in this process: its text never
-    changes under the same digest (a used version is immutable; an unused one replaced in place
-    gets a new digest)."""
-    key = (pk, sha256, version)
-    policy = _POLICIES.get(key)
-    if policy is None:
-        policy = Policy.objects.get(pk=pk)
-        if (policy.sha256, policy.version) == (sha256, version):
-            _POLICIES[key] = policy
-    return policy
-
-
-def _settle_inputs(claim: Claim) -> tuple[Policy, str, bool]:
-    """The policy in force on the discharge date, the person's category on that day, and whether a
-    settled claim of the person's year sorts after this one — read in ONE statement (three
-    sub-selects joined by ``UNION ALL``) under the ledger lock. Same rules as ``policy_in_force``
-    (most recently uploaded among the versions valid on the day) and ``claim_category``; the order
-    is compared in Python (the engine's order is Python string order, whatever the collation)."""
-    statement, params = _settle_inputs_sql(claim.person_id, claim.discharged_on)
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        rows = cursor.fetchall()
-    return _settle_inputs_of(claim, rows)
-
-
-def _settle_inputs_sql(person_id: int, day: date) -> tuple[str, list[Any]]:
-    """The statement of ``_settle_inputs``."""
-    on = connection.ops.adapt_datefield_value(day)
-    end = connection.ops.adapt_datefield_value(date(day.year, 12, 31))
-    codes = list(TAG_CATEGORIES)
-    # Facts only: every policy version (a few rows; the rule picking the one in force is
-    # ``policy_in_force_of``), the person's category tags, their settled claims of the year.
-    statement = (
-        "SELECT 'p' AS kind, sha256 AS txt, valid_from AS d1, valid_to AS d2, id AS n1, version AS n2, "  # noqa: S608 (table and column names from the models)
-        f"uploaded_at AS t1 FROM {Policy._meta.db_table} "
-        f"UNION ALL SELECT 't', code, start_on, end_on, NULL, NULL, NULL FROM {Tag._meta.db_table} "
-        f"WHERE person_id = %s AND code IN ({', '.join('%s' for _ in codes)}) "
-        f"UNION ALL SELECT 'c', claim_id, discharged_on, NULL, NULL, NULL, NULL FROM {Claim._meta.db_table} "
-        "WHERE person_id = %s AND status = %s AND discharged_on >= %s AND discharged_on <= %s"
-    )
-    params = [person_id, *codes, person_id, str(ClaimStatus.SETTLED), on, end]
-    return statement, params
-
-
-def _settle_inputs_of(claim: Claim, rows: list[Any]) -> tuple[Policy, str, bool]:
-    """``_settle_inputs`` from the rows of its statement."""
-    day = claim.discharged_on
-    key = (day, claim.claim_id)
-    versions: list[_PolicyFacts] = []
-    tags: list[tuple[str, date, date | None]] = []
-    later = False
-    for kind, text, d1, d2, n1, n2, t1 in rows:
-        if kind == "p":
-            versions.append(
-                _PolicyFacts(int(n1), str(text), int(n2), _as_date(d1), _as_date(d2), _as_datetime(t1))
-            )
-        elif kind == "t":
-            tags.append((str(text), _as_date(d1), None if d2 is None else _as_date(d2)))
-        elif (_as_date(d1), str(text)) > key:
-            later = True
-    found = policy_in_force_of(versions, day)
-    if found is None:
-        raise ValidationError({"discharged_on": ERR_NO_POLICY.format(day=day.isoformat())})
-    policy = _policy_row(found.pk, found.sha256, found.version)
-    category = category_for(engine_policy(policy), tags_on(tags, day))
-    if category is None:
-        raise ValidationError({"person": ERR_NO_CATEGORY.format(day=day.isoformat(), policy=policy.label)})
-    return policy, category, later
 
 
 def claim_settle(*, claim: Claim, user: Any = None) -> Settlement:
@@ -882,19 +639,19 @@ def claim_settle(*, claim: Claim, user: Any = None) -> Settlement:
     # savepoint=False: inside claim_submit's transaction no savepoint pair is needed (any error
     # rolls the whole submission back); called alone it is a transaction of its own.
     with transaction.atomic(savepoint=False):
-        ledger = _lock_ledger(claim.person_id, claim.discharged_on.year)
+        ledger = fetch.ledger_lock(claim.person_id, claim.discharged_on.year)
         claim = Claim.objects.select_related("person").get(pk=claim.pk)  # re-read under the lock
         if claim.status == ClaimStatus.SETTLED:
             return Settlement.objects.select_related("policy").get(claim_id=claim.pk, is_current=True)
         if claim.status == ClaimStatus.REVERSED:
             raise ValidationError({"claim_id": ERR_REVERSED})
-        return _settle_locked(claim, ledger, _settle_inputs(claim), user=user, fresh=False)
+        return _settle_locked(claim, ledger, fetch.settle_inputs(claim), user=user, fresh=False)
 
 
 def _settle_locked(
     claim: Claim,
     ledger: YearLedger,
-    inputs: tuple[Policy, str, bool],
+    inputs: fetch.SettleInputs,
     *,
     user: Any,
     fresh: bool = True,
@@ -909,14 +666,14 @@ def _settle_locked(
     else:
         result = engine.settle_claim(
             engine_policy(policy),
-            _engine_claim(claim, category, claim.person.id_number),
-            _ledger_ytd(ledger),
+            fetch.engine_claim(claim, category, claim.person.id_number),
+            fetch.ledger_ytd(ledger),
             trace=True,
         )
-        row = _new_row(
+        row = store.settlement_insert(
             claim, policy, category, result, reason=SettlementReason.SETTLE, user=user, now=timezone.now()
         )
-        _ledger_store(ledger, result.ytd_after, ledger.claim_count + 1)
+        store.ledger_store(ledger, result.ytd_after, ledger.claim_count + 1)
     if not fresh:
         claim.status = ClaimStatus.SETTLED
         claim.save(update_fields=["status"])
@@ -948,14 +705,14 @@ def claim_reverse(*, claim: Claim, user: Any = None, reason: str) -> Claim:
     if not reason or len(reason) > 300 or has_control_chars(reason):
         raise ValidationError({"reason": ERR_REVERSAL_REASON})
     with transaction.atomic():
-        ledger = _lock_ledger(claim.person_id, claim.discharged_on.year)
+        ledger = fetch.ledger_lock(claim.person_id, claim.discharged_on.year)
         claim = Claim.objects.select_related("person").get(pk=claim.pk)
         if claim.status != ClaimStatus.SETTLED:
             raise ValidationError({"claim_id": ERR_NOT_SETTLED})
         Settlement.objects.filter(claim_id=claim.pk, is_current=True).update(is_current=False)
         claim.status = ClaimStatus.REVERSED
         claim.reversed_at = timezone.now()
-        claim.reversed_by = _actor(user)
+        claim.reversed_by = actor(user)
         claim.reversal_reason = reason
         claim.save(update_fields=["status", "reversed_at", "reversed_by", "reversal_reason"])
         send_data_changed(kind="settlement", years=[claim.discharged_on.year], person_ids=[claim.person_id])
