@@ -172,7 +172,7 @@ class CpuMeter:
     not depend on what else runs on the machine, unlike the latencies."""
 
     def __init__(self, server_pids: list[int]) -> None:
-        from jkfp.api.loadtest import cpu_seconds
+        from benchmarks.loadtest import cpu_seconds
 
         self.server_pids = server_pids
         self.cpu_seconds = cpu_seconds
@@ -226,7 +226,7 @@ def main(argv: list[str]) -> int:
     try:
         from django.db import connections
 
-        from jkfp.api.loadtest import Server, fire, percentile
+        from benchmarks.loadtest import Server, fire, percentile
 
         rng = random.Random(4)
         token, ids = _seed(persons)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from jkfp.care.tasks import care_sync_task
+
 # Above this many persons the task syncs everyone: the arguments stay small and one pass is cheaper.
 MAX_PERSON_IDS = 5000
 
@@ -26,8 +28,6 @@ def on_data_changed(
         return
     if kind != "roster":
         return
-    from jkfp.care.tasks import care_sync_task
-
     ids = None if person_ids is None or len(person_ids) > MAX_PERSON_IDS else list(person_ids)
     if ids == []:
         return

@@ -24,6 +24,7 @@ from jkfp.accounts.scoping import role_require, scope_require, user_sees_code
 from jkfp.accounts.services import audit_record
 from jkfp.capacity.models import Staff
 from jkfp.capacity.selectors import township_staff_named
+from jkfp.care.bulk import schedules_refresh, schedules_sync
 from jkfp.care.models import (
     FACE_TO_FACE_KINDS,
     Checkup,
@@ -44,7 +45,6 @@ from jkfp.care.models import (
 )
 from jkfp.care.rules import age_on, classify, next_due, reading_problems
 from jkfp.care.selectors import rules_for
-from jkfp.care.tasks import care_import_task
 from jkfp.core.idnumber import mask as mask_id_number
 from jkfp.core.importing import has_control_chars
 from jkfp.core.signals import send_data_changed
@@ -52,13 +52,11 @@ from jkfp.regions.models import Institution, Region, RegionLevel
 from jkfp.registry.models import (
     Condition,
     Disease,
+    DiseaseKind,
     Household,
-    ImportKind,
-    ImportRun,
     LivingStatus,
     Person,
 )
-from jkfp.registry.services import import_role_check, import_upload_start
 
 MANAGE_ROLES = frozenset({Role.COUNTY_ADMIN, Role.TOWNSHIP})
 SERVICE_ROLES = frozenset({Role.COUNTY_ADMIN, Role.TOWNSHIP, Role.VILLAGE_DOCTOR})
@@ -594,8 +592,6 @@ def chronic_card_issue(
     card_no: str = "",
 ) -> ChronicCard:
     """办理慢病卡 Issue a chronic-disease card (what ``chronic_card_count`` counts by certification date)."""
-    from jkfp.registry.models import DiseaseKind
-
     role_require(user, MANAGE_ROLES, ERR_ROLE_MANAGE)
     scope_require(user, person.village_id)
     if disease.kind not in (DiseaseKind.CHRONIC, DiseaseKind.SPECIAL_CHRONIC):
@@ -619,34 +615,7 @@ def chronic_card_issue(
     return card
 
 
-# --- web imports -----------------------------------------------------------------------------
-
-ERR_IMPORT_KIND = "请选择导入类型：家庭医生签约或随访记录"
 ERR_STAFF_TOWNSHIP = "所选卫生人员不属于本乡镇的机构"
-
-
-def care_import_start(*, user: Any, upload: Any, kind: str, request: Any = None) -> ImportRun:
-    """开始导入签约/随访 Store an uploaded contract or follow-up file, record an ImportRun, queue the import.
-
-    The run belongs to the uploader's region and runs as the uploader (``care_import_task``): rows
-    of persons outside that region are invalid, so the web import writes only inside it.
-    Same checks as the roster upload (role, file type, not empty); the size is limited while streaming.
-    """
-    import_role_check(user)
-    if kind not in (ImportKind.CONTRACTS, ImportKind.FOLLOWUPS):
-        raise ValidationError({"kind": ERR_IMPORT_KIND})
-    label = str(ImportKind(kind).label)
-    return import_upload_start(
-        user=user,
-        upload=upload,
-        kind=kind,
-        source=label,
-        year=None,
-        task=care_import_task,
-        request=request,
-        detail=label,
-        fallback="care",
-    )
 
 
 # --- 作废 voiding a mistaken entry -----------------------------------------------------------------
@@ -781,8 +750,6 @@ def care_entry_void(
     an import does), and ``data_changed`` (kind ``care``) is sent on commit. To correct an entry,
     void it and record it again.
     """
-    from jkfp.care.bulk import schedules_refresh, schedules_sync
-
     kind = VOID_KINDS[type(entry)]
     role_require(user, kind.roles, ERR_ROLE_MANAGE if kind.roles == MANAGE_ROLES else ERR_ROLE_SERVICE)
     person = entry.person

@@ -12,6 +12,8 @@ from typing import Any
 from django.utils import timezone
 from django_tasks import task
 
+from jkfp.care.bulk import schedules_sync
+from jkfp.care.imports import contracts_import, followups_import
 from jkfp.core.importing import ImportSummary
 from jkfp.registry.models import ImportKind, ImportRun
 from jkfp.registry.tasks import ImportProgress, run_import
@@ -22,8 +24,6 @@ SYNC_TASK_PATH = "jkfp.care.tasks.care_sync_task"
 @task()
 def care_sync_task(person_ids: list[int] | None = None) -> dict[str, int]:
     """补建随访计划（后台） ``schedules_sync`` for the given persons (all when None)."""
-    from jkfp.care.bulk import schedules_sync
-
     created = schedules_sync(today=timezone.localdate(), person_ids=person_ids)
     return {"created": created}
 
@@ -31,7 +31,6 @@ def care_sync_task(person_ids: list[int] | None = None) -> dict[str, int]:
 @task()
 def care_import_task(run_id: int) -> dict[str, Any]:
     """导入签约/随访（后台） Run the contract or follow-up import of one ImportRun, as its uploader."""
-    from jkfp.care.imports import contracts_import, followups_import
 
     def importer(run: ImportRun, progress: ImportProgress) -> ImportSummary:
         load = {ImportKind.CONTRACTS: contracts_import, ImportKind.FOLLOWUPS: followups_import}[

@@ -31,7 +31,15 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Case, CharField, Exists, F, OuterRef, Q, QuerySet, Subquery, Value, When
 
-from jkfp.registry.models import TARGET_TAGS, LivingStatus, Person, Tag
+from jkfp.registry.models import (
+    TARGET_TAGS,
+    Condition,
+    Enrolment,
+    LivingStatus,
+    Person,
+    Tag,
+    VerificationStatus,
+)
 from jkfp.treatment.models import CaseStatus, MajorDiseaseCase
 
 NO_DATA_TEXT = "暂无数据"
@@ -170,7 +178,6 @@ def person_columns(path: str) -> tuple[Column, ...]:
 
 
 def _verification(year: int) -> Spec | None:
-    from jkfp.registry.models import Condition, VerificationStatus
 
     rows = Person.objects.filter(target_q(year)).filter(pk__in=Condition.objects.values("person_id"))
     if not Person.objects.exists():
@@ -192,7 +199,6 @@ ENROLMENT_LABELS = {"insured": "已参保", "uninsured": "未参保", "": "无�
 
 def enrolment_status(year: int) -> Case:
     """参保状态 "insured" / "uninsured" from a person's enrolment record of ``year``; "" without one."""
-    from jkfp.registry.models import Enrolment
 
     of_year = Enrolment.objects.filter(person_id=OuterRef("pk"), year=year)
     return Case(
@@ -207,7 +213,6 @@ def _enrolment(year: int) -> Spec | None:
     """参保率 Target persons insured in the year ÷ target persons (every target person: one who died in
     the year was still to be insured; one who died before is no target). 暂无数据 without any enrolment
     record of the year, and for each region none of whose villages has one."""
-    from jkfp.registry.models import Enrolment
 
     records = Enrolment.objects.filter(year=year)
     if not records.exists():

@@ -50,6 +50,7 @@ from django.utils import timezone
 
 from jkfp.capacity.models import PairedSupport, SupportLevel, TelemedicineLink, Training, TrainingAttendance
 from jkfp.capacity.selectors import has_facilities
+from jkfp.care.models import Checkup, Contract, ContractStatus, FollowUpItem
 from jkfp.indicators.catalogue import BY_CODE
 from jkfp.indicators.definitions import (
     ENROLMENT_LABELS,
@@ -63,8 +64,12 @@ from jkfp.indicators.definitions import (
 from jkfp.indicators.definitions_capacity import capacity_as_of
 from jkfp.indicators.exports import table_xlsx
 from jkfp.indicators.models import PremiumRule, Rectification, RectificationStatus
+from jkfp.monitoring.ledger import monitoring_ledger_write
 from jkfp.regions.models import Region, prefix_range
 from jkfp.registry.models import Condition, Enrolment, Person, Tag, TagCode, VerificationStatus
+from jkfp.settlement.selectors import case_payment_totals
+from jkfp.treatment.ledger import treatment_ledger_write
+from jkfp.treatment.models import MajorDiseaseCase
 
 SEX_LABELS = {"M": "男", "F": "女"}
 TAG_LABELS = {value: str(label) for value, label in TagCode.choices}
@@ -138,7 +143,6 @@ def roster_rows(year: int, region: Region) -> tuple[QuerySet[Any], tuple[Column,
 
 def contracts_rows(year: int, region: Region) -> tuple[QuerySet[Any], tuple[Column, ...]]:
     """签约与履约 Contracted target persons at home (contract_rate numerator) with their services of the year."""
-    from jkfp.care.models import Checkup, Contract, ContractStatus, FollowUpItem
 
     contract_spec = BY_CODE["contract_rate"].build(year)
     fulfil_spec = BY_CODE["fulfilment_rate"].build(year)
@@ -321,7 +325,6 @@ def _has(code: str) -> Callable[[int], bool]:
 
 
 def _treatment_available(year: int) -> bool:
-    from jkfp.treatment.models import MajorDiseaseCase
 
     return MajorDiseaseCase.objects.exists()
 
@@ -395,9 +398,6 @@ def ledger_write(*, kind: str, user: Any, region: Region, year: int) -> tuple[Pa
     """
     spec = LEDGERS[kind]
     if kind == "treatment":
-        from jkfp.settlement.selectors import case_payment_totals
-        from jkfp.treatment.ledger import treatment_ledger_write
-
         directory = Path(settings.VAR_DIR) / "exports"
         directory.mkdir(parents=True, exist_ok=True)
         handle, name = tempfile.mkstemp(prefix="ledger-", suffix=".xlsx", dir=directory)
@@ -407,8 +407,6 @@ def ledger_write(*, kind: str, user: Any, region: Region, year: int) -> tuple[Pa
         )
         return Path(name), f"{totals.cases}例 救治率{totals.rate_text()}"
     if kind == "alerts":
-        from jkfp.monitoring.ledger import monitoring_ledger_write
-
         directory = Path(settings.VAR_DIR) / "exports"
         directory.mkdir(parents=True, exist_ok=True)
         handle, name = tempfile.mkstemp(prefix="ledger-", suffix=".xlsx", dir=directory)

@@ -29,6 +29,10 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
+from django_tasks_db.backend import DatabaseBackend
+from django_tasks_db.models import DBTaskResult
+
+from jkfp.indicators.tasks import snapshot_refresh_task
 
 DEFAULT_DELAY_SECONDS = 30
 MARGIN_SECONDS = 2.0  # a waiting task is trusted only until this long before it may start
@@ -51,7 +55,6 @@ def _delay() -> float:
 
 def _queued_until(year: int, backend: Any) -> float | None:
     """Seconds until a queued, not yet started refresh of ``year`` may start (None: none waiting)."""
-    from django_tasks_db.models import DBTaskResult
 
     now = timezone.now()
     row = (
@@ -71,9 +74,6 @@ def _queued_until(year: int, backend: Any) -> float | None:
 
 def refresh_years_later(years: Iterable[int]) -> list[int]:
     """排队刷新 Queue one snapshot refresh per year unless one is already waiting; returns the years queued."""
-    from django_tasks_db.backend import DatabaseBackend
-
-    from jkfp.indicators.tasks import snapshot_refresh_task
 
     backend = snapshot_refresh_task.get_backend()
     is_db = isinstance(backend, DatabaseBackend)

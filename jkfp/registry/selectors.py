@@ -26,6 +26,7 @@ from jkfp.registry.models import (
     Person,
     SourceRecord,
 )
+from jkfp.registry.reconcile import reconciliation_queryset, reconciliation_rows, source_names
 
 ID_DIGITS = re.compile(r"^[0-9]{1,17}[0-9Xx]?$")
 # Fewer trailing digits than this would match a large share of the county: refuse them.
@@ -169,7 +170,6 @@ def reconciliation_sources(*, user: Any) -> list[str]:
 
     One EXISTS query per source name (there are a handful), each stopping at its first match.
     """
-    from jkfp.registry.reconcile import source_names
 
     in_scope = code_q(user, "person__village_id")
     return [name for name in source_names() if SourceRecord.objects.filter(in_scope, source=name).exists()]
@@ -183,7 +183,6 @@ def reconciliation_persons(
     present_source: str | None = None,
 ) -> QuerySet[Person]:
     """比对人员 Persons of the user's region for the reconciliation page, filtered (domain.md §4.1)."""
-    from jkfp.registry.reconcile import reconciliation_queryset
 
     return reconciliation_queryset(
         _persons(user),
@@ -195,6 +194,5 @@ def reconciliation_persons(
 
 def reconciliation_page_rows(persons: list[Person]) -> list[Any]:
     """比对行 The reconciliation rows (present, absent, disagreements) of already scoped persons."""
-    from jkfp.registry.reconcile import reconciliation_rows
 
     return reconciliation_rows(persons)

@@ -27,6 +27,7 @@ from jkfp.registry.models import (
     Person,
     VerificationStatus,
 )
+from jkfp.registry.tasks import enrolment_import_task, roster_import_task
 from jkfp.registry.years import LIST_MIN_YEAR, list_max_year, list_year_ok
 
 
@@ -228,8 +229,6 @@ def import_run_start(
     The file size limit (settings.UPLOAD_MAX_BYTES) is enforced while the upload streams in
     (jkfp.web.uploads); this checks what is left: role, source name, year and file type.
     """
-    from jkfp.registry.tasks import roster_import_task
-
     return _yearly_list_start(
         user=user,
         upload=upload,
@@ -249,8 +248,6 @@ def enrolment_run_start(*, user: User, upload: UploadedFile, year: int, request:
     (``--year`` of ``jkfp import-enrolment``: rows of another year are invalid). The import runs as
     the uploader, so persons outside the uploader's region are invalid rows.
     """
-    from jkfp.registry.tasks import enrolment_import_task
-
     return _yearly_list_start(
         user=user,
         upload=upload,

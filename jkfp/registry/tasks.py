@@ -16,6 +16,8 @@ from django_tasks import task
 
 from jkfp.core.importing import ImportSummary
 from jkfp.core.tabular import TableError
+from jkfp.registry.enrolment import enrolment_import
+from jkfp.registry.imports import roster_import
 from jkfp.registry.models import ImportRun, ImportStatus
 
 logger = logging.getLogger(__name__)
@@ -83,8 +85,6 @@ def run_import(
 @task()
 def roster_import_task(run_id: int) -> dict[str, Any]:
     """导入花名册（后台） Run the roster import of one ImportRun and record its outcome on the run."""
-    from jkfp.registry.imports import roster_import
-
     return run_import(
         run_id,
         lambda run, progress: roster_import(
@@ -97,8 +97,6 @@ def roster_import_task(run_id: int) -> dict[str, Any]:
 @task()
 def enrolment_import_task(run_id: int) -> dict[str, Any]:
     """导入参保名单（后台） Run the enrolment import of one ImportRun as its uploader (only their region)."""
-    from jkfp.registry.enrolment import enrolment_import
-
     return run_import(
         run_id,
         lambda run, progress: enrolment_import(

@@ -16,6 +16,7 @@ from typing import Any
 from django.db.models import Count, Sum
 
 from jkfp.core.tabular import safe_cell
+from jkfp.settlement.models import Settlement
 from jkfp.settlement.selectors import month_bounds, settlements_visible
 
 CLEARING_FIELDS = (
@@ -78,8 +79,6 @@ def clearing_statement(*, month: str, user: Any = None, institution: str | None 
     except ValueError:
         raise ValueError(ERR_MONTH) from None
     if user is None:
-        from jkfp.settlement.models import Settlement
-
         qs = Settlement.objects.all()
     else:
         qs = settlements_visible(user=user)

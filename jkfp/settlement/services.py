@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from importlib import resources
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -176,7 +177,6 @@ def policy_install_preset(
     """安装预置政策 Store a shipped preset (``jkfp init``). With ``as_name``/``year``/``title`` a copy
     is re-dated to 1 January – 31 December of ``year`` under another name (the demo's illustrative
     policy). Installing the same text twice changes nothing."""
-    from importlib import resources
 
     text = resources.files("jkfp.engine.presets").joinpath(f"{name}.toml").read_text(encoding="utf-8")
     if as_name or year or title:

@@ -14,6 +14,7 @@ again changes nothing.
 from __future__ import annotations
 
 import csv
+import math
 import random
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -64,7 +65,6 @@ class DemoSettlement:
 
 def _amount(rng: random.Random, lo: float, hi: float) -> int:
     """Fen, log-uniform between lo and hi yuan."""
-    import math
 
     return round(math.exp(rng.uniform(math.log(lo), math.log(hi))) * 100)
 

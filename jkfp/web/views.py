@@ -30,7 +30,7 @@ from jkfp.accounts.models import AuditAction, Role
 from jkfp.accounts.selectors import audit_events, user_by_username
 from jkfp.accounts.services import audit_record
 from jkfp.capacity.services import capacity_import_start
-from jkfp.care import services as care_services
+from jkfp.care import uploads as care_uploads
 from jkfp.registry import selectors
 from jkfp.registry.models import ImportStatus, Person
 from jkfp.registry.services import enrolment_run_start, import_run_start, person_verify
@@ -390,7 +390,7 @@ def _care_import(request: HttpRequest) -> tuple[HttpResponse | None, Any, str, i
     return _side_import(
         request,
         CareImportForm,
-        lambda data: care_services.care_import_start(
+        lambda data: care_uploads.care_import_start(
             user=request.user, upload=data["file"], kind=data["kind"], request=request
         ),
         keep=("kind",),

@@ -32,8 +32,8 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from benchmarks.loadtest import Outcome, Server, fire
 from jkfp import engine
-from jkfp.api.loadtest import Outcome, Server, fire
 from jkfp.core.idnumber import make_id_number
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]

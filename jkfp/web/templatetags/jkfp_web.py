@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.core.exceptions import FieldDoesNotExist
 from django.utils import timezone
 
 from jkfp.core.idnumber import mask
+from jkfp.registry.models import Person
 
 register = template.Library()
 
@@ -19,9 +21,6 @@ def mask_id(value: str | None) -> str:
 
 
 def _person_field(name: str) -> Any:
-    from django.core.exceptions import FieldDoesNotExist
-
-    from jkfp.registry.models import Person
 
     try:
         return Person._meta.get_field(name)

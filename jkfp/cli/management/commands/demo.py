@@ -27,6 +27,7 @@ from jkfp.accounts.services import user_create
 from jkfp.capacity.synthetic import demo_capacity_build, demo_capacity_reset
 from jkfp.care.synthetic import demo_care_build, demo_care_reset, demo_doctor_names, demo_members_link
 from jkfp.core.tabular import TableError
+from jkfp.indicators.synthetic import demo_indicators_build
 from jkfp.monitoring.synthetic import demo_monitoring_build, demo_monitoring_reset
 from jkfp.regions.imports import institutions_import, regions_import
 from jkfp.regions.models import Institution, Region, RegionLevel, prefix_range
@@ -160,7 +161,6 @@ class Command(BaseCommand):
             doctor=accounts["demo-doctor"][0],
         )
         self._say(f"防返贫监测 monitoring: {monitored.text()} ({time.perf_counter() - step:.1f} s)")
-        from jkfp.indicators.synthetic import demo_indicators_build
 
         indicators = demo_indicators_build(
             county_code=county_code, today=timezone.localdate(), out_dir=files.out_dir

@@ -10,6 +10,7 @@ denominator are null too); money indicators give yuan strings with two decimals.
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -78,7 +79,6 @@ class Command(BaseCommand):
         self._table(report)
 
     def _table(self, report: selectors.Report) -> None:
-        import io
 
         from rich.console import Console
         from rich.table import Table

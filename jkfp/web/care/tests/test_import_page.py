@@ -14,7 +14,7 @@ from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
 from jkfp.accounts.models import AuditAction, AuditEvent, Role
-from jkfp.care import services
+from jkfp.care import uploads
 from jkfp.care.models import Contract, FollowUp, Schedule
 from jkfp.care.tests.conftest import TODAY, CareWorld, make_person
 from jkfp.regions.models import Region, RegionLevel
@@ -145,12 +145,12 @@ def test_care_import_errors_name_the_field_and_roles_are_checked(cw: CareWorld, 
     assert not ImportRun.objects.exists()
     assert _upload(_client(cw.users["t1"]), "contracts", "x").status_code == 403
     with pytest.raises(Exception) as excinfo:
-        services.care_import_start(
+        uploads.care_import_start(
             user=cw.users["admin"],
             upload=SimpleUploadedFile("a.csv", b"x"),
             kind="roster",
         )
-    assert services.ERR_IMPORT_KIND in str(excinfo.value)
+    assert uploads.ERR_IMPORT_KIND in str(excinfo.value)
 
 
 def test_unreadable_file_fails_the_run_with_a_chinese_message(cw: CareWorld, import_dir: Path) -> None:

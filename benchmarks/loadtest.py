@@ -1,4 +1,5 @@
-"""压力测试工具 A real server and a loopback load generator, for the reliability tests and the API benchmark.
+"""压力测试工具 A real server and a loopback load generator, for the reliability tests and the API benchmark
+(kept out of the shipped package).
 
 ``Server`` runs gunicorn on ``jkfp.wsgi`` in its own process group (so that it can be killed with
 SIGKILL, master and workers at once) against a given ``DATABASE_URL``. ``fire`` sends JSON requests
