@@ -30,6 +30,7 @@ demo: install
 lint: install
 	$(BIN)/ruff check jkfp benchmarks tests conftest.py
 	$(BIN)/ruff format --check jkfp benchmarks tests conftest.py
+	env -u DATABASE_URL $(BIN)/django-admin makemigrations --check --dry-run --settings=jkfp.settings
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

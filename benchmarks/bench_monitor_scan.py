@@ -191,7 +191,12 @@ def _baseline() -> None:
 
 
 def _naive_alert(
-    person_id: int, rule: Any, total: Any, MonitoringCase: Any, CaseStep: Any, Alert: Any
+    person_id: int,
+    rule: Any,
+    total: Any,
+    MonitoringCase: Any,  # noqa: N803 (model classes, passed in after Django is set up)
+    CaseStep: Any,  # noqa: N803 (model classes, passed in after Django is set up)
+    Alert: Any,  # noqa: N803 (model classes, passed in after Django is set up)
 ) -> None:
     case = MonitoringCase.objects.filter(
         person_id=person_id, year=YEAR, status__in=("alerted", "assigned")

@@ -15,7 +15,7 @@ def db_name(base: str) -> str:
     return base + os.environ.get("JKFP_DB_SUFFIX", "")
 
 
-def _connect(autocommit: bool = False):  # type: ignore[no-untyped-def]
+def _connect(autocommit: bool = False):
     import psycopg
 
     return psycopg.connect(

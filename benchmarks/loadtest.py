@@ -11,6 +11,7 @@ at most one database connection.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -100,10 +101,8 @@ class Server:
         """SIGKILL the whole process group (master and workers), as a crash or power loss would."""
         if self.process is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         self.process.wait(timeout=10)
         self._close_log()
 

@@ -29,6 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from jkfp.core import idnumber, tabular
+from jkfp.core.clock import local_today
 from jkfp.engine import (
     CLAIM_COLUMNS,
     OUTPUT_FIELDS,
@@ -149,7 +150,7 @@ def check_person_ids(column: TextColumn, *, today: date | None = None) -> Person
     for the rest (its reason). ``settlement.md`` §1: the 18-character ID with upper-case X, so an
     ID that ``validate_id_number`` would have to normalise (15 digits, lower-case x) is invalid,
     never merged with its 18-character form. Persons are coded by the first 17 digits."""
-    day = today or date.today()
+    day = today or local_today()
     n = len(column)
     fast, body = _fast_checks(column, day)
     key = np.where(fast, body, -1)
@@ -337,7 +338,7 @@ def write_output(path: Path, claim_ids: ClaimIds, result: BatchResult) -> None:
         _write_atomic(path, format_csv(claim_ids, result))
         return
     check_fits_sheet(path, len(claim_ids), "结算结果", "output")
-    import xlsxwriter
+    import xlsxwriter  # noqa: PLC0415 (a heavy library, loaded only when a file is written)
 
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.xlsx")
     workbook = xlsxwriter.Workbook(str(tmp), {"constant_memory": True})
@@ -369,7 +370,7 @@ def write_errors(path: Path, errors: Sequence[RowError]) -> None:
     rows = [(str(e.row), e.column, e.value, e.zh, e.en) for e in errors]
     if path.suffix.lower() == ".xlsx":
         check_fits_sheet(path, len(rows), "错误报告", "error report")
-        import xlsxwriter
+        import xlsxwriter  # noqa: PLC0415 (a heavy library, loaded only when a file is written)
 
         tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.xlsx")
         workbook = xlsxwriter.Workbook(str(tmp))

@@ -136,7 +136,7 @@ def test_sqlite_key_check_finds_a_dangling_reference() -> None:
     with connection.cursor() as cursor:
         bulkdb.sqlite_check_keys(cursor, [Household._meta.db_table])
         cursor.execute("PRAGMA defer_foreign_keys = ON")
-        with pytest.raises(IntegrityError), transaction.atomic():
+        with pytest.raises(IntegrityError), transaction.atomic():  # noqa: PT012 (the block is the one operation under test)
             cursor.execute(f'UPDATE "{Household._meta.db_table}" SET village_id = %s', ["999999"])  # noqa: S608
             bulkdb.sqlite_check_keys(cursor, [Household._meta.db_table])
 

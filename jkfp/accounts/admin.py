@@ -18,7 +18,7 @@ from jkfp.accounts.scoping import scope
 from jkfp.regions.models import Institution, Region
 
 
-class RegionScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class RegionScopedAdmin(admin.ModelAdmin):
     """按区划过滤的后台 A ModelAdmin whose rows are limited to the staff user's region.
 
     ``region_field`` names the region-code field of the model. Superusers are not exempt:
@@ -32,7 +32,7 @@ class RegionScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(User)
-class UserAdmin(RegionScopedAdmin, BaseUserAdmin):  # type: ignore[misc]
+class UserAdmin(RegionScopedAdmin, BaseUserAdmin):
     region_field = "region_id"
     list_display = ("username", "full_name", "role", "region", "institution", "is_active", "last_login")
     list_filter = ("role", "is_active")
@@ -54,7 +54,7 @@ class RegionAdmin(RegionScopedAdmin):
 
 
 @admin.register(Institution)
-class InstitutionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class InstitutionAdmin(admin.ModelAdmin):
     """Institutions are shared reference data (out-of-county hospitals have no region in the county)."""
 
     list_display = (

@@ -15,7 +15,7 @@ from jkfp.care.models import FollowUpRule, ServicePackage, Team, TeamMember
 
 
 @admin.register(FollowUpRule)
-class FollowUpRuleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class FollowUpRuleAdmin(admin.ModelAdmin):
     list_display = (
         "disease",
         "county",
@@ -33,12 +33,12 @@ class FollowUpRuleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(ServicePackage)
-class ServicePackageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ServicePackageAdmin(admin.ModelAdmin):
     list_display = ("name",)
     search_fields = ("name",)
 
 
-class TeamMemberInline(admin.TabularInline):  # type: ignore[type-arg]
+class TeamMemberInline(admin.TabularInline):
     model = TeamMember
     extra = 1
     fields = ("name", "role", "phone", "user", "active")
@@ -46,7 +46,7 @@ class TeamMemberInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class TeamAdmin(admin.ModelAdmin):
     list_display = ("name", "township", "institution")
     list_filter = ("township",)
     search_fields = ("name",)

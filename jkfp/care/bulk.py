@@ -333,7 +333,6 @@ def schedules_sync(*, today: date, person_ids: list[int] | None = None) -> int:
     For every person (or only ``person_ids``); schedules of conditions no longer recorded are
     removed, and a schedule's village follows its person. Returns the number of schedules created.
     """
-    created = 0
     with transaction.atomic():
         persons = Person.objects.all() if person_ids is None else Person.objects.filter(pk__in=person_ids)
         wanted: set[tuple[int, int]] = set()
@@ -383,5 +382,4 @@ def schedules_sync(*, today: date, person_ids: list[int] | None = None) -> int:
                 )
             )
         Schedule.objects.bulk_create(rows, batch_size=CHUNK)
-        created = len(rows)
-    return created
+        return len(rows)

@@ -63,7 +63,7 @@ class RegisterTotals:
 
 
 def _workbook(target: Path, title: str, headers: tuple[str, ...]) -> tuple[Any, Any, Any]:
-    import xlsxwriter
+    import xlsxwriter  # noqa: PLC0415 (a heavy library, loaded only when a file is written)
 
     workbook = xlsxwriter.Workbook(str(target), {"constant_memory": True, "strings_to_formulas": False})
     sheet = workbook.add_worksheet(title)
@@ -222,6 +222,6 @@ def _region_arg(region: Region) -> str | None:
 
 def cards_pdf(html: str) -> bytes:
     """联系卡PDF Render the contact-card page (A6 cards, Noto Sans CJK SC) to PDF bytes with WeasyPrint."""
-    from weasyprint import HTML
+    from weasyprint import HTML  # noqa: PLC0415 (a heavy library, loaded only when a file is written)
 
-    return HTML(string=html).write_pdf()  # type: ignore[no-any-return]
+    return HTML(string=html).write_pdf()

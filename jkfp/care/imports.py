@@ -52,6 +52,7 @@ from jkfp.core.signals import send_data_changed
 from jkfp.core.tabular import read_table
 from jkfp.regions.models import Region
 from jkfp.registry.models import Condition, Disease, DiseaseKind, Person
+from jkfp.registry.selectors import disease_lookup
 
 CONTRACT_COLUMNS: dict[str, tuple[str, ...]] = {
     "id_number": ("身份证号", "身份证号码", "证件号码"),
@@ -103,16 +104,7 @@ WARN_CONDITION = "警告（已导入）：花名册未登记此人患“{value}�
 
 def chronic_lookup(rules: set[int]) -> dict[str, int]:
     """慢病名称表 Name or alias → disease id over the chronic diseases that have a rule."""
-    rows = list(
-        Disease.objects.filter(kind=DiseaseKind.CHRONIC, pk__in=rules).values_list("id", "name", "aliases")
-    )
-    lookup: dict[str, int] = {}
-    for pk, _, aliases in rows:
-        for alias in split_list(aliases):
-            lookup.setdefault(alias, pk)
-    for pk, name, _ in rows:
-        lookup[name] = pk
-    return lookup
+    return disease_lookup(kind=DiseaseKind.CHRONIC, pks=rules)
 
 
 class _Run:
@@ -230,12 +222,9 @@ class _Run:
 
     def create_named(self, doctor_column: str, team_column: str | None) -> None:
         """Create the teams and doctors not yet known (inside the caller's transaction), with warnings."""
-        townships = {
-            t: r
-            for t, r in Region.objects.filter(code__in={k[0] for k in self.new_teams}).values_list(
-                "code", "name"
-            )
-        }
+        townships = dict(
+            Region.objects.filter(code__in={k[0] for k in self.new_teams}).values_list("code", "name")
+        )
         for key, i in sorted(self.new_teams.items(), key=lambda kv: kv[1]):
             township = Region.objects.get(code=key[0])
             team = Team.objects.create(

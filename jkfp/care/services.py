@@ -423,7 +423,7 @@ def followup_record(
         raise ValidationError({"kind": ERR_KIND})
     problems = reading_problems(systolic=systolic, diastolic=diastolic, glucose=glucose, weight=weight)
     if problems:
-        raise ValidationError({f: m for f, m in problems})
+        raise ValidationError(dict(problems))
     medication = (medication or "").strip()
     if len(medication) > 300:
         raise ValidationError({"medication": ERR_MEDICATION})
@@ -707,18 +707,16 @@ def void_audit_details(*, label: str, pk: int, values: dict[str, Any]) -> list[s
     """作废审计说明 The audit details of a void: the values as compact JSON, cut into numbered parts
     that each fit ``AuditEvent.detail``; ``void_audit_values`` joins them back."""
     text = json.dumps(values, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    parts: list[str] = []
     count = 1
     while True:  # the head's width depends on the number of parts: grow until it fits
         head = len(VOID_PART_HEAD.format(label=label, pk=pk, part=count, parts=count))
         size = AUDIT_DETAIL_MAX - head
         pieces = [text[i : i + size] for i in range(0, len(text), size)] or [""]
         if len(pieces) <= count:
-            parts = [
+            return [
                 VOID_PART_HEAD.format(label=label, pk=pk, part=n, parts=len(pieces)) + piece
                 for n, piece in enumerate(pieces, start=1)
             ]
-            return parts
         count = len(pieces)
 
 

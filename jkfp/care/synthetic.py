@@ -339,7 +339,7 @@ def demo_care_reset(*, county_code: str) -> None:
     with transaction.atomic():
         person_in = {"person__village_id__gte": lo, "person__village_id__lt": hi}
         for model in (Contract, Checkup, DrugDelivery, ChronicCard, HealthRecord):
-            model.objects.filter(**person_in).delete()  # type: ignore[attr-defined]
+            model.objects.filter(**person_in).delete()
         FollowUp.objects.filter(**person_in).delete()
         Schedule.objects.filter(**person_in).delete()
         DoctorAssignment.objects.filter(household__village_id__gte=lo, household__village_id__lt=hi).delete()

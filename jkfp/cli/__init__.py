@@ -49,8 +49,8 @@ SELF_MIGRATING = frozenset({"init", "demo"})
 
 def _schema_behind() -> bool:
     """数据库结构落后 True when migrations are pending (or the database is empty)."""
-    from django.db import connection
-    from django.db.migrations.executor import MigrationExecutor
+    from django.db import connection  # noqa: PLC0415 (Django is set up first (and not at all for jkfp settle))
+    from django.db.migrations.executor import MigrationExecutor  # noqa: PLC0415 (Django is set up first (and not at all for jkfp settle))
 
     executor = MigrationExecutor(connection)
     return bool(executor.migration_plan(executor.loader.graph.leaf_nodes()))
@@ -70,15 +70,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     command, rest = args[0], args[1:]
     if command == "settle":
-        from jkfp.settle_cli import main as settle_main
+        from jkfp.settle_cli import main as settle_main  # noqa: PLC0415 (Django is set up first (and not at all for jkfp settle))
 
         return settle_main(rest)
     if command not in COMMANDS:
         print(f"未知命令“{command}” / unknown command '{command}'\n\n{_usage()}", file=sys.stderr)
         return 2
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jkfp.settings")
-    import django
-    from django.core.management import ManagementUtility
+    import django  # noqa: PLC0415 (Django is set up first (and not at all for jkfp settle))
+    from django.core.management import ManagementUtility  # noqa: PLC0415 (Django is set up first (and not at all for jkfp settle))
 
     django.setup()
     wants_help = bool({"-h", "--help"} & set(rest))

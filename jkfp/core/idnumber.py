@@ -14,6 +14,8 @@ from datetime import date
 import numpy as np
 from numpy.typing import NDArray
 
+from jkfp.core.clock import local_today
+
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_CHARS = "10X98765432"
 
@@ -64,8 +66,8 @@ def validate_id_number(value: str, *, today: date | None = None) -> str:
     born = _birth(raw[6:14])
     if born is None:
         raise IdNumberError(f"出生日期{raw[6:14]}不存在", f"birth date {raw[6:14]} does not exist")
-    # No Django here: without ``today`` the machine's date (Django callers pass timezone.localdate()).
-    if born > (today or date.today()):
+    # No Django here: without ``today`` the machine's local date (Django callers pass timezone.localdate()).
+    if born > (today or local_today()):
         raise IdNumberError(f"出生日期{raw[6:14]}在将来", f"birth date {raw[6:14]} is in the future")
     if born.year < 1900:
         raise IdNumberError(f"出生日期{raw[6:14]}早于1900年", f"birth date {raw[6:14]} is before 1900")

@@ -10,10 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+from jkfp.core.clock import local_now
 from jkfp.core.tabular import safe_cell
 
 ERROR_REPORT_HEADERS = ("行号", "列", "值", "原因")
@@ -151,11 +152,11 @@ def write_error_report(problems: Iterable[RowProblem], *, directory: Path, stem:
     Control characters are shown as ``\\xNN``; every text cell goes through ``safe_cell`` so that a value such as ``=cmd|…`` cannot run as a
     formula when staff open the report in Excel.
     """
-    import xlsxwriter
+    import xlsxwriter  # noqa: PLC0415 (a heavy library, loaded only when a file is written)
 
     directory.mkdir(parents=True, exist_ok=True)
     safe_stem = re.sub(r"[^\w.-]+", "_", stem)[:80] or "import"
-    path = directory / f"{safe_stem}-{datetime.now():%Y%m%d-%H%M%S-%f}.xlsx"
+    path = directory / f"{safe_stem}-{local_now():%Y%m%d-%H%M%S-%f}.xlsx"
     workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False})
     try:
         sheet = workbook.add_worksheet("错误")
@@ -166,9 +167,7 @@ def write_error_report(problems: Iterable[RowProblem], *, directory: Path, stem:
         sheet.set_column(1, 1, 16)
         sheet.set_column(2, 2, 28)
         sheet.set_column(3, 3, 60)
-        line = 0
-        for problem in sorted(problems, key=lambda p: p.row):
-            line += 1
+        for line, problem in enumerate(sorted(problems, key=lambda p: p.row), start=1):
             sheet.write_number(line, 0, problem.row)
             sheet.write_string(line, 1, safe_cell(problem.column))
             sheet.write_string(line, 2, safe_cell(visible(problem.value)))

@@ -220,7 +220,7 @@ def _split_plain(text: str, delimiter: str, raw: bytes | None = None) -> _Split 
 
 
 def _sheet_rows(path: Path) -> Iterator[Sequence[Any]]:
-    from python_calamine import CalamineWorkbook
+    from python_calamine import CalamineWorkbook  # noqa: PLC0415 (a heavy library, loaded only when a file is written)
 
     try:
         workbook = CalamineWorkbook.from_path(str(path))

@@ -9,7 +9,7 @@ from jkfp.indicators.models import PremiumRule
 
 
 @admin.register(PremiumRule)
-class PremiumRuleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class PremiumRuleAdmin(admin.ModelAdmin):
     list_display = ("year", "tag", "premium_amount", "subsidy_amount")
     list_filter = ("year", "tag")
     ordering = ("-year", "tag")

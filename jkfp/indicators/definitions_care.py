@@ -127,7 +127,7 @@ def _checkup(year: int) -> Spec | None:
     )
 
 
-def _chronic(disease_name: str, *, control: bool):  # type: ignore[no-untyped-def]
+def _chronic(disease_name: str, *, control: bool):
     def build(year: int) -> Spec | None:
         jan1, dec31 = year_bounds(year)
         disease = Disease.objects.filter(name=disease_name).first()

@@ -55,7 +55,7 @@ def _money(numerator: object) -> object:
         spec = settled_claims(year)
         if spec is None:
             return None
-        spec.num_sum = numerator  # type: ignore[assignment]
+        spec.num_sum = numerator
         spec.den_sum = "counted_total"
         return spec
 

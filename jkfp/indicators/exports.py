@@ -67,7 +67,7 @@ def table_xlsx(
     A 合计 row counts the rows and sums the money columns (formulas with their values cached); the
     notes follow below it. Returns (path, rows written, money totals by header).
     """
-    import xlsxwriter
+    import xlsxwriter  # noqa: PLC0415 (a heavy library, loaded only when a file is written)
 
     directory = Path(settings.VAR_DIR) / "exports"
     directory.mkdir(parents=True, exist_ok=True)

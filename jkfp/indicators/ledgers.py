@@ -73,7 +73,7 @@ from jkfp.treatment.models import MajorDiseaseCase
 
 SEX_LABELS = {"M": "男", "F": "女"}
 TAG_LABELS = {value: str(label) for value, label in TagCode.choices}
-MONEY_FIELD = DecimalField(max_digits=14, decimal_places=2)
+MONEY_FIELD: DecimalField[Any, Any] = DecimalField(max_digits=14, decimal_places=2)
 
 
 @dataclass(frozen=True)

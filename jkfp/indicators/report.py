@@ -135,8 +135,8 @@ def figure_rows(figures: dict[str, Figure]) -> list[tuple[str, str, str, str]]:
 
 def report_write(*, year: int, region: Region) -> Path:
     """写自评报告 Write the report of ``region`` (already checked to lie in the user's scope) to a temporary file."""
-    from docx import Document
-    from docx.shared import Pt
+    from docx import Document  # noqa: PLC0415 (a heavy library, loaded only when a file is written)
+    from docx.shared import Pt  # noqa: PLC0415 (a heavy library, loaded only when a file is written)
 
     data = selectors.region_report(year=year, region=region)
     figures = data.region.figures

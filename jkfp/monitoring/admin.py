@@ -15,7 +15,7 @@ from jkfp.monitoring import rules
 from jkfp.monitoring.models import AlertRule, MonitoringParameter
 
 
-class AlertRuleForm(forms.ModelForm):  # type: ignore[type-arg]
+class AlertRuleForm(forms.ModelForm):
     """预警规则表单 The same checks as ``services.alert_rule_create`` (``rules.rule_problem``)."""
 
     class Meta:
@@ -52,7 +52,7 @@ class AlertRuleForm(forms.ModelForm):  # type: ignore[type-arg]
 
 
 @admin.register(AlertRule)
-class AlertRuleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class AlertRuleAdmin(admin.ModelAdmin):
     form = AlertRuleForm
     list_display = (
         "county",
@@ -72,7 +72,7 @@ class AlertRuleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(MonitoringParameter)
-class MonitoringParameterAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class MonitoringParameterAdmin(admin.ModelAdmin):
     list_display = (
         "county",
         "year",

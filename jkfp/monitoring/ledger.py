@@ -68,7 +68,7 @@ class LedgerTotals:
     alerts: int = 0
     amount: Decimal = Decimal("0.00")
     in_time: int = 0
-    by_status: dict[str, int] = field(default_factory=lambda: {s: 0 for s in workflow.ORDER})
+    by_status: dict[str, int] = field(default_factory=lambda: dict.fromkeys(workflow.ORDER, 0))
 
     @property
     def handling_rate(self) -> Decimal | None:
@@ -111,7 +111,7 @@ def _measures(case_ids: set[int]) -> dict[int, str]:
 
 def monitoring_ledger_write(*, user: Any, region: Region, year: int, target: Path) -> LedgerTotals:
     """写防返贫监测预警台账 Write the ledger of ``region`` (already checked to lie in the user's scope) and ``year``."""
-    import xlsxwriter
+    import xlsxwriter  # noqa: PLC0415 (a heavy library, loaded only when a file is written)
 
     alerts = selectors.ledger_alerts(user=user, region=region, year=year)
     fields = (

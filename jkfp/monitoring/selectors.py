@@ -279,7 +279,7 @@ def overview(*, user: Any, year: int, today: date | None = None) -> list[Overvie
                 or Region.objects.filter(code=code).values_list("name", flat=True).first()
                 or code
             )
-            row = rows[code] = OverviewRow(code=code, name=name, by_status={s: 0 for s in workflow.ORDER})
+            row = rows[code] = OverviewRow(code=code, name=name, by_status=dict.fromkeys(workflow.ORDER, 0))
         row.by_status[status] += n
         row.total += n
         if status not in workflow.CLOSED:

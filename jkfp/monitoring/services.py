@@ -426,7 +426,8 @@ def _due_on(status: str, *, case: MonitoringCase, done_on: date, deadlines: dict
     if days is None:
         return None
     start, name = days
-    return start + timedelta(days=deadlines[name])
+    day: date = start + timedelta(days=int(deadlines[name]))
+    return day
 
 
 def _check_uploads(files: Sequence[UploadedFileLike]) -> list[tuple[UploadedFileLike, str, str]]:

@@ -109,7 +109,7 @@ def _walk(case: MonitoringCase, target: str, *, admin: Any, doctor: Any, today: 
     if target in (CaseStatus.NOT_AT_RISK, CaseStatus.ALREADY_MONITORED):
         path: tuple[str, ...] = (CaseStatus.ASSIGNED, CaseStatus.VERIFIED, target)
     else:
-        path = PATH[: PATH.index(target) + 1]  # type: ignore[arg-type]
+        path = PATH[: PATH.index(target) + 1]
     village_doctor = doctor if doctor is not None and case.person.village_id == doctor.region_id else None
     notes = {
         CaseStatus.VERIFIED: "演示数据：入户核实，住院费用自付较多，家庭收入主要靠务农",

@@ -10,7 +10,7 @@ from jkfp.registry.models import Disease
 
 
 @admin.register(Disease)
-class DiseaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class DiseaseAdmin(admin.ModelAdmin):
     list_display = ("name", "kind", "icd10", "visits_per_year", "valid_from", "valid_to")
     list_filter = ("kind",)
     search_fields = ("name", "aliases", "icd10")

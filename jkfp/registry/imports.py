@@ -70,7 +70,6 @@ from jkfp.core.idnumber import id_number_checked
 from jkfp.core.importing import (
     ImportSummary,
     has_control_chars,
-    split_list,
     write_error_report,
 )
 from jkfp.core.signals import send_data_changed
@@ -80,7 +79,6 @@ from jkfp.registry.models import (
     SOURCE_TAG_VALUES,
     ChangeLog,
     Condition,
-    Disease,
     Household,
     Membership,
     Person,
@@ -95,6 +93,7 @@ from jkfp.registry.roster_columns import (
 )
 from jkfp.registry.roster_diff import changed_persons
 from jkfp.registry.roster_fresh import fresh_load, fresh_load_pg
+from jkfp.registry.selectors import disease_lookup
 from jkfp.registry.years import LIST_MIN_YEAR, list_max_year, list_year_ok
 
 ROSTER_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -125,17 +124,6 @@ _STAGE_COLUMNS = (
 # ---------------------------------------------------------------------------------------------
 # Validation (pure Python, no database access except the look-up sets passed in)
 # ---------------------------------------------------------------------------------------------
-
-
-def _disease_lookup() -> dict[str, int]:
-    lookup: dict[str, int] = {}
-    rows = list(Disease.objects.values_list("id", "name", "aliases"))
-    for pk, _, aliases in rows:
-        for alias in split_list(aliases):
-            lookup.setdefault(alias, pk)
-    for pk, name, _ in rows:
-        lookup[name] = pk  # a catalogue name wins over another disease's alias
-    return lookup
 
 
 # ---------------------------------------------------------------------------------------------
@@ -896,7 +884,7 @@ def _import(
     if user is not None:
         village_rows = village_rows.filter(code_q(user, "code"))
     villages = set(village_rows.values_list("code", flat=True))
-    diseases = _disease_lookup()
+    diseases = disease_lookup()
     checked = validate_columns(
         table,
         villages=villages,

@@ -8,6 +8,7 @@ row exists).
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet
@@ -16,10 +17,12 @@ from django.http import Http404
 
 from jkfp.accounts.models import Role
 from jkfp.accounts.scoping import code_q, scope, user_prefix
+from jkfp.core.importing import split_list
 from jkfp.regions.models import Region, RegionLevel, prefix_range
 from jkfp.registry.models import (
     ChangeLog,
     Condition,
+    Disease,
     Household,
     ImportRun,
     Membership,
@@ -196,3 +199,21 @@ def reconciliation_page_rows(persons: list[Person]) -> list[Any]:
     """比对行 The reconciliation rows (present, absent, disagreements) of already scoped persons."""
 
     return reconciliation_rows(persons)
+
+
+def disease_lookup(*, kind: str | None = None, pks: Collection[int] | None = None) -> dict[str, int]:
+    """病种名称表 Name or alias (、-separated in the catalogue) → disease id, over the diseases of
+    ``kind`` (and ``pks``) or all; a catalogue name wins over another disease's alias. Every import
+    that reads disease names matches them here."""
+    qs = Disease.objects.all()
+    if kind is not None:
+        qs = qs.filter(kind=kind)
+    if pks is not None:
+        qs = qs.filter(pk__in=list(pks))
+    rows = list(qs.values_list("id", "name", "aliases"))
+    lookup: dict[str, int] = {}
+    for pk, _, aliases in rows:
+        for alias in split_list(aliases):
+            lookup.setdefault(alias, pk)
+    lookup.update({name: pk for pk, name, _ in rows})
+    return lookup

@@ -673,7 +673,7 @@ def build_county(
 
 def _write_xlsx_small(path: Path, rows: list[list[str]]) -> None:
     """Write a roster with xlsxwriter; every cell as text (IDs and household numbers are not numbers)."""
-    import xlsxwriter
+    import xlsxwriter  # noqa: PLC0415 (a heavy library, loaded only when a file is written)
 
     # Shared strings as Excel writes them (and twice as fast as constant_memory's inline strings).
     workbook = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False})

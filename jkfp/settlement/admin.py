@@ -15,7 +15,7 @@ from jkfp.settlement.selectors import policy_is_used
 
 
 @admin.register(Policy)
-class PolicyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class PolicyAdmin(admin.ModelAdmin):
     list_display = ("name", "version", "title", "valid_from", "valid_to", "uploaded_at", "uploaded_by")
     list_filter = ("name",)
     search_fields = ("name", "title")

@@ -78,10 +78,7 @@ def clearing_statement(*, month: str, user: Any = None, institution: str | None 
         first, last = month_bounds(month)
     except ValueError:
         raise ValueError(ERR_MONTH) from None
-    if user is None:
-        qs = Settlement.objects.all()
-    else:
-        qs = settlements_visible(user=user)
+    qs = Settlement.objects.all() if user is None else settlements_visible(user=user)
     qs = qs.filter(is_current=True, claim__discharged_on__gte=first, claim__discharged_on__lte=last)
     if institution:
         qs = qs.filter(claim__institution_id=institution)
@@ -113,7 +110,7 @@ def clearing_totals(rows: list[ClearingRow]) -> dict[str, Decimal | int]:
 
 def clearing_xlsx(rows: list[ClearingRow], path: str | Path) -> Path:
     """清算单导出 Write the statement (one line per institution, then the totals) to ``path``."""
-    import xlsxwriter
+    import xlsxwriter  # noqa: PLC0415 (a heavy library, loaded only when a file is written)
 
     path = Path(path)
     workbook = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False})

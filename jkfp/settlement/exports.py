@@ -78,7 +78,7 @@ def claims_csv(*, year: int) -> bytes:
 
 def resettle_report_xlsx(report: ResettleReport, path: str | Path) -> Path:
     """重算报告 Three sheets: totals per fund before/after, per township, persons paying more."""
-    import xlsxwriter
+    import xlsxwriter  # noqa: PLC0415 (a heavy library, loaded only when a file is written)
 
     path = Path(path)
     workbook = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "constant_memory": True})

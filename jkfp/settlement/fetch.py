@@ -99,7 +99,7 @@ def year_chain(ledger: YearLedger, *, exclude: int | None) -> list[Settlement]:
             claim__discharged_on__gte=date(year, 1, 1),
             claim__discharged_on__lte=date(year, 12, 31),
         )
-        .exclude(claim_id=exclude)
+        .exclude(claim_id=exclude if exclude is not None else 0)  # pks start at 1
     )
 
 
@@ -339,7 +339,7 @@ def load_year_rows(*, year: int, statuses: Sequence[str]) -> YearClaims:
         f"FROM {_q(c)} c LEFT JOIN {_q(s)} s ON s.claim_id = c.id AND s.is_current "
         f"WHERE c.discharged_on >= %s AND c.discharged_on <= %s AND c.status IN ({marks})"
     )
-    params = [date(year, 1, 1), date(year, 12, 31), *statuses]
+    params: list[Any] = [date(year, 1, 1), date(year, 12, 31), *statuses]
     parts: list[YearClaims] = []
     cache: dict[Any, int] = {}
     with connection.cursor() as cursor:
@@ -354,16 +354,15 @@ def load_year_rows(*, year: int, statuses: Sequence[str]) -> YearClaims:
         return _columns([], cache)
     if len(parts) == 1:
         return parts[0]
-    return YearClaims(
-        **{
-            name: (
-                [x for p in parts for x in getattr(p, name)]
-                if isinstance(getattr(parts[0], name), list)
-                else np.concatenate([getattr(p, name) for p in parts])
-            )
-            for name in YearClaims.__dataclass_fields__
-        }
-    )
+    columns: dict[str, Any] = {
+        name: (
+            [x for p in parts for x in getattr(p, name)]
+            if isinstance(getattr(parts[0], name), list)
+            else np.concatenate([getattr(p, name) for p in parts])
+        )
+        for name in YearClaims.__dataclass_fields__
+    }
+    return YearClaims(**columns)
 
 
 def _category_names() -> list[str]:

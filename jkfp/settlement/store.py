@@ -172,7 +172,7 @@ def settlements_insert(
     amounts = comp.amounts[rows]
     ratio = engine.ratio_micro(amounts[:, 0], engine.paid_fen(amounts))
     if connection.vendor == "postgresql":
-        cat_names = sorted(set(category[i] for i in rows.tolist()))
+        cat_names = sorted({category[i] for i in rows.tolist()})
         cat_code = {c: k for k, c in enumerate(cat_names)}
         reason_names = sorted(set(reasons))
         reason_code = {c: k for k, c in enumerate(reason_names)}

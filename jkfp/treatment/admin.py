@@ -10,7 +10,7 @@ from jkfp.treatment.models import DesignatedHospital
 
 
 @admin.register(DesignatedHospital)
-class DesignatedHospitalAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class DesignatedHospitalAdmin(admin.ModelAdmin):
     list_display = ("disease", "institution", "valid_from", "valid_to")
     list_filter = ("disease",)
     search_fields = ("disease__name", "institution__name", "institution__code")

@@ -46,13 +46,13 @@ from jkfp.core.importing import (
     ImportSummary,
     RowProblem,
     has_control_chars,
-    split_list,
     write_error_report,
 )
 from jkfp.core.signals import send_data_changed
 from jkfp.core.tabular import read_table
 from jkfp.regions.models import Institution
-from jkfp.registry.models import Disease, DiseaseKind, Person
+from jkfp.registry.models import DiseaseKind, Person
+from jkfp.registry.selectors import disease_lookup
 from jkfp.treatment import history
 from jkfp.treatment.models import CaseStatus, DesignatedHospital, MajorDiseaseCase, UntreatedReason
 
@@ -129,14 +129,7 @@ def parse_date(text: str) -> tuple[date | None, str]:
 
 def major_disease_lookup() -> dict[str, int]:
     """大病名称表 Name or alias → disease id, over the major diseases; a name wins over another's alias."""
-    rows = list(Disease.objects.filter(kind=DiseaseKind.MAJOR).values_list("id", "name", "aliases"))
-    lookup: dict[str, int] = {}
-    for pk, _, aliases in rows:
-        for alias in split_list(aliases):
-            lookup.setdefault(alias, pk)
-    for pk, name, _ in rows:
-        lookup[name] = pk
-    return lookup
+    return disease_lookup(kind=DiseaseKind.MAJOR)
 
 
 def _institution_lookup() -> tuple[dict[str, str], dict[str, list[str]]]:

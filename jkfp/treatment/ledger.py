@@ -148,7 +148,7 @@ def treatment_ledger_write(
     Rows are streamed (xlsxwriter constant-memory mode, the cases read as plain tuples 2,000 at a time). Returns the
     totals written.
     """
-    import xlsxwriter
+    import xlsxwriter  # noqa: PLC0415 (a heavy library, loaded only when a file is written)
 
     workbook = xlsxwriter.Workbook(str(target), {"constant_memory": True, "strings_to_formulas": False})
     totals = LedgerTotals()

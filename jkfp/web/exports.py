@@ -53,7 +53,7 @@ def reconciliation_xlsx(persons: Any, *, sources: list[str]) -> tuple[Path, int]
     mode, so a county-wide export does not hold the workbook in memory. One 是/否 column per
     source follows the fixed columns, for filtering in Excel. Returns (path, persons written).
     """
-    import xlsxwriter
+    import xlsxwriter  # noqa: PLC0415 (a heavy library, loaded only when a file is written)
 
     directory = Path(settings.VAR_DIR) / "exports"
     directory.mkdir(parents=True, exist_ok=True)

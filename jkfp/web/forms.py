@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.core.validators import MaxValueValidator
 from django.utils import timezone
@@ -9,6 +11,20 @@ from django.utils import timezone
 from jkfp.accounts.models import AuditAction
 from jkfp.registry.models import VerificationStatus
 from jkfp.registry.years import LIST_MIN_YEAR, list_max_year
+
+
+def choice_field(form: forms.BaseForm, name: str) -> forms.ChoiceField:
+    """The form's choice field ``name``, whose choices a form sets per user."""
+    field = form.fields[name]
+    assert isinstance(field, forms.ChoiceField)
+    return field
+
+
+def model_choice_field(form: forms.BaseForm, name: str) -> forms.ModelChoiceField[Any]:
+    """The form's model choice field ``name``, whose queryset a form sets per user."""
+    field = form.fields[name]
+    assert isinstance(field, forms.ModelChoiceField)
+    return field
 
 
 class PersonSearchForm(forms.Form):
@@ -28,7 +44,7 @@ class PersonSearchForm(forms.Form):
 
     def __init__(self, *args: object, villages: list[tuple[str, str]], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["village"].choices = [("", "全部村"), *villages]
+        choice_field(self, "village").choices = [("", "全部村"), *villages]
 
 
 class VerifyForm(forms.Form):
@@ -108,5 +124,5 @@ class ReconFilterForm(forms.Form):
     def __init__(self, *args: object, sources: list[str], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         choices = [("", "不限"), *((s, s) for s in sources)]
-        self.fields["missing_source"].choices = choices
-        self.fields["present_source"].choices = choices
+        choice_field(self, "missing_source").choices = choices
+        choice_field(self, "present_source").choices = choices

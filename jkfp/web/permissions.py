@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponseBase
 
 from jkfp.accounts.models import Role
 from jkfp.accounts.scoping import role_require
@@ -16,16 +16,19 @@ VERIFY_ROLES = frozenset({Role.COUNTY_ADMIN, Role.TOWNSHIP})
 ADMIN_ROLES = frozenset({Role.COUNTY_ADMIN})
 
 
-def role_required(*roles: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+View = TypeVar("View", bound=Callable[..., HttpResponseBase])
+
+
+def role_required(*roles: str) -> Callable[[View], View]:
     """限定角色 Allow only users whose role is among ``roles`` (403 otherwise, login page if anonymous)."""
 
-    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    def decorator(view: View) -> View:
         @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             role_require(request.user, roles)
             return view(request, *args, **kwargs)
 
-        return login_required(wrapped)
+        return cast(View, login_required(wrapped))
 
     return decorator
 

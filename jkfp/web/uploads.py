@@ -23,7 +23,12 @@ class SizeLimitUploadHandler(FileUploadHandler):
         self.too_large = False
 
     def handle_raw_input(
-        self, input_data: Any, META: Any, content_length: int, boundary: Any, encoding: Any = None
+        self,
+        input_data: Any,
+        META: Any,  # noqa: N803 (Django's name for this argument of FileUploadHandler)
+        content_length: int,
+        boundary: Any,
+        encoding: Any = None,
     ) -> None:
         # A declared body far over the limit is refused before any of it is read into a file.
         if content_length and content_length > self.limit + 1024 * 1024:

@@ -17,7 +17,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -26,6 +26,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
+from jkfp.accounts.http import AuthedRequest, UploadRequest
 from jkfp.accounts.models import AuditAction, Role
 from jkfp.accounts.selectors import audit_events, user_by_username
 from jkfp.accounts.services import audit_record
@@ -72,12 +73,12 @@ class CappedPaginator(Paginator):
         return min(found, self.cap)
 
 
-def _page(request: HttpRequest, items: Any, *, cap: int | None = None) -> Page:
+def _page(request: AuthedRequest, items: Any, *, cap: int | None = None) -> Page:
     paginator = Paginator(items, PAGE_SIZE) if cap is None else CappedPaginator(items, PAGE_SIZE, cap=cap)
     return paginator.get_page(request.GET.get("page"))
 
 
-def _is_htmx(request: HttpRequest) -> bool:
+def _is_htmx(request: AuthedRequest) -> bool:
     return bool(getattr(request, "htmx", False))
 
 
@@ -121,7 +122,7 @@ class LoginView(auth_views.LoginView):
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthedRequest) -> HttpResponse:
     """首页 The user's name, role, region and the pages they may use."""
     return render(request, "web/home.html")
 
@@ -131,7 +132,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def person_search(request: HttpRequest) -> HttpResponse:
+def person_search(request: AuthedRequest) -> HttpResponse:
     """人员查询 Search by name, ID number (full or last digits) and village, 50 per page."""
     form = PersonSearchForm(request.GET or None, villages=selectors.village_choices(user=request.user))
     persons = Person.objects.none()
@@ -146,7 +147,7 @@ def person_search(request: HttpRequest) -> HttpResponse:
     return render(request, "web/registry/person_search.html", context)
 
 
-def _audit_person(request: HttpRequest, person: Person, action: str) -> None:
+def _audit_person(request: AuthedRequest, person: Person, action: str) -> None:
     """Record a read of one person (a page view or an ID reveal) in the audit log."""
     audit_record(
         user=request.user,
@@ -161,7 +162,7 @@ def _audit_person(request: HttpRequest, person: Person, action: str) -> None:
 
 @login_required
 @require_GET
-def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def person_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     """人员页 Basic data, tags, conditions, sources, history and verification of one person."""
     person = selectors.person_get(user=request.user, pk=pk)
     _audit_person(request, person, AuditAction.VIEW_PERSON)
@@ -174,7 +175,7 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def person_reveal(request: HttpRequest, pk: int) -> HttpResponse:
+def person_reveal(request: AuthedRequest, pk: int) -> HttpResponse:
     """显示完整身份证号 Reveal the full ID number (htmx); every reveal is audited."""
     person = selectors.person_get_plain(user=request.user, pk=pk)
     _audit_person(request, person, AuditAction.REVEAL_ID)
@@ -183,7 +184,7 @@ def person_reveal(request: HttpRequest, pk: int) -> HttpResponse:
 
 @role_required(*VERIFY_ROLES)
 @require_POST
-def person_verify_view(request: HttpRequest, pk: int) -> HttpResponse:
+def person_verify_view(request: AuthedRequest, pk: int) -> HttpResponse:
     """核实核准 Confirm or reject a person (county administrator and township only)."""
     person = selectors.person_get_plain(user=request.user, pk=pk)
     form = VerifyForm(request.POST)
@@ -224,7 +225,7 @@ def person_verify_view(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(_safe_next(request) or reverse("web:person_detail", args=[person.pk]))
 
 
-def _safe_next(request: HttpRequest) -> str:
+def _safe_next(request: AuthedRequest) -> str:
     target = request.POST.get("next") or ""
     if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         return target
@@ -233,7 +234,7 @@ def _safe_next(request: HttpRequest) -> str:
 
 @login_required
 @require_GET
-def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def household_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     """户页 Members with masked IDs and the membership history of one household."""
     household = selectors.household_get(user=request.user, pk=pk)
     audit_record(
@@ -251,7 +252,7 @@ def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
 # --- 名单比对 -----------------------------------------------------------------------------------
 
 
-def _recon_filters(request: HttpRequest) -> tuple[ReconFilterForm, dict[str, Any], list[str]]:
+def _recon_filters(request: AuthedRequest) -> tuple[ReconFilterForm, dict[str, Any], list[str]]:
     sources = selectors.reconciliation_sources(user=request.user)
     form = ReconFilterForm(request.GET or None, sources=sources)
     filters: dict[str, Any] = {"only_conflicts": False, "missing_source": None, "present_source": None}
@@ -266,7 +267,7 @@ def _recon_filters(request: HttpRequest) -> tuple[ReconFilterForm, dict[str, Any
 
 @login_required
 @require_GET
-def reconciliation(request: HttpRequest) -> HttpResponse:
+def reconciliation(request: AuthedRequest) -> HttpResponse:
     """名单比对 Persons with the sources present and absent and the fields that disagree."""
     form, filters, sources = _recon_filters(request)
     page = _page(request, selectors.reconciliation_persons(user=request.user, **filters))
@@ -284,7 +285,7 @@ def reconciliation(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def reconciliation_export(request: HttpRequest) -> HttpResponseBase:
+def reconciliation_export(request: AuthedRequest) -> HttpResponseBase:
     """导出比对表 The filtered reconciliation as .xlsx (masked IDs); every export is audited."""
     _, filters, sources = _recon_filters(request)
     persons = selectors.reconciliation_persons(user=request.user, **filters)
@@ -295,7 +296,7 @@ def reconciliation_export(request: HttpRequest) -> HttpResponseBase:
         action=AuditAction.EXPORT,
         object_type="reconciliation",
         detail=f"名单比对表 {count}人 筛选：{described}",
-        region_code=request.user.region_id or "",  # type: ignore[union-attr]
+        region_code=request.user.region_id or "",
         request=request,
     )
     filename = f"名单比对-{timezone.localdate():%Y%m%d}.xlsx"
@@ -306,18 +307,18 @@ def reconciliation_export(request: HttpRequest) -> HttpResponseBase:
 
 
 @csrf_exempt
-def import_page(request: HttpRequest) -> HttpResponse:
+def import_page(request: UploadRequest) -> HttpResponse:
     """导入名单 Upload a roster; the size limit is enforced while the upload streams in."""
     if request.method == "POST":
         handler = SizeLimitUploadHandler(request)
         request.upload_handlers.insert(0, handler)
-        request.jkfp_upload_handler = handler  # type: ignore[attr-defined]
+        request.jkfp_upload_handler = handler
     return _import_page(request)
 
 
 @role_required(*ADMIN_ROLES)
 @csrf_protect
-def _import_page(request: HttpRequest) -> HttpResponse:
+def _import_page(request: UploadRequest) -> HttpResponse:
     status = 200
     form = ImportForm()
     care_form = CareImportForm()
@@ -344,7 +345,7 @@ def _import_page(request: HttpRequest) -> HttpResponse:
         if response is not None:
             return response
     elif request.method == "POST":
-        handler: SizeLimitUploadHandler = request.jkfp_upload_handler  # type: ignore[attr-defined]
+        handler: SizeLimitUploadHandler = request.jkfp_upload_handler
         form = ImportForm(request.POST, request.FILES)
         if handler.too_large:
             form = ImportForm(
@@ -358,7 +359,7 @@ def _import_page(request: HttpRequest) -> HttpResponse:
         elif form.is_valid():
             try:
                 run = import_run_start(
-                    user=request.user,  # type: ignore[arg-type]
+                    user=request.user,
                     upload=form.cleaned_data["file"],
                     source=form.cleaned_data["source"],
                     year=form.cleaned_data["year"],
@@ -385,7 +386,7 @@ def _import_page(request: HttpRequest) -> HttpResponse:
     return render(request, "web/imports/import.html", context, status=status)
 
 
-def _care_import(request: HttpRequest) -> tuple[HttpResponse | None, Any, str, int]:
+def _care_import(request: UploadRequest) -> tuple[HttpResponse | None, Any, str, int]:
     """签约/随访导入 The contract or follow-up upload of the import page (jkfp.care runs it in the background)."""
     return _side_import(
         request,
@@ -397,13 +398,13 @@ def _care_import(request: HttpRequest) -> tuple[HttpResponse | None, Any, str, i
     )
 
 
-def _enrolment_import(request: HttpRequest) -> tuple[HttpResponse | None, Any, str, int]:
+def _enrolment_import(request: UploadRequest) -> tuple[HttpResponse | None, Any, str, int]:
     """参保名单导入 The enrolment upload of the import page (jkfp.registry runs it in the background)."""
     return _side_import(
         request,
         EnrolmentImportForm,
         lambda data: enrolment_run_start(
-            user=request.user,  # type: ignore[arg-type]
+            user=request.user,
             upload=data["file"],
             year=data["year"],
             request=request,
@@ -413,7 +414,7 @@ def _enrolment_import(request: HttpRequest) -> tuple[HttpResponse | None, Any, s
 
 
 def _side_import(
-    request: HttpRequest,
+    request: UploadRequest,
     form_class: Any,
     start: Callable[[dict[str, Any]], Any],
     *,
@@ -424,7 +425,7 @@ def _side_import(
     ``start`` receives the cleaned data and returns the queued ImportRun; its ``ValidationError`` is shown
     on the field it names. A file over the limit was never stored (jkfp.web.uploads): 413, ``keep`` kept.
     """
-    handler: SizeLimitUploadHandler = request.jkfp_upload_handler  # type: ignore[attr-defined]
+    handler: SizeLimitUploadHandler = request.jkfp_upload_handler
     if handler.too_large:
         limit = settings.UPLOAD_MAX_BYTES // (1024 * 1024) or 1
         message = f"文件超过上限 {limit} MB，已拒收。请把文件拆成几个较小的文件分别导入。"
@@ -443,7 +444,7 @@ def _side_import(
 
 @role_required(*ADMIN_ROLES)
 @require_GET
-def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def import_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     """导入进度 Progress, summary and error-report link of one import (htmx polls every second)."""
     run = selectors.import_run_get(user=request.user, pk=pk)
     context = {"run": run, "active": run.status in (ImportStatus.QUEUED, ImportStatus.RUNNING)}
@@ -454,7 +455,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @role_required(*ADMIN_ROLES)
 @require_GET
-def import_errors(request: HttpRequest, pk: int) -> HttpResponseBase:
+def import_errors(request: AuthedRequest, pk: int) -> HttpResponseBase:
     """下载错误报告 The error report of one import (county administrator of that county only)."""
     run = selectors.import_run_get(user=request.user, pk=pk)
     path = Path(run.errors_file).resolve() if run.errors_file else None
@@ -467,7 +468,7 @@ def import_errors(request: HttpRequest, pk: int) -> HttpResponseBase:
         object_type="import_run",
         object_id=str(run.pk),
         detail=f"导入错误报告 {run.file_name}"[:500],
-        region_code=request.user.region_id or "",  # type: ignore[union-attr]
+        region_code=request.user.region_id or "",
         request=request,
     )
     return exports.file_response(path, f"错误报告-{run.source}-{run.pk}.xlsx", delete=False)
@@ -478,7 +479,7 @@ def import_errors(request: HttpRequest, pk: int) -> HttpResponseBase:
 
 @role_required(Role.COUNTY_ADMIN)
 @require_GET
-def audit_log(request: HttpRequest) -> HttpResponse:
+def audit_log(request: AuthedRequest) -> HttpResponse:
     """审计日志 Events of the users of the administrator's region, filterable, 50 per page."""
     form = AuditFilterForm(request.GET or None)
     filters: dict[str, Any] = {}

@@ -8,11 +8,12 @@ from datetime import date
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from jkfp.core.idnumber import make_id_number
 from jkfp.core.signals import data_changed
 
-TODAY = date.today()
+TODAY = timezone.localdate()
 
 
 @dataclass

@@ -69,8 +69,8 @@ def test_a_rolled_back_visit_sends_nothing(
     cw: CareWorld, received: list[dict[str, Any]], django_capture_on_commit_callbacks: Any
 ) -> None:
     make, _ = KINDS["followup"]
-    with django_capture_on_commit_callbacks(execute=True):
-        with pytest.raises(RuntimeError), transaction.atomic():
+    with django_capture_on_commit_callbacks(execute=True):  # noqa: SIM117 (the outer block must see the rollback of the inner one)
+        with pytest.raises(RuntimeError), transaction.atomic():  # noqa: PT012 (the block is the one operation under test)
             make(cw)
             raise RuntimeError("rolled back")
     assert received == []

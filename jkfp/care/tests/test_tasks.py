@@ -34,10 +34,9 @@ def test_a_roster_change_queues_a_care_sync_on_commit_only(
 ) -> None:
     settings.TASKS = DB_TASKS
     person = make_person(cw.county["t1v2"], "新人", 77)
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with transaction.atomic():
-            send_data_changed(kind="roster", years=[TODAY.year], person_ids=[person.pk])
-            assert _queued_syncs() == []  # nothing before the commit
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
+        send_data_changed(kind="roster", years=[TODAY.year], person_ids=[person.pk])
+        assert _queued_syncs() == []  # nothing before the commit
     assert len(callbacks) == 1
     assert _queued_syncs() == [[person.pk]]
     # Other kinds do not concern the schedules.

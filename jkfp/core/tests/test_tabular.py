@@ -45,7 +45,7 @@ def test_xlsx_built_with_openpyxl(tmp_path: Path) -> None:
     sheet = workbook.active
     sheet.append([None, None])
     sheet.append(["代码", "名称", "备注"])
-    sheet.append([421321, "随县", datetime(2024, 1, 2)])
+    sheet.append([421321, "随县", datetime(2024, 1, 2)])  # noqa: DTZ001 (a spreadsheet cell holds no time zone)
     sheet.append([None, None, None])
     sheet.append([1.5, True, date(2024, 3, 4)])
     path = tmp_path / "a.xlsx"

@@ -72,7 +72,7 @@ def settle(policy: dict[str, Any], claims: list[dict[str, str]]) -> list[dict[st
         key = (cl["person_id"], cl["discharge_date"][:4])
         y = ytd.setdefault(
             key,
-            {k: zero for k in ("basic", "cbase", "critical", "aid", "aded", "supp", "personal")},
+            dict.fromkeys(("basic", "cbase", "critical", "aid", "aded", "supp", "personal"), zero),
         )
         cat = policy["categories"][cl["category"]]
         level = str(cl["level"])

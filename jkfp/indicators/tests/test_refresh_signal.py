@@ -139,8 +139,8 @@ def test_a_rolled_back_settlement_queues_nothing(
     from jkfp.settlement.tests.factories import submit
 
     sw = _settle_world(county, make_user)
-    with django_capture_on_commit_callbacks(execute=True):
-        with pytest.raises(RuntimeError), transaction.atomic():
+    with django_capture_on_commit_callbacks(execute=True):  # noqa: SIM117 (the outer block must see the rollback of the inner one)
+        with pytest.raises(RuntimeError), transaction.atomic():  # noqa: PT012 (the block is the one operation under test)
             submit(sw, "S1", "poor1", "county2", date(2020, 3, 1), "20000.00", "1000.00")
             raise RuntimeError("rolled back")
     assert not Claim.objects.filter(claim_id="S1").exists()

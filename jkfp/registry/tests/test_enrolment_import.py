@@ -14,6 +14,7 @@ import openpyxl
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from jkfp.core.idnumber import make_id_number
 from jkfp.registry.enrolment import enrolment_import
@@ -109,7 +110,7 @@ def test_invalid_rows_name_the_column(persons: list[Any], tmp_path: Path, settin
     settings.IMPORT_DIR = tmp_path / "imports"
     bad_check = pid(1)[:-1] + ("0" if pid(1)[-1] != "0" else "1")
     nobody = pid(99)
-    after_next = str(date.today().year + 2)  # next year's list is collected in the autumn: allowed
+    after_next = str(timezone.localdate().year + 2)  # next year's list is collected in the autumn: allowed
     f = write_csv(
         tmp_path / "a.csv",
         [

@@ -32,7 +32,7 @@ def _person(village: Any, name: str, serial: int, household: Any = None) -> Pers
 def people(county: Any, make_user: Any) -> dict[str, Any]:
     h1 = Household.objects.create(household_no="H1", village=county["t1v1"])
     h2 = Household.objects.create(household_no="H2", village=county["t2v1"])
-    data = {
+    return {
         "a": _person(county["t1v1"], "陈一", 11, h1),
         "b": _person(county["t1v2"], "陈二", 12),
         "c": _person(county["t2v1"], "陈三", 13, h2),
@@ -42,7 +42,6 @@ def people(county: Any, make_user: Any) -> dict[str, Any]:
         "t1": make_user(Role.TOWNSHIP, county["t1"].code),
         "doctor": make_user(Role.VILLAGE_DOCTOR, county["t1v1"].code),
     }
-    return data
 
 
 def _names(qs: Any) -> list[str]:

@@ -30,7 +30,7 @@ def errors(path: str | None) -> list[tuple[int, str, str, str]]:
     wb = load_workbook(path, read_only=True)
     rows = [tuple(r) for r in wb.active.iter_rows(min_row=2, values_only=True)]
     wb.close()
-    return rows  # type: ignore[return-value]
+    return rows
 
 
 def test_valid_rows_and_every_invalid_rule(sw: SettleWorld, tmp_path: Path) -> None:

@@ -97,5 +97,5 @@ def test_clearing_totals(settled: SettleWorld) -> None:
     t2 = clearing_statement(month="2020-03", user=settled.users["t2"])
     assert [(r.institution_code, r.claims) for r in t2] == [("H001", 1)]
     assert clearing_totals(rows)["claims"] == 2
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError):  # noqa: PT011 (the exception is asserted by the lines after it)
         clearing_statement(month="2020-13")

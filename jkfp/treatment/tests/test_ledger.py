@@ -106,7 +106,7 @@ def test_county_ledger_totals_headers_and_masking(tw: Any, county: Any, tmp_path
     # Masked IDs only; dates as dates; a note instead of invented amounts.
     zhang = next(r for r in rows if r[3] == "张三")
     assert zhang[4] == mask(tw.persons["zhang"].id_number)
-    assert zhang[9] == datetime(2024, 3, 1) and zhang[15] == datetime(2024, 5, 9) and zhang[5] == "男"
+    assert zhang[9] == datetime(2024, 3, 1) and zhang[15] == datetime(2024, 5, 9) and zhang[5] == "男"  # noqa: DTZ001 (spreadsheet dates read back naive)
     assert (zhang[11], zhang[12], zhang[10]) == ("未救治", "透析治疗中，费用尚未报销", "随县人民医院")
     texts = [str(c.value) for row in sheet.iter_rows() for c in row if c.value is not None]
     for person in tw.persons.values():

@@ -8,6 +8,7 @@ from django import forms
 
 from jkfp.care import services
 from jkfp.care.models import MemberRole, VisitKind
+from jkfp.web.forms import choice_field, model_choice_field
 
 TOUCH = {"class": "form-control form-control-lg"}
 
@@ -65,7 +66,7 @@ class VisitForm(forms.Form):
 
     def __init__(self, *args: Any, conditions: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["diseases"].choices = conditions  # type: ignore[attr-defined]
+        choice_field(self, "diseases").choices = conditions
 
 
 class WorklistForm(forms.Form):
@@ -80,7 +81,7 @@ class WorklistForm(forms.Form):
 
     def __init__(self, *args: Any, regions: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["region"].choices = [("", "全部"), *regions]  # type: ignore[attr-defined]
+        choice_field(self, "region").choices = [("", "全部"), *regions]
 
 
 class RegisterForm(forms.Form):
@@ -98,7 +99,7 @@ class RegisterForm(forms.Form):
 
     def __init__(self, *args: Any, regions: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["region"].choices = [("", "全部"), *regions]  # type: ignore[attr-defined]
+        choice_field(self, "region").choices = [("", "全部"), *regions]
 
 
 class RenewForm(forms.Form):
@@ -222,7 +223,7 @@ class DeliveryForm(forms.Form):
 class CardForm(forms.Form):
     """办理慢病卡 Disease, certification date, validity, card number."""
 
-    disease = forms.ModelChoiceField(
+    disease: forms.ModelChoiceField[Any] = forms.ModelChoiceField(
         label="病种", queryset=None, widget=forms.Select(attrs={"class": "form-select form-select-lg"})
     )
     certified_on = _date("认定日期")
@@ -233,7 +234,7 @@ class CardForm(forms.Form):
 
     def __init__(self, *args: Any, diseases: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["disease"].queryset = diseases  # type: ignore[attr-defined]
+        model_choice_field(self, "disease").queryset = diseases
 
 
 class HealthRecordForm(forms.Form):
@@ -255,7 +256,7 @@ class TeamForm(forms.Form):
 
     def __init__(self, *args: Any, townships: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["township"].choices = townships  # type: ignore[attr-defined]
+        choice_field(self, "township").choices = townships
 
 
 class TeamRenameForm(forms.Form):
@@ -307,7 +308,7 @@ class AssignForm(forms.Form):
 
     def __init__(self, *args: Any, members: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["member"].choices = members  # type: ignore[attr-defined]
+        choice_field(self, "member").choices = members
 
 
 class VoidForm(forms.Form):

@@ -20,13 +20,14 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from jkfp.accounts.http import AuthedRequest
 from jkfp.accounts.models import AuditAction, Role
 from jkfp.accounts.scoping import region_choices, region_get, role_require
 from jkfp.accounts.services import audit_record
@@ -66,7 +67,7 @@ def _today() -> date:
 
 @role_required(*READ_ROLES)
 @require_GET
-def worklist(request: HttpRequest) -> HttpResponse:
+def worklist(request: AuthedRequest) -> HttpResponse:
     """随访工作清单 Overdue, due this week, not seen this year: one section at a time, 50 items a page."""
     today = _today()
     form = WorklistForm(request.GET or None, regions=region_choices(user=request.user))
@@ -89,15 +90,15 @@ def worklist(request: HttpRequest) -> HttpResponse:
         "page": page,
         "today": today,
         "region": region or "",
-        "can_escalate": request.user.role in ESCALATION_ROLES,  # type: ignore[union-attr]
-        "is_doctor": request.user.role == Role.VILLAGE_DOCTOR,  # type: ignore[union-attr]
+        "can_escalate": request.user.role in ESCALATION_ROLES,
+        "is_doctor": request.user.role == Role.VILLAGE_DOCTOR,
     }
     return render(request, "web/care/worklist.html", context)
 
 
 @role_required(*ESCALATION_ROLES)
 @require_GET
-def escalated(request: HttpRequest) -> HttpResponse:
+def escalated(request: AuthedRequest) -> HttpResponse:
     """逾期上报 Items overdue past the escalation date, for the township (oldest first)."""
     today = _today()
     form = WorklistForm(request.GET or None, regions=region_choices(user=request.user))
@@ -110,7 +111,7 @@ def escalated(request: HttpRequest) -> HttpResponse:
     return render(request, "web/care/escalated.html", {"form": form, "page": page, "today": today})
 
 
-def _visit_form(request: HttpRequest, person: Any, data: Any = None) -> tuple[VisitForm, list[Any]]:
+def _visit_form(request: AuthedRequest, person: Any, data: Any = None) -> tuple[VisitForm, list[Any]]:
     conditions = selectors.visit_conditions(person=person, today=_today())
     form = VisitForm(
         data,
@@ -121,7 +122,7 @@ def _visit_form(request: HttpRequest, person: Any, data: Any = None) -> tuple[Vi
 
 
 def _person_page(
-    request: HttpRequest, pk: int, form: VisitForm | None = None, status: int = 200
+    request: AuthedRequest, pk: int, form: VisitForm | None = None, status: int = 200
 ) -> HttpResponse:
     care = selectors.person_care(user=request.user, pk=pk)
     person = care.person
@@ -140,7 +141,7 @@ def _person_page(
         "care": care,
         "person": person,
         "form": form,
-        "can_record": request.user.role in SERVICE_ROLES,  # type: ignore[union-attr]
+        "can_record": request.user.role in SERVICE_ROLES,
         "today": _today(),
         "preview": _preview_lines(person, form) if form.is_bound else [],
         "void_form": VoidForm(),
@@ -150,7 +151,7 @@ def _person_page(
 
 @role_required(*READ_ROLES)
 @require_GET
-def person_care(request: HttpRequest, pk: int) -> HttpResponse:
+def person_care(request: AuthedRequest, pk: int) -> HttpResponse:
     """人员签约服务页 Schedules, visits, contracts, checks, deliveries, cards, and the visit form."""
     return _person_page(request, pk)
 
@@ -174,7 +175,7 @@ def _preview_lines(person: Any, form: VisitForm) -> list[selectors.PreviewLine]:
 
 @role_required(*SERVICE_ROLES)
 @require_POST
-def visit_preview(request: HttpRequest, pk: int) -> HttpResponse:
+def visit_preview(request: AuthedRequest, pk: int) -> HttpResponse:
     """预计下次随访 (htmx) The classification and next due date the visit being typed would give."""
     person = selectors.person_get(user=request.user, pk=pk)
     form, _ = _visit_form(request, person, request.POST)
@@ -184,7 +185,7 @@ def visit_preview(request: HttpRequest, pk: int) -> HttpResponse:
 
 @role_required(*SERVICE_ROLES)
 @require_http_methods(["POST"])
-def visit_record(request: HttpRequest, pk: int) -> HttpResponse:
+def visit_record(request: AuthedRequest, pk: int) -> HttpResponse:
     """登记随访 Record the visit; back to the person's page with the moved due dates."""
     person = selectors.person_get(user=request.user, pk=pk)
     form, _ = _visit_form(request, person, request.POST)
@@ -219,7 +220,7 @@ def visit_record(request: HttpRequest, pk: int) -> HttpResponse:
 # --- contracts, registers, cards ---------------------------------------------------------------
 
 
-def _register_filters(request: HttpRequest) -> tuple[RegisterForm, int, str | None]:
+def _register_filters(request: AuthedRequest) -> tuple[RegisterForm, int, str | None]:
     form = RegisterForm(
         request.GET or None,
         regions=region_choices(user=request.user),
@@ -232,7 +233,7 @@ def _register_filters(request: HttpRequest) -> tuple[RegisterForm, int, str | No
 
 @role_required(*READ_ROLES)
 @require_GET
-def contract_list(request: HttpRequest) -> HttpResponse:
+def contract_list(request: AuthedRequest) -> HttpResponse:
     """签约列表 Contracts covering a year in the user's region, with the register exports and renewal."""
     form, year, region = _register_filters(request)
     page = Paginator(selectors.contracts(user=request.user, year=year, region=region), PAGE_SIZE).get_page(
@@ -243,7 +244,7 @@ def contract_list(request: HttpRequest) -> HttpResponse:
         "page": page,
         "year": year,
         "region": region or "",
-        "can_renew": request.user.role in MANAGE_ROLES,  # type: ignore[union-attr]
+        "can_renew": request.user.role in MANAGE_ROLES,
         "renew_form": RenewForm(
             initial={"year": year + 1, "village": region if region and not region.endswith("000") else ""}
         ),
@@ -254,7 +255,7 @@ def contract_list(request: HttpRequest) -> HttpResponse:
 
 @role_required(*MANAGE_ROLES)
 @require_POST
-def contracts_renew(request: HttpRequest) -> HttpResponse:
+def contracts_renew(request: AuthedRequest) -> HttpResponse:
     """整村续签 Renew every contract of a village for the next year in one action."""
     form = RenewForm(request.POST)
     if not form.is_valid():
@@ -270,7 +271,7 @@ def contracts_renew(request: HttpRequest) -> HttpResponse:
 
 
 def _export(
-    request: HttpRequest, kind: str, title: str, writer: Callable[..., exports.RegisterTotals]
+    request: AuthedRequest, kind: str, title: str, writer: Callable[..., exports.RegisterTotals]
 ) -> HttpResponseBase:
     _, year, _ = _register_filters(request)
     # The raw code: one outside the user's region is a 404, not silently the user's own region.
@@ -299,21 +300,21 @@ def _export(
 
 @role_required(*READ_ROLES)
 @require_GET
-def contract_register(request: HttpRequest) -> HttpResponseBase:
+def contract_register(request: AuthedRequest) -> HttpResponseBase:
     """签约登记簿 .xlsx of the year's contracts; audited."""
     return _export(request, "contract_register", "签约登记簿", exports.contract_register_write)
 
 
 @role_required(*READ_ROLES)
 @require_GET
-def fulfilment_register(request: HttpRequest) -> HttpResponseBase:
+def fulfilment_register(request: AuthedRequest) -> HttpResponseBase:
     """履约服务登记簿 .xlsx of the year's services per contracted person; audited."""
     return _export(request, "fulfilment_register", "履约服务登记簿", exports.fulfilment_register_write)
 
 
 @role_required(*READ_ROLES)
 @require_GET
-def contact_cards(request: HttpRequest) -> HttpResponse:
+def contact_cards(request: AuthedRequest) -> HttpResponse:
     """联系卡 One PDF of A6 cards for every household of a village; audited."""
     village = selectors.village_get(user=request.user, code=request.GET.get("village"))
     cards = selectors.contact_cards(user=request.user, village=village, today=_today())
@@ -348,7 +349,7 @@ def _add_service_errors(form: Any, exc: ValidationError, rename: dict[str, str] 
         form.add_error(name if name in form.fields else None, errors)
 
 
-def _audit_person(request: HttpRequest, person: Any, what: str) -> None:
+def _audit_person(request: AuthedRequest, person: Any, what: str) -> None:
     audit_record(
         user=request.user,
         action=AuditAction.VIEW_PERSON,
@@ -373,7 +374,7 @@ class _ServicePage:
     roles: tuple[str, ...]  # who may record
     headers: list[str]
     submit: str
-    save: Callable[[HttpRequest, Any, Any], str]  # (request, person, form) → success message; may raise
+    save: Callable[[AuthedRequest, Any, Any], str]  # (request, person, form) → success message; may raise
     rows: Callable[[Any], list[list[Any]]]
     form_kwargs: Callable[[], dict[str, Any]] = dict
     note: str = ""
@@ -390,7 +391,7 @@ class _EntryRow(list[Any]):
         self.pk = pk
 
 
-def _person_service(request: HttpRequest, pk: int, page: _ServicePage) -> HttpResponse:
+def _person_service(request: AuthedRequest, pk: int, page: _ServicePage) -> HttpResponse:
     """The person's records of one kind, and the form to record one (role-checked, errors on their fields)."""
     person = selectors.person_get(user=request.user, pk=pk)
     extra = page.form_kwargs()
@@ -416,19 +417,19 @@ def _person_service(request: HttpRequest, pk: int, page: _ServicePage) -> HttpRe
         "title": page.title,
         "active": page.active,
         "form": form,
-        "can_record": request.user.role in page.roles and not (page.once and rows),  # type: ignore[union-attr]
+        "can_record": request.user.role in page.roles and not (page.once and rows),
         "headers": page.headers,
         "rows": rows,
         "submit": page.submit,
         "note": page.note or ("" if rows else page.empty_note),
         "void": page.void,
-        "can_void": bool(page.void) and request.user.role in page.roles,  # type: ignore[union-attr]
+        "can_void": bool(page.void) and request.user.role in page.roles,
         "void_form": VoidForm(),
     }
     return render(request, "web/care/person_service.html", context, status=status)
 
 
-def _save_checkup(request: HttpRequest, person: Any, form: Any) -> str:
+def _save_checkup(request: AuthedRequest, person: Any, form: Any) -> str:
     data = form.cleaned_data
     services.checkup_record(
         user=request.user,
@@ -440,7 +441,7 @@ def _save_checkup(request: HttpRequest, person: Any, form: Any) -> str:
     return f"已登记{person.name} {data['checked_on']:%Y-%m-%d} 的体检"
 
 
-def _save_delivery(request: HttpRequest, person: Any, form: Any) -> str:
+def _save_delivery(request: AuthedRequest, person: Any, form: Any) -> str:
     data = form.cleaned_data
     services.drug_delivery_record(
         user=request.user,
@@ -452,7 +453,7 @@ def _save_delivery(request: HttpRequest, person: Any, form: Any) -> str:
     return f"已登记{person.name}的送药（{data['supply_days']}天）"
 
 
-def _save_card(request: HttpRequest, person: Any, form: Any) -> str:
+def _save_card(request: AuthedRequest, person: Any, form: Any) -> str:
     data = form.cleaned_data
     services.chronic_card_issue(
         user=request.user,
@@ -465,7 +466,7 @@ def _save_card(request: HttpRequest, person: Any, form: Any) -> str:
     return f"已为{person.name}办理{data['disease'].name}慢病卡"
 
 
-def _save_record(request: HttpRequest, person: Any, form: Any) -> str:
+def _save_record(request: AuthedRequest, person: Any, form: Any) -> str:
     data = form.cleaned_data
     services.health_record_open(
         user=request.user, person=person, opened_on=data["opened_on"], record_no=data["record_no"]
@@ -557,28 +558,28 @@ HEALTH_RECORD = _ServicePage(
 
 @role_required(*READ_ROLES)
 @require_http_methods(["GET", "POST"])
-def person_checkups(request: HttpRequest, pk: int) -> HttpResponse:
+def person_checkups(request: AuthedRequest, pk: int) -> HttpResponse:
     """体检 The person's health checks with their items; record one (village doctor, township, county)."""
     return _person_service(request, pk, CHECKUPS)
 
 
 @role_required(*READ_ROLES)
 @require_http_methods(["GET", "POST"])
-def person_deliveries(request: HttpRequest, pk: int) -> HttpResponse:
+def person_deliveries(request: AuthedRequest, pk: int) -> HttpResponse:
     """送药 The person's drug deliveries; record one (at most 3 months' supply)."""
     return _person_service(request, pk, DELIVERIES)
 
 
 @role_required(*READ_ROLES)
 @require_http_methods(["GET", "POST"])
-def person_cards(request: HttpRequest, pk: int) -> HttpResponse:
+def person_cards(request: AuthedRequest, pk: int) -> HttpResponse:
     """慢病卡 The person's chronic-disease cards; issue one (township health centre or county)."""
     return _person_service(request, pk, CARDS)
 
 
 @role_required(*READ_ROLES)
 @require_http_methods(["GET", "POST"])
-def person_health_record(request: HttpRequest, pk: int) -> HttpResponse:
+def person_health_record(request: AuthedRequest, pk: int) -> HttpResponse:
     """健康档案 Whether the person has a resident health record; open it (mark as recorded)."""
     return _person_service(request, pk, HEALTH_RECORD)
 
@@ -596,7 +597,7 @@ VOID_PAGES: dict[str, tuple[type[Any], str]] = {
 
 @role_required(*SERVICE_ROLES)
 @require_POST
-def entry_void(request: HttpRequest, pk: int, kind: str, entry_pk: int) -> HttpResponse:
+def entry_void(request: AuthedRequest, pk: int, kind: str, entry_pk: int) -> HttpResponse:
     """作废 Delete a mistaken entry of the person (reason required, audited with every value); back to its list.
 
     Who may void is who may record it (慢病卡: township and county only); a person outside the
@@ -631,8 +632,8 @@ def entry_void(request: HttpRequest, pk: int, kind: str, entry_pk: int) -> HttpR
 # --- teams and family doctors ------------------------------------------------------------------
 
 
-def _team_list(request: HttpRequest, form: TeamForm | None = None, status: int = 200) -> HttpResponse:
-    can_manage = request.user.role in MANAGE_ROLES  # type: ignore[union-attr]
+def _team_list(request: AuthedRequest, form: TeamForm | None = None, status: int = 200) -> HttpResponse:
+    can_manage = request.user.role in MANAGE_ROLES
     if form is None and can_manage:
         form = TeamForm(townships=selectors.township_choices(user=request.user))
     context = {"teams": selectors.teams(user=request.user), "form": form, "can_manage": can_manage}
@@ -641,14 +642,14 @@ def _team_list(request: HttpRequest, form: TeamForm | None = None, status: int =
 
 @role_required(*READ_ROLES)
 @require_GET
-def team_list(request: HttpRequest) -> HttpResponse:
+def team_list(request: AuthedRequest) -> HttpResponse:
     """家庭医生团队 Teams of the townships in the user's region with their members and phones."""
     return _team_list(request)
 
 
 @role_required(*MANAGE_ROLES)
 @require_POST
-def team_create(request: HttpRequest) -> HttpResponse:
+def team_create(request: AuthedRequest) -> HttpResponse:
     """新建团队 A team of a township health centre of the user's region."""
     form = TeamForm(request.POST, townships=selectors.township_choices(user=request.user))
     if form.is_valid():
@@ -671,7 +672,7 @@ def _staff_choices(request: HttpRequest, team: Any) -> list[tuple[int, str]]:
 
 
 def _team_page(
-    request: HttpRequest,
+    request: AuthedRequest,
     team: Any,
     *,
     rename: TeamRenameForm | None = None,
@@ -691,7 +692,7 @@ def _team_page(
 
 @role_required(*MANAGE_ROLES)
 @require_http_methods(["GET", "POST"])
-def team_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def team_edit(request: AuthedRequest, pk: int) -> HttpResponse:
     """编辑团队 Rename the team; its members (add, remove) on the same page."""
     team = selectors.team_get(user=request.user, pk=pk)
     if request.method == "GET":
@@ -711,7 +712,7 @@ def team_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @role_required(*MANAGE_ROLES)
 @require_POST
-def team_member_add(request: HttpRequest, pk: int) -> HttpResponse:
+def team_member_add(request: AuthedRequest, pk: int) -> HttpResponse:
     """加团队成员 Name, role and phone."""
     team = selectors.team_get(user=request.user, pk=pk)
     form = MemberForm(request.POST, staff=_staff_choices(request, team))
@@ -739,7 +740,7 @@ def team_member_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 @role_required(*MANAGE_ROLES)
 @require_POST
-def team_member_remove(request: HttpRequest, pk: int, member_pk: int) -> HttpResponse:
+def team_member_remove(request: AuthedRequest, pk: int, member_pk: int) -> HttpResponse:
     """移出团队成员 Delete a member, or mark one who has served as 离岗 (history kept)."""
     team = selectors.team_get(user=request.user, pk=pk)
     member = selectors.team_member_get(team=team, pk=member_pk)
@@ -752,7 +753,7 @@ def team_member_remove(request: HttpRequest, pk: int, member_pk: int) -> HttpRes
 
 @role_required(*READ_ROLES)
 @require_http_methods(["GET", "POST"])
-def household_doctor(request: HttpRequest, pk: int) -> HttpResponse:
+def household_doctor(request: AuthedRequest, pk: int) -> HttpResponse:
     """户的家庭医生 The current family doctor, the re-assignment history, and (township/county) re-assign."""
     household = selectors.household_get(user=request.user, pk=pk)
     choices = selectors.doctor_choices(household=household)
@@ -791,6 +792,6 @@ def household_doctor(request: HttpRequest, pk: int) -> HttpResponse:
         "household": household,
         "history": selectors.doctor_assignments(household=household),
         "form": form,
-        "can_assign": request.user.role in MANAGE_ROLES,  # type: ignore[union-attr]
+        "can_assign": request.user.role in MANAGE_ROLES,
     }
     return render(request, "web/care/household_doctor.html", context, status=status)

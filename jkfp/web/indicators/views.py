@@ -7,19 +7,19 @@ every region outside the user's is a 404. Drill-down views and every export are 
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from jkfp.accounts.http import AuthedRequest
 from jkfp.accounts.models import AuditAction, Role
 from jkfp.accounts.scoping import region_get
 from jkfp.accounts.services import audit_record
@@ -38,7 +38,7 @@ WARNING_BAND = Decimal("0.10")  # within 10 percentage points below the target: 
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
-def _year_region(request: HttpRequest) -> tuple[int, Any]:
+def _year_region(request: AuthedRequest) -> tuple[int, Any]:
     form = YearRegionForm(request.GET or None)
     year = region_code = None
     if form.is_valid():
@@ -85,7 +85,7 @@ def _drill_urls(indicator: Any, year: int, region_code: str) -> tuple[str, str]:
 
 @role_required(*READ_ROLES)
 @require_GET
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: AuthedRequest) -> HttpResponse:
     """指标看板 The user's region (or a sub-region) with its sub-regions side by side, charts, data as of."""
     year, region = _year_region(request)
     data = selectors.region_report(year=year, region=region, months=True)
@@ -93,7 +93,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     rows = []
     chart: dict[str, Any] = {"regions": [c.name for c in data.children], "indicators": []}
     for indicator in INDICATORS:
-        cells = []
+        cells: list[dict[str, str] | None] = []
         count = bool(indicator.extra.get("count"))
         for figures in columns:
             figure = figures.figures.get(indicator.code)
@@ -154,7 +154,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @role_required(*services.REFRESH_ROLES)
 @require_POST
-def refresh(request: HttpRequest) -> HttpResponse:
+def refresh(request: AuthedRequest) -> HttpResponse:
     """重新计算 Recompute the year's snapshot now (county administrator)."""
     try:
         year = int(request.POST.get("year", ""))
@@ -166,7 +166,7 @@ def refresh(request: HttpRequest) -> HttpResponse:
     return redirect(f"{reverse('indicators:dashboard')}?year={year}")
 
 
-def _drill(request: HttpRequest, code: str, side: str) -> tuple[int, Any, Any]:
+def _drill(request: AuthedRequest, code: str, side: str) -> tuple[int, Any, Any]:
     year, region = _year_region(request)
     found = selectors.drill(user=request.user, year=year, code=code, region_code=region.code, side=side)
     return year, region, found
@@ -174,7 +174,7 @@ def _drill(request: HttpRequest, code: str, side: str) -> tuple[int, Any, Any]:
 
 @role_required(*READ_ROLES)
 @require_GET
-def drill(request: HttpRequest, code: str, side: str) -> HttpResponseBase:
+def drill(request: AuthedRequest, code: str, side: str) -> HttpResponseBase:
     """指标明细 The rows behind the numerator or the denominator of a figure (audited)."""
     indicator = selectors.indicator_get(code)
     if indicator.extra.get("drill"):
@@ -217,7 +217,7 @@ def drill(request: HttpRequest, code: str, side: str) -> HttpResponseBase:
 
 @role_required(*READ_ROLES)
 @require_GET
-def drill_export(request: HttpRequest, code: str, side: str) -> HttpResponseBase:
+def drill_export(request: AuthedRequest, code: str, side: str) -> HttpResponseBase:
     """导出明细 The drill-down list as .xlsx (audited)."""
     if selectors.indicator_get(code).extra.get("drill"):
         raise Http404("该指标的明细见其页面（如基层能力的空白点清单）及其台账")
@@ -240,7 +240,7 @@ def drill_export(request: HttpRequest, code: str, side: str) -> HttpResponseBase
 
 @role_required(*READ_ROLES)
 @require_GET
-def ledger_list(request: HttpRequest) -> HttpResponse:
+def ledger_list(request: AuthedRequest) -> HttpResponse:
     """台账 The ledgers of the user's region that can be generated (a ledger without data is not offered)."""
     year, region = _year_region(request)
     context = {"year": year, "region": region, "ledgers": ledgers_available(year)}
@@ -256,7 +256,7 @@ def ledgers_available(year: int) -> list[dict[str, Any]]:
 
 @role_required(*READ_ROLES)
 @require_GET
-def ledger_export(request: HttpRequest, kind: str) -> HttpResponseBase:
+def ledger_export(request: AuthedRequest, kind: str) -> HttpResponseBase:
     """导出台账 One ledger of the region as .xlsx (audited); 404 for a ledger whose data does not exist."""
     year, region = _year_region(request)
     spec = ledgers.LEDGERS.get(kind)
@@ -277,7 +277,7 @@ def ledger_export(request: HttpRequest, kind: str) -> HttpResponseBase:
 
 @role_required(*READ_ROLES)
 @require_GET
-def report_download(request: HttpRequest) -> HttpResponseBase:
+def report_download(request: AuthedRequest) -> HttpResponseBase:
     """自评报告 The yearly self-assessment report of the region as .docx (audited)."""
     year, region = _year_region(request)
     path = report.report_write(year=year, region=region)
@@ -302,7 +302,7 @@ def report_download(request: HttpRequest) -> HttpResponseBase:
 
 @role_required(*READ_ROLES)
 @require_http_methods(["GET", "POST"])
-def rectification_list(request: HttpRequest) -> HttpResponse:
+def rectification_list(request: AuthedRequest) -> HttpResponse:
     """问题整改 The findings of the user's region; county and township staff record new ones."""
     can_edit = request.user.role in services.RECTIFY_ROLES
     form = RectificationForm(request.POST or None, initial={"region_code": request.user.region_id})
@@ -327,7 +327,7 @@ def rectification_list(request: HttpRequest) -> HttpResponse:
         "items": [(item, names.get(item.region_code, item.region_code)) for item in items],
         "can_edit": can_edit,
         "update_form": RectificationUpdateForm(),
-        "today": date.today(),
+        "today": timezone.localdate(),
         "open": RectificationStatus.OPEN,
     }
     return render(request, "web/indicators/rectifications.html", context)
@@ -335,7 +335,7 @@ def rectification_list(request: HttpRequest) -> HttpResponse:
 
 @role_required(*services.RECTIFY_ROLES)
 @require_POST
-def rectification_update(request: HttpRequest, pk: int) -> HttpResponse:
+def rectification_update(request: AuthedRequest, pk: int) -> HttpResponse:
     """更新整改状态"""
     item = selectors.rectification_get(user=request.user, pk=pk)
     form = RectificationUpdateForm(request.POST)

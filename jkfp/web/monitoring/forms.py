@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 
 from jkfp.monitoring.models import CaseStatus, MeasureKind
+from jkfp.web.forms import choice_field
 
 SELECT = {"class": "form-select"}
 TEXT = {"class": "form-control"}
@@ -40,9 +41,9 @@ class QueueFilterForm(forms.Form):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["year"].choices = [("", "全部年度"), *((y, f"{y}年") for y in years)]
-        self.fields["region"].choices = [("", "全部乡镇和村"), *regions]
-        self.fields["rule"].choices = [("", "全部规则"), *rules]
+        choice_field(self, "year").choices = [("", "全部年度"), *((y, f"{y}年") for y in years)]
+        choice_field(self, "region").choices = [("", "全部乡镇和村"), *regions]
+        choice_field(self, "rule").choices = [("", "全部规则"), *rules]
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -97,10 +98,10 @@ class StepForm(forms.Form):
         self, *args: Any, targets: list[tuple[str, str]], assignees: list[tuple[int, str]], **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["target"].choices = targets
+        choice_field(self, "target").choices = targets
         if len(targets) == 1:
             self.fields["target"].initial = targets[0][0]
-        self.fields["assignee"].choices = [("", "（不选）"), *assignees]
+        choice_field(self, "assignee").choices = [("", "（不选）"), *assignees]
 
 
 class MeasureForm(forms.Form):
@@ -139,9 +140,9 @@ class MeasureForm(forms.Form):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["treatment_case"].choices = [("", "（不关联）"), *treatment_cases]
-        self.fields["contract"].choices = [("", "（不关联）"), *contracts]
-        self.fields["admission"].choices = [("", "（不关联）"), *admissions]
+        choice_field(self, "treatment_case").choices = [("", "（不关联）"), *treatment_cases]
+        choice_field(self, "contract").choices = [("", "（不关联）"), *contracts]
+        choice_field(self, "admission").choices = [("", "（不关联）"), *admissions]
 
 
 class OverviewForm(forms.Form):
@@ -153,4 +154,4 @@ class OverviewForm(forms.Form):
 
     def __init__(self, *args: Any, years: list[int], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["year"].choices = [(y, f"{y}年") for y in years]
+        choice_field(self, "year").choices = [(y, f"{y}年") for y in years]

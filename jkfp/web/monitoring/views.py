@@ -20,12 +20,13 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Page, Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
+from jkfp.accounts.http import AuthedRequest, UploadRequest
 from jkfp.accounts.models import AuditAction, Role
 from jkfp.accounts.scoping import region_choices, region_get
 from jkfp.accounts.services import audit_record
@@ -52,18 +53,18 @@ class AttachmentUploadHandler(SizeLimitUploadHandler):
         self.limit = per_file * services.ATTACHMENT_MAX_COUNT
 
 
-def _page(request: HttpRequest, items: Any) -> Page:
+def _page(request: AuthedRequest, items: Any) -> Page:
     return Paginator(items, PAGE_SIZE).get_page(request.GET.get("page"))
 
 
-def _messages_from(request: HttpRequest, exc: ValidationError, labels: dict[str, str]) -> None:
+def _messages_from(request: AuthedRequest, exc: ValidationError, labels: dict[str, str]) -> None:
     for name, errors in exc.message_dict.items():
         for error in errors:
             label = labels.get(name)
             messages.error(request, f"{label}：{error}" if label else error)
 
 
-def _form_errors(request: HttpRequest, form: Any) -> None:
+def _form_errors(request: AuthedRequest, form: Any) -> None:
     for name, errors in form.errors.items():
         label = form.fields[name].label if name in form.fields else ""
         for error in errors:
@@ -79,7 +80,7 @@ def _labels(form: Any) -> dict[str, str]:
 
 @role_required(*READ_ROLES)
 @require_GET
-def queue(request: HttpRequest) -> HttpResponse:
+def queue(request: AuthedRequest) -> HttpResponse:
     """预警队列 The cases of the user's region: overdue first (highlighted), filterable."""
     form = QueueFilterForm(
         request.GET or None,
@@ -102,7 +103,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     page = _page(request, qs)
     today = timezone.localdate()
     for case in page.object_list:
-        case.is_overdue = selectors.is_overdue(case, today=today)  # type: ignore[attr-defined]
+        case.is_overdue = selectors.is_overdue(case, today=today)
     context = {
         "form": form,
         "page": page,
@@ -155,7 +156,7 @@ def _measure_form(user: Any, case: MonitoringCase, data: Any = None) -> MeasureF
 
 @role_required(*READ_ROLES)
 @require_GET
-def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def case_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     """监测页 One case: person, alerts, deadline, timeline of steps with attachments, measures, the next step's form."""
     case = selectors.case_get(user=request.user, pk=pk)
     audit_record(
@@ -180,21 +181,21 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @csrf_exempt
-def case_step(request: HttpRequest, pk: int) -> HttpResponse:
+def case_step(request: UploadRequest, pk: int) -> HttpResponse:
     """办理步骤 Record the next step; the upload's size limit is enforced while it streams in."""
     if request.method == "POST":
         handler = AttachmentUploadHandler(request)
         request.upload_handlers.insert(0, handler)
-        request.jkfp_upload_handler = handler  # type: ignore[attr-defined]
+        request.jkfp_upload_handler = handler
     return _case_step(request, pk)
 
 
 @role_required(*STEP_ROLES)
 @require_POST
 @csrf_protect
-def _case_step(request: HttpRequest, pk: int) -> HttpResponse:
+def _case_step(request: UploadRequest, pk: int) -> HttpResponse:
     case = selectors.case_get_plain(user=request.user, pk=pk)
-    handler: AttachmentUploadHandler = request.jkfp_upload_handler  # type: ignore[attr-defined]
+    handler: AttachmentUploadHandler = request.jkfp_upload_handler
     if handler.too_large:
         limit = handler.limit // (1024 * 1024) or 1
         messages.error(request, f"附件合计超过 {limit} MB，已拒收")
@@ -228,7 +229,7 @@ def _case_step(request: HttpRequest, pk: int) -> HttpResponse:
 
 @role_required(*MEASURE_ROLES)
 @require_POST
-def measure_add(request: HttpRequest, pk: int) -> HttpResponse:
+def measure_add(request: AuthedRequest, pk: int) -> HttpResponse:
     """登记帮扶措施 Record a health measure of an identified case."""
     case = selectors.case_get_plain(user=request.user, pk=pk)
     form = _measure_form(request.user, case, request.POST)
@@ -265,7 +266,7 @@ def measure_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 @role_required(*READ_ROLES)
 @require_GET
-def attachment(request: HttpRequest, pk: int) -> HttpResponseBase:
+def attachment(request: AuthedRequest, pk: int) -> HttpResponseBase:
     """附件 Download an attachment of a case in the user's region; audited."""
     item = selectors.attachment_get(user=request.user, pk=pk)
     path = Path(settings.VAR_DIR) / item.stored_path
@@ -298,7 +299,7 @@ def attachment(request: HttpRequest, pk: int) -> HttpResponseBase:
 
 @role_required(*OVERVIEW_ROLES)
 @require_GET
-def overview(request: HttpRequest) -> HttpResponse:
+def overview(request: AuthedRequest) -> HttpResponse:
     """县级概览 Cases of the year per township: counts by state, open and overdue; the handling rate."""
     years = selectors.years(user=request.user)
     form = OverviewForm(request.GET or None, years=years)
@@ -325,7 +326,7 @@ def overview(request: HttpRequest) -> HttpResponse:
 
 @role_required(*READ_ROLES)
 @require_GET
-def ledger_export(request: HttpRequest) -> HttpResponseBase:
+def ledger_export(request: AuthedRequest) -> HttpResponseBase:
     """导出防返贫监测预警台账 The ledger of the user's region (or ``?region=`` inside it) and ``?year=``; audited."""
     region = region_get(user=request.user, code=request.GET.get("region"))
     year_text = (request.GET.get("year") or "").strip()

@@ -9,6 +9,7 @@ from django import forms
 
 from jkfp.settlement.compute import CATEGORY_LABELS
 from jkfp.settlement.models import ClaimStatus
+from jkfp.web.forms import choice_field
 
 SELECT = {"class": "form-select"}
 DATE = {"type": "date", "class": "form-control"}
@@ -92,7 +93,7 @@ class SettlementFilterForm(forms.Form):
 
     def __init__(self, *args: Any, institutions: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["institution"].choices = [("", "全部机构"), *institutions]  # type: ignore[attr-defined]
+        choice_field(self, "institution").choices = [("", "全部机构"), *institutions]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -115,7 +116,7 @@ class MonthForm(forms.Form):
 
     def __init__(self, *args: Any, institutions: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["institution"].choices = [("", "全部机构"), *institutions]  # type: ignore[attr-defined]
+        choice_field(self, "institution").choices = [("", "全部机构"), *institutions]
 
 
 class ResettleForm(forms.Form):
@@ -128,4 +129,4 @@ class ResettleForm(forms.Form):
 
     def __init__(self, *args: Any, policies: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["policy"].choices = policies  # type: ignore[attr-defined]
+        choice_field(self, "policy").choices = policies

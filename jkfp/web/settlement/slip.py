@@ -35,14 +35,14 @@ def slip_html(context: dict[str, Any]) -> str:
 
 def slip_pdf(context: dict[str, Any]) -> bytes:
     """结算单 PDF Render the slip of ``context`` (as the slip page builds it) to PDF bytes."""
-    from weasyprint import HTML
+    from weasyprint import HTML  # noqa: PLC0415 (a heavy library, loaded only when a file is written)
 
     return bytes(HTML(string=slip_html(context)).write_pdf())
 
 
 def slip_layout_text(context: dict[str, Any]) -> list[str]:
     """排版文字 The text runs WeasyPrint laid out on the slip's pages (what the PDF shows)."""
-    from weasyprint import HTML
+    from weasyprint import HTML  # noqa: PLC0415 (a heavy library, loaded only when a file is written)
 
     document = HTML(string=slip_html(context)).render()
     texts: list[str] = []

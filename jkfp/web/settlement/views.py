@@ -20,11 +20,12 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from jkfp.accounts.http import AuthedRequest
 from jkfp.accounts.models import AuditAction, Role
 from jkfp.accounts.services import audit_record
 from jkfp.core.idnumber import IdNumberError, mask, validate_id_number
@@ -95,7 +96,7 @@ def _institution_choices(user: Any) -> list[tuple[str, str]]:
 
 @role_required(*READ_ROLES)
 @require_GET
-def settlement_list(request: HttpRequest) -> HttpResponse:
+def settlement_list(request: AuthedRequest) -> HttpResponse:
     """结算列表 Settlements in the user's scope, filtered by discharge dates, institution, category, status."""
     form = SettlementFilterForm(request.GET or None, institutions=_institution_choices(request.user))
     filters: dict[str, Any] = {}
@@ -124,7 +125,7 @@ def settlement_list(request: HttpRequest) -> HttpResponse:
 
 @role_required(*WINDOW_ROLES)
 @require_http_methods(["GET", "POST"])
-def window(request: HttpRequest) -> HttpResponse:
+def window(request: AuthedRequest) -> HttpResponse:
     """结算窗口 Register a deferred-payment admission; the institution's patients in hospital."""
     institution = getattr(request.user, "institution", None)
     if institution is None:
@@ -164,7 +165,7 @@ def window(request: HttpRequest) -> HttpResponse:
     return render(request, "web/settlement/window.html", context, status=status)
 
 
-def _person_by_id(request: HttpRequest, form: AdmissionForm) -> Any:
+def _person_by_id(request: AuthedRequest, form: AdmissionForm) -> Any:
     """The person of the form's full ID number inside the user's region, or None with a form error."""
     try:
         id_number = validate_id_number(form.cleaned_data["id_number"])
@@ -179,7 +180,7 @@ def _person_by_id(request: HttpRequest, form: AdmissionForm) -> Any:
 
 @role_required(*WINDOW_ROLES)
 @require_http_methods(["GET", "POST"])
-def discharge(request: HttpRequest, pk: int) -> HttpResponse:
+def discharge(request: AuthedRequest, pk: int) -> HttpResponse:
     """出院结算 Enter the stay's amounts, settle, and go to the slip."""
     admission = selectors.admission_get(user=request.user, pk=pk)
     initial = {
@@ -220,7 +221,7 @@ def discharge(request: HttpRequest, pk: int) -> HttpResponse:
 # --- 结算单 --------------------------------------------------------------------------------------
 
 
-def _slip_context(request: HttpRequest, claim_id: str) -> dict[str, Any]:
+def _slip_context(request: AuthedRequest, claim_id: str) -> dict[str, Any]:
     """Everything the slip shows, read through the selectors (404 outside the user's scope)."""
     claim = selectors.claim_get(user=request.user, claim_id=claim_id)
     row = selectors.settlement_last(claim=claim)
@@ -241,7 +242,7 @@ def _slip_context(request: HttpRequest, claim_id: str) -> dict[str, Any]:
     }
 
 
-def _audit_slip(request: HttpRequest, claim: Claim, action: str, what: str) -> None:
+def _audit_slip(request: AuthedRequest, claim: Claim, action: str, what: str) -> None:
     audit_record(
         user=request.user,
         action=action,
@@ -255,7 +256,7 @@ def _audit_slip(request: HttpRequest, claim: Claim, action: str, what: str) -> N
 
 @role_required(*READ_ROLES)
 @require_GET
-def slip(request: HttpRequest, claim_id: str) -> HttpResponse:
+def slip(request: AuthedRequest, claim_id: str) -> HttpResponse:
     """结算单 The printable slip: patient (masked ID), stay, every layer, what the person pays, the trace."""
     context = _slip_context(request, claim_id)
     _audit_slip(request, context["claim"], AuditAction.VIEW_SLIP, "查看结算单")
@@ -270,7 +271,7 @@ def slip(request: HttpRequest, claim_id: str) -> HttpResponse:
 
 @role_required(*READ_ROLES)
 @require_GET
-def slip_download(request: HttpRequest, claim_id: str) -> HttpResponse:
+def slip_download(request: AuthedRequest, claim_id: str) -> HttpResponse:
     """结算单 PDF The slip as a PDF (WeasyPrint, Noto Sans CJK); audited as an export."""
     context = _slip_context(request, claim_id)
     pdf = slip_pdf(context)
@@ -282,7 +283,7 @@ def slip_download(request: HttpRequest, claim_id: str) -> HttpResponse:
 
 @role_required(*REVERSE_ROLES)
 @require_POST
-def reverse_claim(request: HttpRequest, claim_id: str) -> HttpResponse:
+def reverse_claim(request: AuthedRequest, claim_id: str) -> HttpResponse:
     """冲销 Reverse a settled claim (with a reason); the person's later claims are re-settled."""
     claim = selectors.claim_get(user=request.user, claim_id=claim_id)
     form = ReverseForm(request.POST)
@@ -305,7 +306,7 @@ def reverse_claim(request: HttpRequest, claim_id: str) -> HttpResponse:
 
 @role_required(*REPORT_ROLES)
 @require_GET
-def resettle_report(request: HttpRequest) -> HttpResponse:
+def resettle_report(request: AuthedRequest) -> HttpResponse:
     """政策调整测算 Re-settle a year with another policy (dry run): fund totals before/after, per
     township, and the persons who pay more, largest first."""
     # One choice per policy name: its highest version (policies() is ordered by name, -version).
@@ -337,7 +338,7 @@ def resettle_report(request: HttpRequest) -> HttpResponse:
     return render(request, "web/settlement/resettle_report.html", context)
 
 
-def _clearing_rows(request: HttpRequest) -> tuple[MonthForm, list[Any]]:
+def _clearing_rows(request: AuthedRequest) -> tuple[MonthForm, list[Any]]:
     form = MonthForm(
         request.GET or None,
         institutions=_institution_choices(request.user),
@@ -355,7 +356,7 @@ def _clearing_rows(request: HttpRequest) -> tuple[MonthForm, list[Any]]:
 
 @role_required(*READ_ROLES)
 @require_GET
-def clearing_page(request: HttpRequest) -> HttpResponse:
+def clearing_page(request: AuthedRequest) -> HttpResponse:
     """基金清算 Per institution and month, what each fund owes the hospital (claims discharged that month)."""
     form, rows = _clearing_rows(request)
     context = {
@@ -370,7 +371,7 @@ def clearing_page(request: HttpRequest) -> HttpResponse:
 
 @role_required(*READ_ROLES)
 @require_GET
-def clearing_export(request: HttpRequest) -> HttpResponseBase:
+def clearing_export(request: AuthedRequest) -> HttpResponseBase:
     """导出清算表 The clearing statement as .xlsx (formula-safe cells); audited."""
     form, rows = _clearing_rows(request)
     if not form.is_valid():

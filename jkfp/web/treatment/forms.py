@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from jkfp.treatment.models import CaseStatus, ReferralStatus, UntreatedReason
+from jkfp.web.forms import choice_field
 
 SELECT = {"class": "form-select"}
 DATE = {"type": "date", "class": "form-control"}
@@ -28,8 +29,8 @@ class CaseFilterForm(forms.Form):
         self, *args: object, diseases: list[tuple[int, str]], regions: list[tuple[str, str]], **kwargs: object
     ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["disease"].choices = [("", "全部病种"), *diseases]
-        self.fields["region"].choices = [("", "全部乡镇和村"), *regions]
+        choice_field(self, "disease").choices = [("", "全部病种"), *diseases]
+        choice_field(self, "region").choices = [("", "全部乡镇和村"), *regions]
 
 
 class CaseStatusForm(forms.Form):
@@ -98,9 +99,9 @@ class CaseForm(forms.Form):
         **kwargs: object,
     ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["disease"].choices = [("", "请选择"), *diseases]
-        self.fields["diagnosis_institution"].choices = [("", "（不在列表中）"), *institutions]
-        self.fields["designated_institution"].choices = [("", "（按病种默认定点医院）"), *institutions]
+        choice_field(self, "disease").choices = [("", "请选择"), *diseases]
+        choice_field(self, "diagnosis_institution").choices = [("", "（不在列表中）"), *institutions]
+        choice_field(self, "designated_institution").choices = [("", "（按病种默认定点医院）"), *institutions]
 
 
 class FollowUpForm(forms.Form):
@@ -133,7 +134,7 @@ class ReferralForm(forms.Form):
     ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         for name in ("from_institution", "to_institution"):
-            self.fields[name].choices = [("", "请选择"), *institutions]
+            choice_field(self, name).choices = [("", "请选择"), *institutions]
         if person_fixed:
             del self.fields["id_number"]
         else:
@@ -162,4 +163,4 @@ class ReferralFilterForm(forms.Form):
 
     def __init__(self, *args: object, regions: list[tuple[str, str]], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["region"].choices = [("", "全部乡镇和村"), *regions]
+        choice_field(self, "region").choices = [("", "全部乡镇和村"), *regions]

@@ -17,12 +17,13 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from jkfp.accounts.http import AuthedRequest
 from jkfp.accounts.models import AuditAction, Role
 from jkfp.accounts.scoping import region_choices, region_get
 from jkfp.accounts.services import audit_record
@@ -49,18 +50,18 @@ EDIT_ROLES = tuple(services.EDIT_ROLES)
 FOLLOWUP_ROLES = tuple(services.FOLLOWUP_ROLES)
 
 
-def _page(request: HttpRequest, items: Any) -> Page:
+def _page(request: AuthedRequest, items: Any) -> Page:
     return Paginator(items, PAGE_SIZE).get_page(request.GET.get("page"))
 
 
-def _errors_to_messages(request: HttpRequest, exc: ValidationError, labels: dict[str, str]) -> None:
+def _errors_to_messages(request: AuthedRequest, exc: ValidationError, labels: dict[str, str]) -> None:
     for field, errors in exc.message_dict.items():
         for error in errors:
             label = labels.get(field)
             messages.error(request, f"{label}：{error}" if label else error)
 
 
-def _form_errors_to_messages(request: HttpRequest, form: Any) -> None:
+def _form_errors_to_messages(request: AuthedRequest, form: Any) -> None:
     for name, errors in form.errors.items():
         label = form.fields[name].label if name in form.fields else ""
         for error in errors:
@@ -76,7 +77,7 @@ def _can(user: Any, roles: tuple[str, ...]) -> bool:
 
 @role_required(*READ_ROLES)
 @require_GET
-def case_list(request: HttpRequest) -> HttpResponse:
+def case_list(request: AuthedRequest) -> HttpResponse:
     """大病救治列表 Cases of the user's region filtered by status, disease and township/village."""
     diseases = [(d.pk, d.name) for d in selectors.major_diseases()]
     form = CaseFilterForm(request.GET or None, diseases=diseases, regions=region_choices(user=request.user))
@@ -98,7 +99,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
 
 @role_required(*READ_ROLES)
 @require_GET
-def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def case_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     """大病救治页 One case: status (and its form), follow-up visits, referrals. Every view is audited."""
     case = selectors.case_get(user=request.user, pk=pk)
     audit_record(
@@ -130,7 +131,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @role_required(*EDIT_ROLES)
 @require_http_methods(["GET", "POST"])
-def case_create(request: HttpRequest) -> HttpResponse:
+def case_create(request: AuthedRequest) -> HttpResponse:
     """登记大病救治 Register one case for a person of the user's region found by full ID number."""
     diseases = [(d.pk, d.name) for d in selectors.major_diseases()]
     institutions = [(i.code, f"{i.name}（{i.code}）") for i in selectors.institutions()]
@@ -168,7 +169,7 @@ def case_create(request: HttpRequest) -> HttpResponse:
 
 @role_required(*EDIT_ROLES)
 @require_POST
-def case_status(request: HttpRequest, pk: int) -> HttpResponse:
+def case_status(request: AuthedRequest, pk: int) -> HttpResponse:
     """设置救治状态 Change the status; 未救治 without a reason is refused with the field named."""
     case = selectors.case_get_plain(user=request.user, pk=pk)
     form = CaseStatusForm(request.POST)
@@ -186,7 +187,7 @@ def case_status(request: HttpRequest, pk: int) -> HttpResponse:
 
 @role_required(*FOLLOWUP_ROLES)
 @require_POST
-def case_followup(request: HttpRequest, pk: int) -> HttpResponse:
+def case_followup(request: AuthedRequest, pk: int) -> HttpResponse:
     """登记回访 Add a follow-up visit (village doctors too, in their own villages)."""
     case = selectors.case_get_plain(user=request.user, pk=pk)
     form = FollowUpForm(request.POST)
@@ -207,7 +208,7 @@ def case_followup(request: HttpRequest, pk: int) -> HttpResponse:
 
 @role_required(*READ_ROLES)
 @require_GET
-def ledger_export(request: HttpRequest) -> HttpResponseBase:
+def ledger_export(request: AuthedRequest) -> HttpResponseBase:
     """导出大病专项救治台账 The ledger of the user's region, or of ``?region=`` inside it; audited."""
     region = region_get(user=request.user, code=request.GET.get("region"))
     directory = Path(settings.VAR_DIR) / "exports"
@@ -239,7 +240,7 @@ def ledger_export(request: HttpRequest) -> HttpResponseBase:
 
 @role_required(*READ_ROLES)
 @require_GET
-def referral_list(request: HttpRequest) -> HttpResponse:
+def referral_list(request: AuthedRequest) -> HttpResponse:
     """转诊列表 Referrals of the user's region, filterable by approval state and township/village."""
     form = ReferralFilterForm(request.GET or None, regions=region_choices(user=request.user))
     filters: dict[str, Any] = {}
@@ -265,7 +266,7 @@ def referral_list(request: HttpRequest) -> HttpResponse:
 
 @role_required(*EDIT_ROLES)
 @require_http_methods(["GET", "POST"])
-def referral_create(request: HttpRequest) -> HttpResponse:
+def referral_create(request: AuthedRequest) -> HttpResponse:
     """转诊备案 Record a referral: from a case page (``?case=``) or for a person found by full ID number."""
     case = None
     case_pk = request.GET.get("case") or request.POST.get("case")
@@ -309,7 +310,7 @@ def referral_create(request: HttpRequest) -> HttpResponse:
     return render(request, "web/treatment/referral_form.html", {"form": form, "case": case}, status=status)
 
 
-def _person_by_id(request: HttpRequest, form: ReferralForm | CaseForm) -> Any:
+def _person_by_id(request: AuthedRequest, form: ReferralForm | CaseForm) -> Any:
     """The person of the form's full ID number inside the user's region, or None with a form error."""
     try:
         id_number = validate_id_number(form.cleaned_data["id_number"])
@@ -324,7 +325,7 @@ def _person_by_id(request: HttpRequest, form: ReferralForm | CaseForm) -> Any:
 
 @role_required(*EDIT_ROLES)
 @require_POST
-def referral_decide(request: HttpRequest, pk: int) -> HttpResponse:
+def referral_decide(request: AuthedRequest, pk: int) -> HttpResponse:
     """审批转诊 Approve or reject a pending referral."""
     referral = selectors.referral_get(user=request.user, pk=pk)
     form = ReferralDecisionForm(request.POST)

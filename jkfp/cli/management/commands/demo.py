@@ -312,8 +312,8 @@ class Command(BaseCommand):
         return confirmed, rejected
 
     def _print_accounts(self, accounts: dict[str, tuple[User, Region]]) -> None:
-        from rich.console import Console
-        from rich.table import Table
+        from rich.console import Console  # noqa: PLC0415 (a heavy library, loaded only when a file is written)
+        from rich.table import Table  # noqa: PLC0415 (a heavy library, loaded only when a file is written)
 
         table = Table(title="演示账号 demo accounts")
         for heading in ("用户名 user", "角色 role", "区划 region", "密码 password"):

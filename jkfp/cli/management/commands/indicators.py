@@ -80,8 +80,8 @@ class Command(BaseCommand):
 
     def _table(self, report: selectors.Report) -> None:
 
-        from rich.console import Console
-        from rich.table import Table
+        from rich.console import Console  # noqa: PLC0415 (a heavy library, loaded only when a file is written)
+        from rich.table import Table  # noqa: PLC0415 (a heavy library, loaded only when a file is written)
 
         as_of = (
             timezone.localtime(report.computed_at).strftime("%Y-%m-%d %H:%M") if report.computed_at else "—"

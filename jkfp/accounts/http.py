@@ -1,0 +1,27 @@
+"""类型化请求 Typed requests: what a view may assume of ``request`` once its guard has run.
+
+``AuthedRequest`` is the request of a signed-in user (views behind ``login_required`` or
+``role_required``): ``request.user`` is a ``User``, never ``AnonymousUser``, so views read its role
+and region without a ``type: ignore``. ``UploadRequest`` also carries the size-limiting upload
+handler that a streaming upload view installs before the body is read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from jkfp.accounts.models import User
+
+
+class AuthedRequest(HttpRequest):
+    """The request of a signed-in user."""
+
+    user: User  # narrowed from User | AnonymousUser by the view's guard
+
+
+class UploadRequest(AuthedRequest):
+    """A signed-in user's upload, with the handler that limits its size while it streams in."""
+
+    jkfp_upload_handler: Any
