@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jkfp.core import idnumber
 from jkfp.engine import ClaimTable, load_preset, settle_batch, settle_claims
 from jkfp.engine.claims import EPOCH_ORDINAL
 
@@ -38,8 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CATEGORIES = ("tekun", "dibao", "poor", "monitored", "ordinary")
 CATEGORY_SHARE = (0.03, 0.07, 0.20, 0.05, 0.65)
 REGIONS = (421321, 421302, 421303, 421381, 420100)
-WEIGHTS = np.array((7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2), dtype=np.int64)
-CHECK = "10X98765432"
+WEIGHTS = np.array(idnumber.WEIGHTS, dtype=np.int64)
+CHECK = idnumber.CHECK_CHARS
 MEMORY_LIMIT_MB = 1536
 REFERENCE_SAMPLE = 40_000
 
