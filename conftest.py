@@ -6,6 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests run on a shared 2-core machine next to other suites and benchmarks: how fast
+# hypothesis can generate inputs there says nothing about the code (a property that fails still
+# fails). Every example still runs; only the speed health check and the per-example deadline go.
+settings.register_profile("shared-machine", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("shared-machine")
 
 
 @pytest.fixture(autouse=True)
