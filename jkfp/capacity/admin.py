@@ -16,7 +16,7 @@ from jkfp.capacity.models import CapacityStandard
 
 
 @admin.register(CapacityStandard)
-class CapacityStandardAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class CapacityStandardAdmin(admin.ModelAdmin):
     list_display = (
         "county",
         "start_on",

@@ -65,7 +65,7 @@ def capacity_ledger_write(
     *, user: Any, region: Region, as_of: date, target: Path, rectified: RectifiedLookup
 ) -> LedgerTotals:
     """写台账 Write the ledger of ``region`` (already checked to lie in the user's scope) on ``as_of``."""
-    import xlsxwriter
+    import xlsxwriter  # noqa: PLC0415 (a heavy library, loaded only when a file is written)
 
     result: Assessment = selectors.assessment(region=region, as_of=as_of)
     staff = list(

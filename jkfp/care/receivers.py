@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jkfp.care.tasks import care_sync_task
+from jkfp.care.tasks import care_sync_task, members_link_task
 
 # Above this many persons the task syncs everyone: the arguments stay small and one pass is cheaper.
 MAX_PERSON_IDS = 5000
@@ -22,8 +22,6 @@ def on_data_changed(
     """花名册变更 → 排队补建随访计划 Queue a care sync for the persons a roster import touched; 卫生人员变更 →
     link the family-doctor members to their staff records."""
     if kind == "capacity":
-        from jkfp.care.tasks import members_link_task
-
         members_link_task.enqueue()
         return
     if kind != "roster":

@@ -14,6 +14,7 @@ from django_tasks import task
 
 from jkfp.care.bulk import schedules_sync
 from jkfp.care.imports import contracts_import, followups_import
+from jkfp.care.services import members_link_staff
 from jkfp.core.importing import ImportSummary
 from jkfp.registry.models import ImportKind, ImportRun
 from jkfp.registry.tasks import ImportProgress, run_import
@@ -45,6 +46,5 @@ def care_import_task(run_id: int) -> dict[str, Any]:
 @task()
 def members_link_task() -> dict[str, int]:
     """关联卫生人员（后台） ``members_link_staff`` as of today."""
-    from jkfp.care.services import members_link_staff
 
     return {"linked": members_link_staff(on=timezone.localdate())}

@@ -48,6 +48,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from jkfp.capacity.ledger import capacity_ledger_write
 from jkfp.capacity.models import PairedSupport, SupportLevel, TelemedicineLink, Training, TrainingAttendance
 from jkfp.capacity.selectors import has_facilities
 from jkfp.care.models import Checkup, Contract, ContractStatus, FollowUpItem
@@ -414,8 +415,6 @@ def ledger_write(*, kind: str, user: Any, region: Region, year: int) -> tuple[Pa
         alert_totals = monitoring_ledger_write(user=user, region=region, year=year, target=Path(name))
         return Path(name), f"{alert_totals.alerts}条 处置率{alert_totals.rate_text()}"
     if kind == "capacity":
-        from jkfp.capacity.ledger import capacity_ledger_write
-
         directory = Path(settings.VAR_DIR) / "exports"
         directory.mkdir(parents=True, exist_ok=True)
         handle, name = tempfile.mkstemp(prefix="ledger-", suffix=".xlsx", dir=directory)

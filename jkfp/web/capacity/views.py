@@ -15,13 +15,15 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from jkfp.accounts.http import AuthedRequest
 from jkfp.accounts.models import Role
+from jkfp.accounts.scoping import NOT_FOUND_REGION, region_get
 from jkfp.capacity import selectors
 from jkfp.capacity.models import TelemedicineLink, on_post_q
 from jkfp.capacity.standard import KIND_CLINIC, KIND_VILLAGE, Assessment, BlankPoint
@@ -41,32 +43,32 @@ READ_ROLES = (Role.COUNTY_ADMIN, Role.TOWNSHIP, Role.VILLAGE_DOCTOR, Role.INSPEC
 PAGE_SIZE = 50
 
 
-def _page(request: HttpRequest, items: Any) -> Page:
+def _page(request: AuthedRequest, items: Any) -> Page:
     return Paginator(items, PAGE_SIZE).get_page(request.GET.get("page"))
 
 
-def _region_as_of(request: HttpRequest) -> tuple[Region, date]:
+def _region_as_of(request: AuthedRequest) -> tuple[Region, date]:
     form = RegionDateForm(request.GET or None)
     if form.is_bound and not form.is_valid():
         raise Http404("区划或日期无效")
     data = form.cleaned_data if form.is_bound else {}
-    region = selectors.region_get(user=request.user, code=data.get("region"))
+    region = region_get(user=request.user, code=data.get("region"))
     return region, data.get("as_of") or timezone.localdate()
 
 
-def _rectified(request: HttpRequest, points: list[BlankPoint]) -> dict[str, Any]:
+def _rectified(request: AuthedRequest, points: list[BlankPoint]) -> dict[str, Any]:
     return indicator_selectors.rectifications_by_subject(
         user=request.user, subjects=[b.subject for b in points]
     )
 
 
-def _can_rectify(request: HttpRequest) -> bool:
+def _can_rectify(request: AuthedRequest) -> bool:
     return getattr(request.user, "role", None) in indicator_services.RECTIFY_ROLES
 
 
 @role_required(*READ_ROLES)
 @require_GET
-def overview(request: HttpRequest) -> HttpResponse:
+def overview(request: AuthedRequest) -> HttpResponse:
     """总览 The standard of the region on a date: figures, county checks, township cards with village tiles,
     the blank points (each with its rectification or a button to raise one)."""
     region, as_of = _region_as_of(request)
@@ -93,11 +95,11 @@ def overview(request: HttpRequest) -> HttpResponse:
 
 @role_required(*READ_ROLES)
 @require_GET
-def village(request: HttpRequest, code: str) -> HttpResponse:
+def village(request: AuthedRequest, code: str) -> HttpResponse:
     """村 One village: who serves it, its checks, and its clinics' staff on the date."""
-    region = selectors.region_get(user=request.user, code=code)
+    region = region_get(user=request.user, code=code)
     if region.level != RegionLevel.VILLAGE:
-        raise Http404(selectors.NOT_FOUND_REGION)
+        raise Http404(NOT_FOUND_REGION)
     _, as_of = _region_as_of(request)
     result = selectors.assessment(region=region, as_of=as_of)
     status = result.village(region.code)
@@ -130,11 +132,11 @@ def village(request: HttpRequest, code: str) -> HttpResponse:
 
 @role_required(*READ_ROLES)
 @require_GET
-def institution_list(request: HttpRequest) -> HttpResponse:
+def institution_list(request: AuthedRequest) -> HttpResponse:
     """机构 Institutions of the user's region with kind, ownership, standardisation and staff on post today."""
     form = InstitutionFilterForm(request.GET or None)
     data = form.cleaned_data if form.is_valid() else {}
-    region = selectors.region_get(user=request.user, code=data.get("region"))
+    region = region_get(user=request.user, code=data.get("region"))
     today = timezone.localdate()
     items = selectors.institutions(user=request.user, region=region).annotate(
         staff_on_post=Count("staff", filter=on_post_q(today, "staff__"), distinct=True),
@@ -148,7 +150,7 @@ def institution_list(request: HttpRequest) -> HttpResponse:
 
 @role_required(*READ_ROLES)
 @require_GET
-def institution_detail(request: HttpRequest, code: str) -> HttpResponse:
+def institution_detail(request: AuthedRequest, code: str) -> HttpResponse:
     """机构 One institution: its standing, the villages it serves, its staff (on the date and before)."""
     institution = selectors.institution_get(user=request.user, code=code)
     _, as_of = _region_as_of(request)
@@ -185,11 +187,11 @@ def institution_detail(request: HttpRequest, code: str) -> HttpResponse:
 
 @role_required(*READ_ROLES)
 @require_GET
-def staff_list(request: HttpRequest) -> HttpResponse:
+def staff_list(request: AuthedRequest) -> HttpResponse:
     """卫生人员 Staff of the user's region, on post on a date (or with the former ones)."""
     form = StaffFilterForm(request.GET or None)
     data = form.cleaned_data if form.is_valid() else {}
-    region = selectors.region_get(user=request.user, code=data.get("region"))
+    region = region_get(user=request.user, code=data.get("region"))
     on = data.get("on") or timezone.localdate()
     items = selectors.staff(user=request.user, region=region, on=None if data.get("history") else on)
     if data.get("institution"):
@@ -204,16 +206,16 @@ def staff_list(request: HttpRequest) -> HttpResponse:
     return render(request, "web/capacity/staff.html", context)
 
 
-def _year_region(request: HttpRequest) -> tuple[int, Region, YearForm]:
+def _year_region(request: AuthedRequest) -> tuple[int, Region, YearForm]:
     form = YearForm(request.GET or None)
     data = form.cleaned_data if form.is_valid() else {}
-    region = selectors.region_get(user=request.user, code=data.get("region"))
+    region = region_get(user=request.user, code=data.get("region"))
     return data.get("year") or timezone.localdate().year, region, form
 
 
 @role_required(*READ_ROLES)
 @require_GET
-def support_list(request: HttpRequest) -> HttpResponse:
+def support_list(request: AuthedRequest) -> HttpResponse:
     """对口帮扶 Support received in the year by institutions of the region."""
     year, region, form = _year_region(request)
     items = selectors.supports(user=request.user, region=region, year=year)
@@ -223,7 +225,7 @@ def support_list(request: HttpRequest) -> HttpResponse:
 
 @role_required(*READ_ROLES)
 @require_GET
-def telemedicine_list(request: HttpRequest) -> HttpResponse:
+def telemedicine_list(request: AuthedRequest) -> HttpResponse:
     """远程医疗 Connected institutions and their consultations in the year."""
     year, region, form = _year_region(request)
     on = min(date(year, 12, 31), timezone.localdate())
@@ -243,7 +245,7 @@ def telemedicine_list(request: HttpRequest) -> HttpResponse:
 
 @role_required(*READ_ROLES)
 @require_GET
-def training_list(request: HttpRequest) -> HttpResponse:
+def training_list(request: AuthedRequest) -> HttpResponse:
     """培训 Trainings of the year attended by institutions of the region."""
     year, region, form = _year_region(request)
     items = selectors.trainings(user=request.user, region=region, year=year)
@@ -253,7 +255,7 @@ def training_list(request: HttpRequest) -> HttpResponse:
 
 @role_required(*indicator_services.RECTIFY_ROLES)
 @require_POST
-def rectify(request: HttpRequest) -> HttpResponse:
+def rectify(request: AuthedRequest) -> HttpResponse:
     """转为整改 Raise a blank point as a rectification item (one click) and show the tracker."""
     form = RectifyForm(request.POST)
     if not form.is_valid():

@@ -664,7 +664,7 @@ def team_create(request: AuthedRequest) -> HttpResponse:
     return _team_list(request, form=form, status=400)
 
 
-def _staff_choices(request: HttpRequest, team: Any) -> list[tuple[int, str]]:
+def _staff_choices(request: AuthedRequest, team: Any) -> list[tuple[int, str]]:
     """卫生人员 The staff on post today at the institutions of the team's township (for the member form)."""
     township = Region.objects.get(code=team.township_id)
     rows = capacity_selectors.staff(user=request.user, region=township, on=timezone.localdate())

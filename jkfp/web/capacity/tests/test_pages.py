@@ -8,6 +8,7 @@ from typing import Any
 
 import openpyxl
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.test import Client
 from docx import Document
 
@@ -104,7 +105,7 @@ def test_one_click_rectification(admin: Any, make_user: Any) -> None:
 
 def test_rectify_outside_the_region_is_refused(world: CapacityWorld, make_user: Any) -> None:
     user = make_user("township", world.county["t1"].code)
-    with pytest.raises(indicator_services.PermissionDenied):
+    with pytest.raises(PermissionDenied):
         indicator_services.rectification_from_blank_point(user=user, subject="blank:clinic:C21", as_of=AS_OF)
     assert not Rectification.objects.exists()
 
