@@ -8,7 +8,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MYPY_EXCEPTIONS_MAX = 30  # modules with ignore_errors = true (was 30 when mypy first read all of jkfp)
-TYPE_IGNORES_MAX = 20  # in jkfp/ (67 on main before issue 14: mypy now reads the whole package with django-stubs)
+# in jkfp/: 67 on main before issue 14, when mypy did not read the whole package with django-stubs
+TYPE_IGNORES_MAX = 20
 
 
 def test_mypy_exceptions_only_shrink() -> None:
