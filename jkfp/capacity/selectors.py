@@ -18,7 +18,7 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet, Sum
 from django.http import Http404
 
-from jkfp.accounts.scoping import code_q, user_prefix, user_sees_code
+from jkfp.accounts.scoping import code_q
 from jkfp.capacity.models import (
     CapacityStandard,
     PairedSupport,
@@ -42,7 +42,6 @@ from jkfp.capacity.standard import (
 )
 from jkfp.regions.models import Institution, Region, RegionLevel, prefix_range
 
-NOT_FOUND_REGION = "区划不存在或不在您的管辖范围内"
 NOT_FOUND_INSTITUTION = "机构不存在或不在您的管辖范围内"
 
 
@@ -146,17 +145,6 @@ def has_facilities() -> bool:
 
 
 # --- scoped reads for pages ------------------------------------------------------------------------
-
-
-def region_get(*, user: Any, code: str | None) -> Region:
-    """区划 The user's region by default, or ``code`` when it lies inside it; ``Http404`` otherwise."""
-    if user_prefix(user) is None:
-        raise Http404(NOT_FOUND_REGION)
-    code = (code or "").strip() or user.region_id
-    region = Region.objects.filter(code=code).first()
-    if region is None or not user_sees_code(user, region.prefix):
-        raise Http404(NOT_FOUND_REGION)
-    return region
 
 
 def institutions(*, user: Any, region: Region | None = None) -> QuerySet[Institution]:

@@ -50,7 +50,7 @@ def _region_as_of(request: HttpRequest) -> tuple[Region, date]:
     if form.is_bound and not form.is_valid():
         raise Http404("区划或日期无效")
     data = form.cleaned_data if form.is_bound else {}
-    region = selectors.region_get(user=request.user, code=data.get("region"))
+    region = indicator_selectors.region_get(user=request.user, code=data.get("region"))
     return region, data.get("as_of") or timezone.localdate()
 
 
@@ -95,9 +95,9 @@ def overview(request: HttpRequest) -> HttpResponse:
 @require_GET
 def village(request: HttpRequest, code: str) -> HttpResponse:
     """村 One village: who serves it, its checks, and its clinics' staff on the date."""
-    region = selectors.region_get(user=request.user, code=code)
+    region = indicator_selectors.region_get(user=request.user, code=code)
     if region.level != RegionLevel.VILLAGE:
-        raise Http404(selectors.NOT_FOUND_REGION)
+        raise Http404(indicator_selectors.NOT_FOUND_REGION)
     _, as_of = _region_as_of(request)
     result = selectors.assessment(region=region, as_of=as_of)
     status = result.village(region.code)
@@ -134,7 +134,7 @@ def institution_list(request: HttpRequest) -> HttpResponse:
     """机构 Institutions of the user's region with kind, ownership, standardisation and staff on post today."""
     form = InstitutionFilterForm(request.GET or None)
     data = form.cleaned_data if form.is_valid() else {}
-    region = selectors.region_get(user=request.user, code=data.get("region"))
+    region = indicator_selectors.region_get(user=request.user, code=data.get("region"))
     today = timezone.localdate()
     items = selectors.institutions(user=request.user, region=region).annotate(
         staff_on_post=Count("staff", filter=on_post_q(today, "staff__"), distinct=True),
@@ -189,7 +189,7 @@ def staff_list(request: HttpRequest) -> HttpResponse:
     """卫生人员 Staff of the user's region, on post on a date (or with the former ones)."""
     form = StaffFilterForm(request.GET or None)
     data = form.cleaned_data if form.is_valid() else {}
-    region = selectors.region_get(user=request.user, code=data.get("region"))
+    region = indicator_selectors.region_get(user=request.user, code=data.get("region"))
     on = data.get("on") or timezone.localdate()
     items = selectors.staff(user=request.user, region=region, on=None if data.get("history") else on)
     if data.get("institution"):
@@ -207,7 +207,7 @@ def staff_list(request: HttpRequest) -> HttpResponse:
 def _year_region(request: HttpRequest) -> tuple[int, Region, YearForm]:
     form = YearForm(request.GET or None)
     data = form.cleaned_data if form.is_valid() else {}
-    region = selectors.region_get(user=request.user, code=data.get("region"))
+    region = indicator_selectors.region_get(user=request.user, code=data.get("region"))
     return data.get("year") or timezone.localdate().year, region, form
 
 
