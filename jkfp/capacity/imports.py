@@ -28,10 +28,11 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from jkfp.accounts.scoping import code_q
@@ -293,6 +294,35 @@ class _Sheet:
         return summary
 
 
+M = TypeVar("M", bound=Model)
+
+
+def _merge(
+    rows: dict[Any, tuple[Any, ...]],
+    existing: dict[Any, M],
+    fields: tuple[str, ...],
+    make: Callable[[Any], M],
+    summary: ImportSummary,
+) -> tuple[list[M], list[M]]:
+    """合并 (records to create, records changed) for ``rows`` (key → values of ``fields``) against the
+    ``existing`` records by key; unchanged ones are counted on ``summary``."""
+    new: list[M] = []
+    changed: list[M] = []
+    for key, values in rows.items():
+        record = existing.get(key)
+        if record is None:
+            record = make(key)
+            new.append(record)
+        elif tuple(getattr(record, f) for f in fields) == values:
+            summary.unchanged += 1
+            continue
+        else:
+            changed.append(record)
+        for f, v in zip(fields, values, strict=True):
+            setattr(record, f, v)
+    return new, changed
+
+
 def _changed_years(dates: Iterable[date | None], today: date) -> list[int]:
     """The years whose capacity figures a change of rows with these dates can move (and this year)."""
     return sorted({today.year} | {d.year for d in dates if d is not None and d.year <= today.year})
@@ -391,27 +421,17 @@ def staff_import(
                 break
 
     summary = ImportSummary()
-    new: list[Staff] = []
-    changed: list[Staff] = []
     fields = ("name", "post", "qualification", "certificate_no", "practice_scope", "end_on")
-    for (idn, inst, start), row in rows.items():
-        record = existing.get((idn, inst, start))
-        values = (row.name, row.post, row.qualification, row.certificate_no, row.practice_scope, row.end_on)
-        if record is None:
-            new.append(
-                Staff(
-                    id_number=idn,
-                    institution_id=inst,
-                    start_on=start,
-                    **dict(zip(fields, values, strict=True)),
-                )
-            )
-        elif tuple(getattr(record, f) for f in fields) != values:
-            for f, v in zip(fields, values, strict=True):
-                setattr(record, f, v)
-            changed.append(record)
-        else:
-            summary.unchanged += 1
+    new, changed = _merge(
+        {
+            key: (row.name, row.post, row.qualification, row.certificate_no, row.practice_scope, row.end_on)
+            for key, row in rows.items()
+        },
+        existing,
+        fields,
+        lambda key: Staff(id_number=key[0], institution_id=key[1], start_on=key[2]),
+        summary,
+    )
     with transaction.atomic():
         Staff.objects.bulk_create(new, batch_size=1000)
         Staff.objects.bulk_update(changed, list(fields), batch_size=1000)
@@ -482,25 +502,13 @@ def supports_import(
         for p in PairedSupport.objects.filter(supported_id__in={k[1] for k in rows})
     }
     summary = ImportSummary()
-    new: list[PairedSupport] = []
-    changed: list[PairedSupport] = []
-    for (supporting, supported, start_on), value in rows.items():
-        found = existing.get((supporting, supported, start_on))
-        if found is None:
-            new.append(
-                PairedSupport(
-                    supporting_id=supporting,
-                    supported_id=supported,
-                    start_on=start_on,
-                    **dict(zip(SUPPORT_FIELDS, value, strict=True)),
-                )
-            )
-        elif tuple(getattr(found, f) for f in SUPPORT_FIELDS) != value:
-            for f, v in zip(SUPPORT_FIELDS, value, strict=True):
-                setattr(found, f, v)
-            changed.append(found)
-        else:
-            summary.unchanged += 1
+    new, changed = _merge(
+        rows,
+        existing,
+        SUPPORT_FIELDS,
+        lambda key: PairedSupport(supporting_id=key[0], supported_id=key[1], start_on=key[2]),
+        summary,
+    )
     with transaction.atomic():
         PairedSupport.objects.bulk_create(new, batch_size=1000)
         PairedSupport.objects.bulk_update(changed, list(SUPPORT_FIELDS), batch_size=1000)
