@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: install demo test lint bench bench-small system-deps clean
 
-install: $(VENV)/.installed node_modules/.installed
+install: $(VENV)/.installed node_modules/.installed jkfp/web/static/vendor/.copied
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -16,6 +16,11 @@ $(VENV)/.installed: pyproject.toml
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The front-end files the pages use (package.json "jkfpStatic"), copied into the package's static folder.
+jkfp/web/static/vendor/.copied: package.json node_modules/.installed scripts/vendor_static.py
+	$(PY) scripts/vendor_static.py
 	touch $@
 
 # Debian packages the page tests and PDFs need (Chromium for Playwright, CJK fonts).
@@ -43,4 +48,4 @@ bench-small: install
 	$(BIN)/python -m benchmarks --small
 
 clean:
-	rm -rf $(VENV) node_modules var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules var dist build jkfp/web/static/vendor .pytest_cache .mypy_cache .ruff_cache

@@ -31,6 +31,14 @@ COMMANDS = {
     "createuser": "创建用户 / create a user bound to a region",
     "demo": "生成示例县数据并创建演示账号 / build the demo county and accounts",
     "serve": "启动网站与后台任务 / serve the site and the background worker",
+    "worker": "只运行后台任务进程 / run the background worker on its own",
+    "backup": "备份数据库与数据目录：backup --out FILE / back up the database and the data directory",
+    "restore": "从备份恢复：restore FILE [--force] / restore a backup into an empty installation",
+    "housekeeping": "立即执行数据清理（后台每天自动执行）/ delete what outlived its keeping period now",
+    "changepassword": "修改用户密码（交互）/ change a user's password (prompts)",
+    "clearsessions": "清除过期会话 / delete expired sessions",
+    "check": "检查配置，生产环境用 check --deploy / check the configuration (--deploy for production)",
+    "showmigrations": "列出数据库迁移及是否已应用 / list the migrations and whether they are applied",
     "settle": "按政策结算住院费用（无需数据库） / settle claims with a policy (no database)",
     "import-claims": "导入结算申请 / import claims (CSV/XLSX)",
     "settle-claims": "批量结算某年待结算申请 / settle a year's pending claims in the database",
@@ -44,7 +52,7 @@ COMMANDS = {
 
 
 # Commands that create or upgrade the schema themselves.
-SELF_MIGRATING = frozenset({"init", "demo"})
+SELF_MIGRATING = frozenset({"init", "demo", "restore", "check", "showmigrations", "backup"})
 
 
 def _schema_behind() -> bool:
