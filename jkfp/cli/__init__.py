@@ -7,8 +7,12 @@ written as ``_`` in the module (``import-roster`` → ``management/commands/impo
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
+from typing import Any
+
+import jkfp
 
 COMMANDS = {
     "init": "创建或升级数据库并载入目录 / create or upgrade the database and load catalogues",
@@ -64,10 +68,35 @@ def _schema_behind() -> bool:
     return bool(executor.migration_plan(executor.loader.graph.leaf_nodes()))
 
 
+# Django's options that mean nothing to a county's IT officer: hidden from every command's --help.
+NOISE_OPTIONS = frozenset(
+    {"--version", "--verbosity", "--settings", "--pythonpath", "--traceback", "--no-color", "--force-color",
+     "--skip-checks"}
+)  # fmt: skip
+
+
+def _hide_noise(handler: Any) -> None:
+    """Wrap ``handler.create_parser`` so that Django's own options are left out of the help."""
+    create_parser = handler.create_parser
+
+    def quiet_parser(prog_name: str, subcommand: str, **kwargs: Any) -> Any:
+        parser = create_parser(prog_name, subcommand, **kwargs)
+        for action in parser._actions:
+            if NOISE_OPTIONS & set(action.option_strings):
+                action.help = argparse.SUPPRESS
+        return parser
+
+    handler.create_parser = quiet_parser
+
+
 def _usage() -> str:
-    lines = ["用法 usage: jkfp <command> [options]", ""]
+    lines = [f"jkfp {jkfp.__version__} 健康扶贫管理系统", "", "用法 usage: jkfp <command> [options]", ""]
     lines += [f"  {name:<22}{text}" for name, text in COMMANDS.items()]
-    lines += ["", "jkfp <command> --help 查看命令说明 / shows a command's options"]
+    lines += [
+        "",
+        "jkfp <command> --help 查看命令说明 / shows a command's options",
+        "jkfp --version 版本 / version",
+    ]
     return "\n".join(lines)
 
 
@@ -75,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in {"-h", "--help", "help"}:
         print(_usage())
+        return 0
+    if args[0] in {"--version", "-V", "version"}:
+        print(f"jkfp {jkfp.__version__}")
         return 0
     command, rest = args[0], args[1:]
     if command == "settle":
@@ -99,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     # run_from_argv names the program "jkfp <command>" in usage and errors, as the user typed it.
     handler = ManagementUtility(["jkfp"]).fetch_command(command.replace("-", "_"))
+    _hide_noise(handler)
     try:
         handler.run_from_argv(["jkfp", command, *rest])
     except SystemExit as exc:

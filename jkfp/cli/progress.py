@@ -1,7 +1,8 @@
 """进度条 One progress bar for the long commands (rich), shown only on a terminal and without ``--json``.
 
 ``with command_progress(stdout, enabled=…) as report:`` yields ``report(step, fraction)``: a bar that
-follows the step's name and its fraction (0–1). Anywhere else — a pipe, a log, ``--json`` — it does
+follows the step's name and its fraction (0–1; ``UNKNOWN`` for a step whose length is not known, which
+pulses). Anywhere else — a pipe, a log, ``--json`` — it does
 nothing, so scripts read clean output.
 """
 
@@ -15,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 Report = Callable[[str, float], None]
+UNKNOWN = -1.0
 
 
 def _quiet(step: str, fraction: float) -> None:
@@ -40,6 +42,9 @@ def command_progress(stream: Any, *, enabled: bool) -> Iterator[Report]:
         task = bar.add_task("", total=1.0)
 
         def report(step: str, fraction: float) -> None:
-            bar.update(task, description=step, completed=max(0.0, min(1.0, fraction)))
+            if fraction < 0:
+                bar.update(task, description=step, total=None)
+            else:
+                bar.update(task, description=step, total=1.0, completed=min(1.0, fraction))
 
         yield report

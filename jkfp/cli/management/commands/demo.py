@@ -32,6 +32,7 @@ from jkfp.accounts.models import Role, User
 from jkfp.accounts.services import user_create
 from jkfp.capacity.synthetic import demo_capacity_build, demo_capacity_reset
 from jkfp.care.synthetic import demo_care_build, demo_care_reset, demo_doctor_names, demo_members_link
+from jkfp.cli.progress import command_progress, progress_wanted
 from jkfp.core.tabular import TableError
 from jkfp.monitoring.synthetic import demo_monitoring_build, demo_monitoring_reset
 from jkfp.ops.models import DemoStamp
@@ -126,6 +127,13 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        with command_progress(self.stdout, enabled=progress_wanted(self.stdout)) as report:
+            self._report = report
+            self._done = 0
+            self._build(options)
+        self._report = None
+
+    def _build(self, options: dict[str, Any]) -> None:
         started = time.perf_counter()
         persons = int(options["persons"])
         if persons < 100:
@@ -225,8 +233,16 @@ class Command(BaseCommand):
 
     # -----------------------------------------------------------------------------------------
 
+    # The demo's steps (files, regions, institutions, three lists, cases, imports done, verification, capacity,
+    # care, settlement, monitoring, indicators, reconciliation): the bar advances one per line said.
+    STEPS = 17
+
     def _say(self, text: str) -> None:
         self.stdout.write(text)
+        self._done = getattr(self, "_done", 0) + 1
+        report = getattr(self, "_report", None)
+        if report is not None:
+            report(text.splitlines()[0][:60], self._done / self.STEPS)
 
     def _ensure_schema(self) -> None:
         """Migrate only when something is unapplied (``jkfp init`` normally ran before)."""
