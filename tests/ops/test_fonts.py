@@ -67,5 +67,5 @@ def test_slips_and_cards_name_the_font_file() -> None:
 
 def test_the_system_check_fails_loudly_without_a_font(settings: pytest.FixtureRequest) -> None:
     settings.CJK_FONT = "/nonexistent/font.otf"  # type: ignore[attr-defined]
-    with pytest.raises(SystemCheckError, match="jkfp.E001"):
+    with pytest.raises(SystemCheckError, match=r"jkfp\.E001"):
         call_command("check")
