@@ -4,9 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install demo test lint bench bench-small system-deps clean
+.PHONY: install demo test lint bench bench-small system-deps bundle clean
 
-install: $(VENV)/.installed node_modules/.installed jkfp/web/static/vendor/.copied
+install: $(VENV)/.installed node_modules/.installed node_modules/.vendor-copied
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -19,7 +19,7 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 # The front-end files the pages use (package.json "jkfpStatic"), copied into the package's static folder.
-jkfp/web/static/vendor/.copied: package.json node_modules/.installed scripts/vendor_static.py
+node_modules/.vendor-copied: package.json node_modules/.installed scripts/vendor_static.py
 	$(PY) scripts/vendor_static.py
 	touch $@
 
@@ -40,6 +40,10 @@ lint: install
 
 test: install system-deps lint
 	bash scripts/test.sh
+
+# The offline release bundle dist/jkfp-<version>-linux-x86_64.tar.gz (docs/deploy.md).
+bundle: install system-deps
+	$(BIN)/python scripts/bundle.py --out dist
 
 bench: install
 	$(BIN)/python -m benchmarks
