@@ -50,10 +50,15 @@ def run(*command: str, env: dict[str, str] | None = None) -> None:
 def constraints(work: Path) -> Path:
     """The versions .venv was tested with, jkfp itself left out."""
     frozen = subprocess.run(
-        [sys.executable, "-m", "pip", "freeze", "--exclude-editable"], check=True, capture_output=True, text=True
+        [sys.executable, "-m", "pip", "freeze", "--exclude-editable"],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     path = work / "constraints.txt"
-    path.write_text("\n".join(line for line in frozen.splitlines() if not line.lower().startswith("jkfp")) + "\n")
+    path.write_text(
+        "\n".join(line for line in frozen.splitlines() if not line.lower().startswith("jkfp")) + "\n"
+    )
     return path
 
 
@@ -69,7 +74,12 @@ def build_wheels(target: Path, work: Path, pythons: tuple[str, ...]) -> None:
 
 
 def build_static(target: Path, work: Path) -> None:
-    env = {**os.environ, "JKFP_HOME": str(work), "JKFP_STATIC_ROOT": str(target), "DJANGO_SETTINGS_MODULE": "jkfp.settings"}
+    env = {
+        **os.environ,
+        "JKFP_HOME": str(work),
+        "JKFP_STATIC_ROOT": str(target),
+        "DJANGO_SETTINGS_MODULE": "jkfp.settings",
+    }
     env.pop("DATABASE_URL", None)
     code = "import django; django.setup(); from jkfp.ops.static import static_collect; static_collect(force=True)"
     run(sys.executable, "-c", code, env=env)
