@@ -191,7 +191,7 @@ USE_I18N = True
 USE_TZ = True
 
 # 静态文件 Collected once (``jkfp init``, or prebuilt in the release bundle) into STATIC_ROOT: hashed
-# names, gzip and brotli copies, only the files the pages use (docs/adr/0009-deployment.md).
+# names, gzip and brotli copies, only the files the pages use (docs/adr/0010-deployment.md).
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("JKFP_STATIC_ROOT") or VAR_DIR / "static").resolve()
 # whitenoise warns (an error under pytest -W error) when STATIC_ROOT does not exist yet.
