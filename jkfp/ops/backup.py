@@ -195,7 +195,7 @@ def _sqlite_config(path: Path) -> dict[str, Any]:
 
 
 def _engine(alias: str = DEFAULT_DB_ALIAS) -> str:
-    vendor = connections[alias].vendor
+    vendor = str(connections[alias].vendor)
     if vendor not in {"sqlite", "postgresql"}:
         raise BackupError(f"不支持的数据库 {vendor}", f"unsupported database {vendor}")
     return vendor

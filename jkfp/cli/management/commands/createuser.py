@@ -117,7 +117,7 @@ def _describe(exc: ValidationError) -> str:
     """错误说明 One line per field, naming the field in Chinese and English."""
     if not hasattr(exc, "error_dict"):
         return "；".join(exc.messages)
-    lines = []
+    lines: list[str] = []
     for field, errors in exc.message_dict.items():
         label = FIELD_NAMES.get(field, field)
         lines.extend(f"{label}: {message}" for message in errors)
