@@ -65,6 +65,7 @@ def constraints(work: Path) -> Path:
 def build_wheels(target: Path, work: Path, pythons: tuple[str, ...]) -> None:
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
     run(*pip, "wheel", "--quiet", "--no-deps", "--wheel-dir", str(target), str(ROOT))
+    shutil.rmtree(ROOT / "build", ignore_errors=True)  # setuptools' scratch copy of the package
     (jkfp_wheel,) = target.glob("jkfp-*.whl")
     limits = str(constraints(work))
     for python in pythons:
