@@ -4,9 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install demo test lint bench bench-small system-deps clean
+.PHONY: install demo test lint bench bench-small system-deps bundle clean
 
-install: $(VENV)/.installed node_modules/.installed
+install: $(VENV)/.installed node_modules/.installed node_modules/.vendor-copied
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -16,6 +16,11 @@ $(VENV)/.installed: pyproject.toml
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The front-end files the pages use (package.json "jkfpStatic"), copied into the package's static folder.
+node_modules/.vendor-copied: package.json node_modules/.installed scripts/vendor_static.py
+	$(PY) scripts/vendor_static.py
 	touch $@
 
 # Debian packages the page tests and PDFs need (Chromium for Playwright, CJK fonts).
@@ -37,6 +42,10 @@ lint: install
 test: install system-deps lint
 	bash scripts/test.sh
 
+# The offline release bundle dist/jkfp-<version>-linux-x86_64.tar.gz (docs/deploy.md).
+bundle: install system-deps
+	$(BIN)/python scripts/bundle.py --out dist
+
 bench: install
 	$(BIN)/python -m benchmarks
 
@@ -44,4 +53,4 @@ bench-small: install
 	$(BIN)/python -m benchmarks --small
 
 clean:
-	rm -rf $(VENV) node_modules var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules var dist build jkfp/web/static/vendor .pytest_cache .mypy_cache .ruff_cache

@@ -65,3 +65,11 @@ def make_user(county: dict[str, Any]) -> Callable[..., Any]:
         )
 
     return _make
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _static_collected() -> None:
+    """Pages name their static files through the manifest: collect once (skipped when current)."""
+    from jkfp.ops.static import static_collect
+
+    static_collect()

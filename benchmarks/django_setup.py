@@ -55,11 +55,16 @@ def setup_django(database_url: str | None = None, *, home: Path | None = None) -
     """Point Django at ``database_url`` (default: a new SQLite file under ``home``), migrate, return home."""
     home = home or Path(tempfile.mkdtemp(prefix="jkfp-bench-"))
     os.environ["JKFP_HOME"] = str(home)
+    # Pages name their static files through the manifest: share the checkout's collected folder.
+    os.environ.setdefault("JKFP_STATIC_ROOT", str(Path(__file__).resolve().parent.parent / "var" / "static"))
     os.environ["DATABASE_URL"] = database_url or f"sqlite:///{home / 'bench.sqlite3'}"
     os.environ["DJANGO_SETTINGS_MODULE"] = "jkfp.settings"
     import django
     from django.core.management import call_command
 
+    from jkfp.ops.static import static_collect
+
     django.setup()
     call_command("migrate", interactive=False, verbosity=0)
+    static_collect()  # nothing to do when the suite (or jkfp init) collected them already
     return home

@@ -1,9 +1,8 @@
 """Django settings for jkfp (健康扶贫).
 
-Everything that differs between machines comes from the environment:
-``DATABASE_URL`` (default: SQLite file ``var/jkfp.sqlite3`` under ``JKFP_HOME``, the working directory
-unless set), ``JKFP_SECRET_KEY`` (default: generated once into ``var/secret_key``), ``JKFP_DEBUG``,
-``JKFP_ALLOWED_HOSTS``.
+Everything that differs between machines comes from the environment (12-factor); every variable is
+documented in ``docs/deploy.md`` (§ 配置) and ``deploy/jkfp.env``. The defaults suit one machine and
+``make demo``: SQLite under ``var/`` of the working directory, plain HTTP on loopback.
 """
 
 from __future__ import annotations
@@ -15,24 +14,66 @@ from pathlib import Path
 import dj_database_url
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _env_flag(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    return default if not value else value in {"1", "true", "yes", "on"}
+
+
+def _env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
 HOME = Path(os.environ.get("JKFP_HOME", Path.cwd())).resolve()
-VAR_DIR = HOME / "var"
+# 数据目录 The data directory: the SQLite database, the secret key, uploads, attachments, reports.
+VAR_DIR = Path(os.environ.get("JKFP_DATA_DIR") or HOME / "var").resolve()
 VAR_DIR.mkdir(parents=True, exist_ok=True)
+# Worker heartbeats and the housekeeping stamp (jkfp.ops.worker); never backed up.
+RUN_DIR = VAR_DIR / "run"
 
 
 def _secret_key() -> str:
+    """The key from JKFP_SECRET_KEY, else from JKFP_SECRET_KEY_FILE (default ``<data dir>/secret_key``,
+    generated there once, mode 0600)."""
     if os.environ.get("JKFP_SECRET_KEY"):
         return os.environ["JKFP_SECRET_KEY"]
-    key_file = VAR_DIR / "secret_key"
+    key_file = Path(os.environ.get("JKFP_SECRET_KEY_FILE") or VAR_DIR / "secret_key")
     if not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.touch(mode=0o600)
         key_file.write_text(secrets.token_urlsafe(50))
-        key_file.chmod(0o600)
     return key_file.read_text().strip()
 
 
 SECRET_KEY = _secret_key()
-DEBUG = os.environ.get("JKFP_DEBUG", "0") == "1"
-ALLOWED_HOSTS = os.environ.get("JKFP_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
+DEBUG = _env_flag("JKFP_DEBUG")
+# Loopback names are always allowed: the health check and the proxy talk to the site on 127.0.0.1.
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
+ALLOWED_HOSTS = [*_env_list("JKFP_ALLOWED_HOSTS"), *LOOPBACK_HOSTS, "testserver"]
+
+# 在 HTTPS 反向代理之后 Behind a TLS proxy (nginx, deploy/nginx/jkfp.conf): trust its X-Forwarded-Proto,
+# send cookies only over HTTPS, redirect plain HTTP (except the health check on loopback), and HSTS.
+HTTPS = _env_flag("JKFP_HTTPS")
+if HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = _env_int("JKFP_HSTS_SECONDS", 365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_flag("JKFP_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    # Only a statement in the header; an intranet name can never be on the browsers' preload list.
+    SECURE_HSTS_PRELOAD = _env_flag("JKFP_HSTS_PRELOAD", default=True)
+# Origins allowed to POST besides the site itself (e.g. another name or port of the same proxy).
+CSRF_TRUSTED_ORIGINS = _env_list("JKFP_CSRF_TRUSTED_ORIGINS")
+# Proxies whose X-Real-IP is believed as the client's address (audit log, login throttling).
+TRUSTED_PROXIES = frozenset(_env_list("JKFP_TRUSTED_PROXIES", "127.0.0.1,::1"))
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -58,20 +99,25 @@ INSTALLED_APPS = [
     "jkfp.settlement",
     "jkfp.monitoring",
     "jkfp.indicators",
+    "jkfp.ops",
     "jkfp.web",
     "jkfp.cli",
 ]
 
 MIDDLEWARE = [
+    "jkfp.core.proxy.TrustedProxyMiddleware",  # the client's address from a trusted proxy's X-Real-IP
     "jkfp.api.middleware.ApiFastPathMiddleware",  # /api/: token auth, JSON — skips the browser middleware
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Pages compressed (with Django's BREACH mitigation); static files come compressed from whitenoise.
+    "django.middleware.gzip.GZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "jkfp.web.accounts.PasswordChangeRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -120,7 +166,7 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "jkfp.accounts.passwords.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -144,31 +190,35 @@ TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True
 
+# 静态文件 Collected once (``jkfp init``, or prebuilt in the release bundle) into STATIC_ROOT: hashed
+# names, gzip and brotli copies, only the files the pages use (docs/adr/0010-deployment.md).
 STATIC_URL = "/static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = Path(os.environ.get("JKFP_STATIC_ROOT") or VAR_DIR / "static").resolve()
 # whitenoise warns (an error under pytest -W error) when STATIC_ROOT does not exist yet.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
-_NODE_MODULES = Path(os.environ.get("JKFP_NODE_MODULES", PACKAGE_DIR.parent / "node_modules"))
-STATICFILES_DIRS = [
-    (prefix, _NODE_MODULES / sub)
-    for prefix, sub in (
-        ("vendor/bootstrap", "bootstrap/dist"),
-        ("vendor/htmx", "htmx.org/dist"),
-        ("vendor/echarts", "echarts/dist"),
-    )
-    if (_NODE_MODULES / sub).is_dir()
-]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
-WHITENOISE_USE_FINDERS = True
+STATICFILES_FINDERS = ["jkfp.ops.static.PageStaticFinder"]
+WHITENOISE_KEEP_ONLY_HASHED_FILES = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
 MEDIA_ROOT = VAR_DIR / "media"
 IMPORT_DIR = VAR_DIR / "imports"
-# Uploads: at most 100 MB per file; larger ones are refused with a message, never half-read.
-UPLOAD_MAX_BYTES = 100 * 1024 * 1024
+# Uploads: at most JKFP_UPLOAD_MAX_MB (100) MB per file; larger ones are refused with a message, never
+# half-read. nginx's client_max_body_size is this plus 1 MB for the form around the file.
+UPLOAD_MAX_MB = _env_int("JKFP_UPLOAD_MAX_MB", 100)
+UPLOAD_MAX_BYTES = UPLOAD_MAX_MB * 1024 * 1024
+# 数据清理 Error reports of imports are kept this many days; task results and throttling records too.
+ERROR_REPORT_DAYS = _env_int("JKFP_ERROR_REPORT_DAYS", 30)
+TASK_RESULT_DAYS = _env_int("JKFP_TASK_RESULT_DAYS", 30)
+THROTTLE_RECORD_DAYS = _env_int("JKFP_THROTTLE_RECORD_DAYS", 90)
+# /healthz: unhealthy below this much free disk in the data directory, or with no worker heartbeat.
+HEALTH_MIN_FREE_MB = _env_int("JKFP_MIN_FREE_DISK_MB", 1024)
+HEALTH_WORKER_STALE_SECONDS = _env_int("JKFP_WORKER_STALE_SECONDS", 120)
+# A CJK font file for the PDFs (slips, contact cards); found by jkfp.core.fonts when not set.
+CJK_FONT = os.environ.get("JKFP_CJK_FONT", "")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_TEMP_DIR = None
@@ -181,7 +231,8 @@ TASKS = {
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 8 * 3600
-CSRF_COOKIE_HTTPONLY = False
+# No script reads the CSRF cookie: pages carry the token (forms, and hx-headers on <body> for htmx).
+CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -199,9 +250,29 @@ CONTENT_SECURITY_POLICY = {
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-LOGGING = {
+# 日志 To standard error (journald under systemd) and, with JKFP_LOG_FILE, to a file that logrotate
+# may move (WatchedFileHandler reopens it).
+LOG_LEVEL = os.environ.get("JKFP_LOG_LEVEL", "WARNING").upper()
+LOG_FILE = os.environ.get("JKFP_LOG_FILE", "")
+LOGGING: dict[str, object] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("JKFP_LOG_LEVEL", "WARNING")},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        **(
+            {
+                "file": {
+                    "class": "logging.handlers.WatchedFileHandler",
+                    "filename": LOG_FILE,
+                    "formatter": "plain",
+                }
+            }
+            if LOG_FILE
+            else {}
+        ),
+    },
+    "root": {"handlers": ["console", "file"] if LOG_FILE else ["console"], "level": LOG_LEVEL},
+    # Deletions (issue 15 §8) and the worker's start and stop are always recorded.
+    "loggers": {name: {"level": "INFO"} for name in ("jkfp.housekeeping", "jkfp.worker")},
 }

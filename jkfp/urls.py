@@ -4,8 +4,10 @@ from django.contrib import admin
 from django.urls import include, path
 
 from jkfp.api.main import api
+from jkfp.web.health import healthz
 
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("treatment/", include("jkfp.web.treatment.urls")),
     path("indicators/", include("jkfp.web.indicators.urls")),

@@ -60,3 +60,51 @@ def test_usage_names_the_command_as_typed(tmp_path: Path) -> None:
     helptext = _jkfp(tmp_path, "import-roster", "--help")
     assert helptext.returncode == 0
     assert helptext.stdout.startswith("usage: jkfp import-roster")
+
+
+def test_version_and_no_django_noise_in_help(tmp_path: Path) -> None:
+    import jkfp
+
+    assert _jkfp(tmp_path, "--version").stdout.strip() == f"jkfp {jkfp.__version__}"
+    usage = _jkfp(tmp_path, "--help").stdout
+    for command in ("worker", "backup", "restore", "changepassword", "clearsessions", "check"):
+        assert f"  {command} " in usage, command
+    for command in ("import-roster", "check", "changepassword"):
+        helptext = _jkfp(tmp_path, command, "--help").stdout
+        for noise in (
+            "--settings",
+            "--pythonpath",
+            "--traceback",
+            "--no-color",
+            "--skip-checks",
+            "--verbosity",
+        ):
+            assert noise not in helptext, (command, noise)
+
+
+def test_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:
+    """A long command draws a rich bar on a terminal (a pseudo-terminal here), never into a pipe or --json."""
+    import pty
+
+    archive = str(tmp_path / "b.tar")
+    env = {**os.environ, "JKFP_HOME": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+           "COLUMNS": "100"}  # fmt: skip
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: jkfp on the pseudo-terminal
+        os.execve(sys.executable, [sys.executable, "-m", "jkfp.cli", "backup", "--out", archive], env)  # noqa: S606
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    _, status = os.waitpid(pid, 0)
+    shown = b"".join(chunks).decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 0, shown
+    assert "━" in shown and "已备份到" in shown
+    piped = subprocess.run([sys.executable, "-m", "jkfp.cli", "backup", "--out", archive], env=env,
+                           capture_output=True, text=True)  # fmt: skip
+    assert piped.returncode == 0 and "━" not in piped.stdout and "已备份到" in piped.stdout

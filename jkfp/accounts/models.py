@@ -38,6 +38,8 @@ class User(AbstractUser):
         related_name="users",
     )
     full_name = models.CharField("姓名", max_length=50, blank=True)
+    # Set when an administrator resets the password: every page asks for a new one until it is changed.
+    must_change_password = models.BooleanField("下次登录须修改密码", default=False)
 
     class Meta:
         verbose_name = "用户"
@@ -69,6 +71,8 @@ class AuditAction(models.TextChoices):
     TOKEN = "token", "接口令牌"
     VIEW_SLIP = "view_slip", "查看结算单"
     CHANGE = "change", "修改记录"
+    PASSWORD_CHANGE = "password_change", "修改密码"
+    PASSWORD_RESET = "password_reset", "重置密码"
 
 
 class AuditEvent(models.Model):

@@ -45,6 +45,18 @@ def audit_events(
     return qs.select_related("user").order_by("-at", "-id")
 
 
+def users_of_region(*, user: Any) -> QuerySet[User]:
+    """本区划用户 The accounts bound inside a county administrator's region (anyone else: none)."""
+    if getattr(user, "role", None) != Role.COUNTY_ADMIN or user_prefix(user) is None:
+        return User.objects.none()
+    return User.objects.filter(code_q(user, "region_id")).select_related("region").order_by("username")
+
+
+def user_of_region(*, user: Any, pk: int) -> User | None:
+    """本区划的一个用户 One account of the administrator's region, or None (outside it: not found)."""
+    return users_of_region(user=user).filter(pk=pk).first()
+
+
 def user_by_username(*, username: str) -> User | None:
     """按用户名查用户 The active user with this user name, or None (for auditing failed logins)."""
     return User.objects.filter(username=username, is_active=True).select_related("region").first()

@@ -6,12 +6,13 @@ import secrets
 from typing import Any
 
 from django.contrib.auth.models import Permission
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from jkfp.accounts.models import AuditAction, AuditEvent, InstitutionToken, Role, User
+from jkfp.accounts.scoping import user_sees_code
 from jkfp.accounts.selectors import API_KEY_LEAD, token_digest
 from jkfp.core.bulkdb import insert_returning
 from jkfp.regions.models import Institution, Region, RegionLevel
@@ -68,6 +69,51 @@ def user_create(
         user.save()
         if role == Role.COUNTY_ADMIN:
             user.user_permissions.set(_county_admin_permissions())
+    return user
+
+
+ERR_RESET_ROLE = "只有县卫健局管理员可以重置密码 / only a county administrator may reset passwords"
+ERR_RESET_REGION = "该用户不在您的区划内 / the user is outside your region"
+ERR_RESET_SELF = "请在“修改密码”页修改自己的密码 / change your own password on the password page"
+
+
+def user_password_change(*, user: User, password: str, request: Any = None) -> User:
+    """修改密码 The user sets a new password (validated by the caller's form); the reset flag is cleared."""
+    user.set_password(password)
+    user.must_change_password = False
+    user.save(update_fields=["password", "must_change_password"])
+    audit_record(
+        user=user,
+        action=AuditAction.PASSWORD_CHANGE,
+        object_type="user",
+        object_id=user.username,
+        region_code=user.region_id or "",
+        request=request,
+    )
+    return user
+
+
+def user_password_reset(*, admin: User, user: User, password: str, request: Any = None) -> User:
+    """重置密码 A county administrator gives a user of their region a temporary password; the user must
+    change it at the next login. Audited; refused outside the administrator's region."""
+    if admin.role != Role.COUNTY_ADMIN:
+        raise PermissionDenied(ERR_RESET_ROLE)
+    if user.pk == admin.pk:
+        raise ValidationError({"password": ERR_RESET_SELF})
+    if not user_sees_code(admin, user.region_id):
+        raise PermissionDenied(ERR_RESET_REGION)
+    user.set_password(password)
+    user.must_change_password = True
+    user.save(update_fields=["password", "must_change_password"])
+    audit_record(
+        user=admin,
+        action=AuditAction.PASSWORD_RESET,
+        object_type="user",
+        object_id=user.username,
+        detail=f"重置{user.username}的密码，下次登录须修改",
+        region_code=user.region_id or "",
+        request=request,
+    )
     return user
 
 

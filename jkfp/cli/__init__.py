@@ -7,8 +7,12 @@ written as ``_`` in the module (``import-roster`` → ``management/commands/impo
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
+from typing import Any
+
+import jkfp
 
 COMMANDS = {
     "init": "创建或升级数据库并载入目录 / create or upgrade the database and load catalogues",
@@ -31,6 +35,14 @@ COMMANDS = {
     "createuser": "创建用户 / create a user bound to a region",
     "demo": "生成示例县数据并创建演示账号 / build the demo county and accounts",
     "serve": "启动网站与后台任务 / serve the site and the background worker",
+    "worker": "只运行后台任务进程 / run the background worker on its own",
+    "backup": "备份数据库与数据目录：backup --out FILE / back up the database and the data directory",
+    "restore": "从备份恢复：restore FILE [--force] / restore a backup into an empty installation",
+    "housekeeping": "立即执行数据清理（后台每天自动执行）/ delete what outlived its keeping period now",
+    "changepassword": "修改用户密码（交互）/ change a user's password (prompts)",
+    "clearsessions": "清除过期会话 / delete expired sessions",
+    "check": "检查配置，生产环境用 check --deploy / check the configuration (--deploy for production)",
+    "showmigrations": "列出数据库迁移及是否已应用 / list the migrations and whether they are applied",
     "settle": "按政策结算住院费用（无需数据库） / settle claims with a policy (no database)",
     "import-claims": "导入结算申请 / import claims (CSV/XLSX)",
     "settle-claims": "批量结算某年待结算申请 / settle a year's pending claims in the database",
@@ -44,7 +56,7 @@ COMMANDS = {
 
 
 # Commands that create or upgrade the schema themselves.
-SELF_MIGRATING = frozenset({"init", "demo"})
+SELF_MIGRATING = frozenset({"init", "demo", "restore", "check", "showmigrations", "backup"})
 
 
 def _schema_behind() -> bool:
@@ -56,10 +68,35 @@ def _schema_behind() -> bool:
     return bool(executor.migration_plan(executor.loader.graph.leaf_nodes()))
 
 
+# Django's options that mean nothing to a county's IT officer: hidden from every command's --help.
+NOISE_OPTIONS = frozenset(
+    {"--version", "--verbosity", "--settings", "--pythonpath", "--traceback", "--no-color", "--force-color",
+     "--skip-checks"}
+)  # fmt: skip
+
+
+def _hide_noise(handler: Any) -> None:
+    """Wrap ``handler.create_parser`` so that Django's own options are left out of the help."""
+    create_parser = handler.create_parser
+
+    def quiet_parser(prog_name: str, subcommand: str, **kwargs: Any) -> Any:
+        parser = create_parser(prog_name, subcommand, **kwargs)
+        for action in parser._actions:
+            if NOISE_OPTIONS & set(action.option_strings):
+                action.help = argparse.SUPPRESS
+        return parser
+
+    handler.create_parser = quiet_parser
+
+
 def _usage() -> str:
-    lines = ["用法 usage: jkfp <command> [options]", ""]
+    lines = [f"jkfp {jkfp.__version__} 健康扶贫管理系统", "", "用法 usage: jkfp <command> [options]", ""]
     lines += [f"  {name:<22}{text}" for name, text in COMMANDS.items()]
-    lines += ["", "jkfp <command> --help 查看命令说明 / shows a command's options"]
+    lines += [
+        "",
+        "jkfp <command> --help 查看命令说明 / shows a command's options",
+        "jkfp --version 版本 / version",
+    ]
     return "\n".join(lines)
 
 
@@ -67,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in {"-h", "--help", "help"}:
         print(_usage())
+        return 0
+    if args[0] in {"--version", "-V", "version"}:
+        print(f"jkfp {jkfp.__version__}")
         return 0
     command, rest = args[0], args[1:]
     if command == "settle":
@@ -91,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     # run_from_argv names the program "jkfp <command>" in usage and errors, as the user typed it.
     handler = ManagementUtility(["jkfp"]).fetch_command(command.replace("-", "_"))
+    _hide_noise(handler)
     try:
         handler.run_from_argv(["jkfp", command, *rest])
     except SystemExit as exc:

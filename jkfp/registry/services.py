@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import logging
 import re
 import uuid
 from importlib import resources
@@ -139,6 +140,33 @@ def store_upload(upload: Any, name: str, *, fallback: str = "upload") -> Path:
         for chunk in upload.chunks():
             out.write(chunk)
     return target
+
+
+housekeeping_log = logging.getLogger("jkfp.housekeeping")
+
+
+def import_source_delete(*, run: ImportRun) -> bool:
+    """删除上传原件 Delete the stored upload of a finished web import, and its folder (issue 15 §8).
+
+    Only a file that ``store_upload`` wrote under IMPORT_DIR is deleted — a command-line import records
+    the user's own file, which is never ours — and the deletion is logged. True when a file went.
+    """
+    if not run.stored_path:
+        return False
+    base = Path(settings.IMPORT_DIR).resolve()
+    path = Path(run.stored_path).resolve()
+    if not path.is_relative_to(base) or path.is_relative_to(base / "errors"):
+        return False
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    housekeeping_log.info(
+        "已删除上传原件（导入%s已结束） / deleted the upload of finished import %s: %s", run.pk, run.pk, path
+    )
+    if path.parent != base and not any(path.parent.iterdir()):
+        path.parent.rmdir()
+    return True
 
 
 def import_role_check(user: Any) -> None:

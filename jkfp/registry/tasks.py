@@ -19,6 +19,7 @@ from jkfp.core.tabular import TableError
 from jkfp.registry.enrolment import enrolment_import
 from jkfp.registry.imports import roster_import
 from jkfp.registry.models import ImportRun, ImportStatus
+from jkfp.registry.services import import_source_delete
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,21 @@ def run_import(
     writes nothing (the region cannot be checked).
     """
     run = ImportRun.objects.select_related("user", "user__region").get(pk=run_id)
+    try:
+        return _run_import(run, importer, label=label, require_user=require_user)
+    finally:
+        # The uploaded file is not kept once its import has finished, whatever the outcome (issue 15 §8).
+        import_source_delete(run=run)
+
+
+def _run_import(
+    run: ImportRun,
+    importer: Callable[[ImportRun, ImportProgress], ImportSummary],
+    *,
+    label: str,
+    require_user: bool,
+) -> dict[str, Any]:
+    run_id = run.pk
     ImportRun.objects.filter(pk=run_id).update(
         status=ImportStatus.RUNNING, started_at=timezone.now(), progress=0
     )

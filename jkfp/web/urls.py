@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from jkfp.web import views
+from jkfp.web import accounts, views
 
 app_name = "web"
 urlpatterns = [
@@ -21,4 +21,7 @@ urlpatterns = [
     path("imports/<int:pk>/", views.import_detail, name="import_detail"),
     path("imports/<int:pk>/errors.xlsx", views.import_errors, name="import_errors"),
     path("audit/", views.audit_log, name="audit_log"),
+    path("password/", accounts.password_change, name="password_change"),
+    path("users/", accounts.user_list, name="user_list"),
+    path("users/<int:pk>/password/", accounts.user_password_reset_view, name="user_password_reset"),
 ]

@@ -49,6 +49,37 @@ class Tab:
         self.page.get_by_role("button", name="登录").click()
 
 
+class _NoStaticHandler:
+    """The live server's static handler that hands every request to the site itself.
+
+    pytest-django's live server serves ``/static/`` from the finders, which know no hashed names; the
+    site's whitenoise serves the collected, hashed, compressed files as production does.
+    """
+
+    def __init__(self, application: Any) -> None:
+        self.application = application
+
+    def __call__(self, environ: Any, start_response: Any) -> Any:
+        return self.application(environ, start_response)
+
+
+@pytest.fixture(scope="session")
+def live_server(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """pytest-django's live server, with static files served by the site's whitenoise."""
+    from django.test.testcases import LiveServerThread
+    from pytest_django import live_server_helper
+
+    server = live_server_helper.LiveServer("localhost", start=False)
+    thread = server.thread
+    server.thread = LiveServerThread(
+        "localhost", static_handler=_NoStaticHandler, connections_override=thread.connections_override
+    )
+    server.thread.daemon = True
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def phone(live_server: Any, settings: Any) -> Callable[..., AbstractContextManager[Tab]]:
     """``with phone() as tab:`` a fresh headless Chromium (closed afterwards) showing one phone-sized page."""

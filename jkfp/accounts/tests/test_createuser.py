@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from io import StringIO
 from typing import Any
 
 import pytest
@@ -14,10 +15,15 @@ pytestmark = pytest.mark.django_db
 
 
 def _run(*args: str) -> str:
-    from io import StringIO
-
+    """Run the command with ``--password P`` given, as a script would, on standard input."""
+    arguments = list(args)
+    password = ""
+    if "--password" in arguments:
+        at = arguments.index("--password")
+        password = arguments[at + 1]
+        del arguments[at : at + 2]
     out = StringIO()
-    call_command("createuser", *args, stdout=out)
+    call_command("createuser", *arguments, "--password-stdin", stdin=StringIO(password + "\n"), stdout=out)
     return out.getvalue()
 
 
@@ -64,11 +70,23 @@ def test_duplicate_user_name_is_refused(county: Any) -> None:
         _run("--username", "dup", "--password", "Zx9!long-pass", "--role", "inspector", "--region", "421321")
 
 
-def test_weak_password_is_refused(county: Any) -> None:
+def test_weak_password_is_refused_in_chinese_and_english(county: Any) -> None:
     with pytest.raises(CommandError) as info:
         _run("--username", "weak", "--password", "12345678", "--role", "inspector", "--region", "421321")
-    assert "密码 password" in str(info.value)
+    message = str(info.value)
+    assert "密码 password" in message
+    assert "这个密码太常见了" in message and "This password is too common" in message
     assert not User.objects.filter(username="weak").exists()
+
+
+def test_the_password_is_no_argument_and_needs_a_terminal_or_stdin(county: Any) -> None:
+    with pytest.raises(CommandError, match="密码不能写在命令行上"):
+        call_command("createuser", "--username", "p", "--password", "Zx9!long-pass", "--role", "inspector",
+                     "--region", "421321")  # fmt: skip
+    with pytest.raises(CommandError, match="--password-stdin"):
+        call_command("createuser", "--username", "p", "--role", "inspector", "--region", "421321",
+                     stdin=StringIO(""))  # fmt: skip
+    assert not User.objects.filter(username="p").exists()
 
 
 def test_unknown_role_is_refused_by_the_parser(county: Any) -> None:

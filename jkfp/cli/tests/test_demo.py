@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -126,7 +127,10 @@ def test_demo_reset_rebuilds_the_same_county(tmp_path: Path) -> None:
     run_demo(tmp_path)
     before = counts()
     admin = User.objects.get(username="demo-admin")
-    output = run_demo(tmp_path, reset=True)
+    with pytest.raises(CommandError, match="--yes"):
+        run_demo(tmp_path, reset=True, stdin=io.StringIO("y\n"))  # not a terminal, no --yes: refused
+    assert counts() == before
+    output = run_demo(tmp_path, reset=True, yes=True)
     assert "已删除示例数据" in output
     after = counts()
     assert after == before
@@ -134,11 +138,33 @@ def test_demo_reset_rebuilds_the_same_county(tmp_path: Path) -> None:
 
 
 def test_demo_refuses_a_tiny_county(tmp_path: Path) -> None:
-    from django.core.management.base import CommandError
-
     with pytest.raises(CommandError, match="至少100"):
         call_command("demo", persons=10, out=tmp_path, stdout=io.StringIO())
     assert not Person.objects.exists()
+
+
+def test_demo_never_touches_a_real_countys_data(tmp_path: Path, county: Any, make_user: Any) -> None:
+    """A real 随县 (code 421321, as in the fixture) with a real account: demo and --reset refuse."""
+    from jkfp.ops.models import DemoStamp
+    from jkfp.registry.models import Person
+
+    make_user(Role.COUNTY_ADMIN, "421321", username="zhang-admin")
+    before = (Region.objects.count(), User.objects.count(), Person.objects.count())
+    for options in ({}, {"reset": True, "yes": True}):
+        with pytest.raises(CommandError, match="示例程序没有创建的数据") as info:
+            run_demo(tmp_path, **options)
+        assert "区划 regions" in str(info.value) and "the demo did not create" in str(info.value)
+    assert (Region.objects.count(), User.objects.count(), Person.objects.count()) == before
+    assert not DemoStamp.objects.exists()
+
+    # A demo database where someone then created a real account is no longer the demo's to reset.
+    User.objects.all().delete()
+    Region.objects.exclude(code__startswith="421321").delete()
+    DemoStamp.objects.create(county_code="421321")
+    make_user(Role.INSPECTOR, "421321", username="real-inspector")
+    with pytest.raises(CommandError, match="real-inspector"):
+        run_demo(tmp_path, reset=True, yes=True)
+    assert User.objects.filter(username="real-inspector").exists()
 
 
 def test_demo_enrolment_rate_agrees_in_cli_dashboard_ledger_and_report(tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ from jkfp.accounts.services import audit_record
 from jkfp.capacity import selectors as capacity_selectors
 from jkfp.care import exports, selectors, services
 from jkfp.care.models import Checkup, ChronicCard, DrugDelivery, FollowUp
+from jkfp.core.fonts import cjk_font_css
 from jkfp.regions.models import Region
 from jkfp.web.care.forms import (
     AssignForm,
@@ -318,7 +319,9 @@ def contact_cards(request: AuthedRequest) -> HttpResponse:
     """联系卡 One PDF of A6 cards for every household of a village; audited."""
     village = selectors.village_get(user=request.user, code=request.GET.get("village"))
     cards = selectors.contact_cards(user=request.user, village=village, today=_today())
-    html = render_to_string("web/care/cards_pdf.html", {"cards": cards, "village": village})
+    html = render_to_string(
+        "web/care/cards_pdf.html", {"cards": cards, "village": village, "font_css": cjk_font_css()}
+    )
     pdf = exports.cards_pdf(html)
     audit_record(
         user=request.user,

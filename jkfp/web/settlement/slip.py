@@ -1,9 +1,8 @@
 """结算单 PDF The discharge slip as a PDF (WeasyPrint, CJK font from Debian ``fonts-noto-cjk``).
 
 The slip's HTML is rendered from ``web/settlement/slip_document.html`` (the same body partial as the
-printable page); WeasyPrint lays it out on A4 with "Noto Sans CJK SC", which fontconfig finds in
-``/usr/share/fonts/opentype/noto`` (``make system-deps`` installs it). No network access: the
-document has no external resources.
+printable page); WeasyPrint lays it out on A4 with the CJK font that jkfp.core.fonts finds (shipped by the release
+bundle, or Debian's ``fonts-noto-cjk``). No network access: the document names no other resource.
 """
 
 from __future__ import annotations
@@ -12,10 +11,11 @@ from typing import Any
 
 from django.template.loader import render_to_string
 
-# The CJK face the slip asks for; WeasyPrint subsets and embeds it in the PDF.
-SLIP_FONT_FAMILY = "Noto Sans CJK SC"
+from jkfp.core.fonts import FAMILY, cjk_font_css
+
+# The CJK face the slip asks for (jkfp.core.fonts finds its file); WeasyPrint subsets and embeds it.
+SLIP_FONT_FAMILY = FAMILY
 SLIP_CSS = f"""
-@font-face {{ font-family: "{SLIP_FONT_FAMILY}"; src: local("{SLIP_FONT_FAMILY}"); }}
 @page {{ size: A4; margin: 14mm 12mm; }}
 body {{ font-family: "{SLIP_FONT_FAMILY}", sans-serif; font-size: 10pt; color: #000; }}
 h1 {{ font-size: 15pt; text-align: center; margin: 0 0 4mm; }}
@@ -29,8 +29,10 @@ tr.personal td {{ font-weight: bold; }}
 
 
 def slip_html(context: dict[str, Any]) -> str:
-    """结算单 HTML The standalone slip document (inline CSS, no external resources)."""
-    return render_to_string("web/settlement/slip_document.html", {**context, "slip_css": SLIP_CSS})
+    """结算单 HTML The standalone slip document (inline CSS; the only file it names is the local font)."""
+    return render_to_string(
+        "web/settlement/slip_document.html", {**context, "slip_css": cjk_font_css() + SLIP_CSS}
+    )
 
 
 def slip_pdf(context: dict[str, Any]) -> bytes:

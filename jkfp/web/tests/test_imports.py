@@ -58,6 +58,8 @@ def test_county_admin_imports_a_roster_in_the_background(
     assert run.summary["rows"] == 3 and run.summary["valid"] == 2 and run.summary["invalid"] == 1
     assert run.summary["created"] == 2
     assert Path(run.stored_path).is_relative_to(import_dir) and Path(run.stored_path).name == "国家平台.csv"
+    assert not Path(run.stored_path).exists(), "the upload is deleted once its import has finished"
+    assert not Path(run.stored_path).parent.exists()
     assert Person.objects.filter(name__in=["钱一", "孙二"]).count() == 2
     assert SourceRecord.objects.filter(source="国家平台", name="钱一").exists()
     assert AuditEvent.objects.filter(action=AuditAction.IMPORT, object_id=str(run.pk)).count() == 1

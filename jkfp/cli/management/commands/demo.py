@@ -3,12 +3,18 @@
 The files are written under ``var/demo/`` (or ``--out``) and imported through the same import code
 as ``jkfp import-regions`` / ``import-institutions`` / ``import-roster``. Running it again changes
 nothing (the same seed writes the same files, and re-importing a file changes nothing);
-``--reset`` first deletes the demo county's people, households, accounts, institutions and regions.
+``--reset`` first deletes the demo county's people, households, accounts, institutions and regions,
+after asking (``--yes`` for scripts).
+
+The demo never touches real data: it runs only on an empty database — and then stamps it
+(``ops.DemoStamp``) — or on one it stamped that holds nothing else it did not create (accounts other
+than the demo's, regions outside the demo county). A real county using the code 421321 is refused.
 """
 
 from __future__ import annotations
 
 import io
+import sys
 import time
 import zlib
 from pathlib import Path
@@ -26,9 +32,11 @@ from jkfp.accounts.models import Role, User
 from jkfp.accounts.services import user_create
 from jkfp.capacity.synthetic import demo_capacity_build, demo_capacity_reset
 from jkfp.care.synthetic import demo_care_build, demo_care_reset, demo_doctor_names, demo_members_link
+from jkfp.cli.progress import command_progress, progress_wanted
 from jkfp.core.tabular import TableError
 from jkfp.indicators.synthetic import demo_indicators_build
 from jkfp.monitoring.synthetic import demo_monitoring_build, demo_monitoring_reset
+from jkfp.ops.models import DemoStamp
 from jkfp.regions.imports import institutions_import, regions_import
 from jkfp.regions.models import Institution, Region, RegionLevel, prefix_range
 from jkfp.registry.imports import roster_import
@@ -64,8 +72,45 @@ CONFIRM_NOTE = "演示数据：入户核实，情况属实"
 REJECT_NOTE = "演示数据：已不在国家平台名单，非当前对象"
 
 
+ERR_NOT_DEMO = (
+    "数据库中有示例程序没有创建的数据（{what}）：jkfp demo 只在空数据库或它自己建的示例数据库上运行，"
+    "不会改动或删除真实数据 / the database holds data the demo did not create ({what}): jkfp demo runs only "
+    "on an empty database or on its own demo database"
+)
+
+
+def demo_database_claim(*, county_code: str, demo_usernames: list[str]) -> DemoStamp:
+    """示例库检查 The demo's stamp: written now on an empty database, checked on a stamped one.
+
+    Raises CommandError naming what the demo did not create: any data in an unstamped database; in a
+    stamped one, accounts other than the demo's or regions outside the demo county.
+    """
+    stamp = DemoStamp.objects.filter(county_code=county_code).first()
+    lo, hi = prefix_range(county_code)
+    if stamp is None:
+        found = [
+            label
+            for label, model in (("人员 persons", Person), ("区划 regions", Region), ("账号 accounts", User),
+                                 ("机构 institutions", Institution), ("导入 imports", ImportRun))
+            if model.objects.exists()
+        ]  # fmt: skip
+        if found or DemoStamp.objects.exists():
+            raise CommandError(
+                ERR_NOT_DEMO.format(what="、".join(found) or "另一个示例县 another demo county")
+            )
+        return DemoStamp.objects.create(county_code=county_code)
+    others = list(User.objects.exclude(username__in=demo_usernames).values_list("username", flat=True)[:3])
+    if others:
+        raise CommandError(ERR_NOT_DEMO.format(what="账号 accounts " + ", ".join(others)))
+    outside = list(Region.objects.exclude(code__gte=lo, code__lt=hi).values_list("code", flat=True)[:3])
+    if outside:
+        raise CommandError(ERR_NOT_DEMO.format(what="区划 regions " + ", ".join(outside)))
+    return stamp
+
+
 class Command(BaseCommand):
     help = "生成示例县数据、导入并创建演示账号（可重复运行）/ build the demo county, import it, create demo accounts"
+    stealth_options = ("stdin",)
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -78,8 +123,18 @@ class Command(BaseCommand):
             help="先删除示例数据（改变 --persons 时使用）/ delete the demo data first (use it when --persons changes)",
         )
         parser.add_argument("--seed", type=int, default=2020, help="随机种子 random seed (default 2020)")
+        parser.add_argument(
+            "--yes", action="store_true", help="--reset 时不再询问 / do not ask before --reset deletes"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        with command_progress(self.stdout, enabled=progress_wanted(self.stdout)) as report:
+            self._report = report
+            self._done = 0
+            self._build(options)
+        self._report = None
+
+    def _build(self, options: dict[str, Any]) -> None:
         started = time.perf_counter()
         persons = int(options["persons"])
         if persons < 100:
@@ -88,7 +143,9 @@ class Command(BaseCommand):
         errors_dir = out / "errors"
         self._ensure_schema()
         county_code = "421321"
+        demo_database_claim(county_code=county_code, demo_usernames=[u for u, _, _ in DEMO_USERS])
         if options["reset"]:
+            self._confirm_reset(county_code, yes=bool(options["yes"]), stdin=options.get("stdin"))
             self._reset(county_code)
 
         step = time.perf_counter()
@@ -176,8 +233,16 @@ class Command(BaseCommand):
 
     # -----------------------------------------------------------------------------------------
 
+    # The demo's steps (files, regions, institutions, three lists, cases, imports done, verification, capacity,
+    # care, settlement, monitoring, indicators, reconciliation): the bar advances one per line said.
+    STEPS = 17
+
     def _say(self, text: str) -> None:
         self.stdout.write(text)
+        self._done = getattr(self, "_done", 0) + 1
+        report = getattr(self, "_report", None)
+        if report is not None:
+            report(text.splitlines()[0][:60], self._done / self.STEPS)
 
     def _ensure_schema(self) -> None:
         """Migrate only when something is unapplied (``jkfp init`` normally ran before)."""
@@ -186,6 +251,22 @@ class Command(BaseCommand):
         if executor.migration_plan(executor.loader.graph.leaf_nodes()):
             call_command("migrate", interactive=False, verbosity=0)
         disease_catalogue_load()
+
+    def _confirm_reset(self, county_code: str, *, yes: bool, stdin: Any) -> None:
+        if yes:
+            return
+        stdin = stdin or sys.stdin
+        if not stdin.isatty():
+            raise CommandError(
+                "--reset 会删除示例县的全部数据：请在终端确认，或加 --yes / --reset deletes the whole demo "
+                "county: confirm on a terminal, or add --yes"
+            )
+        self.stdout.write(
+            f"将删除示例县 {county_code} 的全部数据并重建，确定吗？/ delete and rebuild the demo county? [y/N] "
+        )
+        self.stdout.flush()
+        if stdin.readline().strip().lower() not in {"y", "yes", "是"}:
+            raise CommandError("已取消 / cancelled")
 
     def _reset(self, county_code: str) -> None:
         """删除示例数据 Delete the demo county: accounts, people, households, institutions, regions."""

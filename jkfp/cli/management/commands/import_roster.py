@@ -15,6 +15,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from jkfp.cli.progress import command_progress, progress_wanted
 from jkfp.core.importing import ImportSummary
 from jkfp.core.tabular import TableError
 from jkfp.registry.imports import roster_import
@@ -46,9 +47,12 @@ class ImportCommand(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         run = self.record(options)
-        progress: Callable[[int], None] = lambda percent: None  # noqa: E731
         try:
-            summary = self.run_import(options, progress=progress)
+            wanted = progress_wanted(self.stdout, json_output=options["json"])
+            with command_progress(self.stdout, enabled=wanted) as report:
+                label = f"导入 importing {Path(options['file']).name}"
+                progress: Callable[[int], None] = lambda percent: report(label, percent / 100)  # noqa: E731
+                summary = self.run_import(options, progress=progress)
         except TableError as exc:
             run.status = ImportStatus.FAILED
             run.message = str(exc)[:1000]

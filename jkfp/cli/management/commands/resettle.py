@@ -15,6 +15,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from jkfp.cli.progress import UNKNOWN, command_progress, progress_wanted
 from jkfp.settlement.bulk import year_resettle
 from jkfp.settlement.exports import resettle_report_xlsx
 
@@ -37,10 +38,15 @@ class Command(BaseCommand):
             raise CommandError(
                 f"无法写入报告 {report_path} / cannot write the report {report_path}", returncode=2
             )
+        wanted = progress_wanted(self.stdout, json_output=options["json"])
         try:
-            report = year_resettle(
-                year=options["year"], policy_name=options["policy"], dry_run=options["dry_run"]
-            )
+            with command_progress(self.stdout, enabled=wanted) as bar:
+                report = year_resettle(
+                    year=options["year"],
+                    policy_name=options["policy"],
+                    dry_run=options["dry_run"],
+                    progress=lambda text: bar(text, UNKNOWN),
+                )
         except ValidationError as exc:
             raise CommandError("；".join(exc.messages), returncode=2) from exc
         resettle_report_xlsx(report, report_path)

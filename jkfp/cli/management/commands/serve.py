@@ -1,14 +1,15 @@
-"""`jkfp serve`: 启动网站 serve the site with gunicorn and run the background task worker beside it.
+"""`jkfp serve`: 启动网站 serve the site with gunicorn and run the background worker beside it.
 
-``collectstatic`` runs first (quietly), then the django-tasks database worker (``db_worker`` of
-django-tasks-db) starts as a child process and gunicorn runs ``jkfp.wsgi:application`` in the
-foreground. Ctrl-C or SIGTERM stops both. Keep workers × threads within the database's connection
-budget (performance.md, pitfalls).
+The one-machine command: the worker (``jkfp worker``) starts as a child process and gunicorn runs
+``jkfp.wsgi:application`` beside it; Ctrl-C or SIGTERM stops both. With ``--no-worker`` (the web unit of
+deploy/systemd) the process becomes gunicorn itself, so systemd's signals reach it directly (HUP
+reloads, USR1 reopens the logs). Static files are not collected here: ``jkfp init`` (or the release
+bundle) did it once; only a development checkout whose sources changed collects again. Keep workers ×
+threads within the database's connection budget (performance.md, pitfalls).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import socket
@@ -18,10 +19,9 @@ import time
 from types import FrameType
 from typing import Any
 
-from django.conf import settings
-from django.contrib.staticfiles import finders
-from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from jkfp.ops.static import static_collect
 
 
 class Command(BaseCommand):
@@ -47,35 +47,31 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"无法监听 {host}:{port}（端口已被占用？）/ cannot listen on {host}:{port}: {exc}"
                 ) from exc
-        self._collectstatic()
+        if static_collect():
+            self.stdout.write("已重新收集静态文件 / static files collected (their sources changed)")
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "jkfp.settings"),
         }
-        children: list[subprocess.Popen[bytes]] = []
-        if not options["no_worker"]:
-            children.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "django", "db_worker", "--queue-name", "*", "--no-reload",
-                     "--verbosity", "0"],
-                    env=env,
-                )
-            )  # fmt: skip
-        gunicorn = subprocess.Popen(
-            [
-                sys.executable, "-m", "gunicorn", "jkfp.wsgi:application",
-                "--bind", f"{host}:{port}",
-                "--workers", str(max(1, int(options["workers"]))),
-                "--threads", str(max(1, int(options["threads"]))),
-                "--access-logfile", "-", "--log-level", "warning", "--graceful-timeout", "10",
-            ],
-            env=env,
-        )  # fmt: skip
-        children.append(gunicorn)
+        gunicorn = [
+            sys.executable, "-m", "gunicorn", "jkfp.wsgi:application",
+            "--bind", f"{host}:{port}",
+            "--workers", str(max(1, int(options["workers"]))),
+            "--threads", str(max(1, int(options["threads"]))),
+            "--access-logfile", os.environ.get("JKFP_ACCESS_LOG", "-"),
+            "--log-level", "warning", "--graceful-timeout", "10",
+        ]  # fmt: skip
         url = f"http://{host}:{port}/"
         self.stdout.write(f"网站已启动：请用浏览器打开 {url} 登录（Ctrl-C 停止）")
         self.stdout.write(f"serving at {url} — log in there (Ctrl-C stops the site and the worker)")
+        self.stdout.flush()
+        if options["no_worker"]:
+            os.execve(sys.executable, gunicorn, env)  # noqa: S606 — systemd's signals go to gunicorn itself
+        worker = [sys.executable, "-m", "jkfp.cli", "worker"]
+        children = [subprocess.Popen(worker, env=env), subprocess.Popen(gunicorn, env=env)]
+        self._supervise(children)
 
+    def _supervise(self, children: list[subprocess.Popen[bytes]]) -> None:
         stopping = False
 
         def stop(signum: int, frame: FrameType | None) -> None:
@@ -109,22 +105,3 @@ class Command(BaseCommand):
         self.stdout.write("已停止 / stopped")
         if code:
             raise CommandError(f"退出码 exit code {code}")
-
-    def _collectstatic(self) -> None:
-        """Collect (and compress) static files, skipped when nothing changed since the last run.
-
-        whitenoise compresses every file on each collectstatic (about 15 s for ECharts and Bootstrap);
-        a fingerprint of the source files' names, sizes and times makes a restart immediate.
-        """
-        digest = hashlib.sha256(str(settings.STORAGES.get("staticfiles")).encode())
-        for finder in finders.get_finders():
-            for path, storage in sorted(finder.list([]), key=lambda item: item[0]):
-                stat = os.stat(storage.path(path))
-                digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-        stamp = settings.VAR_DIR / "static.stamp"
-        fingerprint = digest.hexdigest()
-        root = settings.STATIC_ROOT
-        if stamp.exists() and stamp.read_text().strip() == fingerprint and os.path.isdir(root):
-            return
-        call_command("collectstatic", interactive=False, verbosity=0)
-        stamp.write_text(fingerprint)

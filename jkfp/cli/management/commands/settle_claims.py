@@ -13,6 +13,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from jkfp.cli.progress import UNKNOWN, command_progress, progress_wanted
 from jkfp.monitoring.services import alert_scan_after_settlement
 from jkfp.settlement.bulk import claims_settle_year
 
@@ -27,7 +28,9 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="输出一个JSON对象 / print one JSON object")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        result = claims_settle_year(year=options["year"])
+        wanted = progress_wanted(self.stdout, json_output=options["json"])
+        with command_progress(self.stdout, enabled=wanted) as report:
+            result = claims_settle_year(year=options["year"], progress=lambda text: report(text, UNKNOWN))
         # Issue 8: every settlement batch is followed by a monitoring scan of its year (own transaction).
         scans = alert_scan_after_settlement(years=[options["year"]])
         for problem in result.problems[:MAX_LISTED]:

@@ -1,0 +1,77 @@
+"""`jkfp worker`: 后台任务进程 run the background worker on its own (systemd: deploy/systemd/jkfp-worker.service).
+
+``--concurrency N`` starts N worker processes (each runs one task at a time) and waits for them;
+SIGTERM stops them all after their running task. Failures are logged with their tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import subprocess
+import sys
+import time
+from types import FrameType
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from jkfp.ops.worker import worker_run
+
+
+class Command(BaseCommand):
+    help = "运行后台任务进程（导入、结算、指标刷新、数据清理）/ run the background task worker"
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--concurrency", type=int, default=1, help="并行进程数 worker processes (default 1)"
+        )
+        parser.add_argument(
+            "--interval",
+            type=float,
+            default=1.0,
+            help="空闲时查询间隔（秒） seconds between polls when idle (1)",
+        )
+        parser.add_argument(
+            "--queues", default="*", help="队列，逗号分隔 queue names, comma-separated (*: all)"
+        )
+        parser.add_argument("--max-tasks", type=int, default=None, help=argparse.SUPPRESS)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        concurrency = int(options["concurrency"])
+        if concurrency < 1:
+            raise CommandError("--concurrency 至少为1 / must be at least 1")
+        if concurrency == 1:
+            worker_run(
+                interval=float(options["interval"]), queues=options["queues"], max_tasks=options["max_tasks"]
+            )
+            return
+        self._supervise(concurrency, options)
+
+    def _supervise(self, concurrency: int, options: dict[str, Any]) -> None:
+        command = [sys.executable, "-m", "jkfp.cli", "worker", "--concurrency", "1",
+                   "--interval", str(options["interval"]), "--queues", options["queues"]]  # fmt: skip
+        children = [subprocess.Popen(command) for _ in range(concurrency)]
+        stopping = False
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            nonlocal stopping
+            stopping = True
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, stop)
+        code = 0
+        while not stopping:
+            exited = [c for c in children if c.poll() is not None]
+            if exited:
+                code = exited[0].returncode or 1
+                self.stderr.write(f"后台任务进程意外退出 / a worker process exited ({code})")
+                break
+            time.sleep(0.5)
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            child.wait()
+        if code:
+            raise CommandError(f"退出码 exit code {code}")
