@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "jkfp.settlement",
     "jkfp.monitoring",
     "jkfp.indicators",
+    "jkfp.offline",
     "jkfp.web",
     "jkfp.cli",
 ]
@@ -155,6 +156,7 @@ STATICFILES_DIRS = [
         ("vendor/bootstrap", "bootstrap/dist"),
         ("vendor/htmx", "htmx.org/dist"),
         ("vendor/echarts", "echarts/dist"),
+        ("vendor/idb", "idb/build"),
     )
     if (_NODE_MODULES / sub).is_dir()
 ]
