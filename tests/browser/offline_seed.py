@@ -1,10 +1,11 @@
-"""离线应用测试数据 Build the database of the offline app's browser tests (a real server process uses it).
+"""离线应用测试数据 The data of the offline app's browser tests and of its render benchmark.
 
-Run as ``python -m tests.browser.offline_seed N`` with ``DATABASE_URL`` and ``JKFP_HOME`` set: migrates,
-loads the catalogue and creates 随县 with one township of two villages, the village doctor ``cunyi``
-(村医甲, 第1镇1村), the county administrator ``xian``, and N persons in 第1镇1村 (every third with
-hypertension, every fifth with diabetes, first visits due five days ago); the first three persons
-have a contract and a family doctor. Prints one JSON object: the persons' ids and names.
+``seed(N)`` (in a test, on its database) loads the catalogue and creates 随县 with one township of two
+villages, the village doctor ``cunyi`` (村医甲, 第1镇1村), the county administrator ``xian``, and N
+persons in 第1镇1村 (the first five and every third with hypertension, the first five and every fifth
+with diabetes, first visits due five days ago); the first three have a household, a contract and a
+family doctor. ``python -m tests.browser.offline_seed N`` does the same on ``DATABASE_URL`` after
+migrating it, and prints the first persons as JSON.
 """
 
 from __future__ import annotations
@@ -15,12 +16,8 @@ import sys
 from datetime import date, timedelta
 
 
-def main(argv: list[str]) -> int:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jkfp.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+def seed(count: int) -> list[tuple[int, str]]:
+    """The offline app's test county with ``count`` persons; returns the first five (id, name)."""
     from django.utils import timezone
 
     from jkfp.accounts.models import Role
@@ -32,8 +29,6 @@ def main(argv: list[str]) -> int:
     from jkfp.registry.models import Condition, Disease, Household, Person
     from jkfp.registry.services import disease_catalogue_load
 
-    count = int(argv[0]) if argv else 20
-    call_command("migrate", verbosity=0)
     disease_catalogue_load()
     today = timezone.localdate()
     county = Region.objects.create(code="421321", name="随县", level=RegionLevel.COUNTY)
@@ -90,11 +85,19 @@ def main(argv: list[str]) -> int:
             signed_on=date(today.year, 1, 1),
             end_on=date(today.year, 12, 31),
         )
-    print(
-        json.dumps(
-            {"persons": [[p.pk, p.name] for p in persons[:5]], "count": len(persons)}, ensure_ascii=False
-        )
-    )
+    return [(p.pk, p.name) for p in persons[:5]]
+
+
+def main(argv: list[str]) -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jkfp.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    first = seed(int(argv[0]) if argv else 20)
+    print(json.dumps({"persons": first}, ensure_ascii=False))
     return 0
 
 

@@ -26,6 +26,7 @@
   var syncing = null;       // the running sync's promise
   var retryMs = 5000, retryTimer = null;
   var flash = "";
+  var flashHash = null;
 
   // --- small helpers ---------------------------------------------------------------------------
 
@@ -110,8 +111,10 @@
     meta = null; persons = null;
     db = await openDb();
     await loadMeta();
-    flash = message || "";
+    setFlash(message || "");
   }
+
+  function setFlash(text) { flash = text; flashHash = null; }
 
   // --- header: 数据截至, sync state, outbox count ---------------------------------------------------
 
@@ -249,7 +252,7 @@
         setStatus(counts.refused ? "已同步；有 " + counts.refused + " 条待处理" : "已同步", counts.refused ? "warn" : "ok");
         showLogin(false);
       } else if (outcome === "network") {
-        setStatus("同步中断（网络或服务器），稍后自动继续", "warn");
+        setStatus("同步中断：没有网络或服务器暂停，记录保存在手机上，稍后自动继续", "warn");
         scheduleRetry();
       }
       return outcome;
@@ -326,14 +329,23 @@
   // --- pages -----------------------------------------------------------------------------------
 
   function sections(list, on) {
+    // One row per person and section (a visit serves several conditions), at the earliest due date.
     var weekEnd = R.addDays(on, meta.week_days || 7), yearStart = on.slice(0, 4) + "-01-01";
     var out = { overdue: [], week: [], unseen: [] };
     list.forEach(function (p) {
+      var rows = {};
       p.schedules.forEach(function (s) {
-        var item = { p: p, s: s };
-        if (s.due_on < on) { out.overdue.push(item); }
-        else if (s.due_on < weekEnd) { out.week.push(item); }
-        if (!s.last_visit_on || s.last_visit_on < yearStart) { out.unseen.push(item); }
+        var keys = [];
+        if (s.due_on < on) { keys.push("overdue"); }
+        else if (s.due_on < weekEnd) { keys.push("week"); }
+        if (!s.last_visit_on || s.last_visit_on < yearStart) { keys.push("unseen"); }
+        keys.forEach(function (k) {
+          var item = rows[k];
+          if (!item) { item = rows[k] = { p: p, s: s, names: [], local: false }; out[k].push(item); }
+          if (s.due_on < item.s.due_on) { item.s = s; }
+          item.names.push(diseaseName(s.disease_id));
+          item.local = item.local || !!s.local;
+        });
       });
     });
     var byDue = function (a, b) { return a.s.due_on < b.s.due_on ? -1 : a.s.due_on > b.s.due_on ? 1 : a.p.id - b.p.id; };
@@ -362,9 +374,9 @@
     for (var i = 0; i < items.length; i++) {
       var it = items[i], days = R.toDays(on) - R.toDays(it.s.due_on);
       html.push('<a class="list-group-item list-group-item-action" href="#/p/' + it.p.id + '"><div class="d-flex justify-content-between"><strong>' +
-        esc(it.p.name) + "</strong><span>" + esc(it.s.due_on) + "</span></div><small>" + esc(diseaseName(it.s.disease_id)) + " · " +
+        esc(it.p.name) + "</strong><span>" + esc(it.s.due_on) + "</span></div><small>" + esc(it.names.join("、")) + " · " +
         esc(label("reason", it.s.reason)) + (days > 0 ? ' · <span class="text-danger">逾期' + days + "天</span>" : "") +
-        (it.s.local ? ' · <span class="text-warning-emphasis">待上传</span>' : "") + "</small></a>");
+        (it.local ? ' · <span class="text-warning-emphasis">待上传</span>' : "") + "</small></a>");
     }
     if (!items.length) { html.push('<div class="list-group-item text-muted">没有需要随访的人员</div>'); }
     html.push("</div>");
@@ -538,7 +550,7 @@
       if (dup) { problems.push(["visited_on", "此人当天已有随访记录"]); }
       if (!showErrors(form, problems)) { return; }
       await addEntry("visit", p, data, old && old.uuid);
-      flash = "已保存" + p.name + "的随访（待上传）";
+      setFlash("已保存" + p.name + "的随访（待上传）");
       location.hash = "#/p/" + p.id;
       sync();
     });
@@ -566,7 +578,7 @@
       if (!data.supply_days || data.supply_days < 1 || data.supply_days > 92) { problems.push(["supply_days", "每次送药不超过3个月（1–92天）"]); }
       if (!showErrors(form, problems)) { return; }
       await addEntry("delivery", p, data, old && old.uuid);
-      flash = "已保存" + p.name + "的送药（待上传）";
+      setFlash("已保存" + p.name + "的送药（待上传）");
       location.hash = "#/p/" + p.id;
       sync();
     });
@@ -594,7 +606,7 @@
       var data = { checked_on: formValue(form, "checked_on"), items: items, conclusion: formValue(form, "conclusion") || "" };
       if (!showErrors(form, data.checked_on ? [] : [["checked_on", "请填写体检日期"]])) { return; }
       await addEntry("checkup", p, data, old && old.uuid);
-      flash = "已保存" + p.name + "的体检（待上传）";
+      setFlash("已保存" + p.name + "的体检（待上传）");
       location.hash = "#/p/" + p.id;
       sync();
     });
@@ -651,8 +663,10 @@
     var hash = location.hash.replace(/^#/, "") || "/";
     var path = hash.split("?")[0], params = new URLSearchParams(hash.split("?")[1] || "");
     var m = /^\/p\/(\d+)(?:\/(visit|delivery|checkup))?$/.exec(path);
+    // A message stays on the page it was shown on (a sync re-drawing the page keeps it).
+    if (flash && flashHash === null) { flashHash = location.hash; }
+    if (flash && flashHash !== location.hash) { flash = ""; flashHash = null; }
     var message = flash;
-    flash = "";
     if (!meta && path !== "/outbox") { pageEmpty(); }
     else if (m && !m[2]) { await pagePerson(+m[1]); }
     else if (m && m[2] === "visit") { await pageVisit(+m[1], params); }
