@@ -16,7 +16,9 @@ from uuid import UUID
 
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
+from django.views.decorators.gzip import gzip_page
 from ninja import Field, Router, Schema
+from ninja.decorators import decorate_view
 from ninja.security import SessionAuth
 from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
@@ -193,6 +195,7 @@ def _incoming(entry: EntryIn) -> IncomingEntry:
 
 
 @router.get("/scope", response={200: ScopeOut, **ERRORS}, summary="下载离线数据 / the doctor's scope")
+@decorate_view(gzip_page)  # 1,000 persons: ≈ 480 KB of JSON, ≈ 20 KB gzipped (no secret in the body)
 def scope(request: HttpRequest, device_id: UUID) -> Any:
     """离线数据 The persons of the doctor's villages with their conditions, schedules, last readings,
     contract and family doctor, and the follow-up rules as data; audited as an export."""

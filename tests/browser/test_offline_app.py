@@ -189,7 +189,14 @@ def test_offline_work_list_outbox_and_sync(tmp_path: Path, settings: Any) -> Non
         expect(page.locator("#outbox-sent .outbox-entry")).to_have_count(4)
         expect(page.locator("#outbox-pending .outbox-entry")).to_have_count(0)
         shot(page, tmp_path, "outbox-synced")
-        problems = tab.problems
+
+        # Logging out wipes the phone's copy.
+        page.get_by_role("button", name="退出").click()
+        expect(page.get_by_role("heading", name="登录健康扶贫管理系统")).to_be_visible()
+        page.goto(f"{tab.base_url}/m/")
+        expect(page.locator("#app")).to_contain_text("手机上还没有数据")
+        expect(page.locator("#as-of")).to_have_text("尚未同步")
+        problems = [p for p in tab.problems if "401" not in p]  # after the logout: not logged in
 
     assert problems == []
     visits = db.rows(
@@ -285,7 +292,22 @@ def test_two_tabs_a_stopped_server_and_a_refused_visit(tmp_path: Path, settings:
         refused.get_by_role("button", name="删除").click()
         expect(page.locator("#outbox-refused .outbox-entry")).to_have_count(0)
         expect(page.locator("#outbox-sent .outbox-entry")).to_have_count(4)
-        problems = [p for p in tab.problems if "Failed to fetch" not in p and "ERR_" not in p]
+
+        # The county administrator revokes the phone; its next sync wipes the phone's copy.
+        desk = context.browser.new_context(viewport={"width": 1280, "height": 640}, locale="zh-CN")
+        admin = Tab(page=desk.new_page(), base_url=tab.base_url)
+        admin.log_in("xian", path="/offline/devices/")
+        row = admin.page.locator("#devices tbody tr", has_text="村医甲")
+        expect(row).to_contain_text("已接收 4 · 退回 1")
+        row.get_by_label("吊销原因").fill("手机丢失")
+        shot(admin.page, tmp_path, "devices")
+        row.get_by_role("button", name="吊销").click()
+        expect(admin.page.locator(".alert-success")).to_contain_text("已吊销")
+        page.get_by_role("button", name="同步").click()
+        expect(page.locator("#flash")).to_contain_text("此手机已被县卫健局吊销")
+        expect(page.locator("#as-of")).to_have_text("尚未同步")
+        expect(page.locator("#outbox-count")).to_have_text("")
+        problems = [p for p in tab.problems if not re.search("Failed to fetch|ERR_|401", p)]
 
     assert problems == []
     # Both tabs' requests reached the server and were answered from the same rows.

@@ -101,6 +101,7 @@ def test_scope_holds_the_doctors_village_masked_with_rules(
     assert data["rules"]["bp_limit"] == [140, 90] and data["rules"]["glucose_limit"] == "7.0"
     assert data["as_of"] and data["today"] == timezone.localdate().isoformat()
     assert Device.objects.get(device_id=DEVICE).user == fw.users["doctor"]
+    assert client.get(SCOPE, HTTP_ACCEPT_ENCODING="gzip")["Content-Encoding"] == "gzip"
 
 
 def test_only_logged_in_village_doctors_with_csrf(fw: Field, phone_client: Callable[..., Client]) -> None:
