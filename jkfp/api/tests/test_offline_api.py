@@ -19,6 +19,7 @@ from django.test import Client
 from django.utils import timezone
 
 from jkfp.api.loadtest import SERVER_SECRET_KEY, Database, Server
+from jkfp.api.tests.conftest import DEVICE, Field
 from jkfp.api.tests.schema_check import assert_matches_schema
 from jkfp.care import services as care
 from jkfp.care.models import DrugDelivery, FollowUp, Schedule
@@ -32,7 +33,6 @@ from jkfp.offline.services import (
     ERR_UUID_CONFLICT,
     device_revoke,
 )
-from jkfp.offline.tests.conftest import DEVICE, Field
 from jkfp.registry.models import LivingStatus
 
 pytestmark = pytest.mark.django_db
