@@ -26,10 +26,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from django.db import connection
 
 # The server's secret key: a test that logs a user in for the server signs its session with it.
 SERVER_SECRET_KEY = "load-test-secret-key-not-for-production-" + "x" * 20
+
+
+# The application_name of the server's PostgreSQL sessions (libpq reads PGAPPNAME).
+SERVER_APP_NAME = "jkfp-test-server"
 
 
 def free_port() -> int:
@@ -58,6 +63,7 @@ class Server:
             "JKFP_HOME": str(self.home),
             "DJANGO_SETTINGS_MODULE": "jkfp.settings",
             "JKFP_SECRET_KEY": SERVER_SECRET_KEY,
+            "PGAPPNAME": SERVER_APP_NAME,  # its PostgreSQL sessions, for Database.wait_until_idle
         }
         env.pop("PYTEST_CURRENT_TEST", None)
         self.home.mkdir(parents=True, exist_ok=True)
@@ -300,10 +306,11 @@ class Database:
             target.close()
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """The rows of ``sql`` (``%s`` placeholders on both backends)."""
+        """The rows of ``sql`` (``%s`` placeholders on both backends), on a connection of its own
+        (committed at once, closed after: nothing is left open when the test database is dropped)."""
         if self.file is None:
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
+            with psycopg.connect(self.url, autocommit=True) as pg:
+                cursor = pg.execute(sql, params)  # type: ignore[arg-type]
                 return list(cursor.fetchall()) if cursor.description else []
         db = sqlite3.connect(self.file, timeout=30)
         try:
@@ -321,7 +328,8 @@ class Database:
         for _ in range(100):
             others = self.rows(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND pid <> pg_backend_pid()"
+                "AND application_name = %s",
+                (SERVER_APP_NAME,),
             )[0][0]
             if others == 0:
                 return

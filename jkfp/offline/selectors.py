@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db.models import Count, Max
+from django.http import Http404
 from django.utils import timezone
 
 from jkfp.accounts.models import Role, User
@@ -33,6 +34,7 @@ from jkfp.core.idnumber import mask
 from jkfp.offline.models import Device, SyncEntry
 from jkfp.registry.models import Condition, LivingStatus, Person
 
+NOT_FOUND_DEVICE = "设备不存在或不在您的管辖范围内"
 # How far back the phone's "last readings" look: a person not visited for longer shows none.
 LAST_VISIT_DAYS = 400
 
@@ -242,6 +244,14 @@ def devices(*, user: User) -> list[Device]:
         .select_related("user", "user__region")
         .order_by("revoked_at", "-last_sync_at", "-id")
     )
+
+
+def device_get(*, user: User, pk: int) -> Device:
+    """离线设备 One device of the county administrator's region; ``Http404`` otherwise."""
+    device = next((d for d in devices(user=user) if d.pk == pk), None)
+    if device is None:
+        raise Http404(NOT_FOUND_DEVICE)
+    return device
 
 
 def device_entry_counts(*, device_ids: list[int]) -> dict[int, dict[str, int]]:

@@ -27,7 +27,7 @@ from jkfp.accounts.services import audit_record
 from jkfp.care import selectors as care_selectors
 from jkfp.care import services as care
 from jkfp.care.models import FollowUp
-from jkfp.offline.models import Device, EntryKind, EntryStatus, RefusalCode, SyncEntry
+from jkfp.offline.models import Device, EntryStatus, RefusalCode, SyncEntry
 
 # Who may use the offline app (domain.md §2: the village doctor records visits and deliveries in
 # their own villages). The API and the app's page check exactly this.
@@ -344,7 +344,7 @@ def sync_entry_apply(*, user: User, device: Device, entry: IncomingEntry) -> dic
                 uuid=entry.uuid,
                 device=device,
                 user=user,
-                kind=entry.kind if entry.kind in EntryKind.values else EntryKind.VISIT,
+                kind=entry.kind,
                 person_id=entry.person_id,
                 payload=entry.payload,
                 recorded_at=entry.recorded_at,

@@ -190,12 +190,21 @@ def test_offline_work_list_outbox_and_sync(tmp_path: Path, settings: Any) -> Non
         expect(page.locator("#outbox-pending .outbox-entry")).to_have_count(0)
         shot(page, tmp_path, "outbox-synced")
 
-        # Logging out wipes the phone's copy.
+        # Logging out wipes the phone's copy: in the app, and on the site's pages.
         page.get_by_role("button", name="退出").click()
         expect(page.get_by_role("heading", name="登录健康扶贫管理系统")).to_be_visible()
         page.goto(f"{tab.base_url}/m/")
         expect(page.locator("#app")).to_contain_text("手机上还没有数据")
         expect(page.locator("#as-of")).to_have_text("尚未同步")
+        tab.log_in("cunyi", path="/login/?next=/m/")
+        expect(page.locator("#sync-status")).to_have_text(SYNCED, timeout=30000)
+        page.goto(f"{tab.base_url}/care/")
+        page.get_by_role("button", name="展开菜单").click()
+        page.get_by_role("button", name="退出").click()
+        expect(page.get_by_role("heading", name="登录健康扶贫管理系统")).to_be_visible()
+        page.goto(f"{tab.base_url}/m/")
+        expect(page.locator("#app")).to_contain_text("手机上还没有数据")
+        expect(page.locator("#outbox-count")).to_have_text("")
         problems = [p for p in tab.problems if "401" not in p]  # after the logout: not logged in
 
     assert problems == []

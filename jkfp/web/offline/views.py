@@ -18,7 +18,7 @@ from django.contrib import messages
 from django.contrib.staticfiles import finders
 from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import get_template
 from django.urls import reverse
@@ -148,9 +148,7 @@ def devices(request: HttpRequest) -> HttpResponse:
 @require_POST
 def device_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     """吊销设备 End the phone's session; its next sync wipes the phone's copy."""
-    device = next((d for d in selectors.devices(user=request.user) if d.pk == pk), None)  # type: ignore[arg-type]
-    if device is None:
-        raise Http404("设备不存在或不在您的管辖范围内")
+    device = selectors.device_get(user=request.user, pk=pk)  # type: ignore[arg-type]
     form = RevokeForm(request.POST)
     if not form.is_valid():
         messages.error(request, services.ERR_REVOKE_REASON)

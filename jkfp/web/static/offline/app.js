@@ -13,6 +13,8 @@
   var KEEP_SENT = 200;       // sent entries kept on the phone for the outbox page
   var RETRY_MAX_MS = 60000;
   var app = document.getElementById("app");
+  var LOGIN_URL = document.body.getAttribute("data-login");
+  var LOGOUT_URL = document.body.getAttribute("data-logout");
   var bar = {
     asOf: document.getElementById("as-of"),
     status: document.getElementById("sync-status"),
@@ -390,7 +392,7 @@
 
   function pageEmpty() {
     app.innerHTML = '<div class="alert alert-info">手机上还没有数据。请在有网络的地方登录并点“同步”。</div>' +
-      '<a class="btn btn-primary" href="/login/?next=/m/">登录</a>';
+      '<a class="btn btn-primary" href="' + esc(LOGIN_URL) + '">登录</a>';
   }
 
   function row(name, value) {
@@ -684,9 +686,9 @@
     if (counts.pending && !window.confirm("还有 " + counts.pending + " 条记录没有上传，退出会删除它们。确定退出？")) { return; }
     await wipe("已退出，手机上的数据已清除。");
     try {
-      await fetch("/logout/", { method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": csrfToken() }, redirect: "manual" });
+      await fetch(LOGOUT_URL, { method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": csrfToken() }, redirect: "manual" });
     } catch (e) { /* offline: the session ends when it expires; the data is gone already */ }
-    location.href = "/login/?next=/m/";
+    location.href = LOGIN_URL;
   }
 
   async function start() {
