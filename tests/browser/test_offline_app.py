@@ -1,13 +1,16 @@
 """村医离线应用 The installable phone app with no signal (issue 20), in Debian Chromium on a phone screen
 with service workers, against a real gunicorn server that the tests stop and start again.
 
-1. Log in and sync; offline, reload: the work list comes from the phone's copy with its 数据截至
-   time (1,000 persons in scope, timed with the CPU throttled 4×); three visits and a drug delivery
-   recorded offline; the page closed and opened again offline: the outbox still holds the four;
-   online: they go by themselves, the server holds exactly those four and the schedules moved.
+1. Log in and sync (Chromium finds the app installable); offline, reload: the work list comes from
+   the phone's copy with its 数据截至 time (1,000 persons in scope, timed with the CPU throttled
+   4×); three visits and a drug delivery recorded offline; the page closed and opened again
+   offline: the outbox still holds the four; online: they go by themselves, the server holds
+   exactly those four and the schedules moved. Logging out (in the app, on the site) wipes the copy.
 2. Two tabs send the same outbox at the same moment: nothing doubled. The server is killed in the
-   middle of a sync and started again: the sync completes, nothing lost or doubled. A visit for a
-   person who died in the meantime comes back as 待处理 with the reason, and can be deleted.
+   middle of a sync and started again: the sync completes, nothing lost or doubled. A visit that
+   someone else recorded the same day comes back as 待处理 and is corrected and sent again; a visit
+   for a person who died in the meantime comes back as 待处理 with the reason, and is deleted. The
+   county administrator revokes the phone: its next sync wipes it.
 
 The server runs on the test database (PostgreSQL) or a file copy of it (SQLite), as in
 ``jkfp/api/tests/test_reliability.py``. "In the middle of a sync" is made certain by holding the
@@ -33,7 +36,7 @@ from django.utils import timezone
 
 from jkfp.api.loadtest import SERVER_SECRET_KEY, Database, Server
 from jkfp.care.rules import DEFAULT_RULES
-from jkfp.care.services import ERR_DEAD
+from jkfp.care.services import ERR_DEAD, ERR_VISIT_EXISTS
 
 from .conftest import CHROMIUM, CHROMIUM_ARGS, PHONE_VIEWPORT, Tab
 from .offline_seed import seed
@@ -137,6 +140,10 @@ def test_offline_work_list_outbox_and_sync(tmp_path: Path, settings: Any) -> Non
         expect(page.locator("#sync-status")).to_have_text(SYNCED, timeout=30000)
         tab.problems.clear()  # before the login the app's first call was answered 401, as it should be
         page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+        # 添加到主屏幕: Chromium (as Android Chrome) finds nothing missing for installing the app.
+        # (Playwright's contexts are incognito ones, which Chromium never installs: that one is ignored.)
+        installable = context.new_cdp_session(page).send("Page.getInstallabilityErrors")
+        assert [e for e in installable["installabilityErrors"] if e["errorId"] != "in-incognito"] == []
         overdue = db.rows("SELECT count(DISTINCT person_id) FROM care_schedule")[0][0]
         expect(page.locator("#tab-overdue")).to_contain_text(f"已逾期 {overdue}")
         shot(page, tmp_path, "worklist")
@@ -239,6 +246,9 @@ def test_offline_work_list_outbox_and_sync(tmp_path: Path, settings: Any) -> Non
 def test_two_tabs_a_stopped_server_and_a_refused_visit(tmp_path: Path, settings: Any) -> None:
     from playwright.sync_api import expect
 
+    today = timezone.localdate()
+    yesterday = today - timedelta(days=1)
+
     with field_server(tmp_path, 12, settings) as (server, db, first), phone_context() as context:
         tab = open_app(context, server)
         page = tab.page
@@ -290,24 +300,48 @@ def test_two_tabs_a_stopped_server_and_a_refused_visit(tmp_path: Path, settings:
         server.start(ready_path="/m/")
         expect(page.locator("#sync-status")).to_have_text("已同步；有 1 条待处理", timeout=40000)
 
-        # The refused visit: 待处理 with the reason; the doctor deletes it.
+        # A visit someone else recorded on the server the same day: refused; corrected and sent again.
+        context.set_offline(True)
+        record_visit(tab, first[3][0], "138", "86")
+        admin_id = db.rows("SELECT id FROM accounts_user WHERE username = 'xian'")[0][0]
+        db.rows(
+            "INSERT INTO care_followup (person_id, visited_on, kind, medication, adverse_reaction, "
+            "new_complication, unstable, source, recorded_by_id, created_at) "
+            "VALUES (%s, %s, 'phone', '', %s, %s, %s, 'manual', %s, %s)",
+            (first[3][0], today.isoformat(), False, False, False, admin_id, timezone.now().isoformat()),
+        )
+        context.set_offline(False)
+        expect(page.locator("#sync-status")).to_have_text("已同步；有 2 条待处理", timeout=30000)
+        page.evaluate("location.hash = '#/outbox'")
+        refused = page.locator("#outbox-refused .outbox-entry")
+        expect(refused).to_have_count(2)
+        expect(refused.filter(has_text=first[4][1]).locator(".refusal")).to_have_text(f"人员：{ERR_DEAD}")
+        duplicate = refused.filter(has_text=first[3][1])
+        expect(duplicate.locator(".refusal")).to_have_text(f"随访日期：{ERR_VISIT_EXISTS}（xian已登记）")
+        shot(page, tmp_path, "outbox-refused")
+        duplicate.get_by_role("link", name="修改后重新上传").click()
+        expect(page.locator(".alert-danger")).to_contain_text(ERR_VISIT_EXISTS)
+        expect(page.get_by_label("收缩压")).to_have_value("138")
+        page.get_by_label("随访日期").fill(yesterday.isoformat())
+        page.get_by_role("button", name="保存随访").click()
+        expect(page.locator("#sync-status")).to_have_text("已同步；有 1 条待处理", timeout=30000)
+
+        # The visit of the person who died: 待处理 with the reason; the doctor deletes it.
         page.evaluate("location.hash = '#/outbox'")
         refused = page.locator("#outbox-refused .outbox-entry")
         expect(refused).to_have_count(1)
         expect(refused).to_contain_text(first[4][1])
-        expect(refused.locator(".refusal")).to_have_text(f"人员：{ERR_DEAD}")
-        shot(page, tmp_path, "outbox-refused")
         page.on("dialog", lambda dialog: dialog.accept())
         refused.get_by_role("button", name="删除").click()
         expect(page.locator("#outbox-refused .outbox-entry")).to_have_count(0)
-        expect(page.locator("#outbox-sent .outbox-entry")).to_have_count(4)
+        expect(page.locator("#outbox-sent .outbox-entry")).to_have_count(5)
 
         # The county administrator revokes the phone; its next sync wipes the phone's copy.
         desk = context.browser.new_context(viewport={"width": 1280, "height": 640}, locale="zh-CN")
         admin = Tab(page=desk.new_page(), base_url=tab.base_url)
         admin.log_in("xian", path="/offline/devices/")
         row = admin.page.locator("#devices tbody tr", has_text="村医甲")
-        expect(row).to_contain_text("已接收 4 · 退回 1")
+        expect(row).to_contain_text("已接收 5 · 退回 2")
         row.get_by_label("吊销原因").fill("手机丢失")
         shot(admin.page, tmp_path, "devices")
         row.get_by_role("button", name="吊销").click()
@@ -321,8 +355,15 @@ def test_two_tabs_a_stopped_server_and_a_refused_visit(tmp_path: Path, settings:
     assert problems == []
     # Both tabs' requests reached the server and were answered from the same rows.
     assert sent_twice == (6, 3)
-    visits = db.rows("SELECT person_id, systolic FROM care_followup ORDER BY person_id")
-    assert visits == [(first[0][0], 130), (first[1][0], 142)]
+    visits = db.rows(
+        "SELECT person_id, visited_on, systolic FROM care_followup ORDER BY person_id, visited_on"
+    )
+    assert [(v[0], str(v[1]), v[2]) for v in visits] == [
+        (first[0][0], today.isoformat(), 130),
+        (first[1][0], today.isoformat(), 142),
+        (first[3][0], yesterday.isoformat(), 138),  # corrected and sent again
+        (first[3][0], today.isoformat(), None),  # the other's visit, kept
+    ]
     assert db.rows("SELECT person_id FROM care_drugdelivery") == [(first[1][0],)]
     assert db.rows("SELECT person_id, conclusion FROM care_checkup") == [(first[2][0], "未见异常")]
     codes = db.rows("SELECT person_id, status, code FROM offline_syncentry ORDER BY id")
@@ -333,5 +374,7 @@ def test_two_tabs_a_stopped_server_and_a_refused_visit(tmp_path: Path, settings:
             (first[4][0], "refused", "dead"),
             (first[1][0], "accepted", ""),
             (first[2][0], "accepted", ""),
+            (first[3][0], "refused", "duplicate"),
+            (first[3][0], "accepted", ""),
         ]
     )
