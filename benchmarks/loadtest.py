@@ -17,6 +17,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -26,6 +27,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import psycopg
+from django.db import connection
+
+# The server's secret key: a test that logs a user in for the server signs its session with it.
+SERVER_SECRET_KEY = "load-test-secret-key-not-for-production-" + "x" * 20
+
+
+# The application_name of the server's PostgreSQL sessions (libpq reads PGAPPNAME).
+SERVER_APP_NAME = "jkfp-test-server"
 
 
 def free_port() -> int:
@@ -53,7 +64,8 @@ class Server:
             "DATABASE_URL": self.database_url,
             "JKFP_HOME": str(self.home),
             "DJANGO_SETTINGS_MODULE": "jkfp.settings",
-            "JKFP_SECRET_KEY": "load-test-secret-key-not-for-production-" + "x" * 20,
+            "JKFP_SECRET_KEY": SERVER_SECRET_KEY,
+            "PGAPPNAME": SERVER_APP_NAME,  # its PostgreSQL sessions, for Database.wait_until_idle
         }
         env.pop("PYTEST_CURRENT_TEST", None)
         self.home.mkdir(parents=True, exist_ok=True)
@@ -264,3 +276,61 @@ def percentile(values: Sequence[float], q: float) -> float:
         return float("nan")
     rank = max(0, min(len(ordered) - 1, round(q * len(ordered) + 0.5) - 1))
     return ordered[rank]
+
+
+class Database:
+    """The database a test's server writes to, read with plain SQL (the same on both backends).
+
+    On PostgreSQL the server uses the test database itself; on SQLite (in memory in tests) the
+    test database is copied to a file for the server (``publish``).
+    """
+
+    def __init__(self, tmp: Path) -> None:
+        self.on_pg = connection.vendor == "postgresql"
+        self.file: Path | None = None
+        if self.on_pg:
+            s = connection.settings_dict
+            auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
+            self.url = f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+        else:
+            self.file = tmp / "server.sqlite3"
+            self.url = f"sqlite:///{self.file}"
+
+    def publish(self) -> None:
+        """Make the seeded rows visible to the server (SQLite: copy the in-memory test database)."""
+        if self.file is not None:
+            connection.ensure_connection()
+            target = sqlite3.connect(self.file)
+            connection.connection.backup(target)
+            target.execute("PRAGMA journal_mode=WAL")
+            target.close()
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """The rows of ``sql`` (``%s`` placeholders on both backends), on a connection of its own
+        (committed at once, closed after: nothing is left open when the test database is dropped)."""
+        if self.file is None:
+            with psycopg.connect(self.url, autocommit=True) as pg:
+                cursor = pg.execute(sql, params)  # type: ignore[arg-type]
+                return list(cursor.fetchall()) if cursor.description else []
+        db = sqlite3.connect(self.file, timeout=30)
+        try:
+            cursor = db.execute(sql.replace("%s", "?"), params)
+            out = list(cursor.fetchall())
+            db.commit()
+            return out
+        finally:
+            db.close()
+
+    def wait_until_idle(self) -> None:
+        """PostgreSQL: wait until the killed server's sessions are gone (their transactions rolled back)."""
+        if self.file is not None:
+            return
+        for _ in range(100):
+            others = self.rows(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND application_name = %s",
+                (SERVER_APP_NAME,),
+            )[0][0]
+            if others == 0:
+                return
+            time.sleep(0.1)

@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "jkfp.monitoring",
     "jkfp.indicators",
     "jkfp.ops",
+    "jkfp.offline",
     "jkfp.web",
     "jkfp.cli",
 ]

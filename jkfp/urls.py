@@ -16,5 +16,6 @@ urlpatterns = [
     path("capacity/", include("jkfp.web.capacity.urls")),
     path("api/v1/", api.urls),
     path("settlement/", include("jkfp.web.settlement.urls")),
+    path("", include("jkfp.web.offline.urls")),
     path("", include("jkfp.web.urls")),
 ]

@@ -13,6 +13,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from jkfp.api.middleware import SESSION_API_PREFIXES
+
 # Chinese field names of the request bodies, for messages ("总费用 total_amount：…").
 FIELD_LABELS = {
     "claim_id": "结算申请号",
@@ -53,6 +55,8 @@ AMOUNT_MESSAGES = {
 ERR_UNAUTHORIZED = "缺少或无效的接口令牌（Authorization: Bearer <令牌>） / missing or invalid API token"
 ERR_NOT_JSON = "请求体不是合法的 JSON / the request body is not JSON"
 ERR_NOT_FOUND = "未找到 / not found"
+ERR_SESSION = "登录已过期或尚未登录，请重新登录 / not logged in"
+ERR_CSRF = "安全校验（CSRF）失败，请刷新页面后重试 / CSRF check failed"
 
 
 class FieldErrorOut(Schema):
@@ -140,6 +144,8 @@ def install(api: NinjaAPI) -> None:
 
     @api.exception_handler(AuthenticationError)
     def _unauthorized(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+        if request.path_info.startswith(SESSION_API_PREFIXES):
+            return respond(request, 401, "unauthorized", ERR_SESSION, [])
         response = respond(request, 401, "unauthorized", ERR_UNAUTHORIZED, [])
         response["WWW-Authenticate"] = "Bearer"
         return response
@@ -153,4 +159,6 @@ def install(api: NinjaAPI) -> None:
         if exc.status_code == 400 and str(exc).startswith("Cannot parse request body"):
             # ninja answers 400 to a body that is not JSON; the API's rule is 422 for every bad body.
             return respond(request, 422, "invalid", ERR_NOT_JSON, [{"field": "", "message": ERR_NOT_JSON}])
+        if exc.status_code == 403 and "CSRF" in str(exc):
+            return respond(request, 403, "csrf", ERR_CSRF, [])
         return respond(request, exc.status_code, "error", str(exc), [])

@@ -6,6 +6,8 @@ locale, CSP, htmx, axes and static files do nothing for it, yet cost ≈ 1 ms of
 ``MIDDLEWARE``, sends ``/api/`` requests straight to the URL's view, keeping the security headers
 (``SecurityMiddleware``: nosniff, referrer policy; ``XFrameOptionsMiddleware``); every other path
 goes through the full stack unchanged. Exceptions become responses as in Django's own handler.
+The village doctor's app API (``/api/v1/offline/``) logs in with the site's session and CSRF, so it
+takes the full stack too.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from django.middleware.security import SecurityMiddleware
 from django.urls import get_resolver
 
 API_PREFIX = "/api/"
+# Session-authenticated API paths: they need the session, CSRF and user middleware.
+SESSION_API_PREFIXES = ("/api/v1/offline/",)
 
 Handler = Callable[[HttpRequest], HttpResponseBase]
 
@@ -48,6 +52,7 @@ class ApiFastPathMiddleware:
         self.api = _lean_chain()
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        if request.path_info.startswith(API_PREFIX):
+        path = request.path_info
+        if path.startswith(API_PREFIX) and not path.startswith(SESSION_API_PREFIXES):
             return self.api(request)
         return self.get_response(request)

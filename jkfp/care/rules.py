@@ -202,3 +202,47 @@ def replay(
     assert due is not None
     last = history[-1]
     return due, last[0], last[1]
+
+
+def rules_as_data(rules: dict[int, Rule]) -> dict[str, object]:
+    """规则数据 The rules and limits of this module as plain JSON-ready data, for the village doctor's phone.
+
+    The phone computes the classification and next-due preview offline with these numbers and a
+    port of ``classify``/``next_due`` (``jkfp/web/static/offline/rules.js``); the browser test
+    ``tests/browser/test_offline_rules.py`` runs that port over a table of cases computed here.
+    """
+    return {
+        "bp_limit": list(BP_LIMIT),
+        "bp_limit_elderly": list(BP_LIMIT_ELDERLY),
+        "elderly_age": ELDERLY_AGE,
+        "glucose_limit": str(GLUCOSE_LIMIT),
+        "bad": sorted(BAD),
+        "ranges": {
+            "systolic": list(SYSTOLIC_RANGE),
+            "diastolic": list(DIASTOLIC_RANGE),
+            "glucose": [str(v) for v in GLUCOSE_RANGE],
+            "weight": [str(v) for v in WEIGHT_RANGE],
+        },
+        "messages": {
+            "systolic": ERR_SYSTOLIC,
+            "diastolic": ERR_DIASTOLIC,
+            "bp_order": ERR_BP_ORDER,
+            "bp_pair": ERR_BP_PAIR,
+            "glucose": ERR_GLUCOSE,
+            "weight": ERR_WEIGHT,
+        },
+        "rules": {
+            str(disease_id): {
+                "visits_per_year": rule.visits_per_year,
+                "interval_days": rule.interval_days,
+                "measure": rule.measure,
+                "face_to_face": rule.face_to_face,
+                "revisit_days": rule.revisit_days,
+                "referral_days": rule.referral_days,
+                "referral_after": rule.referral_after,
+                "due_window_days": rule.due_window_days,
+                "escalate_after_days": rule.escalate_after_days,
+            }
+            for disease_id, rule in sorted(rules.items())
+        },
+    }

@@ -90,6 +90,7 @@ ERR_CARD_VALIDITY = "有效期不能早于认定日期"
 ERR_CARD_EXISTS = "此人已有该病种的慢病卡"
 ERR_CARD_DISEASE = "慢病卡只能办理慢病或门诊慢特病"
 ERR_CONCLUSION = "体检结论不超过300字"
+ERR_CHECKUP_EXISTS = "此人当天已有体检记录"
 MAX_CONTRACT_DAYS = 3 * 366
 
 
@@ -532,14 +533,21 @@ def checkup_record(
     items: dict[str, str] | None = None,
     conclusion: str = "",
     institution: Institution | None = None,
+    replace: bool = True,
 ) -> Checkup:
-    """登记体检 Record a health check with its items (name → result)."""
+    """登记体检 Record a health check with its items (name → result).
+
+    A check of the same person and day is replaced (the page corrects it); with ``replace=False``
+    (an entry synced from a phone, possibly older than what the server holds) it is refused instead.
+    """
     role_require(user, SERVICE_ROLES, ERR_ROLE_SERVICE)
     scope_require(user, person.village_id)
     _check_date(checked_on, person, "checked_on", timezone.localdate())
     conclusion = (conclusion or "").strip()
     if len(conclusion) > 300:
         raise ValidationError({"conclusion": ERR_CONCLUSION})
+    if not replace and Checkup.objects.filter(person=person, checked_on=checked_on).exists():
+        raise ValidationError({"checked_on": ERR_CHECKUP_EXISTS})
     checkup, _ = Checkup.objects.update_or_create(
         person=person,
         checked_on=checked_on,

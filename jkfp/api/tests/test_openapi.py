@@ -16,7 +16,7 @@ def test_schema_documents_the_three_operations_with_bearer_auth() -> None:
     import json
 
     doc = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    paths = doc["paths"]
+    paths = {k: v for k, v in doc["paths"].items() if k.startswith("/api/v1/settlements")}
     assert set(paths) == {
         "/api/v1/settlements",
         "/api/v1/settlements/{claim_id}",
@@ -37,3 +37,22 @@ def test_schema_documents_the_three_operations_with_bearer_auth() -> None:
         for operation in operations.values():
             assert operation["security"] == [{"InstitutionBearer": []}]
             assert {"200", "401", "404", "422"} <= set(operation["responses"])
+
+
+def test_schema_documents_the_offline_app_with_session_login() -> None:
+    """村医离线接口 (issue 20): session login with CSRF; the device status needs no login."""
+    import json
+
+    doc = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    offline = {k: v for k, v in doc["paths"].items() if k.startswith("/api/v1/offline/")}
+    assert set(offline) == {
+        "/api/v1/offline/scope",
+        "/api/v1/offline/sync",
+        "/api/v1/offline/devices/{device_id}",
+    }
+    for path in ("/api/v1/offline/scope", "/api/v1/offline/sync"):
+        for operation in offline[path].values():
+            assert operation["security"] == [{"SessionAuth": []}]
+            assert {"200", "401", "403", "410", "422"} <= set(operation["responses"])
+    assert "security" not in offline["/api/v1/offline/devices/{device_id}"]["get"]
+    assert set(doc["components"]["schemas"]["EntryIn"]["required"]) == {"uuid", "kind", "person_id", "data"}

@@ -20,7 +20,6 @@ time budget; the assertions are the same.
 from __future__ import annotations
 
 import random
-import sqlite3
 import time
 from collections import defaultdict
 from datetime import date, timedelta
@@ -32,7 +31,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from benchmarks.loadtest import Outcome, Server, fire
+from benchmarks.loadtest import Database, Outcome, Server, fire
 from jkfp import engine
 from jkfp.core.idnumber import make_id_number
 
@@ -133,53 +132,6 @@ def _serial(claims: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, tup
             amounts[c["claim_id"]] = result.amounts
         ytds[number] = ytd
     return ytds, amounts
-
-
-class Database:
-    """The database the server writes to, read with plain SQL (the same on both backends)."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.file: Path | None = None
-        if ON_PG:
-            s = connection.settings_dict
-            auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
-            self.url = f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-        else:
-            self.file = tmp / "server.sqlite3"
-            self.url = f"sqlite:///{self.file}"
-
-    def publish(self) -> None:
-        """Make the seeded rows visible to the server (SQLite: copy the in-memory test database)."""
-        if self.file is not None:
-            connection.ensure_connection()
-            target = sqlite3.connect(self.file)
-            connection.connection.backup(target)
-            target.execute("PRAGMA journal_mode=WAL")
-            target.close()
-
-    def rows(self, sql: str) -> list[tuple[Any, ...]]:
-        if self.file is None:
-            with connection.cursor() as cursor:
-                cursor.execute(sql)
-                return list(cursor.fetchall())
-        db = sqlite3.connect(self.file)
-        try:
-            return list(db.execute(sql).fetchall())
-        finally:
-            db.close()
-
-    def wait_until_idle(self) -> None:
-        """PostgreSQL: wait until the killed server's sessions are gone (their transactions rolled back)."""
-        if self.file is not None:
-            return
-        for _ in range(100):
-            others = self.rows(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND pid <> pg_backend_pid()"
-            )[0][0]
-            if others == 0:
-                return
-            time.sleep(0.1)
 
 
 def _ledgers(db: Database) -> dict[str, tuple[Decimal, ...]]:

@@ -26,8 +26,33 @@
     }
   });
 
+  // 退出 on the site's pages: the offline app's copy of the persons goes too (issue 20). Its outbox
+  // stays, so a visit typed offline is never lost; the app shows it until it is sent or deleted.
+  function wipeOfflineCopy(done) {
+    var finished = false;
+    var finish = function () { if (!finished) { finished = true; done(); } };
+    setTimeout(finish, 1500);
+    if (!window.indexedDB) { finish(); return; }
+    var request = indexedDB.open("jkfp-offline");
+    request.onupgradeneeded = function () { request.transaction.abort(); };  // no copy on this phone
+    request.onerror = finish;
+    request.onsuccess = function () {
+      var db = request.result;
+      if (!db.objectStoreNames.contains("persons")) { db.close(); finish(); return; }
+      var tx = db.transaction(["persons", "meta"], "readwrite");
+      tx.objectStore("persons").clear();
+      tx.objectStore("meta").delete("scope");
+      tx.oncomplete = tx.onabort = tx.onerror = function () { db.close(); finish(); };
+    };
+  }
+
   document.addEventListener("submit", function (event) {
     var form = event.target;
+    if (form.matches && form.matches("form[data-logout]") && !form.hasAttribute("data-wiped")) {
+      event.preventDefault();
+      wipeOfflineCopy(function () { form.setAttribute("data-wiped", ""); form.submit(); });
+      return;
+    }
     var input = form.querySelector && form.querySelector("input[type=file][data-max-bytes]");
     if (input && !checkFileSize(input)) {
       event.preventDefault();
