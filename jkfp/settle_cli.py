@@ -3,6 +3,11 @@
     jkfp settle (--policy FILE | --preset NAME) --claims FILE --out FILE
                 [--errors FILE] [--skip-invalid] [--explain CLAIM_ID]
 
+The claims file has the columns of settlement.md §1 and, optionally, ``kind``/类别/就诊类别,
+``disease``/病种 (outpatient claims, §6), ``basic_paid``/基本医保已付 and ``critical_paid``/大病保险已付
+(stays settled elsewhere, §7); the engine's ``validate_claim_columns`` checks them. The output
+format is the same for every kind of claim.
+
 Exit status: 0 settled; 2 refused (bad policy, unreadable claims file, invalid rows without
 ``--skip-invalid``, unknown ``--explain`` claim, an ``--out``/``--errors`` path that cannot be
 written, a workbook that would not fit one sheet); 1 internal error. ``--errors`` is always
@@ -30,6 +35,7 @@ from numpy.typing import NDArray
 
 from jkfp.core import idnumber, tabular
 from jkfp.engine import (
+    ALL_CLAIM_COLUMNS,
     CLAIM_COLUMNS,
     OUTPUT_FIELDS,
     BatchResult,
@@ -94,7 +100,7 @@ def _normalise_header(text: str) -> str:
 
 _HEADER_LOOKUP = {
     _normalise_header(spelling): canonical
-    for canonical, spellings in CLAIM_COLUMNS.items()
+    for canonical, spellings in ALL_CLAIM_COLUMNS.items()
     for spelling in (canonical, *spellings)
 }
 # Every character str.strip() removes, except the newline: a file with any of them takes the
@@ -151,7 +157,7 @@ def _fast_csv(path: Path) -> Cells | None:
             return None
         positions[canonical] = index
         written[canonical] = cell
-    if len(positions) != len(CLAIM_COLUMNS):
+    if any(name not in positions for name in CLAIM_COLUMNS):  # the optional ones may be absent
         return None
     width = len(names)
     line_start = newlines[:-1] + 1  # data lines only
@@ -206,7 +212,7 @@ def read_cells(path: Path) -> Cells:
         fast = _fast_csv(path)
         if fast is not None:
             return fast
-        table = tabular.read_table(path, CLAIM_COLUMNS, COLUMN_ORDER)
+        table = tabular.read_table(path, ALL_CLAIM_COLUMNS, COLUMN_ORDER)
     except tabular.TableError as exc:
         raise Refused(f"结算申请文件 {path}：{exc.zh} / claims file {path}: {exc.en}") from exc
     except OSError as exc:

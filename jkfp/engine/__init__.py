@@ -1,15 +1,22 @@
 """结算引擎 The settlement engine: pure Python + numpy, no Django, no other jkfp module.
 
-``settlement.md`` is its contract. Load a policy (``load_policy``/``load_preset``), then settle
-claims one at a time with a trace (``settle_claim``/``settle_claims``, Decimal) or in bulk
-(``settle_batch``, int64 fen). The two agree to the fen.
+``settlement.md`` is its contract: stays (§2), outpatient special chronic disease claims (§6) and
+stays already settled by the insurance platform (§7). Load a policy (``load_policy``/
+``load_preset``), then settle claims one at a time with a trace (``settle_claim``/
+``settle_claims``, Decimal) or in bulk (``settle_batch``, int64 fen). The two agree to the fen.
 """
 
 from jkfp.engine.batch import OUTPUT_FIELDS, BatchResult, settle_batch
 from jkfp.engine.claims import (
+    ALL_CLAIM_COLUMNS,
     CLAIM_COLUMNS,
+    INPATIENT,
     MAX_CLAIM_AMOUNT_FEN,
+    NOT_PAID,
+    OPTIONAL_CLAIM_COLUMNS,
+    OUTPATIENT,
     Claim,
+    ClaimKind,
     ClaimTable,
     ClaimValueError,
     RowError,
@@ -25,6 +32,8 @@ from jkfp.engine.policy import (
     CategoryRule,
     CriticalRule,
     OutOfScopeRule,
+    OutpatientDisease,
+    OutpatientRule,
     Policy,
     PolicyError,
     PolicyProblem,
@@ -39,8 +48,13 @@ from jkfp.engine.presets import load_preset, preset_names
 from jkfp.engine.reference import ClaimSettlement, YearToDate, settle_claim, settle_claims
 
 __all__ = [
+    "ALL_CLAIM_COLUMNS",
     "CLAIM_COLUMNS",
+    "INPATIENT",
     "MAX_CLAIM_AMOUNT_FEN",
+    "NOT_PAID",
+    "OPTIONAL_CLAIM_COLUMNS",
+    "OUTPATIENT",
     "OUTPUT_FIELDS",
     "RATE_SCALE",
     "AidRule",
@@ -49,11 +63,14 @@ __all__ = [
     "BatchResult",
     "CategoryRule",
     "Claim",
+    "ClaimKind",
     "ClaimSettlement",
     "ClaimTable",
     "ClaimValueError",
     "CriticalRule",
     "OutOfScopeRule",
+    "OutpatientDisease",
+    "OutpatientRule",
     "Policy",
     "PolicyError",
     "PolicyProblem",
