@@ -16,7 +16,7 @@ Two readings of the contract (see ``docs/adr/0001-settlement-engine.md``):
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import (
     ROUND_HALF_UP,
     Context,
@@ -429,8 +429,7 @@ def _settle(
 
     # §2.5 The person's share and the new year-to-date.
     personal = counted - basic - critical - aid - supplementary
-    after = replace(
-        ytd,
+    after = YearToDate(
         basic=ytd.basic + basic,
         critical_base=ytd.critical_base + base,
         critical=ytd.critical + critical,
@@ -438,6 +437,9 @@ def _settle(
         aid_deductible_used=ytd.aid_deductible_used + aid_deductible,
         supplementary=ytd.supplementary + supplementary,
         personal=ytd.personal + personal,
+        op_deductible_used=ytd.op_deductible_used,  # §6's sums: stays do not move them
+        op_basic=ytd.op_basic,
+        op_basic_by_disease=ytd.op_basic_by_disease,
     )
     if trace:
         say(
@@ -578,10 +580,14 @@ def _settle_outpatient(
     personal = counted - basic - aid - supplementary
     by_disease = dict(ytd.op_basic_by_disease)
     by_disease[disease] = used_disease + basic
-    after = replace(
-        ytd,
+    after = YearToDate(
+        basic=ytd.basic,  # the stays' sums: an outpatient claim does not move them
+        critical_base=ytd.critical_base,
+        critical=ytd.critical,
         aid=ytd.aid + aid,
+        aid_deductible_used=ytd.aid_deductible_used,
         supplementary=ytd.supplementary + supplementary,
+        personal=ytd.personal,
         op_deductible_used=ytd.op_deductible_used + deductible,
         op_basic=ytd.op_basic + basic,
         op_basic_by_disease=tuple(sorted(by_disease.items())),

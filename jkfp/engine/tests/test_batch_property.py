@@ -15,11 +15,13 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jkfp.engine import Claim, ClaimTable, Policy, load_preset, loads_policy, settle_batch, settle_claims
-from jkfp.engine.batch import _rules, _tiers_rounded
+from jkfp.engine import batch as batch_module
+from jkfp.engine.batch import F_PLAIN_LIMIT, _rules, _tiers_rounded
 from jkfp.engine.tests import oracle
 from jkfp.engine.tests.helpers import claim_from_row
 from jkfp.engine.tests.strategies import claim_sets, policy_documents
@@ -198,7 +200,7 @@ def _amounts_by_id(doc: dict[str, Any], rows: list[dict[str, str]]) -> dict[str,
     return out
 
 
-@SETTINGS
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
 def test_outpatient_claims_and_stays_meet_only_in_the_shared_funds(
     scenario: tuple[dict[str, Any], list[dict[str, str]], int],
@@ -277,3 +279,74 @@ def test_one_person_with_thousands_of_claims_equals_reference_and_is_fast() -> N
     # The long group reaches its caps and the personal-cap top-ups, so the tail is not trivial.
     assert int(batch.supplementary[:3_000].sum()) > 0
     assert elapsed < 2.0, f"batch took {elapsed:.3f} s for one person with 3,000 claims"
+
+
+def test_cumulative_base_beyond_the_plain_sum_stays_exact(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One person whose year-to-date critical base passes F_PLAIN_LIMIT: the vectorised steps switch
+    from one rounded sum to the q·S + r split and still equal the reference."""
+    doc = {
+        "name": "big",
+        "valid_from": "2020-01-01",
+        "valid_to": "2020-12-31",
+        "category_precedence": ["a"],
+        "categories": {
+            "a": {
+                "basic": {
+                    "deductible": {"1": "0", "2": "0", "3": "0"},
+                    "ratio": {"1": "0.000001", "2": "0", "3": "0"},
+                },
+                "critical": {"tiers": [["0", "1000", "0.333333"], ["1000", "", "0.999999"]]},
+            }
+        },
+    }
+    policy = loads_policy(json.dumps(doc), fmt="json")
+    claims = [
+        Claim(f"H{i:04d}", "P", "a", date(2020, 1, 1) + timedelta(days=i % 366), 1, True, False,
+              Decimal("99999999.99"), Decimal("0"))
+        for i in range(1_000)
+    ]  # fmt: skip
+    assert sum(c.total_fen for c in claims) > F_PLAIN_LIMIT
+    split_steps: list[int] = []
+
+    def counted(*args: Any) -> Any:
+        split_steps.append(1)
+        return _tiers_rounded(*args)
+
+    monkeypatch.setattr(batch_module, "_tiers_rounded", counted)
+    batch = settle_batch(policy, ClaimTable.from_claims(claims), scalar_below=0)
+    assert 0 < len(split_steps) < len(claims)  # the plain sum first, the split once it would overflow
+    reference = settle_claims(policy, claims)
+    assert [batch.row(i) for i in range(len(claims))] == [r.amounts_fen for r in reference]
+
+
+def test_sparse_disease_slots_give_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many groups × diseases: the per-disease sums move from one dense array to sorted slots."""
+    policy = load_preset("suixian-2020")
+    rng = np.random.default_rng(3)
+    names = policy.disease_names
+    claims = []
+    for i in range(600):
+        outpatient = i % 2 == 0
+        total = int(rng.integers(0, 600_000 if outpatient else 5_000_000))
+        claims.append(
+            Claim(
+                claim_id=f"D{i:04d}",
+                person_id=f"P{int(rng.integers(0, 40))}",
+                category=("poor", "ordinary", "tekun")[i % 3],
+                discharge_on=date(2020, 1, 1) + timedelta(days=int(rng.integers(0, 366))),
+                level=int(rng.integers(1, 4)),
+                in_county=bool(rng.integers(0, 2)),
+                referred=bool(rng.integers(0, 2)),
+                total_amount=Decimal(total) / 100,
+                out_of_scope_amount=Decimal(int(rng.integers(0, total + 1)) // 5) / 100,
+                kind="outpatient" if outpatient else "inpatient",
+                disease=names[int(rng.integers(0, 3))] if outpatient else "",
+            )
+        )
+    table = ClaimTable.from_claims(claims)
+    dense = settle_batch(policy, table, scalar_below=0)
+    monkeypatch.setattr(batch_module, "DENSE_PAIRS", 0)
+    sparse = settle_batch(policy, table, scalar_below=0)
+    reference = settle_claims(policy, claims)
+    for i, res in enumerate(reference):
+        assert dense.row(i) == sparse.row(i) == res.amounts_fen
