@@ -314,11 +314,13 @@ def _params(
     table: ClaimTable,
     rows: Int64Array,
     *,
+    disease: Int64Array,
     disease_caps: Int64Array,
     pair: Int64Array,
 ) -> tuple[_Params, Int64Array]:
     """The parameters of the claims ``rows`` (in that order), and their hospital_absorbed;
-    ``disease_caps`` by disease code of the table, ``pair`` each row's per-disease slot.
+    ``disease`` each row's disease code, ``disease_caps`` by disease code of the table, ``pair``
+    each row's per-disease slot.
 
     The rows are a random permutation of the table, so every gather is a cache miss per claim:
     category, level and the two flags travel as one packed integer, and the §6/§7 columns only
@@ -397,7 +399,6 @@ def _params(
     uncovered = np.where(supp_applies & ~rules.covers_out_of_scope[cat], counted - in_scope, 0)
 
     if any_op:
-        disease = table.disease_codes()[rows]
         op_deductible = np.where(outpatient, rules.op_deductible[cat], 0)
         disease_cap = np.where(outpatient, disease_caps[disease], NO_LIMIT)
     else:
@@ -646,7 +647,7 @@ def settle_batch(policy: Policy, table: ClaimTable, *, scalar_below: int = SCALA
         spare = 0
         pair = np.zeros(n, dtype=np.int64)
     op_basic_by_pair = np.zeros(spare + 1, dtype=np.int64)
-    p, absorbed = _params(policy, rules, table, seq, disease_caps=disease_caps, pair=pair)
+    p, absorbed = _params(policy, rules, table, seq, disease=disease, disease_caps=disease_caps, pair=pair)
     any_op_ded = bool(p.op_deductible.any())
     any_paid = bool(p.paid.any())
 
