@@ -1,16 +1,19 @@
 """结算基准 Settlement: the batch engine against the per-claim Decimal reference, and the command.
 
-- ``settle_batch``: ratio = reference time ÷ batch time for the same claims (target ≥ 25), with
-  zero differences to the fen. The batch settles all N claims (best of 3). The reference, at about
+- ``settle_batch``: a mixed file as issue 19 sets it — half outpatient special chronic disease
+  claims (settlement.md §6), a tenth stays already settled elsewhere with paid amounts (§7), the
+  rest ordinary stays. ``settle_batch_stays``: stays only (the first round's file). Each: ratio =
+  reference time ÷ batch time for the same claims (target ≥ 25), with zero differences to the fen. The batch settles all N claims (best of 3). The reference, at about
   25 µs a claim, is timed on a sample of whole persons (every claim of the persons taken, so that
   the year-to-date chains are complete) and its time is extrapolated per claim to N; the line says
   so. The zero-difference check compares the batch's results (from the full run) with the
   reference on that sample, field by field. Peak memory of this process (``ru_maxrss``, which
   includes the generated data) must stay ≤ 1.5 GB.
-- ``settle_command``: ratio = baseline ÷ ours, where ours is the whole ``jkfp settle`` on an N-row
-  CSV (subprocess, with ``--skip-invalid`` and an error report: the file has a realistic 0.2 %
-  of bad rows) and the baseline is Python's ``csv`` module reading the same file and writing an
-  8-column file without computing anything. Target at 1M rows: ≤ 10 s.
+- ``settle_command``: ratio = baseline ÷ ours, where ours is the whole ``jkfp settle`` on the
+  mixed file as an N-row CSV with the optional columns (subprocess, with ``--skip-invalid`` and an
+  error report: the file has a realistic 0.2 % of bad rows) and the baseline is Python's ``csv``
+  module reading the same file and writing an 8-column file without computing anything. Target
+  at 1M rows: ≤ 10 s.
 - ``settle_startup``: ratio = ``python -c pass`` ÷ ``python -m jkfp.settle_cli --help``.
 
 ``--size N`` (default 1,000,000 claims over 0.3·N persons); ``--small`` = ``--size 20000``.
@@ -32,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from jkfp.core import idnumber
-from jkfp.engine import ClaimTable, load_preset, settle_batch, settle_claims
+from jkfp.engine import NOT_PAID, ClaimTable, load_preset, settle_batch, settle_claims
 from jkfp.engine.claims import EPOCH_ORDINAL
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,27 +61,52 @@ def person_ids(count: int, rng: np.random.Generator) -> list[str]:
     return list(dict.fromkeys(ids))  # a rare collision of two numbers: the list gets a little shorter
 
 
-def claims_table(n: int, persons: int, rng: np.random.Generator) -> tuple[ClaimTable, list[str]]:
-    """N synthetic claims for one year: lognormal costs (median ≈ 8000 yuan), 70 % in county."""
+def claims_table(
+    n: int, persons: int, rng: np.random.Generator, *, mixed: bool = True
+) -> tuple[ClaimTable, list[str]]:
+    """N synthetic claims for one year. Stays: lognormal costs (median ≈ 8000 yuan), 70 % in county.
+    ``mixed``: half are outpatient claims for the person's chronic disease (median ≈ 300 yuan,
+    mostly at primary institutions in the county) and a tenth stays settled elsewhere (provincial
+    hospitals, out of county, with what basic and critical illness insurance paid)."""
     ids = person_ids(persons, rng)
     person_category = rng.choice(len(CATEGORIES), size=len(ids), p=CATEGORY_SHARE)
     person = rng.integers(0, len(ids), n).astype(np.int64)
+    kind = rng.random(n) if mixed else np.ones(n)
+    outpatient = kind < 0.5
+    paid = (kind >= 0.5) & (kind < 0.6)
     total = np.minimum(np.exp(rng.normal(np.log(800_000), 1.0, n)).astype(np.int64), 500_000_000)
+    total = np.where(outpatient, np.exp(rng.normal(np.log(30_000), 0.8, n)).astype(np.int64), total)
+    total = np.where(paid, total * 4, total)
     out_of_scope = (total * rng.beta(1.2, 8.0, n)).astype(np.int64)
     day = date(2020, 1, 1).toordinal() - EPOCH_ORDINAL + rng.integers(0, 366, n)
-    in_county = rng.random(n) < 0.7
+    in_county = np.where(outpatient, rng.random(n) < 0.9, rng.random(n) < 0.7) & ~paid
+    level = rng.choice(3, size=n, p=(0.3, 0.45, 0.25)).astype(np.int64) + 1
+    level = np.where(outpatient, rng.choice(3, size=n, p=(0.6, 0.3, 0.1)) + 1, level)
+    level = np.where(paid, 3, level)
+    diseases = load_preset("suixian-2020").disease_names
+    person_disease = rng.integers(0, len(diseases), len(ids))
+    second = rng.random(n) < 0.3  # a second chronic disease on some visits
+    disease = np.where(outpatient, (person_disease[person] + second) % len(diseases), -1)
+    in_scope = total - out_of_scope
+    basic_paid = (in_scope * rng.uniform(0.5, 0.75, n)).astype(np.int64)
+    critical_paid = ((in_scope - basic_paid) * rng.uniform(0.0, 0.5, n)).astype(np.int64)
     table = ClaimTable(
         claim_id=np.array([f"Z{i:08d}".encode() for i in range(n)]),
         person=person,
         category=person_category[person].astype(np.int64),
         category_names=CATEGORIES,
         discharge_day=day.astype(np.int64),
-        level=rng.choice(3, size=n, p=(0.3, 0.45, 0.25)).astype(np.int64) + 1,
+        level=level.astype(np.int64),
         in_county=in_county,
-        referred=~in_county & (rng.random(n) < 0.6),
+        referred=~in_county & (rng.random(n) < np.where(paid, 0.9, 0.6)),
         total_fen=total,
         out_of_scope_fen=out_of_scope,
         person_keys=ids,
+        outpatient=outpatient,
+        disease=disease.astype(np.int64),
+        disease_names=diseases,
+        basic_paid_fen=np.where(paid, basic_paid, NOT_PAID),
+        critical_paid_fen=np.where(paid, critical_paid, NOT_PAID),
     )
     return table, ids
 
@@ -99,7 +127,7 @@ def line(name: str, ratio: float, ours: float, baseline: float, n: int, extra: s
     )
 
 
-def bench_engine(table: ClaimTable, small: bool) -> bool:
+def bench_engine(name: str, table: ClaimTable, small: bool) -> bool:
     policy = load_preset("suixian-2020")
     n = len(table)
     results = []
@@ -121,13 +149,16 @@ def bench_engine(table: ClaimTable, small: bool) -> bool:
     baseline = per_claim * n
     ratio = baseline / batch_time
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    outpatient = int(table.outpatient_mask().sum())
+    paid = int((table.paid_fen()[0] != NOT_PAID).sum())
     line(
-        "settle_batch",
+        name,
         ratio,
         batch_time,
         baseline,
         n,
-        f"; reference (trace off, best of 3) timed on {len(rows)} claims of {take} whole persons "
+        f"; {outpatient} outpatient claims, {paid} stays settled elsewhere; "
+        f"reference (trace off, best of 3) timed on {len(rows)} claims of {take} whole persons "
         f"({per_claim * 1e6:.1f} µs/claim) "
         f"and extrapolated to n; batch {n / batch_time / 1e6:.2f}M claims/s; differences={differences}; "
         f"peak_rss={peak_mb:.0f} MB",
@@ -135,25 +166,27 @@ def bench_engine(table: ClaimTable, small: bool) -> bool:
     floor = 5 if small else 25
     ok = differences == 0 and ratio >= floor and peak_mb <= MEMORY_LIMIT_MB
     if not ok:
-        print(
-            f"settle_batch: FAILED (differences={differences}, ratio floor {floor}, memory {peak_mb:.0f} MB)"
-        )
+        print(f"{name}: FAILED (differences={differences}, ratio floor {floor}, memory {peak_mb:.0f} MB)")
     return ok
 
 
 def write_claims_csv(path: Path, table: ClaimTable, rng: np.random.Generator) -> int:
-    """The table as a claims file, with about 0.2 % bad rows; returns the number of bad rows."""
+    """The table as a claims file with the optional columns (kind, disease, basic_paid,
+    critical_paid), with about 0.2 % bad rows; returns the number of bad rows."""
     n = len(table)
     keys = table.person_keys
     bad = set(rng.choice(n, size=max(1, n // 500), replace=False).tolist())
+    names = table.disease_names
+    basic_paid, critical_paid = table.paid_fen()
     with path.open("w", encoding="utf-8", newline="") as handle:
         handle.write(
-            "claim_id,person_id,category,discharge_date,level,in_county,referred,total,out_of_scope\n"
+            "claim_id,person_id,category,discharge_date,level,in_county,referred,total,out_of_scope,"
+            "kind,disease,basic_paid,critical_paid\n"
         )
         days = (table.discharge_day + EPOCH_ORDINAL).tolist()
         dates = {d: date.fromordinal(d).isoformat() for d in set(days)}
         out = []
-        for i, (cid, person, cat, day, level, inc, ref, total, oos) in enumerate(
+        for i, (cid, person, cat, day, level, inc, ref, total, oos, op, disease, bp, cp) in enumerate(
             zip(
                 table.claim_id_texts(),
                 table.person.tolist(),
@@ -164,28 +197,33 @@ def write_claims_csv(path: Path, table: ClaimTable, rng: np.random.Generator) ->
                 table.referred.tolist(),
                 table.total_fen.tolist(),
                 table.out_of_scope_fen.tolist(),
+                table.outpatient_mask().tolist(),
+                table.disease_codes().tolist(),
+                basic_paid.tolist(),
+                critical_paid.tolist(),
                 strict=True,
             )
         ):
             when = dates[day]
-            if i in bad:  # one fault per bad row, in turn: date, amount, check character, category
-                fault = i % 4
+            cat_name = CATEGORIES[cat]
+            pid = keys[person]
+            kind = "outpatient" if op else "inpatient"
+            disease_name = names[disease] if op else ""
+            if i in bad:  # one fault per bad row, in turn: date, amount, check character, category, disease
+                fault = i % 5
                 when = "2020-02-30" if fault == 0 else when
                 total = -total if fault == 1 else total
-                cat_name = "unknown" if fault == 3 else CATEGORIES[cat]
-                pid = (
-                    keys[person][:17] + ("0" if keys[person][17] != "0" else "1")
-                    if fault == 2
-                    else keys[person]
-                )
-            else:
-                cat_name = CATEGORIES[cat]
-                pid = keys[person]
+                if fault == 2:
+                    pid = pid[:17] + ("0" if pid[17] != "0" else "1")
+                cat_name = "unknown" if fault == 3 else cat_name
+                if fault == 4:
+                    kind, disease_name, bp, cp = "outpatient", "", NOT_PAID, NOT_PAID
             sign = "-" if total < 0 else ""
             total = abs(total)
+            paid = f"{bp // 100}.{bp % 100:02d},{cp // 100}.{cp % 100:02d}" if bp != NOT_PAID else ","
             out.append(
                 f"{cid},{pid},{cat_name},{when},{level},{int(inc)},{int(ref)},"
-                f"{sign}{total // 100}.{total % 100:02d},{oos // 100}.{oos % 100:02d}\n"
+                f"{sign}{total // 100}.{total % 100:02d},{oos // 100}.{oos % 100:02d},{kind},{disease_name},{paid}\n"
             )
             if len(out) == 100_000:
                 handle.write("".join(out))
@@ -272,10 +310,14 @@ def main(argv: list[str]) -> int:
     rng = np.random.default_rng(args.seed)
     started = time.perf_counter()
     table, persons = claims_table(n, max(1, int(n * 0.3)), rng)
+    stays, _ = claims_table(n, max(1, int(n * 0.3)), rng, mixed=False)
     print(
-        f"(data: {n} claims over {len(persons)} persons generated in {time.perf_counter() - started:.1f} s)"
+        f"(data: {n} mixed claims and {n} stays, each over {len(persons)} persons, generated in "
+        f"{time.perf_counter() - started:.1f} s)"
     )
-    ok = bench_engine(table, small)
+    ok = bench_engine("settle_batch", table, small)
+    ok = bench_engine("settle_batch_stays", stays, small) and ok
+    del stays
     ok = bench_command(table, small, rng) and ok
     bench_startup()
     return 0 if ok else 1

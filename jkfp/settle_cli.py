@@ -3,6 +3,11 @@
     jkfp settle (--policy FILE | --preset NAME) --claims FILE --out FILE
                 [--errors FILE] [--skip-invalid] [--explain CLAIM_ID]
 
+The claims file has the columns of settlement.md §1 and, optionally, ``kind``/类别/就诊类别,
+``disease``/病种 (outpatient claims, §6), ``basic_paid``/基本医保已付 and ``critical_paid``/大病保险已付
+(stays settled elsewhere, §7); the engine's ``validate_claim_columns`` checks them. The output
+format is the same for every kind of claim.
+
 Exit status: 0 settled; 2 refused (bad policy, unreadable claims file, invalid rows without
 ``--skip-invalid``, unknown ``--explain`` claim, an ``--out``/``--errors`` path that cannot be
 written, a workbook that would not fit one sheet); 1 internal error. ``--errors`` is always
@@ -31,6 +36,7 @@ from numpy.typing import NDArray
 from jkfp.core import idnumber, tabular
 from jkfp.core.clock import local_today
 from jkfp.engine import (
+    ALL_CLAIM_COLUMNS,
     CLAIM_COLUMNS,
     OUTPUT_FIELDS,
     BatchResult,
@@ -90,7 +96,7 @@ class Cells:
 
 def _fast_csv(path: Path) -> Cells | None:
     """A plain UTF-8 CSV as byte matrices (``tabular.read_plain_csv_bytes``), else None."""
-    plain = tabular.read_plain_csv_bytes(path, CLAIM_COLUMNS, COLUMN_ORDER)
+    plain = tabular.read_plain_csv_bytes(path, ALL_CLAIM_COLUMNS, COLUMN_ORDER)
     if plain is None:
         return None
     columns: dict[str, list[str] | TextColumn] = {
@@ -105,7 +111,7 @@ def read_cells(path: Path) -> Cells:
         fast = _fast_csv(path)
         if fast is not None:
             return fast
-        table = tabular.read_table(path, CLAIM_COLUMNS, COLUMN_ORDER)
+        table = tabular.read_table(path, ALL_CLAIM_COLUMNS, COLUMN_ORDER)
     except tabular.TableError as exc:
         raise Refused(f"结算申请文件 {path}：{exc.zh} / claims file {path}: {exc.en}") from exc
     except OSError as exc:

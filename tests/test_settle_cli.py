@@ -700,3 +700,154 @@ def test_error_report_values_as_written_and_formulas_neutralised(
     opened.close()
     assert [c.value for c in cells] == ["-5.00", "=1+1", attack, "-1", "+5"]
     assert [c.data_type for c in cells] == ["s"] * 5  # strings, never formulas
+
+
+# --------------------------------------------------------------------------- §6 and §7 (issue 19)
+
+OPTIONAL_HEADER = HEADER + ",kind,disease,basic_paid,critical_paid"
+P3 = "421321198001010336"
+
+
+def test_section_8_examples_byte_for_byte(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """settlement.md §8: outpatient claims and a stay settled elsewhere, through the fast reader."""
+    claims = EXAMPLES / "claims-section8.csv"
+    assert settle_cli._fast_csv(claims) is not None
+    out = tmp_path / "out.csv"
+    code, explained, err = run(
+        ["--preset", "suixian-2020", "--claims", str(claims), "--out", str(out), "--explain", "E6"], capsys
+    )
+    assert code == 0, err
+    assert out.read_bytes() == (EXAMPLES / "expected-section8-suixian-2020.csv").read_bytes()
+    assert explained.startswith("结算号 E6：2020-09-01 门诊慢特病（高血压）")
+    assert "高血压年度限额 3000.00，已付 384.00，剩余 2616.00 → 2616.00" in explained
+
+
+def test_chinese_headers_and_values_take_the_general_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    header = (
+        "结算号,身份证号,结算类别,出院日期,医院等级,县域内,转诊备案,医疗总费用,目录外费用,"
+        "就诊类别,病种,基本医保已付,大病保险已付"
+    )
+    rows = [
+        f"E5,{P1},poor,2020-04-01,1,1,0,500.00,20.00,门诊,高血压,,",
+        f'E6,{P1},poor,2020-09-01,1,1,0,"4000",0,门诊慢特病,高血压,,',
+        f"E7,{P3},ordinary,2020-05-01,2,1,0,1000.00,50.00,门诊,2型糖尿病,,",
+        f"E8,{P1},poor,2020-08-01,3,0,1,80000.00,6000.00,住院,,44400,15000.00",
+    ]
+    claims = _write(tmp_path / "c.csv", rows, header=header, encoding="gbk")
+    assert settle_cli._fast_csv(claims) is None
+    out = tmp_path / "out.csv"
+    code, _, err = run(["--preset", "suixian-2020", "--claims", str(claims), "--out", str(out)], capsys)
+    assert code == 0, err
+    assert out.read_bytes() == (EXAMPLES / "expected-section8-suixian-2020.csv").read_bytes()
+    # 类别 is accepted for the kind column as well.
+    short = _write(
+        tmp_path / "s.csv", [rows[0].replace("门诊", "outpatient")], header=header.replace("就诊类别", "类别")
+    )
+    code, _, err = run(["--preset", "suixian-2020", "--claims", str(short), "--out", str(out)], capsys)
+    assert code == 0, err
+    assert out.read_text(encoding="utf-8").splitlines()[1] == "E5,492.50,7.50,384.00,0.00,48.00,11.25,49.25"
+
+
+def test_bad_outpatient_and_paid_rows_are_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 19's bad rows: an outpatient row without a known disease, a category without an
+    outpatient block, only one of the two paid amounts, paid amounts above the in-scope cost."""
+    policy = tmp_path / "p.toml"
+    text = (ROOT / "jkfp/engine/presets/suixian-2020.toml").read_text(encoding="utf-8")
+    start = text.index("[categories.monitored.outpatient]")
+    end = text.index("[categories.ordinary.basic]")
+    policy.write_text(text[:start] + text[end:], encoding="utf-8")
+    claims = _write(
+        tmp_path / "c.csv",
+        [
+            f"G1,{P1},poor,2020-03-01,1,1,0,500.00,0.00,outpatient,高血压,,",
+            f"B1,{P1},poor,2020-03-02,1,1,0,500.00,0.00,outpatient,,,",
+            f"B2,{P1},poor,2020-03-03,1,1,0,500.00,0.00,outpatient,感冒,,",
+            f"B3,{P2},monitored,2020-03-04,1,1,0,500.00,0.00,outpatient,肺结核,,",
+            f"B4,{P2},poor,2020-03-05,3,0,1,9000.00,1000.00,,,5000.00,",
+            f"B5,{P2},poor,2020-03-06,3,0,1,9000.00,1000.00,,,5000.00,3000.01",
+            f"G2,{P2},poor,2020-03-07,3,0,1,9000.00,1000.00,,,5000.00,3000.00",
+        ],
+        header=OPTIONAL_HEADER,
+    )
+    report = tmp_path / "errors.csv"
+    out = tmp_path / "out.csv"
+    args = ["--policy", str(policy), "--claims", str(claims), "--out", str(out), "--errors", str(report)]
+    code, _, err = run(args, capsys)
+    assert code == 2 and not out.exists()
+    assert "5 invalid rows (5 errors)" in err
+    lines = report.read_text(encoding="utf-8-sig").splitlines()[1:]
+    assert [line.split(",")[:3] for line in lines] == [
+        ["3", "disease", ""],
+        ["4", "disease", "感冒"],
+        ["5", "category", "monitored"],
+        ["6", "critical_paid", ""],
+        ["7", "critical_paid", "3000.01"],
+    ]
+    assert "an outpatient claim needs its disease" in lines[0]
+    assert "not in the policy's outpatient_diseases" in lines[1]
+    assert "has no outpatient block" in lines[2]
+    assert "must both be given or both be empty" in lines[3]
+    assert "exceed the in-scope cost (total − out_of_scope = 8000.00)" in lines[4]
+    code, _, err = run([*args, "--skip-invalid"], capsys)
+    assert code == 0, err
+    assert [line.split(",")[0] for line in out.read_text(encoding="utf-8").splitlines()[1:]] == ["G1", "G2"]
+
+
+def test_cli_batch_equals_reference_on_a_mixed_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A generated file of stays, outpatient claims and stays settled elsewhere: `jkfp settle` gives
+    the reference's amounts for every claim."""
+    rng = np.random.default_rng(19)
+    persons = [idnumber.make_id_number("421321", date(1950, 1, 1), k) for k in range(30)]
+    categories = ["tekun", "dibao", "poor", "monitored", "ordinary"]
+    diseases = list(load_preset("suixian-2020").disease_names)
+    rows = []
+    for i in range(300):
+        kind = ("outpatient", "inpatient", "inpatient")[i % 3]
+        top = 800_000 if kind == "outpatient" else 30_000_000
+        total = int(rng.integers(0, top))
+        oos = int(rng.integers(0, total + 1)) // 4
+        disease = diseases[int(rng.integers(0, len(diseases)))] if kind == "outpatient" else ""
+        paid = ",,"
+        if kind == "inpatient" and i % 2:
+            basic = int(rng.integers(0, total - oos + 1))
+            critical = int(rng.integers(0, total - oos - basic + 1))
+            paid = f",{basic / 100:.2f},{critical / 100:.2f}"
+        rows.append(
+            f"M{i},{persons[int(rng.integers(0, 30))]},{categories[i % 5]},"
+            f"2020-{int(rng.integers(1, 13)):02d}-{int(rng.integers(1, 29)):02d},{int(rng.integers(1, 4))},"
+            f"{int(rng.integers(0, 2))},{int(rng.integers(0, 2))},{total / 100:.2f},{oos / 100:.2f},"
+            f"{kind},{disease}{paid}"
+        )
+    claims = _write(tmp_path / "c.csv", rows, header=OPTIONAL_HEADER)
+    out = tmp_path / "o.csv"
+    code, _, err = run(["--preset", "suixian-2020", "--claims", str(claims), "--out", str(out)], capsys)
+    assert code == 0, err
+    policy = load_preset("suixian-2020")
+    cells = settle_cli.read_cells(claims)
+    table = validate_claim_columns(cells.columns, cells.row_numbers, policy=policy).table
+    assert int(table.outpatient_mask().sum()) == 100 and int((table.paid_fen()[0] >= 0).sum()) == 100
+    reference = settle_claims(policy, [table.claim(i) for i in range(len(table))])
+    lines = out.read_text(encoding="utf-8").splitlines()[1:]
+    assert lines == [",".join([r.claim_id, *(f"{a:.2f}" for a in r.amounts)]) for r in reference]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(CELL, min_size=0, max_size=14), max_size=5))
+def test_fast_reader_equals_tabular_with_optional_columns(
+    tmp_path_factory: pytest.TempPathFactory, rows: list[list[str]]
+) -> None:
+    path = tmp_path_factory.mktemp("csv") / "c.csv"
+    path.write_text("\n".join([OPTIONAL_HEADER, *(",".join(r) for r in rows)]) + "\n", encoding="utf-8")
+    fast = settle_cli._fast_csv(path)
+    if fast is None:
+        return
+    table = tabular.read_table(path, settle_cli.ALL_CLAIM_COLUMNS, COLUMN_ORDER)
+    assert fast.row_numbers == table.row_numbers
+    assert set(fast.columns) == set(table.columns)
+    for name, column in fast.columns.items():
+        assert isinstance(column, TextColumn)
+        assert [column.text(i) for i in range(len(column))] == table.columns[name]

@@ -1,16 +1,23 @@
 """结算引擎 The settlement engine: pure Python + numpy, no Django, no other jkfp module.
 
-``settlement.md`` is its contract. Load a policy (``load_policy``/``load_preset``), then settle
-claims one at a time with a trace (``settle_claim``/``settle_claims``, Decimal) or in bulk
-(``settle_batch``, int64 fen). The two agree to the fen.
+``settlement.md`` is its contract: stays (§2), outpatient special chronic disease claims (§6) and
+stays already settled by the insurance platform (§7). Load a policy (``load_policy``/
+``load_preset``), then settle claims one at a time with a trace (``settle_claim``/
+``settle_claims``, Decimal) or in bulk (``settle_batch``, int64 fen). The two agree to the fen.
 """
 
 from jkfp.engine.batch import OUTPUT_FIELDS, BatchResult, settle_batch
 from jkfp.engine.claims import (
+    ALL_CLAIM_COLUMNS,
     CLAIM_COLUMNS,
+    INPATIENT,
     MAX_CLAIM_AMOUNT_FEN,
+    NOT_PAID,
+    OPTIONAL_CLAIM_COLUMNS,
+    OUTPATIENT,
     OUT_OF_SCOPE_ABOVE_TOTAL,
     Claim,
+    ClaimKind,
     ClaimTable,
     ClaimValueError,
     RowError,
@@ -29,6 +36,8 @@ from jkfp.engine.policy import (
     CategoryRule,
     CriticalRule,
     OutOfScopeRule,
+    OutpatientDisease,
+    OutpatientRule,
     Policy,
     PolicyError,
     PolicyProblem,
@@ -54,8 +63,13 @@ from jkfp.engine.year import (
 )
 
 __all__ = [
+    "ALL_CLAIM_COLUMNS",
     "CLAIM_COLUMNS",
+    "INPATIENT",
     "MAX_CLAIM_AMOUNT_FEN",
+    "NOT_PAID",
+    "OPTIONAL_CLAIM_COLUMNS",
+    "OUTPATIENT",
     "OUTPUT_FIELDS",
     "OUT_OF_SCOPE_ABOVE_TOTAL",
     "RATE_SCALE",
@@ -66,11 +80,14 @@ __all__ = [
     "BatchResult",
     "CategoryRule",
     "Claim",
+    "ClaimKind",
     "ClaimSettlement",
     "ClaimTable",
     "ClaimValueError",
     "CriticalRule",
     "OutOfScopeRule",
+    "OutpatientDisease",
+    "OutpatientRule",
     "Policy",
     "PolicyError",
     "PolicyProblem",

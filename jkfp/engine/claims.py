@@ -1,8 +1,10 @@
-"""结算申请 Claims: the record of one hospital stay, a columnar table of claims, and the
-validation of a claims file's cells into claims and row errors (``settlement.md §1``).
+"""结算申请 Claims: the record of one hospital stay or outpatient visit, a columnar table of
+claims, and the validation of a claims file's cells into claims and row errors (``settlement.md``
+§1, §6 and §7).
 
-Columns of a claims file (canonical name → accepted header spellings) are ``CLAIM_COLUMNS``.
-Amounts are yuan with at most two decimals and at most ``MAX_CLAIM_AMOUNT_FEN`` (100,000,000.00
+Columns of a claims file (canonical name → accepted header spellings) are ``CLAIM_COLUMNS`` (every
+file has them) and ``OPTIONAL_CLAIM_COLUMNS`` (``kind``, ``disease``, ``basic_paid``,
+``critical_paid``: outpatient claims and stays already settled by the insurance platform). Amounts are yuan with at most two decimals and at most ``MAX_CLAIM_AMOUNT_FEN`` (100,000,000.00
 yuan, an "absurd amount" above it); that bound keeps every product of the batch engine inside
 int64 (amount in fen × rate in parts per million < 10^16, see the ADR).
 """
@@ -14,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Final, overload
+from typing import Final, Literal, overload
 
 import numpy as np
 from numpy.typing import NDArray
@@ -36,7 +38,72 @@ CLAIM_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     "total": ("医疗总费用", "total", "总费用"),
     "out_of_scope": ("目录外费用", "out_of_scope", "自费费用"),
 }
-COLUMN_ORDER: Final = tuple(CLAIM_COLUMNS)
+COLUMN_ORDER: Final = tuple(CLAIM_COLUMNS)  # the required columns
+# Optional columns (settlement.md §6, §7): absent, or an empty cell, means an ordinary stay.
+OPTIONAL_CLAIM_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
+    "kind": ("就诊类别", "kind", "类别"),
+    "disease": ("病种", "disease"),
+    "basic_paid": ("基本医保已付", "basic_paid"),
+    "critical_paid": ("大病保险已付", "critical_paid"),
+}
+OPTIONAL_COLUMN_ORDER: Final = tuple(OPTIONAL_CLAIM_COLUMNS)
+ALL_CLAIM_COLUMNS: Final[dict[str, tuple[str, ...]]] = {**CLAIM_COLUMNS, **OPTIONAL_CLAIM_COLUMNS}
+ALL_COLUMN_ORDER: Final = tuple(ALL_CLAIM_COLUMNS)
+
+ClaimKind = Literal["inpatient", "outpatient"]
+INPATIENT: Final = "inpatient"
+OUTPATIENT: Final = "outpatient"
+# Accepted spellings of a kind cell (an empty cell is a stay).
+KIND_SPELLINGS: Final[dict[str, tuple[str, ...]]] = {
+    INPATIENT: ("inpatient", "住院"),
+    OUTPATIENT: ("outpatient", "门诊", "门诊慢特病"),
+}
+NOT_PAID: Final = -1  # ClaimTable.basic_paid_fen / critical_paid_fen: the column is empty
+
+# The reasons a claim's §6/§7 fields are refused, shared by ``Claim`` and ``validate_claim_columns``.
+KIND_REASON: Final = (
+    "就诊类别应为“住院”（inpatient）或“门诊”（outpatient），留空为住院",
+    "kind must be inpatient or outpatient (empty: inpatient)",
+)
+DISEASE_MISSING_REASON: Final = (
+    "门诊慢特病结算须填写病种",
+    "an outpatient claim needs its disease",
+)
+PAID_PAIR_REASON: Final = (
+    "基本医保已付与大病保险已付须同时填写或同时留空",
+    "basic_paid and critical_paid must both be given or both be empty",
+)
+PAID_OUTPATIENT_REASON: Final = (
+    "门诊慢特病结算不填基本医保已付、大病保险已付（只用于统筹地已结算的住院）",
+    "basic_paid and critical_paid are for stays already settled elsewhere, not for an outpatient claim",
+)
+
+
+def unknown_disease_reason(policy: Policy) -> tuple[str, str]:
+    """The reason for an outpatient claim whose disease the policy does not list."""
+    names = policy.disease_names
+    return (
+        f"政策中没有这个门诊慢特病病种（可用：{'、'.join(names) or '无'}）",
+        f"disease not in the policy's outpatient_diseases (known: {', '.join(names) or 'none'})",
+    )
+
+
+def no_outpatient_reason(category: str) -> tuple[str, str]:
+    """The reason for an outpatient claim whose category has no ``outpatient`` block."""
+    return (
+        f"结算类别“{category}”在政策中没有门诊慢特病（outpatient）规定，不能结算门诊",
+        f"category {category!r} has no outpatient block in the policy: no outpatient claim",
+    )
+
+
+def paid_over_scope_reason(in_scope_fen: int) -> tuple[str, str]:
+    """The reason for paid amounts above the in-scope cost (total − out_of_scope)."""
+    yuan = fen_to_decimal(in_scope_fen)
+    return (
+        f"基本医保已付与大病保险已付之和超过目录内费用（医疗总费用 − 目录外费用 = {yuan:.2f}）",
+        f"basic_paid + critical_paid exceed the in-scope cost (total − out_of_scope = {yuan:.2f})",
+    )
+
 
 _AMOUNT_RE = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?")
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -109,7 +176,13 @@ def decimal_to_fen(amount: Decimal) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """结算申请 One hospital stay of one insured person, settled at discharge (``settlement.md §1``)."""
+    """结算申请 One hospital stay (住院, settled at discharge) or one outpatient visit for a certified
+    chronic disease (门诊慢特病) of one insured person (``settlement.md`` §1, §6, §7).
+
+    For an outpatient claim ``discharge_on`` is the visit date and ``disease`` names the disease.
+    A stay already settled by the insurance platform elsewhere carries what basic and critical
+    illness insurance paid (``basic_paid_amount``, ``critical_paid_amount``: both or neither).
+    """
 
     claim_id: str
     person_id: str
@@ -120,12 +193,18 @@ class Claim:
     referred: bool
     total_amount: Decimal
     out_of_scope_amount: Decimal
+    kind: ClaimKind = INPATIENT
+    disease: str = ""  # outpatient only; a stay's is ignored
+    basic_paid_amount: Decimal | None = None  # §7, stays only
+    critical_paid_amount: Decimal | None = None
 
     def __post_init__(self) -> None:
         if self.level not in (1, 2, 3):
             raise ValueError(f"level must be 1, 2 or 3, not {self.level!r}")
-        for name in ("total_amount", "out_of_scope_amount"):
+        for name in ("total_amount", "out_of_scope_amount", "basic_paid_amount", "critical_paid_amount"):
             value = getattr(self, name)
+            if value is None and name.endswith("_paid_amount"):
+                continue
             if not isinstance(value, Decimal) or not value.is_finite():
                 raise ValueError(f"{name} must be a finite Decimal")
             fen = decimal_to_fen(value)
@@ -133,6 +212,28 @@ class Claim:
                 raise ValueError(f"{name} out of range: {value}")
         if out_of_scope_above_total(self.total_fen, self.out_of_scope_fen):
             raise ClaimValueError(*OUT_OF_SCOPE_ABOVE_TOTAL)
+        if self.kind not in (INPATIENT, OUTPATIENT):
+            raise ClaimValueError(*KIND_REASON)
+        if self.kind == OUTPATIENT and not self.disease:
+            raise ClaimValueError(*DISEASE_MISSING_REASON)
+        paid = (self.basic_paid_amount, self.critical_paid_amount)
+        if (paid[0] is None) != (paid[1] is None):
+            raise ClaimValueError(*PAID_PAIR_REASON)
+        if paid[0] is not None and paid[1] is not None:
+            if self.kind == OUTPATIENT:
+                raise ClaimValueError(*PAID_OUTPATIENT_REASON)
+            if paid[0] + paid[1] > self.total_amount - self.out_of_scope_amount:
+                raise ClaimValueError(*paid_over_scope_reason(self.total_fen - self.out_of_scope_fen))
+
+    @property
+    def outpatient(self) -> bool:
+        """门诊慢特病 Whether this is an outpatient claim (§6)."""
+        return self.kind == OUTPATIENT
+
+    @property
+    def settled_elsewhere(self) -> bool:
+        """统筹地已结算 Whether basic and critical illness insurance already paid (§7)."""
+        return self.basic_paid_amount is not None
 
     @property
     def total_fen(self) -> int:
@@ -141,6 +242,16 @@ class Claim:
     @property
     def out_of_scope_fen(self) -> int:
         return decimal_to_fen(self.out_of_scope_amount)
+
+    @property
+    def basic_paid_fen(self) -> int:
+        """§7 basic insurance already paid, in fen (``NOT_PAID`` when not settled elsewhere)."""
+        return NOT_PAID if self.basic_paid_amount is None else decimal_to_fen(self.basic_paid_amount)
+
+    @property
+    def critical_paid_fen(self) -> int:
+        """§7 critical illness insurance already paid, in fen (``NOT_PAID`` when not settled elsewhere)."""
+        return NOT_PAID if self.critical_paid_amount is None else decimal_to_fen(self.critical_paid_amount)
 
     @property
     def year(self) -> int:
@@ -155,6 +266,10 @@ class ClaimTable:
     ``person`` holds integer codes (equal code = same person); ``person_keys[code]`` is the ID
     number when known. ``category`` holds codes into ``category_names``. ``discharge_day`` is the
     number of days since 1970-01-01.
+
+    The §6/§7 columns are optional (None: every claim is an ordinary stay): ``outpatient`` marks
+    outpatient claims, ``disease`` holds codes into ``disease_names`` (−1 for a stay), and
+    ``basic_paid_fen`` / ``critical_paid_fen`` what the insurance platform paid (``NOT_PAID``: none).
     """
 
     claim_id: ClaimIds
@@ -168,6 +283,11 @@ class ClaimTable:
     total_fen: Int64Array
     out_of_scope_fen: Int64Array
     person_keys: Sequence[str] = field(default=())
+    outpatient: BoolArray | None = None
+    disease: Int64Array | None = None
+    disease_names: tuple[str, ...] = ()
+    basic_paid_fen: Int64Array | None = None
+    critical_paid_fen: Int64Array | None = None
 
     def __post_init__(self) -> None:
         n = len(self.claim_id)
@@ -180,13 +300,44 @@ class ClaimTable:
             "referred",
             "total_fen",
             "out_of_scope_fen",
+            "outpatient",
+            "disease",
+            "basic_paid_fen",
+            "critical_paid_fen",
         ):
             array = getattr(self, name)
+            if array is None and name in ("outpatient", "disease", "basic_paid_fen", "critical_paid_fen"):
+                continue
             if not isinstance(array, np.ndarray) or array.shape != (n,):
                 raise ValueError(f"ClaimTable.{name} must be a 1-d array of length {n}")
+        if (self.outpatient is None) != (self.disease is None):
+            raise ValueError("ClaimTable.outpatient and ClaimTable.disease go together")
+        if (self.basic_paid_fen is None) != (self.critical_paid_fen is None):
+            raise ValueError("ClaimTable.basic_paid_fen and ClaimTable.critical_paid_fen go together")
 
     def __len__(self) -> int:
         return len(self.claim_id)
+
+    def outpatient_mask(self) -> BoolArray:
+        """Where the claim is an outpatient claim (§6)."""
+        if self.outpatient is None:
+            return np.zeros(len(self), dtype=np.bool_)
+        return self.outpatient.astype(np.bool_, copy=False)
+
+    def disease_codes(self) -> Int64Array:
+        """Each claim's disease as a code into ``disease_names`` (−1: none)."""
+        if self.disease is None:
+            return np.full(len(self), -1, dtype=np.int64)
+        return self.disease.astype(np.int64, copy=False)
+
+    def paid_fen(self) -> tuple[Int64Array, Int64Array]:
+        """(basic_paid, critical_paid) in fen for every claim; ``NOT_PAID`` where not given (§7)."""
+        if self.basic_paid_fen is None or self.critical_paid_fen is None:
+            none = np.full(len(self), NOT_PAID, dtype=np.int64)
+            return none, none
+        return self.basic_paid_fen.astype(np.int64, copy=False), self.critical_paid_fen.astype(
+            np.int64, copy=False
+        )
 
     @classmethod
     def from_claims(cls, claims: Iterable[Claim]) -> ClaimTable:
@@ -194,8 +345,12 @@ class ClaimTable:
         rows = list(claims)
         persons: dict[str, int] = {}
         categories: dict[str, int] = {}
+        diseases: dict[str, int] = {}
         person = [persons.setdefault(c.person_id, len(persons)) for c in rows]
         category = [categories.setdefault(c.category, len(categories)) for c in rows]
+        disease = [diseases.setdefault(c.disease, len(diseases)) if c.outpatient else -1 for c in rows]
+        basic_paid = [c.basic_paid_fen for c in rows]
+        critical_paid = [c.critical_paid_fen for c in rows]
         n = len(rows)
         return cls(
             claim_id=[c.claim_id for c in rows],
@@ -211,6 +366,11 @@ class ClaimTable:
             total_fen=np.array([c.total_fen for c in rows], dtype=np.int64).reshape(n),
             out_of_scope_fen=np.array([c.out_of_scope_fen for c in rows], dtype=np.int64).reshape(n),
             person_keys=tuple(persons),
+            outpatient=np.array([c.outpatient for c in rows], dtype=np.bool_).reshape(n),
+            disease=np.array(disease, dtype=np.int64).reshape(n),
+            disease_names=tuple(diseases),
+            basic_paid_fen=np.array(basic_paid, dtype=np.int64).reshape(n),
+            critical_paid_fen=np.array(critical_paid, dtype=np.int64).reshape(n),
         )
 
     def claim_id_text(self, i: int) -> str:
@@ -228,6 +388,9 @@ class ClaimTable:
         """Row ``i`` as a ``Claim`` (the person is ``person_keys[code]``, else the code as text)."""
         code = int(self.person[i])
         person_id = self.person_keys[code] if code < len(self.person_keys) else str(code)
+        outpatient = self.outpatient is not None and bool(self.outpatient[i])
+        disease = self.disease_names[int(self.disease[i])] if outpatient and self.disease is not None else ""
+        paid = [int(a[i]) for a in self.paid_fen()]
         return Claim(
             claim_id=self.claim_id_text(i),
             person_id=person_id,
@@ -238,6 +401,10 @@ class ClaimTable:
             referred=bool(self.referred[i]),
             total_amount=fen_to_decimal(int(self.total_fen[i])),
             out_of_scope_amount=fen_to_decimal(int(self.out_of_scope_fen[i])),
+            kind=OUTPATIENT if outpatient else INPATIENT,
+            disease=disease,
+            basic_paid_amount=None if paid[0] == NOT_PAID else fen_to_decimal(paid[0]),
+            critical_paid_amount=None if paid[1] == NOT_PAID else fen_to_decimal(paid[1]),
         )
 
     def take(self, rows: Int64Array) -> ClaimTable:
@@ -255,6 +422,11 @@ class ClaimTable:
             total_fen=self.total_fen[rows],
             out_of_scope_fen=self.out_of_scope_fen[rows],
             person_keys=self.person_keys,
+            outpatient=None if self.outpatient is None else self.outpatient[rows],
+            disease=None if self.disease is None else self.disease[rows],
+            disease_names=self.disease_names,
+            basic_paid_fen=None if self.basic_paid_fen is None else self.basic_paid_fen[rows],
+            critical_paid_fen=None if self.critical_paid_fen is None else self.critical_paid_fen[rows],
         )
 
 
@@ -461,27 +633,39 @@ def validate_claim_columns(
     (over ``MAX_CLAIM_AMOUNT_FEN``), ``out_of_scope > total``, the category is not the policy's,
     the level is not 1–3, the date is impossible or outside the policy's validity, the claim id
     repeats an earlier row's (the first is kept), or the person ID fails ``check_person_ids``
-    (without it, persons are told apart by the text as written). Errors name the column as written
-    in the file's header (``headers``) when known; one error per cell, sorted by row and column.
+    (without it, persons are told apart by the text as written).
+
+    The optional columns (``OPTIONAL_CLAIM_COLUMNS``; an absent one is all empty cells): a row is
+    also invalid when its kind is neither inpatient nor outpatient; when it is an outpatient claim
+    without a disease, with a disease the policy does not list, of a category without an
+    ``outpatient`` block, or with paid amounts; when only one of ``basic_paid``/``critical_paid``
+    is given, one is malformed, or their sum exceeds the in-scope cost (``total − out_of_scope``).
+    A stay's disease cell is not checked (a diagnosis column may be there).
+
+    Errors name the column as written in the file's header (``headers``) when known; one error
+    per cell, sorted by row and column.
     """
     missing = [c for c in COLUMN_ORDER if c not in columns]
     if missing:
         raise ValueError(f"missing columns: {', '.join(missing)}")
     n = len(row_numbers)
     cols: dict[str, TextColumn] = {}
-    for name in COLUMN_ORDER:
-        raw = columns[name]
+    for name in ALL_COLUMN_ORDER:
+        raw = columns.get(name)
+        if raw is None:  # an optional column the file does not have: empty cells
+            cols[name] = TextColumn(data=np.zeros((1, n), dtype=np.uint8), length=np.zeros(n, np.int64))
+            continue
         cols[name] = raw if isinstance(raw, TextColumn) else TextColumn.from_strings(raw)
         if len(cols[name]) != n:
             raise ValueError(f"column {name} has {len(cols[name])} values for {n} rows")
 
-    reported: dict[str, BoolArray] = {name: np.zeros(n, dtype=np.bool_) for name in COLUMN_ORDER}
+    reported: dict[str, BoolArray] = {name: np.zeros(n, dtype=np.bool_) for name in ALL_COLUMN_ORDER}
     problems: list[tuple[int, int, str, str]] = []  # (position, column index, zh, en)
 
     def report(rows: Iterable[int], column: str, reason: Callable[[int], tuple[str, str]]) -> None:
         """Record one error per cell (the first reason found for it)."""
         done = reported[column]
-        index = COLUMN_ORDER.index(column)
+        index = ALL_COLUMN_ORDER.index(column)
         for pos in rows:
             if not done[pos]:
                 done[pos] = True
@@ -492,7 +676,8 @@ def validate_claim_columns(
         return [int(i) for i in np.flatnonzero(mask)]
 
     for name, col in cols.items():
-        report(where(col.length == 0), name, lambda _: _MISSING_REASON)
+        if name in CLAIM_COLUMNS:
+            report(where(col.length == 0), name, lambda _: _MISSING_REASON)
         report(where(col.has_nul()), name, lambda _: _NUL_REASON)
 
     # claim_id: unique; the first occurrence is kept, later ones are errors.
@@ -589,14 +774,77 @@ def validate_claim_columns(
         amount_ok &= ok
     over = amount_ok & out_of_scope_above_total(amounts["total"], amounts["out_of_scope"])
     report(where(over), "out_of_scope", _always(OUT_OF_SCOPE_ABOVE_TOTAL))
+    in_scope_ok = amount_ok & ~over
+    in_scope = amounts["total"] - amounts["out_of_scope"]
+
+    # kind (§6): empty = a stay.
+    kinds = cols["kind"]
+    outpatient = np.zeros(n, dtype=np.bool_)
+    kind_ok = kinds.length == 0
+    for kind, spellings in KIND_SPELLINGS.items():
+        for spelling in spellings:
+            match = kinds.equals(spelling.encode("utf-8"))
+            kind_ok |= match
+            if kind == OUTPATIENT:
+                outpatient |= match
+    report(where(~kind_ok), "kind", _always(KIND_REASON))
+
+    # disease (§6): an outpatient claim's must be one of the policy's; a stay's is not read.
+    disease_names = policy.disease_names
+    disease = np.full(n, -1, dtype=np.int64)
+    for code, name in enumerate(disease_names):
+        disease[cols["disease"].equals(name.encode("utf-8"))] = code
+    no_disease = outpatient & (cols["disease"].length == 0)
+    report(where(no_disease), "disease", _always(DISEASE_MISSING_REASON))
+    report(
+        where(outpatient & ~no_disease & (disease < 0)), "disease", _always(unknown_disease_reason(policy))
+    )
+    disease = np.where(outpatient, disease, -1)
+    has_block = np.array([rule.outpatient is not None for rule in policy.categories] + [True], np.bool_)
+    report(
+        where(outpatient & ~has_block[category]),
+        "category",
+        lambda pos: no_outpatient_reason(names[int(category[pos])]),
+    )
+
+    # basic_paid, critical_paid (§7): both or neither, stays only, within the in-scope cost.
+    paid: dict[str, Int64Array] = {}
+    paid_ok = np.ones(n, dtype=np.bool_)
+    given: dict[str, BoolArray] = {}
+    for name in ("basic_paid", "critical_paid"):
+        col = cols[name]
+        fen, ok = parse_fen_matrix(col)
+        given[name] = col.length > 0
+        reasons = {}
+        for pos in where(~ok & given[name]):
+            try:
+                fen[pos] = parse_amount_fen(col.text(pos))
+                ok[pos] = True
+            except ClaimValueError as exc:
+                reasons[pos] = (exc.zh, exc.en)
+        report(where(~ok & given[name]), name, _lookup(reasons))
+        report(where(outpatient & given[name]), name, _always(PAID_OUTPATIENT_REASON))
+        paid[name] = fen
+        paid_ok &= ok | ~given[name]
+    either = given["basic_paid"] | given["critical_paid"]
+    both = given["basic_paid"] & given["critical_paid"]
+    for name in ("basic_paid", "critical_paid"):
+        report(where(either & ~given[name]), name, _always(PAID_PAIR_REASON))
+    checked = both & paid_ok & in_scope_ok & ~outpatient
+    basic_over = checked & (paid["basic_paid"] > in_scope)
+    report(where(basic_over), "basic_paid", lambda pos: paid_over_scope_reason(int(in_scope[pos])))
+    sum_over = checked & ~basic_over & (paid["basic_paid"] + paid["critical_paid"] > in_scope)
+    report(where(sum_over), "critical_paid", lambda pos: paid_over_scope_reason(int(in_scope[pos])))
+    basic_paid = np.where(both, paid["basic_paid"], NOT_PAID)
+    critical_paid = np.where(both, paid["critical_paid"], NOT_PAID)
 
     problems.sort(key=lambda p: (p[0], p[1]))
     written = headers or {}
     errors = tuple(
         RowError(
             row=row_numbers[pos],
-            column=written.get(COLUMN_ORDER[col], COLUMN_ORDER[col]),
-            value=cols[COLUMN_ORDER[col]].text(pos),
+            column=written.get(ALL_COLUMN_ORDER[col], ALL_COLUMN_ORDER[col]),
+            value=cols[ALL_COLUMN_ORDER[col]].text(pos),
             zh=zh,
             en=en,
         )
@@ -620,6 +868,11 @@ def validate_claim_columns(
         total_fen=amounts["total"][pick],
         out_of_scope_fen=amounts["out_of_scope"][pick],
         person_keys=persons.keys,
+        outpatient=outpatient[pick],
+        disease=disease[pick],
+        disease_names=disease_names,
+        basic_paid_fen=basic_paid[pick],
+        critical_paid_fen=critical_paid[pick],
     )
     return ValidatedClaims(table=table, source_index=valid_rows, errors=errors, row_count=n)
 

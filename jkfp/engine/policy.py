@@ -1,9 +1,10 @@
 """政策 Settlement policy: load and validate a policy file (TOML or JSON) into frozen dataclasses.
 
-The file format is the contract of ``settlement.md §3``. Amounts and rates are strings in the file
-so that no float ever touches money. Every problem found is reported with the key path that holds
-it, e.g. ``categories.poor.basic.ratio.2: 比例必须在0到1之间 / rate must be within 0..1``; list items
-are numbered from 1 (``categories.poor.critical.tiers[2].lo``).
+The file format is the contract of ``settlement.md §3`` (§6 adds the ``outpatient`` block of a
+category and the ``outpatient_diseases`` table). Amounts and rates are strings in the file so that
+no float ever touches money. Every problem found is reported with the key path that holds it,
+e.g. ``categories.poor.basic.ratio.2: 比例必须在0到1之间 / rate must be within 0..1``; list items are
+numbered from 1 (``categories.poor.critical.tiers[2].lo``).
 
 Exact representation (see ``docs/adr/0001-settlement-engine.md``):
 
@@ -122,6 +123,25 @@ class SupplementaryRule:
 
 
 @dataclass(frozen=True, slots=True)
+class OutpatientRule:
+    """门诊慢特病 Outpatient special chronic disease claims of one category (``settlement.md §6``)."""
+
+    deductible: Amount  # yearly, per person, over all outpatient claims
+    ratio: tuple[Rate, Rate, Rate]  # by hospital level 1, 2, 3
+    annual_cap: Amount | None  # yearly basic cap per person, all diseases together
+    aid_ratio: Rate | None  # medical aid on the in-scope remainder (needs the category's aid block)
+    personal_share_cap: Rate | None  # the supplementary layer keeps the person's share at most this
+
+
+@dataclass(frozen=True, slots=True)
+class OutpatientDisease:
+    """门诊慢特病病种 A recognised chronic disease and its yearly basic cap per person."""
+
+    name: str
+    annual_cap: Amount
+
+
+@dataclass(frozen=True, slots=True)
 class CategoryRule:
     """结算类别 The layers of one settlement category."""
 
@@ -130,6 +150,7 @@ class CategoryRule:
     critical: CriticalRule
     aid: AidRule | None
     supplementary: SupplementaryRule | None
+    outpatient: OutpatientRule | None = None  # None: the category settles no outpatient claim
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,11 +173,24 @@ class Policy:
     unreferred_ratio_cut: Rate
     out_of_scope: OutOfScopeRule
     categories: tuple[CategoryRule, ...]
+    outpatient_diseases: tuple[OutpatientDisease, ...] = ()  # in file order
 
     @property
     def category_names(self) -> tuple[str, ...]:
         """Names of the categories, in file order."""
         return tuple(c.name for c in self.categories)
+
+    @property
+    def disease_names(self) -> tuple[str, ...]:
+        """Names of the outpatient special chronic diseases (``outpatient_diseases``), in file order."""
+        return tuple(d.name for d in self.outpatient_diseases)
+
+    def disease(self, name: str) -> OutpatientDisease:
+        """The outpatient disease called ``name``; ``KeyError`` when the policy does not list it."""
+        for disease in self.outpatient_diseases:
+            if disease.name == name:
+                return disease
+        raise KeyError(name)
 
     def category(self, name: str) -> CategoryRule:
         """The category called ``name``; ``KeyError`` when the policy does not define it."""
@@ -477,8 +511,60 @@ def _parse_supplementary(c: _Checker, value: Any, path: str) -> SupplementaryRul
     )
 
 
+def _parse_outpatient(c: _Checker, value: Any, path: str) -> OutpatientRule | None:
+    block = c.table(value, path, ("deductible", "ratio", "annual_cap", "aid_ratio", "personal_share_cap"))
+    if block is None:
+        return None
+    ded = Amount(0) if "deductible" not in block else c.amount(block["deductible"], f"{path}.deductible")
+    raw = _require(c, block, "ratio", path)
+    ratio = None if raw is _MISSING else c.by_level(raw, f"{path}.ratio", c.rate, complete=True)
+    cap_ok, cap = _optional_amount(c, block, "annual_cap", path)
+    rates: dict[str, Rate | None] = {}
+    rates_ok = True
+    for key in ("aid_ratio", "personal_share_cap"):
+        rates[key] = None
+        if key in block:
+            rates[key] = c.rate(block[key], f"{path}.{key}")
+            rates_ok = rates_ok and rates[key] is not None
+    if ded is None or ratio is None or not cap_ok or not rates_ok:
+        return None
+    return OutpatientRule(
+        deductible=ded,
+        ratio=(ratio[0], ratio[1], ratio[2]),
+        annual_cap=cap,
+        aid_ratio=rates["aid_ratio"],
+        personal_share_cap=rates["personal_share_cap"],
+    )
+
+
+def _parse_diseases(c: _Checker, value: Any, path: str) -> tuple[OutpatientDisease, ...] | None:
+    """``outpatient_diseases``: disease name → yearly basic cap per person for that disease."""
+    if not isinstance(value, Mapping):
+        c.fail(path, "应为病种表（病种 = 年度限额）", "must be a table of diseases (disease = yearly cap)")
+        return None
+    out: list[OutpatientDisease] = []
+    ok = True
+    for name, raw in value.items():
+        key = str(name)
+        where = f"{path}.{key}"
+        if not key or key != key.strip() or "," in key or not key.isprintable():
+            c.fail(
+                where,
+                "病种名不能为空、不能含逗号、控制字符或首尾空格",
+                "a disease name must be non-empty, without commas, control characters or edge spaces",
+            )
+            ok = False
+            continue
+        cap = c.amount(raw, where)
+        if cap is None:
+            ok = False
+            continue
+        out.append(OutpatientDisease(name=key, annual_cap=cap))
+    return tuple(out) if ok else None
+
+
 def _parse_category(c: _Checker, name: str, value: Any, path: str) -> CategoryRule | None:
-    block = c.table(value, path, ("basic", "critical", "aid", "supplementary"))
+    block = c.table(value, path, ("basic", "critical", "aid", "supplementary", "outpatient"))
     if block is None:
         return None
     if not name or name != name.strip() or "," in name:
@@ -501,9 +587,16 @@ def _parse_category(c: _Checker, name: str, value: Any, path: str) -> CategoryRu
     if "supplementary" in block:
         supp = _parse_supplementary(c, block["supplementary"], f"{path}.supplementary")
         supp_ok = supp is not None
-    if basic is None or critical is None or not aid_ok or not supp_ok:
+    outpatient: OutpatientRule | None = None
+    outpatient_ok = True
+    if "outpatient" in block:
+        outpatient = _parse_outpatient(c, block["outpatient"], f"{path}.outpatient")
+        outpatient_ok = outpatient is not None
+    if basic is None or critical is None or not aid_ok or not supp_ok or not outpatient_ok:
         return None
-    return CategoryRule(name=name, basic=basic, critical=critical, aid=aid, supplementary=supp)
+    return CategoryRule(
+        name=name, basic=basic, critical=critical, aid=aid, supplementary=supp, outpatient=outpatient
+    )
 
 
 def _parse_out_of_scope(c: _Checker, value: Any, path: str) -> OutOfScopeRule | None:
@@ -541,6 +634,7 @@ _TOP_KEYS: Final = (
     "unreferred_ratio_cut",
     "out_of_scope",
     "categories",
+    "outpatient_diseases",
 )
 
 
@@ -588,6 +682,18 @@ def parse_policy(data: Any, *, source: str = "") -> Policy:
                 if rule is not None:
                     categories.append(rule)
 
+    diseases: tuple[OutpatientDisease, ...] | None = ()
+    if "outpatient_diseases" in doc:
+        diseases = _parse_diseases(c, doc["outpatient_diseases"], "outpatient_diseases")
+    with_outpatient = [rule.name for rule in categories if rule.outpatient is not None]
+    if with_outpatient and diseases == ():
+        c.fail(
+            "outpatient_diseases",
+            f"类别 {'、'.join(with_outpatient)} 有门诊慢特病（outpatient）块，须在 outpatient_diseases 中列出病种及年度限额",
+            f"categories {', '.join(with_outpatient)} have an outpatient block: outpatient_diseases must "
+            "list the diseases and their yearly caps",
+        )
+
     precedence: list[str] = []
     prec_raw = _require(c, doc, "category_precedence", "")
     if prec_raw is not _MISSING:
@@ -613,7 +719,7 @@ def parse_policy(data: Any, *, source: str = "") -> Policy:
 
     if c.problems or name is None or title is None or valid_from is None or valid_to is None:
         raise PolicyError(c.problems, source)
-    assert cut is not None and out_of_scope is not None
+    assert cut is not None and out_of_scope is not None and diseases is not None
     return Policy(
         name=name,
         title=title,
@@ -623,6 +729,7 @@ def parse_policy(data: Any, *, source: str = "") -> Policy:
         unreferred_ratio_cut=cut,
         out_of_scope=out_of_scope,
         categories=tuple(categories),
+        outpatient_diseases=diseases,
     )
 
 

@@ -1,7 +1,7 @@
 """Write the case tables ``cases/*.toml``: inputs designed here, expected amounts from the simple
 Fraction oracle (``oracle.py``), never from the engine under test. Hand-checked values (the
-worked examples of settlement.md §5 and the cases marked ``hand``) are written as given and the
-oracle must agree with them, or this script stops.
+worked examples of settlement.md §5 and §8 and the cases marked ``hand``) are written as given and
+the oracle must agree with them, or this script stops.
 
 Run: ``.venv/bin/python -m jkfp.engine.tests.make_cases`` (rewrites the files).
 """
@@ -14,10 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from jkfp.engine.tests import oracle
+from jkfp.engine.tests.helpers import REQUIRED_DISEASES
 
 HERE = Path(__file__).parent
 PRESETS = HERE.parent / "presets"
 PERSON = "421321198001010117"
+PERSON_B = "421321198001010221"  # settlement.md §8's person B
+DISEASES = REQUIRED_DISEASES
 CATEGORIES = ("tekun", "dibao", "poor", "monitored", "ordinary")
 WHERE = {"in": (1, 0), "referred": (0, 1), "unreferred": (0, 0)}
 
@@ -31,21 +34,44 @@ def claim(
     total: str,
     out_of_scope: str,
     expect: list[str] | None = None,
+    *,
+    disease: str | None = None,
+    paid: tuple[str, str] | None = None,
+    person: str | None = None,
 ) -> dict[str, Any]:
+    """One claim: a stay; an outpatient claim (§6) when ``disease`` is given; a stay settled
+    elsewhere (§7) when ``paid`` = (basic_paid, critical_paid) is given. ``person``: the case's
+    one person unless given."""
     in_county, referred = WHERE[where]
-    row: dict[str, Any] = {
-        "claim_id": cid,
-        "category": category,
-        "discharge_date": day,
-        "level": level,
-        "in_county": in_county,
-        "referred": referred,
-        "total": total,
-        "out_of_scope": out_of_scope,
-    }
+    row: dict[str, Any] = {"claim_id": cid}
+    if person is not None:
+        row["person_id"] = person
+    row.update(
+        {
+            "category": category,
+            "discharge_date": day,
+            "level": level,
+            "in_county": in_county,
+            "referred": referred,
+            "total": total,
+            "out_of_scope": out_of_scope,
+        }
+    )
+    if disease is not None:
+        row["kind"] = "outpatient"
+        row["disease"] = disease
+    if paid is not None:
+        row["basic_paid"], row["critical_paid"] = paid
     if expect is not None:
         row["expect"] = expect
     return row
+
+
+def visit(
+    cid: str, category: str, day: str, level: int, where: str, total: str, oos: str, disease: str, **kw: Any
+) -> dict[str, Any]:
+    """An outpatient claim (门诊慢特病, settlement.md §6)."""
+    return claim(cid, category, day, level, where, total, oos, disease=disease, **kw)
 
 
 def case(name: str, note: str, *claims: dict[str, Any], checked: str = "oracle") -> dict[str, Any]:
@@ -319,7 +345,383 @@ def suixian_cases() -> list[dict[str, Any]]:
             claim("X2", "poor", "2020-07-01", 2, "in", "30000.00", "3000.00"),
         ),
     ]
+    return cases + suixian_outpatient_cases(rng)
+
+
+def outpatient_grid(rng: random.Random, year: str) -> list[dict[str, Any]]:
+    """Every category × level × (in county / referred / unreferred), one outpatient claim each, the
+    diseases in turn."""
+    cases = []
+    k = 0
+    for category in CATEGORIES:
+        for level in (1, 2, 3):
+            for where in WHERE:
+                total, oos = amounts(rng, 50, 6_000, 12)
+                disease = DISEASES[k % len(DISEASES)]
+                k += 1
+                cases.append(
+                    case(
+                        f"op-grid-{category}-{level}-{where}",
+                        f"outpatient {disease}, {category}, level {level}, {where}",
+                        visit("V1", category, f"{year}-04-01", level, where, total, oos, disease),
+                    )
+                )
     return cases
+
+
+def suixian_outpatient_cases(rng: random.Random) -> list[dict[str, Any]]:
+    """settlement.md §6 and §7 under suixian-2020 (its outpatient blocks are §8's)."""
+    a, b = PERSON, PERSON_B
+    cases = [
+        case(
+            "worked-5-to-8",
+            "settlement.md §8 examples 5–8: A's outpatient 高血压 visits and a stay settled elsewhere, "
+            "B's 2型糖尿病 visit under the ordinary deductible of 300; the 高血压 cap of 3000 leaves "
+            "2616.00 on example 6; A's outpatient payments do not count toward the yearly "
+            "out-of-pocket cap of 5000",
+            visit(
+                "E5",
+                "poor",
+                "2020-04-01",
+                1,
+                "in",
+                "500.00",
+                "20.00",
+                "高血压",
+                person=a,
+                expect=["492.50", "7.50", "384.00", "0.00", "48.00", "11.25", "49.25"],
+            ),
+            visit(
+                "E6",
+                "poor",
+                "2020-09-01",
+                1,
+                "in",
+                "4000.00",
+                "0.00",
+                "高血压",
+                person=a,
+                expect=["4000.00", "0.00", "2616.00", "0.00", "692.00", "292.00", "400.00"],
+            ),
+            visit(
+                "E7",
+                "ordinary",
+                "2020-05-01",
+                2,
+                "in",
+                "1000.00",
+                "50.00",
+                "2型糖尿病",
+                person=b,
+                expect=["1000.00", "0.00", "390.00", "0.00", "0.00", "0.00", "610.00"],
+            ),
+            claim(
+                "E8",
+                "poor",
+                "2020-08-01",
+                3,
+                "referred",
+                "80000.00",
+                "6000.00",
+                person=a,
+                paid=("44400.00", "15000.00"),
+                expect=["80000.00", "0.00", "44400.00", "15000.00", "10220.00", "5380.00", "5000.00"],
+            ),
+            checked="settlement.md",
+        ),
+        case(
+            "op-share-rounding-half-up",
+            "hand: poor 高血压 at level 3, referred: basic 123.45 × 70 % = 86.415 → 86.42; aid "
+            "(123.45 − 86.42) × 50 % = 18.515 → 18.52; the share cap 10 % × 123.45 = 12.345 → 12.35 "
+            "(half-up), so the top-up is 18.51 − 12.35 = 6.16",
+            visit(
+                "V1",
+                "poor",
+                "2020-03-01",
+                3,
+                "referred",
+                "123.45",
+                "0.00",
+                "高血压",
+                expect=["123.45", "0.00", "86.42", "0.00", "18.52", "6.16", "12.35"],
+            ),
+            checked="hand",
+        ),
+        case(
+            "op-deductible-across-visits",
+            "hand: ordinary 2型糖尿病, deductible 300 a year: the first visit (200.00) uses 200 of it and "
+            "pays nothing; the second (500.00) uses the other 100: (500 − 100) × 65 % = 260.00",
+            visit(
+                "V1",
+                "ordinary",
+                "2020-02-01",
+                1,
+                "in",
+                "200.00",
+                "0.00",
+                "2型糖尿病",
+                expect=["200.00", "0.00", "0.00", "0.00", "0.00", "0.00", "200.00"],
+            ),
+            visit(
+                "V2",
+                "ordinary",
+                "2020-03-01",
+                1,
+                "in",
+                "500.00",
+                "0.00",
+                "2型糖尿病",
+                expect=["500.00", "0.00", "260.00", "0.00", "0.00", "0.00", "240.00"],
+            ),
+            checked="hand",
+        ),
+        case(
+            "op-deductible-shared-by-diseases",
+            "ordinary: the yearly outpatient deductible is one for all diseases",
+            visit("V1", "ordinary", "2020-02-01", 2, "in", "250.00", "0.00", "高血压"),
+            visit("V2", "ordinary", "2020-02-02", 2, "in", "250.00", "0.00", "冠心病"),
+        ),
+        case(
+            "op-disease-cap-over-visits",
+            "poor 高血压 cap 3000 reached over four visits; a 冠心病 visit after it still pays",
+            visit("V1", "poor", "2020-01-05", 1, "in", "1500.00", "0.00", "高血压"),
+            visit("V2", "poor", "2020-02-05", 1, "in", "1500.00", "0.00", "高血压"),
+            visit("V3", "poor", "2020-03-05", 1, "in", "1500.00", "0.00", "高血压"),
+            visit("V4", "poor", "2020-04-05", 1, "in", "1500.00", "0.00", "高血压"),
+            visit("V5", "poor", "2020-05-05", 1, "in", "1500.00", "0.00", "冠心病"),
+        ),
+        case(
+            "op-annual-cap-across-diseases",
+            "ordinary: the outpatient yearly cap of 20000 binds across 终末期肾病 (cap 60000) visits",
+            visit("V1", "ordinary", "2020-01-05", 2, "in", "20000.00", "0.00", "终末期肾病"),
+            visit("V2", "ordinary", "2020-02-05", 2, "in", "20000.00", "0.00", "终末期肾病"),
+            visit("V3", "ordinary", "2020-03-05", 2, "in", "20000.00", "0.00", "终末期肾病"),
+        ),
+        case(
+            "op-deductible-above-in-scope",
+            "ordinary: in-scope cost 120.00 below the deductible: all of it is deductible, basic 0",
+            visit("V1", "ordinary", "2020-02-01", 3, "referred", "150.00", "30.00", "肺结核"),
+        ),
+        case(
+            "op-all-out-of-scope",
+            "poor, level 3: nothing in scope; the top-up still keeps the share at 10 %",
+            visit("V1", "poor", "2020-02-01", 3, "referred", "800.00", "800.00", "脑卒中"),
+        ),
+        case(
+            "op-writeoff-level-2",
+            "poor, level 2 in county: 10 % of 1000 = 100, out of scope 180 → 80 written off",
+            visit("V1", "poor", "2020-02-01", 2, "in", "1000.00", "180.00", "冠心病"),
+        ),
+        case(
+            "op-unreferred-cut",
+            "dibao, out of county without referral: 75 % − 20 % = 55 %",
+            visit("V1", "dibao", "2020-02-01", 2, "unreferred", "2000.00", "100.00", "严重精神障碍"),
+        ),
+        case(
+            "op-zero-total",
+            "an outpatient claim of 0.00",
+            visit("V1", "tekun", "2020-02-01", 1, "in", "0.00", "0.00", "类风湿关节炎"),
+        ),
+        case(
+            "op-monitored-no-top-up",
+            "monitored: aid 30 % on the remainder, no personal share cap (no supplementary layer)",
+            visit("V1", "monitored", "2020-02-01", 1, "in", "3000.00", "100.00", "慢性阻塞性肺气肿"),
+        ),
+        case(
+            "op-shared-aid-cap",
+            "poor: a large stay uses up the yearly aid of 50000; the outpatient visit after it gets no "
+            "aid, and the top-up keeps its share at 10 %",
+            claim("S1", "poor", "2020-02-01", 3, "referred", "1000000.00", "0.00"),
+            visit("V1", "poor", "2020-03-01", 1, "in", "2000.00", "0.00", "2型糖尿病"),
+        ),
+        case(
+            "op-shared-aid-cap-other-way",
+            "tekun: outpatient aid (70 %) counts toward the stays' yearly aid cap of 100000",
+            visit("V1", "tekun", "2020-01-10", 1, "in", "90000.00", "0.00", "终末期肾病"),
+            visit("V2", "tekun", "2020-01-20", 1, "in", "90000.00", "0.00", "终末期肾病"),
+            claim("S1", "tekun", "2020-03-01", 3, "referred", "400000.00", "0.00"),
+        ),
+        case(
+            "op-not-in-personal-cap",
+            "poor: outpatient shares do not count toward the stays' yearly out-of-pocket cap of 5000",
+            visit("V1", "poor", "2020-01-10", 1, "in", "30000.00", "3000.00", "终末期肾病"),
+            claim("S1", "poor", "2020-02-10", 2, "in", "60000.00", "3000.00"),
+            claim("S2", "poor", "2020-03-10", 2, "in", "60000.00", "3000.00"),
+        ),
+        case(
+            "op-stays-do-not-use-op-caps",
+            "ordinary: a stay's basic insurance does not count toward the outpatient yearly cap",
+            claim("S1", "ordinary", "2020-01-10", 1, "in", "200000.00", "0.00"),
+            visit("V1", "ordinary", "2020-02-10", 1, "in", "5000.00", "0.00", "冠心病"),
+        ),
+        case(
+            "op-same-day-as-stay",
+            "a visit and a stay on the same day settle in claim-id order (S1 before V1)",
+            visit("V1", "poor", "2020-05-05", 1, "in", "3000.00", "0.00", "高血压"),
+            claim("S1", "poor", "2020-05-05", 2, "in", "30000.00", "3000.00"),
+        ),
+        case(
+            "paid-basic-counts-toward-cap",
+            "hand: poor, a stay settled elsewhere (basic 140000, critical 30000 of 200000 in scope): aid "
+            "30000 × 70 % = 21000; the 90 % floor allows 20000 but the yearly cap 5000 → top-up 4000. "
+            "The next stay: basic (20000 − 500) × 80 % = 15600, capped at 150000 − 140000 = 10000; its "
+            "critical base continues 60000 → 70000 at 70 % = 7000; aid 3000 × 70 % = 2100; the yearly "
+            "cap is used up: top-up 900, personal 0",
+            claim(
+                "P1",
+                "poor",
+                "2020-01-10",
+                3,
+                "referred",
+                "200000.00",
+                "0.00",
+                paid=("140000.00", "30000.00"),
+                expect=["200000.00", "0.00", "140000.00", "30000.00", "21000.00", "4000.00", "5000.00"],
+            ),
+            claim(
+                "P2",
+                "poor",
+                "2020-02-10",
+                2,
+                "in",
+                "20000.00",
+                "0.00",
+                expect=["20000.00", "0.00", "10000.00", "7000.00", "2100.00", "900.00", "0.00"],
+            ),
+            checked="hand",
+        ),
+        case(
+            "paid-zero",
+            "dibao: a stay settled elsewhere where the platform paid nothing: aid on all of it",
+            claim("P1", "dibao", "2020-02-10", 3, "referred", "30000.00", "1000.00", paid=("0.00", "0.00")),
+        ),
+        case(
+            "paid-whole-in-scope",
+            "poor: basic_paid + critical_paid = in_scope: no aid; the top-up covers the out-of-scope cost",
+            claim(
+                "P1", "poor", "2020-02-10", 3, "referred", "30000.00", "4000.00", paid=("20000.00", "6000.00")
+            ),
+        ),
+        case(
+            "paid-unreferred",
+            "tekun: settled elsewhere without a referral: aid, no supplementary",
+            claim(
+                "P1",
+                "tekun",
+                "2020-02-10",
+                3,
+                "unreferred",
+                "50000.00",
+                "5000.00",
+                paid=("20000.00", "5000.00"),
+            ),
+        ),
+        case(
+            "paid-in-county-writeoff",
+            "poor, level 2 in county settled elsewhere: the write-off still applies",
+            claim("P1", "poor", "2020-02-10", 2, "in", "30000.00", "5000.00", paid=("15000.00", "2000.00")),
+        ),
+        case(
+            "paid-ordinary",
+            "ordinary: no aid, no supplementary: the person pays the rest",
+            claim(
+                "P1",
+                "ordinary",
+                "2020-02-10",
+                3,
+                "referred",
+                "30000.00",
+                "2000.00",
+                paid=("14000.00", "3000.00"),
+            ),
+        ),
+        case(
+            "paid-critical-above-cap",
+            "ordinary: the platform's critical payment (450000) is above the county's 400000 cap; the "
+            "next stay's critical is capped at what is left: 0",
+            claim(
+                "P1",
+                "ordinary",
+                "2020-01-10",
+                3,
+                "referred",
+                "1000000.00",
+                "0.00",
+                paid=("150000.00", "450000.00"),
+            ),
+            claim("P2", "ordinary", "2020-02-10", 3, "referred", "200000.00", "0.00"),
+        ),
+        case(
+            "paid-then-visit",
+            "poor: a stay settled elsewhere, then an outpatient visit: they share the aid and the sum insured only",
+            claim(
+                "P1",
+                "poor",
+                "2020-01-10",
+                3,
+                "referred",
+                "120000.00",
+                "8000.00",
+                paid=("70000.00", "20000.00"),
+            ),
+            visit("V1", "poor", "2020-02-10", 2, "in", "2500.00", "300.00", "肺结核"),
+        ),
+    ]
+    return outpatient_grid(rng, "2020") + cases
+
+
+def transition_outpatient_cases(rng: random.Random) -> list[dict[str, Any]]:
+    """settlement.md §6 and §7 under transition-2024 (no county top-up)."""
+    more = [
+        case(
+            "op-deductible-100",
+            "poor: outpatient deductible 100 a year, then 70 % at level 2; aid 30 %",
+            visit("V1", "poor", "2024-02-01", 2, "in", "60.00", "0.00", "高血压"),
+            visit("V2", "poor", "2024-03-01", 2, "in", "900.00", "50.00", "高血压"),
+        ),
+        case(
+            "op-disease-cap",
+            "dibao 2型糖尿病 cap 3000 over three visits",
+            visit("V1", "dibao", "2024-02-01", 1, "in", "2000.00", "0.00", "2型糖尿病"),
+            visit("V2", "dibao", "2024-03-01", 1, "in", "2000.00", "0.00", "2型糖尿病"),
+            visit("V3", "dibao", "2024-04-01", 1, "in", "2000.00", "0.00", "2型糖尿病"),
+        ),
+        case(
+            "op-aid-cap-shared",
+            "poor: aid cap 20000 shared: a stay uses most of it, the visits get what is left",
+            claim("S1", "poor", "2024-01-10", 3, "referred", "200000.00", "0.00"),
+            visit("V1", "poor", "2024-02-10", 1, "in", "30000.00", "0.00", "终末期肾病"),
+            visit("V2", "poor", "2024-03-10", 1, "in", "30000.00", "0.00", "终末期肾病"),
+        ),
+        case(
+            "op-ordinary-no-aid",
+            "ordinary: deductible 300, no aid, no top-up",
+            visit("V1", "ordinary", "2024-02-01", 3, "referred", "2000.00", "100.00", "冠心病"),
+        ),
+        case(
+            "paid-stay-transition",
+            "monitored: a stay settled elsewhere: aid (deductible 2000, 60 %) on the rest",
+            claim(
+                "P1",
+                "monitored",
+                "2024-02-10",
+                3,
+                "referred",
+                "90000.00",
+                "6000.00",
+                paid=("48000.00", "12000.00"),
+            ),
+        ),
+        case(
+            "paid-then-stay-critical-base",
+            "tekun: the critical base of a stay settled elsewhere carries into the next stay's tiers",
+            claim(
+                "P1", "tekun", "2024-01-10", 3, "referred", "100000.00", "0.00", paid=("60000.00", "10000.00")
+            ),
+            claim("P2", "tekun", "2024-02-10", 2, "in", "40000.00", "0.00"),
+        ),
+    ]
+    return [*outpatient_grid(rng, "2024"), *more]
 
 
 # --------------------------------------------------------------------------- transition-2024
@@ -428,7 +830,7 @@ def transition_cases() -> list[dict[str, Any]]:
             claim("A", "poor", "2024-05-05", 2, "in", "9000.00", "0.00"),
         ),
     ]
-    return cases
+    return cases + transition_outpatient_cases(rng)
 
 
 # --------------------------------------------------------------------------- custom policies
@@ -458,6 +860,8 @@ def custom_policy() -> dict[str, Any]:
             "in_county_only",
             "no_cover",
             "small_caps",
+            "op_no_aid",
+            "op_small_sum",
         ],
         "unreferred_ratio_cut": "0.90",
         "out_of_scope": {"mode": "consistent", "cap_ratio": {"1": "0.20", "2": "0.10"}},
@@ -498,7 +902,30 @@ def custom_policy() -> dict[str, Any]:
                 "aid": {"deductible": "300", "ratio": "0.123457", "annual_cap": "50"},
                 "supplementary": {"min_ratio": "0.5", "sum_insured": "100", "annual_personal_cap": "100"},
             },
+            "op_no_aid": {
+                "basic": _basic(),
+                "critical": {"tiers": [["2000", "", "0.5"]]},
+                "outpatient": {
+                    "ratio": {"1": "0.80", "2": "0.70", "3": "0.60"},
+                    "aid_ratio": "0.50",
+                    "personal_share_cap": "0.20",
+                },
+            },
+            "op_small_sum": {
+                "basic": _basic(),
+                "critical": {"tiers": [["2000", "", "0.5"]]},
+                "aid": {"ratio": "0.5", "annual_cap": "30"},
+                "supplementary": {"min_ratio": "0.9", "sum_insured": "50"},
+                "outpatient": {
+                    "deductible": "10",
+                    "ratio": {"1": "0.50", "2": "0.50", "3": "0.50"},
+                    "annual_cap": "500",
+                    "aid_ratio": "0.5",
+                    "personal_share_cap": "0.05",
+                },
+            },
         },
+        "outpatient_diseases": {"高血压": "1000", "罕见病": "0"},
     }
 
 
@@ -596,6 +1023,47 @@ def custom_cases() -> list[dict[str, Any]]:
             claim("L1", "neither", "2020-01-10", 3, "in", "5000.00", "0.00"),
             claim("L2", "small_caps", "2020-02-10", 3, "in", "5000.00", "0.00"),
         ),
+        case(
+            "op-aid-ratio-without-aid-block",
+            "aid_ratio in the outpatient block but no aid block: no aid; the top-up to a 20 % share has "
+            "no sum insured to run out",
+            visit("V1", "op_no_aid", "2020-01-10", 3, "in", "5000.00", "400.00", "高血压"),
+            visit("V2", "op_no_aid", "2020-02-10", 3, "in", "5000.00", "400.00", "高血压"),
+        ),
+        case(
+            "op-consistent-writeoff",
+            "consistent write-off on an outpatient claim: round((900 − 20 % × 3000) ÷ 0.8) = 375.00",
+            visit("V1", "op_no_aid", "2020-01-10", 1, "in", "3000.00", "900.00", "高血压"),
+        ),
+        case(
+            "op-unreferred-cut-above-ratio",
+            "cut 90 % from 70 %: max(0, −20 %) = 0, outpatient basic pays nothing",
+            visit("V1", "op_no_aid", "2020-01-10", 2, "unreferred", "800.00", "0.00", "高血压"),
+        ),
+        case(
+            "op-disease-cap-zero",
+            "a disease whose yearly cap is 0: basic pays nothing; the top-up still applies",
+            visit("V1", "op_no_aid", "2020-01-10", 3, "referred", "800.00", "0.00", "罕见病"),
+        ),
+        case(
+            "op-shared-small-funds",
+            "aid cap 30 and sum insured 50 shared by a stay and two visits; deductible 10, cap 500",
+            visit("V1", "op_small_sum", "2020-01-10", 3, "in", "400.00", "0.00", "高血压"),
+            claim("S1", "op_small_sum", "2020-02-10", 3, "in", "3000.00", "100.00"),
+            visit("V2", "op_small_sum", "2020-03-10", 3, "in", "900.00", "0.00", "高血压"),
+        ),
+        case(
+            "op-year-boundary",
+            "the outpatient deductible and caps start again on 1 January",
+            visit("V1", "op_small_sum", "2020-12-31", 3, "in", "1200.00", "0.00", "高血压"),
+            visit("V2", "op_small_sum", "2021-01-01", 3, "in", "1200.00", "0.00", "高血压"),
+        ),
+        case(
+            "op-category-change",
+            "outpatient visits under two categories in one year share the person's outpatient sums",
+            visit("V1", "op_small_sum", "2020-01-10", 3, "in", "800.00", "0.00", "高血压"),
+            visit("V2", "op_no_aid", "2020-06-10", 3, "in", "800.00", "0.00", "高血压"),
+        ),
     ]
 
 
@@ -628,6 +1096,9 @@ def _policy_toml(doc: dict[str, Any]) -> list[str]:
     if "out_of_scope" in doc:
         lines.append("[policy.out_of_scope]")
         lines += [f"{_key(k)} = {_toml_value(v)}" for k, v in doc["out_of_scope"].items()]
+    if "outpatient_diseases" in doc:
+        lines.append("[policy.outpatient_diseases]")
+        lines += [f"{_key(k)} = {_toml_value(v)}" for k, v in doc["outpatient_diseases"].items()]
     for name, block in doc["categories"].items():
         for layer, body in block.items():
             lines.append(f"[policy.categories.{name}.{layer}]")
@@ -638,7 +1109,7 @@ def _policy_toml(doc: dict[str, Any]) -> list[str]:
 def fill(policy_doc: dict[str, Any], cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Expected amounts from the oracle; hand-given ones must agree with it."""
     for item in cases:
-        rows = [{**c, "person_id": PERSON} for c in item["claims"]]
+        rows = [{"person_id": PERSON, **c} for c in item["claims"]]
         results = oracle.settle(policy_doc, rows)
         for row, res in zip(item["claims"], results, strict=True):
             computed = [oracle.fmt(res[f]) for f in oracle.FIELDS]

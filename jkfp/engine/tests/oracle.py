@@ -1,8 +1,9 @@
-"""A deliberately simple test oracle for ``settlement.md §2``, independent of the engine.
+"""A deliberately simple test oracle for ``settlement.md`` §2, §6 and §7, independent of the engine.
 
 It reads the policy as the raw document (the dict of the TOML/JSON file, with the defaults of §3
-applied here, not by ``policy.py``) and claims as dicts of strings, computes with
-``fractions.Fraction`` only, and transcribes the formulas of §2 literally. It exists to produce and
+applied here, not by ``policy.py``) and claims as dicts of strings (the optional columns ``kind``,
+``disease``, ``basic_paid``, ``critical_paid`` may be absent or empty), computes with
+``fractions.Fraction`` only, and transcribes the formulas of §2, §6 and §7 literally. It exists to produce and
 check the expected values of the case tables without running the engine under test.
 
 The only readings beyond the text (shared with the engine, see the ADR): what is left of an annual
@@ -72,7 +73,9 @@ def settle(policy: dict[str, Any], claims: list[dict[str, str]]) -> list[dict[st
         key = (cl["person_id"], cl["discharge_date"][:4])
         y = ytd.setdefault(
             key,
-            dict.fromkeys(("basic", "cbase", "critical", "aid", "aded", "supp", "personal"), zero),
+            dict.fromkeys(
+                ("basic", "cbase", "critical", "aid", "aded", "supp", "personal", "oded", "obasic"), zero
+            ),
         )
         cat = policy["categories"][cl["category"]]
         level = str(cl["level"])
@@ -92,21 +95,33 @@ def settle(policy: dict[str, Any], claims: list[dict[str, str]]) -> list[dict[st
         counted = total - absorbed
         in_scope = total - oos
 
-        # 2.1
-        b = cat["basic"]
-        ratio = Fraction(b["ratio"][level])
-        if not in_county and not referred:
-            ratio = max(zero, ratio - cut)
-        basic = mn(
-            rnd(max(zero, in_scope - Fraction(b["deductible"][level])) * ratio),
-            left(opt(b, "annual_cap"), y["basic"]),
-        )
+        if cl.get("kind") == "outpatient":
+            results[i] = _outpatient(
+                policy, cat, cl, y, counted, absorbed, in_scope, cut, in_county, referred
+            )
+            continue
 
-        # 2.2
+        # 2.1 (§7: basic_paid)
+        if cl.get("basic_paid"):
+            basic = num(cl["basic_paid"])
+        else:
+            b = cat["basic"]
+            ratio = Fraction(b["ratio"][level])
+            if not in_county and not referred:
+                ratio = max(zero, ratio - cut)
+            basic = mn(
+                rnd(max(zero, in_scope - Fraction(b["deductible"][level])) * ratio),
+                left(opt(b, "annual_cap"), y["basic"]),
+            )
+
+        # 2.2 (§7: critical_paid)
         c = cat["critical"]
         base = in_scope - basic
-        critical = rnd(tiers_f(c["tiers"], y["cbase"] + base)) - rnd(tiers_f(c["tiers"], y["cbase"]))
-        critical = mn(critical, left(opt(c, "annual_cap"), y["critical"]))
+        if cl.get("critical_paid"):
+            critical = num(cl["critical_paid"])
+        else:
+            critical = rnd(tiers_f(c["tiers"], y["cbase"] + base)) - rnd(tiers_f(c["tiers"], y["cbase"]))
+            critical = mn(critical, left(opt(c, "annual_cap"), y["critical"]))
 
         # 2.3
         rem = in_scope - basic - critical
@@ -147,3 +162,52 @@ def settle(policy: dict[str, Any], claims: list[dict[str, str]]) -> list[dict[st
         y["personal"] += personal
         results[i] = dict(zip(FIELDS, (counted, absorbed, basic, critical, aid, supp, personal), strict=True))
     return [results[i] for i in range(len(claims))]
+
+
+def _outpatient(
+    policy: dict[str, Any],
+    cat: dict[str, Any],
+    cl: dict[str, str],
+    y: dict[str, Fraction],
+    counted: Fraction,
+    absorbed: Fraction,
+    in_scope: Fraction,
+    cut: Fraction,
+    in_county: bool,
+    referred: bool,
+) -> dict[str, Fraction]:
+    """settlement.md §6, literally; updates the year-to-date ``y`` (``y["disease:<name>"]`` per disease)."""
+    zero = Fraction(0)
+    op = cat["outpatient"]
+    disease = cl["disease"]
+    disease_cap = Fraction(policy["outpatient_diseases"][disease])
+    dkey = "disease:" + disease
+    used_disease = y.get(dkey, zero)
+
+    ded = min(in_scope, max(zero, Fraction(op.get("deductible", "0")) - y["oded"]))
+    ratio = Fraction(op["ratio"][str(cl["level"])])
+    if not in_county and not referred:
+        ratio = max(zero, ratio - cut)
+    basic = mn(rnd((in_scope - ded) * ratio), left(opt(op, "annual_cap"), y["obasic"]))
+    basic = min(basic, max(zero, disease_cap - used_disease))
+
+    aid = zero
+    if "aid_ratio" in op and "aid" in cat:
+        aid = mn(
+            rnd((in_scope - basic) * Fraction(op["aid_ratio"])), left(opt(cat["aid"], "annual_cap"), y["aid"])
+        )
+
+    supp = zero
+    if "personal_share_cap" in op:
+        rest = counted - basic - aid
+        allowed = rnd(Fraction(op["personal_share_cap"]) * counted)
+        sum_insured = opt(cat["supplementary"], "sum_insured") if "supplementary" in cat else None
+        supp = mn(max(rest - allowed, zero), left(sum_insured, y["supp"]))
+
+    personal = counted - basic - aid - supp
+    y["oded"] += ded
+    y["obasic"] += basic
+    y[dkey] = used_disease + basic
+    y["aid"] += aid
+    y["supp"] += supp
+    return dict(zip(FIELDS, (counted, absorbed, basic, zero, aid, supp, personal), strict=True))

@@ -1,4 +1,5 @@
-"""Hypothesis strategies: random valid policy documents and random claim sets."""
+"""Hypothesis strategies: random valid policy documents and random claim sets (stays, outpatient
+claims of settlement.md §6 and stays settled elsewhere of §7, mixed)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 CATEGORY_NAMES = ("tekun", "poor", "ordinary")
+DISEASE_NAMES = ("高血压", "2型糖尿病", "终末期肾病")
 PERSONS = ("421321198001010117", "421321198001010221", "421321198001010336")
 DATES = tuple(
     date.fromisoformat(d).isoformat()
@@ -128,6 +130,23 @@ def category_blocks(draw: Any) -> dict[str, Any]:
         if draw(_BOOL):
             supp["sum_insured"] = draw(amounts(0, 3_000_000))
         block["supplementary"] = supp
+    if draw(st.integers(0, 2)):
+        block["outpatient"] = draw(outpatient_blocks())
+    return block
+
+
+@st.composite
+def outpatient_blocks(draw: Any) -> dict[str, Any]:
+    """A §6 ``outpatient`` block; small caps and deductibles so that they bind."""
+    block: dict[str, Any] = {"ratio": draw(by_level(rates()))}
+    if draw(_BOOL):
+        block["deductible"] = draw(amounts(0, 80_000))
+    if draw(_BOOL):
+        block["annual_cap"] = draw(amounts(0, 800_000))
+    if draw(_BOOL):
+        block["aid_ratio"] = draw(rates())
+    if draw(_BOOL):
+        block["personal_share_cap"] = draw(rates())
     return block
 
 
@@ -143,6 +162,9 @@ def policy_documents(draw: Any) -> dict[str, Any]:
         "category_precedence": draw(st.permutations(names)),
         "categories": {name: draw(category_blocks()) for name in names},
     }
+    if any("outpatient" in block for block in doc["categories"].values()) or draw(_BOOL):
+        diseases = draw(st.lists(st.sampled_from(DISEASE_NAMES), min_size=1, max_size=3, unique=True))
+        doc["outpatient_diseases"] = {name: draw(amounts(0, 600_000)) for name in diseases}
     if draw(_BOOL):
         doc["unreferred_ratio_cut"] = draw(rates())
     if draw(_BOOL):
@@ -159,25 +181,50 @@ def policy_documents(draw: Any) -> dict[str, Any]:
 
 
 @st.composite
-def claim_sets(draw: Any, categories: list[str], max_size: int = 12) -> list[dict[str, str]]:
-    """Claims as dicts of text (the columns of a claims file), unique ids, few persons."""
+def claim_sets(
+    draw: Any,
+    categories: list[str],
+    max_size: int = 12,
+    *,
+    outpatient_categories: tuple[str, ...] | list[str] = (),
+    diseases: tuple[str, ...] | list[str] = (),
+    paid: bool = False,
+) -> list[dict[str, str]]:
+    """Claims as dicts of text (the columns of a claims file), unique ids, few persons. With
+    ``outpatient_categories`` and ``diseases``, some are outpatient claims (§6); with ``paid``, some
+    stays carry paid amounts (§7) within their in-scope cost."""
     count = draw(st.integers(1, max_size))
     ids = draw(st.lists(st.integers(0, 99), min_size=count, max_size=count, unique=True))
+    outpatient_ok = bool(outpatient_categories) and bool(diseases)
     out = []
     for k in ids:
-        total = draw(st.one_of(st.integers(0, 20_000_000), st.integers(0, 100_000), st.just(0)))
+        outpatient = outpatient_ok and draw(st.integers(0, 2)) == 0
+        if outpatient:
+            total = draw(st.one_of(st.integers(0, 600_000), st.integers(0, 5_000), st.just(0)))
+        else:
+            total = draw(st.one_of(st.integers(0, 20_000_000), st.integers(0, 100_000), st.just(0)))
         oos = draw(st.one_of(st.integers(0, total), st.just(0), st.just(total)))
-        out.append(
-            {
-                "claim_id": f"K{k:02d}",
-                "person_id": draw(st.sampled_from(PERSONS)),
-                "category": draw(st.sampled_from(categories)),
-                "discharge_date": draw(st.sampled_from(DATES)),
-                "level": str(draw(st.integers(1, 3))),
-                "in_county": str(draw(st.integers(0, 1))),
-                "referred": str(draw(st.integers(0, 1))),
-                "total": amount_text(total, draw),
-                "out_of_scope": amount_text(oos, draw),
-            }
-        )
+        row = {
+            "claim_id": f"K{k:02d}",
+            "person_id": draw(st.sampled_from(PERSONS)),
+            "category": draw(st.sampled_from(outpatient_categories if outpatient else categories)),
+            "discharge_date": draw(st.sampled_from(DATES)),
+            "level": str(draw(st.integers(1, 3))),
+            "in_county": str(draw(st.integers(0, 1))),
+            "referred": str(draw(st.integers(0, 1))),
+            "total": amount_text(total, draw),
+            "out_of_scope": amount_text(oos, draw),
+        }
+        if outpatient:
+            row["kind"] = "outpatient"
+            row["disease"] = draw(st.sampled_from(diseases))
+        elif paid and draw(st.integers(0, 3)) == 0:  # settled elsewhere (§7)
+            in_scope = total - oos
+            basic_paid = draw(st.one_of(st.integers(0, in_scope), st.just(0), st.just(in_scope)))
+            critical_paid = draw(
+                st.one_of(st.integers(0, in_scope - basic_paid), st.just(in_scope - basic_paid))
+            )
+            row["basic_paid"] = amount_text(basic_paid, draw)
+            row["critical_paid"] = amount_text(critical_paid, draw)
+        out.append(row)
     return out

@@ -4,7 +4,9 @@ value and reason; the vectorised parsers agree with the exact ones."""
 from __future__ import annotations
 
 import re
+import tomllib
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jkfp.engine import ClaimValueError, load_preset, parse_amount_fen, validate_claim_columns
+from jkfp.engine import ClaimValueError, load_preset, parse_amount_fen, parse_policy, validate_claim_columns
 from jkfp.engine.claims import (
-    COLUMN_ORDER,
+    ALL_COLUMN_ORDER,
     EPOCH_ORDINAL,
     MAX_CLAIM_AMOUNT_FEN,
     TextColumn,
@@ -39,11 +41,17 @@ GOOD = {
 
 
 def columns(rows: list[dict[str, str]]) -> dict[str, Any]:
-    return {name: [r[name] for r in rows] for name in COLUMN_ORDER}
+    """The cells by column; an optional column only when a row has it (empty in the others)."""
+    present = [name for name in ALL_COLUMN_ORDER if any(name in r for r in rows)]
+    return {name: [r.get(name, "") for r in rows] for name in present}
 
 
-def validate(rows: list[dict[str, str]], **kwargs: Any) -> Any:
-    return validate_claim_columns(columns(rows), list(range(2, len(rows) + 2)), policy=POLICY, **kwargs)
+def validate(rows: list[dict[str, str]], policy: Any = POLICY, **kwargs: Any) -> Any:
+    return validate_claim_columns(columns(rows), list(range(2, len(rows) + 2)), policy=policy, **kwargs)
+
+
+VISIT = dict(GOOD, kind="outpatient", disease="高血压")
+PAID = dict(GOOD, level="3", in_county="0", referred="1", basic_paid="12000.00", critical_paid="3000.00")
 
 
 BAD_CELLS = [
@@ -68,6 +76,8 @@ BAD_CELLS = [
     ("out_of_scope", "20000.01", "out_of_scope exceeds total"),
     ("out_of_scope", "", "required value is missing"),
     ("claim_id", "C\x00", "NUL"),
+    ("kind", "急诊", "kind must be inpatient or outpatient"),
+    ("kind", "Outpatient", "kind must be inpatient or outpatient"),
 ]
 
 
@@ -84,6 +94,82 @@ def test_invalid_cell(column: str, value: str, reason: str) -> None:
     assert error.zh
     assert result.table.claim_id.tolist() == [b"C0", b"C2"]
     assert result.source_index.tolist() == [0, 2]
+
+
+BAD_ROWS = [
+    ("visit without disease", dict(VISIT, disease=""), "disease", "", "needs its disease"),
+    ("visit, kind in Chinese, without disease", dict(GOOD, kind="门诊"), "disease", "", "needs its disease"),
+    ("unknown disease", dict(VISIT, disease="感冒"), "disease", "感冒", "not in the policy's outpatient_diseases"),
+    ("paid basic malformed", dict(PAID, basic_paid="1,200"), "basic_paid", "1,200", "not a valid amount"),
+    ("paid negative", dict(PAID, critical_paid="-1"), "critical_paid", "-1", "must not be negative"),
+    ("basic paid above in scope", dict(PAID, basic_paid="19000.01"), "basic_paid", "19000.01", "19000.00"),
+    ("paid sum above in scope", dict(PAID, critical_paid="7000.01"), "critical_paid", "7000.01", "exceed the in-scope"),
+    ("only basic paid", dict(PAID, critical_paid=""), "critical_paid", "", "must both be given"),
+    ("only critical paid", dict(PAID, basic_paid=""), "basic_paid", "", "must both be given"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("label", "row", "column", "value", "reason"), BAD_ROWS, ids=[r[0] for r in BAD_ROWS]
+)
+def test_invalid_outpatient_and_paid_rows(
+    label: str, row: dict[str, str], column: str, value: str, reason: str
+) -> None:
+    """settlement.md §6/§7: each bad row of the issue is named by its row, column and reason."""
+    rows = [
+        dict(GOOD, claim_id="C0"),
+        dict(row, claim_id="C1"),
+        dict(VISIT, claim_id="C2"),
+        dict(PAID, claim_id="C3"),
+    ]
+    result = validate(rows)
+    assert [(e.row, e.column, e.value) for e in result.errors] == [(3, column, value)], result.errors
+    assert reason in result.errors[0].en and result.errors[0].zh
+    assert result.table.claim_id.tolist() == [b"C0", b"C2", b"C3"]
+
+
+def test_paid_amounts_on_a_visit_are_refused_in_both_columns() -> None:
+    result = validate([dict(VISIT, basic_paid="10", critical_paid="0")])
+    assert [(e.column, e.value) for e in result.errors] == [("basic_paid", "10"), ("critical_paid", "0")]
+    assert all("not for an outpatient claim" in e.en for e in result.errors)
+
+
+def test_visit_of_a_category_without_an_outpatient_block() -> None:
+    doc = tomllib.loads((Path(__file__).parent.parent / "presets" / "suixian-2020.toml").read_text("utf-8"))
+    del doc["categories"]["monitored"]["outpatient"]
+    policy = parse_policy(doc)
+    rows = [dict(VISIT, category="monitored"), dict(GOOD, claim_id="C2", category="monitored")]
+    result = validate(rows, policy=policy)
+    assert [(e.row, e.column, e.value) for e in result.errors] == [(2, "category", "monitored")]
+    assert "has no outpatient block" in result.errors[0].en
+    assert "monitored" in result.errors[0].zh
+
+
+def test_optional_columns_become_the_table() -> None:
+    rows = [
+        dict(GOOD, kind=""),  # empty: a stay
+        dict(VISIT, claim_id="C2", kind="门诊", disease="终末期肾病"),
+        dict(GOOD, claim_id="C3", kind="住院", disease="肺炎"),  # a stay's disease is not read
+        dict(PAID, claim_id="C4", kind="inpatient"),
+        dict(VISIT, claim_id="C5"),
+    ]
+    result = validate(rows)
+    assert result.errors == ()
+    table = result.table
+    assert table.outpatient_mask().tolist() == [False, True, False, False, True]
+    assert table.disease_names == POLICY.disease_names
+    assert [table.disease_names[d] if d >= 0 else "" for d in table.disease_codes().tolist()] == [
+        "", "终末期肾病", "", "", "高血压",
+    ]  # fmt: skip
+    basic_paid, critical_paid = table.paid_fen()
+    assert basic_paid.tolist() == [-1, -1, -1, 1_200_000, -1]
+    assert critical_paid.tolist() == [-1, -1, -1, 300_000, -1]
+    assert table.claim(1).kind == "outpatient" and table.claim(1).disease == "终末期肾病"
+    assert table.claim(2).disease == ""
+    assert str(table.claim(3).basic_paid_amount) == "12000.00"
+    # Written headers name the optional columns too.
+    bad = validate([dict(VISIT, disease="")], headers={"disease": "病种"})
+    assert str(bad.errors[0]).startswith("第2行 病种“”：门诊慢特病结算须填写病种")
 
 
 def test_duplicate_claim_id_names_the_first_row() -> None:

@@ -24,6 +24,7 @@ from jkfp.engine import (
     parse_policy,
     preset_names,
 )
+from jkfp.engine.tests.helpers import REQUIRED_DISEASES
 
 PRESETS = Path(__file__).parent.parent / "presets"
 
@@ -50,6 +51,54 @@ def test_presets_ship_and_load() -> None:
     assert transition.out_of_scope.cap_ratio == (None, None, None)
     assert transition.category("ordinary").aid is None
     assert transition.category("ordinary").critical.annual_cap == Amount(40_000_000)
+
+
+@pytest.mark.parametrize("name", ["suixian-2020", "transition-2024"])
+def test_presets_settle_outpatient_claims(name: str) -> None:
+    """Issue 19: every category of each preset has an outpatient block, and the disease table lists
+    at least the nine diseases; assumed values are marked in the title."""
+    policy = load_preset(name)
+    assert set(REQUIRED_DISEASES) <= set(policy.disease_names)
+    assert all(rule.outpatient is not None for rule in policy.categories)
+    assert "假设值" in policy.title or "示意值" in policy.title
+
+
+def test_suixian_outpatient_blocks_are_those_of_settlement_md_section_8() -> None:
+    policy = load_preset("suixian-2020")
+    assert policy.disease("高血压").annual_cap == Amount(300_000)
+    assert policy.disease("2型糖尿病").annual_cap == Amount(300_000)
+    assert policy.disease("终末期肾病").annual_cap == Amount(6_000_000)
+    poor = policy.category("poor").outpatient
+    assert poor is not None
+    assert poor.deductible == Amount(0)
+    assert poor.ratio == (Rate(800_000), Rate(750_000), Rate(700_000))
+    assert poor.annual_cap == Amount(6_000_000)
+    assert (poor.aid_ratio, poor.personal_share_cap) == (Rate(500_000), Rate(100_000))  # 10 %: reference 004
+    ordinary = policy.category("ordinary").outpatient
+    assert ordinary is not None
+    assert ordinary.deductible == Amount(30_000)
+    assert ordinary.ratio == (Rate(650_000), Rate(600_000), Rate(550_000))
+    assert ordinary.annual_cap == Amount(2_000_000)
+    assert (ordinary.aid_ratio, ordinary.personal_share_cap) == (None, None)
+    for category in ("tekun", "dibao"):
+        block = policy.category(category).outpatient
+        assert block is not None and block.personal_share_cap == Rate(100_000)
+
+
+def test_outpatient_defaults() -> None:
+    doc = preset_doc()
+    doc["categories"]["poor"]["outpatient"] = {"ratio": {"1": "0.8", "2": "0.8", "3": "0.8"}}
+    rule = parse_policy(doc).category("poor").outpatient
+    assert rule is not None
+    assert rule.deductible == Amount(0)
+    assert (rule.annual_cap, rule.aid_ratio, rule.personal_share_cap) == (None, None, None)
+    # A policy without outpatient blocks needs no disease table.
+    del doc["outpatient_diseases"]
+    for block in doc["categories"].values():
+        block.pop("outpatient", None)
+    policy = parse_policy(doc)
+    assert policy.outpatient_diseases == ()
+    assert all(rule.outpatient is None for rule in policy.categories)
 
 
 def test_json_and_toml_give_the_same_policy(tmp_path: Path) -> None:
@@ -299,6 +348,97 @@ REFUSALS: list[tuple[str, Mutation, str, str]] = [
         "below 1",
     ),
     ("categories not a table", _set("categories", []), "categories", "table"),
+    # settlement.md §6: the outpatient block and the outpatient_diseases table.
+    (
+        "unknown outpatient key",
+        _set("categories/poor/outpatient/copay", "0.1"),
+        "categories.poor.outpatient.copay",
+        "unknown key",
+    ),
+    (
+        "outpatient not a table",
+        _set("categories/poor/outpatient", "0.8"),
+        "categories.poor.outpatient",
+        "table",
+    ),
+    (
+        "outpatient rate above 1",
+        _set("categories/poor/outpatient/ratio/2", "1.75"),
+        "categories.poor.outpatient.ratio.2",
+        "within 0..1",
+    ),
+    (
+        "outpatient without ratio",
+        _delete("categories/poor/outpatient/ratio"),
+        "categories.poor.outpatient.ratio",
+        "required key",
+    ),
+    (
+        "outpatient ratio without a level",
+        _delete("categories/ordinary/outpatient/ratio/3"),
+        "categories.ordinary.outpatient.ratio.3",
+        "missing the value for hospital level 3",
+    ),
+    (
+        "personal share cap above 1",
+        _set("categories/poor/outpatient/personal_share_cap", "1.1"),
+        "categories.poor.outpatient.personal_share_cap",
+        "within 0..1",
+    ),
+    (
+        "outpatient aid ratio as float",
+        _set("categories/poor/outpatient/aid_ratio", 0.5),
+        "categories.poor.outpatient.aid_ratio",
+        "must be a string",
+    ),
+    (
+        "outpatient deductible negative",
+        _set("categories/ordinary/outpatient/deductible", "-300"),
+        "categories.ordinary.outpatient.deductible",
+        "must not be negative",
+    ),
+    (
+        "outpatient annual cap malformed",
+        _set("categories/poor/outpatient/annual_cap", "6万"),
+        "categories.poor.outpatient.annual_cap",
+        "not a valid amount",
+    ),
+    (
+        "diseases not a table",
+        _set("outpatient_diseases", ["高血压"]),
+        "outpatient_diseases",
+        "table of diseases",
+    ),
+    (
+        "disease cap malformed",
+        _set("outpatient_diseases/高血压", "3,000"),
+        "outpatient_diseases.高血压",
+        "not a valid amount",
+    ),
+    (
+        "disease cap as number",
+        _set("outpatient_diseases/高血压", 3000),
+        "outpatient_diseases.高血压",
+        "string",
+    ),
+    (
+        "disease name with edge spaces",
+        _set("outpatient_diseases/ 肺结核", "5000"),
+        "outpatient_diseases. 肺结核",
+        "edge spaces",
+    ),
+    (
+        "outpatient blocks without diseases",
+        _delete("outpatient_diseases"),
+        "outpatient_diseases",
+        "must list the diseases",
+    ),
+    (
+        "outpatient blocks with an empty disease table",
+        _set("outpatient_diseases", {}),
+        "outpatient_diseases",
+        "must list the diseases",
+    ),
 ]
 
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from jkfp.engine import (
@@ -54,7 +55,7 @@ def _load_cases() -> list[Case]:
             doc = data["policy"]
             policy = parse_policy(doc)
         for item in data["cases"]:
-            rows = [{**c, "person_id": PERSON} for c in item["claims"]]
+            rows = [{"person_id": PERSON, **c} for c in item["claims"]]
             out.append(Case(path.stem, item["name"], policy, doc, rows))
     return out
 
@@ -64,11 +65,24 @@ ALL_CASES = _load_cases()
 
 def test_case_tables_are_big_enough() -> None:
     counts: dict[str, int] = {}
+    kinds: dict[str, int] = {}
     for case in ALL_CASES:
         counts[case.table] = counts.get(case.table, 0) + 1
-    assert counts["suixian-2020"] >= 40
-    assert counts["transition-2024"] >= 40
-    assert counts["custom-branches"] >= 10
+        for row in case.rows:
+            kind = (
+                "outpatient"
+                if row.get("kind") == "outpatient"
+                else "paid"
+                if row.get("basic_paid")
+                else "stay"
+            )
+            kinds[f"{case.table}:{kind}"] = kinds.get(f"{case.table}:{kind}", 0) + 1
+    assert counts["suixian-2020"] >= 80
+    assert counts["transition-2024"] >= 60
+    assert counts["custom-branches"] >= 20
+    for table in ("suixian-2020", "transition-2024"):
+        assert kinds[f"{table}:outpatient"] >= 20  # every category × level × place, and more
+        assert kinds[f"{table}:paid"] >= 2
 
 
 @pytest.mark.parametrize("case", ALL_CASES, ids=lambda c: f"{c.table}:{c.name}")
@@ -114,6 +128,114 @@ def test_worked_examples_settlement_md_section_5() -> None:
     assert e2.ytd_before.critical_base == Decimal("4200.00")
     assert e2.ytd_after.critical_base == Decimal("46300.00")
     assert e2.reimbursement_ratio == Decimal("0.98")
+
+
+SECTION_8 = {  # settlement.md §8: claim → inputs, expected amounts
+    "E5": (
+        dict(person_id="A", category="poor", discharge_on=date(2020, 4, 1), level=1, in_county=True,
+             total_amount=Decimal("500.00"), out_of_scope_amount=Decimal("20.00"), kind="outpatient",
+             disease="高血压"),
+        ("492.50", "7.50", "384.00", "0.00", "48.00", "11.25", "49.25"),
+    ),
+    "E6": (
+        dict(person_id="A", category="poor", discharge_on=date(2020, 9, 1), level=1, in_county=True,
+             total_amount=Decimal("4000.00"), out_of_scope_amount=Decimal("0.00"), kind="outpatient",
+             disease="高血压"),
+        ("4000.00", "0.00", "2616.00", "0.00", "692.00", "292.00", "400.00"),
+    ),
+    "E7": (
+        dict(person_id="B", category="ordinary", discharge_on=date(2020, 5, 1), level=2, in_county=True,
+             total_amount=Decimal("1000.00"), out_of_scope_amount=Decimal("50.00"), kind="outpatient",
+             disease="2型糖尿病"),
+        ("1000.00", "0.00", "390.00", "0.00", "0.00", "0.00", "610.00"),
+    ),
+    "E8": (
+        dict(person_id="A", category="poor", discharge_on=date(2020, 8, 1), level=3, in_county=False,
+             referred=True, total_amount=Decimal("80000.00"), out_of_scope_amount=Decimal("6000.00"),
+             basic_paid_amount=Decimal("44400.00"), critical_paid_amount=Decimal("15000.00")),
+        ("80000.00", "0.00", "44400.00", "15000.00", "10220.00", "5380.00", "5000.00"),
+    ),
+}  # fmt: skip
+
+
+def _section_8(name: str) -> Claim:
+    fields = {"referred": False, **SECTION_8[name][0]}
+    return Claim(claim_id=name, **fields)  # type: ignore[arg-type]
+
+
+def test_worked_examples_settlement_md_section_8() -> None:
+    policy = load_preset("suixian-2020")
+    claims = [_section_8(n) for n in ("E8", "E7", "E6", "E5")]  # any input order
+    results = settle_claims(policy, claims, trace=True)
+    for claim, result in zip(claims, results, strict=True):
+        assert tuple(f"{a:.2f}" for a in result.amounts) == SECTION_8[claim.claim_id][1]
+    batch = settle_batch(policy, ClaimTable.from_claims(claims))
+    assert [batch.row(i) for i in range(4)] == [r.amounts_fen for r in results]
+    e8, _, e6, e5 = results
+    # Example 5: the personal share is exactly 10 %; the year's state keeps outpatient sums apart.
+    assert e5.personal / e5.counted_total == Decimal("0.1")
+    assert e5.ytd_after.op_basic_for("高血压") == Decimal("384.00")
+    assert (e5.ytd_after.basic, e5.ytd_after.personal) == (Decimal("0.00"), Decimal("0.00"))
+    # Example 8 follows 5 (April) and precedes 6 (September): the aid fund is shared.
+    assert e8.ytd_before.aid == Decimal("48.00") and e8.ytd_before.personal == Decimal("0.00")
+    assert e6.ytd_before.op_basic_for("高血压") == Decimal("384.00")
+    assert e6.ytd_after.op_basic_for("高血压") == Decimal("3000.00")
+    text = "\n".join(e6.trace)
+    assert "门诊慢特病（高血压）" in text
+    assert "高血压年度限额 3000.00，已付 384.00，剩余 2616.00 → 2616.00" in text
+    assert "大病保险：门诊慢特病不计大病保险，= 0.00" in text
+    assert "个人负担比例：400.00 ÷ 4000.00 ≈ 10.00%" in text
+    paid = "\n".join(e8.trace)
+    assert "统筹地已结算（事后补助）" in paid
+    assert "基本医保：统筹地已结算，按结算单 44400.00" in paid
+    assert (
+        "大病保险：统筹地已结算，按结算单 15000.00（不再计算）；基数 74000.00 − 44400.00 = 29600.00" in paid
+    )
+
+
+def test_outpatient_and_paid_claims_refused_by_the_engines() -> None:
+    policy = load_preset("suixian-2020")
+    base = dict(
+        claim_id="X", person_id=PERSON, category="poor", discharge_on=date(2020, 3, 1), level=1,
+        in_county=True, referred=False, total_amount=Decimal("100.00"), out_of_scope_amount=Decimal("10.00"),
+    )  # fmt: skip
+    for fields, message in (
+        ({"kind": "outpatient"}, "needs its disease"),
+        ({"kind": "day-care", "disease": "高血压"}, "inpatient or outpatient"),
+        ({"basic_paid_amount": Decimal("1.00")}, "both be given"),
+        (
+            {"kind": "outpatient", "disease": "高血压", "basic_paid_amount": Decimal("1"),
+             "critical_paid_amount": Decimal("1")},
+            "not for an outpatient claim",
+        ),
+        ({"basic_paid_amount": Decimal("60.00"), "critical_paid_amount": Decimal("30.01")}, "90.00"),
+        ({"basic_paid_amount": Decimal("-1.00"), "critical_paid_amount": Decimal("0")}, "out of range"),
+    ):  # fmt: skip
+        with pytest.raises(ValueError, match=message):
+            Claim(**{**base, **fields})  # type: ignore[arg-type]
+    unknown = Claim(**{**base, "kind": "outpatient", "disease": "感冒"})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="outpatient_diseases"):
+        settle_claim(policy, unknown)
+    with pytest.raises(ValueError, match="outpatient_diseases"):
+        settle_batch(policy, ClaimTable.from_claims([unknown]))
+    doc = tomllib.loads((Path(__file__).parent.parent / "presets" / "suixian-2020.toml").read_text("utf-8"))
+    del doc["categories"]["poor"]["outpatient"]
+    no_block = parse_policy(doc)
+    visit = Claim(**{**base, "kind": "outpatient", "disease": "高血压"})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="no outpatient block"):
+        settle_claim(no_block, visit)
+    with pytest.raises(ValueError, match="no outpatient block"):
+        settle_batch(no_block, ClaimTable.from_claims([visit]))
+
+
+def test_claim_table_round_trip_of_the_new_fields() -> None:
+    claims = [_section_8(n) for n in ("E5", "E7", "E8")]
+    table = ClaimTable.from_claims(claims)
+    assert [table.claim(i) for i in range(3)] == claims
+    picked = table.take(np.array([2, 0], dtype=np.int64))
+    assert [picked.claim(i) for i in range(2)] == [claims[2], claims[0]]
+    assert picked.outpatient_mask().tolist() == [False, True]
+    assert picked.paid_fen()[0].tolist() == [4_440_000, -1]
 
 
 def test_trace_in_chinese_names_every_step() -> None:
