@@ -310,12 +310,11 @@ class Database:
         (committed at once, closed after: nothing is left open when the test database is dropped)."""
         if self.file is None:
             with psycopg.connect(self.url, autocommit=True) as pg:
-                cursor = pg.execute(sql, params)  # type: ignore[arg-type]
-                return list(cursor.fetchall()) if cursor.description else []
+                found = pg.execute(sql, params)
+                return list(found.fetchall()) if found.description else []
         db = sqlite3.connect(self.file, timeout=30)
         try:
-            cursor = db.execute(sql.replace("%s", "?"), params)
-            out = list(cursor.fetchall())
+            out = list(db.execute(sql.replace("%s", "?"), params).fetchall())
             db.commit()
             return out
         finally:

@@ -37,7 +37,6 @@ from jkfp.core import idnumber, tabular
 from jkfp.core.clock import local_today
 from jkfp.engine import (
     ALL_CLAIM_COLUMNS,
-    CLAIM_COLUMNS,
     OUTPUT_FIELDS,
     BatchResult,
     Policy,

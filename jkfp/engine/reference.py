@@ -15,7 +15,7 @@ Two readings of the contract (see ``docs/adr/0001-settlement-engine.md``):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import (
     ROUND_HALF_UP,
@@ -127,6 +127,20 @@ class YearToDate:
                 + (f"（{per_disease}）" if per_disease else "")
             )
         return text
+
+    @classmethod
+    def of_stay_sums(cls, values: Sequence[Decimal]) -> YearToDate:
+        """§2's seven sums (``STAY_SUMS`` order) with no outpatient sums (a stored ledger of stays)."""
+        basic, critical_base, critical, aid, aid_deductible_used, supplementary, personal = values
+        return cls(
+            basic=basic,
+            critical_base=critical_base,
+            critical=critical,
+            aid=aid,
+            aid_deductible_used=aid_deductible_used,
+            supplementary=supplementary,
+            personal=personal,
+        )
 
     def as_fen(self) -> tuple[int, ...]:
         """§2's seven sums (``STAY_SUMS``) in fen, in that order."""

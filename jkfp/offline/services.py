@@ -21,6 +21,7 @@ from django.db.models import F
 from django.http import Http404
 from django.utils import timezone
 
+from jkfp.accounts import scoping
 from jkfp.accounts.models import AuditAction, Role, User
 from jkfp.accounts.scoping import user_sees_code
 from jkfp.accounts.services import audit_record
@@ -300,7 +301,7 @@ def _record(*, user: User, entry: IncomingEntry) -> dict[str, Any]:
     except ValidationError as exc:
         return _refusal_of(exc, entry)
     except PermissionDenied as exc:
-        if str(exc) == care.ERR_OUT_OF_SCOPE:
+        if str(exc) == scoping.ERR_OUT_OF_SCOPE:
             return _refused(RefusalCode.OUT_OF_SCOPE, [("person", ERR_OUT_OF_SCOPE)])
         return _refused(RefusalCode.FORBIDDEN, [("person", str(exc))])
     except IntegrityError:

@@ -288,7 +288,7 @@ def backup_create(*, out: Path, progress: Progress = _noop) -> Manifest:
         files = _data_files(exclude=exclude)
         partial = out.with_name(out.name + ".partial")
         # gzip level 1: most of the gain at a fraction of the time (pg_dump's part is compressed already).
-        opened = tarfile.open(partial, "w:gz", compresslevel=1) if _is_gz(out) else tarfile.open(partial, "w")
+        opened = tarfile.open(partial, "w:gz", compresslevel=1) if _is_gz(out) else tarfile.open(partial, "w")  # noqa: SIM115 -- entered on the next line; two modes, one context
         with opened as archive:
             archive.add(work / database, arcname=database)
             root = Path(settings.VAR_DIR)
@@ -341,7 +341,7 @@ def _safe_member(name: str) -> bool:
 def _extract_verified(archive_path: Path, work: Path, progress: Progress) -> Manifest:
     """Unpack into ``work`` and check every member against the manifest (nothing else is touched)."""
     try:
-        archive = tarfile.open(archive_path, "r:gz" if _is_gz(archive_path) else "r")
+        archive = tarfile.open(archive_path, "r:gz" if _is_gz(archive_path) else "r")  # noqa: SIM115 -- entered below, after its own error message
     except (tarfile.TarError, OSError) as exc:
         raise BackupError(f"无法读取备份文件：{exc}", f"cannot read the archive: {exc}") from exc
     with archive:

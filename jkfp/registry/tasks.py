@@ -19,7 +19,7 @@ from jkfp.core.tabular import TableError
 from jkfp.registry.enrolment import enrolment_import
 from jkfp.registry.imports import roster_import
 from jkfp.registry.models import ImportRun, ImportStatus
-from jkfp.registry.services import import_source_delete
+from jkfp.registry.uploads import import_source_delete
 
 logger = logging.getLogger(__name__)
 

@@ -99,7 +99,7 @@ def tags_on(tags: Sequence[tuple[str, date, date | None]], day: date) -> list[st
 
 def ytd_from_mapping(values: Mapping[str, Any]) -> engine.YearToDate:
     """Year-to-date from a JSON mapping (``ytd_before``) or ledger values; missing keys are 0."""
-    return engine.YearToDate(**{f: Decimal(str(values.get(f, "0.00"))) for f in YTD_FIELDS})
+    return engine.YearToDate.of_stay_sums([Decimal(str(values.get(f, "0.00"))) for f in YTD_FIELDS])
 
 
 def ytd_columns(ytd: engine.YearToDate, when: str) -> dict[str, int]:
@@ -110,7 +110,7 @@ def ytd_columns(ytd: engine.YearToDate, when: str) -> dict[str, int]:
 
 def ytd_of_fen(values: Sequence[int]) -> engine.YearToDate:
     """Year-to-date from seven fen integers in ``YTD_FIELDS`` order."""
-    return engine.YearToDate(*(fen_to_decimal(int(v)) for v in values))
+    return engine.YearToDate.of_stay_sums([fen_to_decimal(int(v)) for v in values])
 
 
 def request_hash(

@@ -183,11 +183,11 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 def test_https_login_upload_ledger_logout_through_nginx(site: dict[str, object], tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    try:  # plain HTTP: nginx sends the browser to HTTPS
+    # plain HTTP: nginx sends the browser to HTTPS
+    with pytest.raises(urllib.error.HTTPError) as redirect:
         urllib.request.build_opener(_NoRedirect).open(f"{site['http']}/login/", timeout=10)
-        pytest.fail("plain HTTP was answered")
-    except urllib.error.HTTPError as exc:
-        assert exc.code == 301 and exc.headers["Location"].startswith("https://"), exc.headers
+    assert redirect.value.code == 301, redirect.value.headers
+    assert redirect.value.headers["Location"].startswith("https://"), redirect.value.headers
 
     url = str(site["url"])
     roster = tmp_path / "国家平台2026.csv"
@@ -240,7 +240,7 @@ def test_https_login_upload_ledger_logout_through_nginx(site: dict[str, object],
         finally:
             browser.close()
     assert refused == [], refused  # no CSRF failure (403), nothing refused
-    uploads = [p for p in (Path(str(site["home"])) / "data" / "imports").rglob("*.csv")]
+    uploads = list((Path(str(site["home"])) / "data" / "imports").rglob("*.csv"))
     assert uploads == [], "the uploaded roster was deleted once its import finished"
     access = (Path(str(site["home"])) / "nginx-access.log").read_text()
     assert re.search(r'"POST /imports/ HTTP/[12].[01]" 302', access), "the upload went through nginx"

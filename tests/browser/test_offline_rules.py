@@ -18,15 +18,15 @@ from typing import Any
 
 import pytest
 
-from jkfp.care import rules as R
+from jkfp.care import rules as care_rules
 from jkfp.care.rules import DEFAULT_RULES, Rule
 
 from .conftest import CHROMIUM, CHROMIUM_ARGS
 
 RULES_JS = Path(__file__).resolve().parents[2] / "jkfp" / "web" / "static" / "offline" / "rules.js"
 
-RULES: dict[int, Rule] = {i: rule for i, rule in enumerate(DEFAULT_RULES.values(), start=1)}
-RULES[99] = Rule(6, R.BP, revisit_days=10, referral_days=7, referral_after=3, escalate_after_days=20)
+RULES: dict[int, Rule] = dict(enumerate(DEFAULT_RULES.values(), start=1))
+RULES[99] = Rule(6, care_rules.BP, revisit_days=10, referral_days=7, referral_after=3, escalate_after_days=20)
 READINGS: list[dict[str, Any]] = [
     {},
     {"systolic": 139, "diastolic": 89},
@@ -71,16 +71,18 @@ def _dec(value: Any) -> Decimal | None:
 
 def _cases() -> dict[str, list[dict[str, Any]]]:
     ages = [
-        {"birth": b.isoformat(), "on": v.isoformat(), "expected": R.age_on(b, v)}
+        {"birth": b.isoformat(), "on": v.isoformat(), "expected": care_rules.age_on(b, v)}
         for b, v in itertools.product(
             BIRTHS, [*VISITS, date(2026, 2, 28), date(2026, 3, 1), date(2025, 6, 14)]
         )
     ]
     classify = []
     for measure, reading, age in itertools.product(
-        (R.BP, R.GLUCOSE, R.STABILITY, R.NONE), READINGS, (None, 64, 65, 80)
+        (care_rules.BP, care_rules.GLUCOSE, care_rules.STABILITY, care_rules.NONE),
+        READINGS,
+        (None, 64, 65, 80),
     ):
-        expected = R.classify(
+        expected = care_rules.classify(
             measure,
             systolic=reading.get("systolic"),
             diastolic=reading.get("diastolic"),
@@ -90,11 +92,17 @@ def _cases() -> dict[str, list[dict[str, Any]]]:
         )
         classify.append({"measure": measure, "reading": {**reading, "age": age}, "expected": expected})
     due = []
-    classes = (R.CONTROLLED, R.UNCONTROLLED, R.STABLE, R.UNSTABLE, R.NOT_ASSESSED)
+    classes = (
+        care_rules.CONTROLLED,
+        care_rules.UNCONTROLLED,
+        care_rules.STABLE,
+        care_rules.UNSTABLE,
+        care_rules.NOT_ASSESSED,
+    )
     for (disease_id, rule), visited, cls, streak, adverse, complication in itertools.product(
         RULES.items(), VISITS, classes, (0, 1, 2), (False, True), (False, True)
     ):
-        d = R.next_due(
+        d = care_rules.next_due(
             rule,
             visited_on=visited,
             classification=cls,
@@ -122,7 +130,7 @@ def _cases() -> dict[str, list[dict[str, Any]]]:
             "reading": reading,
             "expected": [
                 list(p)
-                for p in R.reading_problems(
+                for p in care_rules.reading_problems(
                     systolic=reading.get("systolic"),
                     diastolic=reading.get("diastolic"),
                     glucose=_dec(reading.get("glucose")),
@@ -138,13 +146,13 @@ def _cases() -> dict[str, list[dict[str, Any]]]:
 JS_RUN = """([data, cases]) => {
   const R = window.JkfpRules;
   const out = {ages: [], classify: [], due: [], problems: []};
-  for (const c of cases.ages) out.ages.push(R.ageOn(c.birth, c.on));
-  for (const c of cases.classify) out.classify.push(R.classify(data, c.measure, c.reading));
+  for (const c of cases.ages) out.ages.push(care_rules.ageOn(c.birth, c.on));
+  for (const c of cases.classify) out.classify.push(care_rules.classify(data, c.measure, c.reading));
   for (const c of cases.due) {
     const rule = data.rules[String(c.disease_id)];
-    out.due.push(R.nextDue(data, rule, c.visited_on, c.classification, c.streak, c.adverse, c.complication));
+    out.due.push(care_rules.nextDue(data, rule, c.visited_on, c.classification, c.streak, c.adverse, c.complication));
   }
-  for (const c of cases.problems) out.problems.push(R.readingProblems(data, c.reading));
+  for (const c of cases.problems) out.problems.push(care_rules.readingProblems(data, c.reading));
   return out;
 }"""
 
@@ -154,19 +162,19 @@ def test_the_phone_computes_what_the_server_computes() -> None:
     from playwright.sync_api import sync_playwright
 
     cases = _cases()
-    data = R.rules_as_data(RULES)
+    data = care_rules.rules_as_data(RULES)
     assert len(cases["due"]) >= 1000 and {c["expected"]["reason"] for c in cases["due"]} == {
-        R.ROUTINE,
-        R.REVISIT,
-        R.REFERRAL,
+        care_rules.ROUTINE,
+        care_rules.REVISIT,
+        care_rules.REFERRAL,
     }
     # Sanity of the table itself: the glucose limit and the 65+ limit are on both sides.
     assert {c["expected"] for c in cases["classify"]} == {
-        R.CONTROLLED,
-        R.UNCONTROLLED,
-        R.STABLE,
-        R.UNSTABLE,
-        R.NOT_ASSESSED,
+        care_rules.CONTROLLED,
+        care_rules.UNCONTROLLED,
+        care_rules.STABLE,
+        care_rules.UNSTABLE,
+        care_rules.NOT_ASSESSED,
     }
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -187,6 +195,12 @@ def test_the_table_reaches_every_branch_of_next_due() -> None:
     """No browser: the case table is rich enough (a leap day, the 14-day and the 3-strike county rule)."""
     cases = _cases()["due"]
     county = [c for c in cases if c["disease_id"] == 99]
-    assert {c["expected"]["reason"] for c in county} == {R.ROUTINE, R.REVISIT, R.REFERRAL}
-    leap = [c for c in cases if c["visited_on"] == "2024-02-28" and c["expected"]["reason"] == R.REVISIT]
+    assert {c["expected"]["reason"] for c in county} == {
+        care_rules.ROUTINE,
+        care_rules.REVISIT,
+        care_rules.REFERRAL,
+    }
+    leap = [
+        c for c in cases if c["visited_on"] == "2024-02-28" and c["expected"]["reason"] == care_rules.REVISIT
+    ]
     assert leap and leap[0]["expected"]["due_on"] == (date(2024, 2, 28) + timedelta(days=14)).isoformat()

@@ -134,6 +134,7 @@ def test_a_visit_is_recorded_once_however_often_it_is_sent(
     assert first["next_on"] == expected.isoformat()
     assert Schedule.objects.get(person=fw.persons["zhang"], disease=fw.diseases["高血压"]).due_on == expected
     row = SyncEntry.objects.get(uuid=entry["uuid"])
+    assert row.device is not None
     assert (row.status, row.received_count, row.user, row.device.device_id) == (
         "accepted",
         2,
