@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from django.conf import settings
 from django.db import connection
 
 # The server's secret key: a test that logs a user in for the server signs its session with it.
@@ -68,6 +69,8 @@ class Server:
             "PGAPPNAME": SERVER_APP_NAME,  # its PostgreSQL sessions, for Database.wait_until_idle
         }
         env.pop("PYTEST_CURRENT_TEST", None)
+        if settings.configured:  # the pages name hashed static files: serve the ones this process collected
+            env.setdefault("JKFP_STATIC_ROOT", str(settings.STATIC_ROOT))
         self.home.mkdir(parents=True, exist_ok=True)
         self.log = log = (self.home / "gunicorn.log").open("ab")
         self.process = subprocess.Popen(

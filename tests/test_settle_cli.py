@@ -374,7 +374,7 @@ def test_fast_reader_equals_tabular(
     fast = settle_cli._fast_csv(path)
     if fast is None:
         return
-    table = tabular.read_table(path, settle_cli.CLAIM_COLUMNS, COLUMN_ORDER)
+    table = tabular.read_table(path, settle_cli.ALL_CLAIM_COLUMNS, COLUMN_ORDER)
     assert fast.row_numbers == table.row_numbers
     for name in COLUMN_ORDER:
         column = fast.columns[name]

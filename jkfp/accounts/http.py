@@ -25,3 +25,9 @@ class UploadRequest(AuthedRequest):
     """A signed-in user's upload, with the handler that limits its size while it streams in."""
 
     jkfp_upload_handler: Any
+
+
+class SessionApiRequest(HttpRequest):
+    """A request of the session-authenticated API (the offline app): ``request.auth`` is its ``User``."""
+
+    auth: User

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from uuid import UUID
 
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
+from django.middleware.csrf import get_token
 from django.views.decorators.gzip import gzip_page
 from ninja import Field, Router, Schema
 from ninja.decorators import decorate_view
@@ -23,6 +24,7 @@ from ninja.security import SessionAuth
 from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
 
+from jkfp.accounts.http import SessionApiRequest
 from jkfp.accounts.models import User
 from jkfp.api.errors import ApiError, ErrorOut, validation_errors
 from jkfp.offline import selectors, services
@@ -143,8 +145,7 @@ DATA_SCHEMAS: dict[str, type[BaseModel]] = {"visit": VisitIn, "delivery": Delive
 
 
 def _user(request: HttpRequest) -> User:
-    user: User = request.auth  # type: ignore[attr-defined]
-    return user
+    return cast(SessionApiRequest, request).auth
 
 
 def _device(request: HttpRequest, device_id: UUID) -> Any:
@@ -205,6 +206,19 @@ def scope(request: HttpRequest, device_id: UUID) -> Any:
         user=_user(request), device=device, persons=len(snapshot.data["persons"]), request=request
     )
     return snapshot.data
+
+
+class CsrfOut(Schema):
+    csrf_token: str = Field(
+        description="发回时放在 X-CSRFToken 头里 / send it back in the X-CSRFToken header"
+    )
+
+
+@router.get("/csrf", response={200: CsrfOut, **ERRORS}, summary="安全校验令牌 / the CSRF token for writes")
+def csrf(request: HttpRequest) -> Any:
+    """安全校验令牌 The token the app sends with each write: the CSRF cookie is HttpOnly, so no script
+    reads it (Django masks the token anew on every call)."""
+    return {"csrf_token": get_token(request)}
 
 
 @router.post("/sync", response={200: SyncOut, **ERRORS}, summary="上传离线记录 / sync the outbox")

@@ -19,7 +19,8 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from jkfp.accounts.models import Role, User
+from jkfp.accounts.http import AuthedRequest
+from jkfp.accounts.models import Role
 from jkfp.accounts.selectors import user_of_region, users_of_region
 from jkfp.accounts.services import user_password_change, user_password_reset
 from jkfp.web.permissions import role_required
@@ -29,9 +30,9 @@ OPEN_PREFIXES = ("/static/", "/healthz", "/api/")
 
 
 @login_required
-def password_change(request: HttpRequest) -> HttpResponse:
+def password_change(request: AuthedRequest) -> HttpResponse:
     """修改密码 The user's own password: the old one, then the new one twice."""
-    user: User = request.user  # type: ignore[assignment]
+    user = request.user
     form = PasswordChangeForm(user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         user_password_change(user=user, password=form.cleaned_data["new_password1"], request=request)
@@ -43,13 +44,13 @@ def password_change(request: HttpRequest) -> HttpResponse:
 
 
 @role_required(Role.COUNTY_ADMIN)
-def user_list(request: HttpRequest) -> HttpResponse:
+def user_list(request: AuthedRequest) -> HttpResponse:
     """用户管理 The accounts of the administrator's region, with the password-reset action."""
     return render(request, "web/accounts/users.html", {"users": users_of_region(user=request.user)})
 
 
 @role_required(Role.COUNTY_ADMIN)
-def user_password_reset_view(request: HttpRequest, pk: int) -> HttpResponse:
+def user_password_reset_view(request: AuthedRequest, pk: int) -> HttpResponse:
     """重置密码 Give a user of the region a temporary password; they must change it at the next login."""
     target = user_of_region(user=request.user, pk=pk)
     if target is None:
@@ -58,7 +59,7 @@ def user_password_reset_view(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             user_password_reset(
-                admin=request.user,  # type: ignore[arg-type]
+                admin=request.user,
                 user=target,
                 password=form.cleaned_data["new_password1"],
                 request=request,

@@ -146,13 +146,13 @@ def _cases() -> dict[str, list[dict[str, Any]]]:
 JS_RUN = """([data, cases]) => {
   const R = window.JkfpRules;
   const out = {ages: [], classify: [], due: [], problems: []};
-  for (const c of cases.ages) out.ages.push(care_rules.ageOn(c.birth, c.on));
-  for (const c of cases.classify) out.classify.push(care_rules.classify(data, c.measure, c.reading));
+  for (const c of cases.ages) out.ages.push(R.ageOn(c.birth, c.on));
+  for (const c of cases.classify) out.classify.push(R.classify(data, c.measure, c.reading));
   for (const c of cases.due) {
     const rule = data.rules[String(c.disease_id)];
-    out.due.push(care_rules.nextDue(data, rule, c.visited_on, c.classification, c.streak, c.adverse, c.complication));
+    out.due.push(R.nextDue(data, rule, c.visited_on, c.classification, c.streak, c.adverse, c.complication));
   }
-  for (const c of cases.problems) out.problems.push(care_rules.readingProblems(data, c.reading));
+  for (const c of cases.problems) out.problems.push(R.readingProblems(data, c.reading));
   return out;
 }"""
 

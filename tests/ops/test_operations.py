@@ -26,6 +26,7 @@ from jkfp.core.proxy import TrustedProxyMiddleware
 from jkfp.ops.housekeeping import housekeeping_run
 from jkfp.ops.worker import Heartbeat, housekeeping_due
 from jkfp.registry.models import ImportKind, ImportRun, ImportStatus
+from jkfp.web.offline import views as offline_views
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -134,10 +135,11 @@ def test_a_failed_task_is_logged_with_its_traceback_by_the_worker(tmp_path: Path
 
 
 def test_static_files_are_only_those_the_pages_use() -> None:
-    """Every collected file is named by a template or by another collected file, and vice versa."""
+    """Every collected file is named by a template or by the offline app's precache list (its
+    manifest and service worker name them from Python), and vice versa."""
     manifest = json.loads((Path(settings.STATIC_ROOT) / "staticfiles.json").read_text())["paths"]
     templates = "\n".join(p.read_text() for p in (ROOT / "jkfp").rglob("templates/**/*.html"))
-    named = set(re.findall(r"{% static '([^']+)' %}", templates))
+    named = set(re.findall(r"{% static '([^']+)' %}", templates)) | set(offline_views.SHELL_STATIC)
     assert named <= set(manifest), named - set(manifest)
     ours = {name for name in manifest if not name.startswith(("admin/", "ninja/"))}
     assert ours == named, f"collected but used by no page: {sorted(ours - named)}"

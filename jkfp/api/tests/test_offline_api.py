@@ -118,6 +118,16 @@ def test_only_logged_in_village_doctors_with_csrf(fw: Field, phone_client: Calla
     )
     assert response.status_code == 403 and response.json()["code"] == "csrf"
     assert not FollowUp.objects.exists()
+    # The CSRF cookie is HttpOnly: the app asks the API for the token, and a write with it passes.
+    assert anonymous.get("/api/v1/offline/csrf").status_code == 401
+    token = no_csrf.get("/api/v1/offline/csrf").json()["csrf_token"]
+    response = no_csrf.post(
+        SYNC,
+        json.dumps({"device_id": DEVICE, "entries": []}),
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=token,
+    )
+    assert response.status_code == 200 and response.json() == {"results": []}
 
 
 def test_a_visit_is_recorded_once_however_often_it_is_sent(

@@ -46,11 +46,12 @@ def test_schema_documents_the_offline_app_with_session_login() -> None:
     doc = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     offline = {k: v for k, v in doc["paths"].items() if k.startswith("/api/v1/offline/")}
     assert set(offline) == {
+        "/api/v1/offline/csrf",
         "/api/v1/offline/scope",
         "/api/v1/offline/sync",
         "/api/v1/offline/devices/{device_id}",
     }
-    for path in ("/api/v1/offline/scope", "/api/v1/offline/sync"):
+    for path in ("/api/v1/offline/csrf", "/api/v1/offline/scope", "/api/v1/offline/sync"):
         for operation in offline[path].values():
             assert operation["security"] == [{"SessionAuth": []}]
             assert {"200", "401", "403", "410", "422"} <= set(operation["responses"])

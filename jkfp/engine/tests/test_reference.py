@@ -159,8 +159,8 @@ SECTION_8 = {  # settlement.md §8: claim → inputs, expected amounts
 
 
 def _section_8(name: str) -> Claim:
-    fields = {"referred": False, **SECTION_8[name][0]}
-    return Claim(claim_id=name, **fields)  # type: ignore[arg-type]
+    fields: dict[str, Any] = {"referred": False, **SECTION_8[name][0]}
+    return Claim(claim_id=name, **fields)
 
 
 def test_worked_examples_settlement_md_section_8() -> None:
@@ -195,7 +195,7 @@ def test_worked_examples_settlement_md_section_8() -> None:
 
 def test_outpatient_and_paid_claims_refused_by_the_engines() -> None:
     policy = load_preset("suixian-2020")
-    base = dict(
+    base: dict[str, Any] = dict(
         claim_id="X", person_id=PERSON, category="poor", discharge_on=date(2020, 3, 1), level=1,
         in_county=True, referred=False, total_amount=Decimal("100.00"), out_of_scope_amount=Decimal("10.00"),
     )  # fmt: skip
@@ -212,8 +212,8 @@ def test_outpatient_and_paid_claims_refused_by_the_engines() -> None:
         ({"basic_paid_amount": Decimal("-1.00"), "critical_paid_amount": Decimal("0")}, "out of range"),
     ):  # fmt: skip
         with pytest.raises(ValueError, match=message):
-            Claim(**{**base, **fields})  # type: ignore[arg-type]
-    unknown = Claim(**{**base, "kind": "outpatient", "disease": "感冒"})  # type: ignore[arg-type]
+            Claim(**{**base, **fields})
+    unknown = Claim(**{**base, "kind": "outpatient", "disease": "感冒"})
     with pytest.raises(ValueError, match="outpatient_diseases"):
         settle_claim(policy, unknown)
     with pytest.raises(ValueError, match="outpatient_diseases"):
@@ -221,7 +221,7 @@ def test_outpatient_and_paid_claims_refused_by_the_engines() -> None:
     doc = tomllib.loads((Path(__file__).parent.parent / "presets" / "suixian-2020.toml").read_text("utf-8"))
     del doc["categories"]["poor"]["outpatient"]
     no_block = parse_policy(doc)
-    visit = Claim(**{**base, "kind": "outpatient", "disease": "高血压"})  # type: ignore[arg-type]
+    visit = Claim(**{**base, "kind": "outpatient", "disease": "高血压"})
     with pytest.raises(ValueError, match="no outpatient block"):
         settle_claim(no_block, visit)
     with pytest.raises(ValueError, match="no outpatient block"):

@@ -20,11 +20,11 @@ from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.template.loader import get_template
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from jkfp.accounts.http import AuthedRequest
 from jkfp.accounts.models import Role
 from jkfp.offline import selectors, services
 from jkfp.web.offline.forms import RevokeForm
@@ -46,6 +46,7 @@ SHELL_STATIC = (
     "offline/icon-512.png",
 )
 SHELL_TEMPLATES = ("web/offline/app.html", "web/offline/sw.js")
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 
 def shell_urls() -> list[str]:
@@ -64,9 +65,8 @@ def _sources_digest() -> str:
         found = finders.find(name)
         path = Path(found if isinstance(found, str) else staticfiles_storage.path(name))
         digest.update(name.encode() + b"\0" + path.read_bytes())
-    for template in SHELL_TEMPLATES:
-        origin = get_template(template).origin.name  # type: ignore[attr-defined]
-        digest.update(Path(origin).read_bytes())
+    for template in SHELL_TEMPLATES:  # the site's own templates (settings.TEMPLATES' DIRS)
+        digest.update((TEMPLATE_DIR / template).read_bytes())
     return digest.hexdigest()
 
 
@@ -135,27 +135,26 @@ def manifest(request: HttpRequest) -> JsonResponse:
 
 @role_required(*DEVICE_ROLES)
 @require_GET
-def devices(request: HttpRequest) -> HttpResponse:
+def devices(request: AuthedRequest) -> HttpResponse:
     """离线设备 The phones that synced for the accounts of the county, with revocation."""
-    rows = selectors.devices(user=request.user)  # type: ignore[arg-type]
+    rows = selectors.devices(user=request.user)
     counts = selectors.device_entry_counts(device_ids=[d.pk for d in rows])
-    for d in rows:
-        d.entry_counts = counts.get(d.pk, {})  # type: ignore[attr-defined]
-    return render(request, "web/offline/devices.html", {"devices": rows, "form": RevokeForm()})
+    listed = [(d, counts.get(d.pk, {})) for d in rows]
+    return render(request, "web/offline/devices.html", {"devices": listed, "form": RevokeForm()})
 
 
 @role_required(*DEVICE_ROLES)
 @require_POST
-def device_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def device_revoke(request: AuthedRequest, pk: int) -> HttpResponse:
     """吊销设备 End the phone's session; its next sync wipes the phone's copy."""
-    device = selectors.device_get(user=request.user, pk=pk)  # type: ignore[arg-type]
+    device = selectors.device_get(user=request.user, pk=pk)
     form = RevokeForm(request.POST)
     if not form.is_valid():
         messages.error(request, services.ERR_REVOKE_REASON)
         return redirect("offline:devices")
     try:
         services.device_revoke(
-            user=request.user,  # type: ignore[arg-type]
+            user=request.user,
             device=device,
             reason=form.cleaned_data["reason"],
             request=request,

@@ -52,9 +52,16 @@
     return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
   }
 
-  function csrfToken() {
-    var m = /(?:^|;\s*)csrftoken=([^;]+)/.exec(document.cookie);
-    return m ? decodeURIComponent(m[1]) : "";
+  // The CSRF cookie is HttpOnly (settings): the token comes from the API, once per page and again
+  // after a refusal (a login rotates it).
+  var csrf = "";
+  async function csrfToken(refresh) {
+    if (!csrf || refresh) {
+      var response = await fetch(API + "csrf", { credentials: "same-origin", headers: { "Accept": "application/json" } });
+      var data = response.ok ? await response.json() : null;
+      csrf = data && data.csrf_token ? data.csrf_token : "";
+    }
+    return csrf;
   }
 
   function fmtTime(iso) {
@@ -138,16 +145,19 @@
 
   // --- sync ------------------------------------------------------------------------------------
 
-  async function api(method, path, body) {
+  async function api(method, path, body, retried) {
     var options = { method: method, credentials: "same-origin", headers: { "Accept": "application/json" } };
     if (body !== undefined) {
       options.headers["Content-Type"] = "application/json";
-      options.headers["X-CSRFToken"] = csrfToken();
+      options.headers["X-CSRFToken"] = await csrfToken(retried);
       options.body = JSON.stringify(body);
     }
     var response = await fetch(API + path, options);
     var data = null;
     try { data = await response.json(); } catch (e) { data = null; }
+    if (response.status === 403 && data && data.code === "csrf" && body !== undefined && !retried) {
+      return api(method, path, body, true);  // a stale token: fetch a fresh one, send once more
+    }
     return { status: response.status, data: data };
   }
 
@@ -686,7 +696,7 @@
     if (counts.pending && !window.confirm("还有 " + counts.pending + " 条记录没有上传，退出会删除它们。确定退出？")) { return; }
     await wipe("已退出，手机上的数据已清除。");
     try {
-      await fetch(LOGOUT_URL, { method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": csrfToken() }, redirect: "manual" });
+      await fetch(LOGOUT_URL, { method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": await csrfToken(true) }, redirect: "manual" });
     } catch (e) { /* offline: the session ends when it expires; the data is gone already */ }
     location.href = LOGIN_URL;
   }
