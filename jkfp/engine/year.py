@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from jkfp.engine.batch import settle_batch
-from jkfp.engine.claims import EPOCH_ORDINAL, Claim, ClaimIds, ClaimTable, fen_to_decimal
+from jkfp.engine.claims import EPOCH_ORDINAL, NOT_PAID, Claim, ClaimIds, ClaimTable, fen_to_decimal
 from jkfp.engine.policy import Policy
 from jkfp.engine.reference import ClaimSettlement, YearToDate, settle_claim
 
@@ -116,9 +116,19 @@ class YearTable:
     out_of_scope: Int64Array  # fen
     policy: Int64Array  # key into the policies passed to ``settle_year``
     category: Sequence[str]
+    # §7: what basic and critical illness insurance already paid (fen; ``NOT_PAID`` where not
+    # settled elsewhere); None: no claim of the table was settled elsewhere.
+    basic_paid: Int64Array | None = None
+    critical_paid: Int64Array | None = None
 
     def __len__(self) -> int:
         return len(self.claim_id)
+
+    def paid_of(self, i: int) -> tuple[Decimal | None, Decimal | None]:
+        """Row ``i``'s (basic_paid, critical_paid) as yuan, or (None, None) when not settled elsewhere."""
+        if self.basic_paid is None or self.critical_paid is None or int(self.basic_paid[i]) == NOT_PAID:
+            return None, None
+        return fen_to_decimal(int(self.basic_paid[i])), fen_to_decimal(int(self.critical_paid[i]))
 
     def claim(self, i: int) -> Claim:
         """Row ``i`` as a ``Claim`` (the person as its number)."""
@@ -132,6 +142,8 @@ class YearTable:
             referred=bool(self.referred[i]),
             total_amount=fen_to_decimal(int(self.total[i])),
             out_of_scope_amount=fen_to_decimal(int(self.out_of_scope[i])),
+            basic_paid_amount=self.paid_of(i)[0],
+            critical_paid_amount=self.paid_of(i)[1],
         )
 
 
@@ -210,6 +222,8 @@ def settle_year(table: YearTable, policies: Mapping[int, Policy]) -> YearSettlem
             referred=table.referred[rows],
             total_fen=table.total[rows],
             out_of_scope_fen=table.out_of_scope[rows],
+            basic_paid_fen=None if table.basic_paid is None else table.basic_paid[rows],
+            critical_paid_fen=None if table.critical_paid is None else table.critical_paid[rows],
         )
         result = settle_batch(policies[key], claims)
         amounts[rows] = np.stack(result.columns(), axis=1)
