@@ -117,6 +117,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "jkfp.web.middleware.NoStoreMiddleware",  # Cache-Control: no-store on every signed-in response
     "django.contrib.messages.middleware.MessageMiddleware",
     "jkfp.web.accounts.PasswordChangeRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -175,12 +176,16 @@ LOGIN_URL = "web:login"
 LOGIN_REDIRECT_URL = "web:home"
 LOGOUT_REDIRECT_URL = "web:login"
 
-# Login throttling (django-axes): 5 failures per user name and address lock for 15 minutes.
-AXES_FAILURE_LIMIT = 5
+# Login throttling (django-axes, jkfp/accounts/throttle.py): 5 failures of one account from any
+# address, or 20 from one address for any accounts, lock it for 15 minutes (site and /admin/ alike);
+# a county administrator unlocks an account on the users page.
+AXES_FAILURE_LIMIT = int(os.environ.get("JKFP_LOGIN_ACCOUNT_FAILURES", "5"))
+LOGIN_ADDRESS_FAILURE_LIMIT = int(os.environ.get("JKFP_LOGIN_ADDRESS_FAILURES", "20"))
 AXES_COOLOFF_TIME = 0.25
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_HANDLER = "jkfp.accounts.throttle.LoginThrottleHandler"
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "web/accounts/locked.html"
+AXES_LOCKOUT_CALLABLE = "jkfp.web.accounts.login_locked"
 AXES_VERBOSE = False
 
 LANGUAGE_CODE = "zh-hans"

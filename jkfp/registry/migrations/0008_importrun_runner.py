@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('registry', '0006_import_kinds_capacity'),
+        ('registry', '0007_importrun_kind_cards'),
     ]
 
     operations = [
