@@ -76,6 +76,7 @@ class AuditAction(models.TextChoices):
     CHANGE = "change", "修改记录"
     PASSWORD_CHANGE = "password_change", "修改密码"
     PASSWORD_RESET = "password_reset", "重置密码"
+    UNLOCK = "unlock", "解除登录锁定"
     SEARCH = "search", "查询筛选"
     DENIED = "denied", "拒绝访问"
     API_READ = "api_read", "接口查询"
@@ -94,7 +95,7 @@ class AuditImmutableError(Exception):
 
 class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
     """Audit rows are only ever inserted: ``update()`` and ``delete()`` refuse (PostgreSQL also has a
-    trigger, migration 0005, for whatever bypasses the ORM)."""
+    trigger, migration 0006, for whatever bypasses the ORM)."""
 
     def update(self, **kwargs: Any) -> int:
         raise AuditImmutableError

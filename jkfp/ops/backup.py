@@ -484,7 +484,7 @@ def _drop_all_tables() -> None:
         for table in connection.introspection.table_names():
             cursor.execute(f"DROP TABLE IF EXISTS {connection.ops.quote_name(table)} CASCADE")
         # Functions outlive their tables; a dump re-creates its own (the audit log's trigger function,
-        # accounts migration 0005), so pg_restore would stop on "already exists".
+        # accounts migration 0006), so pg_restore would stop on "already exists".
         for function in DATABASE_FUNCTIONS:
             cursor.execute(f"DROP FUNCTION IF EXISTS {function}() CASCADE")
 

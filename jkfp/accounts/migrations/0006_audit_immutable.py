@@ -39,7 +39,7 @@ def _on_postgresql(sql):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0004_must_change_password'),
+        ('accounts', '0005_audit_unlock'),
     ]
 
     operations = [
@@ -51,7 +51,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='auditevent',
             name='action',
-            field=models.CharField(choices=[('view_person', '查看人员'), ('view_household', '查看户'), ('reveal_id', '显示完整身份证号'), ('export', '导出'), ('import', '导入'), ('confirm', '核实核准'), ('login', '登录'), ('login_failed', '登录失败'), ('settle', '结算'), ('reverse', '冲销'), ('resettle', '重新结算'), ('policy', '政策变更'), ('token', '接口令牌'), ('view_slip', '查看结算单'), ('change', '修改记录'), ('password_change', '修改密码'), ('password_reset', '重置密码'), ('search', '查询筛选'), ('denied', '拒绝访问'), ('api_read', '接口查询'), ('submit', '网页提交')], max_length=20, verbose_name='动作'),
+            field=models.CharField(choices=[('view_person', '查看人员'), ('view_household', '查看户'), ('reveal_id', '显示完整身份证号'), ('export', '导出'), ('import', '导入'), ('confirm', '核实核准'), ('login', '登录'), ('login_failed', '登录失败'), ('settle', '结算'), ('reverse', '冲销'), ('resettle', '重新结算'), ('policy', '政策变更'), ('token', '接口令牌'), ('view_slip', '查看结算单'), ('change', '修改记录'), ('password_change', '修改密码'), ('password_reset', '重置密码'), ('unlock', '解除登录锁定'), ('search', '查询筛选'), ('denied', '拒绝访问'), ('api_read', '接口查询'), ('submit', '网页提交')], max_length=20, verbose_name='动作'),
         ),
         migrations.AlterField(
             model_name='auditevent',
