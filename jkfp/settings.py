@@ -107,6 +107,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "jkfp.core.proxy.TrustedProxyMiddleware",  # the client's address from a trusted proxy's X-Real-IP
+    # Every audit row of a request carries its address and browser; denials, searches, API reads, writes.
+    "jkfp.accounts.middleware.AuditMiddleware",
     "jkfp.api.middleware.ApiFastPathMiddleware",  # /api/: token auth, JSON — skips the browser middleware
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -230,6 +232,12 @@ WORKER_MEMORY_MB = _env_int("JKFP_WORKER_MEMORY_MB", 4096)
 ERROR_REPORT_DAYS = _env_int("JKFP_ERROR_REPORT_DAYS", 30)
 TASK_RESULT_DAYS = _env_int("JKFP_TASK_RESULT_DAYS", 30)
 THROTTLE_RECORD_DAYS = _env_int("JKFP_THROTTLE_RECORD_DAYS", 90)
+# 审计 The audit page warns when one account got more than this many denied accesses within an hour.
+AUDIT_DENIAL_ALERT = _env_int("JKFP_AUDIT_DENIAL_ALERT", 20)
+# 后台导出 Heavy exports run in the worker: at most this many queued or running per user; the finished
+# files are kept this many hours (then housekeeping deletes them).
+EXPORT_MAX_PER_USER = _env_int("JKFP_EXPORT_MAX_PER_USER", 2)
+EXPORT_KEEP_HOURS = _env_int("JKFP_EXPORT_KEEP_HOURS", 24)
 # /healthz: unhealthy below this much free disk in the data directory, or with no worker heartbeat.
 HEALTH_MIN_FREE_MB = _env_int("JKFP_MIN_FREE_DISK_MB", 1024)
 HEALTH_WORKER_STALE_SECONDS = _env_int("JKFP_WORKER_STALE_SECONDS", 120)
