@@ -16,6 +16,7 @@ from django_tasks import task
 
 from jkfp.core.importing import ImportSummary
 from jkfp.core.tabular import TableError
+from jkfp.core.tabular_map import reading
 from jkfp.registry.enrolment import enrolment_import
 from jkfp.registry.imports import roster_import
 from jkfp.registry.models import ImportRun, ImportStatus
@@ -79,7 +80,9 @@ def _run_import(
         _finish(run_id, status=ImportStatus.FAILED, message=MSG_NO_USER)
         return {"error": "no user"}
     try:
-        summary = importer(run, ImportProgress(run_id))
+        with reading() as context:  # the reader's warnings (title rows, normalised cells) count too
+            summary = importer(run, ImportProgress(run_id))
+        summary.warnings += context.warning_count
     except TableError as exc:
         _finish(run_id, status=ImportStatus.FAILED, message=exc.zh)
         return {"error": exc.zh}
