@@ -110,6 +110,8 @@ ROSTER_COLUMNS: dict[str, tuple[str, ...]] = {
     "phone": ("联系电话", "电话"),
 }
 ROSTER_REQUIRED = ("id_number", "name", "village_code")
+# The accepted values the web mapping step offers for a value it does not know.
+ROSTER_ACCEPTED: dict[str, tuple[str, ...]] = {"tags": tuple(SOURCE_TAG_VALUES)}
 
 # Stage columns, in COPY order.
 _STAGE_COLUMNS = (
@@ -878,7 +880,13 @@ def _import(
     errors_dir: Path | None,
     today: date,
 ) -> ImportSummary:
-    table = read_table(path, ROSTER_COLUMNS, ROSTER_REQUIRED, values={"tags": TAG_SYNONYMS})
+    table = read_table(
+        path,
+        ROSTER_COLUMNS,
+        ROSTER_REQUIRED,
+        values={"tags": TAG_SYNONYMS},
+        accepted={"tags": SOURCE_TAG_VALUES},
+    )
     if progress:
         progress(20)
     # A user (the web import) writes only to the villages of their own region; the command line,

@@ -15,8 +15,8 @@ from django.utils import timezone
 from django_tasks import task
 
 from jkfp.core.importing import ImportSummary
-from jkfp.core.tabular import TableError
-from jkfp.core.tabular_map import reading
+from jkfp.core.tabular import NeedsMapping, TableError, peek_rows
+from jkfp.core.tabular_map import MappingError, parse_mapping, reading
 from jkfp.registry.enrolment import enrolment_import
 from jkfp.registry.imports import roster_import
 from jkfp.registry.models import ImportRun, ImportStatus
@@ -49,20 +49,25 @@ def run_import(
     *,
     label: str,
     require_user: bool = False,
+    interactive: bool = False,
 ) -> dict[str, Any]:
     """执行导入 Run ``importer(run, progress)`` for one ImportRun and record its outcome on the run.
 
     A ``TableError`` (unreadable file, missing column) fails the run with its Chinese message; any
     other exception fails it with ``MSG_INTERNAL`` and is re-raised (traceback in the log and the task
     result), so a run never stays "running". With ``require_user`` a run whose uploader is gone
-    writes nothing (the region cannot be checked).
+    writes nothing (the region cannot be checked). With ``interactive`` the run applies its mapping
+    (``ImportRun.mapping``) and a file that needs the mapping step waits for it (status 待映射, the
+    header, sample values, missing columns and unknown values in ``summary["mapping"]``).
     """
     run = ImportRun.objects.select_related("user", "user__region").get(pk=run_id)
     try:
-        return _run_import(run, importer, label=label, require_user=require_user)
+        return _run_import(run, importer, label=label, require_user=require_user, interactive=interactive)
     finally:
-        # The uploaded file is not kept once its import has finished, whatever the outcome (issue 15 §8).
-        import_source_delete(run=run)
+        # The uploaded file is not kept once its import has finished, whatever the outcome (issue 15 §8);
+        # a run waiting for its mapping step has not finished.
+        if not ImportRun.objects.filter(pk=run_id, status=ImportStatus.MAPPING).exists():
+            import_source_delete(run=run)
 
 
 def _run_import(
@@ -71,6 +76,7 @@ def _run_import(
     *,
     label: str,
     require_user: bool,
+    interactive: bool = False,
 ) -> dict[str, Any]:
     run_id = run.pk
     ImportRun.objects.filter(pk=run_id).update(
@@ -80,9 +86,17 @@ def _run_import(
         _finish(run_id, status=ImportStatus.FAILED, message=MSG_NO_USER)
         return {"error": "no user"}
     try:
-        with reading() as context:  # the reader's warnings (title rows, normalised cells) count too
+        mapping = parse_mapping(run.mapping, origin="导入模板") if run.mapping else None
+        with reading(mapping, interactive=interactive) as context:  # the reader's warnings count too
             summary = importer(run, ImportProgress(run_id))
         summary.warnings += context.warning_count
+    except NeedsMapping as exc:
+        info = mapping_step_info(run.stored_path, exc)
+        _finish(run_id, status=ImportStatus.MAPPING, summary={"mapping": info}, progress=0)
+        return {"mapping": info}
+    except MappingError as exc:
+        _finish(run_id, status=ImportStatus.FAILED, message=exc.zh)
+        return {"error": exc.zh}
     except TableError as exc:
         _finish(run_id, status=ImportStatus.FAILED, message=exc.zh)
         return {"error": exc.zh}
@@ -101,6 +115,29 @@ def _run_import(
     return data
 
 
+SAMPLE_ROWS = 3
+
+
+def mapping_step_info(path: str, need: NeedsMapping) -> dict[str, Any]:
+    """What the mapping step shows: the file's headers with a few sample values each, the missing
+    required columns and the values not accepted."""
+    rows = peek_rows(path, need.header_row + SAMPLE_ROWS + 10)
+    header = next((cells for number, cells in rows if number == need.header_row), [])
+    after = [cells for number, cells in rows if number > need.header_row and any(cells)][:SAMPLE_ROWS]
+    columns = [
+        {"header": text, "samples": [row[i] for row in after if i < len(row) and row[i]]}
+        for i, text in enumerate(header)
+        if text
+    ]
+    return {
+        "header_row": need.header_row,
+        "columns": columns,
+        "missing": need.missing,
+        "unknown_headers": need.unknown_headers,
+        "unknown_values": need.unknown_values,
+    }
+
+
 @task()
 def roster_import_task(run_id: int) -> dict[str, Any]:
     """导入花名册（后台） Run the roster import of one ImportRun and record its outcome on the run."""
@@ -110,6 +147,7 @@ def roster_import_task(run_id: int) -> dict[str, Any]:
             path=run.stored_path, source=run.source, year=run.year, user=run.user, progress=progress
         ),
         label="roster",
+        interactive=True,
     )
 
 
