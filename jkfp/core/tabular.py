@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from operator import itemgetter
 from pathlib import Path
+from time import perf_counter
 from typing import Any
 
 import numpy as np
@@ -318,6 +319,20 @@ def _finish(
 ) -> Table:
     """Normalise every read cell and apply the value synonyms and mapping (issue 18 items 2–4)."""
     context = tabular_map.current()
+    started = perf_counter()
+    try:
+        return _finish_timed(table, columns, values, accepted, context)
+    finally:
+        context.seconds += perf_counter() - started
+
+
+def _finish_timed(
+    table: Table,
+    columns: dict[str, tuple[str, ...]],
+    values: Mapping[str, Mapping[str, str]] | None,
+    accepted: Mapping[str, Collection[str]] | None,
+    context: tabular_map.ReadContext,
+) -> Table:
     maps = tabular_map.value_maps(columns, values, context.mapping)
     changed = 0
     for name, column in table.columns.items():
@@ -374,7 +389,10 @@ def _read_table(
     elif suffix in CSV_SUFFIXES:
         rows, encoding, split = _csv_rows(path, limits)
         if split is not None:
-            if _names_required(split.header, columns, required):
+            started = perf_counter()
+            plain_header = _names_required(split.header, columns, required)
+            tabular_map.current().seconds += perf_counter() - started
+            if plain_header:
                 tabular_map.current().header_row = 1
                 return _build_split(split, columns, required, encoding, limits)
             rows = _csv_reader(path)  # title rows above the header: the general path finds it
@@ -562,6 +580,7 @@ def _build(
     *,
     text_cells: bool = False,
 ) -> Table:
+    started = perf_counter()
     rownum = 0
     seen: list[Sequence[Any]] = []  # the first non-empty rows, until one names every required column
     seen_rows: list[int] = []
@@ -600,6 +619,7 @@ def _build(
     context.header_row = seen_rows[-1]
     for number in seen_rows[:-1]:
         context.warn(f"第{number}行在表头之上，已忽略 / row {number} above the header ignored")
+    context.seconds += perf_counter() - started  # the header search (with its first rows read)
     positions, written, ignored = _header_positions(header, columns, required)
     if text_cells:
         return _build_text(rows, positions, rownum, written, ignored, encoding, limits)

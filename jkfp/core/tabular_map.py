@@ -168,6 +168,9 @@ class ReadContext:
     warnings: list[str] = field(default_factory=list)  # one per warning (title rows, changed cells)
     warning_count: int = 0
     header_row: int = 0  # the row number of the last table's header
+    # Seconds spent on header detection, mapping and normalisation (what issue 18 adds to a read;
+    # benchmarks/bench_import_mapping.py holds it against the whole import).
+    seconds: float = 0.0
     # canonical → header as written, of the last table read (for the web preview)
     headers: dict[str, str] = field(default_factory=dict)
 
