@@ -35,6 +35,7 @@ from jkfp.core.tablebounds import (
 )
 
 DEFAULT_MAX_BYTES = 1024 * 1024 * 1024
+PREVIEW_ROWS = 20  # the rows a web import's preview shows
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
 ZIP_SUFFIXES = {".xlsx", ".xlsm", ".ods"}
 CSV_SUFFIXES = {".csv"}
@@ -349,6 +350,10 @@ def _finish_timed(
             table.columns[name] = tabular_map.map_values(table.columns[name], mapped)
     context.headers = dict(table.headers)
     if context.interactive:
+        names = list(table.columns)
+        context.preview = [
+            {name: table.columns[name][i] for name in names} for i in range(min(PREVIEW_ROWS, len(table)))
+        ]
         purpose = tabular_map.ignored_on_purpose(context.mapping)
         unknown = [h for h in table.ignored_headers if tabular_map.normalise_header(h) not in purpose]
         bad_values = {

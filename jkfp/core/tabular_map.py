@@ -171,6 +171,8 @@ class ReadContext:
     # Seconds spent on header detection, mapping and normalisation (what issue 18 adds to a read;
     # benchmarks/bench_import_mapping.py holds it against the whole import).
     seconds: float = 0.0
+    # The first rows as they will be imported (canonical → text), kept for the web preview.
+    preview: list[dict[str, str]] = field(default_factory=list)
     # canonical → header as written, of the last table read (for the web preview)
     headers: dict[str, str] = field(default_factory=dict)
 

@@ -326,6 +326,7 @@ class ImportStatus(models.TextChoices):
     DONE = "done", "已完成"
     FAILED = "failed", "失败"
     MAPPING = "mapping", "待映射"
+    PREVIEW = "preview", "待确认"
 
 
 class ImportRun(models.Model):
@@ -345,6 +346,8 @@ class ImportRun(models.Model):
     message = models.CharField("说明", max_length=1000, blank=True)
     # 映射 The column and value mapping (TOML, ``core.tabular_map``) this run applies: its source's template.
     mapping = models.TextField("映射", blank=True)
+    # 预览 Run as a dry run first (nothing written): the page shows the preview, 确认导入 runs it for real.
+    dry_run = models.BooleanField("预览（不写入）", default=False)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name="操作人", null=True, blank=True, on_delete=models.SET_NULL
     )

@@ -28,7 +28,7 @@ from jkfp.registry.models import (
     VerificationStatus,
 )
 from jkfp.registry.tasks import enrolment_import_task, roster_import_task
-from jkfp.registry.uploads import store_upload
+from jkfp.registry.uploads import import_source_delete, store_upload
 from jkfp.registry.years import LIST_MIN_YEAR, list_max_year, list_year_ok
 
 
@@ -143,6 +143,7 @@ def import_upload_start(
     detail: str,
     fallback: str = "upload",
     mapping: str = "",
+    dry_run: bool = False,
 ) -> ImportRun:
     """开始网页导入 Check the file, store it, record a queued ImportRun of ``kind``, audit it, enqueue ``task``.
 
@@ -169,6 +170,7 @@ def import_upload_start(
         user=user,
         region=user.region,
         mapping=mapping,
+        dry_run=dry_run,
     )
     audit_record(
         user=user,
@@ -195,6 +197,7 @@ def _yearly_list_start(
     request: Any,
     fallback: str,
     mapping: str = "",
+    dry_run: bool = False,
 ) -> ImportRun:
     """年度名单导入 Role, source name and year checks of a yearly list upload, then ``import_upload_start``."""
     import_role_check(user)
@@ -215,11 +218,12 @@ def _yearly_list_start(
         detail=f"{source} {year}",
         fallback=fallback,
         mapping=mapping,
+        dry_run=dry_run,
     )
 
 
 def import_run_start(
-    *, user: User, upload: UploadedFile, source: str, year: int, request: Any = None
+    *, user: User, upload: UploadedFile, source: str, year: int, request: Any = None, preview: bool = False
 ) -> ImportRun:
     """开始导入 Store an uploaded roster, record an ImportRun and queue the background import.
 
@@ -237,7 +241,47 @@ def import_run_start(
         request=request,
         fallback="roster",
         mapping=template.mapping if template is not None else "",
+        dry_run=preview,
     )
+
+
+ERR_PREVIEW_STATE = "这次导入不在“待确认”状态"
+MSG_CANCELLED = "已取消：预览后没有导入，数据没有写入"
+
+
+def import_preview_confirm(*, user: Any, run: ImportRun, request: Any = None) -> ImportRun:
+    """确认导入 Run the previewed import for real (the same file, mapping and checks)."""
+    import_role_check(user)
+    if run.status != ImportStatus.PREVIEW:
+        raise ValidationError(ERR_PREVIEW_STATE)
+    ImportRun.objects.filter(pk=run.pk).update(
+        status=ImportStatus.QUEUED, dry_run=False, summary={}, errors_file="", progress=0
+    )
+    audit_record(
+        user=user,
+        action=AuditAction.IMPORT,
+        object_type="import_run",
+        object_id=str(run.pk),
+        detail=f"确认导入 {run.file_name}"[:500],
+        region_code=user.region_id or "",
+        request=request,
+    )
+    roster_import_task.enqueue(run_id=run.pk)
+    run.refresh_from_db()
+    return run
+
+
+def import_preview_cancel(*, user: Any, run: ImportRun) -> ImportRun:
+    """取消 Drop a previewed import: nothing is written, the stored upload is deleted."""
+    import_role_check(user)
+    if run.status != ImportStatus.PREVIEW:
+        raise ValidationError(ERR_PREVIEW_STATE)
+    ImportRun.objects.filter(pk=run.pk).update(
+        status=ImportStatus.FAILED, message=MSG_CANCELLED, finished_at=timezone.now()
+    )
+    import_source_delete(run=run)
+    run.refresh_from_db()
+    return run
 
 
 # 导入模板与映射 Saved mappings per source and the web import's mapping step (issue 18 item 3).

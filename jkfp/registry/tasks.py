@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
 
@@ -65,8 +66,9 @@ def run_import(
         return _run_import(run, importer, label=label, require_user=require_user, interactive=interactive)
     finally:
         # The uploaded file is not kept once its import has finished, whatever the outcome (issue 15 §8);
-        # a run waiting for its mapping step has not finished.
-        if not ImportRun.objects.filter(pk=run_id, status=ImportStatus.MAPPING).exists():
+        # a run waiting for its mapping step or its confirmation has not finished.
+        waiting = (ImportStatus.MAPPING, ImportStatus.PREVIEW)
+        if not ImportRun.objects.filter(pk=run_id, status__in=waiting).exists():
             import_source_delete(run=run)
 
 
@@ -88,8 +90,28 @@ def _run_import(
     try:
         mapping = parse_mapping(run.mapping, origin="导入模板") if run.mapping else None
         with reading(mapping, interactive=interactive) as context:  # the reader's warnings count too
-            summary = importer(run, ImportProgress(run_id))
+            if run.dry_run:  # the preview: the same import, rolled back (nothing written or announced)
+                with transaction.atomic():
+                    summary = importer(run, ImportProgress(run_id))
+                    transaction.set_rollback(True)
+            else:
+                summary = importer(run, ImportProgress(run_id))
         summary.warnings += context.warning_count
+        if run.dry_run:
+            data = summary.as_dict()
+            data["preview"] = {
+                "headers": context.headers,
+                "rows": context.preview,
+                "errors": first_problems(summary.errors_file),
+            }
+            _finish(
+                run_id,
+                status=ImportStatus.PREVIEW,
+                summary=data,
+                errors_file=summary.errors_file or "",
+                progress=100,
+            )
+            return data
     except NeedsMapping as exc:
         info = mapping_step_info(run.stored_path, exc)
         _finish(run_id, status=ImportStatus.MAPPING, summary={"mapping": info}, progress=0)
@@ -116,6 +138,18 @@ def _run_import(
 
 
 SAMPLE_ROWS = 3
+PREVIEW_ERRORS = 10
+
+
+def first_problems(errors_file: str | None) -> list[list[Any]]:
+    """The first lines (行号, 列, 值, 原因) of an error report, for the preview."""
+    if not errors_file:
+        return []
+    from python_calamine import CalamineWorkbook  # noqa: PLC0415 (a heavy library, loaded only for a preview)
+
+    sheet = CalamineWorkbook.from_path(errors_file).get_sheet_by_index(0)
+    rows = sheet.to_python()[1 : PREVIEW_ERRORS + 1]
+    return [[int(r[0]) if isinstance(r[0], float) else r[0], *map(str, r[1:4])] for r in rows]
 
 
 def mapping_step_info(path: str, need: NeedsMapping) -> dict[str, Any]:

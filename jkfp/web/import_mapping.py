@@ -15,14 +15,19 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_protect
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from jkfp.accounts.http import AuthedRequest
 from jkfp.core.tabular_map import header_lookup, normalise_header, parse_mapping
 from jkfp.registry import selectors
 from jkfp.registry.imports import ROSTER_ACCEPTED, ROSTER_COLUMNS
 from jkfp.registry.models import ImportKind, ImportStatus, ImportTemplate
-from jkfp.registry.services import import_mapping_apply, import_template_save
+from jkfp.registry.services import (
+    import_mapping_apply,
+    import_preview_cancel,
+    import_preview_confirm,
+    import_template_save,
+)
 from jkfp.web.permissions import ADMIN_ROLES, role_required
 
 
@@ -125,3 +130,19 @@ def import_template_download(request: AuthedRequest, pk: int) -> HttpResponse:
     response = HttpResponse(template.mapping, content_type="application/toml; charset=utf-8")
     response["Content-Disposition"] = f"attachment; filename=mapping-{template.pk}.toml"
     return response
+
+
+@role_required(*ADMIN_ROLES)
+@require_POST
+@csrf_protect
+def import_confirm(request: AuthedRequest, pk: int) -> HttpResponse:
+    """确认导入 / 取消 The answer to a preview: POST ``action`` = confirm or cancel."""
+    run = selectors.import_run_get(user=request.user, pk=pk)
+    try:
+        if request.POST.get("action") == "cancel":
+            import_preview_cancel(user=request.user, run=run)
+        else:
+            import_preview_confirm(user=request.user, run=run, request=request)
+    except ValidationError:
+        pass  # already answered (a second click): the page shows the run as it is
+    return redirect("web:import_detail", pk=run.pk)

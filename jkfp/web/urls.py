@@ -21,6 +21,7 @@ urlpatterns = [
     path("imports/<int:pk>/", views.import_detail, name="import_detail"),
     path("imports/<int:pk>/errors.xlsx", views.import_errors, name="import_errors"),
     path("imports/<int:pk>/mapping/", import_mapping.import_mapping, name="import_mapping"),
+    path("imports/<int:pk>/confirm/", import_mapping.import_confirm, name="import_confirm"),
     path("imports/templates/", import_mapping.import_templates, name="import_templates"),
     path(
         "imports/templates/<int:pk>.toml",

@@ -364,6 +364,7 @@ def _import_page(request: UploadRequest) -> HttpResponse:
                     source=form.cleaned_data["source"],
                     year=form.cleaned_data["year"],
                     request=request,
+                    preview=form.cleaned_data.get("preview", False),
                 )
             except ValidationError as exc:
                 for field, errors in exc.message_dict.items():

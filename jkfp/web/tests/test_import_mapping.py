@@ -134,3 +134,44 @@ def test_other_roles_cannot_map(
         assert other.get(reverse("web:import_mapping", args=[run.pk])).status_code == 403
         assert other.get(reverse("web:import_templates")).status_code == 403
     assert ImportRun.objects.get().status == ImportStatus.MAPPING
+
+
+def test_preview_shows_rows_counts_and_errors_then_confirm_or_cancel(
+    client: Client, county: Any, world: Any, login: Any, import_dir: Path
+) -> None:
+    client = login(world.users["admin"])
+    village = county["t1v1"].code
+    a, b = (make_id_number("421321", date(1961, 2, 3), s) for s in (41, 42))
+    bad = a[:17] + ("0" if a[17] != "0" else "1")
+    content = (
+        "身份证号,姓名,村代码,户编号,人员类别\n"
+        f"{a},冯一,{village},P-1,脱贫户\n{b},陈二,{village},P-2,低保\n{bad},坏三,{village},P-3,低保\n"
+    ).encode()
+    persons = Person.objects.count()
+
+    def upload() -> ImportRun:
+        data: dict[str, Any] = {"source": "预览来源", "year": "2024", "preview": "on"}
+        data["file"] = SimpleUploadedFile("p.csv", content, "text/csv")
+        client.post(reverse("web:import_page"), data)
+        return ImportRun.objects.order_by("-pk")[0]
+
+    run = upload()
+    assert run.status == ImportStatus.PREVIEW and Person.objects.count() == persons  # nothing written
+    assert (run.summary["valid"], run.summary["invalid"], run.summary["created"]) == (2, 1, 2)
+    assert Path(run.stored_path).is_file()
+    html = client.get(reverse("web:import_detail", args=[run.pk])).content.decode()
+    assert "预览（尚未写入）" in html and "确认导入" in html and "取消" in html
+    assert "冯一" in html and "脱贫" in html  # the rows as they will be imported (synonym applied)
+    assert "校验码" in html  # the first errors
+    client.post(reverse("web:import_confirm", args=[run.pk]), {"action": "confirm"})
+    run.refresh_from_db()
+    assert run.status == ImportStatus.DONE and run.summary["created"] == 2
+    assert Person.objects.count() == persons + 2
+    assert not Path(run.stored_path).exists()
+
+    again = upload()
+    assert again.status == ImportStatus.PREVIEW and again.summary["unchanged"] == 2
+    client.post(reverse("web:import_confirm", args=[again.pk]), {"action": "cancel"})
+    again.refresh_from_db()
+    assert again.status == ImportStatus.FAILED and "已取消" in again.message
+    assert not Path(again.stored_path).exists()
