@@ -46,10 +46,12 @@ from jkfp.engine.claims import MAX_CLAIM_AMOUNT_FEN
 from jkfp.regions.models import Institution
 from jkfp.registry.models import Person, Tag
 from jkfp.settlement import fetch, store
+from jkfp.settlement.cards import ERR_DISEASE_UNKNOWN, card_require, outpatient_disease_lookup
 from jkfp.settlement.compute import (
     TAG_CATEGORIES,
     category_for,
     engine_policy,
+    outpatient_problem,
     request_hash,
     tags_on,
 )
@@ -57,6 +59,7 @@ from jkfp.settlement.models import (
     Admission,
     AdmissionStatus,
     Claim,
+    ClaimKind,
     ClaimSource,
     ClaimStatus,
     Policy,
@@ -102,6 +105,11 @@ ERR_ADMISSION_OPEN = "该人员在本机构已有在院登记（{day} 入院）"
 ERR_AGREEMENT_DATE = "签署先诊疗后付费协议时必须填写协议签署日期"
 ERR_DEPOSIT_WITHOUT_AGREEMENT = "未签署先诊疗后付费协议时不能免交押金"
 ERR_AGREEMENT_FUTURE = "协议签署日期不能晚于今天"
+ERR_KIND = "就诊类别应为 inpatient（住院）或 outpatient（门诊慢特病）"
+ERR_DISEASE_REQUIRED = "门诊慢特病结算必须填写病种"
+ERR_DISEASE_INPATIENT = "住院结算不填病种（病种只用于门诊慢特病）"
+ERR_OUTPATIENT_DATES = "门诊慢特病的入院日期即就诊日期，两者应相同"
+ERR_OUTPATIENT_ADMISSION = "门诊慢特病结算没有入院登记"
 
 
 class ClaimConflict(ValidationError):
@@ -294,6 +302,8 @@ class ClaimInput:
     referred: bool | None
     admission: Admission | None
     request_hash: str
+    kind: str = ClaimKind.INPATIENT
+    disease: str = ""  # outpatient: the policies' name of the disease (§6)
 
 
 def claim_validate(
@@ -308,10 +318,37 @@ def claim_validate(
     referred: bool | None = None,
     admission: Admission | None = None,
     today: date | None = None,
+    kind: str = ClaimKind.INPATIENT,
+    disease: str = "",
 ) -> ClaimInput:
-    """校验结算申请 Check a claim's inputs; ``ValidationError({field: message})`` listing every problem."""
+    """校验结算申请 Check a claim's inputs; ``ValidationError({field: message})`` listing every problem.
+
+    An outpatient claim (``kind`` outpatient, §6) names a disease of the policies'
+    ``outpatient_diseases`` (a catalogue alias is read as that disease), has no admission, its
+    admission date is the visit date, and the person holds a valid card (慢病卡) for that disease on
+    the visit date (``cards.card_require``)."""
     today = today or timezone.localdate()
     errors: dict[str, str] = {}
+    kind = (kind or ClaimKind.INPATIENT).strip()
+    disease = (disease or "").strip()
+    if kind not in ClaimKind.values:
+        errors["kind"] = ERR_KIND
+    elif kind == ClaimKind.OUTPATIENT:
+        if not disease:
+            errors["disease"] = ERR_DISEASE_REQUIRED
+        else:
+            lookup = outpatient_disease_lookup()
+            if disease not in lookup:
+                names = "、".join(sorted(set(lookup.values()))) or "无"
+                errors["disease"] = ERR_DISEASE_UNKNOWN.format(value=disease, names=names)
+            else:
+                disease = lookup[disease]
+        if admitted_on != discharged_on:
+            errors["admitted_on"] = ERR_OUTPATIENT_DATES
+        if admission is not None:
+            errors["admission"] = ERR_OUTPATIENT_ADMISSION
+    elif disease:
+        errors["disease"] = ERR_DISEASE_INPATIENT
     claim_id = (claim_id or "").strip()
     if not claim_id or len(claim_id) > 64 or has_control_chars(claim_id):
         errors["claim_id"] = ERR_CLAIM_ID
@@ -343,6 +380,11 @@ def claim_validate(
             errors["admission"] = ERR_ADMISSION_MISMATCH
         elif admission.status != AdmissionStatus.ADMITTED:
             errors["admission"] = ERR_ADMISSION_STATE
+    if kind == ClaimKind.OUTPATIENT and "disease" not in errors and "discharged_on" not in errors:
+        try:
+            card_require(person_id=person.pk, disease=disease, on=discharged_on)
+        except ValidationError as exc:
+            errors.update({k: v[0] for k, v in exc.message_dict.items()})
     if errors:
         raise ValidationError(errors)
     assert total is not None and out is not None
@@ -355,9 +397,21 @@ def claim_validate(
         total_amount=total,
         out_of_scope_amount=out,
         referred=referred,
+        disease=disease if kind == ClaimKind.OUTPATIENT else "",
     )
     return ClaimInput(
-        claim_id, person, institution, admitted_on, discharged_on, total, out, referred, admission, digest
+        claim_id,
+        person,
+        institution,
+        admitted_on,
+        discharged_on,
+        total,
+        out,
+        referred,
+        admission,
+        digest,
+        kind=kind,
+        disease=disease if kind == ClaimKind.OUTPATIENT else "",
     )
 
 
@@ -374,6 +428,8 @@ def claim_create(
     admission: Admission | None = None,
     source: str = ClaimSource.WINDOW,
     user: Any = None,
+    kind: str = ClaimKind.INPATIENT,
+    disease: str = "",
 ) -> Claim:
     """登记结算申请 Store a pending claim. Level and in-county are copied from the institution;
     ``referred`` is ignored in county and, for an out-of-county stay, taken from the person's
@@ -390,6 +446,8 @@ def claim_create(
         out_of_scope_amount=out_of_scope_amount,
         referred=referred,
         admission=admission,
+        kind=kind,
+        disease=disease,
     )
     return _claim_insert(data, source=source, user=user)[0]
 
@@ -440,6 +498,8 @@ def _claim_insert(
         total_amount=data.total_amount,
         out_of_scope_amount=data.out_of_scope_amount,
         referred=flag,
+        kind=data.kind,
+        disease=data.disease,
         request_hash=data.request_hash,
         source=source,
         status=status,
@@ -493,6 +553,8 @@ def claim_submit(
     source: str = ClaimSource.API,
     user: Any = None,
     on_created: Callable[[Settlement], object] | None = None,
+    kind: str = ClaimKind.INPATIENT,
+    disease: str = "",
 ) -> tuple[Settlement, bool]:
     """出院结算（幂等） Create and settle a claim in one transaction; returns (current settlement, created).
 
@@ -501,6 +563,10 @@ def claim_submit(
     inputs, or after the claim was reversed, raises ``ClaimConflict``. Concurrent identical
     submissions settle once. ``on_created(settlement)`` runs inside the transaction when the claim
     is new (the API writes its audit row there: it commits with the settlement, in one commit).
+
+    An outpatient claim (``kind`` outpatient, ``disease``; §6) is settled the same way; without the
+    person's valid card for the disease on the visit date it is refused (``ValidationError`` on
+    ``disease``).
     """
     role_require(user, SETTLE_ROLES, ERR_ROLE_SETTLE, system=True)
     _require_institution(user, institution.code)
@@ -514,6 +580,8 @@ def claim_submit(
         out_of_scope_amount=out_of_scope_amount,
         referred=referred,
         admission=admission,
+        kind=kind,
+        disease=disease,
     )
     # The common case is a new claim: insert it first and look the stored one up only when the id
     # exists (a duplicate rolls this transaction back; concurrent identical posts settle once).
@@ -660,7 +728,11 @@ def _settle_locked(
     (``claim_submit``): the claim was inserted in this transaction, already marked settled, with
     ``person`` attached — no status update is needed."""
     policy, category, later = inputs
-    if later:
+    if claim.outpatient:
+        _outpatient_check(claim, policy, category)
+    # An outpatient claim needs the year's outpatient sums (deductible used, basic per disease),
+    # which the ledger row does not keep: the year is settled in order from its claims.
+    if later or claim.outpatient:
         row = _rechain(ledger, new=(claim, policy, category), reason=SettlementReason.REORDER, user=user)
         assert row is not None
     else:
@@ -693,6 +765,14 @@ def _settle_locked(
     row.policy = policy
     row.claim = claim
     return row
+
+
+def _outpatient_check(claim: Claim, policy: Policy, category: str) -> None:
+    """An outpatient claim needs an ``outpatient`` block for the person's category and its disease
+    in the ``outpatient_diseases`` of the policy in force (§6); ``ValidationError`` naming the field."""
+    problem = outpatient_problem(engine_policy(policy), policy.label, category, claim.disease)
+    if problem is not None:
+        raise ValidationError({problem[0]: problem[1]})
 
 
 def claim_reverse(*, claim: Claim, user: Any = None, reason: str) -> Claim:
