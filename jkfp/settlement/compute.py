@@ -140,10 +140,13 @@ def request_hash(
     total_amount: Decimal,
     out_of_scope_amount: Decimal,
     referred: bool | None,
+    basic_paid_amount: Decimal | None = None,
+    critical_paid_amount: Decimal | None = None,
     disease: str = "",
 ) -> str:
     """请求摘要 SHA-256 of the canonical claim inputs: equal bodies give equal hashes (idempotency).
-    An outpatient claim's disease (§6) enters only for an outpatient claim (a stay's hash is unchanged)."""
+    The §7 paid amounts enter only when given, an outpatient claim's disease (§6) only for an
+    outpatient claim (the hash of an ordinary stay is unchanged)."""
     flag = "" if referred is None else ("1" if referred else "0")
     parts = [
         claim_id,
@@ -155,6 +158,8 @@ def request_hash(
         f"{out_of_scope_amount:.2f}",
         flag,
     ]
+    if basic_paid_amount is not None or critical_paid_amount is not None:
+        parts.append(f"paid:{basic_paid_amount or 0:.2f}/{critical_paid_amount or 0:.2f}")
     if disease:
         parts.append(f"outpatient:{disease}")
     text = "|".join(parts)

@@ -187,6 +187,8 @@ def engine_claim(claim: Claim, category: str, id_number: str) -> engine.Claim:
         referred=claim.referred,
         total_amount=claim.total_amount,
         out_of_scope_amount=claim.out_of_scope_amount,
+        basic_paid_amount=claim.basic_paid_amount,
+        critical_paid_amount=claim.critical_paid_amount,
         kind=engine.OUTPATIENT if claim.outpatient else engine.INPATIENT,
         disease=claim.disease,
     )
@@ -287,6 +289,8 @@ class YearClaims:
     cur_policy: np.ndarray  # 0: none
     cur_category: list[str]
     cur_amounts: np.ndarray  # (n, 7) fen; zeros when none
+    basic_paid: np.ndarray  # fen; NOT_PAID (-1) unless settled elsewhere (§7)
+    critical_paid: np.ndarray
     outpatient: np.ndarray  # §6: outpatient special chronic disease claims
     disease: list[str]  # an outpatient claim's disease ("" for a stay)
 
@@ -310,6 +314,8 @@ class YearClaims:
             cur_policy=self.cur_policy[rows],
             cur_category=[self.cur_category[i] for i in ids],
             cur_amounts=self.cur_amounts[rows],
+            basic_paid=self.basic_paid[rows],
+            critical_paid=self.critical_paid[rows],
             outpatient=self.outpatient[rows],
             disease=[self.disease[i] for i in ids],
         )
@@ -343,7 +349,9 @@ def load_year_rows(*, year: int, statuses: Sequence[str]) -> YearClaims:
     sql = (
         "SELECT c.id, c.claim_id, c.person_id, c.discharged_on, c.level, c.in_county, c.referred, "  # noqa: S608
         "CAST(ROUND(c.total_amount * 100) AS BIGINT), CAST(ROUND(c.out_of_scope_amount * 100) AS BIGINT), "
-        f"c.status, s.id, s.policy_id, s.category, {', '.join(fen)}, c.kind, c.disease "
+        f"c.status, s.id, s.policy_id, s.category, {', '.join(fen)}, "
+        "COALESCE(CAST(ROUND(c.basic_paid_amount * 100) AS BIGINT), -1), "
+        "COALESCE(CAST(ROUND(c.critical_paid_amount * 100) AS BIGINT), -1), c.kind, c.disease "
         f"FROM {_q(c)} c LEFT JOIN {_q(s)} s ON s.claim_id = c.id AND s.is_current "
         f"WHERE c.discharged_on >= %s AND c.discharged_on <= %s AND c.status IN ({marks})"
     )
@@ -413,6 +421,8 @@ def _load_year_pg(*, year: int, statuses: Sequence[str]) -> YearClaims:
         "COALESCE(array_position(%s::text[], s.category::text), CASE WHEN s.id IS NULL THEN 0 ELSE -1 END)",
         *fen,
         "octet_length(c.claim_id)",
+        "COALESCE(CAST(c.basic_paid_amount * 100 AS BIGINT), -1)",  # §7; -1: not settled elsewhere
+        "COALESCE(CAST(c.critical_paid_amount * 100 AS BIGINT), -1)",
         "CAST(c.kind = %s AS INT)",  # §6
         # disease as 1 + its index in ``diseases``; 0: none (a stay); -1: a name not in ``diseases``
         "COALESCE(array_position(%s::text[], c.disease::text), CASE WHEN c.disease = '' THEN 0 ELSE -1 END)",
@@ -468,7 +478,7 @@ def _load_year_pg(*, year: int, statuses: Sequence[str]) -> YearClaims:
             names = dict(cursor.fetchall())
             for i, pk in zip(unknown.tolist(), pks, strict=True):
                 cur_category[i] = names[pk]
-        dcode = m[:, 21]
+        dcode = m[:, 23]
         disease_of = ["", *diseases]
         disease = [disease_of[k] for k in dcode.clip(0).tolist()]
         odd = np.flatnonzero(dcode < 0)
@@ -493,14 +503,16 @@ def _load_year_pg(*, year: int, statuses: Sequence[str]) -> YearClaims:
         cur_policy=m[:, 10].copy(),
         cur_category=cur_category,
         cur_amounts=np.ascontiguousarray(m[:, 12:19]),
-        outpatient=m[:, 20].astype(np.bool_),
+        basic_paid=m[:, 20].copy(),
+        critical_paid=m[:, 21].copy(),
+        outpatient=m[:, 22].astype(np.bool_),
         disease=disease,
     )
 
 
 def _columns(rows: list[tuple[Any, ...]], cache: dict[Any, int]) -> YearClaims:
     n = len(rows)
-    cols: list[Any] = list(zip(*rows, strict=True)) if n else [() for _ in range(22)]
+    cols: list[Any] = list(zip(*rows, strict=True)) if n else [() for _ in range(24)]
 
     def ints(values: Iterable[Any]) -> np.ndarray:
         return np.fromiter((0 if v is None else int(v) for v in values), dtype=np.int64, count=n)
@@ -523,8 +535,10 @@ def _columns(rows: list[tuple[Any, ...]], cache: dict[Any, int]) -> YearClaims:
         cur_policy=ints(cols[11]),
         cur_category=[v or "" for v in cols[12]],
         cur_amounts=amounts,
-        outpatient=np.fromiter((v == ClaimKind.OUTPATIENT for v in cols[20]), dtype=np.bool_, count=n),
-        disease=[v or "" for v in cols[21]],
+        basic_paid=ints(cols[20]),
+        critical_paid=ints(cols[21]),
+        outpatient=np.fromiter((v == ClaimKind.OUTPATIENT for v in cols[22]), dtype=np.bool_, count=n),
+        disease=[v or "" for v in cols[23]],
     )
 
 
@@ -640,6 +654,7 @@ def year_inputs(yc: YearClaims) -> YearInputs:
 
 def year_table(yc: YearClaims, policy_pk: np.ndarray, category: Sequence[str]) -> engine.YearTable:
     """The engine's input for the year's rows, row ``i`` with policy ``policy_pk[i]`` and its category."""
+    elsewhere = bool((yc.basic_paid >= 0).any())  # any stay settled elsewhere (§7)
     outpatient = bool(yc.outpatient.any())  # any outpatient claim (§6)
     return engine.YearTable(
         outpatient=yc.outpatient if outpatient else None,
@@ -652,6 +667,8 @@ def year_table(yc: YearClaims, policy_pk: np.ndarray, category: Sequence[str]) -
         referred=yc.referred,
         total=yc.total,
         out_of_scope=yc.oos,
+        basic_paid=yc.basic_paid if elsewhere else None,
+        critical_paid=yc.critical_paid if elsewhere else None,
         policy=policy_pk,
         category=category,
     )
