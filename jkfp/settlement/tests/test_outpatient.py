@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from jkfp.care.models import ChronicCard
 from jkfp.registry.models import Disease
 from jkfp.registry.services import disease_catalogue_load
-from jkfp.settlement import services
+from jkfp.settlement import bulk, clearing, services
 from jkfp.settlement.cards import ERR_NO_CARD
 from jkfp.settlement.compute import ERR_NO_OUTPATIENT_BLOCK
 from jkfp.settlement.models import Claim, ClaimKind, Settlement, YearLedger
@@ -76,6 +76,15 @@ def test_section8_outpatient_examples_settle_exactly(ow: SettleWorld) -> None:
     e6 = visit(ow, "E6", "poor1", "clinic1", date(2020, 9, 1), "4000.00", "0.00", "高血压")
     e7 = visit(ow, "E7", "plain", "county2", date(2020, 5, 1), "1000.00", "50.00", "2型糖尿病")
     assert (amounts(e5), amounts(e6), amounts(e7)) == (E5, E6, E7)
+    # Fund clearing counts outpatient claims like stays: H002's April is E5.
+    (april,) = clearing.clearing_statement(month="2020-04")
+    assert (april.institution_code, april.claims, april.basic, april.aid, april.supplementary) == (
+        "H002",
+        1,
+        Decimal("384.00"),
+        Decimal("48.00"),
+        Decimal("11.25"),
+    )
     assert e5.category == "poor" and e7.category == "ordinary"
     claim = Claim.objects.get(claim_id="E6")
     assert (claim.kind, claim.disease, claim.admitted_on, claim.admission_id) == (
@@ -175,3 +184,46 @@ def test_a_category_without_an_outpatient_block_is_refused(ow: SettleWorld) -> N
         "kind": [ERR_NO_OUTPATIENT_BLOCK.format(category="ordinary", policy=policy.label)]
     }
     assert not Claim.objects.filter(claim_id="B1").exists()
+
+
+def test_resettle_keeps_outpatient_claims_and_refuses_a_policy_that_cannot_settle_them(
+    ow: SettleWorld,
+) -> None:
+    visit(ow, "E5", "poor1", "clinic1", date(2020, 4, 1), "500.00", "20.00", "高血压")
+    visit(ow, "E7", "plain", "county2", date(2020, 5, 1), "1000.00", "50.00", "2型糖尿病")
+    same = bulk.year_resettle(year=2020, policy_name="suixian-2020")
+    assert (same.claims, same.changed) == (2, 0)
+    # The 2020 preset with the ordinary outpatient ratios cut by 10 points: E7 changes, E5 does not.
+    text = resources.files("jkfp.engine.presets").joinpath("suixian-2020.toml").read_text(encoding="utf-8")
+    cut = text.replace(
+        'ratio = { "1" = "0.65", "2" = "0.60", "3" = "0.55" }',
+        'ratio = { "1" = "0.55", "2" = "0.50", "3" = "0.45" }',
+    )
+    assert cut != text
+    services.policy_upload(text=cut.replace('name = "suixian-2020"', 'name = "cut"'), fmt="toml")
+    report = bulk.year_resettle(year=2020, policy_name="cut")
+    assert report.changed == 2  # the policy changes on both; E7's amounts too
+    e7 = Settlement.objects.get(claim__claim_id="E7", is_current=True)
+    assert amounts(e7) == (
+        "1000.00",
+        "0.00",
+        "325.00",
+        "0.00",
+        "0.00",
+        "0.00",
+        "675.00",
+    )  # (950 − 300) × 50 %
+    assert amounts(Settlement.objects.get(claim__claim_id="E5", is_current=True)) == E5
+    start = text.index("[categories.ordinary.outpatient]")
+    end = text.find("\n[", start + 1)
+    without = (text[:start] + (text[end + 1 :] if end >= 0 else "")).replace(
+        'name = "suixian-2020"', 'name = "no-op"'
+    )
+    services.policy_upload(text=without, fmt="toml")
+    with pytest.raises(ValidationError) as info:
+        bulk.year_resettle(year=2020, policy_name="no-op")
+    assert list(info.value.message_dict) == ["policy"]
+    assert (
+        "没有门诊慢特病规定" in info.value.message_dict["policy"][0]
+        and "1笔" in info.value.message_dict["policy"][0]
+    )
