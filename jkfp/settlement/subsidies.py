@@ -467,6 +467,20 @@ def _state(batch: PaymentBatch, allowed: Iterable[str], what: str) -> None:
         )
 
 
+ERR_CLAIM_REVERSED = "结算号“{claim_id}”已冲销，不能发放；请撤销本批次后重新制作"
+
+
+def _claims_still_settled(batch: PaymentBatch) -> None:
+    """A pending payment whose claim was reversed since the batch was made stops the batch."""
+    gone = list(
+        batch.payments.filter(status=PaymentStatus.PENDING)
+        .exclude(claim__status=ClaimStatus.SETTLED)
+        .values_list("claim__claim_id", flat=True)
+    )
+    if gone:
+        raise ValidationError({"claims": [ERR_CLAIM_REVERSED.format(claim_id=c) for c in gone]})
+
+
 def batch_approve(*, user: Any, batch: PaymentBatch) -> PaymentBatch:
     """审批发放批次 A second person approves a pending batch (maker ≠ checker: ``PermissionDenied``
     when the maker tries; the database refuses it too)."""
@@ -477,6 +491,7 @@ def batch_approve(*, user: Any, batch: PaymentBatch) -> PaymentBatch:
         _state(batch, (BatchStatus.PENDING,), "审批")
         if batch.created_by_id == user.pk:
             raise PermissionDenied(ERR_MAKER_CHECKER)
+        _claims_still_settled(batch)
         batch.status = BatchStatus.APPROVED
         batch.approved_by = user
         batch.approved_at = timezone.now()
@@ -523,6 +538,7 @@ def batch_bank_file(*, user: Any, batch: PaymentBatch, path: str | Path, request
     batch = PaymentBatch.objects.get(pk=batch.pk)
     _state(batch, (BatchStatus.APPROVED,), "导出银行文件")
     path = Path(path)
+    _claims_still_settled(batch)
     rows = list(batch_payments(batch=batch).filter(status=PaymentStatus.PENDING))
     workbook = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False})
     try:

@@ -421,3 +421,57 @@ def test_scope_and_roles(sw: SettleWorld, make_user: Any) -> None:
     assert revealed == "6217000011112222333"
     assert subsidies.account_mask(revealed) == "***************2333"
     assert AuditEvent.objects.filter(action=AuditAction.REVEAL_ID, object_type="bank_account").count() == 1
+
+
+def test_resettle_under_another_policy_keeps_what_the_insurance_paid(sw: SettleWorld) -> None:
+    """``resettle`` (the year path) re-computes the county's layers of a stay settled elsewhere under
+    the new policy but never its basic and critical amounts: they are the slip's."""
+    from jkfp.settlement.services import policy_install_preset
+
+    register(
+        sw, "SZ-8", "poor1", date(2020, 8, 1), "80000.00", "6000.00", "44400.00", "15000.00", referred=True
+    )
+    same = bulk.year_resettle(year=2020, policy_name="suixian-2020")
+    assert (same.claims, same.changed) == (1, 0)
+    policy_install_preset(name="transition-2024", as_name="t2020", year=2020, title="2020 transition")
+    report = bulk.year_resettle(year=2020, policy_name="t2020")
+    row = Settlement.objects.get(claim__claim_id="SZ-8", is_current=True)
+    expected = reference_with(engine.load_preset("transition-2024"), sw)
+    assert (report.claims, amounts(row)) == (1, tuple(f"{a:.2f}" for a in expected.amounts))
+    assert (row.basic, row.critical) == (Decimal("44400.00"), Decimal("15000.00"))
+
+
+def reference_with(policy: Any, w: SettleWorld) -> Any:
+    """Example 8 settled by the reference engine with ``policy`` (poor, out of county, referred)."""
+    return engine.settle_claim(
+        policy,
+        engine.Claim(
+            claim_id="SZ-8",
+            person_id=w.persons["poor1"].id_number,
+            category="poor",
+            discharge_on=date(2020, 8, 1),
+            level=3,
+            in_county=False,
+            referred=True,
+            total_amount=Decimal("80000.00"),
+            out_of_scope_amount=Decimal("6000.00"),
+            basic_paid_amount=Decimal("44400.00"),
+            critical_paid_amount=Decimal("15000.00"),
+        ),
+        engine.YearToDate(),
+    )
+
+
+def test_a_claim_reversed_after_batching_stops_approval(sw: SettleWorld) -> None:
+    from jkfp.settlement.services import claim_reverse
+
+    register(
+        sw, "SZ-A", "poor1", date(2020, 8, 1), "80000.00", "6000.00", "44400.00", "15000.00", referred=True
+    )
+    _accounts(sw)
+    batch = subsidies.batch_create(user=sw.users["admin"], claim_ids=["SZ-A"])
+    claim_reverse(claim=Claim.objects.get(claim_id="SZ-A"), user=sw.users["admin"], reason="重复登记")
+    with pytest.raises(ValidationError) as err:
+        subsidies.batch_approve(user=sw.users["fund"], batch=batch)
+    assert err.value.message_dict == {"claims": [subsidies.ERR_CLAIM_REVERSED.format(claim_id="SZ-A")]}
+    assert PaymentBatch.objects.get().status == BatchStatus.PENDING
