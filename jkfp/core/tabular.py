@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from operator import itemgetter
@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from jkfp.core import tabular_map
 from jkfp.core.tablebounds import (
     TableLimits,
     cell_problem,
@@ -81,17 +82,17 @@ class Table:
 
 
 def _normalise_header(text: str) -> str:
-    """Headers match without BOM and white space, case-insensitively."""
-    return "".join(str(text).replace("\ufeff", "").split()).lower()
+    """Headers match after NFKC, without BOM and white space, case-insensitively."""
+    return tabular_map.normalise_header(text)
 
 
 def _header_lookup(columns: dict[str, tuple[str, ...]]) -> dict[str, str]:
-    """Normalised spelling → canonical name, for ``columns`` (canonical → accepted spellings)."""
-    return {
-        _normalise_header(spelling): canonical
-        for canonical, spellings in columns.items()
-        for spelling in (canonical, *spellings)
-    }
+    """Normalised spelling → canonical name, for ``columns`` (canonical → accepted spellings) and
+    the running import's mapping (``tabular_map.reading``)."""
+    try:
+        return tabular_map.header_lookup(columns, tabular_map.current().mapping)
+    except tabular_map.MappingError as exc:
+        raise TableError(exc.zh, exc.en) from exc
 
 
 def _cell_text(value: Any) -> str:
@@ -139,8 +140,8 @@ def _csv_rows(path: Path, limits: TableLimits) -> tuple[Iterator[Sequence[Any]],
     if b'"' not in raw:
         TableError.check(rows_problem(raw.count(b"\n") - 1, limits))
     text, encoding = decode_bytes(raw)
+    delimiter = _sniff_delimiter(text)
     first_line = text[: text.find("\n") if "\n" in text else len(text)]
-    delimiter = max((",", "\t", ";"), key=first_line.count)
     TableError.check(columns_problem(first_line.count(delimiter) + 1, limits))
     csv.field_size_limit(limits.max_cell_chars)
     split = _split_plain(text, delimiter, raw)
@@ -265,16 +266,54 @@ def read_table(
     required: Iterable[str],
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    values: Mapping[str, Mapping[str, str]] | None = None,
     limits: TableLimits | None = None,
 ) -> Table:
     """读取表格 Read the first sheet of a CSV/XLSX file into canonical columns.
 
-    The first non-blank row is the header. Headers are matched case- and space-insensitively
-    against ``columns`` (canonical → accepted spellings); unknown headers are ignored and listed.
-    Blank rows are skipped; every cell becomes stripped text. ``limits``: this process's
+    The header is the first of the first 10 non-empty rows that names every ``required`` column
+    (rows above it are ignored, a warning each). Headers are matched after NFKC, case- and
+    space-insensitively against ``columns`` (canonical → accepted spellings) and the running
+    import's mapping (``tabular_map.reading``); unknown headers are ignored and listed. Blank rows
+    are skipped; every cell becomes stripped text, normalised (NFKC, no doubled spaces: each
+    changed cell a warning), then mapped by ``values`` (canonical → {file value: accepted value},
+    the import's synonyms) and the mapping's values. ``limits``: this process's
     (``tablebounds.table_limits``) unless given; a file beyond them is refused with a TableError.
     """
-    limits = limits or table_limits()
+    table = _read_table(path, columns, set(required), max_bytes, limits or table_limits())
+    return _finish(table, columns, values)
+
+
+def _finish(
+    table: Table, columns: dict[str, tuple[str, ...]], values: Mapping[str, Mapping[str, str]] | None
+) -> Table:
+    """Normalise every read cell and apply the value synonyms and mapping (issue 18 items 2–4)."""
+    context = tabular_map.current()
+    maps = tabular_map.value_maps(columns, values, context.mapping)
+    changed = 0
+    for name, column in table.columns.items():
+        table.columns[name], count = tabular_map.normalise_column(column)
+        changed += count
+    if changed:
+        context.warn(
+            f"{changed}个单元格已规范化（全角转半角、去除多余空格）/ {changed} cells normalised "
+            "(full-width to half-width, extra spaces)",
+            changed,
+        )
+    for name, mapped in maps.items():
+        if name in table.columns and mapped:
+            table.columns[name] = tabular_map.map_values(table.columns[name], mapped)
+    context.headers = dict(table.headers)
+    return table
+
+
+def _read_table(
+    path: str | Path,
+    columns: dict[str, tuple[str, ...]],
+    required: set[str],
+    max_bytes: int,
+    limits: TableLimits,
+) -> Table:
     path = Path(path)
     if path.is_dir():
         raise TableError(f"{path} 是文件夹，不是文件", f"{path} is a directory, not a file")
@@ -294,13 +333,16 @@ def read_table(
     elif suffix in CSV_SUFFIXES:
         rows, encoding, split = _csv_rows(path, limits)
         if split is not None:
-            return _build_split(split, columns, set(required), encoding, limits)
+            if _names_required(split.header, columns, required):
+                tabular_map.current().header_row = 1
+                return _build_split(split, columns, required, encoding, limits)
+            rows = _csv_reader(path)  # title rows above the header: the general path finds it
     else:
         raise TableError(
             f"不支持的文件类型“{suffix}”，请上传 .csv 或 .xlsx",
             f"unsupported file type '{suffix}', use .csv or .xlsx",
         )
-    return _build(rows, columns, set(required), encoding, limits, text_cells=suffix in CSV_SUFFIXES)
+    return _build(rows, columns, required, encoding, limits, text_cells=suffix in CSV_SUFFIXES)
 
 
 def _build_text(
@@ -389,6 +431,29 @@ def _header_positions(
     return positions, written, ignored
 
 
+def _names_required(header: Sequence[Any], columns: dict[str, tuple[str, ...]], required: set[str]) -> bool:
+    """Whether the row names every required column (then it is the header)."""
+    lookup = _header_lookup(columns)
+    return required <= {lookup.get(_normalise_header(_cell_text(c))) for c in header}
+
+
+def _csv_reader(path: Path) -> Iterator[Sequence[Any]]:
+    """The general CSV reader over the whole file (as ``_csv_rows`` when the plain split fails)."""
+    text, _ = decode_bytes(path.read_bytes())
+    return csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(text))
+
+
+def _sniff_delimiter(text: str) -> str:
+    """The delimiter (``,`` tab ``;``) the first line uses most; a first line holding none (a title
+    line above the header) leaves it to the next of the first ``HEADER_SEARCH_ROWS`` lines."""
+    lines = text[:65536].split("\n", tabular_map.HEADER_SEARCH_ROWS)[: tabular_map.HEADER_SEARCH_ROWS]
+    for line in lines:
+        best = max((",", "\t", ";"), key=line.count)
+        if line.count(best):
+            return best
+    return ","
+
+
 def _build_split(
     split: _Split, columns: dict[str, tuple[str, ...]], required: set[str], encoding: str, limits: TableLimits
 ) -> Table:
@@ -437,17 +502,40 @@ def _build(
     text_cells: bool = False,
 ) -> Table:
     rownum = 0
-    header: Sequence[Any] | None = None
+    seen: list[Sequence[Any]] = []  # the first non-empty rows, until one names every required column
+    seen_rows: list[int] = []
+    lookup = _header_lookup(columns)
+    choice = tabular_map.HeaderChoice(index=None, best=0)
     try:
         for row in rows:
             rownum += 1
             if any(_cell_text(c) for c in row):
-                header = row
-                break
+                seen.append(row)
+                seen_rows.append(rownum)
+                choice = tabular_map.choose_header(seen[-1:], lookup, required, _cell_text)
+                if choice.index is not None or len(seen) >= tabular_map.HEADER_SEARCH_ROWS:
+                    break
     except csv.Error as exc:  # while reading the record after ``rownum``
         raise TableError(*csv_problem(rownum + 1, exc, limits)) from exc
-    if header is None:
+    if not seen:
         raise TableError("文件为空，没有表头", "the file is empty: no header row")
+    if choice.index is None:
+        # No row names every required column: the message names what the likeliest row lacks.
+        choice = tabular_map.choose_header(seen, lookup, required, _cell_text)
+        try:
+            _header_positions(seen[choice.best], columns, required)
+        except TableError as exc:
+            if choice.best == 0:
+                raise
+            hint = seen_rows[choice.best]
+            raise TableError(
+                f"{exc.zh}（表头在第 {hint} 行？）", f"{exc.en} (is the header on row {hint}?)"
+            ) from exc
+    header = seen[-1]
+    context = tabular_map.current()
+    context.header_row = seen_rows[-1]
+    for number in seen_rows[:-1]:
+        context.warn(f"第{number}行在表头之上，已忽略 / row {number} above the header ignored")
     positions, written, ignored = _header_positions(header, columns, required)
     if text_cells:
         return _build_text(rows, positions, rownum, written, ignored, encoding, limits)

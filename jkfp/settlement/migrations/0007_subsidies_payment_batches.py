@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("regions", "0002_institution_capacity"),
         ("registry", "0006_import_kinds_capacity"),
-        ("settlement", "0005_ytd_as_fen_columns"),
+        ("settlement", "0006_claim_outpatient_kind_disease"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
