@@ -6,6 +6,8 @@ return file → paid/failed → re-batch — with every way of paying twice refu
 from __future__ import annotations
 
 import csv
+import io
+import json
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -13,6 +15,7 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.management import call_command
 from django.db import IntegrityError, transaction
 
 from jkfp import engine
@@ -205,7 +208,9 @@ def test_import_claims_and_settle_claims_give_example_8(sw: SettleWorld, tmp_pat
     rows = list(report.rows())
     assert [(r["row"], r["column"]) for _, r in rows] == [("4", "大病保险已付"), ("5", "大病保险已付")]
     assert "100.00" in rows[1][1]["reason"]
-    bulk.claims_settle_year(year=2020)
+    out = io.StringIO()
+    call_command("settle_claims", "--year", "2020", "--json", stdout=out)  # `jkfp settle-claims`
+    assert json.loads(out.getvalue())["settled"] == 2
     assert amounts(Settlement.objects.get(claim__claim_id="IM-8", is_current=True)) == EXAMPLE_8
     # the ordinary stay is §5 example 1
     assert amounts(Settlement.objects.get(claim__claim_id="IM-1", is_current=True)) == (
