@@ -81,6 +81,7 @@ ERR_NO_SUBSIDY = "结算号“{claim_id}”的县级补助为0，无需发放"
 ERR_NO_ACCOUNT = "{name}（结算号“{claim_id}”）没有登记银行账号，请先登记"
 ERR_ALREADY_LIVE = "结算号“{claim_id}”的补助已在批次{batch}中（待发放或已发放），不能重复发放"
 ERR_BATCH_NOTE = "说明不超过300字"
+ERR_CONCURRENT = "所选补助刚被另一批次选中，请刷新页面后重试"
 ERR_BATCH_STATE = "批次{batch_no}当前为“{status}”，不能{what}"
 ERR_MAKER_CHECKER = "制单人不能审批自己制作的批次，须由另一人审批"
 ERR_RETURN_COLUMNS = "回盘文件须有“身份证号”或“银行账号”列，以及“金额”“结果”列"
@@ -356,11 +357,30 @@ def batch_payments(*, batch: PaymentBatch) -> QuerySet[Payment]:
 # --------------------------------------------------------------------------- batches
 
 
-def _batch_no(day: date) -> str:
-    """批次号 ``BF20200915-003``: the day's next number."""
-    stem = f"BF{day:%Y%m%d}-"
-    taken = PaymentBatch.objects.filter(batch_no__startswith=stem).count()
-    return f"{stem}{taken + 1:03d}"
+def _batch_create(*, user: Any, note: str, now: Any) -> PaymentBatch:
+    """A new batch numbered ``BF20200915-003`` (the day's next number after the highest one; two
+    makers at the same moment: the second takes the number after)."""
+    stem = f"BF{timezone.localdate():%Y%m%d}-"
+    last = (
+        PaymentBatch.objects.filter(batch_no__startswith=stem)
+        .order_by("-batch_no")
+        .values_list("batch_no", flat=True)
+        .first()
+    )
+    number = int(last[len(stem) :]) if last and last[len(stem) :].isdigit() else 0
+    for step in range(1, 6):
+        try:
+            with transaction.atomic():
+                return PaymentBatch.objects.create(
+                    batch_no=f"{stem}{number + step:03d}",
+                    county_id=user.region_id,
+                    note=note,
+                    created_by=user,
+                    created_at=now,
+                )
+        except IntegrityError:
+            continue
+    raise ValidationError({"claims": ERR_CONCURRENT})
 
 
 def batch_create(*, user: Any, claim_ids: Sequence[str], note: str = "") -> PaymentBatch:
@@ -422,13 +442,7 @@ def batch_create(*, user: Any, claim_ids: Sequence[str], note: str = "") -> Paym
         if errors:
             raise ValidationError({"claims": errors})
         now = timezone.now()
-        batch = PaymentBatch.objects.create(
-            batch_no=_batch_no(timezone.localdate()),
-            county_id=user.region_id,
-            note=note,
-            created_by=user,
-            created_at=now,
-        )
+        batch = _batch_create(user=user, note=note, now=now)
         try:
             with transaction.atomic():
                 Payment.objects.bulk_create(
@@ -444,7 +458,7 @@ def batch_create(*, user: Any, claim_ids: Sequence[str], note: str = "") -> Paym
                     ]
                 )
         except IntegrityError:  # a concurrent batch took one of them first (payment_one_live_per_claim)
-            raise ValidationError({"claims": [ERR_ALREADY_LIVE.format(claim_id="", batch="另一")]}) from None
+            raise ValidationError({"claims": ERR_CONCURRENT}) from None
         audit_record(
             user=user,
             action=AuditAction.CHANGE,

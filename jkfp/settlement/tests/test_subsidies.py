@@ -480,3 +480,21 @@ def test_a_claim_reversed_after_batching_stops_approval(sw: SettleWorld) -> None
         subsidies.batch_approve(user=sw.users["fund"], batch=batch)
     assert err.value.message_dict == {"claims": [subsidies.ERR_CLAIM_REVERSED.format(claim_id="SZ-A")]}
     assert PaymentBatch.objects.get().status == BatchStatus.PENDING
+
+
+def test_batch_numbers_follow_the_highest_of_the_day(sw: SettleWorld) -> None:
+    register(
+        sw, "SZ-A", "poor1", date(2020, 8, 1), "80000.00", "6000.00", "44400.00", "15000.00", referred=True
+    )
+    register(sw, "SZ-B", "poor2", date(2020, 9, 1), "30000.00", "2000.00", "18000.00", "3000.00")
+    _accounts(sw)
+    first = subsidies.batch_create(user=sw.users["admin"], claim_ids=["SZ-A"])
+    second = subsidies.batch_create(user=sw.users["admin"], claim_ids=["SZ-B"])
+    subsidies.batch_withdraw(user=sw.users["fund"], batch=first)
+    third = subsidies.batch_create(user=sw.users["fund"], claim_ids=["SZ-A"])
+    stem = second.batch_no[:-3]
+    assert (first.batch_no, second.batch_no, third.batch_no) == (f"{stem}001", f"{stem}002", f"{stem}003")
+    assert list(PaymentBatch.objects.order_by("id").values_list("batch_no", flat=True)) == [
+        f"{stem}002",
+        f"{stem}003",
+    ]
