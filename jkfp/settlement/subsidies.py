@@ -333,6 +333,7 @@ def batches(*, user: Any) -> QuerySet[PaymentBatch]:
         scope(PaymentBatch.objects.all(), user, "county_id")
         .select_related("created_by", "approved_by")
         .annotate(total=Sum("payments__amount"), count=Count("payments"))
+        .order_by("-created_at", "-id")  # Meta.ordering is not applied to an aggregating query
     )
 
 

@@ -498,3 +498,5 @@ def test_batch_numbers_follow_the_highest_of_the_day(sw: SettleWorld) -> None:
         f"{stem}002",
         f"{stem}003",
     ]
+    # newest first on the overview (an aggregating query ignores Meta.ordering)
+    assert [b.batch_no for b in subsidies.batches(user=sw.users["admin"])] == [f"{stem}003", f"{stem}002"]
