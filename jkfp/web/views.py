@@ -32,6 +32,7 @@ from jkfp.accounts.selectors import audit_events, user_by_username
 from jkfp.accounts.services import audit_record
 from jkfp.capacity.services import capacity_import_start
 from jkfp.care import uploads as care_uploads
+from jkfp.core.replica import replica_reads
 from jkfp.registry import selectors
 from jkfp.registry.models import ImportStatus, Person
 from jkfp.registry.services import enrolment_run_start, import_run_start, person_verify
@@ -285,6 +286,7 @@ def reconciliation(request: AuthedRequest) -> HttpResponse:
 
 @login_required
 @require_GET
+@replica_reads
 def reconciliation_export(request: AuthedRequest) -> HttpResponseBase:
     """导出比对表 The filtered reconciliation as .xlsx (masked IDs); every export is audited."""
     _, filters, sources = _recon_filters(request)

@@ -35,6 +35,7 @@ from jkfp.capacity import selectors as capacity_selectors
 from jkfp.care import exports, selectors, services
 from jkfp.care.models import Checkup, ChronicCard, DrugDelivery, FollowUp
 from jkfp.core.fonts import cjk_font_css
+from jkfp.core.replica import replica_reads
 from jkfp.regions.models import Region
 from jkfp.web.care.forms import (
     AssignForm,
@@ -301,6 +302,7 @@ def _export(
 
 @role_required(*READ_ROLES)
 @require_GET
+@replica_reads
 def contract_register(request: AuthedRequest) -> HttpResponseBase:
     """签约登记簿 .xlsx of the year's contracts; audited."""
     return _export(request, "contract_register", "签约登记簿", exports.contract_register_write)
@@ -308,6 +310,7 @@ def contract_register(request: AuthedRequest) -> HttpResponseBase:
 
 @role_required(*READ_ROLES)
 @require_GET
+@replica_reads
 def fulfilment_register(request: AuthedRequest) -> HttpResponseBase:
     """履约服务登记簿 .xlsx of the year's services per contracted person; audited."""
     return _export(request, "fulfilment_register", "履约服务登记簿", exports.fulfilment_register_write)
