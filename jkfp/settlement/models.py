@@ -129,8 +129,17 @@ class ClaimStatus(models.TextChoices):
     REVERSED = "reversed", "已冲销"
 
 
+class ClaimKind(models.TextChoices):
+    """就诊类别 A stay or an outpatient special chronic disease claim (``settlement.md`` §6)."""
+
+    INPATIENT = "inpatient", "住院"
+    OUTPATIENT = "outpatient", "门诊慢特病"
+
+
 class Claim(models.Model):
-    """结算申请 One hospital stay to settle (``settlement.md §1``); level and in-county are snapshots."""
+    """结算申请 One hospital stay to settle (``settlement.md §1``), or one outpatient visit for a
+    certified chronic disease (§6: ``kind`` outpatient, ``disease`` one of the policy's
+    ``outpatient_diseases``, admission = discharge = the visit date); level and in-county are snapshots."""
 
     claim_id = models.CharField("结算号", max_length=64, unique=True)
     person = models.ForeignKey(Person, verbose_name="人员", on_delete=models.PROTECT, related_name="claims")
@@ -162,6 +171,8 @@ class Claim(models.Model):
     total_amount = models.DecimalField("医疗总费用", **MONEY)
     out_of_scope_amount = models.DecimalField("目录外费用", **MONEY)
     referred = models.BooleanField("已转诊备案", default=False)
+    kind = models.CharField("就诊类别", max_length=10, choices=ClaimKind.choices, default=ClaimKind.INPATIENT)
+    disease = models.CharField("门诊慢特病病种", max_length=50, blank=True)
     request_hash = models.CharField("请求摘要", max_length=64, blank=True)
     source = models.CharField("来源", max_length=10, choices=ClaimSource.choices, default=ClaimSource.API)
     status = models.CharField("状态", max_length=10, choices=ClaimStatus.choices, default=ClaimStatus.PENDING)
@@ -191,6 +202,11 @@ class Claim(models.Model):
         verbose_name = "结算申请"
         verbose_name_plural = "结算申请"
         ordering = ["discharged_on", "claim_id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind=ClaimKind.INPATIENT) | ~Q(disease=""), name="claim_outpatient_has_disease"
+            )
+        ]
         indexes = [
             # The settlement order of a person's year: (discharge date, claim id).
             models.Index(fields=["person", "discharged_on", "claim_id"], name="claim_person_order_idx"),
@@ -205,6 +221,11 @@ class Claim(models.Model):
     def year(self) -> int:
         """结算年度 The calendar year of discharge: the year-to-date sums run per this year."""
         return self.discharged_on.year
+
+    @property
+    def outpatient(self) -> bool:
+        """门诊慢特病 Whether this is an outpatient special chronic disease claim (§6)."""
+        return self.kind == ClaimKind.OUTPATIENT
 
 
 class SettlementReason(models.TextChoices):
