@@ -182,6 +182,7 @@ def pages() -> dict[str, Any]:
     import openpyxl
 
     from jkfp.core.replica import replica_state
+    from jkfp.web.tests.exporting import background_export
 
     counter = _counter()
     client = _client()
@@ -196,11 +197,12 @@ def pages() -> dict[str, Any]:
     }
     response = client.get("/indicators/ledgers/", {"year": YEAR})
     out["ledgers"] = {"status": response.status_code, "queries": counter.take()}
-    response = client.get("/indicators/ledgers/roster.xlsx", {"year": YEAR, "region": COUNTY})
-    data = _body(response)
-    rows = [] if response.status_code != 200 else list(openpyxl.load_workbook(BytesIO(data)).active.values)
+    # A ledger is a background export (queued by a POST, written by the worker's job, downloaded):
+    # the job reads through reading_replica(). Its own browser: the POST marks it as having written.
+    data = background_export(_client(), "/indicators/ledgers/roster.xlsx", year=YEAR, region=COUNTY)
+    rows = list(openpyxl.load_workbook(BytesIO(data)).active.values)
     out["ledger_export"] = {
-        "status": response.status_code,
+        "status": 200,
         "queries": counter.take(),
         "total": next((str(r[1]) for r in rows if r[0] == "合计"), None),
     }
