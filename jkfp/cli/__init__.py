@@ -28,6 +28,7 @@ COMMANDS = {
     "import-telemedicine": "导入远程医疗接入与会诊 / import telemedicine links and consultations (CSV/XLSX)",
     "import-training": "导入培训与参训人数 / import trainings and attendance (CSV/XLSX)",
     "import-coverage": "导入卫生院覆盖村（例外） / import villages covered by a township centre (CSV/XLSX)",
+    "import-cards": "导入慢病卡（门诊慢特病认定） / import chronic-disease cards (CSV/XLSX)",
     "capacity": "基层医疗卫生服务能力与空白点：capacity --region CODE [--as-of DATE] [--json] / blank points",
     "care-renew": "整村续签家庭医生签约 / renew a village's contracts for a year",
     "care-sync": "补建慢病随访计划（花名册导入后）/ create missing follow-up schedules",
