@@ -358,6 +358,12 @@ class ImportRun(models.Model):
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
     started_at = models.DateTimeField("开始时间", null=True, blank=True)
     finished_at = models.DateTimeField("结束时间", null=True, blank=True)
+    # 执行进程 The process running it (core/runner.py token): a run whose process has ended is marked
+    # failed by the next worker start or the worker's periodic check (jkfp/ops/recovery.py).
+    runner = models.CharField("执行进程", max_length=64, blank=True)
+    # 数据已写入 Set inside the import's write transaction (registry/tasks.py ``data_written_marked``):
+    # true exactly when that transaction committed, whatever happened to the process afterwards.
+    data_written = models.BooleanField("数据已写入", default=False)
 
     class Meta:
         verbose_name = "导入记录"

@@ -29,6 +29,8 @@ urlpatterns = [
         name="import_template_download",
     ),
     path("audit/", views.audit_log, name="audit_log"),
+    path("exports/", views.export_list, name="export_list"),
+    path("exports/<int:pk>/download/", views.export_download, name="export_download"),
     path("password/", accounts.password_change, name="password_change"),
     path("users/", accounts.user_list, name="user_list"),
     path("users/<int:pk>/password/", accounts.user_password_reset_view, name="user_password_reset"),
