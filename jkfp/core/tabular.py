@@ -351,7 +351,8 @@ def _finish_timed(
         )
     for name, mapped in maps.items():
         if name in table.columns and mapped:
-            table.columns[name] = tabular_map.map_values(table.columns[name], mapped)
+            origins = context.mapped_from.setdefault(name, {})
+            table.columns[name] = tabular_map.map_values(table.columns[name], mapped, origins)
     context.headers = dict(table.headers)
     if context.interactive:
         names = list(table.columns)

@@ -174,6 +174,8 @@ class ReadContext:
     # Seconds spent on header detection, mapping and normalisation (what issue 18 adds to a read;
     # benchmarks/bench_import_mapping.py holds it against the whole import).
     seconds: float = 0.0
+    # canonical → {mapped cell: cell as written}: an error report names both values.
+    mapped_from: dict[str, dict[str, str]] = field(default_factory=dict)
     # The first rows as they will be imported (canonical → text), kept for the web preview.
     preview: list[dict[str, str]] = field(default_factory=list)
     # canonical → header as written, of the last table read (for the web preview)
@@ -353,8 +355,11 @@ def normalise_column(column: list[str]) -> tuple[list[str], int]:
     return out, changed
 
 
-def map_values(column: list[str], values: Mapping[str, str]) -> list[str]:
-    """Cells replaced by their accepted value; a multi-valued cell (a、b) part by part."""
+def map_values(
+    column: list[str], values: Mapping[str, str], mapped_from: dict[str, str] | None = None
+) -> list[str]:
+    """Cells replaced by their accepted value; a multi-valued cell (a、b) part by part.
+    ``mapped_from`` receives mapped cell → cell as written."""
     if not values:
         return column
     distinct = set(column)
@@ -371,6 +376,9 @@ def map_values(column: list[str], values: Mapping[str, str]) -> list[str]:
                 memo[text] = "、".join(dict.fromkeys(mapped))
     if not memo:
         return column
+    if mapped_from is not None:
+        for written, accepted in memo.items():
+            mapped_from.setdefault(accepted, written)
     return [memo.get(text, text) for text in column]
 
 
