@@ -15,10 +15,12 @@ from django.core.management.base import CommandError
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from jkfp.accounts.models import Role, User
 from jkfp.capacity import selectors as capacity_selectors
 from jkfp.care.models import TeamMember
+from jkfp.ops.models import ExportRun
 from jkfp.regions.models import Institution, Region, RegionLevel
 from jkfp.registry.models import ChangeLog, Household, Person, SourceRecord, VerificationStatus
 from jkfp.registry.reconcile import reconcile_summary
@@ -214,7 +216,14 @@ def test_demo_enrolment_rate_agrees_in_cli_dashboard_ledger_and_report(tmp_path:
         url = reverse("indicators:drill", args=["enrolment_rate", side])
         shown = re.search(rf'href="{url}\?year={year}&amp;region=421321" title="[^"]*">([^<]+)</a>', html)
         assert shown and shown.group(1) == str(figure[side]), side
-    response = client.get(reverse("indicators:ledger_export", args=["roster"]), {"year": year})
+    # The ledger is a background export: queued by the page, written by the worker's task, downloaded.
+    assert (
+        client.post(f"{reverse('indicators:ledger_export', args=['roster'])}?year={year}").status_code == 302
+    )
+    for queued in DBTaskResult.objects.ready().filter(task_path__endswith=".export_task"):
+        queued.task.call(*queued.task_result.args, **queued.task_result.kwargs)
+    run = ExportRun.objects.get()
+    response = client.get(reverse("web:export_download", args=[run.pk]))
     sheet = openpyxl.load_workbook(BytesIO(b"".join(response.streaming_content))).active
     headers = [c.value for c in sheet[1]]
     rows = [

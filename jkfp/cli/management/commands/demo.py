@@ -56,6 +56,7 @@ from jkfp.settlement.synthetic import (
     demo_subsidies_build,
     demo_subsidies_reset,
 )
+from jkfp.settlement.synthetic_outpatient import demo_outpatient_build
 from jkfp.treatment.imports import cases_import
 from jkfp.treatment.models import DesignatedHospital, MajorDiseaseCase, Referral
 from jkfp.treatment.synthetic import demo_cases_write
@@ -225,6 +226,11 @@ class Command(BaseCommand):
             f"一站式结算 settlement: {settled.text()}\n  {subsidised.text()} ({time.perf_counter() - step:.1f} s)"
         )
         step = time.perf_counter()
+        outpatient = demo_outpatient_build(
+            out_dir=files.out_dir, county_code=county_code, errors_dir=errors_dir
+        )
+        self._say(f"门诊慢特病 outpatient: {outpatient.text()} ({time.perf_counter() - step:.1f} s)")
+        step = time.perf_counter()
         monitored = demo_monitoring_build(
             county_code=county_code,
             today=timezone.localdate(),
@@ -249,7 +255,7 @@ class Command(BaseCommand):
 
     # The demo's steps (files, regions, institutions, three lists, cases, imports done, verification, capacity,
     # care, settlement, monitoring, indicators, reconciliation): the bar advances one per line said.
-    STEPS = 17
+    STEPS = 18
 
     def _say(self, text: str) -> None:
         self.stdout.write(text)
