@@ -46,6 +46,7 @@ COMMANDS = {
     "showmigrations": "列出数据库迁移及是否已应用 / list the migrations and whether they are applied",
     "settle": "按政策结算住院费用（无需数据库） / settle claims with a policy (no database)",
     "import-claims": "导入结算申请 / import claims (CSV/XLSX)",
+    "import-bank-accounts": "导入事后补助银行账号 / import persons' subsidy bank accounts (CSV/XLSX)",
     "settle-claims": "批量结算某年待结算申请 / settle a year's pending claims in the database",
     "export-settlements": "导出某年结算结果 / export a year's settlements (jkfp settle format)",
     "resettle": "按新政策重算全年并出报告 / re-settle a year under a policy, with a report",
