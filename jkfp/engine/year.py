@@ -89,11 +89,14 @@ def settlement_order(person: Int64Array, day: Int64Array, claim_id: ClaimIds) ->
     return order
 
 
-def settle_in_order(items: Sequence[tuple[Policy, Claim]], *, trace: bool = True) -> list[ClaimSettlement]:
-    """逐笔顺序重算 Settle one person's claims of one year in settlement order from a zero year-to-date,
-    each with its own policy (the reference engine, with a trace); results in settlement order."""
+def settle_in_order(
+    items: Sequence[tuple[Policy, Claim]], *, start: YearToDate | None = None, trace: bool = True
+) -> list[ClaimSettlement]:
+    """逐笔顺序重算 Settle one person's claims of one year in settlement order, each with its own policy
+    (the reference engine, with a trace), from ``start`` (a zero year-to-date when None: the person's
+    whole year; else the sums of the claims before these); results in settlement order."""
     chain = sorted(items, key=lambda item: (item[1].discharge_on, item[1].claim_id))
-    ytd = YearToDate()
+    ytd = start if start is not None else YearToDate()
     out: list[ClaimSettlement] = []
     for policy, claim in chain:
         result = settle_claim(policy, claim, ytd, trace=trace)

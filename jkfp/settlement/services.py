@@ -44,14 +44,10 @@ from jkfp.core.importing import has_control_chars
 from jkfp.core.signals import send_data_changed
 from jkfp.engine.claims import MAX_CLAIM_AMOUNT_FEN
 from jkfp.regions.models import Institution
-from jkfp.registry.models import Person, Tag
+from jkfp.registry.models import Person
 from jkfp.settlement import fetch, store
 from jkfp.settlement.compute import (
-    TAG_CATEGORIES,
-    category_for,
-    engine_policy,
     request_hash,
-    tags_on,
 )
 from jkfp.settlement.models import (
     Admission,
@@ -63,9 +59,8 @@ from jkfp.settlement.models import (
     PolicyFormat,
     Settlement,
     SettlementReason,
-    YearLedger,
 )
-from jkfp.settlement.selectors import ERR_NO_CATEGORY, policy_is_used
+from jkfp.settlement.selectors import policy_is_used
 from jkfp.settlement.store import actor
 from jkfp.treatment.models import MajorDiseaseCase
 from jkfp.treatment.selectors import referral_flag
@@ -517,29 +512,20 @@ def claim_submit(
     )
     # The common case is a new claim: insert it first and look the stored one up only when the id
     # exists (a duplicate rolls this transaction back; concurrent identical posts settle once).
-    year = data.discharged_on.year
     try:
         with transaction.atomic():
             # One round trip for the claim INSERT, the ledger lock and the settlement's inputs; one
             # for the settlement row, the ledger and ``on_created``'s writes (PostgreSQL).
-            claim, (ledger_rows, input_rows) = _claim_insert(
+            claim, fetched = _claim_insert(
                 data,
                 source=source,
                 user=user,
                 savepoint=False,
                 status=ClaimStatus.SETTLED,
-                then=[
-                    fetch.ledger_lock_sql(data.person.pk, year),
-                    fetch.settle_inputs_sql(data.person.pk, data.discharged_on),
-                ],
+                then=fetch.statements(data.person.pk, data.discharged_on),
             )
             with batched_writes():
-                row = _settle_locked(
-                    claim,
-                    fetch.ledger_of(data.person.pk, year, ledger_rows[0]),
-                    fetch.settle_inputs_of(claim, input_rows),
-                    user=user,
-                )
+                row = _settle_locked(fetch.facts(claim, fetched=fetched), user=user)
                 if on_created is not None:
                     on_created(row)
             return row, True
@@ -567,61 +553,6 @@ def claim_submit(
 # --------------------------------------------------------------------------- settlement
 
 
-def claim_category(*, policy: Policy, person_id: int, on: date) -> str:
-    """结算类别 The person's category on ``on`` by the policy's ``category_precedence`` over their
-    dated tags; ``ValidationError`` when none of the policy's categories applies."""
-    tags = list(
-        Tag.objects.filter(person_id=person_id, code__in=list(TAG_CATEGORIES)).values_list(
-            "code", "start_on", "end_on"
-        )
-    )
-    parsed = engine_policy(policy)
-    category = category_for(parsed, tags_on(tags, on))
-    if category is None:
-        raise ValidationError({"person": ERR_NO_CATEGORY.format(day=on.isoformat(), policy=policy.label)})
-    return category
-
-
-def _rechain(
-    ledger: YearLedger,
-    *,
-    new: tuple[Claim, Policy, str] | None,
-    reason: str,
-    user: Any,
-) -> Settlement | None:
-    """Re-settle the person's settled claims of the ledger's year in order (plus ``new``), from a
-    zero year-to-date: fetch the chain, the engine settles it in order, store what changed. Each
-    settled claim keeps the policy and category of its current row; a row whose amounts or
-    year-to-date before change is replaced (``reason``), the others are kept. Returns the new
-    claim's settlement."""
-    rows = fetch.year_chain(ledger, exclude=new[0].pk if new else None)
-    chain: list[tuple[Claim, Policy, str, Settlement | None]] = [
-        (r.claim, r.policy, r.category, r) for r in rows
-    ]
-    if new is not None:
-        chain.append((*new, None))
-    chain.sort(key=lambda item: (item[0].discharged_on, item[0].claim_id))
-    id_number = Person.objects.values_list("id_number", flat=True).get(pk=ledger.person_id)
-    results = engine.settle_in_order(
-        [
-            (engine_policy(policy), fetch.engine_claim(claim, category, id_number))
-            for claim, policy, category, _ in chain
-        ]
-    )
-    now = timezone.now()
-    created: Settlement | None = None
-    for (claim, policy, category, old), result in zip(chain, results, strict=True):
-        if old is None:
-            created = store.settlement_insert(
-                claim, policy, category, result, reason=SettlementReason.SETTLE, user=user, now=now
-            )
-        elif not store.settlement_unchanged(old, result):
-            store.settlement_retire(old)
-            store.settlement_insert(claim, policy, category, result, reason=reason, user=user, now=now)
-    store.ledger_store(ledger, results[-1].ytd_after if results else engine.YearToDate(), len(chain))
-    return created
-
-
 def claim_settle(*, claim: Claim, user: Any = None) -> Settlement:
     """出院结算 Settle a pending claim with the policy in force on its discharge date and the
     person's category on that day; returns its current settlement (an already settled claim's
@@ -639,44 +570,29 @@ def claim_settle(*, claim: Claim, user: Any = None) -> Settlement:
     # savepoint=False: inside claim_submit's transaction no savepoint pair is needed (any error
     # rolls the whole submission back); called alone it is a transaction of its own.
     with transaction.atomic(savepoint=False):
-        ledger = fetch.ledger_lock(claim.person_id, claim.discharged_on.year)
-        claim = Claim.objects.select_related("person").get(pk=claim.pk)  # re-read under the lock
+        facts = fetch.facts(claim)  # locks the ledger row, re-reads the claim
+        claim = facts.claim
         if claim.status == ClaimStatus.SETTLED:
             return Settlement.objects.select_related("policy").get(claim_id=claim.pk, is_current=True)
         if claim.status == ClaimStatus.REVERSED:
             raise ValidationError({"claim_id": ERR_REVERSED})
-        return _settle_locked(claim, ledger, fetch.settle_inputs(claim), user=user, fresh=False)
+        return _settle_locked(facts, user=user, fresh=False)
 
 
-def _settle_locked(
-    claim: Claim,
-    ledger: YearLedger,
-    inputs: fetch.SettleInputs,
-    *,
-    user: Any,
-    fresh: bool = True,
-) -> Settlement:
-    """The body of ``claim_settle`` once the ledger row is locked and the inputs are read. ``fresh``
+def _settle_locked(facts: fetch.ClaimFacts, *, user: Any, fresh: bool = True) -> Settlement:
+    """Fetch → engine → store for a claim whose facts were read under the ledger lock. ``fresh``
     (``claim_submit``): the claim was inserted in this transaction, already marked settled, with
-    ``person`` attached — no status update is needed."""
-    policy, category, later = inputs
-    if later:
-        row = _rechain(ledger, new=(claim, policy, category), reason=SettlementReason.REORDER, user=user)
-        assert row is not None
-    else:
-        result = engine.settle_claim(
-            engine_policy(policy),
-            fetch.engine_claim(claim, category, claim.person.id_number),
-            fetch.ledger_ytd(ledger),
-            trace=True,
-        )
-        row = store.settlement_insert(
-            claim, policy, category, result, reason=SettlementReason.SETTLE, user=user, now=timezone.now()
-        )
-        store.ledger_store(ledger, result.ytd_after, ledger.claim_count + 1)
-    if not fresh:
-        claim.status = ClaimStatus.SETTLED
-        claim.save(update_fields=["status"])
+    ``person`` attached."""
+    claim = facts.claim
+    results = engine.settle_in_order(facts.engine_items(), start=facts.start)
+    rows = store.save(
+        store.Writes.of_claims(
+            facts, results, reason=SettlementReason.REORDER, user=user, settled=[] if fresh else [claim.pk]
+        ),
+        one_by_one=True,
+    )
+    (row,) = [r for r in rows if r.claim_id == claim.pk]
+    claim.status = ClaimStatus.SETTLED
     send_data_changed(kind="settlement", years=[claim.discharged_on.year], person_ids=[claim.person_id])
     if claim.admission_id is not None:
         Admission.objects.filter(pk=claim.admission_id, status=AdmissionStatus.ADMITTED).update(
@@ -690,7 +606,7 @@ def _settle_locked(
             object_id=claim.claim_id,
             region_code=claim.person.village_id,
         )
-    row.policy = policy
+    row.policy = next(i.policy for i in facts.items if i.claim is claim)
     row.claim = claim
     return row
 
@@ -705,8 +621,8 @@ def claim_reverse(*, claim: Claim, user: Any = None, reason: str) -> Claim:
     if not reason or len(reason) > 300 or has_control_chars(reason):
         raise ValidationError({"reason": ERR_REVERSAL_REASON})
     with transaction.atomic():
-        ledger = fetch.ledger_lock(claim.person_id, claim.discharged_on.year)
-        claim = Claim.objects.select_related("person").get(pk=claim.pk)
+        facts = fetch.facts(claim, reversal=True)  # locks the ledger row, re-reads the claim
+        claim = facts.claim
         if claim.status != ClaimStatus.SETTLED:
             raise ValidationError({"claim_id": ERR_NOT_SETTLED})
         Settlement.objects.filter(claim_id=claim.pk, is_current=True).update(is_current=False)
@@ -716,7 +632,13 @@ def claim_reverse(*, claim: Claim, user: Any = None, reason: str) -> Claim:
         claim.reversal_reason = reason
         claim.save(update_fields=["status", "reversed_at", "reversed_by", "reversal_reason"])
         send_data_changed(kind="settlement", years=[claim.discharged_on.year], person_ids=[claim.person_id])
-        _rechain(ledger, new=None, reason=SettlementReason.REVERSAL_RESETTLE, user=user)
+        results = engine.settle_in_order(facts.engine_items(), start=facts.start)
+        store.save(
+            store.Writes.of_claims(
+                facts, results, reason=SettlementReason.REVERSAL_RESETTLE, user=user, settled=[]
+            ),
+            one_by_one=True,
+        )
         if user is not None:
             audit_record(
                 user=user,
@@ -734,7 +656,6 @@ __all__ = [
     "ClaimInput",
     "admission_cancel",
     "admission_register",
-    "claim_category",
     "claim_create",
     "claim_reverse",
     "claim_settle",
