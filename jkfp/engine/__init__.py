@@ -8,8 +8,13 @@ stays already settled by the insurance platform (§7). Load a policy (``load_pol
 
 from jkfp.engine.batch import OUTPUT_FIELDS, BatchResult, settle_batch
 from jkfp.engine.claims import (
+    ADMIT_BEFORE_BIRTH,
+    ADMIT_FUTURE,
     ALL_CLAIM_COLUMNS,
+    AMOUNT_INVALID,
     CLAIM_COLUMNS,
+    DISCHARGE_BEFORE_ADMIT,
+    DISCHARGE_FUTURE,
     INPATIENT,
     MAX_CLAIM_AMOUNT_FEN,
     NOT_PAID,
@@ -22,6 +27,8 @@ from jkfp.engine.claims import (
     ClaimValueError,
     RowError,
     ValidatedClaims,
+    amount_fen,
+    claim_date_reasons,
     decimal_to_fen,
     fen_to_decimal,
     out_of_scope_above_total,
@@ -63,8 +70,13 @@ from jkfp.engine.year import (
 )
 
 __all__ = [
+    "ADMIT_BEFORE_BIRTH",
+    "ADMIT_FUTURE",
     "ALL_CLAIM_COLUMNS",
+    "AMOUNT_INVALID",
     "CLAIM_COLUMNS",
+    "DISCHARGE_BEFORE_ADMIT",
+    "DISCHARGE_FUTURE",
     "INPATIENT",
     "MAX_CLAIM_AMOUNT_FEN",
     "NOT_PAID",
@@ -99,6 +111,8 @@ __all__ = [
     "YearSettlement",
     "YearTable",
     "YearToDate",
+    "amount_fen",
+    "claim_date_reasons",
     "decimal_to_fen",
     "fen_to_decimal",
     "load_policy",

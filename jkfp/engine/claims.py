@@ -124,9 +124,43 @@ class ClaimValueError(ValueError):
         self.en = en
 
 
-# The rules of one claim's own fields live here, in the engine's claim validation: the claims-file
-# validation below, ``Claim`` itself, the API schema, the imports and the settlement services use them.
+# The rules of one claim's own fields live here, in the engine's claim validation, with their
+# messages: the claims-file validation below (``jkfp settle``), ``Claim`` itself, the API schema, the
+# window's forms, the claim import and the settlement services use them (amounts: ``amount_fen``;
+# out_of_scope ≤ total: ``out_of_scope_above_total``; dates: ``claim_date_reasons``; kind, disease
+# and paid amounts: the reasons above).
 OUT_OF_SCOPE_ABOVE_TOTAL: Final = ("目录外费用不能大于医疗总费用", "out_of_scope exceeds total")
+AMOUNT_INVALID: Final = (
+    "金额不合法：{reason}",
+    "invalid amount: {reason}",
+)  # reason: a ``ClaimValueError``'s
+ADMIT_FUTURE: Final = ("入院日期不能晚于今天", "the admission date is in the future")
+ADMIT_BEFORE_BIRTH: Final = ("入院日期不能早于出生日期", "the admission date is before the birth date")
+DISCHARGE_FUTURE: Final = ("出院日期不能晚于今天", "the discharge date is in the future")
+DISCHARGE_BEFORE_ADMIT: Final = (
+    "出院日期不能早于入院日期",
+    "the discharge date is before the admission date",
+)
+
+
+def claim_date_reasons(
+    *, admitted_on: date | None, discharged_on: date | None, today: date, born: date | None = None
+) -> dict[str, tuple[str, str]]:
+    """入出院日期 The problems of a claim's dates, by field (``admitted_on``, ``discharged_on``): none
+    in the future, admission not before birth, discharge not before admission. A date that is None
+    (absent or unreadable) is not checked."""
+    out: dict[str, tuple[str, str]] = {}
+    if admitted_on is not None:
+        if admitted_on > today:
+            out["admitted_on"] = ADMIT_FUTURE
+        elif born is not None and admitted_on < born:
+            out["admitted_on"] = ADMIT_BEFORE_BIRTH
+    if discharged_on is not None:
+        if discharged_on > today:
+            out["discharged_on"] = DISCHARGE_FUTURE
+        elif admitted_on is not None and discharged_on < admitted_on:
+            out["discharged_on"] = DISCHARGE_BEFORE_ADMIT
+    return out
 
 
 @overload
@@ -159,6 +193,17 @@ def parse_amount_fen(text: str) -> int:
             f"absurd amount: above {MAX_CLAIM_AMOUNT_FEN // 100} yuan",
         )
     return fen
+
+
+def amount_fen(value: Decimal | str | int) -> int:
+    """金额 A claim amount — text as typed, a Decimal or whole yuan — as integer fen, by the rule of
+    ``parse_amount_fen`` (≥ 0, at most two decimals, at most ``MAX_CLAIM_AMOUNT_FEN``); a
+    ``ClaimValueError`` names the problem (``AMOUNT_INVALID`` is its message in a form or a report)."""
+    if isinstance(value, Decimal):
+        text = format(value, "f") if value.is_finite() else str(value)
+    else:
+        text = str(value).strip()
+    return parse_amount_fen(text)
 
 
 def fen_to_decimal(fen: int) -> Decimal:

@@ -21,12 +21,12 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from importlib import resources
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from jkfp import engine
@@ -42,11 +42,12 @@ from jkfp.core.bulkdb import (
 )
 from jkfp.core.importing import has_control_chars
 from jkfp.core.signals import send_data_changed
-from jkfp.engine.claims import MAX_CLAIM_AMOUNT_FEN
 from jkfp.regions.models import Institution
 from jkfp.registry.models import Person
 from jkfp.settlement import fetch, store
+from jkfp.settlement.compute import ERR_CLAIM_ID as ERR_CLAIM_ID  # the services' message too
 from jkfp.settlement.compute import (
+    claim_id_valid,
     request_hash,
 )
 from jkfp.settlement.models import (
@@ -62,8 +63,7 @@ from jkfp.settlement.models import (
 )
 from jkfp.settlement.selectors import policy_is_used
 from jkfp.settlement.store import actor
-from jkfp.treatment.models import MajorDiseaseCase
-from jkfp.treatment.selectors import referral_flag
+from jkfp.treatment.selectors import major_case_sql, referral_flag
 
 POLICY_ROLES = frozenset({Role.COUNTY_ADMIN})
 SETTLE_ROLES = frozenset({Role.HOSPITAL, Role.COUNTY_ADMIN})
@@ -77,17 +77,15 @@ ERR_NO_INSTITUTION = "您的账号未绑定医疗机构，不能办理结算"
 ERR_POLICY_FORMAT = "政策文件格式应为 toml 或 json"
 ERR_POLICY_INVALID = "政策文件不合法：{problems}"
 ERR_POLICY_USED = "政策“{label}”已用于结算，不能修改；请上传新版本"
-ERR_CLAIM_ID = "结算号不能为空，不超过64个字符，不能含控制字符"
 ERR_CLAIM_EXISTS = "结算号“{claim_id}”已存在"
 ERR_CONFLICT = "结算号“{claim_id}”已以不同内容提交过"
 ERR_CONFLICT_REVERSED = "结算号“{claim_id}”已冲销，不能再次结算；请使用新的结算号"
-ERR_AMOUNT = "金额应为不小于0、最多两位小数的数字"
-ERR_AMOUNT_TOO_LARGE = "金额超过上限"
+ERR_AMOUNT = engine.AMOUNT_INVALID[0]
 ERR_OUT_OF_SCOPE_GT_TOTAL = engine.OUT_OF_SCOPE_ABOVE_TOTAL[0]
-ERR_DISCHARGE_BEFORE_ADMIT = "出院日期不能早于入院日期"
-ERR_DISCHARGE_FUTURE = "出院日期不能晚于今天"
-ERR_ADMIT_FUTURE = "入院日期不能晚于今天"
-ERR_ADMIT_BEFORE_BIRTH = "入院日期不能早于出生日期"
+ERR_DISCHARGE_BEFORE_ADMIT = engine.DISCHARGE_BEFORE_ADMIT[0]
+ERR_DISCHARGE_FUTURE = engine.DISCHARGE_FUTURE[0]
+ERR_ADMIT_FUTURE = engine.ADMIT_FUTURE[0]
+ERR_ADMIT_BEFORE_BIRTH = engine.ADMIT_BEFORE_BIRTH[0]
 ERR_NOT_SETTLED = "只有已结算的申请可以冲销"
 ERR_REVERSAL_REASON = "请填写冲销原因（不超过300字）"
 ERR_REVERSED = "该结算申请已冲销"
@@ -217,11 +215,7 @@ def admission_register(
     _require_institution(user, institution.code)
     today = timezone.localdate()
     waived = _amount(deposit_waived_amount, "deposit_waived_amount")
-    errors: dict[str, str] = {}
-    if admitted_on > today:
-        errors["admitted_on"] = ERR_ADMIT_FUTURE
-    elif admitted_on < person.birth_date:
-        errors["admitted_on"] = ERR_ADMIT_BEFORE_BIRTH
+    errors = _date_errors(admitted_on=admitted_on, discharged_on=None, today=today, born=person.birth_date)
     if deferred_payment and agreement_signed_on is None:
         errors["agreement_signed_on"] = ERR_AGREEMENT_DATE
     elif agreement_signed_on is not None and agreement_signed_on > today:
@@ -264,15 +258,23 @@ def admission_cancel(*, admission: Admission, user: Any = None) -> Admission:
 
 
 def _amount(value: Decimal | str | int, field: str) -> Decimal:
+    """An amount by the engine's rule (``engine.amount_fen``), as Decimal yuan with two decimals."""
+    return engine.fen_to_decimal(_amount_fen(value, field))
+
+
+def _amount_fen(value: Decimal | str | int, field: str) -> int:
     try:
-        amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise ValidationError({field: ERR_AMOUNT}) from None
-    if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
-        raise ValidationError({field: ERR_AMOUNT})
-    if amount * 100 > MAX_CLAIM_AMOUNT_FEN:
-        raise ValidationError({field: ERR_AMOUNT_TOO_LARGE})
-    return amount.quantize(Decimal("0.01"))
+        return engine.amount_fen(value)
+    except engine.ClaimValueError as exc:
+        raise ValidationError({field: ERR_AMOUNT.format(reason=exc.zh)}) from None
+
+
+def _date_errors(*, admitted_on: date, discharged_on: date | None, today: date, born: date) -> dict[str, str]:
+    """The engine's date rules of a claim (``engine.claim_date_reasons``), by field."""
+    reasons = engine.claim_date_reasons(
+        admitted_on=admitted_on, discharged_on=discharged_on, today=today, born=born
+    )
+    return {field: zh for field, (zh, _) in reasons.items()}
 
 
 @dataclass(frozen=True)
@@ -308,31 +310,21 @@ def claim_validate(
     today = today or timezone.localdate()
     errors: dict[str, str] = {}
     claim_id = (claim_id or "").strip()
-    if not claim_id or len(claim_id) > 64 or has_control_chars(claim_id):
+    if not claim_id_valid(claim_id):
         errors["claim_id"] = ERR_CLAIM_ID
-    total = out = None
-    try:
-        total = _amount(total_amount, "total_amount")
-    except ValidationError as exc:
-        errors.update({k: v[0] for k, v in exc.message_dict.items()})
-    try:
-        out = _amount(out_of_scope_amount, "out_of_scope_amount")
-    except ValidationError as exc:
-        errors.update({k: v[0] for k, v in exc.message_dict.items()})
-    if (
-        total is not None
-        and out is not None
-        and engine.out_of_scope_above_total(engine.decimal_to_fen(total), engine.decimal_to_fen(out))
-    ):
+    fen: dict[str, int] = {}
+    for field, value in (("total_amount", total_amount), ("out_of_scope_amount", out_of_scope_amount)):
+        try:
+            fen[field] = _amount_fen(value, field)
+        except ValidationError as exc:
+            errors.update({k: v[0] for k, v in exc.message_dict.items()})
+    if len(fen) == 2 and engine.out_of_scope_above_total(fen["total_amount"], fen["out_of_scope_amount"]):
         errors["out_of_scope_amount"] = ERR_OUT_OF_SCOPE_GT_TOTAL
-    if admitted_on > today:
-        errors["admitted_on"] = ERR_ADMIT_FUTURE
-    elif admitted_on < person.birth_date:
-        errors["admitted_on"] = ERR_ADMIT_BEFORE_BIRTH
-    if discharged_on > today:
-        errors["discharged_on"] = ERR_DISCHARGE_FUTURE
-    elif discharged_on < admitted_on:
-        errors["discharged_on"] = ERR_DISCHARGE_BEFORE_ADMIT
+    errors.update(
+        _date_errors(
+            admitted_on=admitted_on, discharged_on=discharged_on, today=today, born=person.birth_date
+        )
+    )
     if admission is not None:
         if admission.person_id != person.pk or admission.institution_id != institution.code:
             errors["admission"] = ERR_ADMISSION_MISMATCH
@@ -340,7 +332,7 @@ def claim_validate(
             errors["admission"] = ERR_ADMISSION_STATE
     if errors:
         raise ValidationError(errors)
-    assert total is not None and out is not None
+    total, out = engine.fen_to_decimal(fen["total_amount"]), engine.fen_to_decimal(fen["out_of_scope_amount"])
     digest = request_hash(
         claim_id=claim_id,
         id_number=person.id_number,
@@ -389,17 +381,6 @@ def claim_create(
     return _claim_insert(data, source=source, user=user)[0]
 
 
-def major_case_for(*, person_id: int, on: date) -> int | None:
-    """关联大病救治 The pk of the person's major-disease case with the latest diagnosis date on or
-    before ``on`` (ties: the newest case), or None."""
-    return (
-        MajorDiseaseCase.objects.filter(person_id=person_id, diagnosed_on__lte=on)
-        .order_by("-diagnosed_on", "-pk")
-        .values_list("pk", flat=True)
-        .first()
-    )
-
-
 def _claim_insert(
     data: ClaimInput,
     *,
@@ -409,8 +390,8 @@ def _claim_insert(
     status: str = ClaimStatus.PENDING,
     then: list[tuple[str, list[Any]]] | None = None,
 ) -> tuple[Claim, list[list[tuple[Any, ...]]]]:
-    """Store the claim with one ``INSERT``: the major-disease case link (``major_case_for``) is a
-    sub-select of the statement. ``status`` is ``settled`` only inside ``claim_submit``'s
+    """Store the claim with one ``INSERT``: the major-disease case link (the rule
+    ``treatment.selectors.major_case_query``, compiled to SQL) is a sub-select of the statement. ``status`` is ``settled`` only inside ``claim_submit``'s
     transaction, which settles the claim or rolls it back. The statements ``then`` run right after
     the ``INSERT``, in the same round trip on PostgreSQL (``execute_statements``): their rows are
     returned (only without ``savepoint``)."""
@@ -446,12 +427,7 @@ def _claim_insert(
         validate_unique=False,
         validate_constraints=False,
     )
-    case = MajorDiseaseCase._meta.db_table
-    major_case = (
-        f"(SELECT id FROM {case} WHERE person_id = %s AND diagnosed_on <= %s "  # noqa: S608 (table and column names from the models)
-        "ORDER BY diagnosed_on DESC, id DESC LIMIT 1)",
-        [data.person.pk, connection.ops.adapt_datefield_value(data.discharged_on)],
-    )
+    major_case = major_case_sql(person_id=data.person.pk, on=data.discharged_on)
     after: list[list[tuple[Any, ...]]] = []
     try:
         if savepoint:
@@ -661,7 +637,6 @@ __all__ = [
     "claim_settle",
     "claim_submit",
     "claim_validate",
-    "major_case_for",
     "policies_install_presets",
     "policy_install_preset",
     "policy_update",
