@@ -64,6 +64,17 @@ def paid_fen(amounts: Int64Array) -> Int64Array:
     return paid
 
 
+def funds_ratio(
+    counted: Decimal, basic: Decimal, critical: Decimal, aid: Decimal, supplementary: Decimal
+) -> Decimal | None:
+    """实际报销比例 of amounts in yuan (sums over claims, e.g. a ledger's case or totals row):
+    (basic + critical + aid + supplementary) ÷ counted, unrounded (the caller formats it); None when
+    nothing is counted. One settlement's stored ratio is ``settlement_ratio`` (6 decimals)."""
+    if not counted:
+        return None
+    return (basic + critical + aid + supplementary) / counted
+
+
 def settlement_ratio(result: ClaimSettlement) -> Decimal | None:
     """The reimbursement ratio of one settlement (6 decimals, half-up)."""
     counted, _, basic, critical, aid, supplementary, _ = result.amounts_fen
