@@ -117,6 +117,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "jkfp.web.middleware.NoStoreMiddleware",  # Cache-Control: no-store on every signed-in response
     "django.contrib.messages.middleware.MessageMiddleware",
     "jkfp.web.accounts.PasswordChangeRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -175,12 +176,16 @@ LOGIN_URL = "web:login"
 LOGIN_REDIRECT_URL = "web:home"
 LOGOUT_REDIRECT_URL = "web:login"
 
-# Login throttling (django-axes): 5 failures per user name and address lock for 15 minutes.
-AXES_FAILURE_LIMIT = 5
+# Login throttling (django-axes, jkfp/accounts/throttle.py): 5 failures of one account from any
+# address, or 20 from one address for any accounts, lock it for 15 minutes (site and /admin/ alike);
+# a county administrator unlocks an account on the users page.
+AXES_FAILURE_LIMIT = int(os.environ.get("JKFP_LOGIN_ACCOUNT_FAILURES", "5"))
+LOGIN_ADDRESS_FAILURE_LIMIT = int(os.environ.get("JKFP_LOGIN_ADDRESS_FAILURES", "20"))
 AXES_COOLOFF_TIME = 0.25
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_HANDLER = "jkfp.accounts.throttle.LoginThrottleHandler"
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "web/accounts/locked.html"
+AXES_LOCKOUT_CALLABLE = "jkfp.web.accounts.login_locked"
 AXES_VERBOSE = False
 
 LANGUAGE_CODE = "zh-hans"
@@ -211,6 +216,16 @@ IMPORT_DIR = VAR_DIR / "imports"
 # half-read. nginx's client_max_body_size is this plus 1 MB for the form around the file.
 UPLOAD_MAX_MB = _env_int("JKFP_UPLOAD_MAX_MB", 100)
 UPLOAD_MAX_BYTES = UPLOAD_MAX_MB * 1024 * 1024
+# 读取上限 Every CSV/XLSX (web or command line) is read within these (jkfp/core/tablebounds.py): a
+# workbook's parts unpacked (a 1M-row roster .xlsx unpacks to about 440 MB), data rows, columns and
+# characters per cell (Excel's own limit). Over a limit the import fails with the limit named.
+IMPORT_MAX_INFLATED_MB = _env_int("JKFP_IMPORT_MAX_INFLATED_MB", 1024)
+IMPORT_MAX_ROWS = _env_int("JKFP_IMPORT_MAX_ROWS", 2_000_000)
+IMPORT_MAX_COLUMNS = _env_int("JKFP_IMPORT_MAX_COLUMNS", 300)
+IMPORT_MAX_CELL_CHARS = _env_int("JKFP_IMPORT_MAX_CELL_CHARS", 32_767)
+# 后台任务内存上限 Each worker process's data memory ceiling (RLIMIT_DATA, MB; 0: none): a task that
+# needs more fails alone (MemoryError, or the process ends and is restarted), never the site.
+WORKER_MEMORY_MB = _env_int("JKFP_WORKER_MEMORY_MB", 4096)
 # 数据清理 Error reports of imports are kept this many days; task results and throttling records too.
 ERROR_REPORT_DAYS = _env_int("JKFP_ERROR_REPORT_DAYS", 30)
 TASK_RESULT_DAYS = _env_int("JKFP_TASK_RESULT_DAYS", 30)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseBase
+from django.utils.cache import add_never_cache_headers, patch_cache_control
 
 from jkfp.accounts.models import User
 
@@ -31,3 +32,11 @@ class SessionApiRequest(HttpRequest):
     """A request of the session-authenticated API (the offline app): ``request.auth`` is its ``User``."""
 
     auth: User
+
+
+def no_store(response: HttpResponseBase) -> HttpResponseBase:
+    """不缓存 Mark ``response`` as never to be stored by a browser or proxy (``Cache-Control: no-store``):
+    every page, file and API answer that may hold personal data (issue 17 §8)."""
+    add_never_cache_headers(response)  # max-age=0, no-cache, no-store, must-revalidate, private
+    patch_cache_control(response, no_store=True, private=True)
+    return response

@@ -73,6 +73,7 @@ class AuditAction(models.TextChoices):
     CHANGE = "change", "修改记录"
     PASSWORD_CHANGE = "password_change", "修改密码"
     PASSWORD_RESET = "password_reset", "重置密码"
+    UNLOCK = "unlock", "解除登录锁定"
 
 
 class AuditEvent(models.Model):

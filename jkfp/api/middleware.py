@@ -20,6 +20,8 @@ from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.security import SecurityMiddleware
 from django.urls import get_resolver
 
+from jkfp.accounts.http import no_store
+
 API_PREFIX = "/api/"
 # Session-authenticated API paths: they need the session, CSRF and user middleware.
 SESSION_API_PREFIXES = ("/api/v1/offline/",)
@@ -54,5 +56,6 @@ class ApiFastPathMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         path = request.path_info
         if path.startswith(API_PREFIX) and not path.startswith(SESSION_API_PREFIXES):
-            return self.api(request)
+            # Every answer of the hospital API is about a hospital's claims and patients: never stored.
+            return no_store(self.api(request))
         return self.get_response(request)

@@ -550,6 +550,16 @@ def person_cards(*, person: Person) -> list[ChronicCard]:
     )
 
 
+def card_valid_on(*, person_id: int, disease_id: int, on: date) -> ChronicCard | None:
+    """有效慢病卡 The person's card for the disease valid on ``on`` (certified on or before it, valid to
+    on or after it or without an end), or None — what an outpatient claim (门诊慢特病) needs."""
+    return (
+        ChronicCard.objects.filter(person_id=person_id, disease_id=disease_id, certified_on__lte=on)
+        .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=on))
+        .first()
+    )
+
+
 def card_diseases() -> QuerySet[Disease]:
     """可办慢病卡的病种 Chronic and special chronic catalogue diseases."""
     return Disease.objects.filter(kind__in=(DiseaseKind.CHRONIC, DiseaseKind.SPECIAL_CHRONIC)).order_by(

@@ -32,6 +32,7 @@ from jkfp.engine.claims import (
     decimal_to_fen,
     fen_to_decimal,
     out_of_scope_above_total,
+    paid_reasons,
     parse_amount_fen,
     validate_claim_columns,
 )
@@ -122,6 +123,7 @@ __all__ = [
     "loads_policy",
     "out_of_scope_above_total",
     "paid_fen",
+    "paid_reasons",
     "parse_amount_fen",
     "parse_policy",
     "preset_names",

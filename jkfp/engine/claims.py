@@ -127,8 +127,8 @@ class ClaimValueError(ValueError):
 # The rules of one claim's own fields live here, in the engine's claim validation, with their
 # messages: the claims-file validation below (``jkfp settle``), ``Claim`` itself, the API schema, the
 # window's forms, the claim import and the settlement services use them (amounts: ``amount_fen``;
-# out_of_scope ≤ total: ``out_of_scope_above_total``; dates: ``claim_date_reasons``; kind, disease
-# and paid amounts: the reasons above).
+# out_of_scope ≤ total: ``out_of_scope_above_total``; dates: ``claim_date_reasons``; §7 paid amounts:
+# ``paid_reasons``; kind and disease: the reasons above).
 OUT_OF_SCOPE_ABOVE_TOTAL: Final = ("目录外费用不能大于医疗总费用", "out_of_scope exceeds total")
 AMOUNT_INVALID: Final = (
     "金额不合法：{reason}",
@@ -141,6 +141,40 @@ DISCHARGE_BEFORE_ADMIT: Final = (
     "出院日期不能早于入院日期",
     "the discharge date is before the admission date",
 )
+
+
+def paid_reasons(
+    *,
+    given: tuple[bool, bool],
+    paid_fen: tuple[int | None, int | None],
+    in_scope_fen: int | None,
+    outpatient: bool = False,
+) -> dict[str, tuple[str, str]]:
+    """统筹地已结算 The problems of a claim's §7 paid amounts, by field (``basic_paid``,
+    ``critical_paid``): for a stay only; both or neither; their sum within the in-scope cost
+    (basic alone above it is basic's problem, else the sum is critical's). ``given``: whether each
+    was filled in; ``paid_fen``: its value (None: absent or not an amount — the caller reports that);
+    ``in_scope_fen``: total − out_of_scope, None when those are not valid. The claims-file validation
+    below applies the same rule by column."""
+    names = ("basic_paid", "critical_paid")
+    out: dict[str, tuple[str, str]] = {}
+    if outpatient:
+        out.update({name: PAID_OUTPATIENT_REASON for name, g in zip(names, given, strict=True) if g})
+    if any(given):
+        out.update({name: PAID_PAIR_REASON for name, g in zip(names, given, strict=True) if not g})
+    basic, critical = paid_fen
+    if (
+        all(given)
+        and not outpatient
+        and basic is not None
+        and critical is not None
+        and in_scope_fen is not None
+    ):
+        if basic > in_scope_fen:
+            out["basic_paid"] = paid_over_scope_reason(in_scope_fen)
+        elif basic + critical > in_scope_fen:
+            out["critical_paid"] = paid_over_scope_reason(in_scope_fen)
+    return out
 
 
 def claim_date_reasons(
@@ -576,6 +610,8 @@ class ValidatedClaims:
     source_index: Int64Array  # for each row of ``table``, its 0-based position among the data rows
     errors: tuple[RowError, ...]  # sorted by row, then column order
     row_count: int  # data rows read
+    # Valid rows discharged outside the policy's validity, accepted only with ``any_date`` (what-if).
+    outside_validity: int = 0
 
 
 def parse_fen_matrix(column: TextColumn) -> tuple[Int64Array, BoolArray]:
@@ -671,6 +707,7 @@ def validate_claim_columns(
     policy: Policy,
     check_person_ids: PersonIdCheck | None = None,
     headers: Mapping[str, str] | None = None,
+    any_date: bool = False,
 ) -> ValidatedClaims:
     """校验结算申请 Validate the cells of a claims file (canonical column → cells) against ``policy``.
 
@@ -689,6 +726,9 @@ def validate_claim_columns(
 
     Errors name the column as written in the file's header (``headers``) when known; one error
     per cell, sorted by row and column.
+
+    ``any_date`` (the what-if of ``jkfp settle``, issue 18 item 7): a discharge date outside the
+    policy's validity is no error; such valid rows are counted in ``outside_validity``.
     """
     missing = [c for c in COLUMN_ORDER if c not in columns]
     if missing:
@@ -786,7 +826,9 @@ def validate_claim_columns(
         f"出院日期不在政策有效期（{policy.valid_from} 至 {policy.valid_to}）内",
         f"discharge date outside the policy's validity ({policy.valid_from} to {policy.valid_to})",
     )
-    report(where(day_ok & ((day < lo) | (day > hi))), "discharge_date", lambda _: outside)
+    outside_rows = day_ok & ((day < lo) | (day > hi))
+    if not any_date:
+        report(where(outside_rows), "discharge_date", lambda _: outside)
 
     # level, in_county, referred: one character.
     flags: dict[str, Int64Array] = {}
@@ -919,7 +961,13 @@ def validate_claim_columns(
         basic_paid_fen=basic_paid[pick],
         critical_paid_fen=critical_paid[pick],
     )
-    return ValidatedClaims(table=table, source_index=valid_rows, errors=errors, row_count=n)
+    return ValidatedClaims(
+        table=table,
+        source_index=valid_rows,
+        errors=errors,
+        row_count=n,
+        outside_validity=int(np.count_nonzero(outside_rows & ~bad)) if any_date else 0,
+    )
 
 
 def _always(reason: tuple[str, str]) -> Callable[[int], tuple[str, str]]:

@@ -316,6 +316,7 @@ class ImportKind(models.TextChoices):
     TELEMEDICINE = "telemedicine", "远程医疗"
     TRAINING = "training", "培训"
     COVERAGE = "coverage", "卫生院覆盖村（例外）"
+    CARDS = "cards", "慢病卡"
 
 
 class ImportStatus(models.TextChoices):

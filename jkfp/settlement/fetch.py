@@ -243,6 +243,8 @@ def engine_claim(claim: Claim, category: str, id_number: str) -> engine.Claim:
         referred=claim.referred,
         total_amount=claim.total_amount,
         out_of_scope_amount=claim.out_of_scope_amount,
+        basic_paid_amount=claim.basic_paid_amount,
+        critical_paid_amount=claim.critical_paid_amount,
     )
 
 
@@ -331,6 +333,8 @@ class YearClaims:
     cur_policy: np.ndarray  # 0: none
     cur_category: list[str]
     cur_amounts: np.ndarray  # (n, 7) fen; zeros when none
+    basic_paid: np.ndarray  # fen; NOT_PAID (-1) unless settled elsewhere (§7)
+    critical_paid: np.ndarray
 
     def __len__(self) -> int:
         return len(self.claim_id)
@@ -352,6 +356,8 @@ class YearClaims:
             cur_policy=self.cur_policy[rows],
             cur_category=[self.cur_category[i] for i in ids],
             cur_amounts=self.cur_amounts[rows],
+            basic_paid=self.basic_paid[rows],
+            critical_paid=self.critical_paid[rows],
         )
 
 
@@ -375,7 +381,9 @@ def _year_claims_cursor(*, year: int, statuses: Sequence[str]) -> YearClaims:
     sql = (
         "SELECT c.id, c.claim_id, c.person_id, c.discharged_on, c.level, c.in_county, c.referred, "  # noqa: S608
         "CAST(ROUND(c.total_amount * 100) AS BIGINT), CAST(ROUND(c.out_of_scope_amount * 100) AS BIGINT), "
-        f"c.status, s.id, s.policy_id, s.category, {', '.join(fen)} "
+        f"c.status, s.id, s.policy_id, s.category, {', '.join(fen)}, "
+        "COALESCE(CAST(ROUND(c.basic_paid_amount * 100) AS BIGINT), -1), "
+        "COALESCE(CAST(ROUND(c.critical_paid_amount * 100) AS BIGINT), -1) "
         f"FROM {_q(c)} c LEFT JOIN {_q(s)} s ON s.claim_id = c.id AND s.is_current "
         f"WHERE c.discharged_on >= %s AND c.discharged_on <= %s AND c.status IN ({marks})"
     )
@@ -437,6 +445,8 @@ def _year_claims_copy(*, year: int, statuses: Sequence[str]) -> YearClaims:
         "COALESCE(array_position(%s::text[], s.category::text), CASE WHEN s.id IS NULL THEN 0 ELSE -1 END)",
         *fen,
         "octet_length(c.claim_id)",
+        "COALESCE(CAST(c.basic_paid_amount * 100 AS BIGINT), -1)",  # §7; -1: not settled elsewhere
+        "COALESCE(CAST(c.critical_paid_amount * 100 AS BIGINT), -1)",
     ]
     arrays = ", ".join(f"array_agg(CAST({v} AS BIGINT))" for v in values)
     sql = (
@@ -495,12 +505,14 @@ def _year_claims_copy(*, year: int, statuses: Sequence[str]) -> YearClaims:
         cur_policy=m[:, 10].copy(),
         cur_category=cur_category,
         cur_amounts=np.ascontiguousarray(m[:, 12:19]),
+        basic_paid=m[:, 20].copy(),
+        critical_paid=m[:, 21].copy(),
     )
 
 
 def _columns(rows: list[tuple[Any, ...]], cache: dict[Any, int]) -> YearClaims:
     n = len(rows)
-    cols: list[Any] = list(zip(*rows, strict=True)) if n else [() for _ in range(20)]
+    cols: list[Any] = list(zip(*rows, strict=True)) if n else [() for _ in range(22)]
 
     def ints(values: Iterable[Any]) -> np.ndarray:
         return np.fromiter((0 if v is None else int(v) for v in values), dtype=np.int64, count=n)
@@ -523,6 +535,8 @@ def _columns(rows: list[tuple[Any, ...]], cache: dict[Any, int]) -> YearClaims:
         cur_policy=ints(cols[11]),
         cur_category=[v or "" for v in cols[12]],
         cur_amounts=amounts,
+        basic_paid=ints(cols[20]),
+        critical_paid=ints(cols[21]),
     )
 
 
@@ -624,6 +638,7 @@ class YearFacts:
         """The engine's input: the year's rows (row ``i`` with policy ``policy[i]`` and its category)
         and the parsed policies they name."""
         yc = self.claims
+        elsewhere = bool((yc.basic_paid >= 0).any())  # any stay settled elsewhere (§7)
         table = engine.YearTable(
             claim_id=yc.claim_id,
             person=yc.person,
@@ -633,6 +648,8 @@ class YearFacts:
             referred=yc.referred,
             total=yc.total,
             out_of_scope=yc.oos,
+            basic_paid=yc.basic_paid if elsewhere else None,
+            critical_paid=yc.critical_paid if elsewhere else None,
             policy=self.policy,
             category=self.category,
         )

@@ -42,6 +42,7 @@ from jkfp.core.bulkdb import (
 )
 from jkfp.core.importing import has_control_chars
 from jkfp.core.signals import send_data_changed
+from jkfp.engine.claims import PAID_PAIR_REASON
 from jkfp.regions.models import Institution
 from jkfp.registry.models import Person
 from jkfp.settlement import fetch, store
@@ -67,10 +68,14 @@ from jkfp.treatment.selectors import major_case_sql, referral_flag
 
 POLICY_ROLES = frozenset({Role.COUNTY_ADMIN})
 SETTLE_ROLES = frozenset({Role.HOSPITAL, Role.COUNTY_ADMIN})
+# Stays settled elsewhere (§7, 事后补助): registered by the county, not at a hospital window.
+ELSEWHERE_ROLES = frozenset({Role.COUNTY_ADMIN, Role.FUND})
 REVERSE_ROLES = frozenset({Role.HOSPITAL, Role.COUNTY_ADMIN})
 
 ERR_ROLE_POLICY = "只有县卫健局管理员可以上传结算政策"
 ERR_ROLE_SETTLE = "只有定点医疗机构结算窗口和县卫健局管理员可以办理结算"
+ERR_ROLE_ELSEWHERE = "只有县卫健局管理员和医保局·民政可以登记统筹地已结算的住院"
+ERR_PAID_PAIR = PAID_PAIR_REASON[0]
 ERR_ROLE_REVERSE = "只有定点医疗机构结算窗口和县卫健局管理员可以冲销结算"
 ERR_OTHER_INSTITUTION = "只能办理本机构的结算业务"
 ERR_NO_INSTITUTION = "您的账号未绑定医疗机构，不能办理结算"
@@ -291,6 +296,8 @@ class ClaimInput:
     referred: bool | None
     admission: Admission | None
     request_hash: str
+    basic_paid_amount: Decimal | None = None  # §7: settled elsewhere
+    critical_paid_amount: Decimal | None = None
 
 
 def claim_validate(
@@ -305,8 +312,13 @@ def claim_validate(
     referred: bool | None = None,
     admission: Admission | None = None,
     today: date | None = None,
+    basic_paid_amount: Decimal | str | None = None,
+    critical_paid_amount: Decimal | str | None = None,
 ) -> ClaimInput:
-    """校验结算申请 Check a claim's inputs; ``ValidationError({field: message})`` listing every problem."""
+    """校验结算申请 Check a claim's inputs; ``ValidationError({field: message})`` listing every problem.
+
+    A stay settled elsewhere (§7) gives both ``basic_paid_amount`` and ``critical_paid_amount``
+    (the engine's rules: both or neither, their sum within the in-scope cost)."""
     today = today or timezone.localdate()
     errors: dict[str, str] = {}
     claim_id = (claim_id or "").strip()
@@ -320,6 +332,25 @@ def claim_validate(
             errors.update({k: v[0] for k, v in exc.message_dict.items()})
     if len(fen) == 2 and engine.out_of_scope_above_total(fen["total_amount"], fen["out_of_scope_amount"]):
         errors["out_of_scope_amount"] = ERR_OUT_OF_SCOPE_GT_TOTAL
+    paid: dict[str, int | None] = {"basic_paid_amount": None, "critical_paid_amount": None}
+    given: list[bool] = []
+    for field, paid_value in zip(paid, (basic_paid_amount, critical_paid_amount), strict=True):
+        given.append(not (paid_value is None or (isinstance(paid_value, str) and not paid_value.strip())))
+        if paid_value is not None and given[-1]:
+            try:
+                paid[field] = _amount_fen(paid_value, field)
+            except ValidationError as exc:
+                errors.update({k: v[0] for k, v in exc.message_dict.items()})
+    in_scope = None
+    if len(fen) == 2 and "out_of_scope_amount" not in errors:
+        in_scope = fen["total_amount"] - fen["out_of_scope_amount"]
+    if not any(f in errors for f in paid):
+        for name, (zh, _) in engine.paid_reasons(
+            given=(given[0], given[1]),
+            paid_fen=(paid["basic_paid_amount"], paid["critical_paid_amount"]),
+            in_scope_fen=in_scope,
+        ).items():
+            errors[f"{name}_amount"] = zh
     errors.update(
         _date_errors(
             admitted_on=admitted_on, discharged_on=discharged_on, today=today, born=person.birth_date
@@ -333,6 +364,10 @@ def claim_validate(
     if errors:
         raise ValidationError(errors)
     total, out = engine.fen_to_decimal(fen["total_amount"]), engine.fen_to_decimal(fen["out_of_scope_amount"])
+    basic_paid, critical_paid = (
+        None if v is None else engine.fen_to_decimal(v)
+        for v in (paid["basic_paid_amount"], paid["critical_paid_amount"])
+    )
     digest = request_hash(
         claim_id=claim_id,
         id_number=person.id_number,
@@ -342,9 +377,22 @@ def claim_validate(
         total_amount=total,
         out_of_scope_amount=out,
         referred=referred,
+        basic_paid_amount=basic_paid,
+        critical_paid_amount=critical_paid,
     )
     return ClaimInput(
-        claim_id, person, institution, admitted_on, discharged_on, total, out, referred, admission, digest
+        claim_id,
+        person,
+        institution,
+        admitted_on,
+        discharged_on,
+        total,
+        out,
+        referred,
+        admission,
+        digest,
+        basic_paid,
+        critical_paid,
     )
 
 
@@ -416,6 +464,8 @@ def _claim_insert(
         total_amount=data.total_amount,
         out_of_scope_amount=data.out_of_scope_amount,
         referred=flag,
+        basic_paid_amount=data.basic_paid_amount,
+        critical_paid_amount=data.critical_paid_amount,
         request_hash=data.request_hash,
         source=source,
         status=status,
@@ -464,6 +514,8 @@ def claim_submit(
     source: str = ClaimSource.API,
     user: Any = None,
     on_created: Callable[[Settlement], object] | None = None,
+    basic_paid_amount: Decimal | str | None = None,
+    critical_paid_amount: Decimal | str | None = None,
 ) -> tuple[Settlement, bool]:
     """出院结算（幂等） Create and settle a claim in one transaction; returns (current settlement, created).
 
@@ -472,9 +524,15 @@ def claim_submit(
     inputs, or after the claim was reversed, raises ``ClaimConflict``. Concurrent identical
     submissions settle once. ``on_created(settlement)`` runs inside the transaction when the claim
     is new (the API writes its audit row there: it commits with the settlement, in one commit).
+
+    With ``basic_paid_amount``/``critical_paid_amount`` it is a stay already settled elsewhere
+    (§7): registered by the county administrator or the fund office, not a hospital window.
     """
-    role_require(user, SETTLE_ROLES, ERR_ROLE_SETTLE, system=True)
-    _require_institution(user, institution.code)
+    if basic_paid_amount is not None or critical_paid_amount is not None:
+        role_require(user, ELSEWHERE_ROLES, ERR_ROLE_ELSEWHERE, system=True)
+    else:
+        role_require(user, SETTLE_ROLES, ERR_ROLE_SETTLE, system=True)
+        _require_institution(user, institution.code)
     data = claim_validate(
         claim_id=claim_id,
         person=person,
@@ -485,6 +543,8 @@ def claim_submit(
         out_of_scope_amount=out_of_scope_amount,
         referred=referred,
         admission=admission,
+        basic_paid_amount=basic_paid_amount,
+        critical_paid_amount=critical_paid_amount,
     )
     # The common case is a new claim: insert it first and look the stored one up only when the id
     # exists (a duplicate rolls this transaction back; concurrent identical posts settle once).
@@ -541,8 +601,11 @@ def claim_settle(*, claim: Claim, user: Any = None) -> Settlement:
 
     ``claim_submit`` does the same (``_settle_locked``) for the claim it has just inserted.
     """
-    role_require(user, SETTLE_ROLES, ERR_ROLE_SETTLE, system=True)
-    _require_institution(user, claim.institution_id)
+    if claim.basic_paid_amount is not None:  # a stay settled elsewhere: the county's (§7)
+        role_require(user, ELSEWHERE_ROLES, ERR_ROLE_ELSEWHERE, system=True)
+    else:
+        role_require(user, SETTLE_ROLES, ERR_ROLE_SETTLE, system=True)
+        _require_institution(user, claim.institution_id)
     # savepoint=False: inside claim_submit's transaction no savepoint pair is needed (any error
     # rolls the whole submission back); called alone it is a transaction of its own.
     with transaction.atomic(savepoint=False):

@@ -18,11 +18,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.http import require_POST
 
 from jkfp.accounts.http import AuthedRequest
 from jkfp.accounts.models import Role
 from jkfp.accounts.selectors import user_of_region, users_of_region
-from jkfp.accounts.services import user_password_change, user_password_reset
+from jkfp.accounts.services import user_password_change, user_password_reset, user_unlock
+from jkfp.accounts.throttle import lock_state, locked_usernames
 from jkfp.web.permissions import role_required
 
 # Paths a user who must change the password may still reach.
@@ -45,8 +47,35 @@ def password_change(request: AuthedRequest) -> HttpResponse:
 
 @role_required(Role.COUNTY_ADMIN)
 def user_list(request: AuthedRequest) -> HttpResponse:
-    """用户管理 The accounts of the administrator's region, with the password-reset action."""
-    return render(request, "web/accounts/users.html", {"users": users_of_region(user=request.user)})
+    """用户管理 The accounts of the administrator's region, with the password-reset and unlock actions."""
+    users = list(users_of_region(user=request.user))
+    locked = locked_usernames([u.username for u in users])
+    return render(request, "web/accounts/users.html", {"users": users, "locked": locked})
+
+
+@role_required(Role.COUNTY_ADMIN)
+@require_POST
+def user_unlock_view(request: AuthedRequest, pk: int) -> HttpResponse:
+    """解除登录锁定 Clear an account's failed logins so it can log in again at once (audited)."""
+    target = user_of_region(user=request.user, pk=pk)
+    if target is None:
+        raise Http404("没有这个用户")
+    try:
+        user_unlock(admin=request.user, user=target, request=request)
+    except PermissionDenied as exc:
+        raise Http404(str(exc)) from exc
+    messages.success(request, f"已解除 {target.username} 的登录锁定，该用户现在可以登录。")
+    return redirect("web:user_list")
+
+
+def login_locked(request: HttpRequest, response: Any = None, credentials: Any = None) -> HttpResponse:
+    """登录已锁定 django-axes' lockout answer (429): says truthfully whether the account (from every
+    address) or this address (for every account) is locked, for how long, and who can unlock it."""
+    username = str((credentials or {}).get("username") or request.POST.get("username") or "")[:150]
+    state = lock_state(
+        username, getattr(request, "axes_ip_address", "") or request.META.get("REMOTE_ADDR", "")
+    )
+    return render(request, "web/accounts/locked.html", {"lock": state}, status=429)
 
 
 @role_required(Role.COUNTY_ADMIN)

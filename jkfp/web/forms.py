@@ -84,6 +84,12 @@ class EnrolmentImportForm(forms.Form):
         _list_year(self.fields["year"])
 
 
+class CardImportForm(forms.Form):
+    """导入慢病卡 The card file (身份证号, 病种, 认定日期, 认定机构, 有效期至)."""
+
+    file = forms.FileField(label="慢病卡文件（.csv 或 .xlsx）")
+
+
 def _list_year(field: forms.Field) -> None:
     """名单年度 A list's year: this year by default, at most next year (next year's list comes in autumn)."""
     today = timezone.localdate()

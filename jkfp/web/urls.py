@@ -24,4 +24,5 @@ urlpatterns = [
     path("password/", accounts.password_change, name="password_change"),
     path("users/", accounts.user_list, name="user_list"),
     path("users/<int:pk>/password/", accounts.user_password_reset_view, name="user_password_reset"),
+    path("users/<int:pk>/unlock/", accounts.user_unlock_view, name="user_unlock"),
 ]

@@ -35,11 +35,13 @@ from jkfp.care import uploads as care_uploads
 from jkfp.registry import selectors
 from jkfp.registry.models import ImportStatus, Person
 from jkfp.registry.services import enrolment_run_start, import_run_start, person_verify
+from jkfp.settlement.uploads import cards_import_start
 from jkfp.web import exports
 from jkfp.web.capacity.forms import CapacityImportForm
 from jkfp.web.care.forms import CareImportForm
 from jkfp.web.forms import (
     AuditFilterForm,
+    CardImportForm,
     EnrolmentImportForm,
     ImportForm,
     PersonSearchForm,
@@ -56,6 +58,7 @@ SEARCH_CAP = 1000
 CARE_IMPORT_KINDS = ("contracts", "followups")
 CAPACITY_IMPORT_KINDS = ("staff", "support", "telemedicine", "training", "coverage")
 ENROLMENT_KIND = "enrolment"
+CARDS_KIND = "cards"
 
 
 class CappedPaginator(Paginator):
@@ -324,6 +327,7 @@ def _import_page(request: UploadRequest) -> HttpResponse:
     care_form = CareImportForm()
     enrolment_form = EnrolmentImportForm()
     capacity_form = CapacityImportForm()
+    cards_form = CardImportForm()
     upload_error = ""
     if request.method == "POST" and request.POST.get("kind") in CARE_IMPORT_KINDS:
         response, care_form, upload_error, status = _care_import(request)
@@ -337,6 +341,15 @@ def _import_page(request: UploadRequest) -> HttpResponse:
                 user=request.user, upload=data["file"], kind=data["kind"], request=request
             ),
             keep=("kind",),
+        )
+        if response is not None:
+            return response
+    elif request.method == "POST" and request.POST.get("kind") == CARDS_KIND:
+        response, cards_form, upload_error, status = _side_import(
+            request,
+            CardImportForm,
+            lambda data: cards_import_start(user=request.user, upload=data["file"], request=request),
+            keep=(),
         )
         if response is not None:
             return response
@@ -377,6 +390,7 @@ def _import_page(request: UploadRequest) -> HttpResponse:
         "care_form": care_form,
         "enrolment_form": enrolment_form,
         "capacity_form": capacity_form,
+        "cards_form": cards_form,
         "upload_error": upload_error,
         "runs": selectors.import_runs(user=request.user)[:20],
         "max_mb": settings.UPLOAD_MAX_BYTES // (1024 * 1024),

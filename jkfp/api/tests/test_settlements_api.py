@@ -281,3 +281,13 @@ def test_api_gives_the_fen_of_jkfp_settle_on_the_same_claims(
     by_cli = {row[0]: tuple(row[1:]) for row in rows}
     for claim_id in EXAMPLES:
         assert amounts(post_example(api_as, world, claim_id).json()) == by_cli[claim_id]
+
+
+def test_api_answers_are_never_stored(api_as: Any, world: ApiWorld) -> None:
+    for response in (
+        post_example(api_as, world, "E1"),
+        api_as("H001").get(ITEM.format(claim_id="E1")),
+        api_as("H002").get(ITEM.format(claim_id="E1")),  # a 404 too
+    ):
+        directives = {d.strip() for d in response["Cache-Control"].split(",")}
+        assert {"no-store", "private"} <= directives, response.status_code

@@ -213,9 +213,20 @@ def test_ledger_totals_equal_the_indicators(world: World, login: Any) -> None:
     fulfilled = sum(1 for r in contracts if r[headers.index("履约")] == "是")
     assert fulfilled == figures["fulfilment_rate"]["numerator"] == 1
     headers, claims, total = _ledger(client, "settlement")
-    assert len(claims) == figures["in_county_rate"]["denominator"] == 3
-    counted = sum(Decimal(str(r[headers.index("计入结算费用")])) for r in claims)
+    # Both kinds: the stays are the stays' indicators' rows, the outpatient claims the outpatient ones'.
+    kind = headers.index("就诊类别")
+    stays = [r for r in claims if r[kind] == "住院"]
+    outpatient = [r for r in claims if r[kind] == "门诊慢特病"]
+    assert len(claims) == len(stays) + len(outpatient)
+    assert len(stays) == figures["in_county_rate"]["denominator"] == 3
+    assert len(outpatient) == figures["one_stop_outpatient_count"]["denominator"] == 2
+    assert {r[headers.index("门诊慢特病病种")] for r in outpatient} == {"高血压"}
+    counted = sum(Decimal(str(r[headers.index("计入结算费用")])) for r in stays)
     assert f"{counted:.2f}" == figures["actual_reimbursement_ratio"]["denominator"]
+    counted = sum(Decimal(str(r[headers.index("计入结算费用")])) for r in outpatient)
+    personal = sum(Decimal(str(r[headers.index("个人负担")])) for r in outpatient)
+    assert f"{counted:.2f}" == figures["outpatient_personal_share"]["denominator"] == "3000.00"
+    assert f"{personal:.2f}" == figures["outpatient_personal_share"]["numerator"] == "400.00"
     _, cards, total = _ledger(client, "cards")
     assert len(cards) == figures["chronic_card_count"]["numerator"] == 2 and total == "2张"
     _, t1_roster, _ = _ledger(client, "roster", T1)
