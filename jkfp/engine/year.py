@@ -73,6 +73,17 @@ def paid_fen(amounts: Int64Array) -> Int64Array:
     return paid
 
 
+def county_subsidy(aid: Decimal, supplementary: Decimal) -> Decimal:
+    """县级补助 What the county pays of a stay settled elsewhere (§7): its own layers, medical aid +
+    the safety net (yuan)."""
+    return aid + supplementary
+
+
+def insurance_paid(basic_paid: Decimal, critical_paid: Decimal) -> Decimal:
+    """统筹地已付 What basic and critical illness insurance paid of a stay settled elsewhere (§7)."""
+    return basic_paid + critical_paid
+
+
 def funds_ratio(
     counted: Decimal, basic: Decimal, critical: Decimal, aid: Decimal, supplementary: Decimal
 ) -> Decimal | None:
