@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from decimal import Decimal
 from typing import Any, Literal
 
 from django.utils import timezone
@@ -19,21 +18,23 @@ from pydantic_core import PydanticCustomError
 
 from jkfp.core.idnumber import IdNumberError, validate_id_number
 from jkfp.engine import (
-    MAX_CLAIM_AMOUNT_FEN,
+    AMOUNT_INVALID,
+    DISCHARGE_BEFORE_ADMIT,
     OUT_OF_SCOPE_ABOVE_TOTAL,
-    decimal_to_fen,
-    fen_to_decimal,
+    ClaimValueError,
+    amount_fen,
+    claim_date_reasons,
     out_of_scope_above_total,
 )
 
 AMOUNT_PATTERN = r"^[0-9]{1,9}\.[0-9]{2}$"
 CLAIM_ID_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z_.\-]{0,63}$"
-MAX_AMOUNT = fen_to_decimal(MAX_CLAIM_AMOUNT_FEN)
 
+# The wire format of an amount (exactly two decimals) is the API's; the rules of a claim's fields and
+# their messages are the engine's (``engine/claims.py``), as everywhere else.
 ERR_AMOUNT_FORMAT = '应为带两位小数的金额文本，如 "1234.50"'
-ERR_AMOUNT_MAX = "超过上限 100000000.00 元，疑为错误"
 ERR_OUT_OF_SCOPE_ABOVE_TOTAL = f"{OUT_OF_SCOPE_ABOVE_TOTAL[0]}（total_amount）"
-ERR_DISCHARGE_BEFORE_ADMISSION = "不能早于入院日期（admitted_on）"
+ERR_DISCHARGE_BEFORE_ADMISSION = f"{DISCHARGE_BEFORE_ADMIT[0]}（admitted_on）"
 ERR_CLAIM_ID = "只能由字母、数字、下划线、点和连字符组成，最长64位"
 
 
@@ -100,27 +101,37 @@ class SettlementIn(Schema):
     @field_validator("total_amount")
     @classmethod
     def _total(cls, value: str) -> str:
-        if Decimal(value) > MAX_AMOUNT:
-            raise _custom(ERR_AMOUNT_MAX)
+        _fen(value)
         return value
 
     @field_validator("out_of_scope_amount")
     @classmethod
     def _out_of_scope(cls, value: str, info: ValidationInfo) -> str:
         total = info.data.get("total_amount")
-        if total is not None and out_of_scope_above_total(
-            decimal_to_fen(Decimal(total)), decimal_to_fen(Decimal(value))
-        ):
+        if total is not None and out_of_scope_above_total(_fen(total), _fen(value)):
             raise _custom(ERR_OUT_OF_SCOPE_ABOVE_TOTAL)
         return value
 
     @field_validator("discharged_on")
     @classmethod
     def _discharged(cls, value: date, info: ValidationInfo) -> date:
-        admitted = info.data.get("admitted_on")
-        if admitted is not None and value < admitted:
+        reasons = claim_date_reasons(
+            admitted_on=info.data.get("admitted_on"), discharged_on=value, today=timezone.localdate()
+        )
+        reason = reasons.get("discharged_on")
+        if reason == DISCHARGE_BEFORE_ADMIT:
             raise _custom(ERR_DISCHARGE_BEFORE_ADMISSION)
+        if reason is not None:
+            raise _custom(reason[0])
         return value
+
+
+def _fen(value: str) -> int:
+    """An amount by the engine's rule (``engine.amount_fen``), or the engine's message."""
+    try:
+        return amount_fen(value)
+    except ClaimValueError as exc:
+        raise _custom(AMOUNT_INVALID[0].format(reason=exc.zh)) from exc
 
 
 class ReverseIn(Schema):

@@ -124,9 +124,77 @@ class ClaimValueError(ValueError):
         self.en = en
 
 
-# The rules of one claim's own fields live here, in the engine's claim validation: the claims-file
-# validation below, ``Claim`` itself, the API schema, the imports and the settlement services use them.
+# The rules of one claim's own fields live here, in the engine's claim validation, with their
+# messages: the claims-file validation below (``jkfp settle``), ``Claim`` itself, the API schema, the
+# window's forms, the claim import and the settlement services use them (amounts: ``amount_fen``;
+# out_of_scope ≤ total: ``out_of_scope_above_total``; dates: ``claim_date_reasons``; §7 paid amounts:
+# ``paid_reasons``; kind and disease: the reasons above).
 OUT_OF_SCOPE_ABOVE_TOTAL: Final = ("目录外费用不能大于医疗总费用", "out_of_scope exceeds total")
+AMOUNT_INVALID: Final = (
+    "金额不合法：{reason}",
+    "invalid amount: {reason}",
+)  # reason: a ``ClaimValueError``'s
+ADMIT_FUTURE: Final = ("入院日期不能晚于今天", "the admission date is in the future")
+ADMIT_BEFORE_BIRTH: Final = ("入院日期不能早于出生日期", "the admission date is before the birth date")
+DISCHARGE_FUTURE: Final = ("出院日期不能晚于今天", "the discharge date is in the future")
+DISCHARGE_BEFORE_ADMIT: Final = (
+    "出院日期不能早于入院日期",
+    "the discharge date is before the admission date",
+)
+
+
+def paid_reasons(
+    *,
+    given: tuple[bool, bool],
+    paid_fen: tuple[int | None, int | None],
+    in_scope_fen: int | None,
+    outpatient: bool = False,
+) -> dict[str, tuple[str, str]]:
+    """统筹地已结算 The problems of a claim's §7 paid amounts, by field (``basic_paid``,
+    ``critical_paid``): for a stay only; both or neither; their sum within the in-scope cost
+    (basic alone above it is basic's problem, else the sum is critical's). ``given``: whether each
+    was filled in; ``paid_fen``: its value (None: absent or not an amount — the caller reports that);
+    ``in_scope_fen``: total − out_of_scope, None when those are not valid. The claims-file validation
+    below applies the same rule by column."""
+    names = ("basic_paid", "critical_paid")
+    out: dict[str, tuple[str, str]] = {}
+    if outpatient:
+        out.update({name: PAID_OUTPATIENT_REASON for name, g in zip(names, given, strict=True) if g})
+    if any(given):
+        out.update({name: PAID_PAIR_REASON for name, g in zip(names, given, strict=True) if not g})
+    basic, critical = paid_fen
+    if (
+        all(given)
+        and not outpatient
+        and basic is not None
+        and critical is not None
+        and in_scope_fen is not None
+    ):
+        if basic > in_scope_fen:
+            out["basic_paid"] = paid_over_scope_reason(in_scope_fen)
+        elif basic + critical > in_scope_fen:
+            out["critical_paid"] = paid_over_scope_reason(in_scope_fen)
+    return out
+
+
+def claim_date_reasons(
+    *, admitted_on: date | None, discharged_on: date | None, today: date, born: date | None = None
+) -> dict[str, tuple[str, str]]:
+    """入出院日期 The problems of a claim's dates, by field (``admitted_on``, ``discharged_on``): none
+    in the future, admission not before birth, discharge not before admission. A date that is None
+    (absent or unreadable) is not checked."""
+    out: dict[str, tuple[str, str]] = {}
+    if admitted_on is not None:
+        if admitted_on > today:
+            out["admitted_on"] = ADMIT_FUTURE
+        elif born is not None and admitted_on < born:
+            out["admitted_on"] = ADMIT_BEFORE_BIRTH
+    if discharged_on is not None:
+        if discharged_on > today:
+            out["discharged_on"] = DISCHARGE_FUTURE
+        elif admitted_on is not None and discharged_on < admitted_on:
+            out["discharged_on"] = DISCHARGE_BEFORE_ADMIT
+    return out
 
 
 @overload
@@ -159,6 +227,17 @@ def parse_amount_fen(text: str) -> int:
             f"absurd amount: above {MAX_CLAIM_AMOUNT_FEN // 100} yuan",
         )
     return fen
+
+
+def amount_fen(value: Decimal | str | int) -> int:
+    """金额 A claim amount — text as typed, a Decimal or whole yuan — as integer fen, by the rule of
+    ``parse_amount_fen`` (≥ 0, at most two decimals, at most ``MAX_CLAIM_AMOUNT_FEN``); a
+    ``ClaimValueError`` names the problem (``AMOUNT_INVALID`` is its message in a form or a report)."""
+    if isinstance(value, Decimal):
+        text = format(value, "f") if value.is_finite() else str(value)
+    else:
+        text = str(value).strip()
+    return parse_amount_fen(text)
 
 
 def fen_to_decimal(fen: int) -> Decimal:

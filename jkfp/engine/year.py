@@ -73,6 +73,28 @@ def paid_fen(amounts: Int64Array) -> Int64Array:
     return paid
 
 
+def county_subsidy(aid: Decimal, supplementary: Decimal) -> Decimal:
+    """县级补助 What the county pays of a stay settled elsewhere (§7): its own layers, medical aid +
+    the safety net (yuan)."""
+    return aid + supplementary
+
+
+def insurance_paid(basic_paid: Decimal, critical_paid: Decimal) -> Decimal:
+    """统筹地已付 What basic and critical illness insurance paid of a stay settled elsewhere (§7)."""
+    return basic_paid + critical_paid
+
+
+def funds_ratio(
+    counted: Decimal, basic: Decimal, critical: Decimal, aid: Decimal, supplementary: Decimal
+) -> Decimal | None:
+    """实际报销比例 of amounts in yuan (sums over claims, e.g. a ledger's case or totals row):
+    (basic + critical + aid + supplementary) ÷ counted, unrounded (the caller formats it); None when
+    nothing is counted. One settlement's stored ratio is ``settlement_ratio`` (6 decimals)."""
+    if not counted:
+        return None
+    return (basic + critical + aid + supplementary) / counted
+
+
 def settlement_ratio(result: ClaimSettlement) -> Decimal | None:
     """The reimbursement ratio of one settlement (6 decimals, half-up)."""
     counted, _, basic, critical, aid, supplementary, _ = result.amounts_fen
@@ -98,11 +120,14 @@ def settlement_order(person: Int64Array, day: Int64Array, claim_id: ClaimIds) ->
     return order
 
 
-def settle_in_order(items: Sequence[tuple[Policy, Claim]], *, trace: bool = True) -> list[ClaimSettlement]:
-    """逐笔顺序重算 Settle one person's claims of one year in settlement order from a zero year-to-date,
-    each with its own policy (the reference engine, with a trace); results in settlement order."""
+def settle_in_order(
+    items: Sequence[tuple[Policy, Claim]], *, start: YearToDate | None = None, trace: bool = True
+) -> list[ClaimSettlement]:
+    """逐笔顺序重算 Settle one person's claims of one year in settlement order, each with its own policy
+    (the reference engine, with a trace), from ``start`` (a zero year-to-date when None: the person's
+    whole year; else the sums of the claims before these); results in settlement order."""
     chain = sorted(items, key=lambda item: (item[1].discharge_on, item[1].claim_id))
-    ytd = YearToDate()
+    ytd = start if start is not None else YearToDate()
     out: list[ClaimSettlement] = []
     for policy, claim in chain:
         result = settle_claim(policy, claim, ytd, trace=trace)

@@ -1,12 +1,12 @@
 """批量结算与重算 Whole-year settlement in bulk: ``jkfp settle-claims`` and ``jkfp resettle``.
 
 The three steps of every settlement, for a whole year in one transaction: fetch
-(``fetch.load_year``: one query for the year's claims with their current settlement, amounts as
-integer fen; ``fetch.year_inputs``: the policy in force and the category of each pending claim),
-engine (``jkfp.engine.settle_year``: the batch engine, int64 fen, equal to the reference engine to
-the fen, with the year-to-date sums and which claims a change reaches) and store
-(``store.settlements_insert``, ``store.ledgers_store``: PostgreSQL ``COPY`` into temporary tables
-and set-based statements; plain ``executemany`` on SQLite). Rows written here store no trace
+(``fetch.facts(year=…)``: one query for the year's claims with their current settlement, amounts
+as integer fen, and the policy in force and the category of each pending claim), engine
+(``jkfp.engine.settle_year``: the batch engine, int64 fen, equal to the reference engine to the
+fen, with the year-to-date sums and which claims a change reaches) and store
+(``store.save(store.Writes.of_year(…))``: PostgreSQL ``COPY`` into temporary tables and set-based
+statements; plain ``executemany`` on SQLite). Rows written here store no trace
 (``selectors.settlement_trace`` recomputes it from the stored inputs and ``ytd_before_fen``).
 
 Locking: on PostgreSQL the ledger table is locked ``IN EXCLUSIVE MODE`` for the transaction, so
@@ -44,8 +44,7 @@ from jkfp.settlement.compute import (
     engine_policy,
     outpatient_problem,
 )
-from jkfp.settlement.fetch import AMOUNT_FIELDS, YearClaims, _q, load_year
-from jkfp.settlement.fetch import load_year_rows as _load_year_rows  # noqa: F401 (tests compare both readers)
+from jkfp.settlement.fetch import AMOUNT_FIELDS, YearClaims, _q
 from jkfp.settlement.models import (
     Claim,
     ClaimStatus,
@@ -55,7 +54,6 @@ from jkfp.settlement.models import (
     YearLedger,
 )
 from jkfp.settlement.selectors import policy_latest
-from jkfp.settlement.store import ledgers_store as _store_ledgers
 
 FUNDS = ("basic", "critical", "aid", "supplementary")
 RESETTLE_ROLES = frozenset({Role.COUNTY_ADMIN})
@@ -69,14 +67,6 @@ ERR_OUTPATIENT_UNSETTLEABLE = "{problem}：该年度有{count}笔门诊慢特病
 
 
 # --------------------------------------------------------------------------- computing
-
-
-def _settle(
-    yc: YearClaims, policy_pk: np.ndarray, category: Sequence[str], policies: dict[int, Policy]
-) -> engine.YearSettlement:
-    """The engine's settlement of the year's rows, row ``i`` with policy ``policy_pk[i]`` and its category."""
-    parsed = {int(pk): engine_policy(policies[int(pk)]) for pk in np.unique(policy_pk)}
-    return engine.settle_year(fetch.year_table(yc, policy_pk, category), parsed)
 
 
 # --------------------------------------------------------------------------- writing
@@ -201,24 +191,21 @@ def claims_settle_year(
     with transaction.atomic():
         locked = _large_write_lock(year=year, statuses=(ClaimStatus.PENDING,))
         _lock_ledgers()
-        yc = load_year(year=year, statuses=(ClaimStatus.PENDING, ClaimStatus.SETTLED))
+        facts = fetch.facts(year=year, statuses=(ClaimStatus.PENDING, ClaimStatus.SETTLED))
+        yc = facts.claims
         say(f"read {len(yc)} claims {time.perf_counter() - started:.1f}s")
         result.claims = int(yc.pending.sum())
         if result.claims == 0:
             result.seconds = time.perf_counter() - started
             return result
-        inputs = fetch.year_inputs(yc)
-        policy_pk, category, ok, policies = inputs.policy, inputs.category, inputs.ok, inputs.policies
-        result.problems.extend(SettleProblem(claim_id, reason) for claim_id, reason in inputs.problems)
-        result.invalid = int((~ok).sum())
+        result.problems.extend(SettleProblem(claim_id, reason) for claim_id, reason in facts.problems)
+        result.invalid = int((~facts.ok).sum())
         # Only persons with a settleable pending claim are touched.
-        persons = np.unique(yc.person[yc.pending & ok])
-        keep = np.flatnonzero(np.isin(yc.person, persons) & ok)
-        yc = yc.take(keep)
-        policy_pk = policy_pk[keep]
-        category = [category[i] for i in keep.tolist()]
+        persons = np.unique(yc.person[yc.pending & facts.ok])
+        facts = facts.take(np.flatnonzero(np.isin(yc.person, persons) & facts.ok))
+        yc = facts.claims
         say(f"policies and categories {time.perf_counter() - started:.1f}s")
-        comp = _settle(yc, policy_pk, category, policies)
+        comp = engine.settle_year(*facts.engine_input())
         say(f"computed {time.perf_counter() - started:.1f}s")
         changed = yc.pending | (comp.amounts != yc.cur_amounts).any(axis=1)
         redo = comp.changed_from(changed)
@@ -228,27 +215,27 @@ def claims_settle_year(
             SettlementReason.SETTLE if yc.pending[i] else SettlementReason.REORDER for i in new_rows.tolist()
         ]
         large = _large(locked, len(new_rows), claim_updates=int(yc.pending.sum()))
-        bulkdb.update_by_ids(
-            Settlement._meta.db_table,
-            "is_current = %s",
-            [False],
-            yc.cur_pk[old_rows].tolist(),
-            "settle_retire_tmp",
+        writes = store.Writes.of_year(
+            facts,
+            comp,
+            new_rows,
+            reasons=reasons,
+            retire=yc.cur_pk[old_rows].tolist(),
+            settled=yc.pk[yc.pending].tolist(),
+            user=user,
         )
-        user_id = user.pk if user is not None and getattr(user, "is_authenticated", False) else None
-        store.settlements_insert(yc, new_rows, comp, policy_pk, category, reasons, user_id)
-        say(f"retired and inserted {time.perf_counter() - started:.1f}s")
-        bulkdb.update_by_ids(
-            Claim._meta.db_table,
-            "status = %s",
-            [ClaimStatus.SETTLED],
-            yc.pk[yc.pending].tolist(),
-            "settle_claims_tmp",
+        messages = {
+            "inserted": "retired and inserted",
+            "settled": "claims marked settled",
+            "ledgers": "ledgers",
+        }
+        store.save(
+            writes,
+            step=lambda name: (
+                say(f"{messages[name]} {time.perf_counter() - started:.1f}s") if name in messages else None
+            ),
         )
-        say(f"claims marked settled {time.perf_counter() - started:.1f}s")
-        persons_arr, after, counts = comp.year_ends(yc.person)
-        _store_ledgers(year, persons_arr, after, counts)
-        say(f"ledgers {time.perf_counter() - started:.1f}s")
+        persons_arr = writes.persons
         if large is not None:
             with connection.cursor() as cursor:
                 bulkdb.restore(cursor, large)
@@ -366,7 +353,8 @@ def year_resettle(
         if not dry_run:
             locked = _large_write_lock(year=year, statuses=(ClaimStatus.SETTLED,))
             _lock_ledgers()
-        yc = load_year(year=year, statuses=(ClaimStatus.SETTLED,))
+        facts = fetch.facts(year=year, statuses=(ClaimStatus.SETTLED,))
+        yc = facts.claims
         say(f"read {len(yc)} claims {time.perf_counter() - started:.1f}s")
         n = len(yc)
         report.claims = n
@@ -390,8 +378,8 @@ def year_resettle(
                 raise ValidationError(
                     {"policy": ERR_OUTPATIENT_UNSETTLEABLE.format(problem=problem[1], count=count)}
                 )
-        policy_pk = np.full(n, policy.pk, dtype=np.int64)
-        comp = _settle(yc, policy_pk, yc.cur_category, {policy.pk: policy})
+        facts = facts.under(policy)
+        comp = engine.settle_year(*facts.engine_input())
         say(f"computed {time.perf_counter() - started:.1f}s")
         changed = (comp.amounts != yc.cur_amounts).any(axis=1)
         redo = comp.changed_from(changed) | (yc.cur_policy != policy.pk)
@@ -403,27 +391,22 @@ def year_resettle(
         if not dry_run and report.changed:
             rows = np.flatnonzero(redo)
             large = _large(locked, len(rows))
-            bulkdb.update_by_ids(
-                Settlement._meta.db_table,
-                "is_current = %s",
-                [False],
-                yc.cur_pk[rows].tolist(),
-                "settle_retire_tmp",
+            store.save(
+                store.Writes.of_year(
+                    facts,
+                    comp,
+                    rows,
+                    reasons=[SettlementReason.POLICY_RESETTLE] * len(rows),
+                    retire=yc.cur_pk[rows].tolist(),
+                    settled=[],
+                    user=user,
+                ),
+                step=lambda name: (
+                    say(f"{name} {time.perf_counter() - started:.1f}s")
+                    if name in ("retired", "inserted")
+                    else None
+                ),
             )
-            say(f"retired {time.perf_counter() - started:.1f}s")
-            user_id = user.pk if user is not None and getattr(user, "is_authenticated", False) else None
-            store.settlements_insert(
-                yc,
-                rows,
-                comp,
-                policy_pk,
-                yc.cur_category,
-                [SettlementReason.POLICY_RESETTLE] * len(rows),
-                user_id,
-            )
-            say(f"inserted {time.perf_counter() - started:.1f}s")
-            persons_arr, after, counts = comp.year_ends(yc.person)
-            _store_ledgers(year, persons_arr, after, counts)
             send_data_changed(kind="settlement", years=[year])
             say(f"ledgers {time.perf_counter() - started:.1f}s")
             if large is not None:

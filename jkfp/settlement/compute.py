@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any, Final, Protocol, TypeVar
 
 from jkfp import engine
+from jkfp.core.importing import has_control_chars
 from jkfp.engine.claims import fen_to_decimal
 from jkfp.registry.models import TagCode
 from jkfp.settlement.models import YTD_AFTER_COLUMNS, YTD_BEFORE_COLUMNS, YTD_FIELDS, Policy
@@ -34,6 +35,16 @@ CATEGORY_LABELS: Final[Mapping[str, str]] = {
     "monitored": "防返贫监测对象",
     "ordinary": "普通居民",
 }
+
+CLAIM_ID_MAX_LENGTH: Final = 64
+ERR_CLAIM_ID: Final = "结算号不能为空，不超过64个字符，不能含控制字符"
+
+
+def claim_id_valid(claim_id: str) -> bool:
+    """结算号 A claim id (already stripped): 1 to 64 characters, no control character (the window, the
+    services and the claim import; the API's wire format is narrower, ``api.schemas.CLAIM_ID_PATTERN``)."""
+    return 0 < len(claim_id) <= CLAIM_ID_MAX_LENGTH and not has_control_chars(claim_id)
+
 
 _CACHE: dict[tuple[int, str], engine.Policy] = {}
 

@@ -1,20 +1,22 @@
 """取数 Settlement step 1 of 3: the facts a settlement needs, read from the database.
 
 Fetch → engine → store (ADR 0004, ``docs/architecture.md``): this module reads; ``jkfp.engine``
-computes every amount; ``settlement.store`` writes. The services (window, API) and the bulk paths
-(``settle-claims``, ``resettle``) are compositions of the three.
+computes every amount; ``settlement.store`` writes. The window, the API, ``settle-claims`` and
+``resettle`` are compositions of the three, and this module has one entry, ``facts``:
 
-- One discharge (window, API): ``ledger_lock`` (the person's ledger row of the year, created and
-  locked), ``settle_inputs`` (the policy in force, the person's category that day, whether a settled
-  claim of the year sorts after this one — facts read in one statement, the rules applied here in
-  Python: ``compute.policy_in_force_of``, ``compute.category_for``), ``year_chain`` (the person's
-  settled claims of the year, to re-settle in order), ``engine_claim`` (the engine's input).
-- A whole year: ``load_year`` (every claim of the year with its current settlement as integer
-  columns; PostgreSQL by binary ``COPY``), ``policies_by_day`` and ``tags_by_person`` (the same rules
-  as one discharge), ``year_table`` (the engine's input).
+- ``facts(claim)`` → ``ClaimFacts`` (one discharge, or a reversal): the person's ledger row of the
+  year (created and locked), the claim, and the claims to settle with their policy and category
+  (``engine_items``, ``start``: the input of ``engine.settle_in_order``). Two hand-written statements
+  (``statements``: sent in one round trip, with the claim's ``INSERT`` by ``claim_submit``), the
+  ORM for the person's chain when their year must be settled again in order.
+- ``facts(year=…, statuses=…)`` → ``YearFacts`` (a whole year): every claim of the year with its
+  current settlement as integer columns (PostgreSQL by binary ``COPY``, a cursor elsewhere) and
+  the policy and category of each (``engine_input``: the input of ``engine.settle_year``).
 
-The hand-written statements of the hot path save ≈ 0.3–0.6 ms of ORM query building each; values
-are adapted by the model fields themselves.
+Both choose what a claim is settled with by the same two rules, applied here in Python to facts
+read from the database: ``compute.policy_in_force_of`` and ``compute.category_for``. The
+hand-written statements of the hot path save ≈ 0.3–0.6 ms of ORM query building each; values are
+adapted by the model fields themselves.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 
 import numpy as np
 from django.core.exceptions import ValidationError
@@ -63,16 +65,82 @@ PERSON_FIELDS = ["id", "id_number", "birth_date", "village_id"]
 PERSON_SQL = f"SELECT id, id_number, birth_date, village_id FROM {Person._meta.db_table} WHERE id_number = %s"  # noqa: S608 (table name from the model)
 
 
-class SettleInputs(NamedTuple):
-    """What one discharge is settled with: the policy in force, the person's category, and whether
-    a settled claim of the person's year sorts after it (then the year is re-settled in order)."""
+# --------------------------------------------------------------------------- one discharge
 
+
+class Item(NamedTuple):
+    """A claim to settle with its policy and category, and its current row (None: the claim being
+    settled has none yet)."""
+
+    claim: Claim
     policy: Policy
     category: str
-    later: bool
+    current: Settlement | None
 
 
-# --------------------------------------------------------------------------- one discharge
+@dataclass(frozen=True, eq=False)
+class ClaimFacts:
+    """一笔结算的事实 What one discharge (or a reversal) is settled with, read under the lock of the
+    person's ledger row of the year.
+
+    ``items``: the claims to settle, in settlement order (discharge date, claim id), each with the
+    policy in force on its discharge date and the person's category that day — only the claim itself
+    when it is settled on top of the ledger; with the person's other settled claims of the year
+    (their policy and category as currently settled) when a settled claim sorts after it or a claim
+    is reversed (``in_order``: then the year is settled again from a zero year-to-date). ``items`` is
+    empty when the re-read claim is not pending (nothing to settle)."""
+
+    claim: Claim
+    ledger: YearLedger
+    items: list[Item]
+    in_order: bool
+
+    @property
+    def start(self) -> engine.YearToDate:
+        """The year-to-date the first item is settled on."""
+        return engine.YearToDate() if self.in_order else ledger_ytd(self.ledger)
+
+    def engine_items(self) -> list[tuple[engine.Policy, engine.Claim]]:
+        """The engine's input: (policy, claim) of every item, in settlement order."""
+        id_number = self.claim.person.id_number
+        return [(engine_policy(i.policy), engine_claim(i.claim, i.category, id_number)) for i in self.items]
+
+
+def statements(person_id: int, day: date) -> list[tuple[str, list[Any]]]:
+    """The SQL of one discharge's facts (what ``facts`` runs): the ledger row of the year, created and
+    locked, and the facts of the rules choosing what to settle with. ``claim_submit`` sends them in
+    the round trip of its claim ``INSERT`` and hands their rows to ``facts``."""
+    return [_ledger_sql(person_id, day.year), _inputs_sql(person_id, day)]
+
+
+def _claim_facts(claim: Claim, fetched: Sequence[Sequence[Any]] | None, reversal: bool) -> ClaimFacts:
+    if fetched is None:
+        sql = statements(claim.person_id, claim.discharged_on)[: 1 if reversal else 2]
+        fetched = [rows or [] for rows in bulkdb.execute_statements([(s, p, True) for s, p in sql])]
+        claim = Claim.objects.select_related("person").get(pk=claim.pk)  # re-read under the lock
+        if claim.status != (ClaimStatus.SETTLED if reversal else ClaimStatus.PENDING):
+            return ClaimFacts(
+                claim, _ledger_of(claim.person_id, claim.discharged_on.year, fetched[0][0]), [], True
+            )
+    ledger = _ledger_of(claim.person_id, claim.discharged_on.year, fetched[0][0])
+    if reversal:
+        chain = _year_chain(ledger, exclude=claim.pk)
+        return ClaimFacts(claim, ledger, _in_order(chain, None), True)
+    policy, category, later = _inputs_of(claim, fetched[1])
+    new = Item(claim, policy, category, None)
+    # An outpatient claim (§6) needs the year's outpatient sums (deductible used, basic per disease),
+    # which the ledger row does not keep: its year is settled in order from its claims.
+    if not later and not claim.outpatient:
+        return ClaimFacts(claim, ledger, [new], False)
+    return ClaimFacts(claim, ledger, _in_order(_year_chain(ledger, exclude=claim.pk), new), True)
+
+
+def _in_order(chain: list[Settlement], new: Item | None) -> list[Item]:
+    items = [Item(r.claim, r.policy, r.category, r) for r in chain]
+    if new is not None:
+        items.append(new)
+    items.sort(key=lambda item: (item.claim.discharged_on, item.claim.claim_id))
+    return items
 
 
 def person_by_id_number(id_number: str) -> Person | None:
@@ -88,7 +156,7 @@ def person_by_id_number(id_number: str) -> Person | None:
     return Person.from_db(DEFAULT_DB_ALIAS, PERSON_FIELDS, (pk, number, _as_date(born), village))
 
 
-def year_chain(ledger: YearLedger, *, exclude: int | None) -> list[Settlement]:
+def _year_chain(ledger: YearLedger, *, exclude: int) -> list[Settlement]:
     """The current settlements of the person's settled claims of the ledger's year (but claim
     ``exclude``), with their claims and policies."""
     year = ledger.year
@@ -101,7 +169,7 @@ def year_chain(ledger: YearLedger, *, exclude: int | None) -> list[Settlement]:
             claim__discharged_on__gte=date(year, 1, 1),
             claim__discharged_on__lte=date(year, 12, 31),
         )
-        .exclude(claim_id=exclude if exclude is not None else 0)  # pks start at 1
+        .exclude(claim_id=exclude)
     )
 
 
@@ -127,23 +195,15 @@ class _PolicyFacts:
     uploaded_at: datetime
 
 
-def ledger_lock(person_id: int, year: int) -> YearLedger:
-    """Get or create the person's ledger row of ``year`` and lock it until the transaction ends.
+def _ledger_sql(person_id: int, year: int) -> tuple[str, list[Any]]:
+    """Get or create the person's ledger row of ``year`` and lock it until the transaction ends; its
+    row: id, claim count, the year-to-date sums in fen.
 
     One statement: ``INSERT … ON CONFLICT (person_id, year) DO UPDATE … RETURNING``. On PostgreSQL
     the conflict branch locks the existing row like ``SELECT … FOR UPDATE`` (waiting for a
     concurrent holder, then reading its committed sums), and a concurrent first insert of the same
     row is waited for by the unique index; SQLite serialises writers (``BEGIN IMMEDIATE``).
     """
-    statement, params = ledger_lock_sql(person_id, year)
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        got = cursor.fetchone()
-    return ledger_of(person_id, year, got)
-
-
-def ledger_lock_sql(person_id: int, year: int) -> tuple[str, list[Any]]:
-    """The statement of ``ledger_lock`` (its row: id, claim count, the year-to-date sums in fen)."""
     cols = ", ".join(LEDGER_YTD_COLUMNS)
     zeros = ", ".join("0" for _ in LEDGER_YTD_COLUMNS)
     # The sums come back as integer fen (exact on both databases: SQLite keeps a decimal as REAL).
@@ -158,8 +218,8 @@ def ledger_lock_sql(person_id: int, year: int) -> tuple[str, list[Any]]:
     )
 
 
-def ledger_of(person_id: int, year: int, got: Any) -> YearLedger:
-    """The ledger row read back by ``ledger_lock_sql``."""
+def _ledger_of(person_id: int, year: int, got: Any) -> YearLedger:
+    """The ledger row read back by ``_ledger_sql``."""
     ledger = YearLedger(
         id=got[0],
         person_id=person_id,
@@ -210,26 +270,14 @@ def _policy_row(pk: int, sha256: str, version: int) -> Policy:
     return policy
 
 
-def settle_inputs(claim: Claim) -> SettleInputs:
-    """The policy in force on the discharge date, the person's category on that day, and whether a
-    settled claim of the person's year sorts after this one — read in ONE statement (three
-    sub-selects joined by ``UNION ALL``) under the ledger lock. Same rules as ``policy_in_force``
-    (most recently uploaded among the versions valid on the day) and ``claim_category``; the order
-    is compared in Python (the engine's order is Python string order, whatever the collation)."""
-    statement, params = settle_inputs_sql(claim.person_id, claim.discharged_on)
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        rows = cursor.fetchall()
-    return settle_inputs_of(claim, rows)
-
-
-def settle_inputs_sql(person_id: int, day: date) -> tuple[str, list[Any]]:
-    """The statement of ``settle_inputs``."""
+def _inputs_sql(person_id: int, day: date) -> tuple[str, list[Any]]:
+    """The facts of the rules choosing what a discharge on ``day`` is settled with, in ONE statement
+    (three sub-selects joined by ``UNION ALL``): every policy version (a few rows; the rule picking
+    the one in force is ``policy_in_force_of``), the person's category tags (``category_for``), and
+    their settled claims of the year (whether one sorts after this claim)."""
     on = connection.ops.adapt_datefield_value(day)
     end = connection.ops.adapt_datefield_value(date(day.year, 12, 31))
     codes = list(TAG_CATEGORIES)
-    # Facts only: every policy version (a few rows; the rule picking the one in force is
-    # ``policy_in_force_of``), the person's category tags, their settled claims of the year.
     statement = (
         "SELECT 'p' AS kind, sha256 AS txt, valid_from AS d1, valid_to AS d2, id AS n1, version AS n2, "  # noqa: S608 (table and column names from the models)
         f"uploaded_at AS t1 FROM {Policy._meta.db_table} "
@@ -242,8 +290,10 @@ def settle_inputs_sql(person_id: int, day: date) -> tuple[str, list[Any]]:
     return statement, params
 
 
-def settle_inputs_of(claim: Claim, rows: list[Any]) -> SettleInputs:
-    """``settle_inputs`` from the rows of its statement."""
+def _inputs_of(claim: Claim, rows: Sequence[Any]) -> tuple[Policy, str, bool]:
+    """The policy in force on the discharge date, the person's category that day, and whether a
+    settled claim of the person's year sorts after this one (the order compared in Python: the
+    engine's order is Python string order, whatever the collation), from ``_inputs_sql``'s rows."""
     day = claim.discharged_on
     key = (day, claim.claim_id)
     versions: list[_PolicyFacts] = []
@@ -265,7 +315,7 @@ def settle_inputs_of(claim: Claim, rows: list[Any]) -> SettleInputs:
     category = category_for(engine_policy(policy), tags_on(tags, day))
     if category is None:
         raise ValidationError({"person": ERR_NO_CATEGORY.format(day=day.isoformat(), policy=policy.label)})
-    return SettleInputs(policy, category, later)
+    return policy, category, later
 
 
 # --------------------------------------------------------------------------- a whole year
@@ -333,16 +383,8 @@ def _day_number(value: Any, cache: dict[Any, int]) -> int:
     return day
 
 
-def load_year(*, year: int, statuses: Sequence[str]) -> YearClaims:
-    """Every claim discharged in ``year`` with one of ``statuses``, with its current settlement
-    (PostgreSQL: binary ``COPY`` read by numpy; elsewhere a cursor, row by row)."""
-    if connection.vendor == "postgresql":
-        return _load_year_pg(year=year, statuses=statuses)
-    return load_year_rows(year=year, statuses=statuses)
-
-
-def load_year_rows(*, year: int, statuses: Sequence[str]) -> YearClaims:
-    """``load_year`` through a cursor (any database), in database order."""
+def _year_claims_cursor(*, year: int, statuses: Sequence[str]) -> YearClaims:
+    """A year's claims through a cursor (any database), in database order."""
     c, s = Claim._meta.db_table, Settlement._meta.db_table
     fen = [f"CAST(ROUND(s.{_q(f)} * 100) AS BIGINT)" for f in AMOUNT_FIELDS]
     marks = ", ".join(["%s"] * len(statuses))
@@ -397,8 +439,8 @@ def _disease_names() -> list[str]:
     return sorted(names)
 
 
-def _load_year_pg(*, year: int, statuses: Sequence[str]) -> YearClaims:
-    """PostgreSQL ``load_year``: one binary ``COPY`` whose rows are chunks of the year as integer
+def _year_claims_copy(*, year: int, statuses: Sequence[str]) -> YearClaims:
+    """A year's claims on PostgreSQL: one binary ``COPY`` whose rows are chunks of the year as integer
     arrays (day numbers, flags, fen; about 16 rows for 1M claims, so no per-claim message or Python
     object) plus the chunk's claim ids as one text with their byte lengths; rows in claim pk order."""
     c, s = _q(Claim._meta.db_table), _q(Settlement._meta.db_table)
@@ -593,21 +635,77 @@ def person_values(ids: list[int], *, names: bool) -> list[tuple[Any, ...]]:
 
 
 @dataclass(frozen=True, eq=False)
-class YearInputs:
-    """What the claims of a ``YearClaims`` are settled with: per row the policy (pk) and category —
-    a pending claim's by the rules of one discharge (the policy in force on its discharge date, the
-    person's category that day), a settled claim's as currently settled; ``ok`` False for a pending
-    claim without a policy or category (its reason in ``problems``); the policies by pk."""
+class YearFacts:
+    """年度结算的事实 What the claims of a year are settled with: the claims by column (``claims``) and
+    per row the policy (pk) and category — a pending claim's by the rules of one discharge (the policy
+    in force on its discharge date, the person's category that day), a settled claim's as currently
+    settled; ``ok`` False for a pending claim without a policy or category (its reason in
+    ``problems``); the policies by pk."""
 
+    year: int
+    claims: YearClaims
     policy: np.ndarray
     category: list[str]
     ok: np.ndarray
     problems: list[tuple[str, str]]
     policies: dict[int, Policy]
 
+    def __len__(self) -> int:
+        return len(self.claims)
 
-def year_inputs(yc: YearClaims) -> YearInputs:
-    """The policy and category of every row of ``yc`` (see ``YearInputs``)."""
+    def take(self, rows: np.ndarray) -> YearFacts:
+        """The rows ``rows`` only."""
+        return YearFacts(
+            self.year,
+            self.claims.take(rows),
+            self.policy[rows],
+            [self.category[i] for i in rows.tolist()],
+            self.ok[rows],
+            self.problems,
+            self.policies,
+        )
+
+    def under(self, policy: Policy) -> YearFacts:
+        """Every row settled with ``policy`` (categories kept): a re-settlement after a policy change."""
+        n = len(self.claims)
+        return YearFacts(
+            self.year,
+            self.claims,
+            np.full(n, policy.pk, dtype=np.int64),
+            self.category,
+            self.ok,
+            [],
+            {policy.pk: policy},
+        )
+
+    def engine_input(self) -> tuple[engine.YearTable, dict[int, engine.Policy]]:
+        """The engine's input: the year's rows (row ``i`` with policy ``policy[i]`` and its category)
+        and the parsed policies they name."""
+        yc = self.claims
+        elsewhere = bool((yc.basic_paid >= 0).any())  # any stay settled elsewhere (§7)
+        outpatient = bool(yc.outpatient.any())  # any outpatient claim (§6)
+        table = engine.YearTable(
+            outpatient=yc.outpatient if outpatient else None,
+            disease=yc.disease if outpatient else None,
+            claim_id=yc.claim_id,
+            person=yc.person,
+            day=yc.day,
+            level=yc.level,
+            in_county=yc.in_county,
+            referred=yc.referred,
+            total=yc.total,
+            out_of_scope=yc.oos,
+            basic_paid=yc.basic_paid if elsewhere else None,
+            critical_paid=yc.critical_paid if elsewhere else None,
+            policy=self.policy,
+            category=self.category,
+        )
+        parsed = {int(pk): engine_policy(self.policies[int(pk)]) for pk in np.unique(self.policy).tolist()}
+        return table, parsed
+
+
+def _year_facts(year: int, yc: YearClaims) -> YearFacts:
+    """The policy and category of every row of ``yc`` (see ``YearFacts``)."""
     problems: list[tuple[str, str]] = []
     by_day, policies = policies_by_day(yc.day[yc.pending])
     n = len(yc)
@@ -647,28 +745,44 @@ def year_inputs(yc: YearClaims) -> YearInputs:
                 continue
         policy_pk[i] = pk
         category[i] = cat
-    for pk in set(policy_pk[~yc.pending].tolist()) - set(policies):
+    for pk in set(np.unique(policy_pk[~yc.pending]).tolist()) - set(policies):
         policies[pk] = Policy.objects.get(pk=pk)
-    return YearInputs(policy=policy_pk, category=category, ok=ok, problems=problems, policies=policies)
+    return YearFacts(year, yc, policy_pk, category, ok, problems, policies)
 
 
-def year_table(yc: YearClaims, policy_pk: np.ndarray, category: Sequence[str]) -> engine.YearTable:
-    """The engine's input for the year's rows, row ``i`` with policy ``policy_pk[i]`` and its category."""
-    elsewhere = bool((yc.basic_paid >= 0).any())  # any stay settled elsewhere (§7)
-    outpatient = bool(yc.outpatient.any())  # any outpatient claim (§6)
-    return engine.YearTable(
-        outpatient=yc.outpatient if outpatient else None,
-        disease=yc.disease if outpatient else None,
-        claim_id=yc.claim_id,
-        person=yc.person,
-        day=yc.day,
-        level=yc.level,
-        in_county=yc.in_county,
-        referred=yc.referred,
-        total=yc.total,
-        out_of_scope=yc.oos,
-        basic_paid=yc.basic_paid if elsewhere else None,
-        critical_paid=yc.critical_paid if elsewhere else None,
-        policy=policy_pk,
-        category=category,
-    )
+# --------------------------------------------------------------------------- the one entry
+
+
+@overload
+def facts(
+    claim: Claim, *, fetched: Sequence[Sequence[Any]] | None = None, reversal: bool = False
+) -> ClaimFacts: ...
+@overload
+def facts(*, year: int, statuses: Sequence[str], copy: bool | None = None) -> YearFacts: ...
+def facts(
+    claim: Claim | None = None,
+    *,
+    fetched: Sequence[Sequence[Any]] | None = None,
+    reversal: bool = False,
+    year: int | None = None,
+    statuses: Sequence[str] = (),
+    copy: bool | None = None,
+) -> ClaimFacts | YearFacts:
+    """取数 The facts a settlement is computed from, with the same rules for one claim and a year
+    (``compute.policy_in_force_of``, ``compute.category_for``, applied here in Python).
+
+    - ``facts(claim)``: one discharge (the window, the API): the person's ledger row of the year
+      created and locked, the claim re-read, what it is settled with (``ClaimFacts``). ``fetched``:
+      the rows of ``statements`` already read by the caller (``claim_submit``, in its ``INSERT``'s
+      round trip; the claim was just inserted). ``reversal``: the person's other settled claims of
+      the year, to settle again in order without this one.
+    - ``facts(year=…, statuses=…)``: every claim discharged in ``year`` with one of ``statuses``, with
+      its current settlement as integer columns (PostgreSQL: one binary ``COPY`` read by numpy;
+      elsewhere, or with ``copy=False``, a cursor) and what each is settled with (``YearFacts``).
+    """
+    if claim is not None:
+        return _claim_facts(claim, fetched, reversal)
+    assert year is not None
+    use_copy = connection.vendor == "postgresql" if copy is None else copy
+    read = _year_claims_copy if use_copy else _year_claims_cursor
+    return _year_facts(year, read(year=year, statuses=statuses))

@@ -45,6 +45,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from jkfp.accounts.scoping import scope
@@ -53,25 +54,30 @@ from jkfp.core.importing import (
     ID_NUMBER_HEADERS,
     ImportSummary,
     RowProblem,
-    has_control_chars,
     write_error_report,
 )
 from jkfp.core.tabular import read_table
-from jkfp.engine import OUT_OF_SCOPE_ABOVE_TOTAL, ClaimValueError, out_of_scope_above_total, parse_amount_fen
-from jkfp.engine.claims import (
-    PAID_OUTPATIENT_REASON,
-    PAID_PAIR_REASON,
-    fen_to_decimal,
-    paid_over_scope_reason,
+from jkfp.engine import (
+    ADMIT_FUTURE,
+    AMOUNT_INVALID,
+    DISCHARGE_BEFORE_ADMIT,
+    DISCHARGE_FUTURE,
+    OUT_OF_SCOPE_ABOVE_TOTAL,
+    ClaimValueError,
+    amount_fen,
+    claim_date_reasons,
+    out_of_scope_above_total,
+    paid_reasons,
 )
+from jkfp.engine.claims import PAID_OUTPATIENT_REASON, fen_to_decimal
 from jkfp.regions.models import Institution
 from jkfp.registry.models import Person
 from jkfp.settlement.cards import ERR_DISEASE_UNKNOWN, ERR_NO_CARD, card_checker, outpatient_disease_lookup
-from jkfp.settlement.compute import request_hash
+from jkfp.settlement.compute import ERR_CLAIM_ID as ERR_CLAIM_ID  # the import's message too
+from jkfp.settlement.compute import claim_id_valid, request_hash
 from jkfp.settlement.models import Claim, ClaimKind, ClaimSource
 from jkfp.treatment.imports import parse_date
-from jkfp.treatment.models import MajorDiseaseCase
-from jkfp.treatment.selectors import referral_flag
+from jkfp.treatment.selectors import major_case_query, referral_flag
 
 CLAIM_IMPORT_COLUMNS: dict[str, tuple[str, ...]] = {
     "claim_id": ("结算号", "住院号"),
@@ -106,15 +112,17 @@ KIND_VALUES = {
 }
 REFERRED_VALUES = {"1": True, "0": False, "是": True, "否": False, "": None, "true": True, "false": False}
 
-ERR_CLAIM_ID = "结算号不能为空，不超过64个字符，不能含控制字符"
 ERR_ID = "身份证号不合法：{reason}"
 ERR_NOT_IN_ROSTER = "花名册中没有此人（或不在您的管辖范围内），请先导入花名册"
 ERR_INSTITUTION = "机构代码“{value}”不在医疗机构目录中"
 ERR_DATE_EMPTY = "日期不能为空"
-ERR_DATE_FUTURE = "日期在将来"
-ERR_DISCHARGE_BEFORE_ADMIT = "出院日期早于入院日期"
-ERR_AMOUNT = "金额不合法：{reason}"
+# A claim's own fields are checked by the engine's rules, with its messages (``engine/claims.py``).
+ERR_ADMIT_FUTURE = ADMIT_FUTURE[0]
+ERR_DISCHARGE_FUTURE = DISCHARGE_FUTURE[0]
+ERR_DISCHARGE_BEFORE_ADMIT = DISCHARGE_BEFORE_ADMIT[0]
+ERR_AMOUNT = AMOUNT_INVALID[0]
 ERR_OUT_OF_SCOPE_GT_TOTAL = OUT_OF_SCOPE_ABOVE_TOTAL[0]
+DATE_COLUMNS = {"admitted_on": "admit_date", "discharged_on": "discharge_date"}
 ERR_REFERRED = "转诊备案应为 1、0、是、否 或留空"
 ERR_CONFLICT = "同一结算号在文件中出现多次且内容不同（第{rows}行）"
 ERR_EXISTS = "结算号已存在且内容不同（已登记的结算申请不能通过导入修改）"
@@ -196,7 +204,7 @@ def claims_import(
     conflicts: set[str] = set()
     for i in range(n):
         claim_id = cols["claim_id"][i]
-        if not claim_id or len(claim_id) > 64 or has_control_chars(claim_id):
+        if not claim_id_valid(claim_id):
             fail(i, "claim_id", claim_id, ERR_CLAIM_ID)
         idn = ids[i]
         person = persons.get(idn) if idn else None
@@ -221,15 +229,16 @@ def claims_import(
                 day, reason = parse_date(text)
                 if day is None:
                     fail(i, column, text, reason.replace("确诊日期", "日期"))
-                elif day > today:
-                    fail(i, column, text, ERR_DATE_FUTURE)
-                    day = None
             days[column] = day
         admitted, discharged = days["admit_date"], days["discharge_date"]
+        date_reasons = claim_date_reasons(admitted_on=admitted, discharged_on=discharged, today=today)
         if outpatient and admitted and discharged and admitted != discharged:
             fail(i, "admit_date", cols["admit_date"][i], ERR_OUTPATIENT_DATES)
-        elif admitted and discharged and discharged < admitted:
-            fail(i, "discharge_date", cols["discharge_date"][i], ERR_DISCHARGE_BEFORE_ADMIT)
+            if date_reasons.get("discharged_on") == DISCHARGE_BEFORE_ADMIT:
+                del date_reasons["discharged_on"]
+        for field, (zh, _) in date_reasons.items():
+            column = DATE_COLUMNS[field]
+            fail(i, column, cols[column][i], zh)
         disease = disease_col[i]
         if outpatient and not disease:
             fail(i, "disease", disease, ERR_DISEASE_REQUIRED)
@@ -251,7 +260,7 @@ def claims_import(
         for column in ("total", "out_of_scope"):
             text = cols[column][i]
             try:
-                fen[column] = parse_amount_fen(text)
+                fen[column] = amount_fen(text)
             except ClaimValueError as exc:
                 fen[column] = None
                 fail(i, column, text, ERR_AMOUNT.format(reason=exc.zh))
@@ -259,26 +268,25 @@ def claims_import(
         if total is not None and oos is not None and out_of_scope_above_total(total, oos):
             fail(i, "out_of_scope", cols["out_of_scope"][i], ERR_OUT_OF_SCOPE_GT_TOTAL)
         paid: dict[str, int | None] = {"basic_paid": None, "critical_paid": None}
-        given = [c for c in paid if paid_cols[c][i]]
-        for column in given:
-            try:
-                paid[column] = parse_amount_fen(paid_cols[column][i])
-            except ClaimValueError as exc:
-                fail(i, column, paid_cols[column][i], ERR_AMOUNT.format(reason=exc.zh))
-        if len(given) == 1:
-            other = "critical_paid" if given[0] == "basic_paid" else "basic_paid"
-            fail(i, other, "", PAID_PAIR_REASON[0])
+        unreadable = False
+        for column in paid:
+            if paid_cols[column][i]:
+                try:
+                    paid[column] = amount_fen(paid_cols[column][i])
+                except ClaimValueError as exc:
+                    unreadable = True
+                    fail(i, column, paid_cols[column][i], ERR_AMOUNT.format(reason=exc.zh))
         basic_paid, critical_paid = paid["basic_paid"], paid["critical_paid"]
-        if (
-            basic_paid is not None
-            and critical_paid is not None
-            and total is not None
-            and oos is not None
-            and oos <= total
-            and basic_paid + critical_paid > total - oos
-        ):
-            column = "basic_paid" if basic_paid > total - oos else "critical_paid"
-            fail(i, column, paid_cols[column][i], paid_over_scope_reason(total - oos)[0])
+        in_scope = None
+        if total is not None and oos is not None and not out_of_scope_above_total(total, oos):
+            in_scope = total - oos
+        if not unreadable and not outpatient:
+            for column, (zh, _) in paid_reasons(
+                given=(bool(paid_cols["basic_paid"][i]), bool(paid_cols["critical_paid"][i])),
+                paid_fen=(basic_paid, critical_paid),
+                in_scope_fen=in_scope,
+            ).items():
+                fail(i, column, paid_cols[column][i], zh)
         if outpatient and (basic_paid is not None or critical_paid is not None):
             column = "basic_paid" if basic_paid is not None else "critical_paid"
             fail(i, column, paid_cols[column][i], PAID_OUTPATIENT_REASON[0])
@@ -374,18 +382,8 @@ def _hash(r: _Row) -> str:
 def _load(records: list[_Row], hashes: dict[str, str], *, user: Any) -> int:
     institutions = {i.code: i for i in Institution.objects.all()}
     created_by = user if getattr(user, "is_authenticated", False) else None
-    # Each claim is linked to the person's major-disease case diagnosed last on or before the
-    # discharge date (services.major_case_for, here for all persons at once).
-    cases: dict[int, list[tuple[date, int]]] = {}
-    person_ids = sorted({r.person_id for r in records})
-    for start in range(0, len(person_ids), 500):
-        for pid, day, pk in MajorDiseaseCase.objects.filter(
-            person_id__in=person_ids[start : start + 500]
-        ).values_list("person_id", "diagnosed_on", "pk"):
-            cases.setdefault(pid, []).append((day, pk))
     objs = []
     for r in records:
-        linked = max((c for c in cases.get(r.person_id, []) if c[0] <= r.discharged_on), default=None)
         inst = institutions[r.institution]
         if inst.in_county:
             referred = False
@@ -404,7 +402,6 @@ def _load(records: list[_Row], hashes: dict[str, str], *, user: Any) -> int:
                 in_county=inst.in_county,
                 admitted_on=r.admitted_on,
                 discharged_on=r.discharged_on,
-                major_disease_case_id=linked[1] if linked else None,
                 total_amount=fen_to_decimal(r.total_fen),
                 out_of_scope_amount=fen_to_decimal(r.oos_fen),
                 referred=referred,
@@ -419,6 +416,11 @@ def _load(records: list[_Row], hashes: dict[str, str], *, user: Any) -> int:
                 created_by=created_by,
             )
         )
+    # Each claim is linked to a major-disease case by the rule of ``treatment.selectors.major_case_query``.
+    case = Subquery(major_case_query(person_id=OuterRef("person_id"), on=OuterRef("discharged_on")))
+    ids = [o.claim_id for o in objs]
     with transaction.atomic():
         Claim.objects.bulk_create(objs, batch_size=1000)
+        for start in range(0, len(ids), 500):
+            Claim.objects.filter(claim_id__in=ids[start : start + 500]).update(major_disease_case=case)
     return len(objs)

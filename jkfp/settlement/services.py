@@ -21,12 +21,12 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from importlib import resources
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from jkfp import engine
@@ -42,23 +42,17 @@ from jkfp.core.bulkdb import (
 )
 from jkfp.core.importing import has_control_chars
 from jkfp.core.signals import send_data_changed
-from jkfp.engine.claims import (
-    MAX_CLAIM_AMOUNT_FEN,
-    PAID_OUTPATIENT_REASON,
-    PAID_PAIR_REASON,
-    paid_over_scope_reason,
-)
+from jkfp.engine.claims import PAID_OUTPATIENT_REASON, PAID_PAIR_REASON
 from jkfp.regions.models import Institution
-from jkfp.registry.models import Person, Tag
+from jkfp.registry.models import Person
 from jkfp.settlement import fetch, store
 from jkfp.settlement.cards import ERR_DISEASE_UNKNOWN, card_require, outpatient_disease_lookup
+from jkfp.settlement.compute import ERR_CLAIM_ID as ERR_CLAIM_ID  # the services' message too
 from jkfp.settlement.compute import (
-    TAG_CATEGORIES,
-    category_for,
+    claim_id_valid,
     engine_policy,
     outpatient_problem,
     request_hash,
-    tags_on,
 )
 from jkfp.settlement.models import (
     Admission,
@@ -71,12 +65,10 @@ from jkfp.settlement.models import (
     PolicyFormat,
     Settlement,
     SettlementReason,
-    YearLedger,
 )
-from jkfp.settlement.selectors import ERR_NO_CATEGORY, policy_is_used
+from jkfp.settlement.selectors import policy_is_used
 from jkfp.settlement.store import actor
-from jkfp.treatment.models import MajorDiseaseCase
-from jkfp.treatment.selectors import referral_flag
+from jkfp.treatment.selectors import major_case_sql, referral_flag
 
 POLICY_ROLES = frozenset({Role.COUNTY_ADMIN})
 SETTLE_ROLES = frozenset({Role.HOSPITAL, Role.COUNTY_ADMIN})
@@ -94,17 +86,15 @@ ERR_NO_INSTITUTION = "您的账号未绑定医疗机构，不能办理结算"
 ERR_POLICY_FORMAT = "政策文件格式应为 toml 或 json"
 ERR_POLICY_INVALID = "政策文件不合法：{problems}"
 ERR_POLICY_USED = "政策“{label}”已用于结算，不能修改；请上传新版本"
-ERR_CLAIM_ID = "结算号不能为空，不超过64个字符，不能含控制字符"
 ERR_CLAIM_EXISTS = "结算号“{claim_id}”已存在"
 ERR_CONFLICT = "结算号“{claim_id}”已以不同内容提交过"
 ERR_CONFLICT_REVERSED = "结算号“{claim_id}”已冲销，不能再次结算；请使用新的结算号"
-ERR_AMOUNT = "金额应为不小于0、最多两位小数的数字"
-ERR_AMOUNT_TOO_LARGE = "金额超过上限"
+ERR_AMOUNT = engine.AMOUNT_INVALID[0]
 ERR_OUT_OF_SCOPE_GT_TOTAL = engine.OUT_OF_SCOPE_ABOVE_TOTAL[0]
-ERR_DISCHARGE_BEFORE_ADMIT = "出院日期不能早于入院日期"
-ERR_DISCHARGE_FUTURE = "出院日期不能晚于今天"
-ERR_ADMIT_FUTURE = "入院日期不能晚于今天"
-ERR_ADMIT_BEFORE_BIRTH = "入院日期不能早于出生日期"
+ERR_DISCHARGE_BEFORE_ADMIT = engine.DISCHARGE_BEFORE_ADMIT[0]
+ERR_DISCHARGE_FUTURE = engine.DISCHARGE_FUTURE[0]
+ERR_ADMIT_FUTURE = engine.ADMIT_FUTURE[0]
+ERR_ADMIT_BEFORE_BIRTH = engine.ADMIT_BEFORE_BIRTH[0]
 ERR_NOT_SETTLED = "只有已结算的申请可以冲销"
 ERR_REVERSAL_REASON = "请填写冲销原因（不超过300字）"
 ERR_REVERSED = "该结算申请已冲销"
@@ -239,11 +229,7 @@ def admission_register(
     _require_institution(user, institution.code)
     today = timezone.localdate()
     waived = _amount(deposit_waived_amount, "deposit_waived_amount")
-    errors: dict[str, str] = {}
-    if admitted_on > today:
-        errors["admitted_on"] = ERR_ADMIT_FUTURE
-    elif admitted_on < person.birth_date:
-        errors["admitted_on"] = ERR_ADMIT_BEFORE_BIRTH
+    errors = _date_errors(admitted_on=admitted_on, discharged_on=None, today=today, born=person.birth_date)
     if deferred_payment and agreement_signed_on is None:
         errors["agreement_signed_on"] = ERR_AGREEMENT_DATE
     elif agreement_signed_on is not None and agreement_signed_on > today:
@@ -286,15 +272,23 @@ def admission_cancel(*, admission: Admission, user: Any = None) -> Admission:
 
 
 def _amount(value: Decimal | str | int, field: str) -> Decimal:
+    """An amount by the engine's rule (``engine.amount_fen``), as Decimal yuan with two decimals."""
+    return engine.fen_to_decimal(_amount_fen(value, field))
+
+
+def _amount_fen(value: Decimal | str | int, field: str) -> int:
     try:
-        amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise ValidationError({field: ERR_AMOUNT}) from None
-    if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
-        raise ValidationError({field: ERR_AMOUNT})
-    if amount * 100 > MAX_CLAIM_AMOUNT_FEN:
-        raise ValidationError({field: ERR_AMOUNT_TOO_LARGE})
-    return amount.quantize(Decimal("0.01"))
+        return engine.amount_fen(value)
+    except engine.ClaimValueError as exc:
+        raise ValidationError({field: ERR_AMOUNT.format(reason=exc.zh)}) from None
+
+
+def _date_errors(*, admitted_on: date, discharged_on: date | None, today: date, born: date) -> dict[str, str]:
+    """The engine's date rules of a claim (``engine.claim_date_reasons``), by field."""
+    reasons = engine.claim_date_reasons(
+        admitted_on=admitted_on, discharged_on=discharged_on, today=today, born=born
+    )
+    return {field: zh for field, (zh, _) in reasons.items()}
 
 
 @dataclass(frozen=True)
@@ -368,58 +362,40 @@ def claim_validate(
     elif disease:
         errors["disease"] = ERR_DISEASE_INPATIENT
     claim_id = (claim_id or "").strip()
-    if not claim_id or len(claim_id) > 64 or has_control_chars(claim_id):
+    if not claim_id_valid(claim_id):
         errors["claim_id"] = ERR_CLAIM_ID
-    total = out = None
-    try:
-        total = _amount(total_amount, "total_amount")
-    except ValidationError as exc:
-        errors.update({k: v[0] for k, v in exc.message_dict.items()})
-    try:
-        out = _amount(out_of_scope_amount, "out_of_scope_amount")
-    except ValidationError as exc:
-        errors.update({k: v[0] for k, v in exc.message_dict.items()})
-    if (
-        total is not None
-        and out is not None
-        and engine.out_of_scope_above_total(engine.decimal_to_fen(total), engine.decimal_to_fen(out))
-    ):
-        errors["out_of_scope_amount"] = ERR_OUT_OF_SCOPE_GT_TOTAL
-    paid: dict[str, Decimal | None] = {"basic_paid_amount": None, "critical_paid_amount": None}
-    for field, value in (
-        ("basic_paid_amount", basic_paid_amount),
-        ("critical_paid_amount", critical_paid_amount),
-    ):
-        if value is None or (isinstance(value, str) and not value.strip()):
-            continue
+    fen: dict[str, int] = {}
+    for field, value in (("total_amount", total_amount), ("out_of_scope_amount", out_of_scope_amount)):
         try:
-            paid[field] = _amount(value, field)
+            fen[field] = _amount_fen(value, field)
         except ValidationError as exc:
             errors.update({k: v[0] for k, v in exc.message_dict.items()})
-    given = [f for f, v in (("basic_paid_amount", basic_paid_amount), ("critical_paid_amount", critical_paid_amount))
-             if v is not None and not (isinstance(v, str) and not v.strip())]  # fmt: skip
-    if len(given) == 1:
-        missing = "critical_paid_amount" if given[0] == "basic_paid_amount" else "basic_paid_amount"
-        errors[missing] = ERR_PAID_PAIR
-    basic_paid, critical_paid = paid["basic_paid_amount"], paid["critical_paid_amount"]
-    if (
-        total is not None
-        and out is not None
-        and basic_paid is not None
-        and critical_paid is not None
-        and "out_of_scope_amount" not in errors
-        and basic_paid + critical_paid > total - out
-    ):
-        field = "basic_paid_amount" if basic_paid > total - out else "critical_paid_amount"
-        errors[field] = paid_over_scope_reason(engine.decimal_to_fen(total - out))[0]
-    if admitted_on > today:
-        errors["admitted_on"] = ERR_ADMIT_FUTURE
-    elif admitted_on < person.birth_date:
-        errors["admitted_on"] = ERR_ADMIT_BEFORE_BIRTH
-    if discharged_on > today:
-        errors["discharged_on"] = ERR_DISCHARGE_FUTURE
-    elif discharged_on < admitted_on:
-        errors["discharged_on"] = ERR_DISCHARGE_BEFORE_ADMIT
+    if len(fen) == 2 and engine.out_of_scope_above_total(fen["total_amount"], fen["out_of_scope_amount"]):
+        errors["out_of_scope_amount"] = ERR_OUT_OF_SCOPE_GT_TOTAL
+    paid: dict[str, int | None] = {"basic_paid_amount": None, "critical_paid_amount": None}
+    given: list[bool] = []
+    for field, paid_value in zip(paid, (basic_paid_amount, critical_paid_amount), strict=True):
+        given.append(not (paid_value is None or (isinstance(paid_value, str) and not paid_value.strip())))
+        if paid_value is not None and given[-1]:
+            try:
+                paid[field] = _amount_fen(paid_value, field)
+            except ValidationError as exc:
+                errors.update({k: v[0] for k, v in exc.message_dict.items()})
+    in_scope = None
+    if len(fen) == 2 and "out_of_scope_amount" not in errors:
+        in_scope = fen["total_amount"] - fen["out_of_scope_amount"]
+    if not any(f in errors for f in paid):
+        for name, (zh, _) in engine.paid_reasons(
+            given=(given[0], given[1]),
+            paid_fen=(paid["basic_paid_amount"], paid["critical_paid_amount"]),
+            in_scope_fen=in_scope,
+        ).items():
+            errors[f"{name}_amount"] = zh
+    errors.update(
+        _date_errors(
+            admitted_on=admitted_on, discharged_on=discharged_on, today=today, born=person.birth_date
+        )
+    )
     if admission is not None:
         if admission.person_id != person.pk or admission.institution_id != institution.code:
             errors["admission"] = ERR_ADMISSION_MISMATCH
@@ -432,7 +408,11 @@ def claim_validate(
             errors.update({k: v[0] for k, v in exc.message_dict.items()})
     if errors:
         raise ValidationError(errors)
-    assert total is not None and out is not None
+    total, out = engine.fen_to_decimal(fen["total_amount"]), engine.fen_to_decimal(fen["out_of_scope_amount"])
+    basic_paid, critical_paid = (
+        None if v is None else engine.fen_to_decimal(v)
+        for v in (paid["basic_paid_amount"], paid["critical_paid_amount"])
+    )
     digest = request_hash(
         claim_id=claim_id,
         id_number=person.id_number,
@@ -501,17 +481,6 @@ def claim_create(
     return _claim_insert(data, source=source, user=user)[0]
 
 
-def major_case_for(*, person_id: int, on: date) -> int | None:
-    """关联大病救治 The pk of the person's major-disease case with the latest diagnosis date on or
-    before ``on`` (ties: the newest case), or None."""
-    return (
-        MajorDiseaseCase.objects.filter(person_id=person_id, diagnosed_on__lte=on)
-        .order_by("-diagnosed_on", "-pk")
-        .values_list("pk", flat=True)
-        .first()
-    )
-
-
 def _claim_insert(
     data: ClaimInput,
     *,
@@ -521,8 +490,8 @@ def _claim_insert(
     status: str = ClaimStatus.PENDING,
     then: list[tuple[str, list[Any]]] | None = None,
 ) -> tuple[Claim, list[list[tuple[Any, ...]]]]:
-    """Store the claim with one ``INSERT``: the major-disease case link (``major_case_for``) is a
-    sub-select of the statement. ``status`` is ``settled`` only inside ``claim_submit``'s
+    """Store the claim with one ``INSERT``: the major-disease case link (the rule
+    ``treatment.selectors.major_case_query``, compiled to SQL) is a sub-select of the statement. ``status`` is ``settled`` only inside ``claim_submit``'s
     transaction, which settles the claim or rolls it back. The statements ``then`` run right after
     the ``INSERT``, in the same round trip on PostgreSQL (``execute_statements``): their rows are
     returned (only without ``savepoint``)."""
@@ -562,12 +531,7 @@ def _claim_insert(
         validate_unique=False,
         validate_constraints=False,
     )
-    case = MajorDiseaseCase._meta.db_table
-    major_case = (
-        f"(SELECT id FROM {case} WHERE person_id = %s AND diagnosed_on <= %s "  # noqa: S608 (table and column names from the models)
-        "ORDER BY diagnosed_on DESC, id DESC LIMIT 1)",
-        [data.person.pk, connection.ops.adapt_datefield_value(data.discharged_on)],
-    )
+    major_case = major_case_sql(person_id=data.person.pk, on=data.discharged_on)
     after: list[list[tuple[Any, ...]]] = []
     try:
         if savepoint:
@@ -646,29 +610,20 @@ def claim_submit(
     )
     # The common case is a new claim: insert it first and look the stored one up only when the id
     # exists (a duplicate rolls this transaction back; concurrent identical posts settle once).
-    year = data.discharged_on.year
     try:
         with transaction.atomic():
             # One round trip for the claim INSERT, the ledger lock and the settlement's inputs; one
             # for the settlement row, the ledger and ``on_created``'s writes (PostgreSQL).
-            claim, (ledger_rows, input_rows) = _claim_insert(
+            claim, fetched = _claim_insert(
                 data,
                 source=source,
                 user=user,
                 savepoint=False,
                 status=ClaimStatus.SETTLED,
-                then=[
-                    fetch.ledger_lock_sql(data.person.pk, year),
-                    fetch.settle_inputs_sql(data.person.pk, data.discharged_on),
-                ],
+                then=fetch.statements(data.person.pk, data.discharged_on),
             )
             with batched_writes():
-                row = _settle_locked(
-                    claim,
-                    fetch.ledger_of(data.person.pk, year, ledger_rows[0]),
-                    fetch.settle_inputs_of(claim, input_rows),
-                    user=user,
-                )
+                row = _settle_locked(fetch.facts(claim, fetched=fetched), user=user)
                 if on_created is not None:
                     on_created(row)
             return row, True
@@ -696,61 +651,6 @@ def claim_submit(
 # --------------------------------------------------------------------------- settlement
 
 
-def claim_category(*, policy: Policy, person_id: int, on: date) -> str:
-    """结算类别 The person's category on ``on`` by the policy's ``category_precedence`` over their
-    dated tags; ``ValidationError`` when none of the policy's categories applies."""
-    tags = list(
-        Tag.objects.filter(person_id=person_id, code__in=list(TAG_CATEGORIES)).values_list(
-            "code", "start_on", "end_on"
-        )
-    )
-    parsed = engine_policy(policy)
-    category = category_for(parsed, tags_on(tags, on))
-    if category is None:
-        raise ValidationError({"person": ERR_NO_CATEGORY.format(day=on.isoformat(), policy=policy.label)})
-    return category
-
-
-def _rechain(
-    ledger: YearLedger,
-    *,
-    new: tuple[Claim, Policy, str] | None,
-    reason: str,
-    user: Any,
-) -> Settlement | None:
-    """Re-settle the person's settled claims of the ledger's year in order (plus ``new``), from a
-    zero year-to-date: fetch the chain, the engine settles it in order, store what changed. Each
-    settled claim keeps the policy and category of its current row; a row whose amounts or
-    year-to-date before change is replaced (``reason``), the others are kept. Returns the new
-    claim's settlement."""
-    rows = fetch.year_chain(ledger, exclude=new[0].pk if new else None)
-    chain: list[tuple[Claim, Policy, str, Settlement | None]] = [
-        (r.claim, r.policy, r.category, r) for r in rows
-    ]
-    if new is not None:
-        chain.append((*new, None))
-    chain.sort(key=lambda item: (item[0].discharged_on, item[0].claim_id))
-    id_number = Person.objects.values_list("id_number", flat=True).get(pk=ledger.person_id)
-    results = engine.settle_in_order(
-        [
-            (engine_policy(policy), fetch.engine_claim(claim, category, id_number))
-            for claim, policy, category, _ in chain
-        ]
-    )
-    now = timezone.now()
-    created: Settlement | None = None
-    for (claim, policy, category, old), result in zip(chain, results, strict=True):
-        if old is None:
-            created = store.settlement_insert(
-                claim, policy, category, result, reason=SettlementReason.SETTLE, user=user, now=now
-            )
-        elif not store.settlement_unchanged(old, result):
-            store.settlement_retire(old)
-            store.settlement_insert(claim, policy, category, result, reason=reason, user=user, now=now)
-    store.ledger_store(ledger, results[-1].ytd_after if results else engine.YearToDate(), len(chain))
-    return created
-
-
 def claim_settle(*, claim: Claim, user: Any = None) -> Settlement:
     """出院结算 Settle a pending claim with the policy in force on its discharge date and the
     person's category on that day; returns its current settlement (an already settled claim's
@@ -771,48 +671,32 @@ def claim_settle(*, claim: Claim, user: Any = None) -> Settlement:
     # savepoint=False: inside claim_submit's transaction no savepoint pair is needed (any error
     # rolls the whole submission back); called alone it is a transaction of its own.
     with transaction.atomic(savepoint=False):
-        ledger = fetch.ledger_lock(claim.person_id, claim.discharged_on.year)
-        claim = Claim.objects.select_related("person").get(pk=claim.pk)  # re-read under the lock
+        facts = fetch.facts(claim)  # locks the ledger row, re-reads the claim
+        claim = facts.claim
         if claim.status == ClaimStatus.SETTLED:
             return Settlement.objects.select_related("policy").get(claim_id=claim.pk, is_current=True)
         if claim.status == ClaimStatus.REVERSED:
             raise ValidationError({"claim_id": ERR_REVERSED})
-        return _settle_locked(claim, ledger, fetch.settle_inputs(claim), user=user, fresh=False)
+        return _settle_locked(facts, user=user, fresh=False)
 
 
-def _settle_locked(
-    claim: Claim,
-    ledger: YearLedger,
-    inputs: fetch.SettleInputs,
-    *,
-    user: Any,
-    fresh: bool = True,
-) -> Settlement:
-    """The body of ``claim_settle`` once the ledger row is locked and the inputs are read. ``fresh``
+def _settle_locked(facts: fetch.ClaimFacts, *, user: Any, fresh: bool = True) -> Settlement:
+    """Fetch → engine → store for a claim whose facts were read under the ledger lock. ``fresh``
     (``claim_submit``): the claim was inserted in this transaction, already marked settled, with
-    ``person`` attached — no status update is needed."""
-    policy, category, later = inputs
+    ``person`` attached."""
+    claim = facts.claim
     if claim.outpatient:
-        _outpatient_check(claim, policy, category)
-    # An outpatient claim needs the year's outpatient sums (deductible used, basic per disease),
-    # which the ledger row does not keep: the year is settled in order from its claims.
-    if later or claim.outpatient:
-        row = _rechain(ledger, new=(claim, policy, category), reason=SettlementReason.REORDER, user=user)
-        assert row is not None
-    else:
-        result = engine.settle_claim(
-            engine_policy(policy),
-            fetch.engine_claim(claim, category, claim.person.id_number),
-            fetch.ledger_ytd(ledger),
-            trace=True,
-        )
-        row = store.settlement_insert(
-            claim, policy, category, result, reason=SettlementReason.SETTLE, user=user, now=timezone.now()
-        )
-        store.ledger_store(ledger, result.ytd_after, ledger.claim_count + 1)
-    if not fresh:
-        claim.status = ClaimStatus.SETTLED
-        claim.save(update_fields=["status"])
+        new = next(i for i in facts.items if i.claim is claim)
+        _outpatient_check(claim, new.policy, new.category)
+    results = engine.settle_in_order(facts.engine_items(), start=facts.start)
+    rows = store.save(
+        store.Writes.of_claims(
+            facts, results, reason=SettlementReason.REORDER, user=user, settled=[] if fresh else [claim.pk]
+        ),
+        one_by_one=True,
+    )
+    (row,) = [r for r in rows if r.claim_id == claim.pk]
+    claim.status = ClaimStatus.SETTLED
     send_data_changed(kind="settlement", years=[claim.discharged_on.year], person_ids=[claim.person_id])
     if claim.admission_id is not None:
         Admission.objects.filter(pk=claim.admission_id, status=AdmissionStatus.ADMITTED).update(
@@ -827,7 +711,7 @@ def _settle_locked(
             detail=settlement_audit_detail(claim, row, what="结算"),
             region_code=claim.person.village_id,
         )
-    row.policy = policy
+    row.policy = next(i.policy for i in facts.items if i.claim is claim)
     row.claim = claim
     return row
 
@@ -862,8 +746,8 @@ def claim_reverse(*, claim: Claim, user: Any = None, reason: str) -> Claim:
     if not reason or len(reason) > 300 or has_control_chars(reason):
         raise ValidationError({"reason": ERR_REVERSAL_REASON})
     with transaction.atomic():
-        ledger = fetch.ledger_lock(claim.person_id, claim.discharged_on.year)
-        claim = Claim.objects.select_related("person").get(pk=claim.pk)
+        facts = fetch.facts(claim, reversal=True)  # locks the ledger row, re-reads the claim
+        claim = facts.claim
         if claim.status != ClaimStatus.SETTLED:
             raise ValidationError({"claim_id": ERR_NOT_SETTLED})
         current = Settlement.objects.filter(claim_id=claim.pk, is_current=True).first()
@@ -874,7 +758,13 @@ def claim_reverse(*, claim: Claim, user: Any = None, reason: str) -> Claim:
         claim.reversal_reason = reason
         claim.save(update_fields=["status", "reversed_at", "reversed_by", "reversal_reason"])
         send_data_changed(kind="settlement", years=[claim.discharged_on.year], person_ids=[claim.person_id])
-        _rechain(ledger, new=None, reason=SettlementReason.REVERSAL_RESETTLE, user=user)
+        results = engine.settle_in_order(facts.engine_items(), start=facts.start)
+        store.save(
+            store.Writes.of_claims(
+                facts, results, reason=SettlementReason.REVERSAL_RESETTLE, user=user, settled=[]
+            ),
+            one_by_one=True,
+        )
         if user is not None:
             audit_record(
                 user=user,
@@ -892,13 +782,11 @@ __all__ = [
     "ClaimInput",
     "admission_cancel",
     "admission_register",
-    "claim_category",
     "claim_create",
     "claim_reverse",
     "claim_settle",
     "claim_submit",
     "claim_validate",
-    "major_case_for",
     "policies_install_presets",
     "policy_install_preset",
     "policy_update",

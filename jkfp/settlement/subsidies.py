@@ -35,6 +35,7 @@ from django.db.models import Count, F, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
 
+from jkfp import engine
 from jkfp.accounts.models import AuditAction, Role
 from jkfp.accounts.scoping import ERR_OUT_OF_SCOPE, role_require, scope, scope_require, user_sees_code
 from jkfp.accounts.services import audit_record
@@ -270,7 +271,7 @@ def claim_attachment_get(*, user: Any, pk: int) -> ClaimAttachment:
 
 def subsidy_amount(settlement: Settlement) -> Decimal:
     """县级补助 What the county pays of a stay settled elsewhere: medical aid + the safety net."""
-    return settlement.aid + settlement.supplementary
+    return engine.county_subsidy(settlement.aid, settlement.supplementary)
 
 
 def elsewhere_claims(*, user: Any) -> QuerySet[Claim]:
@@ -785,7 +786,7 @@ def ledger_rows(*, user: Any, year: int | None = None) -> list[LedgerRow]:
             LedgerRow(
                 claim=claim,
                 settlement=s,
-                insurance_paid=claim.basic_paid_amount + claim.critical_paid_amount,
+                insurance_paid=engine.insurance_paid(claim.basic_paid_amount, claim.critical_paid_amount),
                 subsidy=subsidy_amount(s),
                 personal=s.personal,
                 paid_amount=paid,

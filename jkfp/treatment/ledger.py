@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from jkfp.core.idnumber import mask
 from jkfp.core.tabular import safe_cell
+from jkfp.engine import funds_ratio
 from jkfp.regions.models import Region
 from jkfp.treatment import selectors
 from jkfp.treatment.models import CaseStatus, UntreatedReason
@@ -94,11 +95,8 @@ class LedgerTotals:
     @property
     def reimbursement_ratio(self) -> Decimal | None:
         """实际报销比例 (basic + critical + aid + supplementary) ÷ counted total, or None without cost."""
-        counted = self.money["counted_total"]
-        if not counted:
-            return None
-        paid = sum((self.money[f] for f in ("basic", "critical", "aid", "supplementary")), Decimal(0))
-        return paid / counted
+        m = self.money
+        return funds_ratio(m["counted_total"], m["basic"], m["critical"], m["aid"], m["supplementary"])
 
     @property
     def treatment_rate(self) -> Decimal | None:
@@ -270,10 +268,10 @@ def _write_case(
         totals.money[attr] += amount
         # A spreadsheet cell stores a float; two-decimal yuan amounts round-trip exactly at 0.01.
         sheet.write_number(row, col + offset, float(amount), money)
-    if case_paid.counted_total:
-        ratio = (case_paid.basic + case_paid.critical + case_paid.aid + case_paid.supplementary) / (
-            case_paid.counted_total
-        )
+    ratio = funds_ratio(
+        case_paid.counted_total, case_paid.basic, case_paid.critical, case_paid.aid, case_paid.supplementary
+    )
+    if ratio is not None:
         sheet.write_number(row, col + len(MONEY_FIELDS) + 1, float(ratio), ratio_fmt)
 
 

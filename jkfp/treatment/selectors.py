@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Max, Prefetch, QuerySet
 from django.http import Http404
 
@@ -138,6 +139,44 @@ def referral_flag(*, person_id: int, institution_code: str, admitted_on: date) -
         referred_on__lte=admitted_on,
         referred_on__gte=admitted_on - timedelta(days=REFERRAL_VALID_DAYS),
     ).exists()
+
+
+def major_case_query(*, person_id: Any, on: Any) -> QuerySet[Any, Any]:
+    """关联大病救治 The rule linking a claim to a major-disease case: the person's case with the latest
+    diagnosis date on or before ``on`` (ties: the newest case), as a query of at most one pk.
+    ``person_id`` and ``on`` are values or ``OuterRef``s (the import links many claims at once)."""
+    return (
+        MajorDiseaseCase.objects.filter(person_id=person_id, diagnosed_on__lte=on)
+        .order_by("-diagnosed_on", "-pk")
+        .values("pk")[:1]
+    )
+
+
+def major_case_for(*, person_id: int, on: date) -> int | None:
+    """The pk of the case ``major_case_query`` finds, or None."""
+    found = list(major_case_query(person_id=person_id, on=on))
+    return int(found[0]["pk"]) if found else None
+
+
+# ``major_case_query`` compiled once per database vendor: (sub-select, position of the person parameter).
+_MAJOR_CASE_SQL: dict[str, tuple[str, int]] = {}
+_PERSON_MARK = -424242
+_DAY_MARK = date(1901, 2, 3)
+
+
+def major_case_sql(*, person_id: int, on: date) -> tuple[str, list[Any]]:
+    """``major_case_query`` as a parenthesised sub-select and its parameters, for a hand-written
+    statement (the claim ``INSERT`` of the hot path): the ORM's own SQL of the rule, compiled once."""
+    vendor = connection.vendor
+    shape = _MAJOR_CASE_SQL.get(vendor)
+    if shape is None:
+        sql, params = major_case_query(person_id=_PERSON_MARK, on=_DAY_MARK).query.sql_with_params()
+        if len(params) != 2 or _PERSON_MARK not in params:
+            raise RuntimeError(f"unexpected parameters of the major-case query: {params!r}")
+        shape = _MAJOR_CASE_SQL[vendor] = (f"({sql})", list(params).index(_PERSON_MARK))
+    sql, at = shape
+    day = connection.ops.adapt_datefield_value(on)
+    return sql, [person_id, day] if at == 0 else [day, person_id]
 
 
 def major_diseases() -> QuerySet[Disease]:

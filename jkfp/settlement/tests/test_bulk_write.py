@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from jkfp.settlement import bulk, exports
+from jkfp.settlement import bulk, exports, fetch, store
 from jkfp.settlement.models import Claim, ClaimStatus, Settlement, YearLedger
 from jkfp.settlement.tests.factories import SettleWorld
 from jkfp.settlement.tests.test_bulk import _policy_v2, random_claims, settle_cli_output
@@ -75,16 +75,16 @@ def test_copy_reader_equals_row_reader(sw: SettleWorld) -> None:
     assert odd is not None
     Settlement.objects.filter(pk=odd.pk).update(category="legacy")
     statuses = (ClaimStatus.PENDING, ClaimStatus.SETTLED)
-    fast = bulk.load_year(year=2020, statuses=statuses)
-    rows = bulk._load_year_rows(year=2020, statuses=statuses)
+    fast = fetch.facts(year=2020, statuses=statuses).claims  # COPY on PostgreSQL
+    rows = fetch.facts(year=2020, statuses=statuses, copy=False).claims
     assert len(fast) == len(claims) == len(rows)
     assert int(fast.pending.sum()) == len(claims) - 40
     assert "legacy" in fast.cur_category and "结算\n号" in fast.claim_id and "A\\B\t1" in fast.claim_id
     _same(fast, rows)
-    settled = bulk.load_year(year=2020, statuses=(ClaimStatus.SETTLED,))
-    _same(settled, bulk._load_year_rows(year=2020, statuses=(ClaimStatus.SETTLED,)))
+    settled = fetch.facts(year=2020, statuses=(ClaimStatus.SETTLED,)).claims
+    _same(settled, fetch.facts(year=2020, statuses=(ClaimStatus.SETTLED,), copy=False).claims)
     assert len(settled) == 40
-    empty = bulk.load_year(year=2019, statuses=statuses)
+    empty = fetch.facts(year=2019, statuses=statuses).claims
     assert len(empty) == 0 and empty.cur_amounts.shape == (0, 7)
 
 
@@ -137,7 +137,7 @@ def test_large_write_rolls_back_whole(
     def boom(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("crash before the commit")
 
-    monkeypatch.setattr(bulk, "_store_ledgers", boom)
+    monkeypatch.setattr(store, "_ledgers_many", boom)  # the last write, after the rows went in
     with pytest.raises(RuntimeError):
         bulk.year_resettle(year=2020, policy_name="suixian-2020")
     assert _schema() == schema

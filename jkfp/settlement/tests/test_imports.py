@@ -62,7 +62,7 @@ def test_valid_rows_and_every_invalid_rule(sw: SettleWorld, tmp_path: Path) -> N
     assert got[(7, "person_id")].startswith("身份证号不合法")
     assert got[(8, "total")].startswith("金额不合法") and "两位小数" in got[(8, "total")]
     assert got[(9, "out_of_scope")] == imports.ERR_OUT_OF_SCOPE_GT_TOTAL
-    assert got[(10, "discharge_date")] == imports.ERR_DATE_FUTURE
+    assert got[(10, "discharge_date")] == imports.ERR_DISCHARGE_FUTURE
     assert got[(11, "referred")] == imports.ERR_REFERRED
     assert got[(12, "claim_id")] == imports.ERR_CONFLICT.format(rows="12、13")
     assert got[(13, "claim_id")] == imports.ERR_CONFLICT.format(rows="12、13")

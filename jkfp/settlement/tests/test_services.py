@@ -129,7 +129,7 @@ def test_invalid_claims_name_the_field(sw: SettleWorld) -> None:
         )
     errors = info.value.message_dict
     assert errors["claim_id"] == [services.ERR_CLAIM_ID]
-    assert errors["total_amount"] == [services.ERR_AMOUNT]
+    assert errors["total_amount"] == [services.ERR_AMOUNT.format(reason="金额最多两位小数")]
     assert errors["discharged_on"] == [services.ERR_DISCHARGE_BEFORE_ADMIT]
     with pytest.raises(ValidationError) as info:
         submit(sw, "Y1", "poor1", "county2", date(2020, 3, 1), "100.00", "200.00")

@@ -175,7 +175,7 @@ def test_registration_refuses_bad_input_naming_the_field(sw: SettleWorld) -> Non
 
 def test_import_claims_and_settle_claims_give_example_8(sw: SettleWorld, tmp_path: Path) -> None:
     """The same stay through ``jkfp import-claims`` (basic_paid/critical_paid columns) and
-    ``settle-claims`` (the year path: load_year → settle_year → store), next to an ordinary stay."""
+    ``settle-claims`` (the year path: fetch.facts(year=…) → settle_year → store.save), next to an ordinary stay."""
     a, b = sw.persons["poor1"].id_number, sw.persons["poor2"].id_number
     path = tmp_path / "claims.csv"
     with path.open("w", encoding="utf-8", newline="") as handle:

@@ -6,7 +6,9 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 
+from jkfp import engine
 from jkfp.settlement.compute import CATEGORY_LABELS
 from jkfp.settlement.models import BankAccountKind, ClaimStatus
 from jkfp.web.forms import choice_field
@@ -17,16 +19,23 @@ TEXT = {"class": "form-control"}
 MONEY = {"class": "form-control", "inputmode": "decimal", "step": "0.01", "min": "0"}
 
 
-def money_field(label: str, **kwargs: Any) -> forms.DecimalField:
-    """金额 Yuan with at most two decimals, parsed by Django into an exact Decimal."""
-    return forms.DecimalField(
-        label=label,
-        max_digits=14,
-        decimal_places=2,
-        min_value=Decimal("0"),
-        widget=forms.NumberInput(attrs=MONEY),
-        **kwargs,
-    )
+class MoneyField(forms.Field):
+    """金额 Yuan as typed, checked by the engine's amount rule (``engine.amount_fen``: ≥ 0, at most two
+    decimals, at most the absurd-amount bound) with its message, cleaned to an exact Decimal."""
+
+    def to_python(self, value: Any) -> Decimal | None:
+        text = "" if value is None else str(value).strip()
+        if not text:
+            return None
+        try:
+            return engine.fen_to_decimal(engine.amount_fen(text))
+        except engine.ClaimValueError as exc:
+            raise ValidationError(engine.AMOUNT_INVALID[0].format(reason=exc.zh), code="invalid") from exc
+
+
+def money_field(label: str, **kwargs: Any) -> MoneyField:
+    """金额 A money field of the settlement forms."""
+    return MoneyField(label=label, widget=forms.NumberInput(attrs=MONEY), **kwargs)
 
 
 class AdmissionForm(forms.Form):
