@@ -315,3 +315,23 @@ def test_serve_restarts_a_killed_worker_and_a_killed_web_server(tmp_path: Path) 
         assert site.poll() is None
     log = (tmp_path / "serve.log").read_text()
     assert "意外退出" in log and "已重新启动" in log
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_s_periodic_check_marks_a_run_whose_process_ended(settings: Any, tmp_path: Path) -> None:
+    from jkfp.ops.worker import Heartbeat
+
+    settings.RUN_DIR = tmp_path / "run"
+    dead = _run(runner=_ended_token())
+    beat = Heartbeat(interval=0.05, recovery=0.0)
+    beat.start()
+    try:
+        _until(
+            lambda: ImportRun.objects.get(pk=dead.pk).status == ImportStatus.FAILED,
+            timeout=30,
+            what="the periodic check",
+        )
+    finally:
+        beat.stop()
+        beat.join(timeout=10)
+    assert ImportRun.objects.get(pk=dead.pk).message.startswith(ENDED)
