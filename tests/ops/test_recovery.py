@@ -33,7 +33,7 @@ from jkfp.core.runner import runner_alive, runner_token
 from jkfp.ops.recovery import TASK_ENDED, runs_recover
 from jkfp.ops.worker import memory_ceiling_set
 from jkfp.regions.models import Region
-from jkfp.registry.models import ImportKind, ImportRun, ImportStatus
+from jkfp.registry.models import ImportKind, ImportRun, ImportStatus, Person
 from jkfp.registry.synthetic import write_roster
 from jkfp.registry.tasks import data_written_marked, roster_import_task
 
@@ -335,3 +335,28 @@ def test_the_worker_s_periodic_check_marks_a_run_whose_process_ended(settings: A
         beat.stop()
         beat.join(timeout=10)
     assert ImportRun.objects.get(pk=dead.pk).message.startswith(ENDED)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("valid", [True, False])
+def test_a_finished_import_is_marked_written_exactly_when_it_wrote(
+    tmp_path: Path, county: dict[str, Any], make_user: Callable[..., Any], valid: bool
+) -> None:
+    from jkfp.core.idnumber import make_id_number
+
+    admin = make_user(Role.COUNTY_ADMIN, "421321")
+    number = make_id_number("421321", timezone.localdate().replace(year=1960), 101)
+    village = county["t1v1"].code if valid else "999999999999"  # an unknown village: no valid row
+    path = tmp_path / "roster.csv"
+    path.write_text(
+        f"身份证号,姓名,村代码,户编号,与户主关系\n{number},张三,{village},H1,户主\n", encoding="utf-8"
+    )
+    run = ImportRun.objects.create(
+        kind=ImportKind.ROSTER, source="国家平台", year=2024, file_name="roster.csv", stored_path=str(path),
+        status=ImportStatus.QUEUED, user=admin, region=admin.region,
+    )  # fmt: skip
+    roster_import_task.call(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == ImportStatus.DONE and run.runner.startswith(f"{os.getpid()}:")
+    assert run.data_written is valid
+    assert Person.objects.filter(id_number=number).exists() is valid
