@@ -14,13 +14,14 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 from django_tasks import task
 
 from jkfp.core.importing import ImportSummary
 from jkfp.core.runner import runner_token
-from jkfp.core.tabular import TableError
+from jkfp.core.tabular import NeedsMapping, TableError, peek_rows
+from jkfp.core.tabular_map import MappingError, parse_mapping, reading
 from jkfp.registry.enrolment import enrolment_import
 from jkfp.registry.imports import roster_import
 from jkfp.registry.models import ImportRun, ImportStatus
@@ -116,20 +117,26 @@ def run_import(
     *,
     label: str,
     require_user: bool = False,
+    interactive: bool = False,
 ) -> dict[str, Any]:
     """执行导入 Run ``importer(run, progress)`` for one ImportRun and record its outcome on the run.
 
     A ``TableError`` (unreadable file, missing column) fails the run with its Chinese message; any
     other exception fails it with ``MSG_INTERNAL`` and is re-raised (traceback in the log and the task
     result), so a run never stays "running". With ``require_user`` a run whose uploader is gone
-    writes nothing (the region cannot be checked).
+    writes nothing (the region cannot be checked). With ``interactive`` the run applies its mapping
+    (``ImportRun.mapping``) and a file that needs the mapping step waits for it (status 待映射, the
+    header, sample values, missing columns and unknown values in ``summary["mapping"]``).
     """
     run = ImportRun.objects.select_related("user", "user__region").get(pk=run_id)
     try:
-        return _run_import(run, importer, label=label, require_user=require_user)
+        return _run_import(run, importer, label=label, require_user=require_user, interactive=interactive)
     finally:
-        # The uploaded file is not kept once its import has finished, whatever the outcome (issue 15 §8).
-        import_source_delete(run=run)
+        # The uploaded file is not kept once its import has finished, whatever the outcome (issue 15 §8);
+        # a run waiting for its mapping step or its confirmation has not finished.
+        waiting = (ImportStatus.MAPPING, ImportStatus.PREVIEW)
+        if not ImportRun.objects.filter(pk=run_id, status__in=waiting).exists():
+            import_source_delete(run=run)
 
 
 def _run_import(
@@ -138,6 +145,7 @@ def _run_import(
     *,
     label: str,
     require_user: bool,
+    interactive: bool = False,
 ) -> dict[str, Any]:
     run_id = run.pk
     ImportRun.objects.filter(pk=run_id).update(
@@ -148,7 +156,37 @@ def _run_import(
         return {"error": "no user"}
     try:
         with data_written_marked(run_id):
-            summary = importer(run, ImportProgress(run_id))
+            mapping = parse_mapping(run.mapping, origin="导入模板") if run.mapping else None
+            with reading(mapping, interactive=interactive) as context:  # the reader's warnings count too
+                if run.dry_run:  # the preview: the same import, rolled back (nothing written or announced)
+                    with transaction.atomic():
+                        summary = importer(run, ImportProgress(run_id))
+                        transaction.set_rollback(True)
+                else:
+                    summary = importer(run, ImportProgress(run_id))
+            summary.warnings += context.warning_count
+            if run.dry_run:
+                data = summary.as_dict()
+                data["preview"] = {
+                    "headers": context.headers,
+                    "rows": context.preview,
+                    "errors": first_problems(summary.errors_file),
+                }
+                _finish(
+                    run_id,
+                    status=ImportStatus.PREVIEW,
+                    summary=data,
+                    errors_file=summary.errors_file or "",
+                    progress=100,
+                )
+                return data
+    except NeedsMapping as exc:
+        info = mapping_step_info(run.stored_path, exc)
+        _finish(run_id, status=ImportStatus.MAPPING, summary={"mapping": info}, progress=0)
+        return {"mapping": info}
+    except MappingError as exc:
+        _finish(run_id, status=ImportStatus.FAILED, message=exc.zh)
+        return {"error": exc.zh}
     except TableError as exc:
         _finish(run_id, status=ImportStatus.FAILED, message=exc.zh)
         return {"error": exc.zh}
@@ -174,6 +212,41 @@ def _run_import(
     return data
 
 
+SAMPLE_ROWS = 3
+PREVIEW_ERRORS = 10
+
+
+def first_problems(errors_file: str | None) -> list[list[Any]]:
+    """The first lines (行号, 列, 值, 原因) of an error report, for the preview."""
+    if not errors_file:
+        return []
+    from python_calamine import CalamineWorkbook  # noqa: PLC0415 (a heavy library, loaded only for a preview)
+
+    sheet = CalamineWorkbook.from_path(errors_file).get_sheet_by_index(0)
+    rows = sheet.to_python()[1 : PREVIEW_ERRORS + 1]
+    return [[int(r[0]) if isinstance(r[0], float) else r[0], *map(str, r[1:4])] for r in rows]
+
+
+def mapping_step_info(path: str, need: NeedsMapping) -> dict[str, Any]:
+    """What the mapping step shows: the file's headers with a few sample values each, the missing
+    required columns and the values not accepted."""
+    rows = peek_rows(path, need.header_row + SAMPLE_ROWS + 10)
+    header = next((cells for number, cells in rows if number == need.header_row), [])
+    after = [cells for number, cells in rows if number > need.header_row and any(cells)][:SAMPLE_ROWS]
+    columns = [
+        {"header": text, "samples": [row[i] for row in after if i < len(row) and row[i]]}
+        for i, text in enumerate(header)
+        if text
+    ]
+    return {
+        "header_row": need.header_row,
+        "columns": columns,
+        "missing": need.missing,
+        "unknown_headers": need.unknown_headers,
+        "unknown_values": need.unknown_values,
+    }
+
+
 @task()
 def roster_import_task(run_id: int) -> dict[str, Any]:
     """导入花名册（后台） Run the roster import of one ImportRun and record its outcome on the run."""
@@ -183,6 +256,7 @@ def roster_import_task(run_id: int) -> dict[str, Any]:
             path=run.stored_path, source=run.source, year=run.year, user=run.user, progress=progress
         ),
         label="roster",
+        interactive=True,
     )
 
 
