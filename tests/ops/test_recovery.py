@@ -30,6 +30,7 @@ from django_tasks_db.models import DBTaskResult
 from benchmarks.loadtest import SERVER_SECRET_KEY, Database, free_port
 from jkfp.accounts.models import Role
 from jkfp.core.runner import runner_alive, runner_token
+from jkfp.ops.models import ExportRun, ExportStatus
 from jkfp.ops.recovery import TASK_ENDED, runs_recover
 from jkfp.ops.worker import memory_ceiling_set
 from jkfp.regions.models import Region
@@ -76,7 +77,7 @@ def _run(*, runner: str, **fields: Any) -> ImportRun:
 
 
 @pytest.mark.django_db
-def test_only_runs_whose_process_ended_are_marked_failed() -> None:
+def test_only_runs_whose_process_ended_are_marked_failed(make_user: Callable[..., Any]) -> None:
     dead = _run(runner=_ended_token(), progress=20)
     live = _run(runner=runner_token())
     elsewhere = _run(runner=f"1:1:{runner_token().split(':')[2]}:another-host")
@@ -94,8 +95,22 @@ def test_only_runs_whose_process_ended_are_marked_failed() -> None:
         backend_name="default", run_after=timezone.now(), worker_ids=[runner_token()],
     )  # fmt: skip
 
+    owner = make_user(Role.COUNTY_ADMIN, "421321")
+    export = ExportRun.objects.create(kind="reconciliation", title="名单比对", user=owner, file_name="a.xlsx",
+                                      status=ExportStatus.RUNNING, runner=_ended_token())  # fmt: skip
+    live_export = ExportRun.objects.create(kind="reconciliation", title="名单比对", user=owner, file_name="b.xlsx",
+                                           status=ExportStatus.RUNNING, runner=runner_token())  # fmt: skip
+
     recovered = runs_recover()
 
+    assert recovered.exports == [export.pk]
+    export.refresh_from_db()
+    assert (
+        export.status == ExportStatus.FAILED
+        and export.message.startswith(ENDED)
+        and "没有生成文件" in export.message
+    )
+    assert ExportRun.objects.get(pk=live_export.pk).status == ExportStatus.RUNNING
     assert sorted(recovered.imports) == sorted([dead.pk, legacy_old.pk])
     assert recovered.tasks == [str(task.pk)]
     dead.refresh_from_db()
