@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from jkfp.accounts.models import User
 from jkfp.core.replica import reading_replica
+from jkfp.core.runner import runner_token
 from jkfp.ops.models import ExportRun, ExportStatus
 
 logger = logging.getLogger(__name__)
@@ -123,7 +124,9 @@ def export_run_execute(run_id: int, writer: Writer) -> dict[str, Any]:
     run = ExportRun.objects.select_related("user", "user__region", "user__institution").get(pk=run_id)
     if run.status != ExportStatus.QUEUED:
         return {"skipped": run.status}
-    ExportRun.objects.filter(pk=run_id).update(status=ExportStatus.RUNNING, started_at=timezone.now())
+    ExportRun.objects.filter(pk=run_id).update(
+        status=ExportStatus.RUNNING, started_at=timezone.now(), runner=runner_token()
+    )
     if not run.user.is_active:
         _finish(run_id, status=ExportStatus.FAILED, message=MSG_NO_USER)
         return {"error": "no user"}

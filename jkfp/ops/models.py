@@ -58,6 +58,9 @@ class ExportRun(models.Model):
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
     started_at = models.DateTimeField("开始时间", null=True, blank=True)
     finished_at = models.DateTimeField("结束时间", null=True, blank=True)
+    # 执行进程 The worker process writing it (core/runner.py token): marked failed when it has ended
+    # (jkfp/ops/recovery.py).
+    runner = models.CharField("执行进程", max_length=64, blank=True)
 
     class Meta:
         verbose_name = "后台导出"

@@ -1,8 +1,9 @@
 """中断恢复 Runs whose process died are marked failed: “进程已结束 / process ended”.
 
-An import (web or command line; claim imports are the settlement batches' input) and every background
-task (snapshot refresh, care sync, housekeeping …) record the process running them — ``ImportRun.runner``
-and the django-tasks worker id, both ``core/runner.py`` tokens. ``runs_recover`` marks a running one
+An import (web or command line; claim imports are the settlement batches' input), a background export
+(reconciliation, ledgers, drill-downs) and every background task (snapshot refresh, care sync,
+housekeeping …) record the process running them — ``ImportRun.runner``, ``ExportRun.runner`` and the
+django-tasks worker id, all ``core/runner.py`` tokens. ``runs_recover`` marks a running one
 failed when that process has ended (same host: its pid with its start time is gone, or the machine
 restarted since); a run on another host or of a live process is never touched. It runs at every
 worker start and every ``RECOVERY_SECONDS`` in the worker's heartbeat thread.
@@ -16,7 +17,7 @@ Runs recorded before runners were (empty ``runner``) are marked when they starte
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db.models import Q
@@ -25,6 +26,7 @@ from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
 from jkfp.core.runner import runner_alive
+from jkfp.ops.models import ExportRun, ExportStatus
 from jkfp.registry.models import ImportRun, ImportStatus
 
 logger = logging.getLogger("jkfp.worker")
@@ -33,6 +35,10 @@ RECOVERY_SECONDS = 60.0
 LEGACY_HOURS = 24
 MSG_ENDED = (
     "进程已结束 / process ended：执行导入的进程意外结束（被强制终止、超过内存上限或服务器重启），{at} 发现。"
+)
+EXPORT_ENDED = (
+    "进程已结束 / process ended：执行导出的进程意外结束（被强制终止、超过内存上限或服务器重启），{at} 发现。"
+    "没有生成文件，请重新导出。"
 )
 TASK_ENDED = "jkfp.ops.recovery.ProcessEnded"
 
@@ -43,6 +49,7 @@ class Recovered:
 
     imports: list[int]
     tasks: list[str]
+    exports: list[int] = field(default_factory=list)
 
 
 def _dead(token: str) -> bool:
@@ -65,6 +72,13 @@ def runs_recover() -> Recovered:
             status=ImportStatus.FAILED, message=MSG_ENDED.format(at=at), finished_at=now
         ):
             imports.append(pk)
+    exports: list[int] = []
+    running = ExportRun.objects.filter(status=ExportStatus.RUNNING).exclude(runner="")
+    for pk, token in running.values_list("pk", "runner"):
+        if _dead(token) and ExportRun.objects.filter(pk=pk, status=ExportStatus.RUNNING, runner=token).update(
+            status=ExportStatus.FAILED, message=EXPORT_ENDED.format(at=at), finished_at=now
+        ):
+            exports.append(pk)
     tasks: list[str] = []
     for task_id, workers in DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING).values_list(
         "pk", "worker_ids"
@@ -78,10 +92,11 @@ def runs_recover() -> Recovered:
             traceback=f"进程已结束 / process ended: worker {workers[-1]} ended while running this task ({at})",
         ):
             tasks.append(str(task_id))
-    if imports or tasks:
+    if imports or tasks or exports:
         logger.warning(
-            "已把进程已结束的任务标记为失败 / marked failed, their process ended: imports %s, tasks %s",
+            "已把进程已结束的任务标记为失败 / marked failed, their process ended: imports %s, exports %s, tasks %s",
             imports,
+            exports,
             tasks,
         )
-    return Recovered(imports=imports, tasks=tasks)
+    return Recovered(imports=imports, tasks=tasks, exports=exports)

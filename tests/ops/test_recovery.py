@@ -30,10 +30,11 @@ from django_tasks_db.models import DBTaskResult
 from benchmarks.loadtest import SERVER_SECRET_KEY, Database, free_port
 from jkfp.accounts.models import Role
 from jkfp.core.runner import runner_alive, runner_token
+from jkfp.ops.models import ExportRun, ExportStatus
 from jkfp.ops.recovery import TASK_ENDED, runs_recover
 from jkfp.ops.worker import memory_ceiling_set
 from jkfp.regions.models import Region
-from jkfp.registry.models import ImportKind, ImportRun, ImportStatus
+from jkfp.registry.models import ImportKind, ImportRun, ImportStatus, Person
 from jkfp.registry.synthetic import write_roster
 from jkfp.registry.tasks import data_written_marked, roster_import_task
 
@@ -76,7 +77,7 @@ def _run(*, runner: str, **fields: Any) -> ImportRun:
 
 
 @pytest.mark.django_db
-def test_only_runs_whose_process_ended_are_marked_failed() -> None:
+def test_only_runs_whose_process_ended_are_marked_failed(make_user: Callable[..., Any]) -> None:
     dead = _run(runner=_ended_token(), progress=20)
     live = _run(runner=runner_token())
     elsewhere = _run(runner=f"1:1:{runner_token().split(':')[2]}:another-host")
@@ -94,8 +95,22 @@ def test_only_runs_whose_process_ended_are_marked_failed() -> None:
         backend_name="default", run_after=timezone.now(), worker_ids=[runner_token()],
     )  # fmt: skip
 
+    owner = make_user(Role.COUNTY_ADMIN, "421321")
+    export = ExportRun.objects.create(kind="reconciliation", title="名单比对", user=owner, file_name="a.xlsx",
+                                      status=ExportStatus.RUNNING, runner=_ended_token())  # fmt: skip
+    live_export = ExportRun.objects.create(kind="reconciliation", title="名单比对", user=owner, file_name="b.xlsx",
+                                           status=ExportStatus.RUNNING, runner=runner_token())  # fmt: skip
+
     recovered = runs_recover()
 
+    assert recovered.exports == [export.pk]
+    export.refresh_from_db()
+    assert (
+        export.status == ExportStatus.FAILED
+        and export.message.startswith(ENDED)
+        and "没有生成文件" in export.message
+    )
+    assert ExportRun.objects.get(pk=live_export.pk).status == ExportStatus.RUNNING
     assert sorted(recovered.imports) == sorted([dead.pk, legacy_old.pk])
     assert recovered.tasks == [str(task.pk)]
     dead.refresh_from_db()
@@ -315,3 +330,48 @@ def test_serve_restarts_a_killed_worker_and_a_killed_web_server(tmp_path: Path) 
         assert site.poll() is None
     log = (tmp_path / "serve.log").read_text()
     assert "意外退出" in log and "已重新启动" in log
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_s_periodic_check_marks_a_run_whose_process_ended(settings: Any, tmp_path: Path) -> None:
+    from jkfp.ops.worker import Heartbeat
+
+    settings.RUN_DIR = tmp_path / "run"
+    dead = _run(runner=_ended_token())
+    beat = Heartbeat(interval=0.05, recovery=0.0)
+    beat.start()
+    try:
+        _until(
+            lambda: ImportRun.objects.get(pk=dead.pk).status == ImportStatus.FAILED,
+            timeout=30,
+            what="the periodic check",
+        )
+    finally:
+        beat.stop()
+        beat.join(timeout=10)
+    assert ImportRun.objects.get(pk=dead.pk).message.startswith(ENDED)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("valid", [True, False])
+def test_a_finished_import_is_marked_written_exactly_when_it_wrote(
+    tmp_path: Path, county: dict[str, Any], make_user: Callable[..., Any], valid: bool
+) -> None:
+    from jkfp.core.idnumber import make_id_number
+
+    admin = make_user(Role.COUNTY_ADMIN, "421321")
+    number = make_id_number("421321", timezone.localdate().replace(year=1960), 101)
+    village = county["t1v1"].code if valid else "999999999999"  # an unknown village: no valid row
+    path = tmp_path / "roster.csv"
+    path.write_text(
+        f"身份证号,姓名,村代码,户编号,与户主关系\n{number},张三,{village},H1,户主\n", encoding="utf-8"
+    )
+    run = ImportRun.objects.create(
+        kind=ImportKind.ROSTER, source="国家平台", year=2024, file_name="roster.csv", stored_path=str(path),
+        status=ImportStatus.QUEUED, user=admin, region=admin.region,
+    )  # fmt: skip
+    roster_import_task.call(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == ImportStatus.DONE and run.runner.startswith(f"{os.getpid()}:")
+    assert run.data_written is valid
+    assert Person.objects.filter(id_number=number).exists() is valid
