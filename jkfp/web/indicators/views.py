@@ -7,6 +7,7 @@ every region outside the user's is a 404. Drill-down views and every export are 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +22,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from jkfp.accounts.http import AuthedRequest
 from jkfp.accounts.models import AuditAction, Role
-from jkfp.accounts.scoping import region_get
+from jkfp.accounts.permissions import FUND_LEDGERS
+from jkfp.accounts.scoping import ERR_ROLE, region_get
 from jkfp.accounts.services import audit_record
 from jkfp.indicators import ledgers, report, selectors, services
 from jkfp.indicators.catalogue import INDICATORS
@@ -30,7 +32,6 @@ from jkfp.indicators.exports import drill_xlsx, format_rows
 from jkfp.indicators.models import RectificationStatus
 from jkfp.web.exports import file_response
 from jkfp.web.indicators.forms import RectificationForm, RectificationUpdateForm, YearRegionForm
-from jkfp.web.permissions import role_required
 
 READ_ROLES = (Role.COUNTY_ADMIN, Role.TOWNSHIP, Role.VILLAGE_DOCTOR, Role.FUND, Role.INSPECTOR)
 PAGE_SIZE = 50
@@ -83,7 +84,6 @@ def _drill_urls(indicator: Any, year: int, region_code: str) -> tuple[str, str]:
     )
 
 
-@role_required(*READ_ROLES)
 @require_GET
 def dashboard(request: AuthedRequest) -> HttpResponse:
     """指标看板 The user's region (or a sub-region) with its sub-regions side by side, charts, data as of."""
@@ -152,7 +152,6 @@ def dashboard(request: AuthedRequest) -> HttpResponse:
     return render(request, "web/indicators/dashboard.html", context)
 
 
-@role_required(*services.REFRESH_ROLES)
 @require_POST
 def refresh(request: AuthedRequest) -> HttpResponse:
     """重新计算 Recompute the year's snapshot now (county administrator)."""
@@ -172,7 +171,6 @@ def _drill(request: AuthedRequest, code: str, side: str) -> tuple[int, Any, Any]
     return year, region, found
 
 
-@role_required(*READ_ROLES)
 @require_GET
 def drill(request: AuthedRequest, code: str, side: str) -> HttpResponseBase:
     """指标明细 The rows behind the numerator or the denominator of a figure (audited)."""
@@ -215,7 +213,6 @@ def drill(request: AuthedRequest, code: str, side: str) -> HttpResponseBase:
     return render(request, "web/indicators/drill.html", context)
 
 
-@role_required(*READ_ROLES)
 @require_GET
 def drill_export(request: AuthedRequest, code: str, side: str) -> HttpResponseBase:
     """导出明细 The drill-down list as .xlsx (audited)."""
@@ -238,28 +235,35 @@ def drill_export(request: AuthedRequest, code: str, side: str) -> HttpResponseBa
     return file_response(path, f"{found.indicator.name}{selectors.SIDES[side]}明细-{region.name}-{year}.xlsx")
 
 
-@role_required(*READ_ROLES)
 @require_GET
 def ledger_list(request: AuthedRequest) -> HttpResponse:
     """台账 The ledgers of the user's region that can be generated (a ledger without data is not offered)."""
     year, region = _year_region(request)
-    context = {"year": year, "region": region, "ledgers": ledgers_available(year)}
+    offered = ledgers_available(year, kinds=_ledger_kinds(request.user))
+    context = {"year": year, "region": region, "ledgers": offered}
     return render(request, "web/indicators/ledgers.html", context)
 
 
-def ledgers_available(year: int) -> list[dict[str, Any]]:
+def _ledger_kinds(user: Any) -> Collection[str]:
+    """The ledgers the user's role may export (the fund office: settlements and alerts only)."""
+    return FUND_LEDGERS if getattr(user, "role", None) == Role.FUND else ledgers.LEDGERS.keys()
+
+
+def ledgers_available(year: int, kinds: Collection[str] | None = None) -> list[dict[str, Any]]:
     return [
         {"kind": kind, "title": spec.title, "available": spec.available(year), "note": spec.note}
         for kind, spec in ledgers.LEDGERS.items()
+        if kinds is None or kind in kinds
     ]
 
 
-@role_required(*READ_ROLES)
 @require_GET
 def ledger_export(request: AuthedRequest, kind: str) -> HttpResponseBase:
     """导出台账 One ledger of the region as .xlsx (audited); 404 for a ledger whose data does not exist."""
     year, region = _year_region(request)
     spec = ledgers.LEDGERS.get(kind)
+    if spec is not None and kind not in _ledger_kinds(request.user):
+        raise PermissionDenied(ERR_ROLE)
     if spec is None or not spec.available(year):
         raise Http404("该台账暂无数据")
     path, summary = ledgers.ledger_write(kind=kind, user=request.user, region=region, year=year)
@@ -275,7 +279,6 @@ def ledger_export(request: AuthedRequest, kind: str) -> HttpResponseBase:
     return file_response(path, f"{spec.title}-{region.name}-{year}.xlsx")
 
 
-@role_required(*READ_ROLES)
 @require_GET
 def report_download(request: AuthedRequest) -> HttpResponseBase:
     """自评报告 The yearly self-assessment report of the region as .docx (audited)."""
@@ -300,7 +303,6 @@ def report_download(request: AuthedRequest) -> HttpResponseBase:
     )
 
 
-@role_required(*READ_ROLES)
 @require_http_methods(["GET", "POST"])
 def rectification_list(request: AuthedRequest) -> HttpResponse:
     """问题整改 The findings of the user's region; county and township staff record new ones."""
@@ -333,7 +335,6 @@ def rectification_list(request: AuthedRequest) -> HttpResponse:
     return render(request, "web/indicators/rectifications.html", context)
 
 
-@role_required(*services.RECTIFY_ROLES)
 @require_POST
 def rectification_update(request: AuthedRequest, pk: int) -> HttpResponse:
     """更新整改状态"""

@@ -33,7 +33,6 @@ from jkfp.settlement.selectors import case_payment_totals
 from jkfp.treatment import history, ledger, selectors, services
 from jkfp.treatment.models import MajorDiseaseCase, ReferralStatus
 from jkfp.web.exports import file_response
-from jkfp.web.permissions import role_required
 from jkfp.web.treatment.forms import (
     CaseFilterForm,
     CaseForm,
@@ -75,7 +74,6 @@ def _can(user: Any, roles: tuple[str, ...]) -> bool:
 # --- 大病救治 ------------------------------------------------------------------------------------
 
 
-@role_required(*READ_ROLES)
 @require_GET
 def case_list(request: AuthedRequest) -> HttpResponse:
     """大病救治列表 Cases of the user's region filtered by status, disease and township/village."""
@@ -97,7 +95,6 @@ def case_list(request: AuthedRequest) -> HttpResponse:
     return render(request, "web/treatment/case_list.html", context)
 
 
-@role_required(*READ_ROLES)
 @require_GET
 def case_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     """大病救治页 One case: status (and its form), follow-up visits, referrals. Every view is audited."""
@@ -129,7 +126,6 @@ def case_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     return render(request, "web/treatment/case_detail.html", context)
 
 
-@role_required(*EDIT_ROLES)
 @require_http_methods(["GET", "POST"])
 def case_create(request: AuthedRequest) -> HttpResponse:
     """登记大病救治 Register one case for a person of the user's region found by full ID number."""
@@ -167,7 +163,6 @@ def case_create(request: AuthedRequest) -> HttpResponse:
     return render(request, "web/treatment/case_form.html", {"form": form}, status=status)
 
 
-@role_required(*EDIT_ROLES)
 @require_POST
 def case_status(request: AuthedRequest, pk: int) -> HttpResponse:
     """设置救治状态 Change the status; 未救治 without a reason is refused with the field named."""
@@ -185,7 +180,6 @@ def case_status(request: AuthedRequest, pk: int) -> HttpResponse:
     return redirect("treatment:case_detail", pk=case.pk)
 
 
-@role_required(*FOLLOWUP_ROLES)
 @require_POST
 def case_followup(request: AuthedRequest, pk: int) -> HttpResponse:
     """登记回访 Add a follow-up visit (village doctors too, in their own villages)."""
@@ -206,7 +200,6 @@ def case_followup(request: AuthedRequest, pk: int) -> HttpResponse:
 # --- 台账 ----------------------------------------------------------------------------------------
 
 
-@role_required(*READ_ROLES)
 @require_GET
 def ledger_export(request: AuthedRequest) -> HttpResponseBase:
     """导出大病专项救治台账 The ledger of the user's region, or of ``?region=`` inside it; audited."""
@@ -238,7 +231,6 @@ def ledger_export(request: AuthedRequest) -> HttpResponseBase:
 # --- 转诊备案 ------------------------------------------------------------------------------------
 
 
-@role_required(*READ_ROLES)
 @require_GET
 def referral_list(request: AuthedRequest) -> HttpResponse:
     """转诊列表 Referrals of the user's region, filterable by approval state and township/village."""
@@ -264,7 +256,6 @@ def referral_list(request: AuthedRequest) -> HttpResponse:
     return render(request, "web/treatment/referral_list.html", context)
 
 
-@role_required(*EDIT_ROLES)
 @require_http_methods(["GET", "POST"])
 def referral_create(request: AuthedRequest) -> HttpResponse:
     """转诊备案 Record a referral: from a case page (``?case=``) or for a person found by full ID number."""
@@ -323,7 +314,6 @@ def _person_by_id(request: AuthedRequest, form: ReferralForm | CaseForm) -> Any:
     return person
 
 
-@role_required(*EDIT_ROLES)
 @require_POST
 def referral_decide(request: AuthedRequest, pk: int) -> HttpResponse:
     """审批转诊 Approve or reject a pending referral."""
