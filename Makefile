@@ -27,7 +27,7 @@ node_modules/.vendor-copied: package.json node_modules/.installed scripts/vendor
 system-deps:
 	bash scripts/system-deps.sh
 
-demo: install
+demo: install system-deps
 	$(BIN)/jkfp init
 	$(BIN)/jkfp demo
 	$(BIN)/jkfp serve --host 127.0.0.1 --port 8000

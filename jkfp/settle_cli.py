@@ -516,6 +516,7 @@ def _run(args: argparse.Namespace) -> int:
         policy=policy,
         check_person_ids=check_person_ids,
         headers=cells.headers,
+        any_date=True,  # what-if: the named policy applies to every claim whatever its dates
     )
     errors = validated.errors
     settles = not errors or args.skip_invalid
@@ -549,6 +550,14 @@ def _run(args: argparse.Namespace) -> int:
     _write(args.out, "--out", lambda: write_output(args.out, validated.table.claim_id, result))
     if trace is not None:
         print("\n".join(trace))
+    if validated.outside_validity:
+        print(
+            f"警告：{validated.outside_validity} 笔出院日期不在政策有效期（{policy.valid_from} 至 "
+            f"{policy.valid_to}）内，仍按该政策试算 / warning: {validated.outside_validity} claims "
+            f"discharged outside the policy's validity ({policy.valid_from} to {policy.valid_to}), "
+            "settled under it anyway (what-if)",
+            file=sys.stderr,
+        )
     print(
         f"已结算 {len(validated.table)} 笔（政策 {policy.name}），结果写入 {args.out} / "
         f"settled {len(validated.table)} claims under {policy.name}, wrote {args.out}",

@@ -851,3 +851,27 @@ def test_fast_reader_equals_tabular_with_optional_columns(
     for name, column in fast.columns.items():
         assert isinstance(column, TextColumn)
         assert [column.text(i) for i in range(len(column))] == table.columns[name]
+
+
+def test_what_if_settles_claims_outside_the_policy_validity(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 18 item 7: last year's claims under a new policy settle as if discharged in its year;
+    the summary warns how many fall outside its validity (not an error)."""
+    lines = (EXAMPLES / "claims.csv").read_text(encoding="utf-8").splitlines()
+    old = tmp_path / "old.csv"  # every claim a year before suixian-2020's validity (2020)
+    old.write_text("\n".join([lines[0], *(x.replace(",2020-", ",2019-") for x in lines[1:])]) + "\n", "utf-8")
+    out = tmp_path / "out.csv"
+    code, _, err = run(["--preset", "suixian-2020", "--claims", str(old), "--out", str(out)], capsys)
+    assert code == 0, err
+    # The same money to the fen as the claims dated inside the validity (the shipped example).
+    assert out.read_bytes() == (EXAMPLES / "expected-suixian-2020.csv").read_bytes()
+    outside = len(lines) - 1
+    assert f"警告：{outside} 笔出院日期不在政策有效期" in err
+    assert f"warning: {outside} claims discharged outside the policy's validity" in err
+    # Claims inside the validity: no warning.
+    code, _, err = run(
+        ["--preset", "suixian-2020", "--claims", str(EXAMPLES / "claims.csv"), "--out", str(out)], capsys
+    )
+    assert code == 0
+    assert "警告" not in err

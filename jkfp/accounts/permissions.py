@@ -99,7 +99,13 @@ CAPACITY = (A, T, V, INS)
 SETTLEMENT_READ = (H, A, F, INS)  # the hospital sees its own institution's claims only (selectors)
 INDICATORS = (A, T, V, F, INS)  # the fund office: aggregates and its own ledgers (jkfp.web.indicators)
 MONITORING = (A, T, V, F, INS)  # the fund office: alerts and the persons behind them
-MONITORING_STEPS = (A, T, V)  # monitoring.workflow.TRANSITIONS (each step checks its own roles)
+MONITORING_STEPS = (A, T, V)
+SUBSIDY_MAKE = (A, F)  # settlement.subsidies.SUBSIDY_ROLES
+SUBSIDY_READ = (
+    A,
+    F,
+    INS,
+)  # settlement.subsidies.READ_ROLES  # monitoring.workflow.TRANSITIONS (each step checks its own roles)
 
 MATRIX: Final[dict[str, Access]] = {
     # --- site ---------------------------------------------------------------------------------
@@ -125,6 +131,12 @@ MATRIX: Final[dict[str, Access]] = {
     "web:import_page": _a("导入 imports", ACTION, A),
     "web:import_detail": _a("导入进度 import progress", PAGE, A),
     "web:import_errors": _a("导入错误报告 import error report", EXPORT, A),
+    "web:import_mapping": _a("导入列对应 import column mapping", ACTION, A),
+    "web:import_confirm": _a("确认导入 confirm an import", ACTION, A),
+    "web:import_templates": _a("导入模板 import templates", PAGE, A),
+    "web:import_template_download": _a("下载导入模板 import template", EXPORT, A),
+    "web:export_list": _a("我的导出 my exports (background)", PAGE, *ALL_ROLES),
+    "web:export_download": _a("下载本人导出 download my export", EXPORT, *ALL_ROLES),
     "web:audit_log": _a("审计日志 audit log", PAGE, A),
     "web:user_list": _a("用户管理 users", PAGE, A),
     "web:user_password_reset": _a("重置密码 reset a password", ACTION, A),
@@ -136,7 +148,23 @@ MATRIX: Final[dict[str, Access]] = {
     "settlement:slip": _a("结算单 slip", PAGE, *SETTLEMENT_READ),
     "settlement:slip_pdf": _a("结算单PDF slip PDF", EXPORT, *SETTLEMENT_READ),
     "settlement:reverse": _a("冲销 reversal", ACTION, H, A),
+    "settlement:outpatient": _a("门诊慢特病结算窗口 outpatient window", PAGE, H),
     "settlement:resettle": _a("政策调整测算 re-settlement report", PAGE, A, F),
+    # 事后补助 subsidies for stays settled elsewhere: the county and the fund office make them.
+    "settlement:subsidies": _a("事后补助 subsidies", PAGE, *SUBSIDY_READ),
+    "settlement:subsidy_register": _a("补助登记（上传）subsidy register", ACTION, *SUBSIDY_MAKE),
+    "settlement:subsidy_batch_create": _a("新建发放批次 new batch", ACTION, *SUBSIDY_MAKE),
+    "settlement:subsidy_batch": _a("发放批次 batch", PAGE, *SUBSIDY_READ),
+    "settlement:subsidy_batch_approve": _a("审批批次 approve a batch", ACTION, *SUBSIDY_MAKE),
+    "settlement:subsidy_batch_withdraw": _a("撤回批次 withdraw a batch", ACTION, *SUBSIDY_MAKE),
+    "settlement:subsidy_bank_file": _a("银行代发文件 bank file", EXPORT, *SUBSIDY_MAKE),
+    "settlement:subsidy_batch_return": _a("银行回盘 bank return", ACTION, *SUBSIDY_MAKE),
+    "settlement:subsidy_ledger": _a("事后补助台账 subsidy ledger", EXPORT, *SUBSIDY_READ),
+    "settlement:bank_account": _a("银行账户 bank account", PAGE, *SUBSIDY_READ, writers=SUBSIDY_MAKE),
+    "settlement:bank_account_reveal": _a(
+        "显示完整银行账号 reveal bank account", ACTION, *SUBSIDY_READ, writers=SUBSIDY_READ
+    ),
+    "settlement:subsidy_attachment": _a("补助附件 subsidy attachment", EXPORT, *SUBSIDY_READ),
     "settlement:clearing": _a("基金清算 fund clearing", PAGE, *SETTLEMENT_READ),
     "settlement:clearing_export": _a("基金清算表 clearing export", EXPORT, *SETTLEMENT_READ),
     # --- major-disease treatment (大病救治) ------------------------------------------------------

@@ -3,25 +3,41 @@
 Pure Python (no Django): the settlement command and every import use it.
 CSV: UTF-8 (with or without BOM), else GB18030 (a superset of GBK, what Excel writes on a
 Chinese Windows). XLSX/XLS/ODS: the first sheet, read with python-calamine (about 15× faster
-than openpyxl read-only, see performance.md).
+than openpyxl read-only, see performance.md). Every file is read within the limits of
+``core/tablebounds.py`` (inflated size, rows, columns, cell length), checked before and while reading.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from operator import itemgetter
 from pathlib import Path
+from time import perf_counter
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from jkfp.core import tabular_map
+from jkfp.core.tablebounds import (
+    TableLimits,
+    cell_problem,
+    columns_problem,
+    csv_problem,
+    rows_problem,
+    table_limits,
+    workbook_problem,
+    zip_problem,
+)
+
 DEFAULT_MAX_BYTES = 1024 * 1024 * 1024
+PREVIEW_ROWS = 20  # the rows a web import's preview shows
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
+ZIP_SUFFIXES = {".xlsx", ".xlsm", ".ods"}
 CSV_SUFFIXES = {".csv"}
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -33,6 +49,36 @@ class TableError(ValueError):
         super().__init__(f"{zh} / {en}")
         self.zh = zh
         self.en = en
+
+    @classmethod
+    def check(cls, problem: tuple[str, str] | None) -> None:
+        """Raise the (Chinese, English) ``problem`` of a ``tablebounds`` check, if any."""
+        if problem is not None:
+            raise cls(*problem)
+
+
+class NeedsMapping(TableError):
+    """需要映射 In a web import (``tabular_map.reading(interactive=True)``): the file needs the mapping
+    step — its header lacks required columns, has columns nobody mapped, or values are not accepted.
+
+    ``header_row``: the header's row number (or the likeliest one); ``missing``: canonical names of
+    the missing required columns; ``unknown_headers``: headers as written; ``unknown_values``:
+    canonical → values not accepted.
+    """
+
+    def __init__(
+        self,
+        *,
+        header_row: int,
+        missing: list[str] | None = None,
+        unknown_headers: list[str] | None = None,
+        unknown_values: dict[str, list[str]] | None = None,
+    ) -> None:
+        super().__init__("文件需要先对应列和值（映射）", "the file needs a column and value mapping first")
+        self.header_row = header_row
+        self.missing = missing or []
+        self.unknown_headers = unknown_headers or []
+        self.unknown_values = unknown_values or {}
 
 
 @dataclass
@@ -62,17 +108,17 @@ class Table:
 
 
 def _normalise_header(text: str) -> str:
-    """Headers match without BOM and white space, case-insensitively."""
-    return "".join(str(text).replace("\ufeff", "").split()).lower()
+    """Headers match after NFKC, without BOM and white space, case-insensitively."""
+    return tabular_map.normalise_header(text)
 
 
 def _header_lookup(columns: dict[str, tuple[str, ...]]) -> dict[str, str]:
-    """Normalised spelling → canonical name, for ``columns`` (canonical → accepted spellings)."""
-    return {
-        _normalise_header(spelling): canonical
-        for canonical, spellings in columns.items()
-        for spelling in (canonical, *spellings)
-    }
+    """Normalised spelling → canonical name, for ``columns`` (canonical → accepted spellings) and
+    the running import's mapping (``tabular_map.reading``)."""
+    try:
+        return tabular_map.header_lookup(columns, tabular_map.current().mapping)
+    except tabular_map.MappingError as exc:
+        raise TableError(exc.zh, exc.en) from exc
 
 
 def _cell_text(value: Any) -> str:
@@ -110,15 +156,20 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
         ) from exc
 
 
-def _csv_rows(path: Path) -> tuple[Iterator[Sequence[Any]], str, _Split | None]:
+def _csv_rows(path: Path, limits: TableLimits) -> tuple[Iterator[Sequence[Any]], str, _Split | None]:
     """(rows by ``csv.reader``, encoding, the plain split or None); the reader only when not plain.
 
-    The reader's ``StringIO`` would copy the whole text, for nothing when the split applies.
+    The reader's ``StringIO`` would copy the whole text, for nothing when the split applies. Without
+    quotes every line end ends a record: too many lines are refused before anything is decoded.
     """
     raw = path.read_bytes()
+    if b'"' not in raw:
+        TableError.check(rows_problem(raw.count(b"\n") - 1, limits))
     text, encoding = decode_bytes(raw)
     first_line = text[: text.find("\n") if "\n" in text else len(text)]
-    delimiter = max((",", "\t", ";"), key=first_line.count)
+    delimiter = _sniff_delimiter(text)
+    TableError.check(columns_problem(first_line.count(delimiter) + 1, limits))
+    csv.field_size_limit(limits.max_cell_chars)
     split = _split_plain(text, delimiter, raw)
     if split is not None:
         return iter(()), encoding, split
@@ -219,14 +270,19 @@ def _split_plain(text: str, delimiter: str, raw: bytes | None = None) -> _Split 
     )
 
 
-def _sheet_rows(path: Path) -> Iterator[Sequence[Any]]:
+def _sheet_rows(path: Path, limits: TableLimits) -> Iterator[Sequence[Any]]:
     from python_calamine import CalamineWorkbook  # noqa: PLC0415 (a heavy library, loaded only when a file is written)
 
+    if (
+        path.suffix.lower() in ZIP_SUFFIXES
+    ):  # its parts' sizes, declared and real, before calamine unpacks them
+        TableError.check(zip_problem(path, limits))
     try:
         workbook = CalamineWorkbook.from_path(str(path))
         sheet = workbook.get_sheet_by_index(0)
-    except Exception as exc:  # calamine raises several private error types for a damaged file
-        raise TableError(f"无法读取工作簿：{exc}", f"cannot read workbook: {exc}") from exc
+    except Exception as exc:  # calamine raises several error types for a damaged file: ours instead
+        raise TableError(*workbook_problem(exc)) from exc
+    TableError.check(rows_problem(sheet.height - 1, limits) or columns_problem(sheet.width, limits))
     return iter(sheet.iter_rows())
 
 
@@ -236,13 +292,89 @@ def read_table(
     required: Iterable[str],
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    values: Mapping[str, Mapping[str, str]] | None = None,
+    limits: TableLimits | None = None,
+    accepted: Mapping[str, Collection[str]] | None = None,
 ) -> Table:
     """读取表格 Read the first sheet of a CSV/XLSX file into canonical columns.
 
-    The first non-blank row is the header. Headers are matched case- and space-insensitively
-    against ``columns`` (canonical → accepted spellings); unknown headers are ignored and listed.
-    Blank rows are skipped; every cell becomes stripped text.
+    The header is the first of the first 10 non-empty rows that names every ``required`` column
+    (rows above it are ignored, a warning each). Headers are matched after NFKC, case- and
+    space-insensitively against ``columns`` (canonical → accepted spellings) and the running
+    import's mapping (``tabular_map.reading``); unknown headers are ignored and listed. Blank rows
+    are skipped; every cell becomes stripped text, normalised (NFKC, no doubled spaces: each
+    changed cell a warning), then mapped by ``values`` (canonical → {file value: accepted value},
+    the import's synonyms) and the mapping's values. ``accepted`` (canonical → accepted values) is
+    what a web import's mapping step offers for values outside it. ``limits``: this process's
+    (``tablebounds.table_limits``) unless given; a file beyond them is refused with a TableError.
     """
+    table = _read_table(path, columns, set(required), max_bytes, limits or table_limits())
+    return _finish(table, columns, values, accepted)
+
+
+def _finish(
+    table: Table,
+    columns: dict[str, tuple[str, ...]],
+    values: Mapping[str, Mapping[str, str]] | None,
+    accepted: Mapping[str, Collection[str]] | None = None,
+) -> Table:
+    """Normalise every read cell and apply the value synonyms and mapping (issue 18 items 2–4)."""
+    context = tabular_map.current()
+    started = perf_counter()
+    try:
+        return _finish_timed(table, columns, values, accepted, context)
+    finally:
+        context.seconds += perf_counter() - started
+
+
+def _finish_timed(
+    table: Table,
+    columns: dict[str, tuple[str, ...]],
+    values: Mapping[str, Mapping[str, str]] | None,
+    accepted: Mapping[str, Collection[str]] | None,
+    context: tabular_map.ReadContext,
+) -> Table:
+    maps = tabular_map.value_maps(columns, values, context.mapping)
+    changed = 0
+    for name, column in table.columns.items():
+        table.columns[name], count = tabular_map.normalise_column(column)
+        changed += count
+    if changed:
+        context.warn(
+            f"{changed}个单元格已规范化（全角转半角、去除多余空格）/ {changed} cells normalised "
+            "(full-width to half-width, extra spaces)",
+            changed,
+        )
+    for name, mapped in maps.items():
+        if name in table.columns and mapped:
+            table.columns[name] = tabular_map.map_values(table.columns[name], mapped)
+    context.headers = dict(table.headers)
+    if context.interactive:
+        names = list(table.columns)
+        context.preview = [
+            {name: table.columns[name][i] for name in names} for i in range(min(PREVIEW_ROWS, len(table)))
+        ]
+        purpose = tabular_map.ignored_on_purpose(context.mapping)
+        unknown = [h for h in table.ignored_headers if tabular_map.normalise_header(h) not in purpose]
+        bad_values = {
+            name: found
+            for name, allowed in (accepted or {}).items()
+            if name in table.columns and (found := tabular_map.unknown_values(table.columns[name], allowed))
+        }
+        if unknown or bad_values:
+            raise NeedsMapping(
+                header_row=context.header_row, unknown_headers=unknown, unknown_values=bad_values
+            )
+    return table
+
+
+def _read_table(
+    path: str | Path,
+    columns: dict[str, tuple[str, ...]],
+    required: set[str],
+    max_bytes: int,
+    limits: TableLimits,
+) -> Table:
     path = Path(path)
     if path.is_dir():
         raise TableError(f"{path} 是文件夹，不是文件", f"{path} is a directory, not a file")
@@ -257,18 +389,24 @@ def read_table(
     suffix = path.suffix.lower()
     encoding = ""
     if suffix in SPREADSHEET_SUFFIXES:
-        rows = _sheet_rows(path)
+        rows = _sheet_rows(path, limits)
         encoding = "xlsx"
     elif suffix in CSV_SUFFIXES:
-        rows, encoding, split = _csv_rows(path)
+        rows, encoding, split = _csv_rows(path, limits)
         if split is not None:
-            return _build_split(split, columns, set(required), encoding)
+            started = perf_counter()
+            plain_header = _names_required(split.header, columns, required)
+            tabular_map.current().seconds += perf_counter() - started
+            if plain_header:
+                tabular_map.current().header_row = 1
+                return _build_split(split, columns, required, encoding, limits)
+            rows = _csv_reader(path)  # title rows above the header: the general path finds it
     else:
         raise TableError(
             f"不支持的文件类型“{suffix}”，请上传 .csv 或 .xlsx",
             f"unsupported file type '{suffix}', use .csv or .xlsx",
         )
-    return _build(rows, columns, set(required), encoding, text_cells=suffix in CSV_SUFFIXES)
+    return _build(rows, columns, required, encoding, limits, text_cells=suffix in CSV_SUFFIXES)
 
 
 def _build_text(
@@ -278,6 +416,7 @@ def _build_text(
     written: dict[str, str],
     ignored: list[str],
     encoding: str,
+    limits: TableLimits,
 ) -> Table:
     """The data rows of a CSV (every cell already ``str``): column by column in C, no call per cell.
 
@@ -288,9 +427,10 @@ def _build_text(
     try:
         data.extend(rows)
     except csv.Error as exc:
-        bad = rownum + len(data)  # as the general loop counts: the last record read
-        raise TableError(f"第{bad}行CSV格式错误：{exc}", f"row {bad}: malformed CSV: {exc}") from exc
+        bad = rownum + len(data) + 1  # the record being read (CSV records, as the row numbers count)
+        raise TableError(*csv_problem(bad, exc, limits)) from exc
     n = len(data)
+    TableError.check(rows_problem(n, limits) or columns_problem(max(map(len, data), default=0), limits))
     short = min(map(len, data), default=0) <= max(positions.values(), default=-1)
     out: dict[str, list[str]] = {}
     for name, index in positions.items():
@@ -355,10 +495,54 @@ def _header_positions(
     return positions, written, ignored
 
 
+def _names_required(header: Sequence[Any], columns: dict[str, tuple[str, ...]], required: set[str]) -> bool:
+    """Whether the row names every required column (then it is the header)."""
+    lookup = _header_lookup(columns)
+    return required <= {lookup.get(_normalise_header(_cell_text(c))) for c in header}
+
+
+def _csv_reader(path: Path) -> Iterator[Sequence[Any]]:
+    """The general CSV reader over the whole file (as ``_csv_rows`` when the plain split fails)."""
+    text, _ = decode_bytes(path.read_bytes())
+    return csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(text))
+
+
+def peek_rows(path: str | Path, count: int) -> list[tuple[int, list[str]]]:
+    """(row number, cell texts) of the first ``count`` rows of a CSV/XLSX (the mapping step's samples)."""
+    path = Path(path)
+    limits = table_limits()
+    if path.suffix.lower() in SPREADSHEET_SUFFIXES:
+        rows: Iterator[Sequence[Any]] = _sheet_rows(path, limits)
+    else:
+        csv.field_size_limit(limits.max_cell_chars)
+        rows = _csv_reader(path)
+    out: list[tuple[int, list[str]]] = []
+    try:
+        for number, row in enumerate(rows, start=1):
+            out.append((number, [_cell_text(c) for c in row]))
+            if number >= count:
+                break
+    except csv.Error as exc:
+        raise TableError(*csv_problem(len(out) + 1, exc, limits)) from exc
+    return out
+
+
+def _sniff_delimiter(text: str) -> str:
+    """The delimiter (``,`` tab ``;``) the first line uses most; a first line holding none (a title
+    line above the header) leaves it to the next of the first ``HEADER_SEARCH_ROWS`` lines."""
+    lines = text[:65536].split("\n", tabular_map.HEADER_SEARCH_ROWS)[: tabular_map.HEADER_SEARCH_ROWS]
+    for line in lines:
+        best = max((",", "\t", ";"), key=line.count)
+        if line.count(best):
+            return best
+    return ","
+
+
 def _build_split(
-    split: _Split, columns: dict[str, tuple[str, ...]], required: set[str], encoding: str
+    split: _Split, columns: dict[str, tuple[str, ...]], required: set[str], encoding: str, limits: TableLimits
 ) -> Table:
     """The table of a plain CSV split by ``_split_plain``: the same cells as ``_build_text``."""
+    TableError.check(rows_problem(split.rows, limits))
     positions, written, ignored = _header_positions(split.header, columns, required)
     width, first = split.width, split.offset
     last = first + width * split.rows
@@ -370,6 +554,9 @@ def _build_split(
             for name, index in positions.items()
         }
     numbers = list(range(2, 2 + split.rows))
+    # Byte lengths bound character lengths: only a column whose bound is over the limit is measured.
+    long = [n for n, i in positions.items() if not split.bounds or split.bounds[i] > limits.max_cell_chars]
+    _cells_check({n: out[n] for n in long}, numbers, written, limits)
     table = _drop_blank(out, numbers, written, ignored, encoding)
     if split.clean:
         table.printable = True
@@ -378,29 +565,69 @@ def _build_split(
     return table
 
 
+def _cells_check(
+    out: dict[str, list[str]], numbers: list[int], written: dict[str, str], limits: TableLimits
+) -> None:
+    """Every cell of ``out`` within ``max_cell_chars`` (a column's longest measured in C)."""
+    for name, column in out.items():
+        longest = max(map(len, column), default=0)
+        if longest > limits.max_cell_chars:
+            at = next(i for i, text in enumerate(column) if len(text) == longest)
+            TableError.check(cell_problem(numbers[at], written.get(name, name), longest, limits))
+
+
 def _build(
     rows: Iterator[Sequence[Any]],
     columns: dict[str, tuple[str, ...]],
     required: set[str],
     encoding: str,
+    limits: TableLimits,
     *,
     text_cells: bool = False,
 ) -> Table:
+    started = perf_counter()
     rownum = 0
-    header: Sequence[Any] | None = None
+    seen: list[Sequence[Any]] = []  # the first non-empty rows, until one names every required column
+    seen_rows: list[int] = []
+    lookup = _header_lookup(columns)
+    choice = tabular_map.HeaderChoice(index=None, best=0)
     try:
         for row in rows:
             rownum += 1
             if any(_cell_text(c) for c in row):
-                header = row
-                break
-    except csv.Error as exc:
-        raise TableError(f"第{rownum}行CSV格式错误：{exc}", f"row {rownum}: malformed CSV: {exc}") from exc
-    if header is None:
+                seen.append(row)
+                seen_rows.append(rownum)
+                choice = tabular_map.choose_header(seen[-1:], lookup, required, _cell_text)
+                if choice.index is not None or len(seen) >= tabular_map.HEADER_SEARCH_ROWS:
+                    break
+    except csv.Error as exc:  # while reading the record after ``rownum``
+        raise TableError(*csv_problem(rownum + 1, exc, limits)) from exc
+    if not seen:
         raise TableError("文件为空，没有表头", "the file is empty: no header row")
+    if choice.index is None:
+        # No row names every required column: the message names what the likeliest row lacks.
+        choice = tabular_map.choose_header(seen, lookup, required, _cell_text)
+        if tabular_map.current().interactive:
+            named = {lookup.get(_normalise_header(_cell_text(c))) for c in seen[choice.best]}
+            raise NeedsMapping(header_row=seen_rows[choice.best], missing=sorted(required - named))
+        try:
+            _header_positions(seen[choice.best], columns, required)
+        except TableError as exc:
+            if choice.best == 0:
+                raise
+            hint = seen_rows[choice.best]
+            raise TableError(
+                f"{exc.zh}（表头在第 {hint} 行？）", f"{exc.en} (is the header on row {hint}?)"
+            ) from exc
+    header = seen[-1]
+    context = tabular_map.current()
+    context.header_row = seen_rows[-1]
+    for number in seen_rows[:-1]:
+        context.warn(f"第{number}行在表头之上，已忽略 / row {number} above the header ignored")
+    context.seconds += perf_counter() - started  # the header search (with its first rows read)
     positions, written, ignored = _header_positions(header, columns, required)
     if text_cells:
-        return _build_text(rows, positions, rownum, written, ignored, encoding)
+        return _build_text(rows, positions, rownum, written, ignored, encoding, limits)
     out: dict[str, list[str]] = {c: [] for c in positions}
     order = list(positions.items())
     numbers: list[int] = []
@@ -414,8 +641,9 @@ def _build(
             numbers.append(rownum)
             for (name, _), text in zip(order, cells, strict=True):
                 out[name].append(text)
-    except csv.Error as exc:
-        raise TableError(f"第{rownum}行CSV格式错误：{exc}", f"row {rownum}: malformed CSV: {exc}") from exc
+    except csv.Error as exc:  # while reading the record after ``rownum``
+        raise TableError(*csv_problem(rownum + 1, exc, limits)) from exc
+    _cells_check(out, numbers, written, limits)
     return Table(
         columns=out, row_numbers=numbers, headers=written, ignored_headers=ignored, encoding=encoding
     )
@@ -456,6 +684,7 @@ def read_plain_csv_bytes(
         return None
     if path.stat().st_size > DEFAULT_MAX_BYTES:
         return None
+    limits = table_limits()
     raw = path.read_bytes()
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
@@ -480,6 +709,7 @@ def read_plain_csv_bytes(
     if not header or header.count(",") < max(header.count("\t"), header.count(";")):
         return None
     names = header.split(",")
+    TableError.check(rows_problem(len(newlines) - 1, limits) or columns_problem(len(names), limits))
     lookup = _header_lookup(columns)
     positions: dict[str, int] = {}
     written: dict[str, str] = {}
@@ -527,6 +757,8 @@ def read_plain_csv_bytes(
         end = last if index == width - 1 else cuts[:, index]
         spans[name] = (begin, (end - begin).astype(np.int64))
     longest = max((int(length.max()) for _, length in spans.values() if len(length)), default=1)
+    if longest > limits.max_cell_chars:
+        return None  # bytes bound characters: read_table measures the characters
     # Gather each cell's bytes as one row (one cache line), then store position-major.
     padded = np.concatenate((buf, np.zeros(max(1, longest), dtype=np.uint8)))
     windows = np.lib.stride_tricks.sliding_window_view(padded, max(1, longest))

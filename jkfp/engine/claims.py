@@ -549,6 +549,8 @@ class ValidatedClaims:
     source_index: Int64Array  # for each row of ``table``, its 0-based position among the data rows
     errors: tuple[RowError, ...]  # sorted by row, then column order
     row_count: int  # data rows read
+    # Valid rows discharged outside the policy's validity, accepted only with ``any_date`` (what-if).
+    outside_validity: int = 0
 
 
 def parse_fen_matrix(column: TextColumn) -> tuple[Int64Array, BoolArray]:
@@ -644,6 +646,7 @@ def validate_claim_columns(
     policy: Policy,
     check_person_ids: PersonIdCheck | None = None,
     headers: Mapping[str, str] | None = None,
+    any_date: bool = False,
 ) -> ValidatedClaims:
     """校验结算申请 Validate the cells of a claims file (canonical column → cells) against ``policy``.
 
@@ -662,6 +665,9 @@ def validate_claim_columns(
 
     Errors name the column as written in the file's header (``headers``) when known; one error
     per cell, sorted by row and column.
+
+    ``any_date`` (the what-if of ``jkfp settle``, issue 18 item 7): a discharge date outside the
+    policy's validity is no error; such valid rows are counted in ``outside_validity``.
     """
     missing = [c for c in COLUMN_ORDER if c not in columns]
     if missing:
@@ -759,7 +765,9 @@ def validate_claim_columns(
         f"出院日期不在政策有效期（{policy.valid_from} 至 {policy.valid_to}）内",
         f"discharge date outside the policy's validity ({policy.valid_from} to {policy.valid_to})",
     )
-    report(where(day_ok & ((day < lo) | (day > hi))), "discharge_date", lambda _: outside)
+    outside_rows = day_ok & ((day < lo) | (day > hi))
+    if not any_date:
+        report(where(outside_rows), "discharge_date", lambda _: outside)
 
     # level, in_county, referred: one character.
     flags: dict[str, Int64Array] = {}
@@ -892,7 +900,13 @@ def validate_claim_columns(
         basic_paid_fen=basic_paid[pick],
         critical_paid_fen=critical_paid[pick],
     )
-    return ValidatedClaims(table=table, source_index=valid_rows, errors=errors, row_count=n)
+    return ValidatedClaims(
+        table=table,
+        source_index=valid_rows,
+        errors=errors,
+        row_count=n,
+        outside_validity=int(np.count_nonzero(outside_rows & ~bad)) if any_date else 0,
+    )
 
 
 def _always(reason: tuple[str, str]) -> Callable[[int], tuple[str, str]]:

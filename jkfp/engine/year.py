@@ -14,13 +14,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import overload
+from typing import Any, overload
 
 import numpy as np
 from numpy.typing import NDArray
 
 from jkfp.engine.batch import settle_batch
-from jkfp.engine.claims import EPOCH_ORDINAL, Claim, ClaimIds, ClaimTable, fen_to_decimal
+from jkfp.engine.claims import (
+    EPOCH_ORDINAL,
+    INPATIENT,
+    NOT_PAID,
+    OUTPATIENT,
+    Claim,
+    ClaimIds,
+    ClaimTable,
+    fen_to_decimal,
+)
 from jkfp.engine.policy import Policy
 from jkfp.engine.reference import ClaimSettlement, YearToDate, settle_claim
 
@@ -116,9 +125,33 @@ class YearTable:
     out_of_scope: Int64Array  # fen
     policy: Int64Array  # key into the policies passed to ``settle_year``
     category: Sequence[str]
+    # §6 (optional: None means every row is a stay): outpatient rows and each row's disease name
+    # (one of its policy's ``outpatient_diseases``; "" for a stay).
+    outpatient: BoolArray | None = None
+    disease: Sequence[str] | None = None
+    # §7: what basic and critical illness insurance already paid (fen; ``NOT_PAID`` where not
+    # settled elsewhere); None: no claim of the table was settled elsewhere.
+    basic_paid: Int64Array | None = None
+    critical_paid: Int64Array | None = None
+
+    def __post_init__(self) -> None:
+        if (self.outpatient is None) != (self.disease is None):
+            raise ValueError("YearTable.outpatient and YearTable.disease go together")
 
     def __len__(self) -> int:
         return len(self.claim_id)
+
+    def outpatient_mask(self) -> BoolArray:
+        """Where the row is an outpatient claim (§6)."""
+        if self.outpatient is None:
+            return np.zeros(len(self), dtype=np.bool_)
+        return self.outpatient.astype(np.bool_, copy=False)
+
+    def paid_of(self, i: int) -> tuple[Decimal | None, Decimal | None]:
+        """Row ``i``'s (basic_paid, critical_paid) as yuan, or (None, None) when not settled elsewhere."""
+        if self.basic_paid is None or self.critical_paid is None or int(self.basic_paid[i]) == NOT_PAID:
+            return None, None
+        return fen_to_decimal(int(self.basic_paid[i])), fen_to_decimal(int(self.critical_paid[i]))
 
     def claim(self, i: int) -> Claim:
         """Row ``i`` as a ``Claim`` (the person as its number)."""
@@ -132,6 +165,10 @@ class YearTable:
             referred=bool(self.referred[i]),
             total_amount=fen_to_decimal(int(self.total[i])),
             out_of_scope_amount=fen_to_decimal(int(self.out_of_scope[i])),
+            kind=OUTPATIENT if self.outpatient is not None and bool(self.outpatient[i]) else INPATIENT,
+            disease=self.disease[i] if self.disease is not None and self.outpatient is not None else "",
+            basic_paid_amount=self.paid_of(i)[0],
+            critical_paid_amount=self.paid_of(i)[1],
         )
 
 
@@ -199,6 +236,25 @@ def settle_year(table: YearTable, policies: Mapping[int, Policy]) -> YearSettlem
         rows = np.flatnonzero((table.policy == key) & ~mixed_row)
         names = tuple(sorted({category[i] for i in rows.tolist()}))
         code = {name: k for k, name in enumerate(names)}
+        op: dict[str, Any] = {}
+        if table.outpatient is not None and table.disease is not None:
+            outpatient = table.outpatient_mask()[rows]
+            if bool(outpatient.any()):
+                row_disease = table.disease
+                found = tuple(sorted({row_disease[i] for i in rows[outpatient].tolist()}))
+                disease_code = {name: k for k, name in enumerate(found)}
+                op = {
+                    "outpatient": outpatient,
+                    "disease": np.fromiter(
+                        (
+                            disease_code.get(row_disease[i], -1) if o else -1
+                            for i, o in zip(rows.tolist(), outpatient.tolist(), strict=True)
+                        ),
+                        dtype=np.int64,
+                        count=len(rows),
+                    ),
+                    "disease_names": found,
+                }
         claims = ClaimTable(
             claim_id=[table.claim_id[i] for i in rows.tolist()],
             person=table.person[rows],
@@ -210,6 +266,9 @@ def settle_year(table: YearTable, policies: Mapping[int, Policy]) -> YearSettlem
             referred=table.referred[rows],
             total_fen=table.total[rows],
             out_of_scope_fen=table.out_of_scope[rows],
+            **op,
+            basic_paid_fen=None if table.basic_paid is None else table.basic_paid[rows],
+            critical_paid_fen=None if table.critical_paid is None else table.critical_paid[rows],
         )
         result = settle_batch(policies[key], claims)
         amounts[rows] = np.stack(result.columns(), axis=1)
@@ -234,11 +293,14 @@ def _year_to_date(
     policies: Mapping[int, Policy],
 ) -> tuple[Int64Array, Int64Array]:
     """The seven year-to-date sums before and after each claim (fen), from the amounts: running sums
-    per person in settlement order; the aid deductible used follows §2.3 claim by claim."""
+    per person in settlement order; the aid deductible used follows §2.3 claim by claim. An
+    outpatient claim (§6) moves only the shared ``aid`` and ``supplementary`` of the seven."""
     n = len(table)
     in_scope = (table.total - table.out_of_scope)[order]
     a = amounts[order]
-    basic, critical, aid, supp, personal = a[:, 2], a[:, 3], a[:, 4], a[:, 5], a[:, 6]
+    stay = ~table.outpatient_mask()[order]
+    basic, critical, aid, supp, personal = a[:, 2] * stay, a[:, 3] * stay, a[:, 4], a[:, 5], a[:, 6] * stay
+    in_scope = in_scope * stay
     # aid deductible per claim (§2.3): ded = min(rem, max(0, D − used)); categories without aid: 0.
     category = table.category
     ded_of: dict[tuple[int, str], int | None] = {}
@@ -248,13 +310,14 @@ def _year_to_date(
     rem = (in_scope - basic - critical).tolist()
     keys = [(int(p), category[i]) for p, i in zip(table.policy[order].tolist(), order.tolist(), strict=True)]
     starts = group_start.tolist()
+    is_stay = stay.tolist()
     ded = [0] * n
     used = 0
     for k in range(n):
         if starts[k]:
             used = 0
         d = ded_of[keys[k]]
-        if d is not None:
+        if d is not None and is_stay[k]:
             x = min(rem[k], max(0, d - used))
             ded[k] = x
             used += x

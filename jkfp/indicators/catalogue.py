@@ -25,6 +25,8 @@ ORDER = (
     "in_county_rate",
     "deferred_payment_count",
     "one_stop_count",
+    "one_stop_outpatient_count",
+    "outpatient_personal_share",
     "chronic_card_count",
     "alert_handling_rate",
     "clinic_coverage_rate",

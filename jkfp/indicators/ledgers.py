@@ -63,6 +63,7 @@ from jkfp.indicators.definitions import (
     year_bounds,
 )
 from jkfp.indicators.definitions_capacity import capacity_as_of
+from jkfp.indicators.definitions_settlement import settled_claims_all
 from jkfp.indicators.exports import table_xlsx
 from jkfp.indicators.models import PremiumRule, Rectification, RectificationStatus
 from jkfp.monitoring.ledger import monitoring_ledger_write
@@ -191,7 +192,7 @@ def contracts_rows(year: int, region: Region) -> tuple[QuerySet[Any], tuple[Colu
 
 
 def settlement_rows(year: int, region: Region) -> tuple[QuerySet[Any], tuple[Column, ...]]:
-    spec = BY_CODE["actual_reimbursement_ratio"].build(year)
+    spec = settled_claims_all(year)
     assert spec is not None
     return _in_region(spec.rows, spec.village, region).order_by(
         spec.village, "claim__discharged_on", "pk"
@@ -343,7 +344,9 @@ LEDGERS: dict[str, LedgerSpec] = {
     ),
     "treatment": LedgerSpec("大病专项救治台账", _treatment_available, "本区划全部大病病例（含无需救治）"),
     "settlement": LedgerSpec(
-        "一站式结算台账", _has("actual_reimbursement_ratio"), "本年度出院、已结算（未冲销）的目标人群住院"
+        "一站式结算台账",
+        lambda year: settled_claims_all(year) is not None,
+        "本年度出院（就诊）、已结算（未冲销）的目标人群住院与门诊慢特病",
     ),
     "premium": LedgerSpec(
         "参保资助台账",

@@ -44,7 +44,7 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], ...] = (
         "二、便捷就医",
         (
             ("（一）先诊疗后付费", ("deferred_payment_count",)),
-            ("（二）一站式结算", ("one_stop_count", "in_county_rate")),
+            ("（二）一站式结算", ("one_stop_count", "one_stop_outpatient_count", "in_county_rate")),
         ),
     ),
     (
@@ -65,7 +65,10 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], ...] = (
                     "chronic_card_count",
                 ),
             ),
-            ("（三）重病兜底保障一批", ("actual_reimbursement_ratio", "personal_share")),
+            (
+                "（三）重病兜底保障一批",
+                ("actual_reimbursement_ratio", "personal_share", "outpatient_personal_share"),
+            ),
         ),
     ),
     ("四、结算保障", (("", ("actual_reimbursement_ratio", "personal_share", "in_county_rate")),)),

@@ -22,6 +22,7 @@ report and write the valid rows in one transaction.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -103,6 +104,12 @@ ERR_SERVES_NO_REGION = "填写服务村代码须先填写所在地区代码 / se
 ERR_SERVES_UNKNOWN = "服务村代码{code}不是已导入的村 / {code} is not a known village"
 ERR_SERVES_OUTSIDE = (
     "服务村{code}不在本机构所在县{county}内 / village {code} lies outside the county {county}"
+)
+# A hospital outside the county (县域内 否) may carry any well-formed region code not in the tree.
+OUTSIDE_REGION_CODE = re.compile(r"\d{6}|\d{12}")
+ERR_OUTSIDE_REGION_CODE = (
+    "县外医院的所在地区代码应为6位或12位数字 / the region code of a hospital outside the county must "
+    "have 6 or 12 digits"
 )
 INSTITUTION_REQUIRED = ("code", "name", "level", "in_county")
 INSTITUTION_LEVELS = {"1": "1", "2": "2", "3": "3", "一级": "1", "二级": "2", "三级": "3"}
@@ -354,15 +361,24 @@ def institutions_import(
                 "县域内应为 是/否 或 1/0 / in_county must be 是/否 or 1/0",
             )
             ok = False
+        outside_code = ""
         if region_code and region_code not in regions:
-            fail(rownum, "region_code", region_code, f"地区代码{region_code}不存在 / unknown region code")
-            ok = False
+            if in_county is False and OUTSIDE_REGION_CODE.fullmatch(region_code):
+                outside_code, region_code = region_code, ""  # a hospital outside the county (item 6)
+            elif in_county is False:
+                fail(rownum, "region_code", region_code, ERR_OUTSIDE_REGION_CODE)
+                ok = False
+            else:
+                fail(rownum, "region_code", region_code, f"地区代码{region_code}不存在 / unknown region code")
+                ok = False
         capacity: _Capacity | None = None
         if has_capacity:
             capacity = _capacity_cells(i, rownum, cols, blank, region_code or None, villages, fail)
             ok = ok and capacity is not None
         if ok and level is not None and in_county is not None:
-            records.append((rownum, code, (name, level, in_county, region_code or None, capacity)))
+            records.append(
+                (rownum, code, (name, level, in_county, region_code or None, outside_code, capacity))
+            )
     groups, conflicts = _group_rows([r[0] for r in records], [r[1] for r in records], [r[2] for r in records])
     for code in conflicts:
         for rownum in groups[code][0]:
@@ -392,18 +408,25 @@ def institutions_import(
     for code, (_, value) in groups.items():
         if code in conflicts:
             continue
-        name, level, in_county, region_id, capacity = value
+        name, level, in_county, region_id, outside_code, capacity = value
         inst = existing.get(code)
         if inst is None:
-            inst = Institution(code=code, name=name, level=level, in_county=in_county, region_id=region_id)
+            inst = Institution(
+                code=code,
+                name=name,
+                level=level,
+                in_county=in_county,
+                region_id=region_id,
+                outside_region_code=outside_code,
+            )
             if capacity is not None:
                 _set_capacity(inst, capacity)
                 if capacity[4]:
                     new_served[code] = capacity[4]
             new.append(inst)
             continue
-        before = (inst.name, inst.level, inst.in_county, inst.region_id)
-        differs = before != (name, level, in_county, region_id)
+        before = (inst.name, inst.level, inst.in_county, inst.region_id, inst.outside_region_code)
+        differs = before != (name, level, in_county, region_id, outside_code)
         if capacity is not None:
             fields = (inst.kind, inst.government_run, inst.standardised, inst.standardised_on)
             differs = differs or fields != capacity[:4]
@@ -414,10 +437,11 @@ def institutions_import(
             summary.unchanged += 1
             continue
         inst.name, inst.level, inst.in_county, inst.region_id = name, level, in_county, region_id
+        inst.outside_region_code = outside_code
         if capacity is not None:
             _set_capacity(inst, capacity)
         changed.append(inst)
-    update_fields = ["name", "level", "in_county", "region"]
+    update_fields = ["name", "level", "in_county", "region", "outside_region_code"]
     if has_capacity:
         update_fields += ["kind", "government_run", "standardised", "standardised_on"]
     through = Institution.served_villages.through

@@ -105,6 +105,9 @@ class Institution(models.Model):
     region = models.ForeignKey(
         Region, verbose_name="所在地区", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # 县外医院的地区代码 A hospital outside the county (县域内 否) keeps its own region code (6 or 12
+    # digits, e.g. 421300) when that code is not in the region tree (issue 18 item 6); ``region`` is then empty.
+    outside_region_code = models.CharField("县外地区代码", max_length=12, blank=True, default="")
     kind = models.CharField(
         "类型", max_length=20, choices=InstitutionKind.choices, default=InstitutionKind.OTHER
     )

@@ -42,14 +42,21 @@ from jkfp.core.bulkdb import (
 )
 from jkfp.core.importing import has_control_chars
 from jkfp.core.signals import send_data_changed
-from jkfp.engine.claims import MAX_CLAIM_AMOUNT_FEN
+from jkfp.engine.claims import (
+    MAX_CLAIM_AMOUNT_FEN,
+    PAID_OUTPATIENT_REASON,
+    PAID_PAIR_REASON,
+    paid_over_scope_reason,
+)
 from jkfp.regions.models import Institution
 from jkfp.registry.models import Person, Tag
 from jkfp.settlement import fetch, store
+from jkfp.settlement.cards import ERR_DISEASE_UNKNOWN, card_require, outpatient_disease_lookup
 from jkfp.settlement.compute import (
     TAG_CATEGORIES,
     category_for,
     engine_policy,
+    outpatient_problem,
     request_hash,
     tags_on,
 )
@@ -57,6 +64,7 @@ from jkfp.settlement.models import (
     Admission,
     AdmissionStatus,
     Claim,
+    ClaimKind,
     ClaimSource,
     ClaimStatus,
     Policy,
@@ -72,10 +80,14 @@ from jkfp.treatment.selectors import referral_flag
 
 POLICY_ROLES = frozenset({Role.COUNTY_ADMIN})
 SETTLE_ROLES = frozenset({Role.HOSPITAL, Role.COUNTY_ADMIN})
+# Stays settled elsewhere (§7, 事后补助): registered by the county, not at a hospital window.
+ELSEWHERE_ROLES = frozenset({Role.COUNTY_ADMIN, Role.FUND})
 REVERSE_ROLES = frozenset({Role.HOSPITAL, Role.COUNTY_ADMIN})
 
 ERR_ROLE_POLICY = "只有县卫健局管理员可以上传结算政策"
 ERR_ROLE_SETTLE = "只有定点医疗机构结算窗口和县卫健局管理员可以办理结算"
+ERR_ROLE_ELSEWHERE = "只有县卫健局管理员和医保局·民政可以登记统筹地已结算的住院"
+ERR_PAID_PAIR = PAID_PAIR_REASON[0]
 ERR_ROLE_REVERSE = "只有定点医疗机构结算窗口和县卫健局管理员可以冲销结算"
 ERR_OTHER_INSTITUTION = "只能办理本机构的结算业务"
 ERR_NO_INSTITUTION = "您的账号未绑定医疗机构，不能办理结算"
@@ -102,6 +114,11 @@ ERR_ADMISSION_OPEN = "该人员在本机构已有在院登记（{day} 入院）"
 ERR_AGREEMENT_DATE = "签署先诊疗后付费协议时必须填写协议签署日期"
 ERR_DEPOSIT_WITHOUT_AGREEMENT = "未签署先诊疗后付费协议时不能免交押金"
 ERR_AGREEMENT_FUTURE = "协议签署日期不能晚于今天"
+ERR_KIND = "就诊类别应为 inpatient（住院）或 outpatient（门诊慢特病）"
+ERR_DISEASE_REQUIRED = "门诊慢特病结算必须填写病种"
+ERR_DISEASE_INPATIENT = "住院结算不填病种（病种只用于门诊慢特病）"
+ERR_OUTPATIENT_DATES = "门诊慢特病的入院日期即就诊日期，两者应相同"
+ERR_OUTPATIENT_ADMISSION = "门诊慢特病结算没有入院登记"
 
 
 class ClaimConflict(ValidationError):
@@ -294,6 +311,10 @@ class ClaimInput:
     referred: bool | None
     admission: Admission | None
     request_hash: str
+    basic_paid_amount: Decimal | None = None  # §7: settled elsewhere
+    critical_paid_amount: Decimal | None = None
+    kind: str = ClaimKind.INPATIENT
+    disease: str = ""  # outpatient: the policies' name of the disease (§6)
 
 
 def claim_validate(
@@ -308,10 +329,44 @@ def claim_validate(
     referred: bool | None = None,
     admission: Admission | None = None,
     today: date | None = None,
+    basic_paid_amount: Decimal | str | None = None,
+    critical_paid_amount: Decimal | str | None = None,
+    kind: str = ClaimKind.INPATIENT,
+    disease: str = "",
 ) -> ClaimInput:
-    """校验结算申请 Check a claim's inputs; ``ValidationError({field: message})`` listing every problem."""
+    """校验结算申请 Check a claim's inputs; ``ValidationError({field: message})`` listing every problem.
+
+    A stay settled elsewhere (§7) gives both ``basic_paid_amount`` and ``critical_paid_amount``
+    (the engine's rules: both or neither, their sum within the in-scope cost).
+
+    An outpatient claim (``kind`` outpatient, §6) names a disease of the policies'
+    ``outpatient_diseases`` (a catalogue alias is read as that disease), has no admission and no paid
+    amounts, its admission date is the visit date, and the person holds a valid card (慢病卡) for
+    that disease on the visit date (``cards.card_require``)."""
     today = today or timezone.localdate()
     errors: dict[str, str] = {}
+    kind = (kind or ClaimKind.INPATIENT).strip()
+    disease = (disease or "").strip()
+    if kind not in ClaimKind.values:
+        errors["kind"] = ERR_KIND
+    elif kind == ClaimKind.OUTPATIENT:
+        if not disease:
+            errors["disease"] = ERR_DISEASE_REQUIRED
+        else:
+            lookup = outpatient_disease_lookup()
+            if disease not in lookup:
+                names = "、".join(sorted(set(lookup.values()))) or "无"
+                errors["disease"] = ERR_DISEASE_UNKNOWN.format(value=disease, names=names)
+            else:
+                disease = lookup[disease]
+        if admitted_on != discharged_on:
+            errors["admitted_on"] = ERR_OUTPATIENT_DATES
+        if admission is not None:
+            errors["admission"] = ERR_OUTPATIENT_ADMISSION
+        if basic_paid_amount not in (None, "") or critical_paid_amount not in (None, ""):
+            errors["basic_paid_amount"] = PAID_OUTPATIENT_REASON[0]
+    elif disease:
+        errors["disease"] = ERR_DISEASE_INPATIENT
     claim_id = (claim_id or "").strip()
     if not claim_id or len(claim_id) > 64 or has_control_chars(claim_id):
         errors["claim_id"] = ERR_CLAIM_ID
@@ -330,6 +385,33 @@ def claim_validate(
         and engine.out_of_scope_above_total(engine.decimal_to_fen(total), engine.decimal_to_fen(out))
     ):
         errors["out_of_scope_amount"] = ERR_OUT_OF_SCOPE_GT_TOTAL
+    paid: dict[str, Decimal | None] = {"basic_paid_amount": None, "critical_paid_amount": None}
+    for field, value in (
+        ("basic_paid_amount", basic_paid_amount),
+        ("critical_paid_amount", critical_paid_amount),
+    ):
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        try:
+            paid[field] = _amount(value, field)
+        except ValidationError as exc:
+            errors.update({k: v[0] for k, v in exc.message_dict.items()})
+    given = [f for f, v in (("basic_paid_amount", basic_paid_amount), ("critical_paid_amount", critical_paid_amount))
+             if v is not None and not (isinstance(v, str) and not v.strip())]  # fmt: skip
+    if len(given) == 1:
+        missing = "critical_paid_amount" if given[0] == "basic_paid_amount" else "basic_paid_amount"
+        errors[missing] = ERR_PAID_PAIR
+    basic_paid, critical_paid = paid["basic_paid_amount"], paid["critical_paid_amount"]
+    if (
+        total is not None
+        and out is not None
+        and basic_paid is not None
+        and critical_paid is not None
+        and "out_of_scope_amount" not in errors
+        and basic_paid + critical_paid > total - out
+    ):
+        field = "basic_paid_amount" if basic_paid > total - out else "critical_paid_amount"
+        errors[field] = paid_over_scope_reason(engine.decimal_to_fen(total - out))[0]
     if admitted_on > today:
         errors["admitted_on"] = ERR_ADMIT_FUTURE
     elif admitted_on < person.birth_date:
@@ -343,6 +425,11 @@ def claim_validate(
             errors["admission"] = ERR_ADMISSION_MISMATCH
         elif admission.status != AdmissionStatus.ADMITTED:
             errors["admission"] = ERR_ADMISSION_STATE
+    if kind == ClaimKind.OUTPATIENT and "disease" not in errors and "discharged_on" not in errors:
+        try:
+            card_require(person_id=person.pk, disease=disease, on=discharged_on)
+        except ValidationError as exc:
+            errors.update({k: v[0] for k, v in exc.message_dict.items()})
     if errors:
         raise ValidationError(errors)
     assert total is not None and out is not None
@@ -355,9 +442,25 @@ def claim_validate(
         total_amount=total,
         out_of_scope_amount=out,
         referred=referred,
+        basic_paid_amount=basic_paid,
+        critical_paid_amount=critical_paid,
+        disease=disease if kind == ClaimKind.OUTPATIENT else "",
     )
     return ClaimInput(
-        claim_id, person, institution, admitted_on, discharged_on, total, out, referred, admission, digest
+        claim_id,
+        person,
+        institution,
+        admitted_on,
+        discharged_on,
+        total,
+        out,
+        referred,
+        admission,
+        digest,
+        basic_paid,
+        critical_paid,
+        kind=kind,
+        disease=disease if kind == ClaimKind.OUTPATIENT else "",
     )
 
 
@@ -374,6 +477,8 @@ def claim_create(
     admission: Admission | None = None,
     source: str = ClaimSource.WINDOW,
     user: Any = None,
+    kind: str = ClaimKind.INPATIENT,
+    disease: str = "",
 ) -> Claim:
     """登记结算申请 Store a pending claim. Level and in-county are copied from the institution;
     ``referred`` is ignored in county and, for an out-of-county stay, taken from the person's
@@ -390,6 +495,8 @@ def claim_create(
         out_of_scope_amount=out_of_scope_amount,
         referred=referred,
         admission=admission,
+        kind=kind,
+        disease=disease,
     )
     return _claim_insert(data, source=source, user=user)[0]
 
@@ -440,6 +547,10 @@ def _claim_insert(
         total_amount=data.total_amount,
         out_of_scope_amount=data.out_of_scope_amount,
         referred=flag,
+        basic_paid_amount=data.basic_paid_amount,
+        critical_paid_amount=data.critical_paid_amount,
+        kind=data.kind,
+        disease=data.disease,
         request_hash=data.request_hash,
         source=source,
         status=status,
@@ -493,6 +604,10 @@ def claim_submit(
     source: str = ClaimSource.API,
     user: Any = None,
     on_created: Callable[[Settlement], object] | None = None,
+    basic_paid_amount: Decimal | str | None = None,
+    critical_paid_amount: Decimal | str | None = None,
+    kind: str = ClaimKind.INPATIENT,
+    disease: str = "",
 ) -> tuple[Settlement, bool]:
     """出院结算（幂等） Create and settle a claim in one transaction; returns (current settlement, created).
 
@@ -501,9 +616,19 @@ def claim_submit(
     inputs, or after the claim was reversed, raises ``ClaimConflict``. Concurrent identical
     submissions settle once. ``on_created(settlement)`` runs inside the transaction when the claim
     is new (the API writes its audit row there: it commits with the settlement, in one commit).
+
+    With ``basic_paid_amount``/``critical_paid_amount`` it is a stay already settled elsewhere
+    (§7): registered by the county administrator or the fund office, not a hospital window.
+
+    An outpatient claim (``kind`` outpatient, ``disease``; §6) is settled the same way; without the
+    person's valid card for the disease on the visit date it is refused (``ValidationError`` on
+    ``disease``).
     """
-    role_require(user, SETTLE_ROLES, ERR_ROLE_SETTLE, system=True)
-    _require_institution(user, institution.code)
+    if basic_paid_amount is not None or critical_paid_amount is not None:
+        role_require(user, ELSEWHERE_ROLES, ERR_ROLE_ELSEWHERE, system=True)
+    else:
+        role_require(user, SETTLE_ROLES, ERR_ROLE_SETTLE, system=True)
+        _require_institution(user, institution.code)
     data = claim_validate(
         claim_id=claim_id,
         person=person,
@@ -514,6 +639,10 @@ def claim_submit(
         out_of_scope_amount=out_of_scope_amount,
         referred=referred,
         admission=admission,
+        basic_paid_amount=basic_paid_amount,
+        critical_paid_amount=critical_paid_amount,
+        kind=kind,
+        disease=disease,
     )
     # The common case is a new claim: insert it first and look the stored one up only when the id
     # exists (a duplicate rolls this transaction back; concurrent identical posts settle once).
@@ -634,8 +763,11 @@ def claim_settle(*, claim: Claim, user: Any = None) -> Settlement:
 
     ``claim_submit`` does the same (``_settle_locked``) for the claim it has just inserted.
     """
-    role_require(user, SETTLE_ROLES, ERR_ROLE_SETTLE, system=True)
-    _require_institution(user, claim.institution_id)
+    if claim.basic_paid_amount is not None:  # a stay settled elsewhere: the county's (§7)
+        role_require(user, ELSEWHERE_ROLES, ERR_ROLE_ELSEWHERE, system=True)
+    else:
+        role_require(user, SETTLE_ROLES, ERR_ROLE_SETTLE, system=True)
+        _require_institution(user, claim.institution_id)
     # savepoint=False: inside claim_submit's transaction no savepoint pair is needed (any error
     # rolls the whole submission back); called alone it is a transaction of its own.
     with transaction.atomic(savepoint=False):
@@ -660,7 +792,11 @@ def _settle_locked(
     (``claim_submit``): the claim was inserted in this transaction, already marked settled, with
     ``person`` attached — no status update is needed."""
     policy, category, later = inputs
-    if later:
+    if claim.outpatient:
+        _outpatient_check(claim, policy, category)
+    # An outpatient claim needs the year's outpatient sums (deductible used, basic per disease),
+    # which the ledger row does not keep: the year is settled in order from its claims.
+    if later or claim.outpatient:
         row = _rechain(ledger, new=(claim, policy, category), reason=SettlementReason.REORDER, user=user)
         assert row is not None
     else:
@@ -688,11 +824,32 @@ def _settle_locked(
             action=AuditAction.SETTLE,
             object_type="claim",
             object_id=claim.claim_id,
+            detail=settlement_audit_detail(claim, row, what="结算"),
             region_code=claim.person.village_id,
         )
     row.policy = policy
     row.claim = claim
     return row
+
+
+def settlement_audit_detail(claim: Claim, row: Settlement | None, *, what: str) -> str:
+    """结算审计说明 The audit detail of a settlement or reversal: the claim, its amounts and what each
+    fund paid (of ``row``, the settlement made or reversed), e.g. ``结算 H001-1 总费用10000.00 …``."""
+    text = f"{what} {claim.claim_id} 总费用{claim.total_amount:.2f} 目录外{claim.out_of_scope_amount:.2f}"
+    if row is None:
+        return text
+    return (
+        f"{text} 基本医保{row.basic:.2f} 大病保险{row.critical:.2f} 医疗救助{row.aid:.2f} "
+        f"补充保险{row.supplementary:.2f} 医院承担{row.hospital_absorbed:.2f} 个人负担{row.personal:.2f}"
+    )
+
+
+def _outpatient_check(claim: Claim, policy: Policy, category: str) -> None:
+    """An outpatient claim needs an ``outpatient`` block for the person's category and its disease
+    in the ``outpatient_diseases`` of the policy in force (§6); ``ValidationError`` naming the field."""
+    problem = outpatient_problem(engine_policy(policy), policy.label, category, claim.disease)
+    if problem is not None:
+        raise ValidationError({problem[0]: problem[1]})
 
 
 def claim_reverse(*, claim: Claim, user: Any = None, reason: str) -> Claim:
@@ -709,6 +866,7 @@ def claim_reverse(*, claim: Claim, user: Any = None, reason: str) -> Claim:
         claim = Claim.objects.select_related("person").get(pk=claim.pk)
         if claim.status != ClaimStatus.SETTLED:
             raise ValidationError({"claim_id": ERR_NOT_SETTLED})
+        current = Settlement.objects.filter(claim_id=claim.pk, is_current=True).first()
         Settlement.objects.filter(claim_id=claim.pk, is_current=True).update(is_current=False)
         claim.status = ClaimStatus.REVERSED
         claim.reversed_at = timezone.now()
@@ -723,7 +881,7 @@ def claim_reverse(*, claim: Claim, user: Any = None, reason: str) -> Claim:
                 action=AuditAction.REVERSE,
                 object_type="claim",
                 object_id=claim.claim_id,
-                detail=reason,
+                detail=settlement_audit_detail(claim, current, what=f"冲销（{reason}）"),
                 region_code=claim.person.village_id,
             )
     return claim
@@ -745,4 +903,5 @@ __all__ = [
     "policy_install_preset",
     "policy_update",
     "policy_upload",
+    "settlement_audit_detail",
 ]

@@ -66,6 +66,7 @@ class ImportForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": "如：国家平台、省系统、扶贫办", "list": "source-names"}),
     )
     year = forms.IntegerField(label="名单年度", min_value=LIST_MIN_YEAR)
+    preview = forms.BooleanField(label="先预览，确认后再导入", required=False)
     file = forms.FileField(label="名单文件（.csv 或 .xlsx）")
 
     def __init__(self, *args: object, **kwargs: object) -> None:
@@ -82,6 +83,12 @@ class EnrolmentImportForm(forms.Form):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         _list_year(self.fields["year"])
+
+
+class CardImportForm(forms.Form):
+    """导入慢病卡 The card file (身份证号, 病种, 认定日期, 认定机构, 有效期至)."""
+
+    file = forms.FileField(label="慢病卡文件（.csv 或 .xlsx）")
 
 
 def _list_year(field: forms.Field) -> None:

@@ -26,7 +26,8 @@ Cards certified 2024: A, J, E (not a target); D's of 2023.
 Settlement (2024): c1 A in county, window 10000.00 = 6000.00+1000.00+1500.00+500.00 + personal 1000.00;
 c2 A out of county, import 20000.00 = 10000+3000+2000+1000 + 4000; c3 J in county, api 5000.05 =
 3000.01+0+1000.02+0 + 1000.02; c4 J reversed (no live row); c5 E (not a target); c6 A discharged
-2023-12-30; c7 D pending. Admissions 2024: A deferred (3000.00 waived), D not deferred, K deferred
+2023-12-30; c7 D pending. Outpatient (门诊慢特病) 2024: o1 A window 1000.00 = 800+0+50+50 + personal
+100; o2 J import 2000.00 = 1500+0+0+200 + 300; o3 E (not a target). Admissions 2024: A deferred (3000.00 waived), D not deferred, K deferred
 but cancelled, E deferred (not a target).
 
 Monitoring alerts: 2024 A (verified in time), J (verified late), E (never verified; alerts count
@@ -257,15 +258,25 @@ def _settlement(w: World, county: dict[str, Any]) -> None:
          "700.00", "350.00", "0.00", "0.00", "0.00", "350.00"),
         ("D", "c7", county["hospital"], date(2024, 6, 30), "api", "pending", None,
          "600.00", "0", "0", "0", "0", "0"),
+        # Outpatient special chronic disease claims (门诊慢特病): o1 A window, o2 J import, o3 E no target.
+        ("A", "o1", county["clinic"], date(2024, 4, 1), "window", "settled", True,
+         "1000.00", "800.00", "0.00", "50.00", "50.00", "100.00"),
+        ("J", "o2", county["clinic"], date(2024, 5, 1), "import", "settled", True,
+         "2000.00", "1500.00", "0.00", "0.00", "200.00", "300.00"),
+        ("E", "o3", county["clinic"], date(2024, 5, 1), "api", "settled", True,
+         "900.00", "800.00", "0.00", "0.00", "0.00", "100.00"),
     )  # fmt: skip
     for key, claim_id, inst, out, source, status, current, *amounts in rows:
+        outpatient = claim_id.startswith("o")
         claim = Claim.objects.create(
+            kind="outpatient" if outpatient else "inpatient",
+            disease="高血压" if outpatient else "",
             claim_id=claim_id,
             person=p[key],
             institution=inst,
             level=int(inst.level),
             in_county=inst.in_county,
-            admitted_on=out.replace(day=1),
+            admitted_on=out if outpatient else out.replace(day=1),
             discharged_on=out,
             total_amount=Decimal(amounts[0]),
             out_of_scope_amount=Decimal("0"),

@@ -51,6 +51,8 @@ EXPECTED: dict[str, dict[str, tuple[int, int]]] = {
     "in_county_rate": {T1V1: (1, 2), T2V1: (1, 1), T1: (1, 2), COUNTY: (2, 3)},
     # One slip (window/api): c1, c3; c2 came by import.
     "one_stop_count": {T1V1: (1, 2), T2V1: (1, 1), COUNTY: (2, 3)},
+    # Outpatient claims of targets in 2024: o1 (A, window), o2 (J, import); o3 is E's (no target).
+    "one_stop_outpatient_count": {T1V1: (1, 1), T2V1: (0, 1), T1: (1, 1), COUNTY: (1, 2)},
     # Admissions of targets in 2024 not cancelled: A (deferred), D.
     "deferred_payment_count": {T1V1: (1, 2), T2V1: (0, 0), COUNTY: (1, 2)},
     # Alerts of 2024: A (in time), E (never verified) in t1v1; J (late) in t2v1. K's is of 2023.
@@ -99,6 +101,9 @@ EXPECTED_MONEY: dict[str, dict[str, tuple[str, str]]] = {
     },
     "personal_share": {
         T1V1: ("5000.00", "30000.00"), T2V1: ("1000.02", "5000.05"), COUNTY: ("6000.02", "35000.05"),
+    },
+    "outpatient_personal_share": {
+        T1V1: ("100.00", "1000.00"), T2V1: ("300.00", "2000.00"), COUNTY: ("400.00", "3000.00"),
     },
 }  # fmt: skip
 

@@ -130,24 +130,33 @@ def test_institutions(db: Any, tmp_path: Path) -> None:
         ["H003", "省人民医院", "3", "否", ""],
         ["H004", "坏级别", "4", "是", ""],
         ["H005", "坏标志", "2", "也许", ""],
-        ["H006", "坏地区", "2", "0", "999999"],
+        ["H006", "坏地区", "2", "1", "999999"],
+        # Hospitals outside the county (issue 18 item 6): their own codes, not in the region tree.
+        ["H007", "襄阳市中心医院", "3", "否", "420600"],
+        ["H008", "省人民医院本部", "3", "0", "420000000000"],
+        ["H009", "坏县外代码", "3", "否", "42130"],
     ]
     f = write_csv(tmp_path / "i.csv", INSTITUTION_HEADER, rows, encoding="gbk")
     summary = institutions_import(path=f, errors_dir=tmp_path)
-    assert (summary.rows, summary.valid, summary.invalid, summary.created) == (6, 3, 3, 3)
+    assert (summary.rows, summary.valid, summary.invalid, summary.created) == (9, 5, 4, 5)
     assert [(line[0], line[1]) for line in errors(summary.errors_file)] == [
         (5, "级别"),
         (6, "县域内"),
         (7, "所在地区代码"),
+        (10, "所在地区代码"),
     ]
-    got = {i.code: (i.level, i.in_county, i.region_id) for i in Institution.objects.all()}
+    got = {
+        i.code: (i.level, i.in_county, i.region_id, i.outside_region_code) for i in Institution.objects.all()
+    }
     assert got == {
-        "H001": ("2", True, "421321"),
-        "H002": ("1", True, "421321001000"),
-        "H003": ("3", False, None),
+        "H001": ("2", True, "421321", ""),
+        "H002": ("1", True, "421321001000", ""),
+        "H003": ("3", False, None, ""),
+        "H007": ("3", False, None, "420600"),
+        "H008": ("3", False, None, "420000000000"),
     }
     again = institutions_import(path=f, errors_dir=tmp_path)
-    assert (again.created, again.updated, again.unchanged) == (0, 0, 3)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 5)
 
 
 def test_commands_print_one_json_object(db: Any, tmp_path: Path, settings: Any) -> None:
