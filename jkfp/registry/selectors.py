@@ -62,8 +62,8 @@ def _persons(user: Any) -> QuerySet[Person]:
 
 
 def person_for_admission(*, user: Any, id_number: str) -> Person | None:
-    """入院登记查人 The person whose full, validated ID number the window typed, in the user's region
-    (the county): an exact match only, never a search."""
+    """按完整身份证号查人 The person whose full, validated ID number was typed (the window's admission,
+    the fund office's subsidy registration), in the user's region: an exact match only, never a search."""
     if len(id_number) != 18:
         return None
     return scope(Person.objects.filter(id_number=id_number.upper()), user, "village_id").first()

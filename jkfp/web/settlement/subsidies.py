@@ -137,7 +137,7 @@ def _register(request: UploadRequest) -> HttpResponse:
             except IdNumberError as exc:
                 form.add_error("id_number", f"身份证号不合法：{exc.zh}")
             else:
-                person = registry_selectors.person_search(user=request.user, q=id_number).first()
+                person = registry_selectors.person_for_admission(user=request.user, id_number=id_number)
                 if person is None:
                     form.add_error("id_number", "人员库中没有此人（或不在您的管辖范围内）")
             institution = next(
