@@ -123,6 +123,7 @@ MIDDLEWARE = [
     "jkfp.web.middleware.NoStoreMiddleware",  # Cache-Control: no-store on every signed-in response
     "django.contrib.messages.middleware.MessageMiddleware",
     "jkfp.web.accounts.PasswordChangeRequiredMiddleware",
+    "jkfp.web.permissions.PermissionMatrixMiddleware",  # docs/permissions.md, before every view
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -235,6 +236,9 @@ AXES_HANDLER = "jkfp.accounts.throttle.LoginThrottleHandler"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "jkfp.web.accounts.login_locked"
 AXES_VERBOSE = False
+
+# The hospital API refuses a total cost above this (yuan) as implausible (422 naming total_amount).
+CLAIM_PLAUSIBLE_MAX_AMOUNT = os.environ.get("JKFP_CLAIM_PLAUSIBLE_MAX_AMOUNT", "5000000.00")
 
 LANGUAGE_CODE = "zh-hans"
 # ISO dates in date inputs (jkfp/core/formats/zh_Hans/formats.py explains why).

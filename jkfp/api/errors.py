@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from jkfp.api.middleware import SESSION_API_PREFIXES
+# Session-authenticated API paths (the offline app): they need the session, CSRF and user middleware.
+SESSION_API_PREFIXES = ("/api/v1/offline/",)
 
 # Chinese field names of the request bodies, for messages ("总费用 total_amount：…").
 FIELD_LABELS = {
@@ -50,6 +53,22 @@ PYDANTIC_MESSAGES = {
 AMOUNT_MESSAGES = {
     "string_type": '应为带两位小数的金额文本（字符串，不能是数字），如 "1234.50"',
     "string_pattern_mismatch": '应为带两位小数的金额文本，如 "1234.50"',
+}
+
+# The ID number's format (the schema's pattern); its check digit is the validator's (校验码).
+ID_NUMBER_MESSAGES = {
+    "string_pattern_mismatch": "应为18位身份证号：17位数字加1位校验码（数字或X）",
+}
+
+ERR_TOO_LARGE = "请求体过大（上限 {limit} 字节） / the request body is too large"
+# Any other error status of a path under /api/ that did not come from a handler (a wrong method, an
+# unknown path, a server error): the one shape, never Django's HTML page.
+STATUS_ERRORS = {
+    400: ("bad_request", "请求有误 / bad request"),
+    404: ("not_found", "未找到 / not found"),
+    405: ("method_not_allowed", "不支持此请求方法 / method not allowed"),
+    413: ("too_large", "请求体过大 / the request body is too large"),
+    500: ("server_error", "服务器内部错误，请稍后重试或联系县卫健局 / server error"),
 }
 
 ERR_UNAUTHORIZED = "缺少或无效的接口令牌（Authorization: Bearer <令牌>） / missing or invalid API token"
@@ -111,6 +130,8 @@ def validation_errors(raw: list[dict[str, Any]]) -> list[dict[str, str]]:
         path = field_path(error.get("loc", ()))
         if path.endswith("_amount") and kind in AMOUNT_MESSAGES:
             text = AMOUNT_MESSAGES[kind]
+        elif path == "id_number" and kind in ID_NUMBER_MESSAGES:
+            text = ID_NUMBER_MESSAGES[kind]
         elif kind in PYDANTIC_MESSAGES:
             text = PYDANTIC_MESSAGES[kind]
         elif kind == "value_error" or kind.startswith("jkfp_"):
@@ -120,6 +141,26 @@ def validation_errors(raw: list[dict[str, Any]]) -> list[dict[str, str]]:
             text = f"不合法（{error.get('msg', kind)}）"
         out.append(field_error(path, text))
     return out
+
+
+def error_response(status: int, code: str, message: str, errors: list[Any] | None = None) -> JsonResponse:
+    """错误应答 The one error shape as a response, outside a handler (middleware, fast path)."""
+    body = {"code": code, "message": message, "errors": errors or []}
+    return JsonResponse(body, status=status, json_dumps_params={"ensure_ascii": False})
+
+
+def as_api_error(response: HttpResponseBase) -> HttpResponseBase:
+    """接口错误形状 An error response of an /api/ path that is not JSON (Django's HTML 404, a bare 405,
+    a 400 or 500 page) replaced by the one shape with the same status and headers."""
+    status = response.status_code
+    if status < 400 or response.get("Content-Type", "").startswith("application/json"):
+        return response
+    code, message = STATUS_ERRORS.get(status, ("error", f"HTTP {status}"))
+    replaced = error_response(status, code, message)
+    for header, value in response.items():  # Allow, and the security headers already set
+        if header.lower() not in ("content-type", "content-length"):
+            replaced[header] = value
+    return replaced
 
 
 def install(api: NinjaAPI) -> None:
@@ -149,6 +190,12 @@ def install(api: NinjaAPI) -> None:
         response = respond(request, 401, "unauthorized", ERR_UNAUTHORIZED, [])
         response["WWW-Authenticate"] = "Bearer"
         return response
+
+    @api.exception_handler(RequestDataTooBig)
+    def _too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        message = ERR_TOO_LARGE.format(limit=limit)
+        return respond(request, 413, "too_large", message, [{"field": "", "message": message}])
 
     @api.exception_handler(Http404)
     def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:

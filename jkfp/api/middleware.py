@@ -21,18 +21,24 @@ from django.middleware.security import SecurityMiddleware
 from django.urls import get_resolver
 
 from jkfp.accounts.http import no_store
+from jkfp.accounts.permissions import access_for
+from jkfp.api.errors import SESSION_API_PREFIXES, as_api_error, error_response
 
 API_PREFIX = "/api/"
-# Session-authenticated API paths: they need the session, CSRF and user middleware.
-SESSION_API_PREFIXES = ("/api/v1/offline/",)
+
+ERR_NOT_DECLARED = "该接口未在权限矩阵中声明，已拒绝 / this endpoint is not declared in the permission matrix"
 
 Handler = Callable[[HttpRequest], HttpResponseBase]
 
 
 def _view(request: HttpRequest) -> HttpResponseBase:
-    """Resolve and call the view, as ``BaseHandler._get_response`` does for a plain view."""
+    """Resolve and call the view, as ``BaseHandler._get_response`` does for a plain view; a URL the
+    permission matrix does not declare for the token (or for anyone) is refused before it runs."""
     match = get_resolver().resolve(request.path_info)
     request.resolver_match = match
+    entry = access_for(match.view_name)
+    if entry is None or not (entry.token or entry.public):
+        return error_response(403, "forbidden", ERR_NOT_DECLARED)
     response = match.func(request, *match.args, **match.kwargs)
     if response is None:
         raise ValueError(f"The view {match.func.__module__}.{match.func.__name__} returned None.")
@@ -55,7 +61,9 @@ class ApiFastPathMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         path = request.path_info
-        if path.startswith(API_PREFIX) and not path.startswith(SESSION_API_PREFIXES):
-            # Every answer of the hospital API is about a hospital's claims and patients: never stored.
-            return no_store(self.api(request))
+        if path.startswith(API_PREFIX):
+            # Every answer of the API is about patients and claims: never stored; every error in the
+            # one JSON shape (a wrong method, an unknown path, a body too large included).
+            fast = not path.startswith(SESSION_API_PREFIXES)
+            return no_store(as_api_error(self.api(request) if fast else self.get_response(request)))
         return self.get_response(request)

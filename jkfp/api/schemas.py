@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from decimal import Decimal
 from typing import Any, Literal
 
+from django.conf import settings
 from django.utils import timezone
 from ninja import Field, Schema
 from pydantic import ConfigDict, ValidationInfo, field_validator
@@ -21,14 +23,19 @@ from jkfp.engine import (
     AMOUNT_INVALID,
     DISCHARGE_BEFORE_ADMIT,
     OUT_OF_SCOPE_ABOVE_TOTAL,
+    PLAUSIBLE_CLAIM_AMOUNT_FEN,
     ClaimValueError,
     amount_fen,
     claim_date_reasons,
+    decimal_to_fen,
+    implausible_amount,
+    implausible_amount_reason,
     out_of_scope_above_total,
 )
 
 AMOUNT_PATTERN = r"^[0-9]{1,9}\.[0-9]{2}$"
 CLAIM_ID_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z_.\-]{0,63}$"
+ID_NUMBER_PATTERN = r"^[0-9]{17}[0-9Xx]$"
 
 # The wire format of an amount (exactly two decimals) is the API's; the rules of a claim's fields and
 # their messages are the engine's (``engine/claims.py``), as everywhere else.
@@ -36,6 +43,13 @@ ERR_AMOUNT_FORMAT = '应为带两位小数的金额文本，如 "1234.50"'
 ERR_OUT_OF_SCOPE_ABOVE_TOTAL = f"{OUT_OF_SCOPE_ABOVE_TOTAL[0]}（total_amount）"
 ERR_DISCHARGE_BEFORE_ADMISSION = f"{DISCHARGE_BEFORE_ADMIT[0]}（admitted_on）"
 ERR_CLAIM_ID = "只能由字母、数字、下划线、点和连字符组成，最长64位"
+
+
+def plausible_limit_fen() -> int:
+    """合理上限 The API's plausibility limit in fen (``settings.CLAIM_PLAUSIBLE_MAX_AMOUNT``, yuan;
+    default the engine's 5,000,000.00)."""
+    configured = getattr(settings, "CLAIM_PLAUSIBLE_MAX_AMOUNT", None)
+    return PLAUSIBLE_CLAIM_AMOUNT_FEN if configured is None else decimal_to_fen(Decimal(str(configured)))
 
 
 def _custom(message: str) -> PydanticCustomError:
@@ -50,9 +64,17 @@ class SettlementIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     claim_id: str = Field(
-        ..., description="结算申请号（医院住院流水号，机构内唯一） / claim id", examples=["ZY2020030100017"]
+        ...,
+        pattern=CLAIM_ID_PATTERN,
+        description="结算申请号（医院住院流水号，机构内唯一；字母、数字、_.-，最长64位） / claim id",
+        examples=["ZY2020030100017"],
     )
-    id_number: str = Field(..., description="患者身份证号（18位） / resident ID number")
+    id_number: str = Field(
+        ...,
+        pattern=ID_NUMBER_PATTERN,
+        description="患者身份证号（18位，末位可为X，须通过校验码） / resident ID number (18 characters)",
+        examples=["42132119600501001X"],
+    )
     admitted_on: date = Field(..., description="入院日期 YYYY-MM-DD / admission date")
     discharged_on: date = Field(
         ..., description="出院日期 YYYY-MM-DD（决定适用政策和结算年度） / discharge date"
@@ -101,7 +123,9 @@ class SettlementIn(Schema):
     @field_validator("total_amount")
     @classmethod
     def _total(cls, value: str) -> str:
-        _fen(value)
+        limit = plausible_limit_fen()
+        if implausible_amount(_fen(value), limit):
+            raise PydanticCustomError("jkfp_implausible", implausible_amount_reason(limit)[0])
         return value
 
     @field_validator("out_of_scope_amount")

@@ -28,7 +28,7 @@ router = Router(tags=["结算 settlements"])
 
 ERR_UNKNOWN_PERSON = "身份证号（id_number）：人员库中没有此人 / no person with this ID number"
 ERR_NOT_SETTLED = "该结算申请尚未结算或已冲销 / the claim has no settlement"
-ERRORS = {401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+ERRORS = {401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 413: ErrorOut, 422: ErrorOut}
 
 
 def _money(value: Decimal) -> str:

@@ -24,6 +24,9 @@ from numpy.typing import NDArray
 from jkfp.engine.policy import Policy
 
 MAX_CLAIM_AMOUNT_FEN: Final = 10_000_000_000  # 100,000,000.00 yuan
+# Plausibility (issue 17 §6): a stay costing more than this is refused as a likely typing error
+# (callers may configure another limit: settings.CLAIM_PLAUSIBLE_MAX_AMOUNT for the hospital API).
+PLAUSIBLE_CLAIM_AMOUNT_FEN: Final = 500_000_000  # 5,000,000.00 yuan
 EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
 
 # Canonical column → accepted header spellings (the first one is the display name).
@@ -207,6 +210,21 @@ def out_of_scope_above_total(
     """目录外费用不能大于医疗总费用 Where the out-of-scope amount exceeds the total (``settlement.md §1``):
     for integer fen (a bool) or arrays of them (a mask)."""
     return out_of_scope_fen > total_fen
+
+
+def implausible_amount(fen: int, limit_fen: int = PLAUSIBLE_CLAIM_AMOUNT_FEN) -> bool:
+    """金额不合理 True when an amount in fen exceeds the plausibility limit (0.00 is plausible: flagged
+    in the settlement ledger, not refused)."""
+    return fen > limit_fen
+
+
+def implausible_amount_reason(limit_fen: int = PLAUSIBLE_CLAIM_AMOUNT_FEN) -> tuple[str, str]:
+    """The reason for an amount above the plausibility limit."""
+    yuan = fen_to_decimal(limit_fen)
+    return (
+        f"超过合理上限 {yuan:.2f} 元，疑为录入错误（确属实的请联系县医保部门核实）",
+        f"above the plausibility limit of {yuan:.2f} yuan: probably a typing error",
+    )
 
 
 def parse_amount_fen(text: str) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from django.db.models import F, Q
+from django.db.models import BooleanField, ExpressionWrapper, F, Q
 
 from jkfp.indicators.definitions import Column, Indicator, Spec, person_columns, target_q, year_bounds
 from jkfp.settlement.models import Admission, AdmissionStatus, ClaimKind, ClaimSource, Settlement
@@ -26,6 +26,9 @@ SETTLEMENT_COLUMNS = (
     Column("医疗机构", "claim__institution__name"),
     Column("出院（就诊）日期", "claim__discharged_on"),
     Column("县域内", "claim__in_county"),
+    Column("医疗总费用", "claim__total_amount", money=True),
+    # A stay of 0.00 settles (nothing to pay), but is flagged for a second look (issue 17 §6).
+    Column("零金额待核", "zero_amount"),
     Column("计入结算费用", "counted_total", money=True),
     Column("基本医保", "basic", money=True),
     Column("大病保险", "critical", money=True),
@@ -50,7 +53,9 @@ def settled_claims(year: int, kind: str | None = ClaimKind.INPATIENT) -> Spec | 
     if not live.exists():
         return None
     return Spec(
-        rows=live.filter(target_q(year, P)),
+        rows=live.filter(target_q(year, P)).annotate(
+            zero_amount=ExpressionWrapper(Q(claim__total_amount=0), output_field=BooleanField())
+        ),
         numerator=Q(),
         village=f"{P}village_id",
         person=P,

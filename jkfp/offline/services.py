@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from jkfp.accounts import scoping
 from jkfp.accounts.models import AuditAction, Role, User
+from jkfp.accounts.permissions import ERR_OFFLINE_ROLE
 from jkfp.accounts.scoping import user_sees_code
 from jkfp.accounts.services import audit_record
 from jkfp.care import selectors as care_selectors
@@ -34,7 +35,7 @@ from jkfp.offline.models import Device, EntryStatus, RefusalCode, SyncEntry
 # their own villages). The API and the app's page check exactly this.
 FIELD_ROLES = frozenset({Role.VILLAGE_DOCTOR})
 
-ERR_ROLE_FIELD = "离线应用只供村医使用"
+ERR_ROLE_FIELD = ERR_OFFLINE_ROLE  # the permission matrix refuses other roles with the same words
 ERR_DEVICE_REVOKED = "此手机已被县卫健局吊销：手机上的数据已清除，请联系县卫健局"
 ERR_DEVICE_OTHER_USER = "此手机已绑定其他账号，请先在手机上退出登录"
 ERR_OUT_OF_SCOPE = "此人已不在您的管辖范围内（可能已迁出）或不存在"

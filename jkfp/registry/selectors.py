@@ -11,7 +11,7 @@ import re
 from collections.abc import Collection
 from typing import Any
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.functions import Lower
 from django.http import Http404
 
@@ -38,8 +38,35 @@ MIN_ID_TAIL = 4
 ID_TAIL_LEN = 8
 
 
+# Least privilege (docs/permissions.md): the hospital window reaches persons only through the
+# admission form (``person_for_admission``); the fund office only the persons behind its claims,
+# alerts and monitoring cases; neither searches.
+NO_SEARCH_ROLES = frozenset({Role.HOSPITAL, Role.FUND})
+# The reverse relations (by name: settlement and monitoring sit above the registry) whose persons the
+# fund office may open.
+FUND_PERSON_RELATIONS = ("claims", "alerts", "monitoring_cases")
+
+
 def _persons(user: Any) -> QuerySet[Person]:
-    return scope(Person.objects.all(), user, "village_id")
+    qs = scope(Person.objects.all(), user, "village_id")
+    role = getattr(user, "role", None)
+    if role == Role.HOSPITAL:
+        return qs.none()
+    if role == Role.FUND:
+        behind = Q()
+        for name in FUND_PERSON_RELATIONS:
+            related = Person._meta.get_field(name).related_model
+            behind |= Q(Exists(related._default_manager.filter(person=OuterRef("pk"))))
+        qs = qs.filter(behind)
+    return qs
+
+
+def person_for_admission(*, user: Any, id_number: str) -> Person | None:
+    """按完整身份证号查人 The person whose full, validated ID number was typed (the window's admission,
+    the fund office's subsidy registration), in the user's region: an exact match only, never a search."""
+    if len(id_number) != 18:
+        return None
+    return scope(Person.objects.filter(id_number=id_number.upper()), user, "village_id").first()
 
 
 def person_search(*, user: Any, q: str, village: str | None = None) -> QuerySet[Person]:
@@ -51,6 +78,8 @@ def person_search(*, user: Any, q: str, village: str | None = None) -> QuerySet[
     ``village`` (a village or township code) narrows the search to that region. Empty ``q`` and
     no ``village`` give an empty result: nobody browses the whole county by accident.
     """
+    if getattr(user, "role", None) in NO_SEARCH_ROLES:
+        return Person.objects.none()
     q = (q or "").strip()
     village = (village or "").strip()
     id_tail = bool(ID_DIGITS.match(q)) and MIN_ID_TAIL <= len(q) < 18

@@ -28,14 +28,12 @@ from jkfp.registry.services import (
     import_preview_confirm,
     import_template_save,
 )
-from jkfp.web.permissions import ADMIN_ROLES, role_required
 
 
 def _field_choices() -> list[tuple[str, str]]:
     return [("", "忽略（不导入）"), *((name, spellings[0]) for name, spellings in ROSTER_COLUMNS.items())]
 
 
-@role_required(*ADMIN_ROLES)
 @csrf_protect
 def import_mapping(request: AuthedRequest, pk: int) -> HttpResponse:
     """对应列和值 The mapping step of one roster import waiting for it."""
@@ -94,7 +92,6 @@ def import_mapping(request: AuthedRequest, pk: int) -> HttpResponse:
     return render(request, "web/imports/mapping.html", context, status=400 if error else 200)
 
 
-@role_required(*ADMIN_ROLES)
 @csrf_protect
 def import_templates(request: AuthedRequest) -> HttpResponse:
     """导入模板 The saved mappings of the user's region: each editable as TOML and downloadable."""
@@ -120,7 +117,6 @@ def import_templates(request: AuthedRequest) -> HttpResponse:
     return render(request, "web/imports/templates.html", {"rows": rows}, status=400 if errors else 200)
 
 
-@role_required(*ADMIN_ROLES)
 @require_GET
 def import_template_download(request: AuthedRequest, pk: int) -> HttpResponse:
     """下载模板 One template as the TOML file of ``--mapping``."""
@@ -132,7 +128,6 @@ def import_template_download(request: AuthedRequest, pk: int) -> HttpResponse:
     return response
 
 
-@role_required(*ADMIN_ROLES)
 @require_POST
 @csrf_protect
 def import_confirm(request: AuthedRequest, pk: int) -> HttpResponse:

@@ -13,7 +13,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
 from django.http import Http404, HttpResponse, HttpResponseBase
@@ -26,7 +25,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
 from jkfp.accounts.http import AuthedRequest, UploadRequest
-from jkfp.accounts.models import AuditAction, Role
+from jkfp.accounts.models import AuditAction
 from jkfp.accounts.selectors import audit_denial_alerts, audit_events
 from jkfp.accounts.services import audit_record
 from jkfp.capacity.services import capacity_import_start
@@ -48,7 +47,7 @@ from jkfp.web.forms import (
     ReconFilterForm,
     VerifyForm,
 )
-from jkfp.web.permissions import ADMIN_ROLES, VERIFY_ROLES, can_verify, role_required
+from jkfp.web.permissions import can_verify
 from jkfp.web.uploads import SizeLimitUploadHandler
 
 PAGE_SIZE = 50
@@ -109,7 +108,6 @@ class LoginView(auth_views.LoginView):
         return response
 
 
-@login_required
 def home(request: AuthedRequest) -> HttpResponse:
     """首页 The user's name, role, region and the pages they may use."""
     return render(request, "web/home.html")
@@ -118,7 +116,6 @@ def home(request: AuthedRequest) -> HttpResponse:
 # --- 人员与户 -----------------------------------------------------------------------------------
 
 
-@login_required
 @require_GET
 def person_search(request: AuthedRequest) -> HttpResponse:
     """人员查询 Search by name, ID number (full or last digits) and village, 50 per page."""
@@ -148,7 +145,6 @@ def _audit_person(request: AuthedRequest, person: Person, action: str) -> None:
     )
 
 
-@login_required
 @require_GET
 def person_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     """人员页 Basic data, tags, conditions, sources, history and verification of one person."""
@@ -161,7 +157,6 @@ def person_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
 @require_POST
 def person_reveal(request: AuthedRequest, pk: int) -> HttpResponse:
     """显示完整身份证号 Reveal the full ID number (htmx); every reveal is audited."""
@@ -170,7 +165,6 @@ def person_reveal(request: AuthedRequest, pk: int) -> HttpResponse:
     return render(request, "web/registry/person_detail.html#id-number", {"person": person, "revealed": True})
 
 
-@role_required(*VERIFY_ROLES)
 @require_POST
 def person_verify_view(request: AuthedRequest, pk: int) -> HttpResponse:
     """核实核准 Confirm or reject a person (county administrator and township only)."""
@@ -220,7 +214,6 @@ def _safe_next(request: AuthedRequest) -> str:
     return ""
 
 
-@login_required
 @require_GET
 def household_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     """户页 Members with masked IDs and the membership history of one household."""
@@ -253,7 +246,6 @@ def _recon_filters(request: AuthedRequest) -> tuple[ReconFilterForm, dict[str, A
     return form, filters, sources
 
 
-@login_required
 @require_GET
 def reconciliation(request: AuthedRequest) -> HttpResponse:
     """名单比对 Persons with the sources present and absent and the fields that disagree."""
@@ -271,7 +263,6 @@ def reconciliation(request: AuthedRequest) -> HttpResponse:
     return render(request, "web/registry/reconciliation.html", context)
 
 
-@login_required
 @require_POST
 def reconciliation_export(request: AuthedRequest) -> HttpResponseBase:
     """导出比对表 Queue the filtered reconciliation as a background .xlsx (masked IDs; see ``export_list``)."""
@@ -299,7 +290,6 @@ def import_page(request: UploadRequest) -> HttpResponse:
     return _import_page(request)
 
 
-@role_required(*ADMIN_ROLES)
 @csrf_protect
 def _import_page(request: UploadRequest) -> HttpResponse:
     status = 200
@@ -439,7 +429,6 @@ def _side_import(
     return None, form, "", 400
 
 
-@role_required(*ADMIN_ROLES)
 @require_GET
 def import_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     """导入进度 Progress, summary and error-report link of one import (htmx polls every second)."""
@@ -450,7 +439,6 @@ def import_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     return render(request, "web/imports/import_detail.html", context)
 
 
-@role_required(*ADMIN_ROLES)
 @require_GET
 def import_errors(request: AuthedRequest, pk: int) -> HttpResponseBase:
     """下载错误报告 The error report of one import (county administrator of that county only)."""
@@ -474,7 +462,6 @@ def import_errors(request: AuthedRequest, pk: int) -> HttpResponseBase:
 # --- 审计日志 -----------------------------------------------------------------------------------
 
 
-@role_required(Role.COUNTY_ADMIN)
 @require_GET
 def audit_log(request: AuthedRequest) -> HttpResponse:
     """审计日志 Events of the users of the administrator's region, filterable, 50 per page."""
@@ -490,7 +477,6 @@ def audit_log(request: AuthedRequest) -> HttpResponse:
 # --- 后台导出 -----------------------------------------------------------------------------------
 
 
-@login_required
 @require_GET
 def export_list(request: AuthedRequest) -> HttpResponse:
     """我的导出 The user's background exports with progress and download links (htmx polls while one runs)."""
@@ -506,7 +492,6 @@ def export_list(request: AuthedRequest) -> HttpResponse:
     return render(request, "web/exports/export_list.html", context)
 
 
-@login_required
 @require_GET
 def export_download(request: AuthedRequest, pk: int) -> HttpResponseBase:
     """下载导出 The file of one finished background export — its owner's only; audited as an export."""

@@ -38,7 +38,6 @@ from jkfp.web.capacity.forms import (
     StaffFilterForm,
     YearForm,
 )
-from jkfp.web.permissions import role_required
 
 READ_ROLES = (Role.COUNTY_ADMIN, Role.TOWNSHIP, Role.VILLAGE_DOCTOR, Role.INSPECTOR)
 PAGE_SIZE = 50
@@ -67,7 +66,6 @@ def _can_rectify(request: AuthedRequest) -> bool:
     return getattr(request.user, "role", None) in indicator_services.RECTIFY_ROLES
 
 
-@role_required(*READ_ROLES)
 @require_GET
 @replica_reads
 def overview(request: AuthedRequest) -> HttpResponse:
@@ -95,7 +93,6 @@ def overview(request: AuthedRequest) -> HttpResponse:
     return render(request, "web/capacity/overview.html", context)
 
 
-@role_required(*READ_ROLES)
 @require_GET
 @replica_reads
 def village(request: AuthedRequest, code: str) -> HttpResponse:
@@ -133,7 +130,6 @@ def village(request: AuthedRequest, code: str) -> HttpResponse:
     return render(request, "web/capacity/village.html", context)
 
 
-@role_required(*READ_ROLES)
 @require_GET
 def institution_list(request: AuthedRequest) -> HttpResponse:
     """机构 Institutions of the user's region with kind, ownership, standardisation and staff on post today."""
@@ -151,7 +147,6 @@ def institution_list(request: AuthedRequest) -> HttpResponse:
     return render(request, "web/capacity/institutions.html", context)
 
 
-@role_required(*READ_ROLES)
 @require_GET
 def institution_detail(request: AuthedRequest, code: str) -> HttpResponse:
     """机构 One institution: its standing, the villages it serves, its staff (on the date and before)."""
@@ -188,7 +183,6 @@ def institution_detail(request: AuthedRequest, code: str) -> HttpResponse:
     return render(request, "web/capacity/institution.html", context)
 
 
-@role_required(*READ_ROLES)
 @require_GET
 def staff_list(request: AuthedRequest) -> HttpResponse:
     """卫生人员 Staff of the user's region, on post on a date (or with the former ones)."""
@@ -216,7 +210,6 @@ def _year_region(request: AuthedRequest) -> tuple[int, Region, YearForm]:
     return data.get("year") or timezone.localdate().year, region, form
 
 
-@role_required(*READ_ROLES)
 @require_GET
 def support_list(request: AuthedRequest) -> HttpResponse:
     """对口帮扶 Support received in the year by institutions of the region."""
@@ -226,7 +219,6 @@ def support_list(request: AuthedRequest) -> HttpResponse:
     return render(request, "web/capacity/support.html", context)
 
 
-@role_required(*READ_ROLES)
 @require_GET
 def telemedicine_list(request: AuthedRequest) -> HttpResponse:
     """远程医疗 Connected institutions and their consultations in the year."""
@@ -246,7 +238,6 @@ def telemedicine_list(request: AuthedRequest) -> HttpResponse:
     return render(request, "web/capacity/telemedicine.html", context)
 
 
-@role_required(*READ_ROLES)
 @require_GET
 def training_list(request: AuthedRequest) -> HttpResponse:
     """培训 Trainings of the year attended by institutions of the region."""
@@ -256,7 +247,6 @@ def training_list(request: AuthedRequest) -> HttpResponse:
     return render(request, "web/capacity/training.html", context)
 
 
-@role_required(*indicator_services.RECTIFY_ROLES)
 @require_POST
 def rectify(request: AuthedRequest) -> HttpResponse:
     """转为整改 Raise a blank point as a rectification item (one click) and show the tracker."""

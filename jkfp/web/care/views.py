@@ -48,7 +48,6 @@ from jkfp.web.care.forms import (
     VoidForm,
     WorklistForm,
 )
-from jkfp.web.permissions import role_required
 
 PAGE_SIZE = 50
 READ_ROLES = (Role.COUNTY_ADMIN, Role.TOWNSHIP, Role.VILLAGE_DOCTOR, Role.INSPECTOR)
@@ -62,7 +61,6 @@ def _today() -> date:
     return timezone.localdate()
 
 
-@role_required(*READ_ROLES)
 @require_GET
 def worklist(request: AuthedRequest) -> HttpResponse:
     """随访工作清单 Overdue, due this week, not seen this year: one section at a time, 50 items a page."""
@@ -93,7 +91,6 @@ def worklist(request: AuthedRequest) -> HttpResponse:
     return render(request, "web/care/worklist.html", context)
 
 
-@role_required(*ESCALATION_ROLES)
 @require_GET
 def escalated(request: AuthedRequest) -> HttpResponse:
     """逾期上报 Items overdue past the escalation date, for the township (oldest first)."""
@@ -146,7 +143,6 @@ def _person_page(
     return render(request, "web/care/person.html", context, status=status)
 
 
-@role_required(*READ_ROLES)
 @require_GET
 def person_care(request: AuthedRequest, pk: int) -> HttpResponse:
     """人员签约服务页 Schedules, visits, contracts, checks, deliveries, cards, and the visit form."""
@@ -170,7 +166,6 @@ def _preview_lines(person: Any, form: VisitForm) -> list[selectors.PreviewLine]:
     )
 
 
-@role_required(*SERVICE_ROLES)
 @require_POST
 def visit_preview(request: AuthedRequest, pk: int) -> HttpResponse:
     """预计下次随访 (htmx) The classification and next due date the visit being typed would give."""
@@ -180,7 +175,6 @@ def visit_preview(request: AuthedRequest, pk: int) -> HttpResponse:
     return render(request, "web/care/_preview.html", {"preview": lines, "form": form})
 
 
-@role_required(*SERVICE_ROLES)
 @require_http_methods(["POST"])
 def visit_record(request: AuthedRequest, pk: int) -> HttpResponse:
     """登记随访 Record the visit; back to the person's page with the moved due dates."""
@@ -228,7 +222,6 @@ def _register_filters(request: AuthedRequest) -> tuple[RegisterForm, int, str | 
     return form, _today().year, None
 
 
-@role_required(*READ_ROLES)
 @require_GET
 def contract_list(request: AuthedRequest) -> HttpResponse:
     """签约列表 Contracts covering a year in the user's region, with the register exports and renewal."""
@@ -250,7 +243,6 @@ def contract_list(request: AuthedRequest) -> HttpResponse:
     return render(request, "web/care/contracts.html", context)
 
 
-@role_required(*MANAGE_ROLES)
 @require_POST
 def contracts_renew(request: AuthedRequest) -> HttpResponse:
     """整村续签 Renew every contract of a village for the next year in one action."""
@@ -281,21 +273,18 @@ def _export(request: AuthedRequest, kind: str, title: str) -> HttpResponseBase:
     )
 
 
-@role_required(*READ_ROLES)
 @require_POST
 def contract_register(request: AuthedRequest) -> HttpResponseBase:
     """签约登记簿 .xlsx of the year's contracts, written in the background; audited."""
     return _export(request, "contract_register", "签约登记簿")
 
 
-@role_required(*READ_ROLES)
 @require_POST
 def fulfilment_register(request: AuthedRequest) -> HttpResponseBase:
     """履约服务登记簿 .xlsx of the year's services per contracted person, in the background; audited."""
     return _export(request, "fulfilment_register", "履约服务登记簿")
 
 
-@role_required(*READ_ROLES)
 @require_GET
 def contact_cards(request: AuthedRequest) -> HttpResponse:
     """联系卡 One PDF of A6 cards for every household of a village; audited."""
@@ -541,28 +530,24 @@ HEALTH_RECORD = _ServicePage(
 )
 
 
-@role_required(*READ_ROLES)
 @require_http_methods(["GET", "POST"])
 def person_checkups(request: AuthedRequest, pk: int) -> HttpResponse:
     """体检 The person's health checks with their items; record one (village doctor, township, county)."""
     return _person_service(request, pk, CHECKUPS)
 
 
-@role_required(*READ_ROLES)
 @require_http_methods(["GET", "POST"])
 def person_deliveries(request: AuthedRequest, pk: int) -> HttpResponse:
     """送药 The person's drug deliveries; record one (at most 3 months' supply)."""
     return _person_service(request, pk, DELIVERIES)
 
 
-@role_required(*READ_ROLES)
 @require_http_methods(["GET", "POST"])
 def person_cards(request: AuthedRequest, pk: int) -> HttpResponse:
     """慢病卡 The person's chronic-disease cards; issue one (township health centre or county)."""
     return _person_service(request, pk, CARDS)
 
 
-@role_required(*READ_ROLES)
 @require_http_methods(["GET", "POST"])
 def person_health_record(request: AuthedRequest, pk: int) -> HttpResponse:
     """健康档案 Whether the person has a resident health record; open it (mark as recorded)."""
@@ -580,7 +565,6 @@ VOID_PAGES: dict[str, tuple[type[Any], str]] = {
 }
 
 
-@role_required(*SERVICE_ROLES)
 @require_POST
 def entry_void(request: AuthedRequest, pk: int, kind: str, entry_pk: int) -> HttpResponse:
     """作废 Delete a mistaken entry of the person (reason required, audited with every value); back to its list.
@@ -625,14 +609,12 @@ def _team_list(request: AuthedRequest, form: TeamForm | None = None, status: int
     return render(request, "web/care/teams.html", context, status=status)
 
 
-@role_required(*READ_ROLES)
 @require_GET
 def team_list(request: AuthedRequest) -> HttpResponse:
     """家庭医生团队 Teams of the townships in the user's region with their members and phones."""
     return _team_list(request)
 
 
-@role_required(*MANAGE_ROLES)
 @require_POST
 def team_create(request: AuthedRequest) -> HttpResponse:
     """新建团队 A team of a township health centre of the user's region."""
@@ -675,7 +657,6 @@ def _team_page(
     return render(request, "web/care/team_edit.html", context, status=status)
 
 
-@role_required(*MANAGE_ROLES)
 @require_http_methods(["GET", "POST"])
 def team_edit(request: AuthedRequest, pk: int) -> HttpResponse:
     """编辑团队 Rename the team; its members (add, remove) on the same page."""
@@ -695,7 +676,6 @@ def team_edit(request: AuthedRequest, pk: int) -> HttpResponse:
     return _team_page(request, team, rename=form, status=400)
 
 
-@role_required(*MANAGE_ROLES)
 @require_POST
 def team_member_add(request: AuthedRequest, pk: int) -> HttpResponse:
     """加团队成员 Name, role and phone."""
@@ -723,7 +703,6 @@ def team_member_add(request: AuthedRequest, pk: int) -> HttpResponse:
     return _team_page(request, team, member_form=form, status=400)
 
 
-@role_required(*MANAGE_ROLES)
 @require_POST
 def team_member_remove(request: AuthedRequest, pk: int, member_pk: int) -> HttpResponse:
     """移出团队成员 Delete a member, or mark one who has served as 离岗 (history kept)."""
@@ -736,7 +715,6 @@ def team_member_remove(request: AuthedRequest, pk: int, member_pk: int) -> HttpR
     return redirect("care:team", pk=team.pk)
 
 
-@role_required(*READ_ROLES)
 @require_http_methods(["GET", "POST"])
 def household_doctor(request: AuthedRequest, pk: int) -> HttpResponse:
     """户的家庭医生 The current family doctor, the re-assignment history, and (township/county) re-assign."""

@@ -7,6 +7,7 @@ every region outside the user's is a 404. Drill-down views and every export are 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +22,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from jkfp.accounts.http import AuthedRequest
 from jkfp.accounts.models import AuditAction, Role
-from jkfp.accounts.scoping import region_get
+from jkfp.accounts.permissions import FUND_LEDGERS
+from jkfp.accounts.scoping import ERR_ROLE, region_get
 from jkfp.accounts.services import audit_record
 from jkfp.core.replica import replica_reads
 from jkfp.indicators import ledgers, report, selectors, services
@@ -31,7 +33,6 @@ from jkfp.indicators.exports import format_rows
 from jkfp.indicators.models import RectificationStatus
 from jkfp.web import background
 from jkfp.web.indicators.forms import RectificationForm, RectificationUpdateForm, YearRegionForm
-from jkfp.web.permissions import role_required
 
 READ_ROLES = (Role.COUNTY_ADMIN, Role.TOWNSHIP, Role.VILLAGE_DOCTOR, Role.FUND, Role.INSPECTOR)
 PAGE_SIZE = 50
@@ -84,7 +85,6 @@ def _drill_urls(indicator: Any, year: int, region_code: str) -> tuple[str, str]:
     )
 
 
-@role_required(*READ_ROLES)
 @require_GET
 @replica_reads
 def dashboard(request: AuthedRequest) -> HttpResponse:
@@ -154,7 +154,6 @@ def dashboard(request: AuthedRequest) -> HttpResponse:
     return render(request, "web/indicators/dashboard.html", context)
 
 
-@role_required(*services.REFRESH_ROLES)
 @require_POST
 def refresh(request: AuthedRequest) -> HttpResponse:
     """重新计算 Recompute the year's snapshot now (county administrator)."""
@@ -174,7 +173,6 @@ def _drill(request: AuthedRequest, code: str, side: str) -> tuple[int, Any, Any]
     return year, region, found
 
 
-@role_required(*READ_ROLES)
 @require_GET
 @replica_reads
 def drill(request: AuthedRequest, code: str, side: str) -> HttpResponseBase:
@@ -218,7 +216,6 @@ def drill(request: AuthedRequest, code: str, side: str) -> HttpResponseBase:
     return render(request, "web/indicators/drill.html", context)
 
 
-@role_required(*READ_ROLES)
 @require_POST
 def drill_export(request: AuthedRequest, code: str, side: str) -> HttpResponseBase:
     """导出明细 Queue the drill-down list as a background .xlsx (audited when queued and downloaded)."""
@@ -236,29 +233,36 @@ def drill_export(request: AuthedRequest, code: str, side: str) -> HttpResponseBa
     )
 
 
-@role_required(*READ_ROLES)
 @require_GET
 @replica_reads
 def ledger_list(request: AuthedRequest) -> HttpResponse:
     """台账 The ledgers of the user's region that can be generated (a ledger without data is not offered)."""
     year, region = _year_region(request)
-    context = {"year": year, "region": region, "ledgers": ledgers_available(year)}
+    offered = ledgers_available(year, kinds=_ledger_kinds(request.user))
+    context = {"year": year, "region": region, "ledgers": offered}
     return render(request, "web/indicators/ledgers.html", context)
 
 
-def ledgers_available(year: int) -> list[dict[str, Any]]:
+def _ledger_kinds(user: Any) -> Collection[str]:
+    """The ledgers the user's role may export (the fund office: settlements and alerts only)."""
+    return FUND_LEDGERS if getattr(user, "role", None) == Role.FUND else ledgers.LEDGERS.keys()
+
+
+def ledgers_available(year: int, kinds: Collection[str] | None = None) -> list[dict[str, Any]]:
     return [
         {"kind": kind, "title": spec.title, "available": spec.available(year), "note": spec.note}
         for kind, spec in ledgers.LEDGERS.items()
+        if kinds is None or kind in kinds
     ]
 
 
-@role_required(*READ_ROLES)
 @require_POST
 def ledger_export(request: AuthedRequest, kind: str) -> HttpResponseBase:
     """导出台账 Queue one ledger of the region as a background .xlsx; 404 for a ledger without data."""
     year, region = _year_region(request)
     spec = ledgers.LEDGERS.get(kind)
+    if spec is not None and kind not in _ledger_kinds(request.user):
+        raise PermissionDenied(ERR_ROLE)
     if spec is None or not spec.available(year):
         raise Http404("该台账暂无数据")
     return background.export_queue(
@@ -270,7 +274,6 @@ def ledger_export(request: AuthedRequest, kind: str) -> HttpResponseBase:
     )
 
 
-@role_required(*READ_ROLES)
 @require_GET
 @replica_reads
 def report_download(request: AuthedRequest) -> HttpResponseBase:
@@ -296,7 +299,6 @@ def report_download(request: AuthedRequest) -> HttpResponseBase:
     )
 
 
-@role_required(*READ_ROLES)
 @require_http_methods(["GET", "POST"])
 def rectification_list(request: AuthedRequest) -> HttpResponse:
     """问题整改 The findings of the user's region; county and township staff record new ones."""
@@ -329,7 +331,6 @@ def rectification_list(request: AuthedRequest) -> HttpResponse:
     return render(request, "web/indicators/rectifications.html", context)
 
 
-@role_required(*services.RECTIFY_ROLES)
 @require_POST
 def rectification_update(request: AuthedRequest, pk: int) -> HttpResponse:
     """更新整改状态"""

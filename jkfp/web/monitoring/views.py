@@ -35,7 +35,6 @@ from jkfp.monitoring import ledger, selectors, services, workflow
 from jkfp.monitoring.models import CaseStatus, MonitoringCase
 from jkfp.web.exports import file_response
 from jkfp.web.monitoring.forms import MeasureForm, OverviewForm, QueueFilterForm, StepForm
-from jkfp.web.permissions import role_required
 from jkfp.web.uploads import SizeLimitUploadHandler
 
 PAGE_SIZE = 30
@@ -79,7 +78,6 @@ def _labels(form: Any) -> dict[str, str]:
 # --- 预警队列 ------------------------------------------------------------------------------------
 
 
-@role_required(*READ_ROLES)
 @require_GET
 def queue(request: AuthedRequest) -> HttpResponse:
     """预警队列 The cases of the user's region: overdue first (highlighted), filterable."""
@@ -155,7 +153,6 @@ def _measure_form(user: Any, case: MonitoringCase, data: Any = None) -> MeasureF
     )
 
 
-@role_required(*READ_ROLES)
 @require_GET
 def case_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     """监测页 One case: person, alerts, deadline, timeline of steps with attachments, measures, the next step's form."""
@@ -191,7 +188,6 @@ def case_step(request: UploadRequest, pk: int) -> HttpResponse:
     return _case_step(request, pk)
 
 
-@role_required(*STEP_ROLES)
 @require_POST
 @csrf_protect
 def _case_step(request: UploadRequest, pk: int) -> HttpResponse:
@@ -228,7 +224,6 @@ def _case_step(request: UploadRequest, pk: int) -> HttpResponse:
     return redirect("monitoring:case_detail", pk=case.pk)
 
 
-@role_required(*MEASURE_ROLES)
 @require_POST
 def measure_add(request: AuthedRequest, pk: int) -> HttpResponse:
     """登记帮扶措施 Record a health measure of an identified case."""
@@ -265,7 +260,6 @@ def measure_add(request: AuthedRequest, pk: int) -> HttpResponse:
     return redirect("monitoring:case_detail", pk=case.pk)
 
 
-@role_required(*READ_ROLES)
 @require_GET
 def attachment(request: AuthedRequest, pk: int) -> HttpResponseBase:
     """附件 Download an attachment of a case in the user's region; audited."""
@@ -298,7 +292,6 @@ def attachment(request: AuthedRequest, pk: int) -> HttpResponseBase:
 # --- 县级概览与台账 ------------------------------------------------------------------------------
 
 
-@role_required(*OVERVIEW_ROLES)
 @require_GET
 @replica_reads
 def overview(request: AuthedRequest) -> HttpResponse:
@@ -326,7 +319,6 @@ def overview(request: AuthedRequest) -> HttpResponse:
     return render(request, "web/monitoring/overview.html", context)
 
 
-@role_required(*READ_ROLES)
 @require_GET
 @replica_reads
 def ledger_export(request: AuthedRequest) -> HttpResponseBase:

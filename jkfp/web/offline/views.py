@@ -28,7 +28,6 @@ from jkfp.accounts.http import AuthedRequest
 from jkfp.accounts.models import Role
 from jkfp.offline import selectors, services
 from jkfp.web.offline.forms import RevokeForm
-from jkfp.web.permissions import role_required
 
 APP_ROLES: tuple[str, ...] = ()  # the shell, worker and manifest: public, no data (see the docstring)
 DEVICE_ROLES = (Role.COUNTY_ADMIN,)
@@ -133,7 +132,6 @@ def manifest(request: HttpRequest) -> JsonResponse:
     return response
 
 
-@role_required(*DEVICE_ROLES)
 @require_GET
 def devices(request: AuthedRequest) -> HttpResponse:
     """离线设备 The phones that synced for the accounts of the county, with revocation."""
@@ -143,7 +141,6 @@ def devices(request: AuthedRequest) -> HttpResponse:
     return render(request, "web/offline/devices.html", {"devices": listed, "form": RevokeForm()})
 
 
-@role_required(*DEVICE_ROLES)
 @require_POST
 def device_revoke(request: AuthedRequest, pk: int) -> HttpResponse:
     """吊销设备 End the phone's session; its next sync wipes the phone's copy."""

@@ -32,7 +32,6 @@ from jkfp.settlement import subsidies
 from jkfp.settlement.models import BankAccount, BatchStatus
 from jkfp.treatment import selectors as treatment_selectors
 from jkfp.web.exports import file_response
-from jkfp.web.permissions import role_required
 from jkfp.web.settlement.forms import BankAccountForm, BatchForm, ElsewhereForm, ReturnFileForm
 from jkfp.web.uploads import SizeLimitUploadHandler
 
@@ -69,7 +68,6 @@ def _institutions() -> list[tuple[str, str]]:
 # --- 总览：待发放补助与批次 ------------------------------------------------------------------------
 
 
-@role_required(*READ_ROLES)
 @require_GET
 def overview(request: AuthedRequest) -> HttpResponse:
     """事后补助 Subsidies awaiting payment (to group into a batch) and the batches."""
@@ -89,7 +87,6 @@ def overview(request: AuthedRequest) -> HttpResponse:
     return render(request, "web/settlement/subsidies/overview.html", context)
 
 
-@role_required(*MAKE_ROLES)
 @require_POST
 def batch_create(request: AuthedRequest) -> HttpResponse:
     """制作发放批次 Group the chosen subsidies into a batch awaiting approval."""
@@ -122,7 +119,6 @@ def register(request: UploadRequest) -> HttpResponse:
     return _register(request)
 
 
-@role_required(*MAKE_ROLES)
 @require_http_methods(["GET", "POST"])
 @csrf_protect
 def _register(request: UploadRequest) -> HttpResponse:
@@ -141,7 +137,7 @@ def _register(request: UploadRequest) -> HttpResponse:
             except IdNumberError as exc:
                 form.add_error("id_number", f"身份证号不合法：{exc.zh}")
             else:
-                person = registry_selectors.person_search(user=request.user, q=id_number).first()
+                person = registry_selectors.person_for_admission(user=request.user, id_number=id_number)
                 if person is None:
                     form.add_error("id_number", "人员库中没有此人（或不在您的管辖范围内）")
             institution = next(
@@ -176,7 +172,6 @@ def _register(request: UploadRequest) -> HttpResponse:
     return render(request, "web/settlement/subsidies/register.html", {"form": form}, status=status)
 
 
-@role_required(*READ_ROLES)
 @require_GET
 def attachment(request: AuthedRequest, pk: int) -> HttpResponseBase:
     """结算单附件 Download the slip's scan of a claim in the user's region; audited."""
@@ -199,7 +194,6 @@ def attachment(request: AuthedRequest, pk: int) -> HttpResponseBase:
 # --- 银行账号 ---------------------------------------------------------------------------------------
 
 
-@role_required(*READ_ROLES)
 @require_http_methods(["GET", "POST"])
 def bank_account(request: AuthedRequest, pk: int) -> HttpResponse:
     """银行账号 The person's subsidy account, masked; set or replace it (county staff, fund office)."""
@@ -233,7 +227,6 @@ def bank_account(request: AuthedRequest, pk: int) -> HttpResponse:
     return render(request, "web/settlement/subsidies/bank_account.html", context, status=status)
 
 
-@role_required(*READ_ROLES)
 @require_POST
 def bank_account_reveal(request: AuthedRequest, pk: int) -> HttpResponse:
     """显示完整银行账号 (htmx); every reveal is audited, as an ID reveal is."""
@@ -249,7 +242,6 @@ def bank_account_reveal(request: AuthedRequest, pk: int) -> HttpResponse:
 # --- 批次 -------------------------------------------------------------------------------------------
 
 
-@role_required(*READ_ROLES)
 @require_GET
 def batch_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     """发放批次 The payments of a batch (masked IDs and accounts), approval, bank file, return file."""
@@ -279,7 +271,6 @@ def batch_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     return render(request, "web/settlement/subsidies/batch.html", context)
 
 
-@role_required(*MAKE_ROLES)
 @require_POST
 def batch_approve(request: AuthedRequest, pk: int) -> HttpResponse:
     """审批 A second person approves the batch (the maker is refused with a message)."""
@@ -293,7 +284,6 @@ def batch_approve(request: AuthedRequest, pk: int) -> HttpResponse:
     return redirect("settlement:subsidy_batch", pk=batch.pk)
 
 
-@role_required(*MAKE_ROLES)
 @require_POST
 def batch_withdraw(request: AuthedRequest, pk: int) -> HttpResponse:
     """撤销 Delete a batch awaiting approval; its subsidies await payment again."""
@@ -307,7 +297,6 @@ def batch_withdraw(request: AuthedRequest, pk: int) -> HttpResponse:
     return redirect("settlement:subsidies")
 
 
-@role_required(*MAKE_ROLES)
 @require_GET
 def batch_bank_file(request: AuthedRequest, pk: int) -> HttpResponseBase:
     """银行发放文件 The approved batch's payment file (.xlsx, full ID numbers): an audited export."""
@@ -333,7 +322,6 @@ def batch_return(request: UploadRequest, pk: int) -> HttpResponse:
     return _batch_return(request, pk)
 
 
-@role_required(*MAKE_ROLES)
 @require_POST
 @csrf_protect
 def _batch_return(request: UploadRequest, pk: int) -> HttpResponse:
@@ -370,7 +358,6 @@ def _batch_return(request: UploadRequest, pk: int) -> HttpResponse:
 # --- 台账 -------------------------------------------------------------------------------------------
 
 
-@role_required(*READ_ROLES)
 @require_GET
 def ledger_export(request: AuthedRequest) -> HttpResponseBase:
     """事后补助台账 Per person and per batch (.xlsx, ID numbers masked); audited."""

@@ -37,7 +37,6 @@ from jkfp.settlement.compute import CATEGORY_LABELS
 from jkfp.settlement.models import AdmissionStatus, Claim, ClaimKind, ClaimSource, ClaimStatus, Settlement
 from jkfp.treatment import selectors as treatment_selectors
 from jkfp.web.exports import file_response
-from jkfp.web.permissions import role_required
 from jkfp.web.settlement.forms import (
     AdmissionForm,
     DischargeForm,
@@ -101,7 +100,6 @@ def _institution_choices(user: Any) -> list[tuple[str, str]]:
 # --- 结算列表 -------------------------------------------------------------------------------------
 
 
-@role_required(*READ_ROLES)
 @require_GET
 def settlement_list(request: AuthedRequest) -> HttpResponse:
     """结算列表 Settlements in the user's scope, filtered by discharge dates, institution, category, status."""
@@ -130,7 +128,6 @@ def settlement_list(request: AuthedRequest) -> HttpResponse:
 # --- 窗口：入院登记与出院结算 --------------------------------------------------------------------
 
 
-@role_required(*WINDOW_ROLES)
 @require_http_methods(["GET", "POST"])
 def window(request: AuthedRequest) -> HttpResponse:
     """结算窗口 Register a deferred-payment admission; the institution's patients in hospital."""
@@ -172,7 +169,6 @@ def window(request: AuthedRequest) -> HttpResponse:
     return render(request, "web/settlement/window.html", context, status=status)
 
 
-@role_required(*WINDOW_ROLES)
 @require_http_methods(["GET", "POST"])
 def outpatient(request: AuthedRequest) -> HttpResponse:
     """门诊慢特病结算 One screen: person, disease, visit date, amounts → settled at once, to the slip.
@@ -221,13 +217,12 @@ def _person_by_id(request: AuthedRequest, form: AdmissionForm | OutpatientForm) 
     except IdNumberError as exc:
         form.add_error("id_number", f"身份证号不合法：{exc.zh}")
         return None
-    person = registry_selectors.person_search(user=request.user, q=id_number).first()
+    person = registry_selectors.person_for_admission(user=request.user, id_number=id_number)
     if person is None:
         form.add_error("id_number", "人员库中没有此人（或不在您的管辖范围内）")
     return person
 
 
-@role_required(*WINDOW_ROLES)
 @require_http_methods(["GET", "POST"])
 def discharge(request: AuthedRequest, pk: int) -> HttpResponse:
     """出院结算 Enter the stay's amounts, settle, and go to the slip."""
@@ -325,7 +320,6 @@ def _audit_slip(request: AuthedRequest, claim: Claim, action: str, what: str) ->
     )
 
 
-@role_required(*READ_ROLES)
 @require_GET
 def slip(request: AuthedRequest, claim_id: str) -> HttpResponse:
     """结算单 The printable slip: patient (masked ID), stay, every layer, what the person pays, the trace."""
@@ -340,7 +334,6 @@ def slip(request: AuthedRequest, claim_id: str) -> HttpResponse:
     return render(request, "web/settlement/slip.html", context)
 
 
-@role_required(*READ_ROLES)
 @require_GET
 def slip_download(request: AuthedRequest, claim_id: str) -> HttpResponse:
     """结算单 PDF The slip as a PDF (WeasyPrint, Noto Sans CJK); audited as an export."""
@@ -352,7 +345,6 @@ def slip_download(request: AuthedRequest, claim_id: str) -> HttpResponse:
     return response
 
 
-@role_required(*REVERSE_ROLES)
 @require_POST
 def reverse_claim(request: AuthedRequest, claim_id: str) -> HttpResponse:
     """冲销 Reverse a settled claim (with a reason); the person's later claims are re-settled."""
@@ -375,7 +367,6 @@ def reverse_claim(request: AuthedRequest, claim_id: str) -> HttpResponse:
 # --- 政策调整测算与基金清算 ----------------------------------------------------------------------
 
 
-@role_required(*REPORT_ROLES)
 @require_GET
 def resettle_report(request: AuthedRequest) -> HttpResponse:
     """政策调整测算 Re-settle a year with another policy (dry run): fund totals before/after, per
@@ -425,7 +416,6 @@ def _clearing_rows(request: AuthedRequest) -> tuple[MonthForm, list[Any]]:
     return form, rows
 
 
-@role_required(*READ_ROLES)
 @require_GET
 def clearing_page(request: AuthedRequest) -> HttpResponse:
     """基金清算 Per institution and month, what each fund owes the hospital (claims discharged that month)."""
@@ -440,7 +430,6 @@ def clearing_page(request: AuthedRequest) -> HttpResponse:
     return render(request, "web/settlement/clearing.html", context)
 
 
-@role_required(*READ_ROLES)
 @require_GET
 @replica_reads
 def clearing_export(request: AuthedRequest) -> HttpResponseBase:

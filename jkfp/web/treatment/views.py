@@ -34,7 +34,6 @@ from jkfp.settlement.selectors import case_payment_totals
 from jkfp.treatment import history, ledger, selectors, services
 from jkfp.treatment.models import MajorDiseaseCase, ReferralStatus
 from jkfp.web.exports import file_response
-from jkfp.web.permissions import role_required
 from jkfp.web.treatment.forms import (
     CaseFilterForm,
     CaseForm,
@@ -76,7 +75,6 @@ def _can(user: Any, roles: tuple[str, ...]) -> bool:
 # --- 大病救治 ------------------------------------------------------------------------------------
 
 
-@role_required(*READ_ROLES)
 @require_GET
 def case_list(request: AuthedRequest) -> HttpResponse:
     """大病救治列表 Cases of the user's region filtered by status, disease and township/village."""
@@ -98,7 +96,6 @@ def case_list(request: AuthedRequest) -> HttpResponse:
     return render(request, "web/treatment/case_list.html", context)
 
 
-@role_required(*READ_ROLES)
 @require_GET
 def case_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     """大病救治页 One case: status (and its form), follow-up visits, referrals. Every view is audited."""
@@ -130,7 +127,6 @@ def case_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     return render(request, "web/treatment/case_detail.html", context)
 
 
-@role_required(*EDIT_ROLES)
 @require_http_methods(["GET", "POST"])
 def case_create(request: AuthedRequest) -> HttpResponse:
     """登记大病救治 Register one case for a person of the user's region found by full ID number."""
@@ -168,7 +164,6 @@ def case_create(request: AuthedRequest) -> HttpResponse:
     return render(request, "web/treatment/case_form.html", {"form": form}, status=status)
 
 
-@role_required(*EDIT_ROLES)
 @require_POST
 def case_status(request: AuthedRequest, pk: int) -> HttpResponse:
     """设置救治状态 Change the status; 未救治 without a reason is refused with the field named."""
@@ -186,7 +181,6 @@ def case_status(request: AuthedRequest, pk: int) -> HttpResponse:
     return redirect("treatment:case_detail", pk=case.pk)
 
 
-@role_required(*FOLLOWUP_ROLES)
 @require_POST
 def case_followup(request: AuthedRequest, pk: int) -> HttpResponse:
     """登记回访 Add a follow-up visit (village doctors too, in their own villages)."""
@@ -207,7 +201,6 @@ def case_followup(request: AuthedRequest, pk: int) -> HttpResponse:
 # --- 台账 ----------------------------------------------------------------------------------------
 
 
-@role_required(*READ_ROLES)
 @require_GET
 @replica_reads
 def ledger_export(request: AuthedRequest) -> HttpResponseBase:
@@ -240,7 +233,6 @@ def ledger_export(request: AuthedRequest) -> HttpResponseBase:
 # --- 转诊备案 ------------------------------------------------------------------------------------
 
 
-@role_required(*READ_ROLES)
 @require_GET
 def referral_list(request: AuthedRequest) -> HttpResponse:
     """转诊列表 Referrals of the user's region, filterable by approval state and township/village."""
@@ -266,7 +258,6 @@ def referral_list(request: AuthedRequest) -> HttpResponse:
     return render(request, "web/treatment/referral_list.html", context)
 
 
-@role_required(*EDIT_ROLES)
 @require_http_methods(["GET", "POST"])
 def referral_create(request: AuthedRequest) -> HttpResponse:
     """转诊备案 Record a referral: from a case page (``?case=``) or for a person found by full ID number."""
@@ -325,7 +316,6 @@ def _person_by_id(request: AuthedRequest, form: ReferralForm | CaseForm) -> Any:
     return person
 
 
-@role_required(*EDIT_ROLES)
 @require_POST
 def referral_decide(request: AuthedRequest, pk: int) -> HttpResponse:
     """审批转诊 Approve or reject a pending referral."""
