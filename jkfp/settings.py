@@ -12,6 +12,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -126,6 +127,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
+    "jkfp.core.replica.ReadYourWritesMiddleware",  # a browser that wrote reads the primary for a while
 ]
 
 ROOT_URLCONF = "jkfp.urls"
@@ -159,6 +161,50 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;",
         "transaction_mode": "IMMEDIATE",
     }
+
+# 连接池 psycopg's pool in each process (Django's OPTIONS["pool"]) instead of persistent connections:
+# JKFP_DB_POOL_MAX_SIZE connections at most per process and database (0: no pool). Several app servers
+# against one primary: their processes × this ≤ the server's max_connections less what other clients
+# need (docs/deploy.md, 连接池).
+DB_POOL_MAX_SIZE = _env_int("JKFP_DB_POOL_MAX_SIZE", 0)
+DB_POOL_MIN_SIZE = _env_int("JKFP_DB_POOL_MIN_SIZE", 1)
+DB_POOL_TIMEOUT = _env_int("JKFP_DB_POOL_TIMEOUT", 10)
+
+
+def _postgres_options(database: dj_database_url.DBConfig) -> None:
+    if database["ENGINE"] != "django.db.backends.postgresql" or DB_POOL_MAX_SIZE <= 0:
+        return
+    database["CONN_MAX_AGE"] = 0  # the pool keeps the connections; Django refuses both
+    database.setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(DB_POOL_MIN_SIZE, DB_POOL_MAX_SIZE),
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": DB_POOL_TIMEOUT,
+    }
+
+
+_postgres_options(DATABASES["default"])
+
+# 只读副本 A PostgreSQL streaming replica for the read-only pages (dashboards, drill-downs, ledgers,
+# reports, exports): jkfp.core.replica, docs/deploy.md (只读副本). Reads fall back to the primary when
+# the replica is down or lags more than JKFP_REPLICA_MAX_LAG_SECONDS; checked every
+# JKFP_REPLICA_CHECK_SECONDS at most, per process.
+REPLICA_MAX_LAG_SECONDS = float(os.environ.get("JKFP_REPLICA_MAX_LAG_SECONDS", "").strip() or 10)
+REPLICA_CHECK_SECONDS = float(os.environ.get("JKFP_REPLICA_CHECK_SECONDS", "").strip() or 5)
+if os.environ.get("DATABASE_REPLICA_URL", "").strip():
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured(
+            "DATABASE_REPLICA_URL 需要 PostgreSQL 主库 needs DATABASE_URL=postgres://…"
+        )
+    DATABASES["replica"] = dj_database_url.parse(
+        os.environ["DATABASE_REPLICA_URL"].strip(),
+        conn_max_age=int(os.environ.get("JKFP_CONN_MAX_AGE", "60")),
+    )
+    # A replica that does not answer is given up quickly (reads then use the primary).
+    DATABASES["replica"].setdefault("OPTIONS", {})["connect_timeout"] = 2
+    # Tests: the replica alias is the test database itself.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    _postgres_options(DATABASES["replica"])
+    DATABASE_ROUTERS = ["jkfp.core.replica.ReplicaRouter"]
 
 AUTH_USER_MODEL = "accounts.User"
 PASSWORD_HASHERS = [

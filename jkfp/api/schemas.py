@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from django.utils import timezone
 from ninja import Field, Schema
@@ -42,7 +42,9 @@ def _custom(message: str) -> PydanticCustomError:
 
 
 class SettlementIn(Schema):
-    """出院结算请求 One stay to settle at discharge."""
+    """出院结算请求 One stay to settle at discharge, or one outpatient special chronic disease visit
+    (门诊慢特病, ``kind`` outpatient: ``disease`` required, ``admitted_on`` = ``discharged_on`` = the
+    visit date; the person needs a valid chronic-disease card for the disease on that day)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -68,6 +70,16 @@ class SettlementIn(Schema):
     )
     referred: bool = Field(
         ..., description="县外住院是否已转诊备案 / approved referral (out-of-county stays)"
+    )
+    kind: Literal["inpatient", "outpatient"] = Field(
+        "inpatient",
+        description="就诊类别：inpatient 住院（默认）/ outpatient 门诊慢特病 / claim kind",
+    )
+    disease: str | None = Field(
+        None,
+        max_length=50,
+        description="门诊慢特病病种（outpatient 必填，政策的门诊慢特病病种名称，如 高血压）/ outpatient disease",
+        examples=["高血压"],
     )
 
     @field_validator("claim_id", mode="before")
@@ -120,9 +132,11 @@ class ReverseIn(Schema):
 
 
 class SettlementOut(Schema):
-    """结算结果 Every layer of the claim's settlement, in yuan with two decimals (settlement.md §2)."""
+    """结算结果 Every layer of the claim's settlement, in yuan with two decimals (settlement.md §2, §6)."""
 
     claim_id: str = Field(..., description="结算申请号")
+    kind: str = Field(..., description="就诊类别：inpatient 住院 / outpatient 门诊慢特病")
+    disease: str = Field(..., description="门诊慢特病病种（住院为空）")
     category: str = Field(..., description="结算类别（tekun/dibao/poor/monitored/ordinary）")
     policy: str = Field(..., description="适用政策及版本，如 suixian-2020 v1")
     counted_total: str = Field(..., pattern=AMOUNT_PATTERN, description="计入结算费用")

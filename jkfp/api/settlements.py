@@ -40,6 +40,8 @@ def render_settlement(row: Settlement, claim: Claim | None = None) -> dict[str, 
     claim = claim or row.claim
     return {
         "claim_id": claim.claim_id,
+        "kind": claim.kind,
+        "disease": claim.disease,
         "category": row.category,
         "policy": row.policy.label,
         "counted_total": _money(row.counted_total),
@@ -100,8 +102,9 @@ def _invalid(exc: ValidationError) -> ApiError:
     response={200: SettlementOut, **ERRORS},
     summary="出院结算 Settle a discharge",
     description=(
-        "按出院日期适用的政策和人员当日的类别结算一次住院。同一 claim_id 以相同内容重复提交返回相同结果（幂等）；"
-        "内容不同返回 409。"
+        "按出院日期适用的政策和人员当日的类别结算一次住院，或一次门诊慢特病就诊（kind=outpatient，须填 disease，"
+        "入院日期即就诊日期，须持该病种就诊当日有效的慢病卡，否则 422 指明 disease）。同一 claim_id 以相同内容"
+        "重复提交返回相同结果（幂等）；内容不同返回 409。"
     ),
 )
 def settlement_create(request: HttpRequest, payload: SettlementIn) -> Any:
@@ -116,6 +119,8 @@ def settlement_create(request: HttpRequest, payload: SettlementIn) -> Any:
             total_amount=Decimal(payload.total_amount),
             out_of_scope_amount=Decimal(payload.out_of_scope_amount),
             referred=payload.referred,
+            kind=payload.kind,
+            disease=payload.disease or "",
             source=ClaimSource.API,
             # The audit row is written in the settlement's transaction (one commit for both).
             on_created=lambda row: _audit(

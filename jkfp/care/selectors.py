@@ -550,14 +550,28 @@ def person_cards(*, person: Person) -> list[ChronicCard]:
     )
 
 
+def card_valid(certified_on: date, valid_to: date | None, on: date) -> bool:
+    """慢病卡有效 A card certified on ``certified_on`` and valid to ``valid_to`` (None: no end) is valid on ``on``."""
+    return certified_on <= on and (valid_to is None or on <= valid_to)
+
+
 def card_valid_on(*, person_id: int, disease_id: int, on: date) -> ChronicCard | None:
-    """有效慢病卡 The person's card for the disease valid on ``on`` (certified on or before it, valid to
-    on or after it or without an end), or None — what an outpatient claim (门诊慢特病) needs."""
-    return (
-        ChronicCard.objects.filter(person_id=person_id, disease_id=disease_id, certified_on__lte=on)
-        .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=on))
-        .first()
-    )
+    """有效慢病卡 The person's card for the disease valid on ``on`` (``card_valid``), or None — what an
+    outpatient claim (门诊慢特病) needs."""
+    found = ChronicCard.objects.filter(person_id=person_id, disease_id=disease_id).first()
+    return found if found is not None and card_valid(found.certified_on, found.valid_to, on) else None
+
+
+def cards_by_person(person_ids: list[int]) -> dict[tuple[int, int], tuple[date, date | None]]:
+    """慢病卡（批量） (person id, disease id) → (certified_on, valid_to) of the persons' cards (one card
+    per person and disease), read in chunks; check a date with ``card_valid``."""
+    out: dict[tuple[int, int], tuple[date, date | None]] = {}
+    for start in range(0, len(person_ids), 500):
+        for pid, did, certified, valid_to in ChronicCard.objects.filter(
+            person_id__in=person_ids[start : start + 500]
+        ).values_list("person_id", "disease_id", "certified_on", "valid_to"):
+            out[(pid, did)] = (certified, valid_to)
+    return out
 
 
 def card_diseases() -> QuerySet[Disease]:

@@ -23,6 +23,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from jkfp.accounts.models import User
+from jkfp.core.replica import reading_replica
 from jkfp.ops.models import ExportRun, ExportStatus
 
 logger = logging.getLogger(__name__)
@@ -127,7 +128,8 @@ def export_run_execute(run_id: int, writer: Writer) -> dict[str, Any]:
         _finish(run_id, status=ExportStatus.FAILED, message=MSG_NO_USER)
         return {"error": "no user"}
     try:
-        result = writer(run, ExportProgress(run_id))
+        with reading_replica():  # a read-only job: the replica when one is up and current
+            result = writer(run, ExportProgress(run_id))
     except ValidationError as exc:
         _finish(run_id, status=ExportStatus.FAILED, message="导出失败：" + "；".join(exc.messages))
         return {"error": exc.messages}

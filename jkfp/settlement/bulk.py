@@ -42,6 +42,7 @@ from jkfp.regions.models import Region
 from jkfp.settlement import fetch, store
 from jkfp.settlement.compute import (
     engine_policy,
+    outpatient_problem,
 )
 from jkfp.settlement.fetch import AMOUNT_FIELDS, YearClaims, _q, load_year
 from jkfp.settlement.fetch import load_year_rows as _load_year_rows  # noqa: F401 (tests compare both readers)
@@ -61,6 +62,7 @@ RESETTLE_ROLES = frozenset({Role.COUNTY_ADMIN})
 PREVIEW_ROLES = frozenset({Role.COUNTY_ADMIN, Role.FUND})  # a dry run writes nothing
 ERR_ROLE_RESETTLE = "只有县卫健局管理员可以重新结算全年（医保局·民政可以试算）"
 ERR_CATEGORY_UNDEFINED = "政策“{policy}”没有定义结算类别“{category}”（{count}笔结算使用该类别）"
+ERR_OUTPATIENT_UNSETTLEABLE = "{problem}：该年度有{count}笔门诊慢特病结算不能按此政策重算"
 
 
 # --------------------------------------------------------------------------- reading
@@ -378,6 +380,16 @@ def year_resettle(
             raise ValidationError(
                 {"policy": ERR_CATEGORY_UNDEFINED.format(policy=policy.label, category=name, count=count)}
             )
+        # Outpatient claims (§6) need the category's outpatient block and their disease in the policy.
+        pairs: dict[tuple[str, str], int] = defaultdict(int)
+        for i in np.flatnonzero(yc.outpatient).tolist():
+            pairs[(yc.cur_category[i], yc.disease[i])] += 1
+        for (category, disease), count in sorted(pairs.items()):
+            problem = outpatient_problem(parsed, policy.label, category, disease)
+            if problem is not None:
+                raise ValidationError(
+                    {"policy": ERR_OUTPATIENT_UNSETTLEABLE.format(problem=problem[1], count=count)}
+                )
         policy_pk = np.full(n, policy.pk, dtype=np.int64)
         comp = _settle(yc, policy_pk, yc.cur_category, {policy.pk: policy})
         say(f"computed {time.perf_counter() - started:.1f}s")

@@ -8,11 +8,12 @@ module maps the names of every stored policy to catalogue diseases and checks a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 from django.core.exceptions import ValidationError
 
-from jkfp.care.selectors import card_valid_on
+from jkfp.care.selectors import card_valid, card_valid_on, cards_by_person
 from jkfp.registry.selectors import disease_lookup
 from jkfp.settlement.compute import engine_policy
 from jkfp.settlement.models import Policy
@@ -56,3 +57,17 @@ def card_require(*, person_id: int, disease: str, on: date, field: str = "diseas
     pk = disease_lookup().get(disease)
     if pk is None or card_valid_on(person_id=person_id, disease_id=pk, on=on) is None:
         raise ValidationError({field: ERR_NO_CARD.format(day=on.isoformat(), disease=disease)})
+
+
+def card_checker(person_ids: list[int]) -> Callable[[int, str, date], bool]:
+    """有效慢病卡（批量） A check ``(person id, policy disease name, day) → holds a valid card`` over the
+    cards of ``person_ids`` read at once (an import's rows)."""
+    cards = cards_by_person(sorted(set(person_ids)))
+    lookup = disease_lookup()
+
+    def holds(person_id: int, disease: str, on: date) -> bool:
+        pk = lookup.get(disease)
+        found = None if pk is None else cards.get((person_id, pk))
+        return found is not None and card_valid(found[0], found[1], on)
+
+    return holds

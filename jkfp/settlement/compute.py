@@ -113,6 +113,23 @@ def ytd_of_fen(values: Sequence[int]) -> engine.YearToDate:
     return engine.YearToDate.of_stay_sums([fen_to_decimal(int(v)) for v in values])
 
 
+ERR_NO_OUTPATIENT_BLOCK = "结算类别“{category}”在政策“{policy}”中没有门诊慢特病规定"
+ERR_DISEASE_NOT_IN_POLICY = "病种“{disease}”不在政策“{policy}”的门诊慢特病病种中"
+
+
+def outpatient_problem(
+    policy: engine.Policy, label: str, category: str, disease: str
+) -> tuple[str, str] | None:
+    """门诊慢特病可结算 Why an outpatient claim (§6) of ``category`` for ``disease`` cannot be settled with
+    ``policy`` (labelled ``label``): (field, message), or None. The category needs an ``outpatient``
+    block and the disease must be in the policy's ``outpatient_diseases``."""
+    if policy.category(category).outpatient is None:
+        return "kind", ERR_NO_OUTPATIENT_BLOCK.format(category=category, policy=label)
+    if disease not in policy.disease_names:
+        return "disease", ERR_DISEASE_NOT_IN_POLICY.format(disease=disease, policy=label)
+    return None
+
+
 def request_hash(
     *,
     claim_id: str,
@@ -125,9 +142,11 @@ def request_hash(
     referred: bool | None,
     basic_paid_amount: Decimal | None = None,
     critical_paid_amount: Decimal | None = None,
+    disease: str = "",
 ) -> str:
     """请求摘要 SHA-256 of the canonical claim inputs: equal bodies give equal hashes (idempotency).
-    The §7 paid amounts enter only when given (the hash of an ordinary stay is unchanged)."""
+    The §7 paid amounts enter only when given, an outpatient claim's disease (§6) only for an
+    outpatient claim (the hash of an ordinary stay is unchanged)."""
     flag = "" if referred is None else ("1" if referred else "0")
     parts = [
         claim_id,
@@ -141,5 +160,7 @@ def request_hash(
     ]
     if basic_paid_amount is not None or critical_paid_amount is not None:
         parts.append(f"paid:{basic_paid_amount or 0:.2f}/{critical_paid_amount or 0:.2f}")
+    if disease:
+        parts.append(f"outpatient:{disease}")
     text = "|".join(parts)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

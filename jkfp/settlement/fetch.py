@@ -40,6 +40,7 @@ from jkfp.settlement.compute import (
     TAG_CATEGORIES,
     category_for,
     engine_policy,
+    outpatient_problem,
     policy_in_force_of,
     tags_on,
 )
@@ -47,6 +48,7 @@ from jkfp.settlement.models import (
     LEDGER_YTD_COLUMNS,
     YTD_FIELDS,
     Claim,
+    ClaimKind,
     ClaimStatus,
     Policy,
     Settlement,
@@ -187,6 +189,8 @@ def engine_claim(claim: Claim, category: str, id_number: str) -> engine.Claim:
         out_of_scope_amount=claim.out_of_scope_amount,
         basic_paid_amount=claim.basic_paid_amount,
         critical_paid_amount=claim.critical_paid_amount,
+        kind=engine.OUTPATIENT if claim.outpatient else engine.INPATIENT,
+        disease=claim.disease,
     )
 
 
@@ -287,6 +291,8 @@ class YearClaims:
     cur_amounts: np.ndarray  # (n, 7) fen; zeros when none
     basic_paid: np.ndarray  # fen; NOT_PAID (-1) unless settled elsewhere (§7)
     critical_paid: np.ndarray
+    outpatient: np.ndarray  # §6: outpatient special chronic disease claims
+    disease: list[str]  # an outpatient claim's disease ("" for a stay)
 
     def __len__(self) -> int:
         return len(self.claim_id)
@@ -310,6 +316,8 @@ class YearClaims:
             cur_amounts=self.cur_amounts[rows],
             basic_paid=self.basic_paid[rows],
             critical_paid=self.critical_paid[rows],
+            outpatient=self.outpatient[rows],
+            disease=[self.disease[i] for i in ids],
         )
 
 
@@ -343,7 +351,7 @@ def load_year_rows(*, year: int, statuses: Sequence[str]) -> YearClaims:
         "CAST(ROUND(c.total_amount * 100) AS BIGINT), CAST(ROUND(c.out_of_scope_amount * 100) AS BIGINT), "
         f"c.status, s.id, s.policy_id, s.category, {', '.join(fen)}, "
         "COALESCE(CAST(ROUND(c.basic_paid_amount * 100) AS BIGINT), -1), "
-        "COALESCE(CAST(ROUND(c.critical_paid_amount * 100) AS BIGINT), -1) "
+        "COALESCE(CAST(ROUND(c.critical_paid_amount * 100) AS BIGINT), -1), c.kind, c.disease "
         f"FROM {_q(c)} c LEFT JOIN {_q(s)} s ON s.claim_id = c.id AND s.is_current "
         f"WHERE c.discharged_on >= %s AND c.discharged_on <= %s AND c.status IN ({marks})"
     )
@@ -381,6 +389,14 @@ def _category_names() -> list[str]:
     return sorted(names)
 
 
+def _disease_names() -> list[str]:
+    """Every outpatient disease name a stored policy lists (the codes of the bulk read)."""
+    names: set[str] = set()
+    for policy in Policy.objects.all():
+        names.update(engine_policy(policy).disease_names)
+    return sorted(names)
+
+
 def _load_year_pg(*, year: int, statuses: Sequence[str]) -> YearClaims:
     """PostgreSQL ``load_year``: one binary ``COPY`` whose rows are chunks of the year as integer
     arrays (day numbers, flags, fen; about 16 rows for 1M claims, so no per-claim message or Python
@@ -407,6 +423,9 @@ def _load_year_pg(*, year: int, statuses: Sequence[str]) -> YearClaims:
         "octet_length(c.claim_id)",
         "COALESCE(CAST(c.basic_paid_amount * 100 AS BIGINT), -1)",  # §7; -1: not settled elsewhere
         "COALESCE(CAST(c.critical_paid_amount * 100 AS BIGINT), -1)",
+        "CAST(c.kind = %s AS INT)",  # §6
+        # disease as 1 + its index in ``diseases``; 0: none (a stay); -1: a name not in ``diseases``
+        "COALESCE(array_position(%s::text[], c.disease::text), CASE WHEN c.disease = '' THEN 0 ELSE -1 END)",
     ]
     arrays = ", ".join(f"array_agg(CAST({v} AS BIGINT))" for v in values)
     sql = (
@@ -415,7 +434,16 @@ def _load_year_pg(*, year: int, statuses: Sequence[str]) -> YearClaims:
         "WHERE c.discharged_on >= %s AND c.discharged_on <= %s AND c.status = ANY(%s) "
         "GROUP BY c.id / 65536) TO STDOUT (FORMAT BINARY)"
     )
-    params = [ClaimStatus.PENDING, cats, date(year, 1, 1), date(year, 12, 31), list(statuses)]
+    diseases = _disease_names()
+    params = [
+        ClaimStatus.PENDING,
+        cats,
+        ClaimKind.OUTPATIENT,
+        diseases,
+        date(year, 1, 1),
+        date(year, 12, 31),
+        list(statuses),
+    ]
     with connection.cursor() as cursor:
         # The planner cannot estimate the chunk count and would sort the whole join for a group
         # aggregate (on disk beyond work_mem); a hash aggregate of ~16 chunks needs no sort. The
@@ -450,6 +478,16 @@ def _load_year_pg(*, year: int, statuses: Sequence[str]) -> YearClaims:
             names = dict(cursor.fetchall())
             for i, pk in zip(unknown.tolist(), pks, strict=True):
                 cur_category[i] = names[pk]
+        dcode = m[:, 23]
+        disease_of = ["", *diseases]
+        disease = [disease_of[k] for k in dcode.clip(0).tolist()]
+        odd = np.flatnonzero(dcode < 0)
+        if len(odd):
+            pks = m[odd, 0].tolist()
+            cursor.execute(f"SELECT id, disease FROM {c} WHERE id = ANY(%s)", [pks])  # noqa: S608
+            found = dict(cursor.fetchall())
+            for i, pk in zip(odd.tolist(), pks, strict=True):
+                disease[i] = found[pk]
     return YearClaims(
         pk=m[:, 0].copy(),
         claim_id=claim_ids,
@@ -467,12 +505,14 @@ def _load_year_pg(*, year: int, statuses: Sequence[str]) -> YearClaims:
         cur_amounts=np.ascontiguousarray(m[:, 12:19]),
         basic_paid=m[:, 20].copy(),
         critical_paid=m[:, 21].copy(),
+        outpatient=m[:, 22].astype(np.bool_),
+        disease=disease,
     )
 
 
 def _columns(rows: list[tuple[Any, ...]], cache: dict[Any, int]) -> YearClaims:
     n = len(rows)
-    cols: list[Any] = list(zip(*rows, strict=True)) if n else [() for _ in range(22)]
+    cols: list[Any] = list(zip(*rows, strict=True)) if n else [() for _ in range(24)]
 
     def ints(values: Iterable[Any]) -> np.ndarray:
         return np.fromiter((0 if v is None else int(v) for v in values), dtype=np.int64, count=n)
@@ -497,6 +537,8 @@ def _columns(rows: list[tuple[Any, ...]], cache: dict[Any, int]) -> YearClaims:
         cur_amounts=amounts,
         basic_paid=ints(cols[20]),
         critical_paid=ints(cols[21]),
+        outpatient=np.fromiter((v == ClaimKind.OUTPATIENT for v in cols[22]), dtype=np.bool_, count=n),
+        disease=[v or "" for v in cols[23]],
     )
 
 
@@ -578,7 +620,7 @@ def year_inputs(yc: YearClaims) -> YearInputs:
     # category_for depends only on the policy and the set of tags held: one call per such pair
     cat_of: dict[tuple[int, frozenset[str]], str | None] = {}
     no_tags: list[tuple[str, date, date | None]] = []
-    day_list, person_list = yc.day.tolist(), yc.person.tolist()
+    day_list, person_list, outpatient_list = yc.day.tolist(), yc.person.tolist(), yc.outpatient.tolist()
     for i in pending_rows:
         pk = by_day[day_list[i]]
         day = days[day_list[i]]
@@ -597,6 +639,12 @@ def year_inputs(yc: YearClaims) -> YearInputs:
                 (yc.claim_id[i], ERR_NO_CATEGORY.format(day=day.isoformat(), policy=policies[pk].label))
             )
             continue
+        if outpatient_list[i]:
+            problem = outpatient_problem(engine_policy(policies[pk]), policies[pk].label, cat, yc.disease[i])
+            if problem is not None:
+                ok[i] = False
+                problems.append((yc.claim_id[i], problem[1]))
+                continue
         policy_pk[i] = pk
         category[i] = cat
     for pk in set(policy_pk[~yc.pending].tolist()) - set(policies):
@@ -607,7 +655,10 @@ def year_inputs(yc: YearClaims) -> YearInputs:
 def year_table(yc: YearClaims, policy_pk: np.ndarray, category: Sequence[str]) -> engine.YearTable:
     """The engine's input for the year's rows, row ``i`` with policy ``policy_pk[i]`` and its category."""
     elsewhere = bool((yc.basic_paid >= 0).any())  # any stay settled elsewhere (§7)
+    outpatient = bool(yc.outpatient.any())  # any outpatient claim (§6)
     return engine.YearTable(
+        outpatient=yc.outpatient if outpatient else None,
+        disease=yc.disease if outpatient else None,
         claim_id=yc.claim_id,
         person=yc.person,
         day=yc.day,

@@ -6,6 +6,9 @@ Columns (English headers as below; the Chinese headers in brackets are accepted 
 ``out_of_scope`` (目录外费用). All but ``referred`` are required columns. Optional for a stay already
 settled by the insurance platform elsewhere (settlement.md §7, 事后补助): ``basic_paid`` (基本医保已付)
 and ``critical_paid`` (大病保险已付) — both or neither; ``settle-claims`` then computes the county's layers.
+Optional for an outpatient special chronic disease claim (settlement.md §6): ``kind`` (类别/就诊类别:
+``inpatient``/住院, the default, or ``outpatient``/门诊/门诊慢特病) and ``disease`` (病种); its
+discharge_date is the visit date and its admit_date empty or equal to it.
 
 Level and in-county come from the institution; the category is decided when the claim is
 settled (``jkfp settle-claims``: the person's tags on the discharge date). A row is **invalid**
@@ -22,6 +25,9 @@ settled (``jkfp settle-claims``: the person's tags on the discharge date). A row
   the in-scope cost (total − out-of-scope);
 - ``referred`` is not one of 1/0/是/否/blank (blank: taken from the person's approved referral for
   an out-of-county stay);
+- ``kind`` is not inpatient/outpatient (or 住院/门诊); an outpatient row's disease is empty or not an
+  outpatient disease of the stored policies, its admit_date differs from its visit date, or the
+  person holds no valid chronic-disease card (慢病卡) for it on the visit date; a stay names a disease;
 - the same claim id appears more than once with different values (every such row is invalid;
   identical repeats count once), or a claim with this id is already stored with different values.
 
@@ -43,21 +49,33 @@ from django.utils import timezone
 
 from jkfp.accounts.scoping import scope
 from jkfp.core.idnumber import IdNumberError, validate_id_number
-from jkfp.core.importing import ImportSummary, RowProblem, has_control_chars, write_error_report
+from jkfp.core.importing import (
+    ID_NUMBER_HEADERS,
+    ImportSummary,
+    RowProblem,
+    has_control_chars,
+    write_error_report,
+)
 from jkfp.core.tabular import read_table
 from jkfp.engine import OUT_OF_SCOPE_ABOVE_TOTAL, ClaimValueError, out_of_scope_above_total, parse_amount_fen
-from jkfp.engine.claims import PAID_PAIR_REASON, fen_to_decimal, paid_over_scope_reason
+from jkfp.engine.claims import (
+    PAID_OUTPATIENT_REASON,
+    PAID_PAIR_REASON,
+    fen_to_decimal,
+    paid_over_scope_reason,
+)
 from jkfp.regions.models import Institution
 from jkfp.registry.models import Person
+from jkfp.settlement.cards import ERR_DISEASE_UNKNOWN, ERR_NO_CARD, card_checker, outpatient_disease_lookup
 from jkfp.settlement.compute import request_hash
-from jkfp.settlement.models import Claim, ClaimSource
+from jkfp.settlement.models import Claim, ClaimKind, ClaimSource
 from jkfp.treatment.imports import parse_date
 from jkfp.treatment.models import MajorDiseaseCase
 from jkfp.treatment.selectors import referral_flag
 
 CLAIM_IMPORT_COLUMNS: dict[str, tuple[str, ...]] = {
     "claim_id": ("结算号", "住院号"),
-    "person_id": ("身份证号", "id_number"),
+    "person_id": (*ID_NUMBER_HEADERS, "id_number"),
     "institution_code": ("机构代码", "医疗机构代码"),
     "admit_date": ("入院日期",),
     "discharge_date": ("出院日期",),
@@ -66,6 +84,8 @@ CLAIM_IMPORT_COLUMNS: dict[str, tuple[str, ...]] = {
     "out_of_scope": ("目录外费用", "自费费用"),
     "basic_paid": ("基本医保已付",),
     "critical_paid": ("大病保险已付",),
+    "kind": ("类别", "就诊类别"),
+    "disease": ("病种", "门诊慢特病病种"),
 }
 CLAIM_IMPORT_REQUIRED = (
     "claim_id",
@@ -76,6 +96,14 @@ CLAIM_IMPORT_REQUIRED = (
     "total",
     "out_of_scope",
 )
+KIND_VALUES = {
+    "": ClaimKind.INPATIENT,
+    "inpatient": ClaimKind.INPATIENT,
+    "住院": ClaimKind.INPATIENT,
+    "outpatient": ClaimKind.OUTPATIENT,
+    "门诊": ClaimKind.OUTPATIENT,
+    "门诊慢特病": ClaimKind.OUTPATIENT,
+}
 REFERRED_VALUES = {"1": True, "0": False, "是": True, "否": False, "": None, "true": True, "false": False}
 
 ERR_CLAIM_ID = "结算号不能为空，不超过64个字符，不能含控制字符"
@@ -90,6 +118,10 @@ ERR_OUT_OF_SCOPE_GT_TOTAL = OUT_OF_SCOPE_ABOVE_TOTAL[0]
 ERR_REFERRED = "转诊备案应为 1、0、是、否 或留空"
 ERR_CONFLICT = "同一结算号在文件中出现多次且内容不同（第{rows}行）"
 ERR_EXISTS = "结算号已存在且内容不同（已登记的结算申请不能通过导入修改）"
+ERR_KIND = "类别应为 inpatient（住院）或 outpatient（门诊慢特病），或留空（住院）"
+ERR_DISEASE_REQUIRED = "门诊慢特病必须填写病种"
+ERR_DISEASE_INPATIENT = "住院不填病种（病种只用于门诊慢特病）"
+ERR_OUTPATIENT_DATES = "门诊慢特病的入院日期应为空或等于就诊日期"
 
 
 @dataclass(frozen=True)
@@ -105,6 +137,8 @@ class _Row:
     referred: bool | None
     basic_paid_fen: int | None = None  # §7: settled elsewhere
     critical_paid_fen: int | None = None
+    kind: str = ClaimKind.INPATIENT
+    disease: str = ""
 
 
 def claims_import(
@@ -130,6 +164,9 @@ def claims_import(
     cols = table.columns
     referred_col = cols.get("referred", [""] * n)
     paid_cols = {c: cols.get(c, [""] * n) for c in ("basic_paid", "critical_paid")}
+    kind_col = cols.get("kind", [""] * n)
+    disease_col = cols.get("disease", [""] * n)
+    diseases = outpatient_disease_lookup()
     numbers = table.row_numbers
     problems: list[RowProblem] = []
     bad: set[int] = set()
@@ -153,6 +190,7 @@ def claims_import(
             persons_qs.filter(id_number__in=wanted[start : start + 500]).values_list("id_number", "id")
         )
     institutions = {i.code: i for i in Institution.objects.all()}
+    holds_card = card_checker(list(persons.values()))
 
     valid: dict[str, tuple[_Row, list[int]]] = {}
     conflicts: set[str] = set()
@@ -167,9 +205,15 @@ def claims_import(
         code = cols["institution_code"][i]
         if code not in institutions:
             fail(i, "institution_code", code, ERR_INSTITUTION.format(value=code))
+        kind = KIND_VALUES.get(kind_col[i].lower())
+        if kind is None:
+            fail(i, "kind", kind_col[i], ERR_KIND)
+        outpatient = kind == ClaimKind.OUTPATIENT
         days: dict[str, date | None] = {}
         for column in ("admit_date", "discharge_date"):
             text = cols[column][i]
+            if outpatient and column == "admit_date" and not text:
+                text = cols["discharge_date"][i]  # an outpatient visit: admit_date empty = the visit date
             day: date | None = None
             if not text:
                 fail(i, column, text, ERR_DATE_EMPTY)
@@ -182,8 +226,27 @@ def claims_import(
                     day = None
             days[column] = day
         admitted, discharged = days["admit_date"], days["discharge_date"]
-        if admitted and discharged and discharged < admitted:
+        if outpatient and admitted and discharged and admitted != discharged:
+            fail(i, "admit_date", cols["admit_date"][i], ERR_OUTPATIENT_DATES)
+        elif admitted and discharged and discharged < admitted:
             fail(i, "discharge_date", cols["discharge_date"][i], ERR_DISCHARGE_BEFORE_ADMIT)
+        disease = disease_col[i]
+        if outpatient and not disease:
+            fail(i, "disease", disease, ERR_DISEASE_REQUIRED)
+        elif outpatient and disease not in diseases:
+            names = "、".join(sorted(set(diseases.values()))) or "无"
+            fail(i, "disease", disease, ERR_DISEASE_UNKNOWN.format(value=disease, names=names))
+        elif outpatient:
+            disease = diseases[disease]
+            if person is not None and discharged and not holds_card(person, disease, discharged):
+                fail(
+                    i,
+                    "disease",
+                    disease_col[i],
+                    ERR_NO_CARD.format(day=discharged.isoformat(), disease=disease),
+                )
+        elif disease:
+            fail(i, "disease", disease, ERR_DISEASE_INPATIENT)
         fen: dict[str, int | None] = {}
         for column in ("total", "out_of_scope"):
             text = cols[column][i]
@@ -216,6 +279,9 @@ def claims_import(
         ):
             column = "basic_paid" if basic_paid > total - oos else "critical_paid"
             fail(i, column, paid_cols[column][i], paid_over_scope_reason(total - oos)[0])
+        if outpatient and (basic_paid is not None or critical_paid is not None):
+            column = "basic_paid" if basic_paid is not None else "critical_paid"
+            fail(i, column, paid_cols[column][i], PAID_OUTPATIENT_REASON[0])
         ref_text = referred_col[i]
         if ref_text.lower() not in REFERRED_VALUES:
             fail(i, "referred", ref_text, ERR_REFERRED)
@@ -236,6 +302,8 @@ def claims_import(
             REFERRED_VALUES[ref_text.lower()],
             basic_paid,
             critical_paid,
+            kind=kind or ClaimKind.INPATIENT,
+            disease=disease if outpatient else "",
         )
         seen = valid.get(claim_id)
         if seen is None:
@@ -299,6 +367,7 @@ def _hash(r: _Row) -> str:
         referred=r.referred,
         basic_paid_amount=None if r.basic_paid_fen is None else fen_to_decimal(r.basic_paid_fen),
         critical_paid_amount=None if r.critical_paid_fen is None else fen_to_decimal(r.critical_paid_fen),
+        disease=r.disease,
     )
 
 
@@ -343,6 +412,8 @@ def _load(records: list[_Row], hashes: dict[str, str], *, user: Any) -> int:
                 critical_paid_amount=None
                 if r.critical_paid_fen is None
                 else fen_to_decimal(r.critical_paid_fen),
+                kind=r.kind,
+                disease=r.disease,
                 request_hash=hashes[r.claim_id],
                 source=ClaimSource.IMPORT,
                 created_by=created_by,

@@ -42,14 +42,21 @@ from jkfp.core.bulkdb import (
 )
 from jkfp.core.importing import has_control_chars
 from jkfp.core.signals import send_data_changed
-from jkfp.engine.claims import MAX_CLAIM_AMOUNT_FEN, PAID_PAIR_REASON, paid_over_scope_reason
+from jkfp.engine.claims import (
+    MAX_CLAIM_AMOUNT_FEN,
+    PAID_OUTPATIENT_REASON,
+    PAID_PAIR_REASON,
+    paid_over_scope_reason,
+)
 from jkfp.regions.models import Institution
 from jkfp.registry.models import Person, Tag
 from jkfp.settlement import fetch, store
+from jkfp.settlement.cards import ERR_DISEASE_UNKNOWN, card_require, outpatient_disease_lookup
 from jkfp.settlement.compute import (
     TAG_CATEGORIES,
     category_for,
     engine_policy,
+    outpatient_problem,
     request_hash,
     tags_on,
 )
@@ -57,6 +64,7 @@ from jkfp.settlement.models import (
     Admission,
     AdmissionStatus,
     Claim,
+    ClaimKind,
     ClaimSource,
     ClaimStatus,
     Policy,
@@ -106,6 +114,11 @@ ERR_ADMISSION_OPEN = "该人员在本机构已有在院登记（{day} 入院）"
 ERR_AGREEMENT_DATE = "签署先诊疗后付费协议时必须填写协议签署日期"
 ERR_DEPOSIT_WITHOUT_AGREEMENT = "未签署先诊疗后付费协议时不能免交押金"
 ERR_AGREEMENT_FUTURE = "协议签署日期不能晚于今天"
+ERR_KIND = "就诊类别应为 inpatient（住院）或 outpatient（门诊慢特病）"
+ERR_DISEASE_REQUIRED = "门诊慢特病结算必须填写病种"
+ERR_DISEASE_INPATIENT = "住院结算不填病种（病种只用于门诊慢特病）"
+ERR_OUTPATIENT_DATES = "门诊慢特病的入院日期即就诊日期，两者应相同"
+ERR_OUTPATIENT_ADMISSION = "门诊慢特病结算没有入院登记"
 
 
 class ClaimConflict(ValidationError):
@@ -300,6 +313,8 @@ class ClaimInput:
     request_hash: str
     basic_paid_amount: Decimal | None = None  # §7: settled elsewhere
     critical_paid_amount: Decimal | None = None
+    kind: str = ClaimKind.INPATIENT
+    disease: str = ""  # outpatient: the policies' name of the disease (§6)
 
 
 def claim_validate(
@@ -316,13 +331,42 @@ def claim_validate(
     today: date | None = None,
     basic_paid_amount: Decimal | str | None = None,
     critical_paid_amount: Decimal | str | None = None,
+    kind: str = ClaimKind.INPATIENT,
+    disease: str = "",
 ) -> ClaimInput:
     """校验结算申请 Check a claim's inputs; ``ValidationError({field: message})`` listing every problem.
 
     A stay settled elsewhere (§7) gives both ``basic_paid_amount`` and ``critical_paid_amount``
-    (the engine's rules: both or neither, their sum within the in-scope cost)."""
+    (the engine's rules: both or neither, their sum within the in-scope cost).
+
+    An outpatient claim (``kind`` outpatient, §6) names a disease of the policies'
+    ``outpatient_diseases`` (a catalogue alias is read as that disease), has no admission and no paid
+    amounts, its admission date is the visit date, and the person holds a valid card (慢病卡) for
+    that disease on the visit date (``cards.card_require``)."""
     today = today or timezone.localdate()
     errors: dict[str, str] = {}
+    kind = (kind or ClaimKind.INPATIENT).strip()
+    disease = (disease or "").strip()
+    if kind not in ClaimKind.values:
+        errors["kind"] = ERR_KIND
+    elif kind == ClaimKind.OUTPATIENT:
+        if not disease:
+            errors["disease"] = ERR_DISEASE_REQUIRED
+        else:
+            lookup = outpatient_disease_lookup()
+            if disease not in lookup:
+                names = "、".join(sorted(set(lookup.values()))) or "无"
+                errors["disease"] = ERR_DISEASE_UNKNOWN.format(value=disease, names=names)
+            else:
+                disease = lookup[disease]
+        if admitted_on != discharged_on:
+            errors["admitted_on"] = ERR_OUTPATIENT_DATES
+        if admission is not None:
+            errors["admission"] = ERR_OUTPATIENT_ADMISSION
+        if basic_paid_amount not in (None, "") or critical_paid_amount not in (None, ""):
+            errors["basic_paid_amount"] = PAID_OUTPATIENT_REASON[0]
+    elif disease:
+        errors["disease"] = ERR_DISEASE_INPATIENT
     claim_id = (claim_id or "").strip()
     if not claim_id or len(claim_id) > 64 or has_control_chars(claim_id):
         errors["claim_id"] = ERR_CLAIM_ID
@@ -381,6 +425,11 @@ def claim_validate(
             errors["admission"] = ERR_ADMISSION_MISMATCH
         elif admission.status != AdmissionStatus.ADMITTED:
             errors["admission"] = ERR_ADMISSION_STATE
+    if kind == ClaimKind.OUTPATIENT and "disease" not in errors and "discharged_on" not in errors:
+        try:
+            card_require(person_id=person.pk, disease=disease, on=discharged_on)
+        except ValidationError as exc:
+            errors.update({k: v[0] for k, v in exc.message_dict.items()})
     if errors:
         raise ValidationError(errors)
     assert total is not None and out is not None
@@ -395,6 +444,7 @@ def claim_validate(
         referred=referred,
         basic_paid_amount=basic_paid,
         critical_paid_amount=critical_paid,
+        disease=disease if kind == ClaimKind.OUTPATIENT else "",
     )
     return ClaimInput(
         claim_id,
@@ -409,6 +459,8 @@ def claim_validate(
         digest,
         basic_paid,
         critical_paid,
+        kind=kind,
+        disease=disease if kind == ClaimKind.OUTPATIENT else "",
     )
 
 
@@ -425,6 +477,8 @@ def claim_create(
     admission: Admission | None = None,
     source: str = ClaimSource.WINDOW,
     user: Any = None,
+    kind: str = ClaimKind.INPATIENT,
+    disease: str = "",
 ) -> Claim:
     """登记结算申请 Store a pending claim. Level and in-county are copied from the institution;
     ``referred`` is ignored in county and, for an out-of-county stay, taken from the person's
@@ -441,6 +495,8 @@ def claim_create(
         out_of_scope_amount=out_of_scope_amount,
         referred=referred,
         admission=admission,
+        kind=kind,
+        disease=disease,
     )
     return _claim_insert(data, source=source, user=user)[0]
 
@@ -493,6 +549,8 @@ def _claim_insert(
         referred=flag,
         basic_paid_amount=data.basic_paid_amount,
         critical_paid_amount=data.critical_paid_amount,
+        kind=data.kind,
+        disease=data.disease,
         request_hash=data.request_hash,
         source=source,
         status=status,
@@ -548,6 +606,8 @@ def claim_submit(
     on_created: Callable[[Settlement], object] | None = None,
     basic_paid_amount: Decimal | str | None = None,
     critical_paid_amount: Decimal | str | None = None,
+    kind: str = ClaimKind.INPATIENT,
+    disease: str = "",
 ) -> tuple[Settlement, bool]:
     """出院结算（幂等） Create and settle a claim in one transaction; returns (current settlement, created).
 
@@ -559,6 +619,10 @@ def claim_submit(
 
     With ``basic_paid_amount``/``critical_paid_amount`` it is a stay already settled elsewhere
     (§7): registered by the county administrator or the fund office, not a hospital window.
+
+    An outpatient claim (``kind`` outpatient, ``disease``; §6) is settled the same way; without the
+    person's valid card for the disease on the visit date it is refused (``ValidationError`` on
+    ``disease``).
     """
     if basic_paid_amount is not None or critical_paid_amount is not None:
         role_require(user, ELSEWHERE_ROLES, ERR_ROLE_ELSEWHERE, system=True)
@@ -577,6 +641,8 @@ def claim_submit(
         admission=admission,
         basic_paid_amount=basic_paid_amount,
         critical_paid_amount=critical_paid_amount,
+        kind=kind,
+        disease=disease,
     )
     # The common case is a new claim: insert it first and look the stored one up only when the id
     # exists (a duplicate rolls this transaction back; concurrent identical posts settle once).
@@ -726,7 +792,11 @@ def _settle_locked(
     (``claim_submit``): the claim was inserted in this transaction, already marked settled, with
     ``person`` attached — no status update is needed."""
     policy, category, later = inputs
-    if later:
+    if claim.outpatient:
+        _outpatient_check(claim, policy, category)
+    # An outpatient claim needs the year's outpatient sums (deductible used, basic per disease),
+    # which the ledger row does not keep: the year is settled in order from its claims.
+    if later or claim.outpatient:
         row = _rechain(ledger, new=(claim, policy, category), reason=SettlementReason.REORDER, user=user)
         assert row is not None
     else:
@@ -772,6 +842,14 @@ def settlement_audit_detail(claim: Claim, row: Settlement | None, *, what: str) 
         f"{text} 基本医保{row.basic:.2f} 大病保险{row.critical:.2f} 医疗救助{row.aid:.2f} "
         f"补充保险{row.supplementary:.2f} 医院承担{row.hospital_absorbed:.2f} 个人负担{row.personal:.2f}"
     )
+
+
+def _outpatient_check(claim: Claim, policy: Policy, category: str) -> None:
+    """An outpatient claim needs an ``outpatient`` block for the person's category and its disease
+    in the ``outpatient_diseases`` of the policy in force (§6); ``ValidationError`` naming the field."""
+    problem = outpatient_problem(engine_policy(policy), policy.label, category, claim.disease)
+    if problem is not None:
+        raise ValidationError({problem[0]: problem[1]})
 
 
 def claim_reverse(*, claim: Claim, user: Any = None, reason: str) -> Claim:

@@ -357,11 +357,14 @@ def _import_page(request: UploadRequest) -> HttpResponse:
                     source=form.cleaned_data["source"],
                     year=form.cleaned_data["year"],
                     request=request,
+                    preview=form.cleaned_data.get("preview", False),
                 )
             except ValidationError as exc:
                 for field, errors in exc.message_dict.items():
                     form.add_error(field if field in form.fields else None, errors)
             else:
+                if run.status == ImportStatus.MAPPING:  # the worker already found it needs the mapping step
+                    return redirect("web:import_mapping", pk=run.pk)
                 return redirect("web:import_detail", pk=run.pk)
         if form.errors:
             status = status if status != 200 else 400

@@ -23,6 +23,7 @@ from jkfp.accounts.http import AuthedRequest
 from jkfp.accounts.models import AuditAction, Role
 from jkfp.accounts.scoping import region_get
 from jkfp.accounts.services import audit_record
+from jkfp.core.replica import replica_reads
 from jkfp.indicators import ledgers, report, selectors, services
 from jkfp.indicators.catalogue import INDICATORS
 from jkfp.indicators.definitions_capacity import capacity_as_of
@@ -85,6 +86,7 @@ def _drill_urls(indicator: Any, year: int, region_code: str) -> tuple[str, str]:
 
 @role_required(*READ_ROLES)
 @require_GET
+@replica_reads
 def dashboard(request: AuthedRequest) -> HttpResponse:
     """指标看板 The user's region (or a sub-region) with its sub-regions side by side, charts, data as of."""
     year, region = _year_region(request)
@@ -174,6 +176,7 @@ def _drill(request: AuthedRequest, code: str, side: str) -> tuple[int, Any, Any]
 
 @role_required(*READ_ROLES)
 @require_GET
+@replica_reads
 def drill(request: AuthedRequest, code: str, side: str) -> HttpResponseBase:
     """指标明细 The rows behind the numerator or the denominator of a figure (audited)."""
     indicator = selectors.indicator_get(code)
@@ -235,6 +238,7 @@ def drill_export(request: AuthedRequest, code: str, side: str) -> HttpResponseBa
 
 @role_required(*READ_ROLES)
 @require_GET
+@replica_reads
 def ledger_list(request: AuthedRequest) -> HttpResponse:
     """台账 The ledgers of the user's region that can be generated (a ledger without data is not offered)."""
     year, region = _year_region(request)
@@ -268,6 +272,7 @@ def ledger_export(request: AuthedRequest, kind: str) -> HttpResponseBase:
 
 @role_required(*READ_ROLES)
 @require_GET
+@replica_reads
 def report_download(request: AuthedRequest) -> HttpResponseBase:
     """自评报告 The yearly self-assessment report of the region as .docx (audited)."""
     year, region = _year_region(request)

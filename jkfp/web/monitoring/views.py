@@ -28,6 +28,7 @@ from jkfp.accounts.http import AuthedRequest, UploadRequest
 from jkfp.accounts.models import AuditAction, Role
 from jkfp.accounts.scoping import region_choices, region_get
 from jkfp.accounts.services import audit_record
+from jkfp.core.replica import replica_reads
 from jkfp.monitoring import selectors, services, workflow
 from jkfp.monitoring.models import CaseStatus, MonitoringCase
 from jkfp.web import background
@@ -297,6 +298,7 @@ def attachment(request: AuthedRequest, pk: int) -> HttpResponseBase:
 
 @role_required(*OVERVIEW_ROLES)
 @require_GET
+@replica_reads
 def overview(request: AuthedRequest) -> HttpResponse:
     """县级概览 Cases of the year per township: counts by state, open and overdue; the handling rate."""
     years = selectors.years(user=request.user)

@@ -63,6 +63,25 @@ class DischargeForm(forms.Form):
     )
 
 
+class OutpatientForm(forms.Form):
+    """门诊慢特病结算 One screen, no admission: person (full ID number), disease, visit date, amounts."""
+
+    id_number = forms.CharField(
+        label="身份证号",
+        max_length=18,
+        widget=forms.TextInput(attrs={**TEXT, "autocomplete": "off", "inputmode": "text"}),
+    )
+    disease = forms.ChoiceField(label="门诊慢特病病种", widget=forms.Select(attrs=SELECT))
+    visited_on = forms.DateField(label="就诊日期", widget=forms.DateInput(attrs=DATE))
+    claim_id = forms.CharField(label="结算号（门诊号）", max_length=64, widget=forms.TextInput(attrs=TEXT))
+    total_amount = money_field("医疗总费用（元）")
+    out_of_scope_amount = money_field("其中目录外费用（元）")
+
+    def __init__(self, *args: Any, diseases: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choice_field(self, "disease").choices = [("", "请选择病种"), *((d, d) for d in diseases)]
+
+
 class ReverseForm(forms.Form):
     """冲销 The reason (required)."""
 

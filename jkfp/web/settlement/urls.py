@@ -8,6 +8,7 @@ app_name = "settlement"
 urlpatterns = [
     path("", views.settlement_list, name="list"),
     path("window/", views.window, name="window"),
+    path("window/outpatient/", views.outpatient, name="outpatient"),
     path("admissions/<int:pk>/discharge/", views.discharge, name="discharge"),
     path("claims/<str:claim_id>/", views.slip, name="slip"),
     path("claims/<str:claim_id>/slip.pdf", views.slip_download, name="slip_pdf"),

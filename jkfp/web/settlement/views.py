@@ -29,10 +29,12 @@ from jkfp.accounts.http import AuthedRequest
 from jkfp.accounts.models import AuditAction, Role
 from jkfp.accounts.services import audit_record
 from jkfp.core.idnumber import IdNumberError, mask, validate_id_number
+from jkfp.core.replica import replica_reads
 from jkfp.registry import selectors as registry_selectors
 from jkfp.settlement import bulk, clearing, selectors, services, subsidies
+from jkfp.settlement.cards import outpatient_disease_names
 from jkfp.settlement.compute import CATEGORY_LABELS
-from jkfp.settlement.models import AdmissionStatus, Claim, ClaimSource, ClaimStatus, Settlement
+from jkfp.settlement.models import AdmissionStatus, Claim, ClaimKind, ClaimSource, ClaimStatus, Settlement
 from jkfp.treatment import selectors as treatment_selectors
 from jkfp.web.exports import file_response
 from jkfp.web.permissions import role_required
@@ -40,6 +42,7 @@ from jkfp.web.settlement.forms import (
     AdmissionForm,
     DischargeForm,
     MonthForm,
+    OutpatientForm,
     ResettleForm,
     ReverseForm,
     SettlementFilterForm,
@@ -71,15 +74,19 @@ FUND_COLUMNS = (
 )
 
 
-def _form_errors(exc: ValidationError, form: Any) -> None:
-    """A service's ValidationError onto the form (field errors where the form has the field)."""
+def _form_errors(exc: ValidationError, form: Any, fields: dict[str, str] | None = None) -> None:
+    """A service's ValidationError onto the form (field errors where the form has the field; ``fields``
+    renames a service's field to the form's)."""
     if not hasattr(exc, "error_dict"):
         for message in exc.messages:
             form.add_error(None, message)
         return
-    for field, errors in exc.message_dict.items():
+    for name, errors in exc.message_dict.items():
+        field = (fields or {}).get(name, name)
         target = field if field in form.fields else None
-        label = "" if target else {"person": "人员", "admission": "入院登记"}.get(field, "")
+        label = (
+            "" if target else {"person": "人员", "admission": "入院登记", "kind": "就诊类别"}.get(field, "")
+        )
         for error in errors:
             form.add_error(target, f"{label}：{error}" if label else error)
 
@@ -165,7 +172,49 @@ def window(request: AuthedRequest) -> HttpResponse:
     return render(request, "web/settlement/window.html", context, status=status)
 
 
-def _person_by_id(request: AuthedRequest, form: AdmissionForm) -> Any:
+@role_required(*WINDOW_ROLES)
+@require_http_methods(["GET", "POST"])
+def outpatient(request: AuthedRequest) -> HttpResponse:
+    """门诊慢特病结算 One screen: person, disease, visit date, amounts → settled at once, to the slip.
+    The person needs a valid chronic-disease card (慢病卡) for the disease on the visit date."""
+    institution = getattr(request.user, "institution", None)
+    if institution is None:
+        raise PermissionDenied(services.ERR_NO_INSTITUTION)
+    today = timezone.localdate()
+    initial = {"visited_on": today, "claim_id": f"{institution.code}-MZ{timezone.localtime():%Y%m%d%H%M%S}"}
+    form = OutpatientForm(request.POST or None, initial=initial, diseases=outpatient_disease_names())
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            data = form.cleaned_data
+            person = _person_by_id(request, form)
+            if person is not None:
+                try:
+                    row, _created = services.claim_submit(
+                        claim_id=data["claim_id"],
+                        person=person,
+                        institution=institution,
+                        admitted_on=data["visited_on"],
+                        discharged_on=data["visited_on"],
+                        total_amount=data["total_amount"],
+                        out_of_scope_amount=data["out_of_scope_amount"],
+                        kind=ClaimKind.OUTPATIENT,
+                        disease=data["disease"],
+                        source=ClaimSource.WINDOW,
+                        user=request.user,
+                    )
+                except ValidationError as exc:
+                    status = 422  # refused by the rules (e.g. no valid card), named on its field
+                    _form_errors(exc, form, {"discharged_on": "visited_on", "admitted_on": "visited_on"})
+                else:
+                    messages.success(request, f"门诊慢特病结算完成：个人负担 {row.personal:.2f} 元")
+                    return redirect("settlement:slip", claim_id=row.claim.claim_id)
+    context = {"form": form, "institution": institution}
+    return render(request, "web/settlement/outpatient.html", context, status=status)
+
+
+def _person_by_id(request: AuthedRequest, form: AdmissionForm | OutpatientForm) -> Any:
     """The person of the form's full ID number inside the user's region, or None with a form error."""
     try:
         id_number = validate_id_number(form.cleaned_data["id_number"])
@@ -228,13 +277,23 @@ def _slip_context(request: AuthedRequest, claim_id: str) -> dict[str, Any]:
     if row is None:
         raise Http404("该结算申请尚未结算")
     ratio = row.ratio
+    outpatient = claim.outpatient
+    # An outpatient claim (§6) has no critical illness layer; its slip shows the person's share.
+    layers = [
+        (label, getattr(row, name)) for name, label in LAYERS if not (outpatient and name == "critical")
+    ]
+    share = None
+    if outpatient and row.counted_total > 0:
+        share = (row.personal * 100 / row.counted_total).quantize(Decimal("0.01"))
     return {
         "claim": claim,
+        "outpatient": outpatient,
+        "personal_share_percent": share,
         "person": claim.person,
         "masked_id": mask(claim.person.id_number),
         "settlement": row,
         "category_label": CATEGORY_LABELS.get(row.category, row.category),
-        "layers": [(label, getattr(row, name)) for name, label in LAYERS],
+        "layers": layers,
         "ratio_percent": None if ratio is None else (ratio * 100).quantize(Decimal("0.01")),
         "trace_lines": selectors.settlement_trace(settlement=row).splitlines(),
         "reversed": claim.status == ClaimStatus.REVERSED,
@@ -383,6 +442,7 @@ def clearing_page(request: AuthedRequest) -> HttpResponse:
 
 @role_required(*READ_ROLES)
 @require_GET
+@replica_reads
 def clearing_export(request: AuthedRequest) -> HttpResponseBase:
     """导出清算表 The clearing statement as .xlsx (formula-safe cells); audited."""
     form, rows = _clearing_rows(request)
