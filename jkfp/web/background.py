@@ -1,8 +1,9 @@
 """后台导出（网页） The heavy exports of the pages as worker tasks: what each kind writes, the task, and
 how a page queues one (``jkfp.ops.exports`` keeps the runs, the limit and the housekeeping).
 
-Background: the reconciliation export, every ledger (台账), the indicator drill-down export and the
-family-doctor registers (签约/履约服务登记簿) — each can cover a whole county. The writer runs in the worker as the run's owner: it reads through
+Background: the reconciliation export, every ledger (台账, also the treatment and monitoring ledgers
+of their own pages), the indicator drill-down export and the family-doctor registers (签约/履约服务
+登记簿) — each can cover a whole county. The writer runs in the worker as the run's owner: it reads through
 the same scoped selectors as the page did (``region_get``, ``reconciliation_persons``,
 ``indicators.selectors.drill``), so a run can never export more than its owner may see now.
 """
@@ -29,15 +30,20 @@ from jkfp.care import exports as care_exports
 from jkfp.indicators import ledgers
 from jkfp.indicators import selectors as indicator_selectors
 from jkfp.indicators.exports import drill_xlsx
+from jkfp.monitoring.ledger import monitoring_ledger_write
 from jkfp.ops.exports import ExportProgress, ExportResult, export_run_create, export_run_execute
 from jkfp.ops.models import ExportRun
 from jkfp.registry import selectors as registry_selectors
+from jkfp.settlement.selectors import case_payment_totals
+from jkfp.treatment.ledger import treatment_ledger_write
 from jkfp.web import exports
 
 KIND_RECONCILIATION = "reconciliation"
 KIND_LEDGER = "ledger"
 KIND_DRILL = "drill"
 KIND_CARE_REGISTER = "care_register"
+KIND_TREATMENT_LEDGER = "treatment_ledger"
+KIND_MONITORING_LEDGER = "monitoring_ledger"
 ERR_NO_DATA = "该数据暂无内容（或已不在您的管辖范围内）"
 
 
@@ -94,20 +100,55 @@ CARE_REGISTERS: dict[str, Callable[..., care_exports.RegisterTotals]] = {
 }
 
 
-def _care_register(run: ExportRun, progress: ExportProgress) -> ExportResult:
-    writer = CARE_REGISTERS[run.params["register"]]
-    region = _region(run)
+def _written(prefix: str, write: Callable[[Path], ExportResult]) -> ExportResult:
+    """A temporary .xlsx under the export directory written by ``write`` (deleted if it fails)."""
     directory = Path(settings.VAR_DIR) / "exports"
     directory.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f"{run.params['register']}-", suffix=".xlsx", dir=directory)
+    handle, name = tempfile.mkstemp(prefix=f"{prefix}-", suffix=".xlsx", dir=directory)
     os.close(handle)
     path = Path(name)
     try:
-        totals = writer(user=run.user, region=region, year=int(run.params["year"]), target=path)
+        return write(path)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-    return ExportResult(path=path, rows=totals.rows, summary=f"{totals.rows}人")
+
+
+def _care_register(run: ExportRun, progress: ExportProgress) -> ExportResult:
+    writer = CARE_REGISTERS[run.params["register"]]
+    region, year = _region(run), int(run.params["year"])
+
+    def write(path: Path) -> ExportResult:
+        totals = writer(user=run.user, region=region, year=year, target=path)
+        return ExportResult(path=path, rows=totals.rows, summary=f"{totals.rows}人")
+
+    return _written(run.params["register"], write)
+
+
+def _treatment_ledger(run: ExportRun, progress: ExportProgress) -> ExportResult:
+    region = _region(run)
+
+    def write(path: Path) -> ExportResult:
+        totals = treatment_ledger_write(
+            user=run.user, region=region, target=path, payments=case_payment_totals
+        )
+        return ExportResult(
+            path=path, rows=totals.cases, summary=f"{totals.cases}例 救治率{totals.rate_text()}"
+        )
+
+    return _written("treatment-ledger", write)
+
+
+def _monitoring_ledger(run: ExportRun, progress: ExportProgress) -> ExportResult:
+    region, year = _region(run), int(run.params["year"])
+
+    def write(path: Path) -> ExportResult:
+        totals = monitoring_ledger_write(user=run.user, region=region, year=year, target=path)
+        return ExportResult(
+            path=path, rows=totals.alerts, summary=f"{totals.alerts}条 处置率{totals.rate_text()}"
+        )
+
+    return _written("monitoring-ledger", write)
 
 
 WRITERS: dict[str, Callable[[ExportRun, ExportProgress], ExportResult]] = {
@@ -115,6 +156,8 @@ WRITERS: dict[str, Callable[[ExportRun, ExportProgress], ExportResult]] = {
     KIND_LEDGER: _ledger,
     KIND_DRILL: _drill,
     KIND_CARE_REGISTER: _care_register,
+    KIND_TREATMENT_LEDGER: _treatment_ledger,
+    KIND_MONITORING_LEDGER: _monitoring_ledger,
 }
 
 

@@ -10,8 +10,6 @@ ledger exports are audited.
 from __future__ import annotations
 
 import mimetypes
-import os
-import tempfile
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -31,9 +29,9 @@ from jkfp.accounts.models import AuditAction, Role
 from jkfp.accounts.scoping import region_choices, region_get
 from jkfp.accounts.services import audit_record
 from jkfp.core.replica import replica_reads
-from jkfp.monitoring import ledger, selectors, services, workflow
+from jkfp.monitoring import selectors, services, workflow
 from jkfp.monitoring.models import CaseStatus, MonitoringCase
-from jkfp.web.exports import file_response
+from jkfp.web import background
 from jkfp.web.monitoring.forms import MeasureForm, OverviewForm, QueueFilterForm, StepForm
 from jkfp.web.uploads import SizeLimitUploadHandler
 
@@ -319,10 +317,10 @@ def overview(request: AuthedRequest) -> HttpResponse:
     return render(request, "web/monitoring/overview.html", context)
 
 
-@require_GET
-@replica_reads
+@require_POST
 def ledger_export(request: AuthedRequest) -> HttpResponseBase:
-    """导出防返贫监测预警台账 The ledger of the user's region (or ``?region=`` inside it) and ``?year=``; audited."""
+    """导出防返贫监测预警台账 The ledger of the user's region (or ``?region=`` inside it) and ``?year=``,
+    written in the background (``jkfp.web.background``); audited when queued and downloaded."""
     region = region_get(user=request.user, code=request.GET.get("region"))
     year_text = (request.GET.get("year") or "").strip()
     year = (
@@ -330,23 +328,10 @@ def ledger_export(request: AuthedRequest) -> HttpResponseBase:
         if year_text.isdigit() and 2000 <= int(year_text) <= 2100
         else timezone.localdate().year
     )
-    directory = Path(settings.VAR_DIR) / "exports"
-    directory.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix="monitoring-ledger-", suffix=".xlsx", dir=directory)
-    os.close(handle)
-    path = Path(name)
-    try:
-        totals = ledger.monitoring_ledger_write(user=request.user, region=region, year=year, target=path)
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    audit_record(
-        user=request.user,
-        action=AuditAction.EXPORT,
-        object_type="monitoring_ledger",
-        object_id=region.code,
-        detail=f"防返贫监测预警台账 {region.name} {year}年 {totals.alerts}条 处置率{totals.rate_text()}",
-        region_code=region.code,
-        request=request,
+    return background.export_queue(
+        request,
+        kind=background.KIND_MONITORING_LEDGER,
+        title=f"防返贫监测预警台账 {region.name} {year}年",
+        params={"year": year, "region": region.code},
+        file_name=f"防返贫监测预警台账-{region.name}-{year}-{timezone.localdate():%Y%m%d}.xlsx",
     )
-    return file_response(path, f"防返贫监测预警台账-{region.name}-{year}-{timezone.localdate():%Y%m%d}.xlsx")

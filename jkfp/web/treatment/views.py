@@ -8,12 +8,8 @@ and ledger exports are audited.
 
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
@@ -28,12 +24,11 @@ from jkfp.accounts.models import AuditAction, Role
 from jkfp.accounts.scoping import region_choices, region_get
 from jkfp.accounts.services import audit_record
 from jkfp.core.idnumber import IdNumberError, validate_id_number
-from jkfp.core.replica import replica_reads
 from jkfp.registry import selectors as registry_selectors
 from jkfp.settlement.selectors import case_payment_totals
-from jkfp.treatment import history, ledger, selectors, services
+from jkfp.treatment import history, selectors, services
 from jkfp.treatment.models import MajorDiseaseCase, ReferralStatus
-from jkfp.web.exports import file_response
+from jkfp.web import background
 from jkfp.web.treatment.forms import (
     CaseFilterForm,
     CaseForm,
@@ -201,33 +196,18 @@ def case_followup(request: AuthedRequest, pk: int) -> HttpResponse:
 # --- 台账 ----------------------------------------------------------------------------------------
 
 
-@require_GET
-@replica_reads
+@require_POST
 def ledger_export(request: AuthedRequest) -> HttpResponseBase:
-    """导出大病专项救治台账 The ledger of the user's region, or of ``?region=`` inside it; audited."""
+    """导出大病专项救治台账 The ledger of the user's region, or of ``?region=`` inside it, written in the
+    background (``jkfp.web.background``); audited when queued and downloaded."""
     region = region_get(user=request.user, code=request.GET.get("region"))
-    directory = Path(settings.VAR_DIR) / "exports"
-    directory.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix="treatment-ledger-", suffix=".xlsx", dir=directory)
-    os.close(handle)
-    path = Path(name)
-    try:
-        totals = ledger.treatment_ledger_write(
-            user=request.user, region=region, target=path, payments=case_payment_totals
-        )
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    audit_record(
-        user=request.user,
-        action=AuditAction.EXPORT,
-        object_type="treatment_ledger",
-        object_id=region.code,
-        detail=f"大病专项救治台账 {region.name} {totals.cases}例 救治率{totals.rate_text()}",
-        region_code=region.code,
-        request=request,
+    return background.export_queue(
+        request,
+        kind=background.KIND_TREATMENT_LEDGER,
+        title=f"大病专项救治台账 {region.name}",
+        params={"region": region.code},
+        file_name=f"大病专项救治台账-{region.name}-{timezone.localdate():%Y%m%d}.xlsx",
     )
-    return file_response(path, f"大病专项救治台账-{region.name}-{timezone.localdate():%Y%m%d}.xlsx")
 
 
 # --- 转诊备案 ------------------------------------------------------------------------------------

@@ -19,8 +19,12 @@ from jkfp.core.idnumber import mask
 from jkfp.treatment import services
 from jkfp.treatment.models import CaseFollowUp, MajorDiseaseCase, Referral, ReferralStatus
 from jkfp.treatment.tests.factories import make_case, make_person
+from jkfp.web.tests.exporting import background_export
 
 pytestmark = pytest.mark.django_db
+
+
+LEDGER = "/treatment/ledger.xlsx"
 
 
 def _get(client: Client, name: str, *args: Any, **params: str) -> Any:
@@ -129,24 +133,20 @@ def test_referral_list_is_scoped(tw: Any, county: Any, login: Any) -> None:
 
 def test_ledger_export_is_scoped_and_audited(tw: Any, county: Any, login: Any) -> None:
     client = login(tw.users["t1"])
-    response = _get(client, "ledger_export")
-    assert response.status_code == 200
-    assert response["Content-Type"].startswith("application/vnd.openxmlformats")
-    sheet = openpyxl.load_workbook(BytesIO(b"".join(response.streaming_content))).active
-    _close(response)
+    sheet = openpyxl.load_workbook(BytesIO(background_export(client, LEDGER))).active
     names = {row[3] for row in sheet.iter_rows(min_row=2, values_only=True) if isinstance(row[0], int)}
     assert names == {"张三", "王五"}
-    event = AuditEvent.objects.get(action=AuditAction.EXPORT)
+    event = AuditEvent.objects.get(action=AuditAction.EXPORT, detail__startswith="下载后台导出：")
     assert (event.user, event.object_type, event.region_code) == (
         tw.users["t1"],
-        "treatment_ledger",
-        county["t1"].code,
+        "export_run",
+        tw.users["t1"].region_id,
     )
     assert "2例" in event.detail
-    # Another township, or the whole county, is a 404 and is not audited.
+    # Another township, or the whole county, is a 404 and no export is queued.
     for code in (county["t2"].code, county["t2v1"].code, "421321"):
-        assert _get(client, "ledger_export", region=code).status_code == 404
-    assert AuditEvent.objects.filter(action=AuditAction.EXPORT).count() == 1
+        assert client.post(f"{LEDGER}?region={code}").status_code == 404
+    assert AuditEvent.objects.filter(action=AuditAction.EXPORT).count() == 2  # queued, downloaded
 
 
 # --- roles ---------------------------------------------------------------------------------------
@@ -159,9 +159,7 @@ def test_inspector_reads_but_every_post_is_403(tw: Any, county: Any, login: Any)
     assert "张三" in html and "修改救治状态" not in html and "登记回访" not in html
     assert _get(client, "case_list").status_code == 200
     assert _get(client, "referral_list").status_code == 200
-    export = _get(client, "ledger_export")
-    assert export.status_code == 200
-    _close(export)
+    assert background_export(client, LEDGER)[:2] == b"PK"
     referral = _referral(tw, county)
     for name, args, data in (
         ("case_status", [case.pk], {"status": "treated"}),
@@ -178,7 +176,7 @@ def test_inspector_reads_but_every_post_is_403(tw: Any, county: Any, login: Any)
 def test_hospital_window_has_no_treatment_pages(tw: Any, login: Any) -> None:
     client = login(tw.users["hospital"])
     assert _get(client, "case_list").status_code == 403
-    assert _get(client, "ledger_export").status_code == 403
+    assert client.post(LEDGER).status_code == 403
 
 
 def test_anonymous_goes_to_login(client: Client, tw: Any) -> None:
@@ -425,9 +423,8 @@ def test_ledger_and_case_page_show_the_linked_settlements_to_the_fen(
         claim_id="C2", institution=provincial, admitted_on=date(2020, 5, 20), discharged_on=date(2020, 6, 1),
         total_amount="150000.00", out_of_scope_amount="12000.00", referred=True, **common,
     )  # fmt: skip
-    response = _get(login(tw.users["t1"]), "ledger_export")
-    sheet = openpyxl.load_workbook(BytesIO(b"".join(response.streaming_content)), data_only=True).active
-    _close(response)
+    data = background_export(login(tw.users["t1"]), LEDGER)
+    sheet = openpyxl.load_workbook(BytesIO(data), data_only=True).active
     rows = list(sheet.iter_rows(values_only=True))
     header = rows[0]
     by_name = {r[3]: dict(zip(header, r, strict=True)) for r in rows[1:] if isinstance(r[0], int)}
