@@ -723,14 +723,19 @@ def _rechain(
     settled claim keeps the policy and category of its current row; a row whose amounts or
     year-to-date before change is replaced (``reason``), the others are kept. Returns the new
     claim's settlement."""
-    rows = fetch.year_chain(ledger, exclude=new[0].pk if new else None)
+    # The ledger counts the year's settled claims (kept by every writer): none → no chain to read
+    # (an outpatient visit of a person's first claim of the year, the window's common case).
+    rows = fetch.year_chain(ledger, exclude=new[0].pk if new else None) if ledger.claim_count else []
     chain: list[tuple[Claim, Policy, str, Settlement | None]] = [
         (r.claim, r.policy, r.category, r) for r in rows
     ]
     if new is not None:
         chain.append((*new, None))
     chain.sort(key=lambda item: (item[0].discharged_on, item[0].claim_id))
-    id_number = Person.objects.values_list("id_number", flat=True).get(pk=ledger.person_id)
+    if new is not None and "person" in new[0]._state.fields_cache:
+        id_number = new[0].person.id_number  # attached by the caller: no query
+    else:
+        id_number = Person.objects.values_list("id_number", flat=True).get(pk=ledger.person_id)
     results = engine.settle_in_order(
         [
             (engine_policy(policy), fetch.engine_claim(claim, category, id_number))
