@@ -12,6 +12,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -107,6 +108,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "jkfp.core.proxy.TrustedProxyMiddleware",  # the client's address from a trusted proxy's X-Real-IP
+    # Every audit row of a request carries its address and browser; denials, searches, API reads, writes.
+    "jkfp.accounts.middleware.AuditMiddleware",
     "jkfp.api.middleware.ApiFastPathMiddleware",  # /api/: token auth, JSON — skips the browser middleware
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -124,6 +127,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
+    "jkfp.core.replica.ReadYourWritesMiddleware",  # a browser that wrote reads the primary for a while
 ]
 
 ROOT_URLCONF = "jkfp.urls"
@@ -157,6 +161,50 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;",
         "transaction_mode": "IMMEDIATE",
     }
+
+# 连接池 psycopg's pool in each process (Django's OPTIONS["pool"]) instead of persistent connections:
+# JKFP_DB_POOL_MAX_SIZE connections at most per process and database (0: no pool). Several app servers
+# against one primary: their processes × this ≤ the server's max_connections less what other clients
+# need (docs/deploy.md, 连接池).
+DB_POOL_MAX_SIZE = _env_int("JKFP_DB_POOL_MAX_SIZE", 0)
+DB_POOL_MIN_SIZE = _env_int("JKFP_DB_POOL_MIN_SIZE", 1)
+DB_POOL_TIMEOUT = _env_int("JKFP_DB_POOL_TIMEOUT", 10)
+
+
+def _postgres_options(database: dj_database_url.DBConfig) -> None:
+    if database["ENGINE"] != "django.db.backends.postgresql" or DB_POOL_MAX_SIZE <= 0:
+        return
+    database["CONN_MAX_AGE"] = 0  # the pool keeps the connections; Django refuses both
+    database.setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(DB_POOL_MIN_SIZE, DB_POOL_MAX_SIZE),
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": DB_POOL_TIMEOUT,
+    }
+
+
+_postgres_options(DATABASES["default"])
+
+# 只读副本 A PostgreSQL streaming replica for the read-only pages (dashboards, drill-downs, ledgers,
+# reports, exports): jkfp.core.replica, docs/deploy.md (只读副本). Reads fall back to the primary when
+# the replica is down or lags more than JKFP_REPLICA_MAX_LAG_SECONDS; checked every
+# JKFP_REPLICA_CHECK_SECONDS at most, per process.
+REPLICA_MAX_LAG_SECONDS = float(os.environ.get("JKFP_REPLICA_MAX_LAG_SECONDS", "").strip() or 10)
+REPLICA_CHECK_SECONDS = float(os.environ.get("JKFP_REPLICA_CHECK_SECONDS", "").strip() or 5)
+if os.environ.get("DATABASE_REPLICA_URL", "").strip():
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured(
+            "DATABASE_REPLICA_URL 需要 PostgreSQL 主库 needs DATABASE_URL=postgres://…"
+        )
+    DATABASES["replica"] = dj_database_url.parse(
+        os.environ["DATABASE_REPLICA_URL"].strip(),
+        conn_max_age=int(os.environ.get("JKFP_CONN_MAX_AGE", "60")),
+    )
+    # A replica that does not answer is given up quickly (reads then use the primary).
+    DATABASES["replica"].setdefault("OPTIONS", {})["connect_timeout"] = 2
+    # Tests: the replica alias is the test database itself.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    _postgres_options(DATABASES["replica"])
+    DATABASE_ROUTERS = ["jkfp.core.replica.ReplicaRouter"]
 
 AUTH_USER_MODEL = "accounts.User"
 PASSWORD_HASHERS = [
@@ -230,6 +278,12 @@ WORKER_MEMORY_MB = _env_int("JKFP_WORKER_MEMORY_MB", 4096)
 ERROR_REPORT_DAYS = _env_int("JKFP_ERROR_REPORT_DAYS", 30)
 TASK_RESULT_DAYS = _env_int("JKFP_TASK_RESULT_DAYS", 30)
 THROTTLE_RECORD_DAYS = _env_int("JKFP_THROTTLE_RECORD_DAYS", 90)
+# 审计 The audit page warns when one account got more than this many denied accesses within an hour.
+AUDIT_DENIAL_ALERT = _env_int("JKFP_AUDIT_DENIAL_ALERT", 20)
+# 后台导出 Heavy exports run in the worker: at most this many queued or running per user; the finished
+# files are kept this many hours (then housekeeping deletes them).
+EXPORT_MAX_PER_USER = _env_int("JKFP_EXPORT_MAX_PER_USER", 2)
+EXPORT_KEEP_HOURS = _env_int("JKFP_EXPORT_KEEP_HOURS", 24)
 # /healthz: unhealthy below this much free disk in the data directory, or with no worker heartbeat.
 HEALTH_MIN_FREE_MB = _env_int("JKFP_MIN_FREE_DISK_MB", 1024)
 HEALTH_WORKER_STALE_SECONDS = _env_int("JKFP_WORKER_STALE_SECONDS", 120)

@@ -6,10 +6,11 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 
-def _jkfp(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _jkfp(home: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DJANGO_SETTINGS_MODULE"}}
     env["JKFP_HOME"] = str(home)
     return subprocess.run(
@@ -17,7 +18,7 @@ def _jkfp(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         env=env,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
 
@@ -108,3 +109,22 @@ def test_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:
     piped = subprocess.run([sys.executable, "-m", "jkfp.cli", "backup", "--out", archive], env=env,
                            capture_output=True, text=True)  # fmt: skip
     assert piped.returncode == 0 and "━" not in piped.stdout and "已备份到" in piped.stdout
+
+
+def test_a_zip_bomb_on_the_command_line_fails_with_the_limit_named(tmp_path: Path) -> None:
+    """A 2 GB-inflating workbook of a few MB: refused before reading, exit 2, nothing written (issue 17 §1)."""
+    from jkfp.core.tests.bombs import xlsx_bomb
+
+    assert _jkfp(tmp_path, "init").returncode == 0
+    for name, declared in (("bomb.xlsx", None), ("forged.xlsx", 1)):
+        bomb = xlsx_bomb(tmp_path / name, inflated_mib=2000, declared_mib=declared)
+        assert bomb.stat().st_size < 5 * 1024 * 1024
+        started = time.monotonic()
+        done = _jkfp(tmp_path, "import-roster", str(bomb), "--source", "国家平台", "--json", timeout=600)
+        print(f"\n{name}: refused in {time.monotonic() - started:.1f} s (process start included)")
+        assert done.returncode == 2, done.stderr
+        assert done.stdout == ""
+        assert "工作簿解压后过大" in done.stderr and "上限 1,024 MB" in done.stderr
+        assert "workbook too large when unpacked" in done.stderr and "limit 1,024 MB" in done.stderr
+    after = _jkfp(tmp_path, "reconcile", "--json")
+    assert json.loads(after.stdout)["persons"] == 0

@@ -13,7 +13,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from jkfp.accounts.models import User
+from jkfp.accounts.models import AuditEvent, User
 from jkfp.accounts.scoping import scope
 from jkfp.regions.models import Institution, Region
 
@@ -70,3 +70,23 @@ class InstitutionAdmin(admin.ModelAdmin):
     list_filter = ("kind", "government_run", "standardised", "level", "in_county")
     search_fields = ("code", "name")
     raw_id_fields = ("region", "served_villages")
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(RegionScopedAdmin):
+    """审计日志（只读） Audit events can be read, never added, changed or deleted (the model refuses too)."""
+
+    region_field = "region_code"
+    list_display = ("at", "username", "action", "object_type", "object_id", "ip_address", "os_user")
+    list_filter = ("action",)
+    search_fields = ("username", "object_id")
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

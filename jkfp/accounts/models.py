@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils import timezone
 
 from jkfp.regions.models import Institution, Region
 
@@ -74,12 +77,38 @@ class AuditAction(models.TextChoices):
     PASSWORD_CHANGE = "password_change", "修改密码"
     PASSWORD_RESET = "password_reset", "重置密码"
     UNLOCK = "unlock", "解除登录锁定"
+    SEARCH = "search", "查询筛选"
+    DENIED = "denied", "拒绝访问"
+    API_READ = "api_read", "接口查询"
+    SUBMIT = "submit", "网页提交"
+
+
+ERR_AUDIT_IMMUTABLE = "审计日志不可修改或删除 / audit events cannot be changed or deleted"
+
+
+class AuditImmutableError(Exception):
+    """审计日志不可改 Raised on any attempt to change or delete an audit event through the application."""
+
+    def __init__(self) -> None:
+        super().__init__(ERR_AUDIT_IMMUTABLE)
+
+
+class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    """Audit rows are only ever inserted: ``update()`` and ``delete()`` refuse (PostgreSQL also has a
+    trigger, migration 0006, for whatever bypasses the ORM)."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise AuditImmutableError
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AuditImmutableError
 
 
 class AuditEvent(models.Model):
-    """审计日志 Who did what, when, from where."""
+    """审计日志 Who did what, when, from where. Insert-only: ``save`` of a stored row, ``delete`` and the
+    queryset's ``update``/``delete`` refuse; on PostgreSQL a trigger refuses UPDATE and DELETE too."""
 
-    at = models.DateTimeField("时间", auto_now_add=True, db_index=True)
+    at = models.DateTimeField("时间", default=timezone.now, db_index=True)
     user = models.ForeignKey(
         User, verbose_name="用户", null=True, on_delete=models.SET_NULL, related_name="audit_events"
     )
@@ -91,6 +120,10 @@ class AuditEvent(models.Model):
     region_code = models.CharField("区划", max_length=12, blank=True, db_index=True)
     ip_address = models.GenericIPAddressField("来源地址", null=True, blank=True)
     user_agent = models.CharField("浏览器", max_length=300, blank=True)
+    # The operating-system account of a command-line (or background) action: outside a web request.
+    os_user = models.CharField("操作系统用户", max_length=100, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         verbose_name = "审计日志"
@@ -99,6 +132,14 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.username} {self.get_action_display()} {self.object_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AuditImmutableError
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AuditImmutableError
 
 
 class InstitutionToken(models.Model):

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.conf import settings
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from jkfp.accounts.models import AuditEvent, InstitutionToken, Role, User
+from jkfp.accounts.models import AuditAction, AuditEvent, InstitutionToken, Role, User
 from jkfp.accounts.scoping import code_q, user_prefix
 from jkfp.regions.models import Institution
 
@@ -43,6 +45,32 @@ def audit_events(
     if date_to:
         qs = qs.filter(at__lt=datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=tz))
     return qs.select_related("user").order_by("-at", "-id")
+
+
+@dataclass(frozen=True)
+class DenialAlert:
+    """拒绝访问告警 One account with more denied accesses in the last hour than ``AUDIT_DENIAL_ALERT``."""
+
+    username: str
+    denials: int
+    limit: int
+
+
+def audit_denial_alerts(*, user: Any, now: datetime | None = None) -> list[DenialAlert]:
+    """拒绝访问告警 The accounts of the administrator's region (or user-less probes of it) that got more
+    than ``settings.AUDIT_DENIAL_ALERT`` denied accesses (403/404) within the last hour, most first."""
+    limit = int(settings.AUDIT_DENIAL_ALERT)
+    since = (now or timezone.now()) - timedelta(hours=1)
+    rows = (
+        audit_events(user=user)
+        .filter(action=AuditAction.DENIED, at__gte=since)
+        .order_by()
+        .values("username")
+        .annotate(denials=Count("id"))
+        .filter(denials__gt=limit)
+        .order_by("-denials", "username")
+    )
+    return [DenialAlert(username=r["username"], denials=r["denials"], limit=limit) for r in rows]
 
 
 def users_of_region(*, user: Any) -> QuerySet[User]:

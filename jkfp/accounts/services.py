@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import pwd
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from axes.utils import reset as axes_reset
@@ -167,11 +174,53 @@ def _county_admin_permissions() -> list[Permission]:
     return list(Permission.objects.filter(query))
 
 
+@dataclass
+class AuditContext:
+    """审计上下文 The web request being served (its client's address and browser) and how many audit
+    rows it has written so far. Set by ``jkfp.accounts.middleware.AuditMiddleware`` around every
+    request, so that a service deep below a view records IP and user agent without being passed the
+    request; outside a request (command line, worker) there is none and the OS user is recorded."""
+
+    ip: str | None
+    agent: str
+    recorded: int = 0
+
+
+_audit_context: ContextVar[AuditContext | None] = ContextVar("jkfp_audit_context", default=None)
+
+
 def _client(request: Any) -> tuple[str | None, str]:
     if request is None:
         return None, ""
     meta = getattr(request, "META", {})
     return meta.get("REMOTE_ADDR") or None, (meta.get("HTTP_USER_AGENT") or "")[:300]
+
+
+@contextmanager
+def audit_context(request: Any) -> Iterator[AuditContext]:
+    """审计上下文 Within this block every ``audit_record`` carries ``request``'s address and browser."""
+    ip, agent = _client(request)
+    context = AuditContext(ip=ip, agent=agent)
+    token = _audit_context.set(context)
+    try:
+        yield context
+    finally:
+        _audit_context.reset(token)
+
+
+@cache
+def os_user() -> str:
+    """操作系统用户 The account this process runs as (and the one behind ``sudo``, when there is one)."""
+    uid = os.geteuid()
+    try:
+        name = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        name = os.environ.get("USER") or os.environ.get("LOGNAME") or f"uid{uid}"
+    sudo = os.environ.get("SUDO_USER", "")
+    return f"{name}（sudo {sudo}）" if sudo and sudo != name else name
+
+
+OS_USER_LEAD = "系统用户:"
 
 
 def audit_record(
@@ -184,12 +233,27 @@ def audit_record(
     region_code: str = "",
     request: Any = None,
 ) -> AuditEvent:
-    """记审计 Record who did what, when and from where (views, reveals, exports, imports)."""
-    ip, agent = _client(request)
+    """记审计 Record who did what, when and from where (views, reveals, exports, imports, writes).
+
+    The address and browser come from ``request`` or else from the web request being served
+    (``audit_context``); outside a web request the operating-system user is recorded (``os_user``),
+    and an action without a user is recorded under ``系统用户:<name>``.
+    """
+    context = _audit_context.get()
+    if request is not None:
+        ip, agent = _client(request)
+    elif context is not None:
+        ip, agent = context.ip, context.agent
+    else:
+        ip, agent = None, ""
+    system = "" if context is not None or request is not None else os_user()
     authenticated = user is not None and getattr(user, "is_authenticated", False)
+    username = getattr(user, "username", "") or ""
+    if not username and system:
+        username = OS_USER_LEAD + system
     event = AuditEvent(
         user=user if authenticated else None,
-        username=getattr(user, "username", "") or "",
+        username=username[:150],
         action=AuditAction(action),
         object_type=object_type,
         object_id=str(object_id)[:64],
@@ -197,8 +261,11 @@ def audit_record(
         region_code=region_code,
         ip_address=ip,
         user_agent=agent,
+        os_user=system[:100],
     )
     insert_returning(event)  # one INSERT without ORM query building (on the API's hot path)
+    if context is not None:
+        context.recorded += 1
     return event
 
 
@@ -223,7 +290,7 @@ def institution_token_create(
         token_hash=token_digest(token),
         prefix=token[: len(API_KEY_LEAD) + 4],
         label=label,
-        created_by=getattr(user, "username", "") or "",
+        created_by=getattr(user, "username", "") or OS_USER_LEAD + os_user(),
     )
     row.full_clean()
     with transaction.atomic():

@@ -124,7 +124,10 @@ def settlement_create(request: HttpRequest, payload: SettlementIn) -> Any:
             source=ClaimSource.API,
             # The audit row is written in the settlement's transaction (one commit for both).
             on_created=lambda row: _audit(
-                request, AuditAction.SETTLE, row.claim, f"接口结算 个人负担{row.personal:.2f}"
+                request,
+                AuditAction.SETTLE,
+                row.claim,
+                services.settlement_audit_detail(row.claim, row, what="接口结算"),
             ),
         )
     except Http404 as exc:
@@ -158,6 +161,7 @@ def settlement_get(request: HttpRequest, claim_id: str) -> Any:
 )
 def settlement_reverse(request: HttpRequest, claim_id: str, payload: ReverseIn) -> Any:
     claim = selectors.claim_by_institution(institution_code=_institution(request).code, claim_id=claim_id)
+    reversed_row = selectors.settlement_last(claim=claim)
     try:
         claim = services.claim_reverse(claim=claim, reason=payload.reason)
     except ValidationError as exc:
@@ -166,7 +170,12 @@ def settlement_reverse(request: HttpRequest, claim_id: str, payload: ReverseIn) 
             # Not settled (pending or already reversed): the request conflicts with the claim's state.
             error.status, error.code = 409, "conflict"
         raise error from exc
-    _audit(request, AuditAction.REVERSE, claim, payload.reason)
+    _audit(
+        request,
+        AuditAction.REVERSE,
+        claim,
+        services.settlement_audit_detail(claim, reversed_row, what=f"接口冲销（{payload.reason}）"),
+    )
     row = selectors.settlement_last(claim=claim)
     assert row is not None  # a settled claim has rows
     return {**render_settlement(row, claim), "status": claim.status}

@@ -49,6 +49,8 @@ from jkfp.capacity.models import (
 )
 from jkfp.core.idnumber import IdNumberError, validate_id_number
 from jkfp.core.importing import (
+    ID_NUMBER_HEADERS,
+    NAME_HEADERS,
     ImportSummary,
     RowProblem,
     has_control_chars,
@@ -61,8 +63,8 @@ from jkfp.core.tabular import read_table
 from jkfp.regions.models import CENTRE_KINDS, Institution, Region, RegionLevel
 
 STAFF_COLUMNS: dict[str, tuple[str, ...]] = {
-    "id_number": ("身份证号", "身份证号码", "证件号码"),
-    "name": ("姓名",),
+    "id_number": ID_NUMBER_HEADERS,
+    "name": NAME_HEADERS,
     "institution": ("机构代码", "所在机构代码", "执业机构代码"),
     "post": ("岗位", "岗位类别"),
     "qualification": ("资质", "执业资格", "资格"),

@@ -41,6 +41,7 @@ from jkfp.care.selectors import rules_for
 from jkfp.care.services import MAX_CONTRACT_DAYS, township_health_centre
 from jkfp.core.idnumber import IdNumberError, validate_id_number
 from jkfp.core.importing import (
+    ID_NUMBER_HEADERS,
     ImportSummary,
     RowProblem,
     has_control_chars,
@@ -55,7 +56,7 @@ from jkfp.registry.models import Condition, Disease, DiseaseKind, Person
 from jkfp.registry.selectors import disease_lookup
 
 CONTRACT_COLUMNS: dict[str, tuple[str, ...]] = {
-    "id_number": ("身份证号", "身份证号码", "证件号码"),
+    "id_number": ID_NUMBER_HEADERS,
     "signed_on": ("签约日期", "签约时间"),
     "end_on": ("到期日期", "截止日期", "到期时间"),
     "team": ("团队", "签约团队", "团队名称"),
@@ -63,7 +64,7 @@ CONTRACT_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 CONTRACT_REQUIRED = ("id_number", "signed_on", "end_on", "team")
 FOLLOWUP_COLUMNS: dict[str, tuple[str, ...]] = {
-    "id_number": ("身份证号", "身份证号码", "证件号码"),
+    "id_number": ID_NUMBER_HEADERS,
     "visited_on": ("随访日期", "随访时间"),
     "disease": ("疾病", "病种", "随访疾病"),
     "kind": ("方式", "随访方式"),

@@ -7,6 +7,7 @@ that the settlement command can use it too.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -115,6 +116,16 @@ def mask(id_number: str) -> str:
     if len(id_number) <= 10:
         return "*" * len(id_number)
     return id_number[:6] + "*" * (len(id_number) - 10) + id_number[-4:]
+
+
+# An ID number inside free text: 18 characters (17 digits and a digit or X) or the old 15 digits, not
+# part of a longer run of digits.
+_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])(?:[0-9]{17}[0-9Xx]|[0-9]{15})(?![0-9A-Za-z])")
+
+
+def mask_text(text: str) -> str:
+    """文本脱敏 Every ID-number-shaped run of ``text`` masked by ``mask`` (for search queries in the log)."""
+    return _ID_IN_TEXT.sub(lambda m: mask(m.group(0)), text)
 
 
 def make_id_number(region6: str, born: date, serial: int) -> str:

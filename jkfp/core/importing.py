@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,10 @@ from jkfp.core.clock import local_now
 from jkfp.core.tabular import safe_cell
 
 ERROR_REPORT_HEADERS = ("行号", "列", "值", "原因")
+
+# The headers of the columns every list names (issue 18 item 2; docs/import-formats.md).
+ID_NUMBER_HEADERS = ("身份证号", "身份证号码", "证件号码", "公民身份号码")
+NAME_HEADERS = ("姓名", "人员姓名", "患者姓名")
 
 # Separators of multi-valued cells (人员类别, 患病情况): 、 , ; and their full-width forms.
 LIST_SEPARATORS = re.compile(r"[、,;，；]")
@@ -28,6 +32,10 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # spreadsheet date cell arrives as ``2024-03-01``, possibly with a midnight time).
 _DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T]00:00(?::00)?)?$")
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+# An Excel serial day number (a date cell exported as a number, e.g. 43835 = 2020-01-05): five digits
+# (1927-05-18 … 2173-10-14), no other reading of such a cell is plausible.
+_EXCEL_SERIAL = re.compile(r"^(\d{5})(?:\.0+)?$")
+_EXCEL_EPOCH = date(1899, 12, 30)
 _MONTH = re.compile(r"^(\d{4})[-/.年](\d{1,2})月?$")
 ERR_DATE_FORMAT = "日期无法识别，应为 YYYY-MM-DD"
 ERR_DATE_IMPOSSIBLE = "日期不存在"
@@ -45,6 +53,10 @@ YES_NO_VALUES: dict[str, bool] = {
     "n": False,
     "no": False,
     "false": False,
+    "√": True,
+    "✓": True,
+    "×": False,
+    "✗": False,
 }
 
 
@@ -108,9 +120,13 @@ def split_list(text: str) -> list[str]:
 
 
 def parse_date(text: str) -> tuple[date | None, str]:
-    """解析日期 (date, "") or (None, reason) for ``YYYY-MM-DD``, ``YYYY/M/D``, ``YYYYMMDD``, ``YYYY年M月D日``."""
+    """解析日期 (date, "") or (None, reason) for ``YYYY-MM-DD``, ``YYYY/M/D``, ``YYYY.M.D``, ``YYYYMMDD``,
+    ``YYYY年M月D日`` or an Excel serial day number (five digits)."""
     match = _DATE.match(text) or _COMPACT_DATE.match(text)
     if match is None:
+        serial = _EXCEL_SERIAL.match(text)
+        if serial is not None:
+            return _EXCEL_EPOCH + timedelta(days=int(serial[1])), ""
         return None, ERR_DATE_FORMAT
     try:
         return date(int(match[1]), int(match[2]), int(match[3])), ""

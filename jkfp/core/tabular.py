@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from operator import itemgetter
 from pathlib import Path
+from time import perf_counter
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,7 @@ from jkfp.core.tablebounds import (
 )
 
 DEFAULT_MAX_BYTES = 1024 * 1024 * 1024
+PREVIEW_ROWS = 20  # the rows a web import's preview shows
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
 ZIP_SUFFIXES = {".xlsx", ".xlsm", ".ods"}
 CSV_SUFFIXES = {".csv"}
@@ -53,6 +55,30 @@ class TableError(ValueError):
         """Raise the (Chinese, English) ``problem`` of a ``tablebounds`` check, if any."""
         if problem is not None:
             raise cls(*problem)
+
+
+class NeedsMapping(TableError):
+    """需要映射 In a web import (``tabular_map.reading(interactive=True)``): the file needs the mapping
+    step — its header lacks required columns, has columns nobody mapped, or values are not accepted.
+
+    ``header_row``: the header's row number (or the likeliest one); ``missing``: canonical names of
+    the missing required columns; ``unknown_headers``: headers as written; ``unknown_values``:
+    canonical → values not accepted.
+    """
+
+    def __init__(
+        self,
+        *,
+        header_row: int,
+        missing: list[str] | None = None,
+        unknown_headers: list[str] | None = None,
+        unknown_values: dict[str, list[str]] | None = None,
+    ) -> None:
+        super().__init__("文件需要先对应列和值（映射）", "the file needs a column and value mapping first")
+        self.header_row = header_row
+        self.missing = missing or []
+        self.unknown_headers = unknown_headers or []
+        self.unknown_values = unknown_values or {}
 
 
 @dataclass
@@ -140,8 +166,8 @@ def _csv_rows(path: Path, limits: TableLimits) -> tuple[Iterator[Sequence[Any]],
     if b'"' not in raw:
         TableError.check(rows_problem(raw.count(b"\n") - 1, limits))
     text, encoding = decode_bytes(raw)
-    delimiter = _sniff_delimiter(text)
     first_line = text[: text.find("\n") if "\n" in text else len(text)]
+    delimiter = _sniff_delimiter(text)
     TableError.check(columns_problem(first_line.count(delimiter) + 1, limits))
     csv.field_size_limit(limits.max_cell_chars)
     split = _split_plain(text, delimiter, raw)
@@ -268,6 +294,7 @@ def read_table(
     max_bytes: int = DEFAULT_MAX_BYTES,
     values: Mapping[str, Mapping[str, str]] | None = None,
     limits: TableLimits | None = None,
+    accepted: Mapping[str, Collection[str]] | None = None,
 ) -> Table:
     """读取表格 Read the first sheet of a CSV/XLSX file into canonical columns.
 
@@ -277,18 +304,36 @@ def read_table(
     import's mapping (``tabular_map.reading``); unknown headers are ignored and listed. Blank rows
     are skipped; every cell becomes stripped text, normalised (NFKC, no doubled spaces: each
     changed cell a warning), then mapped by ``values`` (canonical → {file value: accepted value},
-    the import's synonyms) and the mapping's values. ``limits``: this process's
+    the import's synonyms) and the mapping's values. ``accepted`` (canonical → accepted values) is
+    what a web import's mapping step offers for values outside it. ``limits``: this process's
     (``tablebounds.table_limits``) unless given; a file beyond them is refused with a TableError.
     """
     table = _read_table(path, columns, set(required), max_bytes, limits or table_limits())
-    return _finish(table, columns, values)
+    return _finish(table, columns, values, accepted)
 
 
 def _finish(
-    table: Table, columns: dict[str, tuple[str, ...]], values: Mapping[str, Mapping[str, str]] | None
+    table: Table,
+    columns: dict[str, tuple[str, ...]],
+    values: Mapping[str, Mapping[str, str]] | None,
+    accepted: Mapping[str, Collection[str]] | None = None,
 ) -> Table:
     """Normalise every read cell and apply the value synonyms and mapping (issue 18 items 2–4)."""
     context = tabular_map.current()
+    started = perf_counter()
+    try:
+        return _finish_timed(table, columns, values, accepted, context)
+    finally:
+        context.seconds += perf_counter() - started
+
+
+def _finish_timed(
+    table: Table,
+    columns: dict[str, tuple[str, ...]],
+    values: Mapping[str, Mapping[str, str]] | None,
+    accepted: Mapping[str, Collection[str]] | None,
+    context: tabular_map.ReadContext,
+) -> Table:
     maps = tabular_map.value_maps(columns, values, context.mapping)
     changed = 0
     for name, column in table.columns.items():
@@ -304,6 +349,22 @@ def _finish(
         if name in table.columns and mapped:
             table.columns[name] = tabular_map.map_values(table.columns[name], mapped)
     context.headers = dict(table.headers)
+    if context.interactive:
+        names = list(table.columns)
+        context.preview = [
+            {name: table.columns[name][i] for name in names} for i in range(min(PREVIEW_ROWS, len(table)))
+        ]
+        purpose = tabular_map.ignored_on_purpose(context.mapping)
+        unknown = [h for h in table.ignored_headers if tabular_map.normalise_header(h) not in purpose]
+        bad_values = {
+            name: found
+            for name, allowed in (accepted or {}).items()
+            if name in table.columns and (found := tabular_map.unknown_values(table.columns[name], allowed))
+        }
+        if unknown or bad_values:
+            raise NeedsMapping(
+                header_row=context.header_row, unknown_headers=unknown, unknown_values=bad_values
+            )
     return table
 
 
@@ -333,7 +394,10 @@ def _read_table(
     elif suffix in CSV_SUFFIXES:
         rows, encoding, split = _csv_rows(path, limits)
         if split is not None:
-            if _names_required(split.header, columns, required):
+            started = perf_counter()
+            plain_header = _names_required(split.header, columns, required)
+            tabular_map.current().seconds += perf_counter() - started
+            if plain_header:
                 tabular_map.current().header_row = 1
                 return _build_split(split, columns, required, encoding, limits)
             rows = _csv_reader(path)  # title rows above the header: the general path finds it
@@ -443,6 +507,26 @@ def _csv_reader(path: Path) -> Iterator[Sequence[Any]]:
     return csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(text))
 
 
+def peek_rows(path: str | Path, count: int) -> list[tuple[int, list[str]]]:
+    """(row number, cell texts) of the first ``count`` rows of a CSV/XLSX (the mapping step's samples)."""
+    path = Path(path)
+    limits = table_limits()
+    if path.suffix.lower() in SPREADSHEET_SUFFIXES:
+        rows: Iterator[Sequence[Any]] = _sheet_rows(path, limits)
+    else:
+        csv.field_size_limit(limits.max_cell_chars)
+        rows = _csv_reader(path)
+    out: list[tuple[int, list[str]]] = []
+    try:
+        for number, row in enumerate(rows, start=1):
+            out.append((number, [_cell_text(c) for c in row]))
+            if number >= count:
+                break
+    except csv.Error as exc:
+        raise TableError(*csv_problem(len(out) + 1, exc, limits)) from exc
+    return out
+
+
 def _sniff_delimiter(text: str) -> str:
     """The delimiter (``,`` tab ``;``) the first line uses most; a first line holding none (a title
     line above the header) leaves it to the next of the first ``HEADER_SEARCH_ROWS`` lines."""
@@ -501,6 +585,7 @@ def _build(
     *,
     text_cells: bool = False,
 ) -> Table:
+    started = perf_counter()
     rownum = 0
     seen: list[Sequence[Any]] = []  # the first non-empty rows, until one names every required column
     seen_rows: list[int] = []
@@ -522,6 +607,9 @@ def _build(
     if choice.index is None:
         # No row names every required column: the message names what the likeliest row lacks.
         choice = tabular_map.choose_header(seen, lookup, required, _cell_text)
+        if tabular_map.current().interactive:
+            named = {lookup.get(_normalise_header(_cell_text(c))) for c in seen[choice.best]}
+            raise NeedsMapping(header_row=seen_rows[choice.best], missing=sorted(required - named))
         try:
             _header_positions(seen[choice.best], columns, required)
         except TableError as exc:
@@ -536,6 +624,7 @@ def _build(
     context.header_row = seen_rows[-1]
     for number in seen_rows[:-1]:
         context.warn(f"第{number}行在表头之上，已忽略 / row {number} above the header ignored")
+    context.seconds += perf_counter() - started  # the header search (with its first rows read)
     positions, written, ignored = _header_positions(header, columns, required)
     if text_cells:
         return _build_text(rows, positions, rownum, written, ignored, encoding, limits)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import tomllib
 import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 HEADER_SEARCH_ROWS = 10
+IGNORE_TARGETS = frozenset({"", "忽略"})  # ``"列" = ""`` or ``"列" = "忽略"``: a column ignored on purpose
 # Separators of multi-valued cells (as core.importing.LIST_SEPARATORS): values map part by part.
 _PARTS = re.compile(r"[、,;，；]")
 _SPACES = re.compile(r"\s{2,}")
@@ -161,9 +162,17 @@ class ReadContext:
     """一次导入的读取设置与警告 The mapping of one import and what the reader reported."""
 
     mapping: ImportMapping | None = None
+    # The web import: a file whose header lacks a required column, has columns nobody mapped, or
+    # values not accepted goes to the mapping step (``tabular.NeedsMapping``) instead of failing.
+    interactive: bool = False
     warnings: list[str] = field(default_factory=list)  # one per warning (title rows, changed cells)
     warning_count: int = 0
     header_row: int = 0  # the row number of the last table's header
+    # Seconds spent on header detection, mapping and normalisation (what issue 18 adds to a read;
+    # benchmarks/bench_import_mapping.py holds it against the whole import).
+    seconds: float = 0.0
+    # The first rows as they will be imported (canonical → text), kept for the web preview.
+    preview: list[dict[str, str]] = field(default_factory=list)
     # canonical → header as written, of the last table read (for the web preview)
     headers: dict[str, str] = field(default_factory=dict)
 
@@ -176,9 +185,9 @@ _CONTEXT: ContextVar[ReadContext | None] = ContextVar("jkfp_read_context", defau
 
 
 @contextmanager
-def reading(mapping: ImportMapping | None = None) -> Iterator[ReadContext]:
+def reading(mapping: ImportMapping | None = None, *, interactive: bool = False) -> Iterator[ReadContext]:
     """读取上下文 Within the block, ``read_table`` applies ``mapping`` and records its warnings here."""
-    context = ReadContext(mapping=mapping)
+    context = ReadContext(mapping=mapping, interactive=interactive)
     token = _CONTEXT.set(context)
     try:
         yield context
@@ -215,6 +224,8 @@ def header_lookup(columns: Mapping[str, tuple[str, ...]], mapping: ImportMapping
     extra: dict[str, str] = {}
     for header, target in mapping.columns.items():
         where = mapping.line("columns", header)
+        if target.strip() in IGNORE_TARGETS:  # a column mapped to nothing: ignored on purpose
+            continue
         canonical = lookup.get(normalise_header(target))
         if canonical is None:
             raise MappingError(
@@ -341,3 +352,23 @@ def map_values(column: list[str], values: Mapping[str, str]) -> list[str]:
     if not memo:
         return column
     return [memo.get(text, text) for text in column]
+
+
+def ignored_on_purpose(mapping: ImportMapping | None) -> set[str]:
+    """The normalised headers the mapping ignores on purpose."""
+    if mapping is None:
+        return set()
+    return {normalise_header(h) for h, target in mapping.columns.items() if target.strip() in IGNORE_TARGETS}
+
+
+def unknown_values(column: Sequence[str], accepted: Collection[str], limit: int = 30) -> list[str]:
+    """The distinct values (parts of multi-valued cells) of ``column`` not in ``accepted``, at most ``limit``."""
+    out: dict[str, None] = {}
+    for text in set(column):
+        if not text:
+            continue
+        for part in _PARTS.split(text) if _PARTS.search(text) else (text,):
+            part = part.strip()
+            if part and part not in accepted:
+                out[part] = None
+    return sorted(out)[:limit]

@@ -467,6 +467,10 @@ def _restore_sqlite_file(source: Path) -> None:
     staged.replace(target)
 
 
+# The functions the migrations create (PostgreSQL): dropped with the tables by ``--force``.
+DATABASE_FUNCTIONS = ("jkfp_audit_immutable",)
+
+
 def _drop_all_tables() -> None:
     """Empty the target database (``--force``): every table goes, SQLite's and PostgreSQL's alike."""
     connection = connections[DEFAULT_DB_ALIAS]
@@ -479,6 +483,10 @@ def _drop_all_tables() -> None:
     with connection.cursor() as cursor:
         for table in connection.introspection.table_names():
             cursor.execute(f"DROP TABLE IF EXISTS {connection.ops.quote_name(table)} CASCADE")
+        # Functions outlive their tables; a dump re-creates its own (the audit log's trigger function,
+        # accounts migration 0006), so pg_restore would stop on "already exists".
+        for function in DATABASE_FUNCTIONS:
+            cursor.execute(f"DROP FUNCTION IF EXISTS {function}() CASCADE")
 
 
 def _pg_restore(dump: Path) -> None:

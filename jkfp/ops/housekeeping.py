@@ -3,7 +3,8 @@
 - error reports of imports older than ``ERROR_REPORT_DAYS`` (the run then says it has none);
 - uploaded source files still lying in IMPORT_DIR a day after their run finished (normally the
   import deletes its file itself as soon as it finishes, jkfp.registry.tasks);
-- temporary export files older than a day (a download deletes its file once opened);
+- temporary export files older than a day (a download deletes its file once opened), and the files of
+  background exports (``jkfp.ops.exports``) finished more than ``EXPORT_KEEP_HOURS`` ago;
 - expired sessions, task results finished more than ``TASK_RESULT_DAYS`` ago, and login-throttling
   records (django-axes) older than ``THROTTLE_RECORD_DAYS``.
 
@@ -26,6 +27,8 @@ from django.utils import timezone
 from django_tasks import task
 from django_tasks_db.models import DBTaskResult
 
+from jkfp.ops.exports import export_dir, exports_expire
+from jkfp.ops.models import ExportRun
 from jkfp.registry.models import ImportRun, ImportStatus
 
 logger = logging.getLogger("jkfp.housekeeping")
@@ -90,11 +93,19 @@ def housekeeping_run(*, now: float | None = None) -> HousekeepingSummary:
             summary.add("uploads", 1)
     _prune_empty_dirs(import_dir)
 
+    runs_dir = export_dir()
     for path in _old_files(Path(settings.VAR_DIR) / "exports", now - DAY):
+        if path.is_relative_to(runs_dir):
+            continue  # background exports: by their run's finishing time, below
         if _unlink(path, "临时导出文件 temporary export"):
             summary.add("exports", 1)
 
     moment = timezone.now()
+    summary.add("exports", exports_expire(before=moment - timedelta(hours=int(settings.EXPORT_KEEP_HOURS))))
+    old_runs, _ = ExportRun.objects.filter(
+        finished_at__lt=moment - timedelta(days=int(settings.TASK_RESULT_DAYS)), file_path=""
+    ).delete()
+    summary.add("export_runs", old_runs)
     sessions, _ = Session.objects.filter(expire_date__lt=moment).delete()
     summary.add("sessions", sessions)
     results, _ = DBTaskResult.objects.filter(

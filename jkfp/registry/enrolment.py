@@ -38,14 +38,14 @@ from django.utils import timezone
 
 from jkfp.accounts.scoping import user_sees_code
 from jkfp.core.idnumber import IdNumberError, validate_id_number
-from jkfp.core.importing import ImportSummary, RowProblem, write_error_report
+from jkfp.core.importing import ID_NUMBER_HEADERS, ImportSummary, RowProblem, parse_date, write_error_report
 from jkfp.core.signals import send_data_changed
 from jkfp.core.tabular import TableError, read_table
 from jkfp.registry.models import Enrolment, Person
 from jkfp.registry.years import LIST_MIN_YEAR, list_max_year, list_year_ok
 
 ENROLMENT_COLUMNS: dict[str, tuple[str, ...]] = {
-    "id_number": ("身份证号", "身份证号码", "证件号码", "id_number"),
+    "id_number": (*ID_NUMBER_HEADERS, "id_number"),
     "year": ("年度", "参保年度", "year"),
     "insured": ("参保状态", "是否参保", "insured"),
     "premium": ("个人缴费", "个人缴费金额", "premium"),
@@ -110,13 +110,15 @@ def _amount(text: str) -> tuple[Decimal, str]:
 def _date(text: str, today: date) -> tuple[date | None, str]:
     if not text:
         return None, ""
-    match = _DATE.match(text)
-    if match is None:
-        return None, ERR_DATE
-    try:
-        day = date(int(match[1]), int(match[2]), int(match[3]))
-    except ValueError:
-        return None, ERR_DATE
+    day, _ = parse_date(text)  # every form of the one date parser (compact, Excel serial …)
+    if day is None:
+        match = _DATE.match(text)  # a date with any time of day
+        if match is None:
+            return None, ERR_DATE
+        try:
+            day = date(int(match[1]), int(match[2]), int(match[3]))
+        except ValueError:
+            return None, ERR_DATE
     if day > today:
         return None, ERR_DATE_FUTURE
     return day, ""

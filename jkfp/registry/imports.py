@@ -68,6 +68,8 @@ from jkfp.accounts.scoping import code_q
 from jkfp.core import bulkdb
 from jkfp.core.idnumber import id_number_checked
 from jkfp.core.importing import (
+    ID_NUMBER_HEADERS,
+    NAME_HEADERS,
     ImportSummary,
     has_control_chars,
     write_error_report,
@@ -87,6 +89,7 @@ from jkfp.registry.models import (
     VerificationStatus,
 )
 from jkfp.registry.roster_columns import (
+    TAG_SYNONYMS,
     PersonColumns,
     Validated,
     validate_columns,
@@ -97,8 +100,8 @@ from jkfp.registry.selectors import disease_lookup
 from jkfp.registry.years import LIST_MIN_YEAR, list_max_year, list_year_ok
 
 ROSTER_COLUMNS: dict[str, tuple[str, ...]] = {
-    "id_number": ("身份证号", "身份证号码", "证件号码"),
-    "name": ("姓名",),
+    "id_number": ID_NUMBER_HEADERS,
+    "name": NAME_HEADERS,
     "village_code": ("村代码", "行政村代码"),
     "household_no": ("户编号", "户号"),
     "relation": ("与户主关系",),
@@ -107,6 +110,8 @@ ROSTER_COLUMNS: dict[str, tuple[str, ...]] = {
     "phone": ("联系电话", "电话"),
 }
 ROSTER_REQUIRED = ("id_number", "name", "village_code")
+# The accepted values the web mapping step offers for a value it does not know.
+ROSTER_ACCEPTED: dict[str, tuple[str, ...]] = {"tags": tuple(SOURCE_TAG_VALUES)}
 
 # Stage columns, in COPY order.
 _STAGE_COLUMNS = (
@@ -875,7 +880,13 @@ def _import(
     errors_dir: Path | None,
     today: date,
 ) -> ImportSummary:
-    table = read_table(path, ROSTER_COLUMNS, ROSTER_REQUIRED)
+    table = read_table(
+        path,
+        ROSTER_COLUMNS,
+        ROSTER_REQUIRED,
+        values={"tags": TAG_SYNONYMS},
+        accepted={"tags": SOURCE_TAG_VALUES},
+    )
     if progress:
         progress(20)
     # A user (the web import) writes only to the villages of their own region; the command line,

@@ -326,6 +326,8 @@ class ImportStatus(models.TextChoices):
     RUNNING = "running", "导入中"
     DONE = "done", "已完成"
     FAILED = "failed", "失败"
+    MAPPING = "mapping", "待映射"
+    PREVIEW = "preview", "待确认"
 
 
 class ImportRun(models.Model):
@@ -343,6 +345,10 @@ class ImportRun(models.Model):
     summary = models.JSONField("汇总", default=dict, blank=True)
     errors_file = models.CharField("错误报告", max_length=500, blank=True)
     message = models.CharField("说明", max_length=1000, blank=True)
+    # 映射 The column and value mapping (TOML, ``core.tabular_map``) this run applies: its source's template.
+    mapping = models.TextField("映射", blank=True)
+    # 预览 Run as a dry run first (nothing written): the page shows the preview, 确认导入 runs it for real.
+    dry_run = models.BooleanField("预览（不写入）", default=False)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name="操作人", null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -352,11 +358,44 @@ class ImportRun(models.Model):
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
     started_at = models.DateTimeField("开始时间", null=True, blank=True)
     finished_at = models.DateTimeField("结束时间", null=True, blank=True)
+    # 执行进程 The process running it (core/runner.py token): a run whose process has ended is marked
+    # failed by the next worker start or the worker's periodic check (jkfp/ops/recovery.py).
+    runner = models.CharField("执行进程", max_length=64, blank=True)
+    # 数据已写入 Set inside the import's write transaction (registry/tasks.py ``data_written_marked``):
+    # true exactly when that transaction committed, whatever happened to the process afterwards.
+    data_written = models.BooleanField("数据已写入", default=False)
 
     class Meta:
         verbose_name = "导入记录"
         verbose_name_plural = "导入记录"
         ordering = ["-created_at", "-id"]
+
+
+class ImportTemplate(models.Model):
+    """导入模板 The saved column and value mapping of one source's lists (issue 18 item 3): applied by
+    itself to the next file of the same source (never to another source's), edited and downloaded as TOML."""
+
+    kind = models.CharField("类型", max_length=20, choices=ImportKind.choices)
+    source = models.CharField("来源名单", max_length=50)
+    region = models.ForeignKey(Region, verbose_name="区划", on_delete=models.CASCADE, related_name="+")
+    mapping = models.TextField("映射（TOML）")
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="修改人", null=True, blank=True, on_delete=models.SET_NULL
+    )
+    updated_at = models.DateTimeField("修改时间", auto_now=True)
+
+    class Meta:
+        verbose_name = "导入模板"
+        verbose_name_plural = "导入模板"
+        ordering = ["kind", "source"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "region", "source"], name="registry_importtemplate_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source}（{self.get_kind_display()}）"
 
 
 class Enrolment(models.Model):

@@ -49,6 +49,29 @@ RELATION_BAD = "与户主关系超过20个字符或含控制字符 / relation in
 PHONE_BAD = "联系电话含字母或控制字符，或超过40个字符 / phone holds letters or is too long"
 
 
+# 人员类别 as the lists staff receive write them (issue 18 item 2; docs/import-formats.md): the reader
+# maps each value (part by part in a、b cell) to the accepted value before validation.
+TAG_SYNONYMS: dict[str, str] = {
+    "建档立卡贫困户": "建档立卡",
+    "贫困户": "建档立卡",
+    "建档立卡户": "建档立卡",
+    "脱贫户": "脱贫",
+    "已脱贫": "脱贫",
+    "脱贫人口": "脱贫",
+    "脱贫不稳定户": "监测对象",
+    "边缘易致贫户": "监测对象",
+    "突发严重困难户": "监测对象",
+    "监测户": "监测对象",
+    "农村低保": "低保",
+    "低保户": "低保",
+    "城市低保": "低保",
+    "特困供养": "特困",
+    "特困人员": "特困",
+    "五保户": "特困",
+    "五保": "特困",
+}
+
+
 def village_reason(village: str) -> str:
     return f"村代码{village}不存在或不在您的管辖范围内（须为村级区划）/ unknown village code, or outside your region"
 

@@ -15,17 +15,20 @@ from django.utils import timezone
 from jkfp.accounts.models import AuditAction, Role, User
 from jkfp.accounts.scoping import role_require
 from jkfp.accounts.services import audit_record
+from jkfp.core.tabular_map import ImportMapping, MappingError, header_lookup, normalise_header, parse_mapping
+from jkfp.registry.imports import ROSTER_COLUMNS
 from jkfp.registry.models import (
     ChangeLog,
     Disease,
     ImportKind,
     ImportRun,
     ImportStatus,
+    ImportTemplate,
     Person,
     VerificationStatus,
 )
 from jkfp.registry.tasks import enrolment_import_task, roster_import_task
-from jkfp.registry.uploads import store_upload
+from jkfp.registry.uploads import import_source_delete, store_upload
 from jkfp.registry.years import LIST_MIN_YEAR, list_max_year, list_year_ok
 
 
@@ -139,6 +142,8 @@ def import_upload_start(
     request: Any = None,
     detail: str,
     fallback: str = "upload",
+    mapping: str = "",
+    dry_run: bool = False,
 ) -> ImportRun:
     """开始网页导入 Check the file, store it, record a queued ImportRun of ``kind``, audit it, enqueue ``task``.
 
@@ -164,6 +169,8 @@ def import_upload_start(
         status=ImportStatus.QUEUED,
         user=user,
         region=user.region,
+        mapping=mapping,
+        dry_run=dry_run,
     )
     audit_record(
         user=user,
@@ -180,7 +187,17 @@ def import_upload_start(
 
 
 def _yearly_list_start(
-    *, user: Any, upload: Any, kind: str, source: str, year: int, task: Any, request: Any, fallback: str
+    *,
+    user: Any,
+    upload: Any,
+    kind: str,
+    source: str,
+    year: int,
+    task: Any,
+    request: Any,
+    fallback: str,
+    mapping: str = "",
+    dry_run: bool = False,
 ) -> ImportRun:
     """年度名单导入 Role, source name and year checks of a yearly list upload, then ``import_upload_start``."""
     import_role_check(user)
@@ -200,17 +217,20 @@ def _yearly_list_start(
         request=request,
         detail=f"{source} {year}",
         fallback=fallback,
+        mapping=mapping,
+        dry_run=dry_run,
     )
 
 
 def import_run_start(
-    *, user: User, upload: UploadedFile, source: str, year: int, request: Any = None
+    *, user: User, upload: UploadedFile, source: str, year: int, request: Any = None, preview: bool = False
 ) -> ImportRun:
     """开始导入 Store an uploaded roster, record an ImportRun and queue the background import.
 
     The file size limit (settings.UPLOAD_MAX_BYTES) is enforced while the upload streams in
     (jkfp.web.uploads); this checks what is left: role, source name, year and file type.
     """
+    template = import_template_of(user=user, kind=ImportKind.ROSTER, source=(source or "").strip())
     return _yearly_list_start(
         user=user,
         upload=upload,
@@ -220,7 +240,134 @@ def import_run_start(
         task=roster_import_task,
         request=request,
         fallback="roster",
+        mapping=template.mapping if template is not None else "",
+        dry_run=preview,
     )
+
+
+ERR_PREVIEW_STATE = "这次导入不在“待确认”状态"
+MSG_CANCELLED = "已取消：预览后没有导入，数据没有写入"
+
+
+def import_preview_confirm(*, user: Any, run: ImportRun, request: Any = None) -> ImportRun:
+    """确认导入 Run the previewed import for real (the same file, mapping and checks)."""
+    import_role_check(user)
+    if run.status != ImportStatus.PREVIEW:
+        raise ValidationError(ERR_PREVIEW_STATE)
+    ImportRun.objects.filter(pk=run.pk).update(
+        status=ImportStatus.QUEUED, dry_run=False, summary={}, errors_file="", progress=0
+    )
+    audit_record(
+        user=user,
+        action=AuditAction.IMPORT,
+        object_type="import_run",
+        object_id=str(run.pk),
+        detail=f"确认导入 {run.file_name}"[:500],
+        region_code=user.region_id or "",
+        request=request,
+    )
+    roster_import_task.enqueue(run_id=run.pk)
+    run.refresh_from_db()
+    return run
+
+
+def import_preview_cancel(*, user: Any, run: ImportRun) -> ImportRun:
+    """取消 Drop a previewed import: nothing is written, the stored upload is deleted."""
+    import_role_check(user)
+    if run.status != ImportStatus.PREVIEW:
+        raise ValidationError(ERR_PREVIEW_STATE)
+    ImportRun.objects.filter(pk=run.pk).update(
+        status=ImportStatus.FAILED, message=MSG_CANCELLED, finished_at=timezone.now()
+    )
+    import_source_delete(run=run)
+    run.refresh_from_db()
+    return run
+
+
+# 导入模板与映射 Saved mappings per source and the web import's mapping step (issue 18 item 3).
+
+ERR_MAPPING_STATE = "这次导入不在“待映射”状态"
+ERR_MAPPING_TWICE = "列“{a}”和“{b}”都对应到字段“{field}”，一个字段只能对应一列"
+
+
+def import_template_of(*, user: Any, kind: str, source: str) -> ImportTemplate | None:
+    """本来源的模板 The saved mapping of ``source`` in the user's region (never another source's)."""
+    return ImportTemplate.objects.filter(kind=kind, source=source, region_id=user.region_id).first()
+
+
+def _mapping_checked(text: str) -> str:
+    """The TOML ``text`` when it is a usable roster mapping; ValidationError naming the line otherwise."""
+    try:
+        header_lookup(ROSTER_COLUMNS, parse_mapping(text, origin="映射"))
+    except MappingError as exc:
+        raise ValidationError({"mapping": exc.zh}) from exc
+    return text
+
+
+@transaction.atomic
+def import_template_save(
+    *, user: Any, kind: str, source: str, mapping: str, request: Any = None
+) -> ImportTemplate:
+    """保存模板 Save (create or replace) the mapping of ``source``; refused when it is not usable."""
+    import_role_check(user)
+    text = _mapping_checked(mapping)
+    template, _ = ImportTemplate.objects.update_or_create(
+        kind=kind, source=source, region_id=user.region_id, defaults={"mapping": text, "updated_by": user}
+    )
+    audit_record(
+        user=user,
+        action=AuditAction.IMPORT,
+        object_type="import_template",
+        object_id=str(template.pk),
+        detail=f"保存导入模板 {source}"[:500],
+        region_code=user.region_id or "",
+        request=request,
+    )
+    return template
+
+
+def import_mapping_apply(
+    *,
+    user: Any,
+    run: ImportRun,
+    columns: dict[str, str],
+    values: dict[str, dict[str, str]],
+    request: Any = None,
+) -> ImportRun:
+    """映射并导入 The mapping step's answer for a run waiting for it: ``columns`` file header → field
+    (canonical name, or "" to ignore), ``values`` field → {file value: accepted value}. Saved as the
+    source's template (merged into the one there is) and the import queued again with it."""
+    import_role_check(user)
+    if run.status != ImportStatus.MAPPING:
+        raise ValidationError(ERR_MAPPING_STATE)
+    chosen: dict[str, str] = {}
+    for header, field in columns.items():
+        if field and field in chosen:
+            raise ValidationError(
+                ERR_MAPPING_TWICE.format(a=chosen[field], b=header, field=ROSTER_COLUMNS[field][0])
+            )
+        if field:
+            chosen[field] = header
+    old = import_template_of(user=user, kind=run.kind, source=run.source)
+    mapping = parse_mapping(old.mapping) if old is not None else ImportMapping()
+    own = header_lookup(ROSTER_COLUMNS, None)
+    for header, field in columns.items():
+        if field and own.get(normalise_header(header)) == field:
+            mapping.columns.pop(header, None)  # the field's own header: nothing to map
+            continue
+        mapping.columns[header] = ROSTER_COLUMNS[field][0] if field else ""
+    for field, table in values.items():
+        label = ROSTER_COLUMNS[field][0]
+        mapping.values.setdefault(label, {}).update({k: v for k, v in table.items() if v})
+    template = import_template_save(
+        user=user, kind=run.kind, source=run.source, mapping=mapping.to_toml(), request=request
+    )
+    ImportRun.objects.filter(pk=run.pk).update(
+        status=ImportStatus.QUEUED, mapping=template.mapping, summary={}, progress=0
+    )
+    roster_import_task.enqueue(run_id=run.pk)
+    run.refresh_from_db()
+    return run
 
 
 def enrolment_run_start(*, user: User, upload: UploadedFile, year: int, request: Any = None) -> ImportRun:

@@ -49,7 +49,13 @@ from django.utils import timezone
 
 from jkfp.accounts.scoping import scope
 from jkfp.core.idnumber import IdNumberError, validate_id_number
-from jkfp.core.importing import ImportSummary, RowProblem, has_control_chars, write_error_report
+from jkfp.core.importing import (
+    ID_NUMBER_HEADERS,
+    ImportSummary,
+    RowProblem,
+    has_control_chars,
+    write_error_report,
+)
 from jkfp.core.tabular import read_table
 from jkfp.engine import OUT_OF_SCOPE_ABOVE_TOTAL, ClaimValueError, out_of_scope_above_total, parse_amount_fen
 from jkfp.engine.claims import (
@@ -69,7 +75,7 @@ from jkfp.treatment.selectors import referral_flag
 
 CLAIM_IMPORT_COLUMNS: dict[str, tuple[str, ...]] = {
     "claim_id": ("结算号", "住院号"),
-    "person_id": ("身份证号", "id_number"),
+    "person_id": (*ID_NUMBER_HEADERS, "id_number"),
     "institution_code": ("机构代码", "医疗机构代码"),
     "admit_date": ("入院日期",),
     "discharge_date": ("出院日期",),

@@ -829,11 +829,24 @@ def _settle_locked(
             action=AuditAction.SETTLE,
             object_type="claim",
             object_id=claim.claim_id,
+            detail=settlement_audit_detail(claim, row, what="结算"),
             region_code=claim.person.village_id,
         )
     row.policy = policy
     row.claim = claim
     return row
+
+
+def settlement_audit_detail(claim: Claim, row: Settlement | None, *, what: str) -> str:
+    """结算审计说明 The audit detail of a settlement or reversal: the claim, its amounts and what each
+    fund paid (of ``row``, the settlement made or reversed), e.g. ``结算 H001-1 总费用10000.00 …``."""
+    text = f"{what} {claim.claim_id} 总费用{claim.total_amount:.2f} 目录外{claim.out_of_scope_amount:.2f}"
+    if row is None:
+        return text
+    return (
+        f"{text} 基本医保{row.basic:.2f} 大病保险{row.critical:.2f} 医疗救助{row.aid:.2f} "
+        f"补充保险{row.supplementary:.2f} 医院承担{row.hospital_absorbed:.2f} 个人负担{row.personal:.2f}"
+    )
 
 
 def _outpatient_check(claim: Claim, policy: Policy, category: str) -> None:
@@ -858,6 +871,7 @@ def claim_reverse(*, claim: Claim, user: Any = None, reason: str) -> Claim:
         claim = Claim.objects.select_related("person").get(pk=claim.pk)
         if claim.status != ClaimStatus.SETTLED:
             raise ValidationError({"claim_id": ERR_NOT_SETTLED})
+        current = Settlement.objects.filter(claim_id=claim.pk, is_current=True).first()
         Settlement.objects.filter(claim_id=claim.pk, is_current=True).update(is_current=False)
         claim.status = ClaimStatus.REVERSED
         claim.reversed_at = timezone.now()
@@ -872,7 +886,7 @@ def claim_reverse(*, claim: Claim, user: Any = None, reason: str) -> Claim:
                 action=AuditAction.REVERSE,
                 object_type="claim",
                 object_id=claim.claim_id,
-                detail=reason,
+                detail=settlement_audit_detail(claim, current, what=f"冲销（{reason}）"),
                 region_code=claim.person.village_id,
             )
     return claim
@@ -894,4 +908,5 @@ __all__ = [
     "policy_install_preset",
     "policy_update",
     "policy_upload",
+    "settlement_audit_detail",
 ]

@@ -81,6 +81,7 @@ ERR_NO_SUBSIDY = "结算号“{claim_id}”的县级补助为0，无需发放"
 ERR_NO_ACCOUNT = "{name}（结算号“{claim_id}”）没有登记银行账号，请先登记"
 ERR_ALREADY_LIVE = "结算号“{claim_id}”的补助已在批次{batch}中（待发放或已发放），不能重复发放"
 ERR_BATCH_NOTE = "说明不超过300字"
+ERR_CONCURRENT = "所选补助刚被另一批次选中，请刷新页面后重试"
 ERR_BATCH_STATE = "批次{batch_no}当前为“{status}”，不能{what}"
 ERR_MAKER_CHECKER = "制单人不能审批自己制作的批次，须由另一人审批"
 ERR_RETURN_COLUMNS = "回盘文件须有“身份证号”或“银行账号”列，以及“金额”“结果”列"
@@ -332,6 +333,7 @@ def batches(*, user: Any) -> QuerySet[PaymentBatch]:
         scope(PaymentBatch.objects.all(), user, "county_id")
         .select_related("created_by", "approved_by")
         .annotate(total=Sum("payments__amount"), count=Count("payments"))
+        .order_by("-created_at", "-id")  # Meta.ordering is not applied to an aggregating query
     )
 
 
@@ -356,11 +358,30 @@ def batch_payments(*, batch: PaymentBatch) -> QuerySet[Payment]:
 # --------------------------------------------------------------------------- batches
 
 
-def _batch_no(day: date) -> str:
-    """批次号 ``BF20200915-003``: the day's next number."""
-    stem = f"BF{day:%Y%m%d}-"
-    taken = PaymentBatch.objects.filter(batch_no__startswith=stem).count()
-    return f"{stem}{taken + 1:03d}"
+def _batch_create(*, user: Any, note: str, now: Any) -> PaymentBatch:
+    """A new batch numbered ``BF20200915-003`` (the day's next number after the highest one; two
+    makers at the same moment: the second takes the number after)."""
+    stem = f"BF{timezone.localdate():%Y%m%d}-"
+    last = (
+        PaymentBatch.objects.filter(batch_no__startswith=stem)
+        .order_by("-batch_no")
+        .values_list("batch_no", flat=True)
+        .first()
+    )
+    number = int(last[len(stem) :]) if last and last[len(stem) :].isdigit() else 0
+    for step in range(1, 6):
+        try:
+            with transaction.atomic():
+                return PaymentBatch.objects.create(
+                    batch_no=f"{stem}{number + step:03d}",
+                    county_id=user.region_id,
+                    note=note,
+                    created_by=user,
+                    created_at=now,
+                )
+        except IntegrityError:
+            continue
+    raise ValidationError({"claims": ERR_CONCURRENT})
 
 
 def batch_create(*, user: Any, claim_ids: Sequence[str], note: str = "") -> PaymentBatch:
@@ -422,13 +443,7 @@ def batch_create(*, user: Any, claim_ids: Sequence[str], note: str = "") -> Paym
         if errors:
             raise ValidationError({"claims": errors})
         now = timezone.now()
-        batch = PaymentBatch.objects.create(
-            batch_no=_batch_no(timezone.localdate()),
-            county_id=user.region_id,
-            note=note,
-            created_by=user,
-            created_at=now,
-        )
+        batch = _batch_create(user=user, note=note, now=now)
         try:
             with transaction.atomic():
                 Payment.objects.bulk_create(
@@ -444,7 +459,7 @@ def batch_create(*, user: Any, claim_ids: Sequence[str], note: str = "") -> Paym
                     ]
                 )
         except IntegrityError:  # a concurrent batch took one of them first (payment_one_live_per_claim)
-            raise ValidationError({"claims": [ERR_ALREADY_LIVE.format(claim_id="", batch="另一")]}) from None
+            raise ValidationError({"claims": ERR_CONCURRENT}) from None
         audit_record(
             user=user,
             action=AuditAction.CHANGE,
@@ -467,6 +482,20 @@ def _state(batch: PaymentBatch, allowed: Iterable[str], what: str) -> None:
         )
 
 
+ERR_CLAIM_REVERSED = "结算号“{claim_id}”已冲销，不能发放；请撤销本批次后重新制作"
+
+
+def _claims_still_settled(batch: PaymentBatch) -> None:
+    """A pending payment whose claim was reversed since the batch was made stops the batch."""
+    gone = list(
+        batch.payments.filter(status=PaymentStatus.PENDING)
+        .exclude(claim__status=ClaimStatus.SETTLED)
+        .values_list("claim__claim_id", flat=True)
+    )
+    if gone:
+        raise ValidationError({"claims": [ERR_CLAIM_REVERSED.format(claim_id=c) for c in gone]})
+
+
 def batch_approve(*, user: Any, batch: PaymentBatch) -> PaymentBatch:
     """审批发放批次 A second person approves a pending batch (maker ≠ checker: ``PermissionDenied``
     when the maker tries; the database refuses it too)."""
@@ -477,6 +506,7 @@ def batch_approve(*, user: Any, batch: PaymentBatch) -> PaymentBatch:
         _state(batch, (BatchStatus.PENDING,), "审批")
         if batch.created_by_id == user.pk:
             raise PermissionDenied(ERR_MAKER_CHECKER)
+        _claims_still_settled(batch)
         batch.status = BatchStatus.APPROVED
         batch.approved_by = user
         batch.approved_at = timezone.now()
@@ -523,6 +553,7 @@ def batch_bank_file(*, user: Any, batch: PaymentBatch, path: str | Path, request
     batch = PaymentBatch.objects.get(pk=batch.pk)
     _state(batch, (BatchStatus.APPROVED,), "导出银行文件")
     path = Path(path)
+    _claims_still_settled(batch)
     rows = list(batch_payments(batch=batch).filter(status=PaymentStatus.PENDING))
     workbook = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False})
     try:

@@ -18,7 +18,9 @@ import math
 import random
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -27,8 +29,26 @@ from jkfp.regions.models import Institution, prefix_range
 from jkfp.registry.models import Person, Tag
 from jkfp.settlement.bulk import claims_settle_year
 from jkfp.settlement.imports import claims_import
-from jkfp.settlement.models import Admission, Claim, ClaimStatus, Settlement, YearLedger
+from jkfp.settlement.models import (
+    Admission,
+    BankAccount,
+    Claim,
+    ClaimAttachment,
+    ClaimStatus,
+    Payment,
+    PaymentBatch,
+    Settlement,
+    YearLedger,
+)
 from jkfp.settlement.services import claim_reverse, claim_submit, policy_install_preset
+from jkfp.settlement.subsidies import (
+    bank_account_set,
+    batch_approve,
+    batch_bank_file,
+    batch_create,
+    batch_return_apply,
+    elsewhere_register,
+)
 
 HEADER = (
     "claim_id",
@@ -231,9 +251,128 @@ def demo_settlement_reset(*, county_code: str) -> None:
     lo, hi = prefix_range(county_code)
     person_q = {"person__village_id__gte": lo, "person__village_id__lt": hi}
     with transaction.atomic():
+        demo_subsidies_reset(county_code=county_code)
         Settlement.objects.filter(
             claim__person__village_id__gte=lo, claim__person__village_id__lt=hi
         ).delete()
         Claim.objects.filter(**person_q).delete()
         Admission.objects.filter(**person_q).delete()
         YearLedger.objects.filter(**person_q).delete()
+
+
+@dataclass
+class DemoSubsidies:
+    """What the 事后补助 demo did."""
+
+    stays: int = 0
+    paid: int = 0
+    failed: int = 0
+    awaiting: int = 0
+    paid_amount: str = "0.00"
+
+    def text(self) -> str:
+        return (
+            f"事后补助：省级医院住院 {self.stays} 笔，已打卡发放 {self.paid} 笔 {self.paid_amount} 元，"
+            f"发放失败 {self.failed} 笔，待审批 {self.awaiting} 笔 / subsidies: {self.stays} stays settled elsewhere, "
+            f"{self.paid} paid ({self.paid_amount} yuan), {self.failed} failed, {self.awaiting} awaiting approval"
+        )
+
+
+def demo_subsidies_build(
+    *, county_code: str, today: date, maker: Any, checker: Any, out_dir: Path
+) -> DemoSubsidies:
+    """示例事后补助 A few stays at a provincial hospital registered from their insurance slips (§7),
+    the persons' bank cards, one batch made by ``maker``, approved by ``checker`` and returned by the
+    bank (one card frozen), and a second batch — the failed subsidy again and two new ones — made by
+    ``checker`` and awaiting ``maker``'s approval. Through the real services; runs once per year."""
+    result = DemoSubsidies()
+    year = today.year
+    if Claim.objects.filter(claim_id__startswith=f"SZ{year}").exists():
+        return result
+    hospital = Institution.objects.filter(in_county=False, level="3").order_by("code").first()
+    if hospital is None:
+        hospital = Institution.objects.create(
+            code="P420000001", name="湖北省人民医院（演示）", level="3", in_county=False
+        )
+    lo, hi = prefix_range(county_code)
+    persons = list(
+        Person.objects.filter(village_id__gte=lo, village_id__lt=hi, tags__code__in=TARGET)
+        .distinct()
+        .order_by("-id")[:5]
+    )
+    rng = random.Random(19)
+    first_day = date(year, 1, 1)
+    last_day = min(today - timedelta(days=1), date(year, 12, 31))
+    if len(persons) < 5 or last_day < first_day:
+        return result
+    claim_ids: list[str] = []
+    for k, person in enumerate(persons, start=1):
+        discharge = max(first_day, last_day - timedelta(days=rng.randint(5, 60)))
+        admit = max(person.birth_date, first_day, discharge - timedelta(days=rng.randint(7, 20)))
+        total = _amount(rng, 40000, 150000)
+        oos = total * rng.randint(4, 9) // 100
+        in_scope = total - oos
+        basic = in_scope * rng.randint(55, 65) // 100
+        critical = (in_scope - basic) * rng.randint(30, 50) // 100
+        row = elsewhere_register(
+            user=maker,
+            claim_id=f"SZ{year}{k:04d}",
+            person=person,
+            institution=hospital,
+            admitted_on=admit,
+            discharged_on=discharge,
+            total_amount=_yuan(total),
+            out_of_scope_amount=_yuan(oos),
+            basic_paid_amount=_yuan(basic),
+            critical_paid_amount=_yuan(critical),
+            referred=True,
+        )
+        claim_ids.append(row.claim.claim_id)
+        bank_account_set(person=person, account_no=f"62170042{rng.randint(10**10, 10**11 - 1)}", user=maker)
+        result.stays += 1
+    first = batch_create(user=maker, claim_ids=claim_ids[:3], note=f"{year}年省级医院住院补助（第一批）")
+    first = batch_approve(user=checker, batch=first)
+    batch_bank_file(user=checker, batch=first, path=out_dir / f"银行发放文件-{first.batch_no}.xlsx")
+    returned = out_dir / f"银行回盘-{first.batch_no}.csv"
+    with returned.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(("身份证号", "金额", "结果", "原因"))
+        for k, payment in enumerate(first.payments.select_related("person").order_by("id")):
+            failed = k == 2
+            writer.writerow(
+                (
+                    payment.person.id_number,
+                    f"{payment.amount:.2f}",
+                    "失败" if failed else "成功",
+                    "账户已冻结" if failed else "",
+                )
+            )
+    applied = batch_return_apply(user=checker, batch=first, path=returned)
+    result.paid, result.failed = applied.paid, applied.failed
+    paid = sum((p.amount for p in first.payments.filter(status="paid")), Decimal("0.00"))
+    result.paid_amount = f"{paid:.2f}"
+    frozen = persons[2]
+    bank_account_set(person=frozen, account_no=f"62300042{rng.randint(10**10, 10**11 - 1)}", user=checker)
+    second = batch_create(
+        user=checker, claim_ids=claim_ids[2:], note=f"{year}年省级医院住院补助（第二批，含重发）"
+    )
+    result.awaiting = second.payments.count()
+    return result
+
+
+def _yuan(fen: int) -> str:
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
+def demo_subsidies_reset(*, county_code: str) -> None:
+    """删除示例事后补助 Payments, batches (they protect their makers' accounts), bank accounts and slip
+    scans of the demo county."""
+    lo, hi = prefix_range(county_code)
+    person_q = {"person__village_id__gte": lo, "person__village_id__lt": hi}
+    with transaction.atomic():
+        Payment.objects.filter(**person_q).delete()
+        PaymentBatch.objects.filter(county_id__gte=lo, county_id__lt=hi).delete()
+        BankAccount.objects.filter(**person_q).delete()
+        ClaimAttachment.objects.filter(
+            claim__person__village_id__gte=lo, claim__person__village_id__lt=hi
+        ).delete()

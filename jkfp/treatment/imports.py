@@ -29,7 +29,6 @@ gives ``created 0, updated 0``. Valid rows are written in one transaction.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -43,11 +42,16 @@ from django.utils import timezone
 from jkfp.accounts.scoping import scope
 from jkfp.core.idnumber import IdNumberError, validate_id_number
 from jkfp.core.importing import (
+    ERR_DATE_IMPOSSIBLE as CORE_DATE_IMPOSSIBLE,
+)
+from jkfp.core.importing import (
+    ID_NUMBER_HEADERS,
     ImportSummary,
     RowProblem,
     has_control_chars,
     write_error_report,
 )
+from jkfp.core.importing import parse_date as core_parse_date
 from jkfp.core.signals import send_data_changed
 from jkfp.core.tabular import read_table
 from jkfp.regions.models import Institution
@@ -57,7 +61,7 @@ from jkfp.treatment import history
 from jkfp.treatment.models import CaseStatus, DesignatedHospital, MajorDiseaseCase, UntreatedReason
 
 CASE_COLUMNS: dict[str, tuple[str, ...]] = {
-    "id_number": ("身份证号", "身份证号码", "证件号码"),
+    "id_number": ID_NUMBER_HEADERS,
     "disease": ("病种", "疾病名称", "病种名称"),
     "diagnosis_hospital": ("确诊医院", "确诊机构"),
     "diagnosed_on": ("确诊日期", "确诊时间"),
@@ -73,14 +77,18 @@ STATUS_VALUES: dict[str, str] = {
     "treated": CaseStatus.TREATED,
     "in treatment": CaseStatus.IN_TREATMENT,
     "not needed": CaseStatus.NOT_NEEDED,
+    # Synonyms of the lists staff receive (docs/import-formats.md).
+    "正在救治": CaseStatus.IN_TREATMENT,
+    "治疗中": CaseStatus.IN_TREATMENT,
+    "已治疗": CaseStatus.TREATED,
+    "不需救治": CaseStatus.NOT_NEEDED,
+    "不需要救治": CaseStatus.NOT_NEEDED,
 }
 REASON_VALUES: dict[str, str] = {
     **{str(label): value for value, label in UntreatedReason.choices},
     **{value: value for value in UntreatedReason.values},
 }
 NOTE_MAX = 300
-_DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T]00:00(?::00)?)?$")
-_COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 
 ERR_ID = "身份证号不合法：{reason}"
 ERR_NOT_IN_ROSTER = "花名册中没有此人（或不在您的管辖范围内），请先导入花名册"
@@ -117,14 +125,11 @@ class _Row:
 
 
 def parse_date(text: str) -> tuple[date | None, str]:
-    """解析日期 (date, "") or (None, Chinese reason) for ``YYYY-MM-DD``, ``YYYY/M/D``, ``YYYYMMDD``, ``YYYY年M月D日``."""
-    match = _DATE.match(text) or _COMPACT_DATE.match(text)
-    if match is None:
-        return None, ERR_DATE_FORMAT
-    try:
-        return date(int(match[1]), int(match[2]), int(match[3])), ""
-    except ValueError:
-        return None, ERR_DATE_IMPOSSIBLE
+    """解析日期 (date, "") or (None, Chinese reason): the forms of ``core.importing.parse_date``."""
+    day, reason = core_parse_date(text)
+    if day is None:
+        return None, ERR_DATE_IMPOSSIBLE if reason == CORE_DATE_IMPOSSIBLE else ERR_DATE_FORMAT
+    return day, ""
 
 
 def major_disease_lookup() -> dict[str, int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -46,12 +46,15 @@ def disagreement_text(disagreements: dict[str, dict[str, Any]]) -> str:
     )
 
 
-def reconciliation_xlsx(persons: Any, *, sources: list[str]) -> tuple[Path, int]:
+def reconciliation_xlsx(
+    persons: Any, *, sources: list[str], progress: Callable[[int, int], object] | None = None
+) -> tuple[Path, int]:
     """比对表 Write the reconciliation of ``persons`` (already scoped) to a temporary .xlsx.
 
     Rows are written as they are read, 1,000 persons at a time, with xlsxwriter's constant-memory
     mode, so a county-wide export does not hold the workbook in memory. One 是/否 column per
-    source follows the fixed columns, for filtering in Excel. Returns (path, persons written).
+    source follows the fixed columns, for filtering in Excel. ``progress(written, total)`` is called
+    after each chunk. Returns (path, persons written).
     """
     import xlsxwriter  # noqa: PLC0415 (a heavy library, loaded only when a file is written)
 
@@ -72,7 +75,10 @@ def reconciliation_xlsx(persons: Any, *, sources: list[str]) -> tuple[Path, int]
         sheet.set_column(5, 7, 30)
         sheet.freeze_panes(1, 0)
         qs = persons.select_related("village", "village__parent", "household")
+        total = persons.count() if progress is not None else 0
         for chunk in _chunks(qs.iterator(chunk_size=CHUNK), CHUNK):
+            if progress is not None:
+                progress(count, total)
             for row in selectors.reconciliation_page_rows(chunk):
                 count += 1
                 person = row.person

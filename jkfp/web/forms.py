@@ -66,6 +66,7 @@ class ImportForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": "如：国家平台、省系统、扶贫办", "list": "source-names"}),
     )
     year = forms.IntegerField(label="名单年度", min_value=LIST_MIN_YEAR)
+    preview = forms.BooleanField(label="先预览，确认后再导入", required=False)
     file = forms.FileField(label="名单文件（.csv 或 .xlsx）")
 
     def __init__(self, *args: object, **kwargs: object) -> None:

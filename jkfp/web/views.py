@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
@@ -28,15 +27,16 @@ from django.views.decorators.http import require_GET, require_POST
 
 from jkfp.accounts.http import AuthedRequest, UploadRequest
 from jkfp.accounts.models import AuditAction, Role
-from jkfp.accounts.selectors import audit_events, user_by_username
+from jkfp.accounts.selectors import audit_denial_alerts, audit_events
 from jkfp.accounts.services import audit_record
 from jkfp.capacity.services import capacity_import_start
 from jkfp.care import uploads as care_uploads
+from jkfp.ops.exports import export_file, export_run_of, export_runs_of
 from jkfp.registry import selectors
 from jkfp.registry.models import ImportStatus, Person
 from jkfp.registry.services import enrolment_run_start, import_run_start, person_verify
 from jkfp.settlement.uploads import cards_import_start
-from jkfp.web import exports
+from jkfp.web import background, exports
 from jkfp.web.capacity.forms import CapacityImportForm
 from jkfp.web.care.forms import CareImportForm
 from jkfp.web.forms import (
@@ -89,7 +89,8 @@ def _is_htmx(request: AuthedRequest) -> bool:
 
 
 class LoginView(auth_views.LoginView):
-    """登录 Django's login with our template; successful and failed logins are audited."""
+    """登录 Django's login with our template; successful logins are audited here, failed ones wherever
+    they happen by ``jkfp.accounts.signals`` (this page and ``/admin/`` alike)."""
 
     template_name = "web/accounts/login.html"
     redirect_authenticated_user = True
@@ -106,22 +107,6 @@ class LoginView(auth_views.LoginView):
             request=self.request,
         )
         return response
-
-    def form_invalid(self, form: Any) -> HttpResponse:
-        username = str(form.data.get("username") or "").strip()[:150]
-        known = user_by_username(username=username) if username else None
-        locked = bool(getattr(self.request, "axes_locked_out", False))
-        audit_record(
-            # An unknown name is recorded as typed, without a user.
-            user=known or SimpleNamespace(username=username, is_authenticated=False),
-            action=AuditAction.LOGIN_FAILED,
-            object_type="user",
-            object_id=username,
-            detail="尝试次数过多，已锁定" if locked else "用户名或密码错误",
-            region_code=(known.region_id or "") if known else "",
-            request=self.request,
-        )
-        return super().form_invalid(form)
 
 
 @login_required
@@ -287,23 +272,18 @@ def reconciliation(request: AuthedRequest) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_POST
 def reconciliation_export(request: AuthedRequest) -> HttpResponseBase:
-    """导出比对表 The filtered reconciliation as .xlsx (masked IDs); every export is audited."""
-    _, filters, sources = _recon_filters(request)
-    persons = selectors.reconciliation_persons(user=request.user, **filters)
-    path, count = exports.reconciliation_xlsx(persons, sources=sources)
+    """导出比对表 Queue the filtered reconciliation as a background .xlsx (masked IDs; see ``export_list``)."""
+    _, filters, _ = _recon_filters(request)
     described = "；".join(f"{k}={v}" for k, v in filters.items() if v) or "全部"
-    audit_record(
-        user=request.user,
-        action=AuditAction.EXPORT,
-        object_type="reconciliation",
-        detail=f"名单比对表 {count}人 筛选：{described}",
-        region_code=request.user.region_id or "",
-        request=request,
+    return background.export_queue(
+        request,
+        kind=background.KIND_RECONCILIATION,
+        title=f"名单比对表（筛选：{described}）",
+        params=filters,
+        file_name=f"名单比对-{timezone.localdate():%Y%m%d}.xlsx",
     )
-    filename = f"名单比对-{timezone.localdate():%Y%m%d}.xlsx"
-    return exports.file_response(path, filename)
 
 
 # --- 导入 ---------------------------------------------------------------------------------------
@@ -377,11 +357,14 @@ def _import_page(request: UploadRequest) -> HttpResponse:
                     source=form.cleaned_data["source"],
                     year=form.cleaned_data["year"],
                     request=request,
+                    preview=form.cleaned_data.get("preview", False),
                 )
             except ValidationError as exc:
                 for field, errors in exc.message_dict.items():
                     form.add_error(field if field in form.fields else None, errors)
             else:
+                if run.status == ImportStatus.MAPPING:  # the worker already found it needs the mapping step
+                    return redirect("web:import_mapping", pk=run.pk)
                 return redirect("web:import_detail", pk=run.pk)
         if form.errors:
             status = status if status != 200 else 400
@@ -500,4 +483,46 @@ def audit_log(request: AuthedRequest) -> HttpResponse:
     if form.is_valid():
         filters = {k: v for k, v in form.cleaned_data.items() if v}
     page = _page(request, audit_events(user=request.user, **filters))
-    return render(request, "web/accounts/audit_log.html", {"form": form, "page": page})
+    alerts = audit_denial_alerts(user=request.user)
+    return render(request, "web/accounts/audit_log.html", {"form": form, "page": page, "alerts": alerts})
+
+
+# --- 后台导出 -----------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def export_list(request: AuthedRequest) -> HttpResponse:
+    """我的导出 The user's background exports with progress and download links (htmx polls while one runs)."""
+    runs = list(export_runs_of(user=request.user)[:20])
+    context = {
+        "runs": runs,
+        "active": any(r.active for r in runs),
+        "limit": settings.EXPORT_MAX_PER_USER,
+        "keep_hours": settings.EXPORT_KEEP_HOURS,
+    }
+    if _is_htmx(request):
+        return render(request, "web/exports/export_list.html#runs", context)
+    return render(request, "web/exports/export_list.html", context)
+
+
+@login_required
+@require_GET
+def export_download(request: AuthedRequest, pk: int) -> HttpResponseBase:
+    """下载导出 The file of one finished background export — its owner's only; audited as an export."""
+    run = export_run_of(user=request.user, pk=pk)
+    if run is None:
+        raise Http404("没有这个导出")
+    path = export_file(run)
+    if path is None:
+        raise Http404(run.message or "该导出还没有完成或文件已删除")
+    audit_record(
+        user=request.user,
+        action=AuditAction.EXPORT,
+        object_type="export_run",
+        object_id=str(run.pk),
+        detail=f"下载后台导出：{run.title} {run.summary}"[:500],
+        region_code=request.user.region_id or "",
+        request=request,
+    )
+    return exports.file_response(path, run.file_name, delete=False)

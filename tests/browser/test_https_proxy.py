@@ -226,9 +226,13 @@ def test_https_login_upload_ledger_logout_through_nginx(site: dict[str, object],
             expect(summary).to_contain_text("导入完成", timeout=180_000)
             expect(summary).to_contain_text(f"{persons}")
 
+            # A ledger is written by the worker in the background (issue 17 §7); 我的导出 shows the link.
             page.goto(f"{url}/indicators/ledgers/?year=2026")
-            with page.expect_download(timeout=240_000) as download:
-                page.locator("a[href*='/indicators/ledgers/'][href*='.xlsx']").first.click(no_wait_after=True)
+            page.locator("form[action*='/indicators/ledgers/'][action*='.xlsx'] button").first.click()
+            link = page.locator("#export-runs a[href*='/exports/'][href*='/download/']").first
+            expect(link).to_be_visible(timeout=240_000)
+            with page.expect_download(timeout=60_000) as download:
+                link.click(no_wait_after=True)
             saved = tmp_path / "ledger.xlsx"
             download.value.save_as(saved)
             assert saved.read_bytes()[:2] == b"PK" and saved.stat().st_size > 1000

@@ -159,4 +159,12 @@ def test_deploy_files_agree_with_the_settings() -> None:
     web = (ROOT / "deploy" / "systemd" / "jkfp-web.service").read_text()
     worker = (ROOT / "deploy" / "systemd" / "jkfp-worker.service").read_text()
     assert "jkfp serve --no-worker" in web and "jkfp worker" in worker
+    # The worker unit's cgroup ceiling holds its processes' own ceilings (issue 17 §1).
+    ceiling = re.search(r"^MemoryMax=(\d+)G$", worker, re.M)
+    concurrency = re.search(r"jkfp worker --concurrency (\d+)", worker)
+    assert ceiling and concurrency
+    assert int(ceiling.group(1)) * 1024 > settings.WORKER_MEMORY_MB * int(concurrency.group(1))
+    assert f"JKFP_WORKER_MEMORY_MB={settings.WORKER_MEMORY_MB}" in env
+    for name in ("INFLATED_MB", "ROWS", "COLUMNS", "CELL_CHARS"):
+        assert f"JKFP_IMPORT_MAX_{name}={getattr(settings, f'IMPORT_MAX_{name}')}" in env
     assert all("EnvironmentFile=/opt/jkfp/jkfp.env" in unit for unit in (web, worker))

@@ -50,8 +50,14 @@ def test_filters_and_inclusive_end_date(users: dict[str, Any]) -> None:
     today = timezone.localdate()
     view = audit_record(user=t1, action=AuditAction.VIEW_PERSON)
     export = audit_record(user=t1, action=AuditAction.EXPORT)
-    old = audit_record(user=users["inspector"], action=AuditAction.EXPORT)
-    AuditEvent.objects.filter(pk=old.pk).update(at=timezone.now() - timedelta(days=3))
+    inspector = users["inspector"]
+    # Audit rows are insert-only: an old one is inserted with its time.
+    old = AuditEvent.objects.create(
+        user=inspector,
+        username=inspector.username,
+        action=AuditAction.EXPORT,
+        at=timezone.now() - timedelta(days=3),
+    )
     admin = users["admin"]
     assert list(audit_events(user=admin, username=t1.username)) == [export, view]
     assert list(audit_events(user=admin, action=AuditAction.EXPORT)) == [export, old]

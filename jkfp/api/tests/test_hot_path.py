@@ -67,7 +67,9 @@ def test_the_audit_row_commits_with_the_settlement(
 ) -> None:
     assert api_as("H001").post(POST, body(world, "E1")).status_code == 200
     audit = AuditEvent.objects.get(action=AuditAction.SETTLE, object_id="E1")
-    assert audit.username.startswith("接口:H001:") and audit.detail == f"接口结算 个人负担{EXPECTED['E1'][6]}"
+    assert audit.username.startswith("接口:H001:")
+    assert audit.detail.startswith("接口结算 E1 总费用20000.00 目录外1000.00 ")
+    assert audit.detail.endswith(f" 个人负担{EXPECTED['E1'][6]}")
     assert audit.region_code == world.persons["jia"].village_id
 
     def broken(**_: Any) -> None:

@@ -213,7 +213,11 @@ def test_reversal_restores_the_year_and_resettles_later_claims(api_as: Any, worl
     assert_matches_schema(response, "post", REVERSE)
     assert response.json()["status"] == "reversed" and amounts(response.json()) == EXPECTED["E1"]
     event = AuditEvent.objects.get(action=AuditAction.REVERSE, object_id="E1")
-    assert event.username.startswith("接口:H001:") and event.detail == "患者信息录入错误"
+    assert event.username.startswith("接口:H001:")
+    assert event.detail == (
+        "接口冲销（患者信息录入错误） E1 总费用20000.00 目录外1000.00 基本医保14800.00 大病保险0.00 "
+        "医疗救助2940.00 补充保险260.00 医院承担0.00 个人负担2000.00"
+    )
     # E2 is now the person's first claim of 2020: the in-process reference engine says what it pays.
     policy = engine.load_preset("suixian-2020")
     alone = engine.settle_claim(

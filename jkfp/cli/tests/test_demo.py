@@ -15,13 +15,16 @@ from django.core.management.base import CommandError
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from jkfp.accounts.models import Role, User
 from jkfp.capacity import selectors as capacity_selectors
 from jkfp.care.models import TeamMember
+from jkfp.ops.models import ExportRun
 from jkfp.regions.models import Institution, Region, RegionLevel
 from jkfp.registry.models import ChangeLog, Household, Person, SourceRecord, VerificationStatus
 from jkfp.registry.reconcile import reconcile_summary
+from jkfp.settlement.models import BatchStatus, Claim, ClaimStatus, Payment, PaymentBatch, PaymentStatus
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
@@ -96,7 +99,21 @@ def test_demo_builds_imports_and_is_idempotent(tmp_path: Path) -> None:
     assert result.clinics_standardised == len(result.clinics) - 1
     assert TeamMember.objects.filter(role="village_doctor", staff__isnull=False).count() > 300
 
+    # 事后补助 (issue 19): stays at a provincial hospital; one batch made and approved by two people and
+    # returned by the bank (one card frozen), one batch awaiting approval (with the failed one again).
+    batches = list(PaymentBatch.objects.select_related("created_by", "approved_by").order_by("id"))
+    assert [(b.status, b.created_by.username, b.approved_by and b.approved_by.username) for b in batches] == [
+        (BatchStatus.RETURNED, "demo-admin", "demo-fund"),
+        (BatchStatus.PENDING, "demo-fund", None),
+    ]
+    assert list(Payment.objects.order_by("id").values_list("status", flat=True)) == [
+        PaymentStatus.PAID, PaymentStatus.PAID, PaymentStatus.FAILED,
+        PaymentStatus.PENDING, PaymentStatus.PENDING, PaymentStatus.PENDING,
+    ]  # fmt: skip
+    assert Claim.objects.filter(basic_paid_amount__isnull=False, status=ClaimStatus.SETTLED).count() == 5
+
     output_again = run_demo(tmp_path)
+    assert PaymentBatch.objects.count() == 2 and Payment.objects.count() == 6
     assert counts() == first
     assert reconcile_summary() == summary
     assert "新增0，更新0" in output_again and "新增0" in output_again
@@ -199,7 +216,14 @@ def test_demo_enrolment_rate_agrees_in_cli_dashboard_ledger_and_report(tmp_path:
         url = reverse("indicators:drill", args=["enrolment_rate", side])
         shown = re.search(rf'href="{url}\?year={year}&amp;region=421321" title="[^"]*">([^<]+)</a>', html)
         assert shown and shown.group(1) == str(figure[side]), side
-    response = client.get(reverse("indicators:ledger_export", args=["roster"]), {"year": year})
+    # The ledger is a background export: queued by the page, written by the worker's task, downloaded.
+    assert (
+        client.post(f"{reverse('indicators:ledger_export', args=['roster'])}?year={year}").status_code == 302
+    )
+    for queued in DBTaskResult.objects.ready().filter(task_path__endswith=".export_task"):
+        queued.task.call(*queued.task_result.args, **queued.task_result.kwargs)
+    run = ExportRun.objects.get()
+    response = client.get(reverse("web:export_download", args=[run.pk]))
     sheet = openpyxl.load_workbook(BytesIO(b"".join(response.streaming_content))).active
     headers = [c.value for c in sheet[1]]
     rows = [

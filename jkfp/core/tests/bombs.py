@@ -136,3 +136,32 @@ def _central_record(name: bytes, crc: int, compressed: int, size: int, method: i
         )
         + name
     )
+
+
+def xlsx_shared_string_bomb(path: Path, *, cells: int = 150_000, chars: int = 32_000) -> Path:
+    """An .xlsx of < 1 MB within every reading limit whose ``cells`` all show one shared string of
+    ``chars`` characters: a reader that copies the string per cell (calamine does) needs cells × chars
+    × 3 bytes — 14 GB by default. Only the worker's memory ceiling stops it."""
+    parts = dict(_PARTS)
+    parts["xl/_rels/workbook.xml.rels"] = parts["xl/_rels/workbook.xml.rels"].replace(
+        "</Relationships>",
+        '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+        'sharedStrings" Target="sharedStrings.xml"/></Relationships>',
+    )
+    strings = f"<si><t>姓名</t></si><si><t>{'长' * chars}</t></si>"
+    rows = "".join(f'<row r="{i}"><c r="A{i}" t="s"><v>1</v></c></row>' for i in range(2, cells + 2))
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, text in parts.items():
+            archive.writestr(name, text)
+        archive.writestr(
+            "xl/sharedStrings.xml",
+            '<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/'
+            f'2006/main" count="{cells + 1}" uniqueCount="2">{strings}</sst>',
+        )
+        archive.writestr(
+            SHEET,
+            '<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/'
+            'spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="s"><v>0</v></c></row>'
+            f"{rows}</sheetData></worksheet>",
+        )
+    return path

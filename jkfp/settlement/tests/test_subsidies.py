@@ -6,6 +6,8 @@ return file → paid/failed → re-batch — with every way of paying twice refu
 from __future__ import annotations
 
 import csv
+import io
+import json
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -13,6 +15,7 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.management import call_command
 from django.db import IntegrityError, transaction
 
 from jkfp import engine
@@ -205,7 +208,9 @@ def test_import_claims_and_settle_claims_give_example_8(sw: SettleWorld, tmp_pat
     rows = list(report.rows())
     assert [(r["row"], r["column"]) for _, r in rows] == [("4", "大病保险已付"), ("5", "大病保险已付")]
     assert "100.00" in rows[1][1]["reason"]
-    bulk.claims_settle_year(year=2020)
+    out = io.StringIO()
+    call_command("settle_claims", "--year", "2020", "--json", stdout=out)  # `jkfp settle-claims`
+    assert json.loads(out.getvalue())["settled"] == 2
     assert amounts(Settlement.objects.get(claim__claim_id="IM-8", is_current=True)) == EXAMPLE_8
     # the ordinary stay is §5 example 1
     assert amounts(Settlement.objects.get(claim__claim_id="IM-1", is_current=True)) == (
@@ -421,3 +426,77 @@ def test_scope_and_roles(sw: SettleWorld, make_user: Any) -> None:
     assert revealed == "6217000011112222333"
     assert subsidies.account_mask(revealed) == "***************2333"
     assert AuditEvent.objects.filter(action=AuditAction.REVEAL_ID, object_type="bank_account").count() == 1
+
+
+def test_resettle_under_another_policy_keeps_what_the_insurance_paid(sw: SettleWorld) -> None:
+    """``resettle`` (the year path) re-computes the county's layers of a stay settled elsewhere under
+    the new policy but never its basic and critical amounts: they are the slip's."""
+    from jkfp.settlement.services import policy_install_preset
+
+    register(
+        sw, "SZ-8", "poor1", date(2020, 8, 1), "80000.00", "6000.00", "44400.00", "15000.00", referred=True
+    )
+    same = bulk.year_resettle(year=2020, policy_name="suixian-2020")
+    assert (same.claims, same.changed) == (1, 0)
+    policy_install_preset(name="transition-2024", as_name="t2020", year=2020, title="2020 transition")
+    report = bulk.year_resettle(year=2020, policy_name="t2020")
+    row = Settlement.objects.get(claim__claim_id="SZ-8", is_current=True)
+    expected = reference_with(engine.load_preset("transition-2024"), sw)
+    assert (report.claims, amounts(row)) == (1, tuple(f"{a:.2f}" for a in expected.amounts))
+    assert (row.basic, row.critical) == (Decimal("44400.00"), Decimal("15000.00"))
+
+
+def reference_with(policy: Any, w: SettleWorld) -> Any:
+    """Example 8 settled by the reference engine with ``policy`` (poor, out of county, referred)."""
+    return engine.settle_claim(
+        policy,
+        engine.Claim(
+            claim_id="SZ-8",
+            person_id=w.persons["poor1"].id_number,
+            category="poor",
+            discharge_on=date(2020, 8, 1),
+            level=3,
+            in_county=False,
+            referred=True,
+            total_amount=Decimal("80000.00"),
+            out_of_scope_amount=Decimal("6000.00"),
+            basic_paid_amount=Decimal("44400.00"),
+            critical_paid_amount=Decimal("15000.00"),
+        ),
+        engine.YearToDate(),
+    )
+
+
+def test_a_claim_reversed_after_batching_stops_approval(sw: SettleWorld) -> None:
+    from jkfp.settlement.services import claim_reverse
+
+    register(
+        sw, "SZ-A", "poor1", date(2020, 8, 1), "80000.00", "6000.00", "44400.00", "15000.00", referred=True
+    )
+    _accounts(sw)
+    batch = subsidies.batch_create(user=sw.users["admin"], claim_ids=["SZ-A"])
+    claim_reverse(claim=Claim.objects.get(claim_id="SZ-A"), user=sw.users["admin"], reason="重复登记")
+    with pytest.raises(ValidationError) as err:
+        subsidies.batch_approve(user=sw.users["fund"], batch=batch)
+    assert err.value.message_dict == {"claims": [subsidies.ERR_CLAIM_REVERSED.format(claim_id="SZ-A")]}
+    assert PaymentBatch.objects.get().status == BatchStatus.PENDING
+
+
+def test_batch_numbers_follow_the_highest_of_the_day(sw: SettleWorld) -> None:
+    register(
+        sw, "SZ-A", "poor1", date(2020, 8, 1), "80000.00", "6000.00", "44400.00", "15000.00", referred=True
+    )
+    register(sw, "SZ-B", "poor2", date(2020, 9, 1), "30000.00", "2000.00", "18000.00", "3000.00")
+    _accounts(sw)
+    first = subsidies.batch_create(user=sw.users["admin"], claim_ids=["SZ-A"])
+    second = subsidies.batch_create(user=sw.users["admin"], claim_ids=["SZ-B"])
+    subsidies.batch_withdraw(user=sw.users["fund"], batch=first)
+    third = subsidies.batch_create(user=sw.users["fund"], claim_ids=["SZ-A"])
+    stem = second.batch_no[:-3]
+    assert (first.batch_no, second.batch_no, third.batch_no) == (f"{stem}001", f"{stem}002", f"{stem}003")
+    assert list(PaymentBatch.objects.order_by("id").values_list("batch_no", flat=True)) == [
+        f"{stem}002",
+        f"{stem}003",
+    ]
+    # newest first on the overview (an aggregating query ignores Meta.ordering)
+    assert [b.batch_no for b in subsidies.batches(user=sw.users["admin"])] == [f"{stem}003", f"{stem}002"]

@@ -289,3 +289,24 @@ def test_command_unreadable_file_exits_2(tw: Any, tmp_path: Path) -> None:
         call_command("import_cases", str(tmp_path / "missing.csv"), "--json")
     assert exc.value.returncode == 2 and "文件不存在" in str(exc.value)
     assert MajorDiseaseCase.objects.count() == 3
+
+
+def test_a_treatment_list_with_its_own_words_imports(tw: Any, county: Any, tmp_path: Path) -> None:
+    """Issue 18: 正在救治 (and 不需救治), the national headers and dates in the forms staff write."""
+    zhang, wang = tw.persons["zhang"].id_number, tw.persons["wang"].id_number
+    path = tmp_path / "救治名单.csv"
+    path.write_text(
+        "大病专项救治台账,,,,,\n"
+        "公民身份号码,病种,确诊医院,确诊日期,定点医院,救治状态\n"
+        f"{zhang},肺癌,随县人民医院,2024.3.5,H001,正在救治\n"
+        f"{wang},白内障,H002,45301,,不需救治\n",  # an Excel serial day: 2024-01-10
+        encoding="utf-8",
+    )
+    before = set(MajorDiseaseCase.objects.values_list("pk", flat=True))
+    summary = cases_import(path=path, errors_dir=tmp_path, today=TODAY)
+    assert (summary.valid, summary.invalid, summary.created) == (2, 0, 2)
+    got = {
+        (c.person.id_number, c.status, c.diagnosed_on)
+        for c in MajorDiseaseCase.objects.select_related("person").exclude(pk__in=before)
+    }
+    assert got == {(zhang, "in_treatment", date(2024, 3, 5)), (wang, "not_needed", date(2024, 1, 10))}

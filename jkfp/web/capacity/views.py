@@ -27,6 +27,7 @@ from jkfp.accounts.scoping import NOT_FOUND_REGION, region_get
 from jkfp.capacity import selectors
 from jkfp.capacity.models import TelemedicineLink, on_post_q
 from jkfp.capacity.standard import KIND_CLINIC, KIND_VILLAGE, Assessment, BlankPoint
+from jkfp.core.replica import replica_reads
 from jkfp.indicators import selectors as indicator_selectors
 from jkfp.indicators import services as indicator_services
 from jkfp.regions.models import Region, RegionLevel
@@ -68,6 +69,7 @@ def _can_rectify(request: AuthedRequest) -> bool:
 
 @role_required(*READ_ROLES)
 @require_GET
+@replica_reads
 def overview(request: AuthedRequest) -> HttpResponse:
     """总览 The standard of the region on a date: figures, county checks, township cards with village tiles,
     the blank points (each with its rectification or a button to raise one)."""
@@ -95,6 +97,7 @@ def overview(request: AuthedRequest) -> HttpResponse:
 
 @role_required(*READ_ROLES)
 @require_GET
+@replica_reads
 def village(request: AuthedRequest, code: str) -> HttpResponse:
     """村 One village: who serves it, its checks, and its clinics' staff on the date."""
     region = region_get(user=request.user, code=code)

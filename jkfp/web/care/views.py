@@ -7,16 +7,12 @@ inspectors read. Person pages and every export are audited.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -36,6 +32,7 @@ from jkfp.care import exports, selectors, services
 from jkfp.care.models import Checkup, ChronicCard, DrugDelivery, FollowUp
 from jkfp.core.fonts import cjk_font_css
 from jkfp.regions.models import Region
+from jkfp.web import background
 from jkfp.web.care.forms import (
     AssignForm,
     CardForm,
@@ -51,7 +48,6 @@ from jkfp.web.care.forms import (
     VoidForm,
     WorklistForm,
 )
-from jkfp.web.exports import file_response
 from jkfp.web.permissions import role_required
 
 PAGE_SIZE = 50
@@ -271,46 +267,32 @@ def contracts_renew(request: AuthedRequest) -> HttpResponse:
     return redirect(f"{reverse('care:contracts')}?year={year}&region={village.code}")
 
 
-def _export(
-    request: AuthedRequest, kind: str, title: str, writer: Callable[..., exports.RegisterTotals]
-) -> HttpResponseBase:
+def _export(request: AuthedRequest, kind: str, title: str) -> HttpResponseBase:
+    """Queue a register of the year and region as a background export (``jkfp.web.background``)."""
     _, year, _ = _register_filters(request)
     # The raw code: one outside the user's region is a 404, not silently the user's own region.
     region = region_get(user=request.user, code=request.GET.get("region"))
-    directory = Path(settings.VAR_DIR) / "exports"
-    directory.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f"{kind}-", suffix=".xlsx", dir=directory)
-    os.close(handle)
-    path = Path(name)
-    try:
-        totals = writer(user=request.user, region=region, year=year, target=path)
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    audit_record(
-        user=request.user,
-        action=AuditAction.EXPORT,
-        object_type=kind,
-        object_id=region.code,
-        detail=f"{title} {region.name} {year}年 {totals.rows}人",
-        region_code=region.code,
-        request=request,
+    return background.export_queue(
+        request,
+        kind=background.KIND_CARE_REGISTER,
+        title=f"{title} {region.name} {year}年",
+        params={"register": kind, "year": year, "region": region.code},
+        file_name=f"{title}-{region.name}-{year}.xlsx",
     )
-    return file_response(path, f"{title}-{region.name}-{year}.xlsx")
 
 
 @role_required(*READ_ROLES)
-@require_GET
+@require_POST
 def contract_register(request: AuthedRequest) -> HttpResponseBase:
-    """签约登记簿 .xlsx of the year's contracts; audited."""
-    return _export(request, "contract_register", "签约登记簿", exports.contract_register_write)
+    """签约登记簿 .xlsx of the year's contracts, written in the background; audited."""
+    return _export(request, "contract_register", "签约登记簿")
 
 
 @role_required(*READ_ROLES)
-@require_GET
+@require_POST
 def fulfilment_register(request: AuthedRequest) -> HttpResponseBase:
-    """履约服务登记簿 .xlsx of the year's services per contracted person; audited."""
-    return _export(request, "fulfilment_register", "履约服务登记簿", exports.fulfilment_register_write)
+    """履约服务登记簿 .xlsx of the year's services per contracted person, in the background; audited."""
+    return _export(request, "fulfilment_register", "履约服务登记簿")
 
 
 @role_required(*READ_ROLES)

@@ -23,12 +23,13 @@ from jkfp.accounts.http import AuthedRequest
 from jkfp.accounts.models import AuditAction, Role
 from jkfp.accounts.scoping import region_get
 from jkfp.accounts.services import audit_record
+from jkfp.core.replica import replica_reads
 from jkfp.indicators import ledgers, report, selectors, services
 from jkfp.indicators.catalogue import INDICATORS
 from jkfp.indicators.definitions_capacity import capacity_as_of
-from jkfp.indicators.exports import drill_xlsx, format_rows
+from jkfp.indicators.exports import format_rows
 from jkfp.indicators.models import RectificationStatus
-from jkfp.web.exports import file_response
+from jkfp.web import background
 from jkfp.web.indicators.forms import RectificationForm, RectificationUpdateForm, YearRegionForm
 from jkfp.web.permissions import role_required
 
@@ -85,6 +86,7 @@ def _drill_urls(indicator: Any, year: int, region_code: str) -> tuple[str, str]:
 
 @role_required(*READ_ROLES)
 @require_GET
+@replica_reads
 def dashboard(request: AuthedRequest) -> HttpResponse:
     """指标看板 The user's region (or a sub-region) with its sub-regions side by side, charts, data as of."""
     year, region = _year_region(request)
@@ -174,6 +176,7 @@ def _drill(request: AuthedRequest, code: str, side: str) -> tuple[int, Any, Any]
 
 @role_required(*READ_ROLES)
 @require_GET
+@replica_reads
 def drill(request: AuthedRequest, code: str, side: str) -> HttpResponseBase:
     """指标明细 The rows behind the numerator or the denominator of a figure (audited)."""
     indicator = selectors.indicator_get(code)
@@ -216,30 +219,26 @@ def drill(request: AuthedRequest, code: str, side: str) -> HttpResponseBase:
 
 
 @role_required(*READ_ROLES)
-@require_GET
+@require_POST
 def drill_export(request: AuthedRequest, code: str, side: str) -> HttpResponseBase:
-    """导出明细 The drill-down list as .xlsx (audited)."""
-    if selectors.indicator_get(code).extra.get("drill"):
+    """导出明细 Queue the drill-down list as a background .xlsx (audited when queued and downloaded)."""
+    indicator = selectors.indicator_get(code)
+    if indicator.extra.get("drill") or side not in selectors.SIDES:
         raise Http404("该指标的明细见其页面（如基层能力的空白点清单）及其台账")
-    year, region, found = _drill(request, code, side)
-    if found is None:
-        raise Http404("该指标暂无数据")
-    title = f"{year}年度 {region.name}（{region.code}）{found.indicator.name} {selectors.SIDES[side]}明细"
-    path, count, _ = drill_xlsx(found, title=title)
-    audit_record(
-        user=request.user,
-        action=AuditAction.EXPORT,
-        object_type="indicator_drill",
-        object_id=f"{code}/{side}",
-        detail=f"{title} {count}{found.unit}",
-        region_code=region.code,
-        request=request,
+    year, region = _year_region(request)
+    title = f"{year}年度 {region.name}（{region.code}）{indicator.name} {selectors.SIDES[side]}明细"
+    return background.export_queue(
+        request,
+        kind=background.KIND_DRILL,
+        title=title,
+        params={"code": code, "side": side, "year": year, "region": region.code},
+        file_name=f"{indicator.name}{selectors.SIDES[side]}明细-{region.name}-{year}.xlsx",
     )
-    return file_response(path, f"{found.indicator.name}{selectors.SIDES[side]}明细-{region.name}-{year}.xlsx")
 
 
 @role_required(*READ_ROLES)
 @require_GET
+@replica_reads
 def ledger_list(request: AuthedRequest) -> HttpResponse:
     """台账 The ledgers of the user's region that can be generated (a ledger without data is not offered)."""
     year, region = _year_region(request)
@@ -255,28 +254,25 @@ def ledgers_available(year: int) -> list[dict[str, Any]]:
 
 
 @role_required(*READ_ROLES)
-@require_GET
+@require_POST
 def ledger_export(request: AuthedRequest, kind: str) -> HttpResponseBase:
-    """导出台账 One ledger of the region as .xlsx (audited); 404 for a ledger whose data does not exist."""
+    """导出台账 Queue one ledger of the region as a background .xlsx; 404 for a ledger without data."""
     year, region = _year_region(request)
     spec = ledgers.LEDGERS.get(kind)
     if spec is None or not spec.available(year):
         raise Http404("该台账暂无数据")
-    path, summary = ledgers.ledger_write(kind=kind, user=request.user, region=region, year=year)
-    audit_record(
-        user=request.user,
-        action=AuditAction.EXPORT,
-        object_type=f"ledger_{kind}",
-        object_id=region.code,
-        detail=f"{spec.title} {region.name} {year}年 {summary}",
-        region_code=region.code,
-        request=request,
+    return background.export_queue(
+        request,
+        kind=background.KIND_LEDGER,
+        title=f"{spec.title} {region.name} {year}年",
+        params={"kind": kind, "year": year, "region": region.code},
+        file_name=f"{spec.title}-{region.name}-{year}.xlsx",
     )
-    return file_response(path, f"{spec.title}-{region.name}-{year}.xlsx")
 
 
 @role_required(*READ_ROLES)
 @require_GET
+@replica_reads
 def report_download(request: AuthedRequest) -> HttpResponseBase:
     """自评报告 The yearly self-assessment report of the region as .docx (audited)."""
     year, region = _year_region(request)

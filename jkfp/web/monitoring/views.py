@@ -30,6 +30,7 @@ from jkfp.accounts.http import AuthedRequest, UploadRequest
 from jkfp.accounts.models import AuditAction, Role
 from jkfp.accounts.scoping import region_choices, region_get
 from jkfp.accounts.services import audit_record
+from jkfp.core.replica import replica_reads
 from jkfp.monitoring import ledger, selectors, services, workflow
 from jkfp.monitoring.models import CaseStatus, MonitoringCase
 from jkfp.web.exports import file_response
@@ -299,6 +300,7 @@ def attachment(request: AuthedRequest, pk: int) -> HttpResponseBase:
 
 @role_required(*OVERVIEW_ROLES)
 @require_GET
+@replica_reads
 def overview(request: AuthedRequest) -> HttpResponse:
     """县级概览 Cases of the year per township: counts by state, open and overdue; the handling rate."""
     years = selectors.years(user=request.user)
@@ -326,6 +328,7 @@ def overview(request: AuthedRequest) -> HttpResponse:
 
 @role_required(*READ_ROLES)
 @require_GET
+@replica_reads
 def ledger_export(request: AuthedRequest) -> HttpResponseBase:
     """导出防返贫监测预警台账 The ledger of the user's region (or ``?region=`` inside it) and ``?year=``; audited."""
     region = region_get(user=request.user, code=request.GET.get("region"))

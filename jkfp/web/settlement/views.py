@@ -29,6 +29,7 @@ from jkfp.accounts.http import AuthedRequest
 from jkfp.accounts.models import AuditAction, Role
 from jkfp.accounts.services import audit_record
 from jkfp.core.idnumber import IdNumberError, mask, validate_id_number
+from jkfp.core.replica import replica_reads
 from jkfp.registry import selectors as registry_selectors
 from jkfp.settlement import bulk, clearing, selectors, services, subsidies
 from jkfp.settlement.cards import outpatient_disease_names
@@ -441,6 +442,7 @@ def clearing_page(request: AuthedRequest) -> HttpResponse:
 
 @role_required(*READ_ROLES)
 @require_GET
+@replica_reads
 def clearing_export(request: AuthedRequest) -> HttpResponseBase:
     """导出清算表 The clearing statement as .xlsx (formula-safe cells); audited."""
     form, rows = _clearing_rows(request)

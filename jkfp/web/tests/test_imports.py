@@ -91,11 +91,18 @@ def test_file_level_error_marks_the_run_failed_with_a_chinese_message(
     client: Client, world: Any, login: Any, import_dir: Path
 ) -> None:
     client = login(world.users["admin"])
-    _upload(client, "姓名,电话\n张三,1\n".encode())
+    _upload(client, b"\n,,\n\n")
     run = ImportRun.objects.get()
-    assert run.status == ImportStatus.FAILED and "缺少必需的列" in run.message
+    assert run.status == ImportStatus.FAILED and "文件为空" in run.message
     html = client.get(reverse("web:import_detail", args=[run.pk])).content.decode()
-    assert "导入失败" in html and "缺少必需的列" in html
+    assert "导入失败" in html and "文件为空" in html
+    # A file missing required columns goes to the mapping step instead (issue 18 item 3).
+    _upload(client, "姓名,电话\n张三,1\n".encode())
+    run = ImportRun.objects.order_by("-pk")[0]
+    assert run.status == ImportStatus.MAPPING
+    assert run.summary["mapping"]["missing"] == ["id_number", "village_code"]
+    html = client.get(reverse("web:import_detail", args=[run.pk])).content.decode()
+    assert "需要对应列和值" in html
 
 
 def test_upload_over_the_limit_is_refused_without_storing_it(

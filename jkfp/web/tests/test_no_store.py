@@ -13,6 +13,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from jkfp.ops.models import ExportRun
+from jkfp.web.tests.exporting import run_exports
+
 pytestmark = pytest.mark.django_db
 
 
@@ -30,7 +33,13 @@ def test_person_page_reveal_and_export_are_never_stored(client: Client, world: A
     reveal = client.post(reverse("web:person_reveal", args=[person.pk]), HTTP_HX_REQUEST="true")
     assert reveal.status_code == 200 and person.id_number in reveal.content.decode()
     assert _no_store(reveal)
-    export: Any = client.get(reverse("web:reconciliation_export"))
+    # The export is written in the background (issue 17 §7): the queueing, the list and the file.
+    queued = client.post(reverse("web:reconciliation_export"))
+    assert queued.status_code == 302 and _no_store(queued)
+    assert run_exports() == 1
+    assert _no_store(client.get(reverse("web:export_list")))
+    run = ExportRun.objects.get()
+    export: Any = client.get(reverse("web:export_download", args=[run.pk]))
     assert export.status_code == 200 and export["Content-Type"].startswith("application/vnd.openxml")
     assert _no_store(export)
     assert b"".join(export.streaming_content)[:2] == b"PK"  # the .xlsx itself

@@ -13,16 +13,14 @@ from openpyxl import load_workbook
 from jkfp.accounts.models import AuditAction, AuditEvent
 from jkfp.core.idnumber import mask
 from jkfp.web.tests.conftest import add_person
+from jkfp.web.tests.exporting import background_export
 
 pytestmark = pytest.mark.django_db
 
 
 def _export_rows(client: Client, **params: str) -> list[tuple[Any, ...]]:
-    response = client.get(reverse("web:reconciliation_export"), params)
-    assert response.status_code == 200
-    assert response["Content-Type"].startswith("application/vnd.openxmlformats")
-    assert "attachment" in response["Content-Disposition"]
-    workbook = load_workbook(io.BytesIO(b"".join(response.streaming_content)), read_only=True)
+    data = background_export(client, reverse("web:reconciliation_export"), **params)
+    workbook = load_workbook(io.BytesIO(data), read_only=True)
     return list(workbook.worksheets[0].iter_rows(values_only=True))
 
 
@@ -83,15 +81,21 @@ def test_export_is_masked_scoped_formula_safe_and_audited(
     assert all("*" in value for value in ids)
     wang = next(row for row in body if row[1] == "王五")
     assert "王伍" in wang[7] and wang[5] == "国家平台、省系统"
-    event = AuditEvent.objects.get(action=AuditAction.EXPORT)
-    assert event.user == world.users["t1"] and "4人" in event.detail
+    # Audited when queued and when downloaded (the file leaving the system, with its row count).
+    queued, downloaded = AuditEvent.objects.filter(action=AuditAction.EXPORT).order_by("id")
+    assert queued.detail == "排队后台导出：名单比对表（筛选：全部）"
+    assert (
+        downloaded.user == world.users["t1"]
+        and downloaded.detail == "下载后台导出：名单比对表（筛选：全部） 4人"
+    )
 
 
 def test_export_follows_the_filters(client: Client, world: Any, login: Any) -> None:
     client = login(world.users["t1"])
     rows = _export_rows(client, only_conflicts="on")
     assert [row[1] for row in rows[1:]] == ["王五"]
-    assert "only_conflicts=True" in AuditEvent.objects.get(action=AuditAction.EXPORT).detail
+    downloaded = AuditEvent.objects.get(action=AuditAction.EXPORT, detail__startswith="下载")
+    assert "only_conflicts=True" in downloaded.detail
 
 
 def test_other_township_and_village_doctor_exports_are_scoped(client: Client, world: Any, login: Any) -> None:
@@ -99,7 +103,7 @@ def test_other_township_and_village_doctor_exports_are_scoped(client: Client, wo
     assert [row[1] for row in rows[1:]] == ["张四"]
     rows = _export_rows(login(world.users["doctor"]))
     assert sorted(row[1] for row in rows[1:]) == ["张三", "李梅"]
-    assert AuditEvent.objects.filter(action=AuditAction.EXPORT).count() == 2
+    assert AuditEvent.objects.filter(action=AuditAction.EXPORT, detail__startswith="下载").count() == 2
 
 
 def test_confirm_from_the_reconciliation_page(client: Client, world: Any, login: Any) -> None:

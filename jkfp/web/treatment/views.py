@@ -28,6 +28,7 @@ from jkfp.accounts.models import AuditAction, Role
 from jkfp.accounts.scoping import region_choices, region_get
 from jkfp.accounts.services import audit_record
 from jkfp.core.idnumber import IdNumberError, validate_id_number
+from jkfp.core.replica import replica_reads
 from jkfp.registry import selectors as registry_selectors
 from jkfp.settlement.selectors import case_payment_totals
 from jkfp.treatment import history, ledger, selectors, services
@@ -208,6 +209,7 @@ def case_followup(request: AuthedRequest, pk: int) -> HttpResponse:
 
 @role_required(*READ_ROLES)
 @require_GET
+@replica_reads
 def ledger_export(request: AuthedRequest) -> HttpResponseBase:
     """导出大病专项救治台账 The ledger of the user's region, or of ``?region=`` inside it; audited."""
     region = region_get(user=request.user, code=request.GET.get("region"))

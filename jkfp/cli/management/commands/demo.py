@@ -50,7 +50,12 @@ from jkfp.registry.synthetic import (
     DemoFiles,
     build_county,
 )
-from jkfp.settlement.synthetic import demo_settlement_build, demo_settlement_reset
+from jkfp.settlement.synthetic import (
+    demo_settlement_build,
+    demo_settlement_reset,
+    demo_subsidies_build,
+    demo_subsidies_reset,
+)
 from jkfp.settlement.synthetic_outpatient import demo_outpatient_build
 from jkfp.treatment.imports import cases_import
 from jkfp.treatment.models import DesignatedHospital, MajorDiseaseCase, Referral
@@ -210,7 +215,16 @@ class Command(BaseCommand):
         )
         step = time.perf_counter()
         settled = demo_settlement_build(out_dir=files.out_dir, county_code=county_code, errors_dir=errors_dir)
-        self._say(f"一站式结算 settlement: {settled.text()} ({time.perf_counter() - step:.1f} s)")
+        subsidised = demo_subsidies_build(
+            county_code=county_code,
+            today=timezone.localdate(),
+            maker=accounts["demo-admin"][0],
+            checker=accounts["demo-fund"][0],
+            out_dir=files.out_dir,
+        )
+        self._say(
+            f"一站式结算 settlement: {settled.text()}\n  {subsidised.text()} ({time.perf_counter() - step:.1f} s)"
+        )
         step = time.perf_counter()
         outpatient = demo_outpatient_build(
             out_dir=files.out_dir, county_code=county_code, errors_dir=errors_dir
@@ -279,6 +293,7 @@ class Command(BaseCommand):
         lo, hi = prefix_range(county_code)
         in_county = {"village_id__gte": lo, "village_id__lt": hi}
         with transaction.atomic():
+            demo_subsidies_reset(county_code=county_code)  # batches protect the accounts that made them
             User.objects.filter(username__in=[u for u, _, _ in DEMO_USERS]).delete()
             # Treatment records protect their persons and institutions: they go first.
             person_in_county = {f"person__{key}": value for key, value in in_county.items()}

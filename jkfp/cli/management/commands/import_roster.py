@@ -2,7 +2,8 @@
 
 ``--json`` prints exactly one JSON object on stdout (the ImportSummary); otherwise a summary in
 Chinese and English. A file that cannot be read → message on stderr, exit status 2, nothing imported.
-Every run is recorded as an ImportRun (done or failed).
+Every run is recorded as an ImportRun (done or failed), with this process as its runner: a run whose
+process is killed is marked failed by the next worker start (jkfp/ops/recovery.py).
 """
 
 from __future__ import annotations
@@ -18,10 +19,17 @@ from django.utils import timezone
 
 from jkfp.cli.progress import command_progress, progress_wanted
 from jkfp.core.importing import ImportSummary
+from jkfp.core.runner import runner_token
 from jkfp.core.tabular import TableError
 from jkfp.core.tabular_map import MappingError, load_mapping, reading
 from jkfp.registry.imports import roster_import
 from jkfp.registry.models import ImportKind, ImportRun, ImportStatus
+from jkfp.registry.tasks import ImportProgress, data_written_marked
+
+MSG_INTERRUPTED = "导入中断，未写入任何数据 / the import was interrupted, nothing was written"
+MSG_INTERRUPTED_WRITTEN = (
+    "导入中断，但数据已写入（写入事务已提交）/ the import was interrupted after its data was committed"
+)
 
 
 class ImportCommand(BaseCommand):
@@ -57,6 +65,7 @@ class ImportCommand(BaseCommand):
             stored_path=str(Path(options["file"]).resolve())[:500],
             status=ImportStatus.RUNNING,
             started_at=timezone.now(),
+            runner=runner_token(),
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -74,8 +83,12 @@ class ImportCommand(BaseCommand):
             wanted = progress_wanted(self.stdout, json_output=options["json"])
             with command_progress(self.stdout, enabled=wanted) as report, reading(mapping) as context:
                 label = f"导入 importing {Path(options['file']).name}"
-                progress: Callable[[int], None] = lambda percent: report(label, percent / 100)  # noqa: E731
-                summary = self._run(options, progress, dry_run=dry_run)
+                echo: Callable[[int], None] = lambda percent: report(label, percent / 100)  # noqa: E731
+                if run is None:
+                    summary = self._run(options, echo, dry_run=dry_run)
+                else:  # the run's progress, and its mark committed with its data (registry/tasks.py)
+                    with data_written_marked(run.pk):
+                        summary = self._run(options, ImportProgress(run.pk, echo), dry_run=dry_run)
             summary.warnings += context.warning_count
         except TableError as exc:
             if run is not None:
@@ -89,8 +102,9 @@ class ImportCommand(BaseCommand):
             ) from exc
         except BaseException:
             if run is not None:
+                run.refresh_from_db(fields=["data_written"])
                 run.status = ImportStatus.FAILED
-                run.message = "导入中断，未写入任何数据 / the import was interrupted, nothing was written"
+                run.message = MSG_INTERRUPTED_WRITTEN if run.data_written else MSG_INTERRUPTED
                 run.finished_at = timezone.now()
                 run.save(update_fields=["status", "message", "finished_at"])
             raise

@@ -1,7 +1,8 @@
 """`jkfp serve`: 启动网站 serve the site with gunicorn and run the background worker beside it.
 
 The one-machine command: the worker (``jkfp worker``) starts as a child process and gunicorn runs
-``jkfp.wsgi:application`` beside it; Ctrl-C or SIGTERM stops both. With ``--no-worker`` (the web unit of
+``jkfp.wsgi:application`` beside it; either that dies is started again (``jkfp/ops/supervise.py``:
+a worker killed at its memory ceiling never takes the site with it); Ctrl-C or SIGTERM stops both. With ``--no-worker`` (the web unit of
 deploy/systemd) the process becomes gunicorn itself, so systemd's signals reach it directly (HUP
 reloads, USR1 reopens the logs). Static files are not collected here: ``jkfp init`` (or the release
 bundle) did it once; only a development checkout whose sources changed collects again. Keep workers ×
@@ -11,17 +12,14 @@ threads within the database's connection budget (performance.md, pitfalls).
 from __future__ import annotations
 
 import os
-import signal
 import socket
-import subprocess
 import sys
-import time
-from types import FrameType
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from jkfp.ops.static import static_collect
+from jkfp.ops.supervise import Child, supervise
 
 
 class Command(BaseCommand):
@@ -68,40 +66,10 @@ class Command(BaseCommand):
         if options["no_worker"]:
             os.execve(sys.executable, gunicorn, env)  # noqa: S606 — systemd's signals go to gunicorn itself
         worker = [sys.executable, "-m", "jkfp.cli", "worker"]
-        children = [subprocess.Popen(worker, env=env), subprocess.Popen(gunicorn, env=env)]
-        self._supervise(children)
-
-    def _supervise(self, children: list[subprocess.Popen[bytes]]) -> None:
-        stopping = False
-
-        def stop(signum: int, frame: FrameType | None) -> None:
-            nonlocal stopping
-            stopping = True
-
-        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-        code = 0
-        try:
-            while not stopping:
-                if any(child.poll() is not None for child in children):
-                    code = next(c.returncode for c in children if c.returncode is not None) or 1
-                    self.stderr.write(
-                        "网站或后台任务进程意外退出 / the web server or the task worker exited unexpectedly"
-                    )
-                    break
-                time.sleep(0.5)
-        finally:
-            for child in children:
-                if child.poll() is None:
-                    child.terminate()
-            deadline = time.monotonic() + 15
-            for child in children:
-                try:
-                    child.wait(timeout=max(0.1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    child.kill()
-                    child.wait()
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+        children = [Child("后台任务进程 worker", worker, env), Child("网站进程 gunicorn", gunicorn, env)]
+        supervise(children, say=self._say)
         self.stdout.write("已停止 / stopped")
-        if code:
-            raise CommandError(f"退出码 exit code {code}")
+
+    def _say(self, text: str) -> None:
+        self.stderr.write(text)
+        self.stderr.flush()

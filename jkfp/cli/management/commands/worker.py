@@ -1,21 +1,19 @@
 """`jkfp worker`: 后台任务进程 run the background worker on its own (systemd: deploy/systemd/jkfp-worker.service).
 
-``--concurrency N`` starts N worker processes (each runs one task at a time) and waits for them;
-SIGTERM stops them all after their running task. Failures are logged with their tracebacks.
+``--concurrency N`` starts N worker processes (each runs one task at a time) and keeps them running
+(one that dies is started again, ``jkfp/ops/supervise.py``); SIGTERM stops them all after their
+running task. Failures are logged with their tracebacks.
 """
 
 from __future__ import annotations
 
 import argparse
-import signal
-import subprocess
 import sys
-import time
-from types import FrameType
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from jkfp.ops.supervise import Child, supervise
 from jkfp.ops.worker import worker_run
 
 
@@ -51,27 +49,5 @@ class Command(BaseCommand):
     def _supervise(self, concurrency: int, options: dict[str, Any]) -> None:
         command = [sys.executable, "-m", "jkfp.cli", "worker", "--concurrency", "1",
                    "--interval", str(options["interval"]), "--queues", options["queues"]]  # fmt: skip
-        children = [subprocess.Popen(command) for _ in range(concurrency)]
-        stopping = False
-
-        def stop(signum: int, frame: FrameType | None) -> None:
-            nonlocal stopping
-            stopping = True
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, stop)
-        code = 0
-        while not stopping:
-            exited = [c for c in children if c.poll() is not None]
-            if exited:
-                code = exited[0].returncode or 1
-                self.stderr.write(f"后台任务进程意外退出 / a worker process exited ({code})")
-                break
-            time.sleep(0.5)
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in children:
-            child.wait()
-        if code:
-            raise CommandError(f"退出码 exit code {code}")
+        children = [Child(f"后台任务进程{n + 1} worker {n + 1}", command) for n in range(concurrency)]
+        supervise(children, say=self.stderr.write, grace=None)

@@ -19,6 +19,7 @@ from jkfp.indicators import selectors as indicator_selectors
 from jkfp.indicators import services as indicator_services
 from jkfp.indicators.models import Rectification
 from jkfp.regions.models import Region
+from jkfp.web.tests.exporting import background_export
 
 ON = "2025-06-30"
 
@@ -160,9 +161,8 @@ def test_lists_and_ledgers(admin: Any, world: CapacityWorld, tmp_path: Any) -> N
     assert "市远程会诊中心" in tele
     assert "已接入 2 所" in tele
     assert "高血压规范管理" in client.get("/capacity/training/?year=2025").content.decode()
-    response = client.get("/indicators/ledgers/capacity.xlsx?year=2025&region=421321")
-    assert response.status_code == 200
-    book = openpyxl.load_workbook(io.BytesIO(response.getvalue()), read_only=True)
+    data = background_export(client, "/indicators/ledgers/capacity.xlsx", year=2025, region=421321)
+    book = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
     assert book.sheetnames == ["汇总", "乡镇卫生院", "村", "村卫生室", "卫生人员", "空白点"]
     blanks = [r for r in book["空白点"].iter_rows(min_row=2, values_only=True) if r[1]]
     assert [(r[0], r[1], r[4]) for r in blanks] == [
@@ -179,13 +179,13 @@ def test_lists_and_ledgers(admin: Any, world: CapacityWorld, tmp_path: Any) -> N
         ("telemedicine", "市远程会诊中心"),
         ("training", "高血压规范管理"),
     ):
-        got = client.get(f"/indicators/ledgers/{kind}.xlsx?year=2025&region=421321")
-        assert got.status_code == 200, kind
-        sheet = openpyxl.load_workbook(io.BytesIO(got.getvalue()), read_only=True).active
+        got = background_export(client, f"/indicators/ledgers/{kind}.xlsx", year=2025, region=421321)
+        sheet = openpyxl.load_workbook(io.BytesIO(got), read_only=True).active
         assert any(text in str(cell) for row in sheet.iter_rows(values_only=True) for cell in row if cell), (
             kind
         )
-    assert AuditEvent.objects.filter(action=AuditAction.EXPORT, object_type="ledger_capacity").count() == 1
+    downloads = AuditEvent.objects.filter(action=AuditAction.EXPORT, detail__startswith="下载后台导出：")
+    assert downloads.filter(detail__contains="基层医疗卫生服务能力台账").count() == 1
 
 
 def test_indicators_and_report(admin: Any, world: CapacityWorld, tmp_path: Any) -> None:

@@ -1,0 +1,87 @@
+"""中断恢复 Runs whose process died are marked failed: “进程已结束 / process ended”.
+
+An import (web or command line; claim imports are the settlement batches' input) and every background
+task (snapshot refresh, care sync, housekeeping …) record the process running them — ``ImportRun.runner``
+and the django-tasks worker id, both ``core/runner.py`` tokens. ``runs_recover`` marks a running one
+failed when that process has ended (same host: its pid with its start time is gone, or the machine
+restarted since); a run on another host or of a live process is never touched. It runs at every
+worker start and every ``RECOVERY_SECONDS`` in the worker's heartbeat thread.
+
+What the run's data became is what its transaction did: ``ImportRun.data_written`` is committed with
+the import's data (registry/tasks.py ``data_written_marked``), and the import page says which.
+Runs recorded before runners were (empty ``runner``) are marked when they started more than
+``LEGACY_HOURS`` ago — no import runs that long.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+from django_tasks.base import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
+
+from jkfp.core.runner import runner_alive
+from jkfp.registry.models import ImportRun, ImportStatus
+
+logger = logging.getLogger("jkfp.worker")
+
+RECOVERY_SECONDS = 60.0
+LEGACY_HOURS = 24
+MSG_ENDED = (
+    "进程已结束 / process ended：执行导入的进程意外结束（被强制终止、超过内存上限或服务器重启），{at} 发现。"
+)
+TASK_ENDED = "jkfp.ops.recovery.ProcessEnded"
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """已恢复 What one check marked failed."""
+
+    imports: list[int]
+    tasks: list[str]
+
+
+def _dead(token: str) -> bool:
+    return runner_alive(token) is False
+
+
+def runs_recover() -> Recovered:
+    """中断恢复 Mark failed every running import and task whose process has ended; returns what it marked."""
+    now = timezone.now()
+    at = timezone.localtime(now).strftime("%Y-%m-%d %H:%M")
+    imports: list[int] = []
+    legacy = Q(runner="", started_at__lt=now - timedelta(hours=LEGACY_HOURS))
+    for pk, token in ImportRun.objects.filter(
+        Q(status=ImportStatus.RUNNING) & (~Q(runner="") | legacy)
+    ).values_list("pk", "runner"):
+        if token and not _dead(token):
+            continue
+        # Only if still running under the same runner: a run that finished meanwhile is left as it is.
+        if ImportRun.objects.filter(pk=pk, status=ImportStatus.RUNNING, runner=token).update(
+            status=ImportStatus.FAILED, message=MSG_ENDED.format(at=at), finished_at=now
+        ):
+            imports.append(pk)
+    tasks: list[str] = []
+    for task_id, workers in DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING).values_list(
+        "pk", "worker_ids"
+    ):
+        if not workers or not _dead(str(workers[-1])):
+            continue
+        if DBTaskResult.objects.filter(pk=task_id, status=TaskResultStatus.RUNNING).update(
+            status=TaskResultStatus.FAILED,
+            finished_at=now,
+            exception_class_path=TASK_ENDED,
+            traceback=f"进程已结束 / process ended: worker {workers[-1]} ended while running this task ({at})",
+        ):
+            tasks.append(str(task_id))
+    if imports or tasks:
+        logger.warning(
+            "已把进程已结束的任务标记为失败 / marked failed, their process ended: imports %s, tasks %s",
+            imports,
+            tasks,
+        )
+    return Recovered(imports=imports, tasks=tasks)

@@ -1,0 +1,148 @@
+"""导入映射 The web import's mapping step and the saved templates per source (issue 18 item 3).
+
+A roster upload whose header lacks required columns, has columns nobody mapped or values not accepted
+waits (待映射) for the county administrator to say, column by column (with sample values), which
+field each column is (or 忽略), and which accepted value each unknown value means. The answer is saved
+as the source's template, applied by itself to the next file of that source; templates are edited
+as TOML here and downloaded as the ``--mapping`` file of the command line.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.http import require_GET, require_POST
+
+from jkfp.accounts.http import AuthedRequest
+from jkfp.core.tabular_map import header_lookup, normalise_header, parse_mapping
+from jkfp.registry import selectors
+from jkfp.registry.imports import ROSTER_ACCEPTED, ROSTER_COLUMNS
+from jkfp.registry.models import ImportKind, ImportStatus, ImportTemplate
+from jkfp.registry.services import (
+    import_mapping_apply,
+    import_preview_cancel,
+    import_preview_confirm,
+    import_template_save,
+)
+from jkfp.web.permissions import ADMIN_ROLES, role_required
+
+
+def _field_choices() -> list[tuple[str, str]]:
+    return [("", "忽略（不导入）"), *((name, spellings[0]) for name, spellings in ROSTER_COLUMNS.items())]
+
+
+@role_required(*ADMIN_ROLES)
+@csrf_protect
+def import_mapping(request: AuthedRequest, pk: int) -> HttpResponse:
+    """对应列和值 The mapping step of one roster import waiting for it."""
+    run = selectors.import_run_get(user=request.user, pk=pk)
+    if run.status != ImportStatus.MAPPING or run.kind != ImportKind.ROSTER:
+        return redirect("web:import_detail", pk=run.pk)
+    info: dict[str, Any] = run.summary.get("mapping", {})
+    mapping = parse_mapping(run.mapping) if run.mapping else None
+    lookup = header_lookup(ROSTER_COLUMNS, mapping)
+    columns = [
+        {**column, "index": i, "field": lookup.get(normalise_header(column["header"]), "")}
+        for i, column in enumerate(info.get("columns", []))
+    ]
+    values = [
+        {
+            "field": field,
+            "label": ROSTER_COLUMNS[field][0],
+            "items": [{"index": j, "value": value} for j, value in enumerate(found)],
+            "accepted": ROSTER_ACCEPTED.get(field, ()),
+        }
+        for field, found in info.get("unknown_values", {}).items()
+        if field in ROSTER_COLUMNS
+    ]
+    error = ""
+    if request.method == "POST":
+        chosen = {c["header"]: request.POST.get(f"col-{c['index']}", "") for c in columns}
+        answers = {
+            v["field"]: {
+                item["value"]: request.POST.get(f"val-{v['field']}-{item['index']}", "")
+                for item in v["items"]
+            }
+            for v in values
+        }
+        if any(f and f not in ROSTER_COLUMNS for f in chosen.values()):
+            error = "字段选择无效"
+        else:
+            try:
+                import_mapping_apply(
+                    user=request.user, run=run, columns=chosen, values=answers, request=request
+                )
+            except ValidationError as exc:
+                error = "；".join(exc.messages)
+            else:
+                return redirect("web:import_detail", pk=run.pk)
+        for c in columns:
+            c["field"] = chosen.get(c["header"], "")
+    context = {
+        "run": run,
+        "info": info,
+        "columns": columns,
+        "values": values,
+        "choices": _field_choices(),
+        "missing": [ROSTER_COLUMNS[m][0] for m in info.get("missing", []) if m in ROSTER_COLUMNS],
+        "error": error,
+    }
+    return render(request, "web/imports/mapping.html", context, status=400 if error else 200)
+
+
+@role_required(*ADMIN_ROLES)
+@csrf_protect
+def import_templates(request: AuthedRequest) -> HttpResponse:
+    """导入模板 The saved mappings of the user's region: each editable as TOML and downloadable."""
+    templates = list(ImportTemplate.objects.filter(region_id=request.user.region_id))
+    errors: dict[int, str] = {}
+    if request.method == "POST":
+        template = next((t for t in templates if str(t.pk) == request.POST.get("template")), None)
+        if template is not None:
+            try:
+                import_template_save(
+                    user=request.user,
+                    kind=template.kind,
+                    source=template.source,
+                    mapping=request.POST.get("mapping", ""),
+                    request=request,
+                )
+            except ValidationError as exc:
+                errors[template.pk] = "；".join(exc.messages)
+                template.mapping = request.POST.get("mapping", "")
+            else:
+                return redirect("web:import_templates")
+    rows = [{"template": t, "error": errors.get(t.pk, "")} for t in templates]
+    return render(request, "web/imports/templates.html", {"rows": rows}, status=400 if errors else 200)
+
+
+@role_required(*ADMIN_ROLES)
+@require_GET
+def import_template_download(request: AuthedRequest, pk: int) -> HttpResponse:
+    """下载模板 One template as the TOML file of ``--mapping``."""
+    template = ImportTemplate.objects.filter(region_id=request.user.region_id, pk=pk).first()
+    if template is None:
+        raise Http404("没有这个模板")
+    response = HttpResponse(template.mapping, content_type="application/toml; charset=utf-8")
+    response["Content-Disposition"] = f"attachment; filename=mapping-{template.pk}.toml"
+    return response
+
+
+@role_required(*ADMIN_ROLES)
+@require_POST
+@csrf_protect
+def import_confirm(request: AuthedRequest, pk: int) -> HttpResponse:
+    """确认导入 / 取消 The answer to a preview: POST ``action`` = confirm or cancel."""
+    run = selectors.import_run_get(user=request.user, pk=pk)
+    try:
+        if request.POST.get("action") == "cancel":
+            import_preview_cancel(user=request.user, run=run)
+        else:
+            import_preview_confirm(user=request.user, run=run, request=request)
+    except ValidationError:
+        pass  # already answered (a second click): the page shows the run as it is
+    return redirect("web:import_detail", pk=run.pk)
