@@ -158,7 +158,11 @@ def person_by_id_number(id_number: str) -> Person | None:
 
 def _year_chain(ledger: YearLedger, *, exclude: int) -> list[Settlement]:
     """The current settlements of the person's settled claims of the ledger's year (but claim
-    ``exclude``), with their claims and policies."""
+    ``exclude``), with their claims and policies. The ledger counts the year's settled claims (kept
+    by every writer): none → no chain to read (a person's first claim of the year, the window's
+    common case for an outpatient visit)."""
+    if not ledger.claim_count:
+        return []
     year = ledger.year
     return list(
         Settlement.objects.select_related("claim", "policy")

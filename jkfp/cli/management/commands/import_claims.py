@@ -1,5 +1,7 @@
 """`jkfp import-claims FILE [--json]`: 导入结算申请 (claim_id, person_id, institution_code, admit_date,
-discharge_date, referred, total, out_of_scope) as pending claims; settle them with ``jkfp settle-claims``.
+discharge_date, referred, total, out_of_scope; optional basic_paid/critical_paid of a stay settled elsewhere
+and kind/disease of an outpatient special chronic disease claim) as pending claims; settle them with
+``jkfp settle-claims``.
 
 Same conventions as ``import-roster``: ``--json`` prints exactly one JSON object (the ImportSummary);
 a file that cannot be read → message on stderr, exit status 2, nothing imported; every run is
@@ -19,7 +21,7 @@ from jkfp.settlement.imports import claims_import
 class Command(ImportCommand):
     help = (
         "导入结算申请（CSV/XLSX：claim_id, person_id, institution_code, admit_date, discharge_date, "
-        "referred, total, out_of_scope）/ import claims"
+        "referred, total, out_of_scope；可选 kind, disease, basic_paid, critical_paid）/ import claims"
     )
     kind = ImportKind.CLAIMS
 

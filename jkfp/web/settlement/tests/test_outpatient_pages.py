@@ -59,6 +59,8 @@ def test_one_screen_settles_and_the_slip_shows_layers_and_share(ow: SettleWorld,
         assert text in slip, text
     assert "大病保险</td>" not in slip  # no critical illness layer on an outpatient claim
     assert AuditEvent.objects.filter(action=AuditAction.SETTLE, object_id="MZ-E5").count() == 1
+    listing = client.get(reverse("settlement:list")).content.decode()
+    assert 'MZ-E5</a> <span class="badge text-bg-info" title="门诊慢特病：高血压">门诊</span>' in listing
     request = rf.get("/")
     request.user = ow.users["clinic"]
     texts = "".join(slip_layout_text(_slip_context(request, "MZ-E5")))
