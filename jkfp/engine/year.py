@@ -23,6 +23,7 @@ from jkfp.engine.batch import settle_batch
 from jkfp.engine.claims import (
     EPOCH_ORDINAL,
     INPATIENT,
+    NOT_PAID,
     OUTPATIENT,
     Claim,
     ClaimIds,
@@ -128,6 +129,10 @@ class YearTable:
     # (one of its policy's ``outpatient_diseases``; "" for a stay).
     outpatient: BoolArray | None = None
     disease: Sequence[str] | None = None
+    # §7: what basic and critical illness insurance already paid (fen; ``NOT_PAID`` where not
+    # settled elsewhere); None: no claim of the table was settled elsewhere.
+    basic_paid: Int64Array | None = None
+    critical_paid: Int64Array | None = None
 
     def __post_init__(self) -> None:
         if (self.outpatient is None) != (self.disease is None):
@@ -141,6 +146,12 @@ class YearTable:
         if self.outpatient is None:
             return np.zeros(len(self), dtype=np.bool_)
         return self.outpatient.astype(np.bool_, copy=False)
+
+    def paid_of(self, i: int) -> tuple[Decimal | None, Decimal | None]:
+        """Row ``i``'s (basic_paid, critical_paid) as yuan, or (None, None) when not settled elsewhere."""
+        if self.basic_paid is None or self.critical_paid is None or int(self.basic_paid[i]) == NOT_PAID:
+            return None, None
+        return fen_to_decimal(int(self.basic_paid[i])), fen_to_decimal(int(self.critical_paid[i]))
 
     def claim(self, i: int) -> Claim:
         """Row ``i`` as a ``Claim`` (the person as its number)."""
@@ -156,6 +167,8 @@ class YearTable:
             out_of_scope_amount=fen_to_decimal(int(self.out_of_scope[i])),
             kind=OUTPATIENT if self.outpatient is not None and bool(self.outpatient[i]) else INPATIENT,
             disease=self.disease[i] if self.disease is not None and self.outpatient is not None else "",
+            basic_paid_amount=self.paid_of(i)[0],
+            critical_paid_amount=self.paid_of(i)[1],
         )
 
 
@@ -254,6 +267,8 @@ def settle_year(table: YearTable, policies: Mapping[int, Policy]) -> YearSettlem
             total_fen=table.total[rows],
             out_of_scope_fen=table.out_of_scope[rows],
             **op,
+            basic_paid_fen=None if table.basic_paid is None else table.basic_paid[rows],
+            critical_paid_fen=None if table.critical_paid is None else table.critical_paid[rows],
         )
         result = settle_batch(policies[key], claims)
         amounts[rows] = np.stack(result.columns(), axis=1)

@@ -10,13 +10,12 @@ Chinese message})``; the messages are constants the tests import.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -26,6 +25,25 @@ from django.utils import timezone
 from jkfp.accounts.models import Role
 from jkfp.accounts.scoping import role_require, scope_require, user_sees_code
 from jkfp.care.models import Contract
+from jkfp.core.attachments import (
+    ATTACHMENT_MAX_BYTES as ATTACHMENT_MAX_BYTES,
+)
+from jkfp.core.attachments import (
+    ERR_ATTACHMENT_EMPTY as ERR_ATTACHMENT_EMPTY,
+)
+from jkfp.core.attachments import (
+    ERR_ATTACHMENT_SIZE as ERR_ATTACHMENT_SIZE,
+)
+from jkfp.core.attachments import (
+    ERR_ATTACHMENT_TYPE as ERR_ATTACHMENT_TYPE,
+)
+from jkfp.core.attachments import (
+    AttachmentError,
+    UploadedFileLike,
+    attachment_check,
+    attachment_name,
+    attachment_store,
+)
 from jkfp.core.signals import send_data_changed
 from jkfp.monitoring import rules, scan, selectors, workflow
 from jkfp.monitoring.models import (
@@ -70,9 +88,6 @@ ERR_MEASURE_CONTRACT = "请选择此人的家庭医生签约"
 ERR_MEASURE_ADMISSION = "请选择此人先诊疗后付费的入院登记"
 ERR_MEASURE_AMOUNT = "金额应为不小于0的数字，最多两位小数"
 ERR_MEASURE_FUTURE = "落实日期不能晚于今天"
-ERR_ATTACHMENT_TYPE = "附件“{name}”类型不支持，只能上传 JPG、PNG 图片或 PDF 文件"
-ERR_ATTACHMENT_SIZE = "附件“{name}”超过{limit_mb}MB"
-ERR_ATTACHMENT_EMPTY = "附件“{name}”是空文件"
 ERR_ATTACHMENT_COUNT = "每个步骤最多上传{count}个附件"
 ERR_RULE_COUNTY = "预警规则只能按县设置"
 ERR_RULE_CODE = "规则代码只能包含小写字母、数字和下划线"
@@ -85,15 +100,7 @@ ERR_RULE_SHARE = rules.ERR_RULE_SHARE
 ERR_RULE_YEAR = "年度应在2016至2100之间"
 ERR_INCOME = "上年农村居民人均可支配收入应大于0"
 
-ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
 ATTACHMENT_MAX_COUNT = 5
-# Extension → (content type, the file's first bytes). The content is checked, not only the name.
-ATTACHMENT_TYPES: dict[str, tuple[str, tuple[bytes, ...]]] = {
-    ".jpg": ("image/jpeg", (b"\xff\xd8\xff",)),
-    ".jpeg": ("image/jpeg", (b"\xff\xd8\xff",)),
-    ".png": ("image/png", (b"\x89PNG\r\n\x1a\n",)),
-    ".pdf": ("application/pdf", (b"%PDF-",)),
-}
 ATTACHMENT_DIR = "monitoring/attachments"
 
 # The note each step must carry (what it records); assignment names the assignee instead.
@@ -104,13 +111,6 @@ NOTE_REQUIRED: dict[str, str] = {
     CaseStatus.PROPOSED: "提请认定的理由",
     CaseStatus.RISK_ELIMINATED: "风险消除的情况",
 }
-
-
-class UploadedFileLike(Protocol):
-    name: str | None
-    size: int | None
-
-    def chunks(self, chunk_size: int | None = None) -> Any: ...
 
 
 # --- 规则与参数 ----------------------------------------------------------------------------------
@@ -437,25 +437,10 @@ def _check_uploads(files: Sequence[UploadedFileLike]) -> list[tuple[UploadedFile
     limit = int(getattr(settings, "MONITORING_ATTACHMENT_MAX_BYTES", ATTACHMENT_MAX_BYTES))
     checked = []
     for upload in files:
-        name = Path(upload.name or "").name or "附件"
-        ext = Path(name).suffix.lower()
-        if ext not in ATTACHMENT_TYPES:
-            raise ValidationError({"attachments": ERR_ATTACHMENT_TYPE.format(name=name)})
-        size = int(upload.size or 0)
-        if size > limit:
-            raise ValidationError(
-                {"attachments": ERR_ATTACHMENT_SIZE.format(name=name, limit_mb=limit // (1024 * 1024))}
-            )
-        if size == 0:
-            raise ValidationError({"attachments": ERR_ATTACHMENT_EMPTY.format(name=name)})
-        head = b""
-        for chunk in upload.chunks():
-            head += chunk
-            if len(head) >= 16:
-                break
-        content_type, magics = ATTACHMENT_TYPES[ext]
-        if not any(head.startswith(magic) for magic in magics):
-            raise ValidationError({"attachments": ERR_ATTACHMENT_TYPE.format(name=name)})
+        try:
+            ext, content_type = attachment_check(upload, max_bytes=limit)
+        except AttachmentError as exc:
+            raise ValidationError({"attachments": str(exc)}) from None
         checked.append((upload, ext, content_type))
     return checked
 
@@ -463,19 +448,11 @@ def _check_uploads(files: Sequence[UploadedFileLike]) -> list[tuple[UploadedFile
 def _store(
     step: CaseStep, upload: UploadedFileLike, ext: str, content_type: str, written: list[Path]
 ) -> None:
-    relative = Path(ATTACHMENT_DIR) / str(step.case_id) / f"{uuid.uuid4().hex}{ext}"
-    target = Path(settings.VAR_DIR) / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    size = 0
-    with target.open("xb") as handle:
-        written.append(target)
-        for chunk in upload.chunks():
-            size += len(chunk)
-            handle.write(chunk)
+    relative, size = attachment_store(upload, f"{ATTACHMENT_DIR}/{step.case_id}", ext, written)
     StepAttachment.objects.create(
         step=step,
-        original_name=(Path(upload.name or "").name or "附件")[:255],
-        stored_path=str(relative),
+        original_name=attachment_name(upload)[:255],
+        stored_path=relative,
         content_type=content_type,
         size_bytes=size,
     )

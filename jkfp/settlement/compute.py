@@ -123,19 +123,23 @@ def request_hash(
     total_amount: Decimal,
     out_of_scope_amount: Decimal,
     referred: bool | None,
+    basic_paid_amount: Decimal | None = None,
+    critical_paid_amount: Decimal | None = None,
 ) -> str:
-    """请求摘要 SHA-256 of the canonical claim inputs: equal bodies give equal hashes (idempotency)."""
+    """请求摘要 SHA-256 of the canonical claim inputs: equal bodies give equal hashes (idempotency).
+    The §7 paid amounts enter only when given (the hash of an ordinary stay is unchanged)."""
     flag = "" if referred is None else ("1" if referred else "0")
-    text = "|".join(
-        (
-            claim_id,
-            id_number,
-            institution_code,
-            admitted_on.isoformat(),
-            discharged_on.isoformat(),
-            f"{total_amount:.2f}",
-            f"{out_of_scope_amount:.2f}",
-            flag,
-        )
-    )
+    parts = [
+        claim_id,
+        id_number,
+        institution_code,
+        admitted_on.isoformat(),
+        discharged_on.isoformat(),
+        f"{total_amount:.2f}",
+        f"{out_of_scope_amount:.2f}",
+        flag,
+    ]
+    if basic_paid_amount is not None or critical_paid_amount is not None:
+        parts.append(f"paid:{basic_paid_amount or 0:.2f}/{critical_paid_amount or 0:.2f}")
+    text = "|".join(parts)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

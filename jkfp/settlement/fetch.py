@@ -185,6 +185,8 @@ def engine_claim(claim: Claim, category: str, id_number: str) -> engine.Claim:
         referred=claim.referred,
         total_amount=claim.total_amount,
         out_of_scope_amount=claim.out_of_scope_amount,
+        basic_paid_amount=claim.basic_paid_amount,
+        critical_paid_amount=claim.critical_paid_amount,
     )
 
 
@@ -283,6 +285,8 @@ class YearClaims:
     cur_policy: np.ndarray  # 0: none
     cur_category: list[str]
     cur_amounts: np.ndarray  # (n, 7) fen; zeros when none
+    basic_paid: np.ndarray  # fen; NOT_PAID (-1) unless settled elsewhere (§7)
+    critical_paid: np.ndarray
 
     def __len__(self) -> int:
         return len(self.claim_id)
@@ -304,6 +308,8 @@ class YearClaims:
             cur_policy=self.cur_policy[rows],
             cur_category=[self.cur_category[i] for i in ids],
             cur_amounts=self.cur_amounts[rows],
+            basic_paid=self.basic_paid[rows],
+            critical_paid=self.critical_paid[rows],
         )
 
 
@@ -335,7 +341,9 @@ def load_year_rows(*, year: int, statuses: Sequence[str]) -> YearClaims:
     sql = (
         "SELECT c.id, c.claim_id, c.person_id, c.discharged_on, c.level, c.in_county, c.referred, "  # noqa: S608
         "CAST(ROUND(c.total_amount * 100) AS BIGINT), CAST(ROUND(c.out_of_scope_amount * 100) AS BIGINT), "
-        f"c.status, s.id, s.policy_id, s.category, {', '.join(fen)} "
+        f"c.status, s.id, s.policy_id, s.category, {', '.join(fen)}, "
+        "COALESCE(CAST(ROUND(c.basic_paid_amount * 100) AS BIGINT), -1), "
+        "COALESCE(CAST(ROUND(c.critical_paid_amount * 100) AS BIGINT), -1) "
         f"FROM {_q(c)} c LEFT JOIN {_q(s)} s ON s.claim_id = c.id AND s.is_current "
         f"WHERE c.discharged_on >= %s AND c.discharged_on <= %s AND c.status IN ({marks})"
     )
@@ -397,6 +405,8 @@ def _load_year_pg(*, year: int, statuses: Sequence[str]) -> YearClaims:
         "COALESCE(array_position(%s::text[], s.category::text), CASE WHEN s.id IS NULL THEN 0 ELSE -1 END)",
         *fen,
         "octet_length(c.claim_id)",
+        "COALESCE(CAST(c.basic_paid_amount * 100 AS BIGINT), -1)",  # §7; -1: not settled elsewhere
+        "COALESCE(CAST(c.critical_paid_amount * 100 AS BIGINT), -1)",
     ]
     arrays = ", ".join(f"array_agg(CAST({v} AS BIGINT))" for v in values)
     sql = (
@@ -455,12 +465,14 @@ def _load_year_pg(*, year: int, statuses: Sequence[str]) -> YearClaims:
         cur_policy=m[:, 10].copy(),
         cur_category=cur_category,
         cur_amounts=np.ascontiguousarray(m[:, 12:19]),
+        basic_paid=m[:, 20].copy(),
+        critical_paid=m[:, 21].copy(),
     )
 
 
 def _columns(rows: list[tuple[Any, ...]], cache: dict[Any, int]) -> YearClaims:
     n = len(rows)
-    cols: list[Any] = list(zip(*rows, strict=True)) if n else [() for _ in range(20)]
+    cols: list[Any] = list(zip(*rows, strict=True)) if n else [() for _ in range(22)]
 
     def ints(values: Iterable[Any]) -> np.ndarray:
         return np.fromiter((0 if v is None else int(v) for v in values), dtype=np.int64, count=n)
@@ -483,6 +495,8 @@ def _columns(rows: list[tuple[Any, ...]], cache: dict[Any, int]) -> YearClaims:
         cur_policy=ints(cols[11]),
         cur_category=[v or "" for v in cols[12]],
         cur_amounts=amounts,
+        basic_paid=ints(cols[20]),
+        critical_paid=ints(cols[21]),
     )
 
 
@@ -592,6 +606,7 @@ def year_inputs(yc: YearClaims) -> YearInputs:
 
 def year_table(yc: YearClaims, policy_pk: np.ndarray, category: Sequence[str]) -> engine.YearTable:
     """The engine's input for the year's rows, row ``i`` with policy ``policy_pk[i]`` and its category."""
+    elsewhere = bool((yc.basic_paid >= 0).any())  # any stay settled elsewhere (§7)
     return engine.YearTable(
         claim_id=yc.claim_id,
         person=yc.person,
@@ -601,6 +616,8 @@ def year_table(yc: YearClaims, policy_pk: np.ndarray, category: Sequence[str]) -
         referred=yc.referred,
         total=yc.total,
         out_of_scope=yc.oos,
+        basic_paid=yc.basic_paid if elsewhere else None,
+        critical_paid=yc.critical_paid if elsewhere else None,
         policy=policy_pk,
         category=category,
     )

@@ -3,7 +3,9 @@
 Columns (English headers as below; the Chinese headers in brackets are accepted too):
 ``claim_id`` (结算号), ``person_id`` (身份证号), ``institution_code`` (机构代码), ``admit_date``
 (入院日期), ``discharge_date`` (出院日期), ``referred`` (转诊备案), ``total`` (医疗总费用),
-``out_of_scope`` (目录外费用). All but ``referred`` are required columns.
+``out_of_scope`` (目录外费用). All but ``referred`` are required columns. Optional for a stay already
+settled by the insurance platform elsewhere (settlement.md §7, 事后补助): ``basic_paid`` (基本医保已付)
+and ``critical_paid`` (大病保险已付) — both or neither; ``settle-claims`` then computes the county's layers.
 
 Level and in-county come from the institution; the category is decided when the claim is
 settled (``jkfp settle-claims``: the person's tags on the discharge date). A row is **invalid**
@@ -16,6 +18,8 @@ settled (``jkfp settle-claims``: the person's tags on the discharge date). A row
 - a date is empty, unreadable, impossible or in the future; discharge before admission;
 - an amount is not a non-negative number with at most two decimals, or is absurdly large; the
   out-of-scope cost exceeds the total;
+- only one of ``basic_paid``/``critical_paid`` is given, one is not an amount, or their sum exceeds
+  the in-scope cost (total − out-of-scope);
 - ``referred`` is not one of 1/0/是/否/blank (blank: taken from the person's approved referral for
   an out-of-county stay);
 - the same claim id appears more than once with different values (every such row is invalid;
@@ -42,7 +46,7 @@ from jkfp.core.idnumber import IdNumberError, validate_id_number
 from jkfp.core.importing import ImportSummary, RowProblem, has_control_chars, write_error_report
 from jkfp.core.tabular import read_table
 from jkfp.engine import OUT_OF_SCOPE_ABOVE_TOTAL, ClaimValueError, out_of_scope_above_total, parse_amount_fen
-from jkfp.engine.claims import fen_to_decimal
+from jkfp.engine.claims import PAID_PAIR_REASON, fen_to_decimal, paid_over_scope_reason
 from jkfp.regions.models import Institution
 from jkfp.registry.models import Person
 from jkfp.settlement.compute import request_hash
@@ -60,6 +64,8 @@ CLAIM_IMPORT_COLUMNS: dict[str, tuple[str, ...]] = {
     "referred": ("转诊备案", "转诊"),
     "total": ("医疗总费用", "总费用"),
     "out_of_scope": ("目录外费用", "自费费用"),
+    "basic_paid": ("基本医保已付",),
+    "critical_paid": ("大病保险已付",),
 }
 CLAIM_IMPORT_REQUIRED = (
     "claim_id",
@@ -97,6 +103,8 @@ class _Row:
     total_fen: int
     oos_fen: int
     referred: bool | None
+    basic_paid_fen: int | None = None  # §7: settled elsewhere
+    critical_paid_fen: int | None = None
 
 
 def claims_import(
@@ -121,6 +129,7 @@ def claims_import(
     n = len(table)
     cols = table.columns
     referred_col = cols.get("referred", [""] * n)
+    paid_cols = {c: cols.get(c, [""] * n) for c in ("basic_paid", "critical_paid")}
     numbers = table.row_numbers
     problems: list[RowProblem] = []
     bad: set[int] = set()
@@ -186,6 +195,27 @@ def claims_import(
         total, oos = fen["total"], fen["out_of_scope"]
         if total is not None and oos is not None and out_of_scope_above_total(total, oos):
             fail(i, "out_of_scope", cols["out_of_scope"][i], ERR_OUT_OF_SCOPE_GT_TOTAL)
+        paid: dict[str, int | None] = {"basic_paid": None, "critical_paid": None}
+        given = [c for c in paid if paid_cols[c][i]]
+        for column in given:
+            try:
+                paid[column] = parse_amount_fen(paid_cols[column][i])
+            except ClaimValueError as exc:
+                fail(i, column, paid_cols[column][i], ERR_AMOUNT.format(reason=exc.zh))
+        if len(given) == 1:
+            other = "critical_paid" if given[0] == "basic_paid" else "basic_paid"
+            fail(i, other, "", PAID_PAIR_REASON[0])
+        basic_paid, critical_paid = paid["basic_paid"], paid["critical_paid"]
+        if (
+            basic_paid is not None
+            and critical_paid is not None
+            and total is not None
+            and oos is not None
+            and oos <= total
+            and basic_paid + critical_paid > total - oos
+        ):
+            column = "basic_paid" if basic_paid > total - oos else "critical_paid"
+            fail(i, column, paid_cols[column][i], paid_over_scope_reason(total - oos)[0])
         ref_text = referred_col[i]
         if ref_text.lower() not in REFERRED_VALUES:
             fail(i, "referred", ref_text, ERR_REFERRED)
@@ -195,7 +225,17 @@ def claims_import(
             idn and person is not None and admitted and discharged and total is not None and oos is not None
         )
         record = _Row(
-            claim_id, person, idn, code, admitted, discharged, total, oos, REFERRED_VALUES[ref_text.lower()]
+            claim_id,
+            person,
+            idn,
+            code,
+            admitted,
+            discharged,
+            total,
+            oos,
+            REFERRED_VALUES[ref_text.lower()],
+            basic_paid,
+            critical_paid,
         )
         seen = valid.get(claim_id)
         if seen is None:
@@ -257,6 +297,8 @@ def _hash(r: _Row) -> str:
         total_amount=fen_to_decimal(r.total_fen),
         out_of_scope_amount=fen_to_decimal(r.oos_fen),
         referred=r.referred,
+        basic_paid_amount=None if r.basic_paid_fen is None else fen_to_decimal(r.basic_paid_fen),
+        critical_paid_amount=None if r.critical_paid_fen is None else fen_to_decimal(r.critical_paid_fen),
     )
 
 
@@ -297,6 +339,10 @@ def _load(records: list[_Row], hashes: dict[str, str], *, user: Any) -> int:
                 total_amount=fen_to_decimal(r.total_fen),
                 out_of_scope_amount=fen_to_decimal(r.oos_fen),
                 referred=referred,
+                basic_paid_amount=None if r.basic_paid_fen is None else fen_to_decimal(r.basic_paid_fen),
+                critical_paid_amount=None
+                if r.critical_paid_fen is None
+                else fen_to_decimal(r.critical_paid_fen),
                 request_hash=hashes[r.claim_id],
                 source=ClaimSource.IMPORT,
                 created_by=created_by,

@@ -173,6 +173,10 @@ class Claim(models.Model):
     referred = models.BooleanField("已转诊备案", default=False)
     kind = models.CharField("就诊类别", max_length=10, choices=ClaimKind.choices, default=ClaimKind.INPATIENT)
     disease = models.CharField("门诊慢特病病种", max_length=50, blank=True)
+    # settlement.md §7: a stay already settled by the insurance platform elsewhere carries what basic
+    # and critical illness insurance paid (both or neither); the county computes its own layers.
+    basic_paid_amount = models.DecimalField("基本医保已付", null=True, blank=True, **MONEY)
+    critical_paid_amount = models.DecimalField("大病保险已付", null=True, blank=True, **MONEY)
     request_hash = models.CharField("请求摘要", max_length=64, blank=True)
     source = models.CharField("来源", max_length=10, choices=ClaimSource.choices, default=ClaimSource.API)
     status = models.CharField("状态", max_length=10, choices=ClaimStatus.choices, default=ClaimStatus.PENDING)
@@ -226,6 +230,11 @@ class Claim(models.Model):
     def outpatient(self) -> bool:
         """门诊慢特病 Whether this is an outpatient special chronic disease claim (§6)."""
         return self.kind == ClaimKind.OUTPATIENT
+
+    @property
+    def settled_elsewhere(self) -> bool:
+        """统筹地已结算 A stay settled by basic and critical illness insurance elsewhere (§7)."""
+        return self.basic_paid_amount is not None
 
 
 class SettlementReason(models.TextChoices):
@@ -378,3 +387,171 @@ class YearLedger(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person_id} {self.year}"
+
+
+# --------------------------------------------------------------------------- 事后补助 · 打卡发放
+# Stays settled elsewhere (settlement.md §7): the insurance slip's scan, the person's bank account,
+# payment batches and their payments (issue 19, Build 4). The services are ``settlement/subsidies.py``.
+
+
+class ClaimAttachment(models.Model):
+    """结算单附件 The photo or PDF of the insurance slip of a stay settled elsewhere, under VAR_DIR."""
+
+    claim = models.ForeignKey(
+        Claim, verbose_name="结算申请", on_delete=models.CASCADE, related_name="attachments"
+    )
+    original_name = models.CharField("文件名", max_length=255)
+    # Relative to settings.VAR_DIR; the name on disk is random (never the uploaded name).
+    stored_path = models.CharField("存放路径", max_length=500)
+    content_type = models.CharField("类型", max_length=100)
+    size_bytes = models.PositiveIntegerField("大小（字节）")
+    created_at = models.DateTimeField("上传时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "结算单附件"
+        verbose_name_plural = "结算单附件"
+        ordering = ["claim_id", "id"]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class BankAccountKind(models.TextChoices):
+    """账户类型 The card a county subsidy is paid to."""
+
+    SOCIAL_SECURITY = "social_security", "社保卡"
+    YIKATONG = "yikatong", "一卡通"
+
+
+class BankAccount(models.Model):
+    """银行账户 A person's account for county subsidies (社保卡/一卡通); masked like ID numbers."""
+
+    person = models.OneToOneField(
+        Person, verbose_name="人员", on_delete=models.CASCADE, related_name="bank_account"
+    )
+    kind = models.CharField(
+        "账户类型", max_length=20, choices=BankAccountKind.choices, default=BankAccountKind.SOCIAL_SECURITY
+    )
+    account_no = models.CharField("银行账号", max_length=32)
+    bank_name = models.CharField("开户银行", max_length=100, blank=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="登记人",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+
+    class Meta:
+        verbose_name = "银行账户"
+        verbose_name_plural = "银行账户"
+        indexes = [models.Index(fields=["account_no"], name="bank_account_no_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} {self.get_kind_display()}"
+
+
+class BatchStatus(models.TextChoices):
+    """发放批次状态 Where a payment batch is."""
+
+    PENDING = "pending", "待审批"
+    APPROVED = "approved", "已审批待回盘"
+    RETURNED = "returned", "已回盘"
+
+
+class PaymentBatch(models.Model):
+    """发放批次 Subsidies grouped for one bank payment file; made by one person, approved by another."""
+
+    batch_no = models.CharField("批次号", max_length=40, unique=True)
+    county = models.ForeignKey(
+        "regions.Region", verbose_name="县", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    status = models.CharField("状态", max_length=10, choices=BatchStatus.choices, default=BatchStatus.PENDING)
+    note = models.CharField("说明", max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="制单人", on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField("制单时间")
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="审批人",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    approved_at = models.DateTimeField("审批时间", null=True, blank=True)
+    exported_at = models.DateTimeField("导出银行文件时间", null=True, blank=True)
+    returned_at = models.DateTimeField("回盘时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "发放批次"
+        verbose_name_plural = "发放批次"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # maker ≠ checker (制单与审批不得为同一人)
+            models.CheckConstraint(
+                condition=Q(approved_by__isnull=True) | ~Q(approved_by=models.F("created_by")),
+                name="batch_maker_not_checker",
+            ),
+            models.CheckConstraint(
+                condition=Q(status=BatchStatus.PENDING) | Q(approved_by__isnull=False),
+                name="batch_approved_has_checker",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.batch_no
+
+
+class PaymentStatus(models.TextChoices):
+    """发放状态 One payment's state."""
+
+    PENDING = "pending", "待发放"
+    PAID = "paid", "发放成功"
+    FAILED = "failed", "发放失败"
+
+
+LIVE_PAYMENT = (PaymentStatus.PENDING, PaymentStatus.PAID)
+
+
+class Payment(models.Model):
+    """补助发放 One county subsidy (aid + safety net of a stay settled elsewhere) in one batch.
+
+    A claim has at most one payment that is pending or paid (a database constraint): nothing is
+    paid twice; a failed payment stays in its batch and the subsidy may go into a later one.
+    """
+
+    batch = models.ForeignKey(
+        PaymentBatch, verbose_name="批次", on_delete=models.PROTECT, related_name="payments"
+    )
+    claim = models.ForeignKey(
+        Claim, verbose_name="结算申请", on_delete=models.PROTECT, related_name="payments"
+    )
+    person = models.ForeignKey(Person, verbose_name="人员", on_delete=models.PROTECT, related_name="payments")
+    amount = models.DecimalField("金额", **MONEY)
+    account_no = models.CharField("银行账号", max_length=32)
+    status = models.CharField(
+        "状态", max_length=10, choices=PaymentStatus.choices, default=PaymentStatus.PENDING
+    )
+    bank_reason = models.CharField("银行说明", max_length=300, blank=True)
+    returned_at = models.DateTimeField("回盘时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "补助发放"
+        verbose_name_plural = "补助发放"
+        ordering = ["batch_id", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["claim"],
+                condition=Q(status__in=LIVE_PAYMENT),
+                name="payment_one_live_per_claim",
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id} {self.claim_id}"

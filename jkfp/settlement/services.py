@@ -42,7 +42,7 @@ from jkfp.core.bulkdb import (
 )
 from jkfp.core.importing import has_control_chars
 from jkfp.core.signals import send_data_changed
-from jkfp.engine.claims import MAX_CLAIM_AMOUNT_FEN
+from jkfp.engine.claims import MAX_CLAIM_AMOUNT_FEN, PAID_PAIR_REASON, paid_over_scope_reason
 from jkfp.regions.models import Institution
 from jkfp.registry.models import Person, Tag
 from jkfp.settlement import fetch, store
@@ -72,10 +72,14 @@ from jkfp.treatment.selectors import referral_flag
 
 POLICY_ROLES = frozenset({Role.COUNTY_ADMIN})
 SETTLE_ROLES = frozenset({Role.HOSPITAL, Role.COUNTY_ADMIN})
+# Stays settled elsewhere (§7, 事后补助): registered by the county, not at a hospital window.
+ELSEWHERE_ROLES = frozenset({Role.COUNTY_ADMIN, Role.FUND})
 REVERSE_ROLES = frozenset({Role.HOSPITAL, Role.COUNTY_ADMIN})
 
 ERR_ROLE_POLICY = "只有县卫健局管理员可以上传结算政策"
 ERR_ROLE_SETTLE = "只有定点医疗机构结算窗口和县卫健局管理员可以办理结算"
+ERR_ROLE_ELSEWHERE = "只有县卫健局管理员和医保局·民政可以登记统筹地已结算的住院"
+ERR_PAID_PAIR = PAID_PAIR_REASON[0]
 ERR_ROLE_REVERSE = "只有定点医疗机构结算窗口和县卫健局管理员可以冲销结算"
 ERR_OTHER_INSTITUTION = "只能办理本机构的结算业务"
 ERR_NO_INSTITUTION = "您的账号未绑定医疗机构，不能办理结算"
@@ -294,6 +298,8 @@ class ClaimInput:
     referred: bool | None
     admission: Admission | None
     request_hash: str
+    basic_paid_amount: Decimal | None = None  # §7: settled elsewhere
+    critical_paid_amount: Decimal | None = None
 
 
 def claim_validate(
@@ -308,8 +314,13 @@ def claim_validate(
     referred: bool | None = None,
     admission: Admission | None = None,
     today: date | None = None,
+    basic_paid_amount: Decimal | str | None = None,
+    critical_paid_amount: Decimal | str | None = None,
 ) -> ClaimInput:
-    """校验结算申请 Check a claim's inputs; ``ValidationError({field: message})`` listing every problem."""
+    """校验结算申请 Check a claim's inputs; ``ValidationError({field: message})`` listing every problem.
+
+    A stay settled elsewhere (§7) gives both ``basic_paid_amount`` and ``critical_paid_amount``
+    (the engine's rules: both or neither, their sum within the in-scope cost)."""
     today = today or timezone.localdate()
     errors: dict[str, str] = {}
     claim_id = (claim_id or "").strip()
@@ -330,6 +341,33 @@ def claim_validate(
         and engine.out_of_scope_above_total(engine.decimal_to_fen(total), engine.decimal_to_fen(out))
     ):
         errors["out_of_scope_amount"] = ERR_OUT_OF_SCOPE_GT_TOTAL
+    paid: dict[str, Decimal | None] = {"basic_paid_amount": None, "critical_paid_amount": None}
+    for field, value in (
+        ("basic_paid_amount", basic_paid_amount),
+        ("critical_paid_amount", critical_paid_amount),
+    ):
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        try:
+            paid[field] = _amount(value, field)
+        except ValidationError as exc:
+            errors.update({k: v[0] for k, v in exc.message_dict.items()})
+    given = [f for f, v in (("basic_paid_amount", basic_paid_amount), ("critical_paid_amount", critical_paid_amount))
+             if v is not None and not (isinstance(v, str) and not v.strip())]  # fmt: skip
+    if len(given) == 1:
+        missing = "critical_paid_amount" if given[0] == "basic_paid_amount" else "basic_paid_amount"
+        errors[missing] = ERR_PAID_PAIR
+    basic_paid, critical_paid = paid["basic_paid_amount"], paid["critical_paid_amount"]
+    if (
+        total is not None
+        and out is not None
+        and basic_paid is not None
+        and critical_paid is not None
+        and "out_of_scope_amount" not in errors
+        and basic_paid + critical_paid > total - out
+    ):
+        field = "basic_paid_amount" if basic_paid > total - out else "critical_paid_amount"
+        errors[field] = paid_over_scope_reason(engine.decimal_to_fen(total - out))[0]
     if admitted_on > today:
         errors["admitted_on"] = ERR_ADMIT_FUTURE
     elif admitted_on < person.birth_date:
@@ -355,9 +393,22 @@ def claim_validate(
         total_amount=total,
         out_of_scope_amount=out,
         referred=referred,
+        basic_paid_amount=basic_paid,
+        critical_paid_amount=critical_paid,
     )
     return ClaimInput(
-        claim_id, person, institution, admitted_on, discharged_on, total, out, referred, admission, digest
+        claim_id,
+        person,
+        institution,
+        admitted_on,
+        discharged_on,
+        total,
+        out,
+        referred,
+        admission,
+        digest,
+        basic_paid,
+        critical_paid,
     )
 
 
@@ -440,6 +491,8 @@ def _claim_insert(
         total_amount=data.total_amount,
         out_of_scope_amount=data.out_of_scope_amount,
         referred=flag,
+        basic_paid_amount=data.basic_paid_amount,
+        critical_paid_amount=data.critical_paid_amount,
         request_hash=data.request_hash,
         source=source,
         status=status,
@@ -493,6 +546,8 @@ def claim_submit(
     source: str = ClaimSource.API,
     user: Any = None,
     on_created: Callable[[Settlement], object] | None = None,
+    basic_paid_amount: Decimal | str | None = None,
+    critical_paid_amount: Decimal | str | None = None,
 ) -> tuple[Settlement, bool]:
     """出院结算（幂等） Create and settle a claim in one transaction; returns (current settlement, created).
 
@@ -501,9 +556,15 @@ def claim_submit(
     inputs, or after the claim was reversed, raises ``ClaimConflict``. Concurrent identical
     submissions settle once. ``on_created(settlement)`` runs inside the transaction when the claim
     is new (the API writes its audit row there: it commits with the settlement, in one commit).
+
+    With ``basic_paid_amount``/``critical_paid_amount`` it is a stay already settled elsewhere
+    (§7): registered by the county administrator or the fund office, not a hospital window.
     """
-    role_require(user, SETTLE_ROLES, ERR_ROLE_SETTLE, system=True)
-    _require_institution(user, institution.code)
+    if basic_paid_amount is not None or critical_paid_amount is not None:
+        role_require(user, ELSEWHERE_ROLES, ERR_ROLE_ELSEWHERE, system=True)
+    else:
+        role_require(user, SETTLE_ROLES, ERR_ROLE_SETTLE, system=True)
+        _require_institution(user, institution.code)
     data = claim_validate(
         claim_id=claim_id,
         person=person,
@@ -514,6 +575,8 @@ def claim_submit(
         out_of_scope_amount=out_of_scope_amount,
         referred=referred,
         admission=admission,
+        basic_paid_amount=basic_paid_amount,
+        critical_paid_amount=critical_paid_amount,
     )
     # The common case is a new claim: insert it first and look the stored one up only when the id
     # exists (a duplicate rolls this transaction back; concurrent identical posts settle once).
@@ -634,8 +697,11 @@ def claim_settle(*, claim: Claim, user: Any = None) -> Settlement:
 
     ``claim_submit`` does the same (``_settle_locked``) for the claim it has just inserted.
     """
-    role_require(user, SETTLE_ROLES, ERR_ROLE_SETTLE, system=True)
-    _require_institution(user, claim.institution_id)
+    if claim.basic_paid_amount is not None:  # a stay settled elsewhere: the county's (§7)
+        role_require(user, ELSEWHERE_ROLES, ERR_ROLE_ELSEWHERE, system=True)
+    else:
+        role_require(user, SETTLE_ROLES, ERR_ROLE_SETTLE, system=True)
+        _require_institution(user, claim.institution_id)
     # savepoint=False: inside claim_submit's transaction no savepoint pair is needed (any error
     # rolls the whole submission back); called alone it is a transaction of its own.
     with transaction.atomic(savepoint=False):

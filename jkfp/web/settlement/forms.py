@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 
 from jkfp.settlement.compute import CATEGORY_LABELS
-from jkfp.settlement.models import ClaimStatus
+from jkfp.settlement.models import BankAccountKind, ClaimStatus
 from jkfp.web.forms import choice_field
 
 SELECT = {"class": "form-select"}
@@ -130,3 +130,74 @@ class ResettleForm(forms.Form):
     def __init__(self, *args: Any, policies: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         choice_field(self, "policy").choices = policies
+
+
+# --- 事后补助 ---------------------------------------------------------------------------------------
+
+REFERRED_CHOICES = [("", "按系统中的转诊记录"), ("1", "已转诊备案"), ("0", "未转诊备案")]
+
+
+class ElsewhereForm(forms.Form):
+    """统筹地已结算住院登记 A stay settled by the insurance elsewhere, from its slip (settlement.md §7)."""
+
+    id_number = forms.CharField(
+        label="身份证号", max_length=18, widget=forms.TextInput(attrs={**TEXT, "autocomplete": "off"})
+    )
+    institution = forms.ChoiceField(label="就诊医院", widget=forms.Select(attrs=SELECT))
+    claim_id = forms.CharField(label="结算号（结算单号）", max_length=64, widget=forms.TextInput(attrs=TEXT))
+    admitted_on = forms.DateField(label="入院日期", widget=forms.DateInput(attrs=DATE))
+    discharged_on = forms.DateField(label="出院日期", widget=forms.DateInput(attrs=DATE))
+    total_amount = money_field("医疗总费用（元）")
+    out_of_scope_amount = money_field("其中目录外费用（元）")
+    basic_paid_amount = money_field("基本医保已付（元）")
+    critical_paid_amount = money_field("大病保险已付（元）")
+    referred = forms.ChoiceField(
+        label="转诊备案", required=False, choices=REFERRED_CHOICES, widget=forms.Select(attrs=SELECT)
+    )
+    attachment = forms.FileField(
+        label="结算单照片或PDF",
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"class": "form-control", "accept": ".jpg,.jpeg,.png,.pdf"}),
+    )
+
+    def __init__(self, *args: Any, institutions: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choice_field(self, "institution").choices = [("", "请选择"), *institutions]
+
+
+class BankAccountForm(forms.Form):
+    """银行账号 The subsidy account (社保卡/一卡通) of a person."""
+
+    kind = forms.ChoiceField(label="账户类型", widget=forms.Select(attrs=SELECT))
+    account_no = forms.CharField(
+        label="银行账号",
+        max_length=40,
+        widget=forms.TextInput(attrs={**TEXT, "inputmode": "numeric", "autocomplete": "off"}),
+    )
+    bank_name = forms.CharField(
+        label="开户银行", max_length=100, required=False, widget=forms.TextInput(attrs=TEXT)
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choice_field(self, "kind").choices = BankAccountKind.choices
+
+
+class BatchForm(forms.Form):
+    """制作发放批次 The subsidies (claim ids) to pay and a note."""
+
+    claims = forms.MultipleChoiceField(label="补助", widget=forms.CheckboxSelectMultiple)
+    note = forms.CharField(label="说明", max_length=300, required=False, widget=forms.TextInput(attrs=TEXT))
+
+    def __init__(self, *args: Any, claim_ids: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choice_field(self, "claims").choices = [(c, c) for c in claim_ids]
+
+
+class ReturnFileForm(forms.Form):
+    """银行回盘文件 The bank's return file (.xlsx / .csv)."""
+
+    file = forms.FileField(
+        label="银行回盘文件（.xlsx 或 .csv）",
+        widget=forms.ClearableFileInput(attrs={"class": "form-control", "accept": ".xlsx,.csv"}),
+    )

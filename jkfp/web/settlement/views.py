@@ -31,7 +31,7 @@ from jkfp.accounts.services import audit_record
 from jkfp.core.idnumber import IdNumberError, mask, validate_id_number
 from jkfp.core.replica import replica_reads
 from jkfp.registry import selectors as registry_selectors
-from jkfp.settlement import bulk, clearing, selectors, services
+from jkfp.settlement import bulk, clearing, selectors, services, subsidies
 from jkfp.settlement.compute import CATEGORY_LABELS
 from jkfp.settlement.models import AdmissionStatus, Claim, ClaimSource, ClaimStatus, Settlement
 from jkfp.treatment import selectors as treatment_selectors
@@ -240,6 +240,18 @@ def _slip_context(request: AuthedRequest, claim_id: str) -> dict[str, Any]:
         "trace_lines": selectors.settlement_trace(settlement=row).splitlines(),
         "reversed": claim.status == ClaimStatus.REVERSED,
         "printed_at": timezone.localtime(),
+        # §7 事后补助: what the insurance paid, what the county pays, what is left; the slip's scan
+        "elsewhere": _elsewhere(claim, row) if claim.settled_elsewhere else None,
+    }
+
+
+def _elsewhere(claim: Claim, row: Settlement) -> dict[str, Any]:
+    assert claim.basic_paid_amount is not None and claim.critical_paid_amount is not None
+    return {
+        "insurance_paid": claim.basic_paid_amount + claim.critical_paid_amount,
+        "subsidy": subsidies.subsidy_amount(row),
+        "attachments": list(claim.attachments.all()),
+        "payments": list(claim.payments.select_related("batch").order_by("id")),
     }
 
 
