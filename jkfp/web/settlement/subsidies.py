@@ -27,6 +27,7 @@ from jkfp.accounts.models import AuditAction
 from jkfp.accounts.services import audit_record
 from jkfp.core.attachments import ATTACHMENT_MAX_BYTES, attachment_path
 from jkfp.core.idnumber import IdNumberError, mask, validate_id_number
+from jkfp.core.replica import replica_reads
 from jkfp.registry import selectors as registry_selectors
 from jkfp.settlement import subsidies
 from jkfp.settlement.models import BankAccount, BatchStatus
@@ -359,6 +360,7 @@ def _batch_return(request: UploadRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
+@replica_reads
 def ledger_export(request: AuthedRequest) -> HttpResponseBase:
     """事后补助台账 Per person and per batch (.xlsx, ID numbers masked); audited."""
     handle, name = tempfile.mkstemp(suffix=".xlsx", prefix="subsidy-ledger-", dir=settings.VAR_DIR)
