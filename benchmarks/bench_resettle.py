@@ -98,11 +98,11 @@ def _generate(n_claims: int, n_persons: int, seed: int = 1) -> None:
                 Claim._meta.db_table,
                 ("claim_id", "person_id", "institution_id", "level", "in_county", "admitted_on", "discharged_on",
                  "total_amount", "out_of_scope_amount", "referred", "request_hash", "source", "status", "created_at",
-                 "reversal_reason"),
+                 "reversal_reason", "kind", "disease"),
                 (
                     (cid, pk, inst.code, inst.level, "t" if inst.in_county else "f", day.isoformat(), day.isoformat(),
                      f"{t // 100}.{t % 100:02d}", f"{o // 100}.{o % 100:02d}", "t" if ref else "f", "", "import",
-                     "pending", now.isoformat(), "")
+                     "pending", now.isoformat(), "", "inpatient", "")
                     for cid, pk, inst, day, t, o, ref in rows
                 ),
             )  # fmt: skip
