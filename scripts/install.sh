@@ -27,13 +27,14 @@ echo "安装 jkfp $VERSION 到 $PREFIX / installing jkfp $VERSION into $PREFIX"
 if [ ! -x "$PREFIX/venv/bin/python" ]; then
   "$PYTHON" -m venv "$PREFIX/venv"
 fi
-# The venv's python is a link to $PYTHON: the service user must be able to run it (a Python under
-# /root, e.g. pyenv's, cannot be run by the jkfp user).
-if [ "$(id -u)" = 0 ] && id jkfp >/dev/null 2>&1 && command -v runuser >/dev/null \
-    && ! runuser -u jkfp -- "$PREFIX/venv/bin/python" -c '' 2>/dev/null; then
-  echo "用户 jkfp 无法运行 $("$PYTHON" -c 'import os, sys; print(os.path.realpath(sys.executable))')：" \
+# The venv's python is a link to $PYTHON: the service user (JKFP_USER, default jkfp, as in
+# docs/deploy.md) must be able to run it (a Python under /root, e.g. pyenv's, cannot be run by it).
+JKFP_USER=${JKFP_USER:-jkfp}
+if [ "$(id -u)" = 0 ] && id "$JKFP_USER" >/dev/null 2>&1 && command -v runuser >/dev/null \
+    && ! runuser -u "$JKFP_USER" -- "$PREFIX/venv/bin/python" -c '' 2>/dev/null; then
+  echo "用户 $JKFP_USER 无法运行 $("$PYTHON" -c 'import os, sys; print(os.path.realpath(sys.executable))')：" \
     "请删除 $PREFIX/venv 后用系统的 Python 重装，如 PYTHON=/usr/bin/python3 $0 $1" \
-    "/ the jkfp user cannot run this Python: remove $PREFIX/venv and use the system's, e.g. PYTHON=/usr/bin/python3" >&2
+    "/ the $JKFP_USER user cannot run this Python: remove $PREFIX/venv and use the system's, e.g. PYTHON=/usr/bin/python3" >&2
   exit 1
 fi
 PIP_CONFIG_FILE=/dev/null "$PREFIX/venv/bin/python" -m pip install --quiet --no-index --no-cache-dir \

@@ -128,3 +128,12 @@ def test_a_zip_bomb_on_the_command_line_fails_with_the_limit_named(tmp_path: Pat
         assert "workbook too large when unpacked" in done.stderr and "limit 1,024 MB" in done.stderr
     after = _jkfp(tmp_path, "reconcile", "--json")
     assert json.loads(after.stdout)["persons"] == 0
+
+
+def test_every_command_module_is_a_listed_command() -> None:
+    """A management command the ``jkfp`` entry point does not list answers "unknown command"."""
+    from jkfp.cli import COMMANDS
+
+    commands = Path(__file__).resolve().parents[1] / "jkfp" / "cli" / "management" / "commands"
+    modules = {p.stem.replace("_", "-") for p in commands.glob("*.py") if p.stem != "__init__"}
+    assert modules - set(COMMANDS) == set()

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from jkfp.core import tabular_map
 from jkfp.core.clock import local_now
 from jkfp.core.tabular import safe_cell
 
@@ -183,10 +184,17 @@ def write_error_report(problems: Iterable[RowProblem], *, directory: Path, stem:
         sheet.set_column(1, 1, 16)
         sheet.set_column(2, 2, 28)
         sheet.set_column(3, 3, 60)
+        # A value the import's mapping or synonyms changed is shown as written → as mapped.
+        context = tabular_map.current()
+        field_of = {header: name for name, header in context.headers.items()}
         for line, problem in enumerate(sorted(problems, key=lambda p: p.row), start=1):
+            value = problem.value
+            origin = context.mapped_from.get(field_of.get(problem.column, ""), {}).get(value)
+            if origin is not None and origin != value:
+                value = f"{origin} → {value}"
             sheet.write_number(line, 0, problem.row)
             sheet.write_string(line, 1, safe_cell(problem.column))
-            sheet.write_string(line, 2, safe_cell(visible(problem.value)))
+            sheet.write_string(line, 2, safe_cell(visible(value)))
             sheet.write_string(line, 3, safe_cell(problem.reason))
     finally:
         workbook.close()

@@ -156,7 +156,9 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
         ) from exc
 
 
-def _csv_rows(path: Path, limits: TableLimits) -> tuple[Iterator[Sequence[Any]], str, _Split | None]:
+def _csv_rows(
+    path: Path, limits: TableLimits, keep: list[tuple[str, bytes]] | None = None
+) -> tuple[Iterator[Sequence[Any]], str, _Split | None]:
     """(rows by ``csv.reader``, encoding, the plain split or None); the reader only when not plain.
 
     The reader's ``StringIO`` would copy the whole text, for nothing when the split applies. Without
@@ -171,6 +173,8 @@ def _csv_rows(path: Path, limits: TableLimits) -> tuple[Iterator[Sequence[Any]],
     TableError.check(columns_problem(first_line.count(delimiter) + 1, limits))
     csv.field_size_limit(limits.max_cell_chars)
     split = _split_plain(text, delimiter, raw)
+    if keep is not None:  # the caller may look below title rows in the same text
+        keep.append((text, raw))
     if split is not None:
         return iter(()), encoding, split
     return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), encoding, None
@@ -347,7 +351,8 @@ def _finish_timed(
         )
     for name, mapped in maps.items():
         if name in table.columns and mapped:
-            table.columns[name] = tabular_map.map_values(table.columns[name], mapped)
+            origins = context.mapped_from.setdefault(name, {})
+            table.columns[name] = tabular_map.map_values(table.columns[name], mapped, origins)
     context.headers = dict(table.headers)
     if context.interactive:
         names = list(table.columns)
@@ -392,15 +397,30 @@ def _read_table(
         rows = _sheet_rows(path, limits)
         encoding = "xlsx"
     elif suffix in CSV_SUFFIXES:
-        rows, encoding, split = _csv_rows(path, limits)
+        kept: list[tuple[str, bytes]] = []
+        rows, encoding, split = _csv_rows(path, limits, kept)
         if split is not None:
             started = perf_counter()
             plain_header = _names_required(split.header, columns, required)
             tabular_map.current().seconds += perf_counter() - started
             if plain_header:
+                kept.clear()  # the text and bytes live on only in the split's cells
                 tabular_map.current().header_row = 1
                 return _build_split(split, columns, required, encoding, limits)
-            rows = _csv_reader(path)  # title rows above the header: the general path finds it
+        had_split, split = split is not None, None  # cells split from a title row on: of no use
+        # Title rows above the header: a plain file below them still takes the plain split.
+        text, raw = kept.pop()
+        below = _split_below_titles(text, raw, encoding, columns, required)
+        del text, raw
+        if below is not None:
+            split, header_row, titles = below
+            context = tabular_map.current()
+            context.header_row = header_row
+            for number in titles:
+                context.warn(f"第{number}行在表头之上，已忽略 / row {number} above the header ignored")
+            return _build_split(split, columns, required, encoding, limits, header_row=header_row)
+        if had_split:
+            rows = _csv_reader(path)  # the general path finds the header (or says what is missing)
     else:
         raise TableError(
             f"不支持的文件类型“{suffix}”，请上传 .csv 或 .xlsx",
@@ -527,6 +547,43 @@ def peek_rows(path: str | Path, count: int) -> list[tuple[int, list[str]]]:
     return out
 
 
+def _split_below_titles(
+    text: str, raw: bytes, encoding: str, columns: dict[str, tuple[str, ...]], required: set[str]
+) -> tuple[_Split, int, list[int]] | None:
+    """(plain split of the lines from the header on, header row number, the non-empty rows above it)
+    when the header is a later one of the first ``HEADER_SEARCH_ROWS`` non-empty lines and the lines
+    from it on are plain; None otherwise (the general path decides)."""
+    started = perf_counter()
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    codec = "utf-8" if encoding == "utf-8" else "gb18030"
+    delimiter = _sniff_delimiter(text)
+    char_at = byte_at = seen = 0
+    titles: list[int] = []
+    for number in range(1, 4 * tabular_map.HEADER_SEARCH_ROWS + 1):
+        end = text.find("\n", char_at)
+        if end < 0:
+            return None
+        line = text[char_at:end]
+        cells = line.split(delimiter)
+        if any(c.strip() for c in cells):
+            seen += 1
+            if _names_required(cells, columns, required):
+                if number == 1:
+                    return None
+                below_text, below_raw = text[char_at:], raw[byte_at:]
+                # Detection: the search and the copies; the split itself is what every file costs.
+                tabular_map.current().seconds += perf_counter() - started
+                split = _split_plain(below_text, delimiter, below_raw)
+                return None if split is None else (split, number, titles)
+            if seen >= tabular_map.HEADER_SEARCH_ROWS:
+                return None
+            titles.append(number)
+        char_at += len(line) + 1
+        byte_at += len(line.encode(codec)) + 1
+    return None
+
+
 def _sniff_delimiter(text: str) -> str:
     """The delimiter (``,`` tab ``;``) the first line uses most; a first line holding none (a title
     line above the header) leaves it to the next of the first ``HEADER_SEARCH_ROWS`` lines."""
@@ -539,7 +596,13 @@ def _sniff_delimiter(text: str) -> str:
 
 
 def _build_split(
-    split: _Split, columns: dict[str, tuple[str, ...]], required: set[str], encoding: str, limits: TableLimits
+    split: _Split,
+    columns: dict[str, tuple[str, ...]],
+    required: set[str],
+    encoding: str,
+    limits: TableLimits,
+    *,
+    header_row: int = 1,
 ) -> Table:
     """The table of a plain CSV split by ``_split_plain``: the same cells as ``_build_text``."""
     TableError.check(rows_problem(split.rows, limits))
@@ -553,7 +616,7 @@ def _build_split(
             name: list(map(str.strip, split.cells[first + index : last : width]))
             for name, index in positions.items()
         }
-    numbers = list(range(2, 2 + split.rows))
+    numbers = list(range(header_row + 1, header_row + 1 + split.rows))
     # Byte lengths bound character lengths: only a column whose bound is over the limit is measured.
     long = [n for n, i in positions.items() if not split.bounds or split.bounds[i] > limits.max_cell_chars]
     _cells_check({n: out[n] for n in long}, numbers, written, limits)

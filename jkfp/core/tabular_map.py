@@ -24,8 +24,11 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 HEADER_SEARCH_ROWS = 10
 IGNORE_TARGETS = frozenset({"", "忽略"})  # ``"列" = ""`` or ``"列" = "忽略"``: a column ignored on purpose
@@ -171,6 +174,8 @@ class ReadContext:
     # Seconds spent on header detection, mapping and normalisation (what issue 18 adds to a read;
     # benchmarks/bench_import_mapping.py holds it against the whole import).
     seconds: float = 0.0
+    # canonical → {mapped cell: cell as written}: an error report names both values.
+    mapped_from: dict[str, dict[str, str]] = field(default_factory=dict)
     # The first rows as they will be imported (canonical → text), kept for the web preview.
     preview: list[dict[str, str]] = field(default_factory=list)
     # canonical → header as written, of the last table read (for the web preview)
@@ -322,19 +327,39 @@ def normalise_cell(text: str) -> str:
 
 def normalise_column(column: list[str]) -> tuple[list[str], int]:
     """(normalised column, cells changed); the usual column (ASCII or already NFKC, no doubled
-    spaces) is checked as one joined text, in C."""
+    spaces) is checked as one joined text, in C; otherwise only the cells that may change (not NFKC,
+    or holding doubled white space: found per cell in C, and by position in the joined text) are
+    normalised one by one."""
     joined = "".join(column)
-    if joined.isascii() and not _SPACES.search(joined):
+    spaces = _SPACES.search(joined) is not None
+    if joined.isascii() and not spaces:
         return column, 0
-    if unicodedata.is_normalized("NFKC", joined.translate(_PROTECT)) and not _SPACES.search(joined):
+    nfkc = joined.isascii() or unicodedata.is_normalized("NFKC", joined.translate(_PROTECT))
+    if nfkc and not spaces:
         return column, 0
-    out = list(map(normalise_cell, column))
-    changed = sum(1 for a, b in zip(column, out, strict=True) if a != b)
+    suspects: set[int] = set()
+    if not nfkc:
+        normal = map(partial(unicodedata.is_normalized, "NFKC"), column)
+        suspects.update(i for i, ok in enumerate(normal) if not ok)
+    if spaces:
+        ends = np.cumsum(np.fromiter(map(len, column), dtype=np.int64, count=len(column)))
+        starts = [m.start() for m in _SPACES.finditer(joined)]
+        suspects.update(int(i) for i in np.searchsorted(ends, starts, side="right"))
+    out = list(column)
+    changed = 0
+    for i in suspects:
+        text = normalise_cell(column[i])
+        if text != column[i]:
+            out[i] = text
+            changed += 1
     return out, changed
 
 
-def map_values(column: list[str], values: Mapping[str, str]) -> list[str]:
-    """Cells replaced by their accepted value; a multi-valued cell (a、b) part by part."""
+def map_values(
+    column: list[str], values: Mapping[str, str], mapped_from: dict[str, str] | None = None
+) -> list[str]:
+    """Cells replaced by their accepted value; a multi-valued cell (a、b) part by part.
+    ``mapped_from`` receives mapped cell → cell as written."""
     if not values:
         return column
     distinct = set(column)
@@ -351,6 +376,9 @@ def map_values(column: list[str], values: Mapping[str, str]) -> list[str]:
                 memo[text] = "、".join(dict.fromkeys(mapped))
     if not memo:
         return column
+    if mapped_from is not None:
+        for written, accepted in memo.items():
+            mapped_from.setdefault(accepted, written)
     return [memo.get(text, text) for text in column]
 
 

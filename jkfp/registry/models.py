@@ -317,6 +317,7 @@ class ImportKind(models.TextChoices):
     TRAINING = "training", "培训"
     COVERAGE = "coverage", "卫生院覆盖村（例外）"
     CARDS = "cards", "慢病卡"
+    BANK_ACCOUNTS = "bank_accounts", "银行账号（事后补助）"
 
 
 class ImportStatus(models.TextChoices):

@@ -406,7 +406,7 @@ def _invalid_rows(
             body = f"{number[:6]}20990101{number[14:17]}"
             row[0] = body + check_char(body)
         elif kind == "unknown_tag":
-            row[5] = "五保户"
+            row[5] = "低收入户"  # a word no synonym covers (五保户 is 特困 since issue 18)
         elif kind == "short":
             row[0] = number[:16]
         elif kind == "conflict":
@@ -888,7 +888,7 @@ def write_roster(
         elif kind == "unknown_village":
             village_col[i] = bad_village
         elif kind == "unknown_tag":
-            tag_col[i] = "五保户"
+            tag_col[i] = "低收入户"
         else:
             future = f"{ids[i][:6]}2099{ids[i][10:17]}"
             ids[i] = future + check_char(future)

@@ -13,6 +13,7 @@ the suite runs on (the installation has its own SQLite database).
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import re
@@ -87,7 +88,8 @@ def test_bundle_installs_offline_and_serves(tmp_path: Path) -> None:
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "DATABASE_URL", "JKFP_", "DJANGO_"))
     }
-    env.update(PYTHON=python, PIP_CONFIG_FILE="/dev/null", HOME=str(tmp_path))
+    # This test serves the installation as the user running it, not as a jkfp service user.
+    env.update(PYTHON=python, PIP_CONFIG_FILE="/dev/null", HOME=str(tmp_path), JKFP_USER=getpass.getuser())
     production = (
         f"JKFP_DATA_DIR={data}\nJKFP_STATIC_ROOT={prefix}/static\nJKFP_ALLOWED_HOSTS={HOST}\nJKFP_HTTPS=1\n"
         f"JKFP_LOG_LEVEL=INFO\nJKFP_LOG_FILE={tmp_path}/jkfp.log\n"

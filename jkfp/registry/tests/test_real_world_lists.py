@@ -119,7 +119,7 @@ def test_mapping_file_and_dry_run(diseases: Any, tmp_path: Path, settings: Any) 
     # Nothing written: no person, no source record, no run.
     assert (Person.objects.count(), SourceRecord.objects.count(), ImportRun.objects.count()) == (0, 0, 0)
     report = list(openpyxl.load_workbook(dry["errors_file"]).active.values)
-    assert report[1][:3] == (4, "人员类别", "困难户")  # a value mapped to something invalid: invalid row
+    assert report[1][:3] == (4, "人员类别", "不明户 → 困难户")  # mapped to something invalid: both named
     out = StringIO()
     call_command(*args, stdout=out)
     real = json.loads(out.getvalue())

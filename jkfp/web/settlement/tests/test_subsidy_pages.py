@@ -20,7 +20,9 @@ from jkfp.core.idnumber import mask
 from jkfp.settlement import subsidies
 from jkfp.settlement.models import BatchStatus, Claim, ClaimAttachment, Payment, PaymentBatch, PaymentStatus
 from jkfp.settlement.tests.factories import SettleWorld, amounts
+from jkfp.web.settlement.slip import slip_layout_text
 from jkfp.web.settlement.tests.test_pages import close, html_of
+from jkfp.web.settlement.views import _slip_context
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +53,7 @@ def _form(sw: SettleWorld, **changes: Any) -> dict[str, Any]:
 
 
 def test_register_page_settles_example_8_and_shows_the_subsidy_slip(
-    sw: SettleWorld, login: Callable[[Any], Any], settings: Any, tmp_path: Any
+    sw: SettleWorld, login: Callable[[Any], Any], settings: Any, tmp_path: Any, rf: Any
 ) -> None:
     settings.VAR_DIR = tmp_path
     client = login(sw.users["fund"])
@@ -65,6 +67,18 @@ def test_register_page_settles_example_8_and_shows_the_subsidy_slip(
     assert "医保已付（基本医保 44400.00 + 大病保险 15000.00）" in page
     assert '<td class="amount" data-testid="subsidy">15600.00</td>' in page
     assert mask(sw.persons["poor1"].id_number) in page and sw.persons["poor1"].id_number not in page
+    pdf = client.get(url("slip_pdf", "SZ-8"))
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+    request = rf.get("/")
+    request.user = sw.users["fund"]
+    text = "\n".join(slip_layout_text(_slip_context(request, "SZ-8")))
+    for words in (
+        "住院费用事后补助结算单",
+        "县级补助（医疗救助 10220.00 + 兜底保障 5380.00）",
+        "15600.00",
+        "个人最终负担",
+    ):
+        assert words in text
     attachment = ClaimAttachment.objects.get(claim=claim)
     download = client.get(url("subsidy_attachment", attachment.pk))
     assert b"".join(download.streaming_content) == PDF
