@@ -67,6 +67,8 @@ class Access:
             return False
         if write and self.writers is not None:
             return role in self.writers
+        if self.kind == EXPORT:
+            return True  # an export is a read, even when it is queued by a POST (background exports)
         return not (write and role in READ_ONLY_ROLES and not self.own_account)
 
 
