@@ -25,6 +25,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from jkfp.engine import county_subsidy
 from jkfp.regions.models import Institution, prefix_range
 from jkfp.registry.models import Person, Tag
 from jkfp.settlement.bulk import claims_settle_year
@@ -298,7 +299,7 @@ def demo_subsidies_build(
     persons = list(
         Person.objects.filter(village_id__gte=lo, village_id__lt=hi, tags__code__in=TARGET)
         .distinct()
-        .order_by("-id")[:5]
+        .order_by("-id")[:30]
     )
     rng = random.Random(19)
     first_day = date(year, 1, 1)
@@ -306,7 +307,10 @@ def demo_subsidies_build(
     if len(persons) < 5 or last_day < first_day:
         return result
     claim_ids: list[str] = []
+    paid_persons: list[Person] = []
     for k, person in enumerate(persons, start=1):
+        if len(claim_ids) == 5:
+            break
         discharge = max(first_day, last_day - timedelta(days=rng.randint(5, 60)))
         admit = max(person.birth_date, first_day, discharge - timedelta(days=rng.randint(7, 20)))
         total = _amount(rng, 40000, 150000)
@@ -327,9 +331,14 @@ def demo_subsidies_build(
             critical_paid_amount=_yuan(critical),
             referred=True,
         )
-        claim_ids.append(row.claim.claim_id)
-        bank_account_set(person=person, account_no=f"62170042{rng.randint(10**10, 10**11 - 1)}", user=maker)
         result.stays += 1
+        if county_subsidy(row.aid, row.supplementary) <= 0:
+            continue  # nothing for the county to pay (e.g. a category without aid): no payment
+        claim_ids.append(row.claim.claim_id)
+        paid_persons.append(person)
+        bank_account_set(person=person, account_no=f"62170042{rng.randint(10**10, 10**11 - 1)}", user=maker)
+    if len(claim_ids) < 5:
+        return result
     first = batch_create(user=maker, claim_ids=claim_ids[:3], note=f"{year}年省级医院住院补助（第一批）")
     first = batch_approve(user=checker, batch=first)
     batch_bank_file(user=checker, batch=first, path=out_dir / f"银行发放文件-{first.batch_no}.xlsx")
@@ -351,7 +360,7 @@ def demo_subsidies_build(
     result.paid, result.failed = applied.paid, applied.failed
     paid = sum((p.amount for p in first.payments.filter(status="paid")), Decimal("0.00"))
     result.paid_amount = f"{paid:.2f}"
-    frozen = persons[2]
+    frozen = paid_persons[2]
     bank_account_set(person=frozen, account_no=f"62300042{rng.randint(10**10, 10**11 - 1)}", user=checker)
     second = batch_create(
         user=checker, claim_ids=claim_ids[2:], note=f"{year}年省级医院住院补助（第二批，含重发）"
