@@ -877,7 +877,9 @@ def write_roster(
     invalid_idx = picked[:n_inv_base].tolist()
     conflict_idx = picked[n_inv_base : n_inv_base + n_conf].tolist()
     dup_idx = picked[n_inv_base + n_conf :].tolist()
-    kinds = ("check", "empty_name", "unknown_village", "unknown_tag", "future")
+    # No unknown tag among them: a web upload with an unknown coded value stops at the mapping step
+    # (issue 18), and these files are uploaded through the web too.
+    kinds = ("check", "empty_name", "unknown_village", "short", "future")
     bad_village = f"{county_code}999999"
     for j, i in enumerate(invalid_idx):
         kind = kinds[j % len(kinds)]
@@ -887,8 +889,8 @@ def write_roster(
             names[i] = ""
         elif kind == "unknown_village":
             village_col[i] = bad_village
-        elif kind == "unknown_tag":
-            tag_col[i] = "低收入户"
+        elif kind == "short":
+            ids[i] = ids[i][:16]  # neither 18 digits nor a 15-digit old number
         else:
             future = f"{ids[i][:6]}2099{ids[i][10:17]}"
             ids[i] = future + check_char(future)
