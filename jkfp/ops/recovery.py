@@ -20,6 +20,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django_tasks.base import TaskResultStatus
@@ -56,6 +57,7 @@ def _dead(token: str) -> bool:
     return runner_alive(token) is False
 
 
+@transaction.atomic  # a run and its task are marked together: nobody sees one failed and the other running
 def runs_recover() -> Recovered:
     """中断恢复 Mark failed every running import and task whose process has ended; returns what it marked."""
     now = timezone.now()
