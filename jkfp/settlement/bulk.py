@@ -337,7 +337,9 @@ def year_resettle(
     progress: Callable[[str], None] | None = None,
 ) -> ResettleReport:
     """政策调整重算 Re-settle every settled claim of ``year`` under the highest version of
-    ``policy_name`` (categories as currently settled), with the batch engine; unless ``dry_run``
+    ``policy_name`` (categories as currently settled) — when policies are bound to regions, the claims
+    of the persons whose most specific policy region is the policy's (``fetch.rows_of_scope``) —
+    with the batch engine; unless ``dry_run``
     write new current rows (reason ``policy_resettle``) for the claims whose policy or results
     change, and the ledgers. Returns the report (totals per fund before/after, per township, the
     persons whose own payment rises, largest first — at most ``persons_limit`` of them)."""
@@ -354,6 +356,10 @@ def year_resettle(
             locked = _large_write_lock(year=year, statuses=(ClaimStatus.SETTLED,))
             _lock_ledgers()
         facts = fetch.facts(year=year, statuses=(ClaimStatus.SETTLED,))
+        # A policy of a region re-settles the claims of the persons it governs only (issue 21 item 3).
+        governed = fetch.rows_of_scope(facts.claims, policy.scope)
+        if governed is not None:
+            facts = facts.take(governed)
         yc = facts.claims
         say(f"read {len(yc)} claims {time.perf_counter() - started:.1f}s")
         n = len(yc)
