@@ -8,23 +8,31 @@ from django.db import models
 
 
 class RegionLevel(models.TextChoices):
-    """区划级别 Region level."""
+    """区划级别 Region level: province, city, county, township, village (issue 21)."""
 
+    PROVINCE = "province", "省"
+    CITY = "city", "市"
     COUNTY = "county", "县"
     TOWNSHIP = "township", "乡镇"
     VILLAGE = "village", "村"
 
 
-def scope_prefix(code: str, level: str) -> str:
-    """区划前缀 The code prefix shared by a region and everything below it.
+# Significant digits of a code at each level (GB/T 2260 and the statistical division codes): 省 2, 市 4,
+# 县 6, 乡镇 9, 村 12. Stored form (docs/domain.md §3): province, city and county codes as 6 digits
+# (``420000``, ``421300``, ``421321`` — the county's has always been 6), township and village as 12.
+LEVEL_DIGITS: dict[str, int] = {
+    "province": 2,
+    "city": 4,
+    "county": 6,
+    "township": 9,
+    "village": 12,
+}
 
-    County codes are 6 digits; township codes are 9 significant digits + ``000``; village codes 12.
-    """
-    if level == RegionLevel.COUNTY:
-        return code[:6]
-    if level == RegionLevel.TOWNSHIP:
-        return code[:9]
-    return code
+
+def scope_prefix(code: str, level: str) -> str:
+    """区划前缀 The code prefix shared by a region and everything below it: the level's significant
+    digits (province 2, city 4, county 6, township 9, village 12)."""
+    return code[: LEVEL_DIGITS.get(str(level), len(code))]
 
 
 def prefix_range(prefix: str) -> tuple[str, str]:
@@ -36,7 +44,7 @@ def prefix_range(prefix: str) -> tuple[str, str]:
 
 
 class Region(models.Model):
-    """行政区划 A county, township or village, keyed by its statistical code."""
+    """行政区划 A province, city, county, township or village, keyed by its statistical code."""
 
     code = models.CharField("代码", max_length=12, primary_key=True)
     name = models.CharField("名称", max_length=100)
