@@ -99,7 +99,17 @@ CARE_SERVICE = (A, T, V)
 LOCAL = (A, T)  # county and township: edits of teams, cases, referrals, verification
 CAPACITY = (A, T, V, INS)
 SETTLEMENT_READ = (H, A, F, INS)  # the hospital sees its own institution's claims only (selectors)
-INDICATORS = (A, T, V, F, INS)  # the fund office: aggregates and its own ledgers (jkfp.web.indicators)
+# Above the county (issue 21): the city's and the province's administrators and inspectors read the
+# indicators, drill-downs, ledgers and reports of their region (every read of an inspector audited).
+UPPER = (Role.CITY_ADMIN, Role.PROVINCE_ADMIN, Role.CITY_INSPECTOR, Role.PROVINCE_INSPECTOR)
+INDICATORS = (
+    A,
+    T,
+    V,
+    F,
+    INS,
+    *UPPER,
+)  # the fund office: aggregates and its own ledgers (jkfp.web.indicators)
 MONITORING = (A, T, V, F, INS)  # the fund office: alerts and the persons behind them
 MONITORING_STEPS = (A, T, V)
 SUBSIDY_MAKE = (A, F)  # settlement.subsidies.SUBSIDY_ROLES
@@ -214,12 +224,12 @@ MATRIX: Final[dict[str, Access]] = {
     # --- indicators (指标) ------------------------------------------------------------------------
     "indicators:dashboard": _a("指标 dashboard", PAGE, *INDICATORS),
     "indicators:refresh": _a("重新计算 refresh", ACTION, A),
-    "indicators:drill": _a("指标下钻到人 drill-down to persons", PAGE, A, T, V, INS),
-    "indicators:drill_export": _a("下钻导出 drill-down export", EXPORT, A, T, V, INS),
+    "indicators:drill": _a("指标下钻到人 drill-down to persons", PAGE, A, T, V, INS, *UPPER),
+    "indicators:drill_export": _a("下钻导出 drill-down export", EXPORT, A, T, V, INS, *UPPER),
     "indicators:ledgers": _a("台账 ledgers", PAGE, *INDICATORS),
     "indicators:ledger_export": _a("台账导出（基金：仅结算、预警台账）ledger export", EXPORT, *INDICATORS),
-    "indicators:report": _a("自评报告 self-assessment report", EXPORT, A, T, V, INS),
-    "indicators:rectification_list": _a("问题整改 rectification", PAGE, A, T, V, INS),
+    "indicators:report": _a("自评报告 self-assessment report", EXPORT, A, T, V, INS, *UPPER),
+    "indicators:rectification_list": _a("问题整改 rectification", PAGE, A, T, V, INS, *UPPER),
     "indicators:rectification_update": _a("更新整改 update rectification", ACTION, *LOCAL),
     # --- monitoring (防返贫监测) -------------------------------------------------------------------
     "monitoring:queue": _a("预警队列 alert queue", PAGE, *MONITORING),
