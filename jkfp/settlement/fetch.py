@@ -35,7 +35,7 @@ from django.utils import timezone
 from jkfp import engine
 from jkfp.core import bulkdb
 from jkfp.engine.claims import EPOCH_ORDINAL
-from jkfp.regions.models import Region, most_specific
+from jkfp.regions.models import Region, most_specific, prefix_range
 from jkfp.registry.models import Person, Tag
 from jkfp.settlement.compute import (
     DEFAULT_CATEGORY,
@@ -404,7 +404,19 @@ def _day_number(value: Any, cache: dict[Any, int]) -> int:
     return day
 
 
-def _year_claims_cursor(*, year: int, statuses: Sequence[str]) -> YearClaims:
+def person_in(prefix: str | None) -> tuple[str, list[Any]]:
+    """The condition keeping claims of persons whose village lies under ``prefix`` (a region's scope
+    prefix; None: every claim), with its parameters: a person's claims of a year stay together."""
+    if prefix is None:
+        return "", []
+    persons = _q(Person._meta.db_table)
+    return (
+        f" AND c.person_id IN (SELECT id FROM {persons} WHERE village_id >= %s AND village_id < %s)",  # noqa: S608
+        list(prefix_range(prefix)),
+    )
+
+
+def _year_claims_cursor(*, year: int, statuses: Sequence[str], prefix: str | None = None) -> YearClaims:
     """A year's claims through a cursor (any database), in database order."""
     c, s = Claim._meta.db_table, Settlement._meta.db_table
     fen = [f"CAST(ROUND(s.{_q(f)} * 100) AS BIGINT)" for f in AMOUNT_FIELDS]
@@ -418,7 +430,9 @@ def _year_claims_cursor(*, year: int, statuses: Sequence[str]) -> YearClaims:
         f"FROM {_q(c)} c LEFT JOIN {_q(s)} s ON s.claim_id = c.id AND s.is_current "
         f"WHERE c.discharged_on >= %s AND c.discharged_on <= %s AND c.status IN ({marks})"
     )
-    params: list[Any] = [date(year, 1, 1), date(year, 12, 31), *statuses]
+    in_region, region_params = person_in(prefix)
+    sql += in_region
+    params: list[Any] = [date(year, 1, 1), date(year, 12, 31), *statuses, *region_params]
     parts: list[YearClaims] = []
     cache: dict[Any, int] = {}
     with connection.cursor() as cursor:
@@ -460,7 +474,7 @@ def _disease_names() -> list[str]:
     return sorted(names)
 
 
-def _year_claims_copy(*, year: int, statuses: Sequence[str]) -> YearClaims:
+def _year_claims_copy(*, year: int, statuses: Sequence[str], prefix: str | None = None) -> YearClaims:
     """A year's claims on PostgreSQL: one binary ``COPY`` whose rows are chunks of the year as integer
     arrays (day numbers, flags, fen; about 16 rows for 1M claims, so no per-claim message or Python
     object) plus the chunk's claim ids as one text with their byte lengths; rows in claim pk order."""
@@ -494,8 +508,8 @@ def _year_claims_copy(*, year: int, statuses: Sequence[str]) -> YearClaims:
     sql = (
         f"COPY (SELECT {arrays}, string_agg(c.claim_id, '') FROM {c} c "  # noqa: S608
         f"LEFT JOIN {s} s ON s.claim_id = c.id AND s.is_current "
-        "WHERE c.discharged_on >= %s AND c.discharged_on <= %s AND c.status = ANY(%s) "
-        "GROUP BY c.id / 65536) TO STDOUT (FORMAT BINARY)"
+        "WHERE c.discharged_on >= %s AND c.discharged_on <= %s AND c.status = ANY(%s)"
+        f"{person_in(prefix)[0]} GROUP BY c.id / 65536) TO STDOUT (FORMAT BINARY)"
     )
     diseases = _disease_names()
     params = [
@@ -506,6 +520,7 @@ def _year_claims_copy(*, year: int, statuses: Sequence[str]) -> YearClaims:
         date(year, 1, 1),
         date(year, 12, 31),
         list(statuses),
+        *person_in(prefix)[1],
     ]
     with connection.cursor() as cursor:
         # The planner cannot estimate the chunk count and would sort the whole join for a group
@@ -831,7 +846,9 @@ def facts(
     claim: Claim, *, fetched: Sequence[Sequence[Any]] | None = None, reversal: bool = False
 ) -> ClaimFacts: ...
 @overload
-def facts(*, year: int, statuses: Sequence[str], copy: bool | None = None) -> YearFacts: ...
+def facts(
+    *, year: int, statuses: Sequence[str], copy: bool | None = None, prefix: str | None = None
+) -> YearFacts: ...
 def facts(
     claim: Claim | None = None,
     *,
@@ -840,6 +857,7 @@ def facts(
     year: int | None = None,
     statuses: Sequence[str] = (),
     copy: bool | None = None,
+    prefix: str | None = None,
 ) -> ClaimFacts | YearFacts:
     """取数 The facts a settlement is computed from, with the same rules for one claim and a year
     (``compute.policy_in_force_of``, ``compute.category_for``, applied here in Python).
@@ -851,11 +869,12 @@ def facts(
       the year, to settle again in order without this one.
     - ``facts(year=…, statuses=…)``: every claim discharged in ``year`` with one of ``statuses``, with
       its current settlement as integer columns (PostgreSQL: one binary ``COPY`` read by numpy;
-      elsewhere, or with ``copy=False``, a cursor) and what each is settled with (``YearFacts``).
+      elsewhere, or with ``copy=False``, a cursor) and what each is settled with (``YearFacts``);
+      ``prefix``: only the claims of persons living under that region prefix (a county's re-settlement).
     """
     if claim is not None:
         return _claim_facts(claim, fetched, reversal)
     assert year is not None
     use_copy = connection.vendor == "postgresql" if copy is None else copy
     read = _year_claims_copy if use_copy else _year_claims_cursor
-    return _year_facts(year, read(year=year, statuses=statuses))
+    return _year_facts(year, read(year=year, statuses=statuses, prefix=prefix))
