@@ -142,7 +142,9 @@ def _in_order(chain: list[Settlement], new: Item | None) -> list[Item]:
     items = [Item(r.claim, r.policy, r.category, r) for r in chain]
     if new is not None:
         items.append(new)
-    items.sort(key=lambda item: (item.claim.discharged_on, item.claim.claim_id))
+    # Claim ids are unique per institution: a person's two claims with the same id on the same day
+    # (two institutions) keep the order they were registered in (the bulk path's too: by key).
+    items.sort(key=lambda item: (item.claim.discharged_on, item.claim.claim_id, item.claim.pk))
     return items
 
 

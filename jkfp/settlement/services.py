@@ -6,7 +6,7 @@ Every write of the settlement app goes through these functions. Errors:
   ``discharged_on``, ``source_text``, …) to a Chinese message; the messages are the ``ERR_*``
   constants (format placeholders in braces).
 - ``ClaimConflict`` (a ``ValidationError`` subclass, code ``conflict``) — the same ``claim_id`` was
-  submitted with different inputs, or re-submitted after its reversal (the API answers 409).
+  submitted by the same institution (claim ids are each institution's own) with different inputs, or re-submitted after its reversal (the API answers 409).
 - ``PermissionDenied`` — the user's role or institution may not do this.
 
 Concurrency (issue 4): settling, reversing and re-ordering a person's claims of one calendar year
@@ -668,8 +668,9 @@ def claim_submit(
         exists = [ERR_CLAIM_EXISTS.format(claim_id=data.claim_id)]
         if not hasattr(exc, "error_dict") or exc.message_dict.get("claim_id") != exists:
             raise
-    existing = Claim.objects.get(claim_id=data.claim_id)
-    if existing.request_hash != data.request_hash or existing.institution_id != institution.code:
+    # Claim ids are the institution's own (unique per institution): another hospital's is not seen.
+    existing = Claim.objects.get(institution_id=institution.code, claim_id=data.claim_id)
+    if existing.request_hash != data.request_hash:
         raise ClaimConflict({"claim_id": ERR_CONFLICT.format(claim_id=data.claim_id)}, code="conflict")
     if existing.status == ClaimStatus.REVERSED:
         raise ClaimConflict(
