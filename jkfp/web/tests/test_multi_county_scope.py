@@ -6,6 +6,7 @@ denial; a province user's export is audited like everyone's."""
 from __future__ import annotations
 
 import io
+from datetime import date
 from typing import Any
 
 import pytest
@@ -170,3 +171,47 @@ def test_upper_users_only_read(client: Client, land: dict[str, Any]) -> None:
     _as(client, land["users"]["county_a"])
     users = client.get(reverse("web:user_list")).content.decode()
     assert land["users"]["city"].username not in users and land["users"]["county_b"].username not in users
+
+
+def test_the_api_keeps_each_hospital_to_its_own_claims_and_derives_in_county(
+    client: Client, land: dict[str, Any]
+) -> None:
+    """Through the API: 随县人民医院 (H001) and 曾都区医院 (H101) settle 钱七 of 曾都区 — out of county at
+    H001, in county at H101 (derived in the API's own person query) — and neither reads the other's
+    claim: a guessed claim URL is a 404, audited as a denial."""
+    from jkfp.accounts.services import institution_token_create
+    from jkfp.registry.models import Tag
+    from jkfp.settlement.models import Claim
+    from jkfp.settlement.services import policy_install_preset
+
+    policy_install_preset(name="suixian-2020")
+    b = land["persons"]["b"]
+    Tag.objects.create(person=b, code="poor", start_on=date(2015, 1, 1), source="测试")
+    tokens = {code: institution_token_create(institution_code=code)[1] for code in ("H001", "H101")}
+
+    def call(code: str, method: str, path: str, data: Any = None) -> Any:
+        headers = {"Authorization": f"Bearer {tokens[code]}"}
+        if method == "POST":
+            return client.post(path, data, content_type="application/json", headers=headers)
+        return client.get(path, headers=headers)
+
+    client.logout()
+    for code, claim_id in (("H001", "API-A"), ("H101", "API-B")):
+        stay = {
+            "claim_id": claim_id,
+            "id_number": b.id_number,
+            "admitted_on": "2020-05-01",
+            "discharged_on": "2020-05-10",
+            "total_amount": "20000.00",
+            "out_of_scope_amount": "1000.00",
+            "referred": False,
+        }
+        answer = call(code, "POST", "/api/v1/settlements", stay)
+        assert answer.status_code == 200, (code, answer.content.decode())
+    assert dict(Claim.objects.values_list("claim_id", "in_county")) == {"API-A": False, "API-B": True}
+    assert call("H001", "GET", "/api/v1/settlements/API-A").status_code == 200
+    guessed = call("H001", "GET", "/api/v1/settlements/API-B")
+    assert guessed.status_code == 404 and b.name not in guessed.content.decode()
+    assert AuditEvent.objects.filter(
+        action=AuditAction.DENIED, object_id="/api/v1/settlements/API-B"
+    ).exists()
