@@ -9,6 +9,7 @@ same id is neither seen nor answered with 409 (issue 17 §6).
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -80,10 +81,11 @@ def _audit(request: HttpRequest, action: str, claim: Claim, detail: str) -> None
     )
 
 
-def _person(id_number: str) -> Person:
+def _person(id_number: str, on: date | None = None) -> Person:
     """The registered person with this (validated) ID number, any region: the token is bound to an
-    institution, not to a region (the window may admit anyone insured in the county). 404 otherwise."""
-    person = fetch.person_by_id_number(id_number)
+    institution, not to a region (the window may admit anyone insured in the county). 404 otherwise.
+    ``on``: the discharge date, to read the person's village on that day in the same query."""
+    person = fetch.person_by_id_number(id_number, on)
     if person is None:
         raise Http404(ERR_UNKNOWN_PERSON)
     return person
@@ -114,7 +116,7 @@ def settlement_create(request: HttpRequest, payload: SettlementIn) -> Any:
     try:
         row, _created = services.claim_submit(
             claim_id=payload.claim_id,
-            person=_person(payload.id_number),
+            person=_person(payload.id_number, payload.discharged_on),
             institution=institution,
             admitted_on=payload.admitted_on,
             discharged_on=payload.discharged_on,

@@ -77,6 +77,8 @@ def level_of_code(code: str) -> str | None:
             return RegionLevel.PROVINCE if code[:2] != "00" else None
         return RegionLevel.CITY if code[4:] == "00" else RegionLevel.COUNTY
     if len(code) == 12:
+        if code[6:] == "000000":  # a province, city or county code padded to 12 (``421300000000``)
+            return level_of_code(code[:6])
         return RegionLevel.TOWNSHIP if code[9:] == "000" else RegionLevel.VILLAGE
     return None
 

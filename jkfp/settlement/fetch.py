@@ -37,6 +37,7 @@ from jkfp.core import bulkdb
 from jkfp.engine.claims import EPOCH_ORDINAL
 from jkfp.regions.models import Region, most_specific, prefix_range
 from jkfp.registry.models import Person, Tag
+from jkfp.registry.selectors import village_change_sql, village_on_bound
 from jkfp.settlement.compute import (
     DEFAULT_CATEGORY,
     TAG_CATEGORIES,
@@ -65,6 +66,8 @@ AMOUNT_FIELDS = (
 )  # counted_total, hospital_absorbed, basic, critical, aid, supplementary, personal
 PERSON_FIELDS = ["id", "id_number", "birth_date", "village_id"]
 PERSON_SQL = f"SELECT id, id_number, birth_date, village_id FROM {Person._meta.db_table} WHERE id_number = %s"  # noqa: S608 (table name from the model)
+# {change}: registry.selectors.village_change_sql, filled in per call.
+PERSON_ON_SQL = f"SELECT p.id, p.id_number, p.birth_date, p.village_id, {{change}} FROM {Person._meta.db_table} p WHERE p.id_number = %s"  # noqa: S608 (names from the code)
 
 
 # --------------------------------------------------------------------------- one discharge
@@ -148,17 +151,28 @@ def _in_order(chain: list[Settlement], new: Item | None) -> list[Item]:
     return items
 
 
-def person_by_id_number(id_number: str) -> Person | None:
+def person_by_id_number(id_number: str, on: date | None = None) -> Person | None:
     """The registered person with this (validated) ID number, any region, with the columns a
     settlement needs (ID number, birth date for the admission check, village for the audit row);
-    the other fields load on access (deferred). One hand-written query."""
+    the other fields load on access (deferred). One hand-written query. With ``on`` (the discharge
+    date) it also reads the person's village on that day into ``village_on`` (in the same query: the
+    county of an in-county claim, ``settlement.incounty``)."""
+    sql = PERSON_SQL
+    params: list[Any] = [id_number]
+    if on is not None:
+        change, change_params = village_change_sql("p.id")
+        sql = PERSON_ON_SQL.format(change=change)
+        params = [*change_params, village_on_bound(on), id_number]
     with connection.cursor() as cursor:
-        cursor.execute(PERSON_SQL, [id_number])
+        cursor.execute(sql, params)
         found = cursor.fetchone()
     if found is None:
         return None
-    pk, number, born, village = found
-    return Person.from_db(DEFAULT_DB_ALIAS, PERSON_FIELDS, (pk, number, _as_date(born), village))
+    pk, number, born, village = found[:4]
+    person = Person.from_db(DEFAULT_DB_ALIAS, PERSON_FIELDS, (pk, number, _as_date(born), village))
+    if on is not None:
+        setattr(person, "village_on", found[4] or village)  # noqa: B010 (an attribute Person does not declare)
+    return person
 
 
 def _year_chain(ledger: YearLedger, *, exclude: int) -> list[Settlement]:

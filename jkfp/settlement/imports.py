@@ -79,6 +79,7 @@ from jkfp.registry.selectors import persons_by_id_number
 from jkfp.settlement.cards import ERR_DISEASE_UNKNOWN, ERR_NO_CARD, card_checker, outpatient_disease_lookup
 from jkfp.settlement.compute import ERR_CLAIM_ID as ERR_CLAIM_ID  # the import's message too
 from jkfp.settlement.compute import claim_id_valid, request_hash
+from jkfp.settlement.incounty import claims_in_county
 from jkfp.settlement.models import Claim, ClaimKind, ClaimSource
 from jkfp.treatment.imports import parse_date
 from jkfp.treatment.selectors import major_case_query, referral_flag
@@ -370,9 +371,10 @@ def _load(records: list[_Row], hashes: dict[tuple[str, str], str], *, user: Any)
     institutions = {i.code: i for i in Institution.objects.all()}
     created_by = user if getattr(user, "is_authenticated", False) else None
     objs = []
-    for r in records:
+    flags = claims_in_county([(institutions[r.institution], r.person_id, r.discharged_on) for r in records])
+    for r, in_county in zip(records, flags, strict=True):
         inst = institutions[r.institution]
-        if inst.in_county:
+        if in_county:
             referred = False
         elif r.referred is None:
             referred = referral_flag(
@@ -386,7 +388,7 @@ def _load(records: list[_Row], hashes: dict[tuple[str, str], str], *, user: Any)
                 person_id=r.person_id,
                 institution_id=inst.code,
                 level=int(inst.level),
-                in_county=inst.in_county,
+                in_county=in_county,
                 admitted_on=r.admitted_on,
                 discharged_on=r.discharged_on,
                 total_amount=fen_to_decimal(r.total_fen),

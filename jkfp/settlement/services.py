@@ -54,6 +54,7 @@ from jkfp.settlement.compute import (
     outpatient_problem,
     request_hash,
 )
+from jkfp.settlement.incounty import claim_in_county
 from jkfp.settlement.models import (
     Admission,
     AdmissionStatus,
@@ -532,7 +533,9 @@ def _claim_insert(
     transaction, which settles the claim or rolls it back. The statements ``then`` run right after
     the ``INSERT``, in the same round trip on PostgreSQL (``execute_statements``): their rows are
     returned (only without ``savepoint``)."""
-    in_county = bool(data.institution.in_county)
+    in_county = claim_in_county(
+        institution=data.institution, person=data.person, discharged_on=data.discharged_on
+    )
     if in_county:
         flag = False
     elif data.referred is None:
