@@ -121,11 +121,10 @@ def most_specific(items: Iterable[T], code: str, scope: Callable[[T], str]) -> l
 
 
 def containing_codes(code: str) -> list[str]:
-    """上级区划代码 The codes a province, city or county containing ``code`` may be stored under (its
-    first 2, 4 or 6 digits, as they are or padded with zeros to 6 or 12): a SQL filter narrowing the
-    rows of a rule table keyed by region before ``most_specific`` picks among them exactly."""
-    forms = {p.ljust(n, "0") for p in (code[:2], code[:4], code[:6]) if p for n in (len(p), 6, 12)}
-    return sorted(forms)
+    """上级区划代码 The stored codes of the province, city and county that would contain ``code``
+    (``420000``, ``421300``, ``421321`` for ``421321001201``): a SQL filter narrowing the rows of a
+    rule table keyed by region before ``most_specific`` picks among them exactly."""
+    return sorted({code[:n].ljust(6, "0") for n in (2, 4, 6) if len(code) >= n})
 
 
 def prefix_range(prefix: str) -> tuple[str, str]:

@@ -35,13 +35,12 @@ from django.utils import timezone
 from jkfp import engine
 from jkfp.core import bulkdb
 from jkfp.engine.claims import EPOCH_ORDINAL
-from jkfp.regions.models import Region, most_specific
+from jkfp.regions.models import Region, county_of, most_specific
 from jkfp.registry.models import Person, Tag
 from jkfp.settlement.compute import (
     DEFAULT_CATEGORY,
     TAG_CATEGORIES,
     category_for,
-    county_of,
     engine_policy,
     outpatient_problem,
     policy_in_force_of,
@@ -637,7 +636,7 @@ class InForce:
     def problem(self, person: int, day: date) -> str:
         """The message of no policy in force (the county's name read once for all)."""
         if self._names is None:
-            self._names = county_names({county_of(code) for code in self.village.values()})
+            self._names = county_names({county_of(code) or code for code in self.village.values()})
         return no_policy_message(self.code(person), day, self._names)
 
 

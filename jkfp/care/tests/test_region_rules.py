@@ -33,3 +33,18 @@ def test_the_county_row_overrides_the_default_row_per_disease(county: dict[str, 
         3,
         5,
     )
+
+
+def test_county_over_city_over_province_over_default(county: dict[str, Any]) -> None:
+    a = Disease.objects.create(name="测试慢病丙", kind=DiseaseKind.CHRONIC, visits_per_year=2)
+    hubei = Region.objects.create(code="420000", name="湖北省", level=RegionLevel.PROVINCE)
+    suizhou = Region.objects.create(code="421300", name="随州市", level=RegionLevel.CITY, parent=hubei)
+    rule(None, a, 1)
+    rule(hubei, a, 2)
+    rule(suizhou, a, 3)
+    rule(county["county"], a, 4)
+    got = {
+        code: rules_for(county_code=code)[a.pk].visits_per_year
+        for code in ("421321", "421381", "420102", "110101")
+    }
+    assert got == {"421321": 4, "421381": 3, "420102": 2, "110101": 1}
