@@ -640,19 +640,20 @@ class InForce:
         return no_policy_message(self.code(person), day, self._names)
 
 
-def rows_of_scope(claims: YearClaims, scope: str) -> np.ndarray | None:
+def rows_of_scope(claims: YearClaims, scope: str, *, within: str = "") -> np.ndarray | None:
     """区划内的行 The rows of ``claims`` whose person's most specific policy region (among the regions
-    any stored version is bound to, ``regions.models.most_specific``) is ``scope``: what a policy
-    of that region governs (``resettle``). None when every version is the whole deployment's (then
-    every row; no person is read)."""
+    any stored version is bound to, ``regions.models.most_specific``) is ``scope`` — what a policy
+    of that region governs (``resettle``) — and whose village lies within the region prefix
+    ``within`` (a user's scope; "" = everywhere). None when every row qualifies without reading a
+    person (every version the whole deployment's and no ``within``)."""
     scopes = set(Policy.objects.values_list("scope", flat=True))
-    if scopes <= {""}:
+    if scopes <= {""} and not within:
         return None
     persons = np.unique(claims.person).tolist()
     keep = [
         int(pk)
         for pk, code in person_values(persons, names=False)
-        if most_specific(scopes, str(code), str) == [scope]
+        if str(code).startswith(within) and most_specific(scopes, str(code), str) == [scope]
     ]
     return np.flatnonzero(np.isin(claims.person, np.array(keep, dtype=np.int64)))
 

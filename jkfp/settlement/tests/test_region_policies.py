@@ -325,3 +325,25 @@ def test_province_city_county_each_override_the_one_above(two: TwoCounties, text
     with pytest.raises(ValidationError) as info:
         selectors.policy_in_force(on=date(2021, 3, 1), code="420102001001")
     assert info.value.messages == [selectors.ERR_NO_POLICY.format(county="420102", day="2021-03-01")]
+
+
+def test_a_county_user_resettles_and_previews_their_county_only(
+    two: TwoCounties, texts: dict[str, str], make_user: Any
+) -> None:
+    from jkfp.accounts.models import Role
+
+    install(texts["sx"], None)
+    window(two, "sx", "U-SX")
+    window(two, "zd", "U-ZD")
+    zengdu_admin = make_user(Role.COUNTY_ADMIN, ZENGDU)
+    suixian_fund = make_user(Role.FUND, SUIXIAN)
+    preview = bulk.year_resettle(year=2020, policy_name="suixian-2020", dry_run=True, user=suixian_fund)
+    assert preview.claims == 1
+    assert [t.name for t in preview.townships] == ["第1镇"]
+    install(texts["sx"].replace('"0.90", "2" = "0.80"', '"0.90", "2" = "0.70"'), None)
+    report = bulk.year_resettle(year=2020, policy_name="suixian-2020", user=zengdu_admin)
+    assert report.claims == 1
+    current = {
+        s.claim.claim_id: s for s in Settlement.objects.select_related("claim").filter(is_current=True)
+    }
+    assert current["U-ZD"].policy.version == 2 and current["U-SX"].policy.version == 1
