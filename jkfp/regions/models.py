@@ -122,6 +122,13 @@ def most_specific(items: Iterable[T], code: str, scope: Callable[[T], str]) -> l
     return best
 
 
+def containing_codes(code: str) -> list[str]:
+    """上级区划代码 The stored codes of the province, city and county that would contain ``code``
+    (``420000``, ``421300``, ``421321`` for ``421321001201``): a SQL filter narrowing the rows of a
+    rule table keyed by region before ``most_specific`` picks among them exactly."""
+    return sorted({code[:n].ljust(6, "0") for n in (2, 4, 6) if len(code) >= n})
+
+
 def prefix_range(prefix: str) -> tuple[str, str]:
     """前缀区间 ``[lo, hi)`` such that ``lo <= code < hi`` exactly when ``code`` starts with ``prefix``.
 

@@ -35,14 +35,13 @@ from django.utils import timezone
 from jkfp import engine
 from jkfp.core import bulkdb
 from jkfp.engine.claims import EPOCH_ORDINAL
-from jkfp.regions.models import Region, most_specific, prefix_range
+from jkfp.regions.models import Region, county_of, most_specific, prefix_range
 from jkfp.registry.models import Person, Tag
 from jkfp.registry.selectors import village_change_sql, village_on_bound
 from jkfp.settlement.compute import (
     DEFAULT_CATEGORY,
     TAG_CATEGORIES,
     category_for,
-    county_of,
     engine_policy,
     outpatient_problem,
     outpatient_ytd_sums,
@@ -675,23 +674,24 @@ class InForce:
     def problem(self, person: int, day: date) -> str:
         """The message of no policy in force (the county's name read once for all)."""
         if self._names is None:
-            self._names = county_names({county_of(code) for code in self.village.values()})
+            self._names = county_names({county_of(code) or code for code in self.village.values()})
         return no_policy_message(self.code(person), day, self._names)
 
 
-def rows_of_scope(claims: YearClaims, scope: str) -> np.ndarray | None:
+def rows_of_scope(claims: YearClaims, scope: str, *, within: str = "") -> np.ndarray | None:
     """区划内的行 The rows of ``claims`` whose person's most specific policy region (among the regions
-    any stored version is bound to, ``regions.models.most_specific``) is ``scope``: what a policy
-    of that region governs (``resettle``). None when every version is the whole deployment's (then
-    every row; no person is read)."""
+    any stored version is bound to, ``regions.models.most_specific``) is ``scope`` — what a policy
+    of that region governs (``resettle``) — and whose village lies within the region prefix
+    ``within`` (a user's scope; "" = everywhere). None when every row qualifies without reading a
+    person (every version the whole deployment's and no ``within``)."""
     scopes = set(Policy.objects.values_list("scope", flat=True))
-    if scopes <= {""}:
+    if scopes <= {""} and not within:
         return None
     persons = np.unique(claims.person).tolist()
     keep = [
         int(pk)
         for pk, code in person_values(persons, names=False)
-        if most_specific(scopes, str(code), str) == [scope]
+        if str(code).startswith(within) and most_specific(scopes, str(code), str) == [scope]
     ]
     return np.flatnonzero(np.isin(claims.person, np.array(keep, dtype=np.int64)))
 

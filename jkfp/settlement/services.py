@@ -43,7 +43,7 @@ from jkfp.core.bulkdb import (
 from jkfp.core.importing import has_control_chars
 from jkfp.core.signals import send_data_changed
 from jkfp.engine.claims import PAID_OUTPATIENT_REASON, PAID_PAIR_REASON
-from jkfp.regions.models import Institution, Region, RegionLevel
+from jkfp.regions.models import Institution, Region, RegionLevel, canonical_code
 from jkfp.registry.models import Person
 from jkfp.settlement import fetch, store
 from jkfp.settlement.cards import ERR_DISEASE_UNKNOWN, card_require, outpatient_disease_lookup
@@ -139,9 +139,8 @@ def policy_region(code: str, *, any_level: bool = False) -> Region:
     zeros); ``ValidationError({"region": …})`` when it is not in the tree or (unless ``any_level``:
     listing the policies that apply within a township or village) is below a county."""
     code = (code or "").strip()
-    # The tree keeps a county (and above) as 6 digits or padded to 12; a township or village as 12.
-    forms = {code, code.ljust(12, "0"), code.ljust(6, "0"), code[:6] if code.endswith("000000") else code}
-    region = Region.objects.filter(code__in=forms).order_by("code").first() if code.isdigit() else None
+    forms = {c for level in RegionLevel.values if (c := canonical_code(code, level)) is not None}
+    region = Region.objects.filter(code__in=forms).order_by("code").first()
     if region is None:
         raise ValidationError(
             {"region": ValidationError(ERR_POLICY_REGION_UNKNOWN.format(code=code), code="region_unknown")}

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('regions', '0003_institution_outside_region_code'),
         ('registry', '0012_import_kind_bank_accounts'),
-        ('settlement', '0007_subsidies_payment_batches'),
+        ('settlement', '0009_policy_region_scope'),
         ('treatment', '0002_case_change'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
