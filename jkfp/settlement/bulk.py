@@ -61,6 +61,7 @@ PREVIEW_ROLES = frozenset({Role.COUNTY_ADMIN, Role.FUND})  # a dry run writes no
 ERR_ROLE_RESETTLE = "只有县卫健局管理员可以重新结算全年（医保局·民政可以试算）"
 ERR_CATEGORY_UNDEFINED = "政策“{policy}”没有定义结算类别“{category}”（{count}笔结算使用该类别）"
 ERR_REGION_UNKNOWN = "区划代码{code}不存在"
+ERR_REGION_OUTSIDE_POLICY = "区划{code}不在政策“{policy}”的适用区划内"
 ERR_OUTPATIENT_UNSETTLEABLE = "{problem}：该年度有{count}笔门诊慢特病结算不能按此政策重算"
 
 
@@ -340,7 +341,9 @@ def year_resettle(
     region: str | None = None,
 ) -> ResettleReport:
     """政策调整重算 Re-settle every settled claim of ``year`` under the highest version of
-    ``policy_name`` (categories as currently settled), with the batch engine; unless ``dry_run``
+    ``policy_name`` (categories as currently settled) — when policies are bound to regions, the claims
+    of the persons whose most specific policy region is the policy's (``fetch.rows_of_scope``) —
+    with the batch engine; unless ``dry_run``
     write new current rows (reason ``policy_resettle``) for the claims whose policy or results
     change, and the ledgers. Returns the report (totals per fund before/after, per township, the
     persons whose own payment rises, largest first — at most ``persons_limit`` of them).
@@ -356,6 +359,14 @@ def year_resettle(
     started = time.perf_counter()
     say = progress or (lambda text: None)
     policy = policy_latest(name=policy_name)
+    if (
+        policy.scope
+        and prefix is not None
+        and not (prefix.startswith(policy.scope) or policy.scope.startswith(prefix))
+    ):
+        raise ValidationError({"region": ERR_REGION_OUTSIDE_POLICY.format(code=region, policy=policy.label)})
+    if policy.scope and (prefix is None or len(policy.scope) > len(prefix)):
+        prefix = policy.scope
     parsed = engine_policy(policy)
     report = ResettleReport(year=year, policy=policy, dry_run=dry_run)
     with transaction.atomic():
@@ -363,7 +374,13 @@ def year_resettle(
         if not dry_run:
             locked = _large_write_lock(year=year, statuses=(ClaimStatus.SETTLED,), prefix=prefix)
             _lock_ledgers()
+        # Read only the claims of the region asked for, or of the policy's region (issue 21): a county of
+        # a province reads its own claims, not the province's; then a region's policy keeps the persons it
+        # governs only (a county's own policy inside a city's).
         facts = fetch.facts(year=year, statuses=(ClaimStatus.SETTLED,), prefix=prefix)
+        governed = fetch.rows_of_scope(facts.claims, policy.scope)
+        if governed is not None:
+            facts = facts.take(governed)
         yc = facts.claims
         say(f"read {len(yc)} claims {time.perf_counter() - started:.1f}s")
         n = len(yc)
