@@ -10,7 +10,7 @@ from jkfp.registry.services import import_role_check, import_upload_start
 from jkfp.settlement.tasks import cards_import_task
 
 
-def cards_import_start(*, user: Any, upload: Any, request: Any = None) -> ImportRun:
+def cards_import_start(*, user: Any, upload: Any, request: Any = None, preview: bool = False) -> ImportRun:
     """开始导入慢病卡 Store an uploaded card file, record an ImportRun, queue the import.
 
     The run belongs to the uploader's region and runs as the uploader: rows of persons outside that
@@ -28,4 +28,5 @@ def cards_import_start(*, user: Any, upload: Any, request: Any = None) -> Import
         request=request,
         detail=label,
         fallback="cards",
+        dry_run=preview,
     )
