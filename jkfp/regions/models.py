@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import date
+from typing import TypeVar
 
 from django.db import models
 
@@ -109,6 +111,30 @@ def county_of(code: str) -> str | None:
     if level is None or level in (RegionLevel.PROVINCE, RegionLevel.CITY):
         return None
     return code[:6]
+
+
+T = TypeVar("T")
+
+
+def most_specific(items: Iterable[T], code: str, scope: Callable[[T], str]) -> list[T]:
+    """最具体区划 The items of the most specific region containing ``code``: among the items whose
+    ``scope`` (a region's code prefix, ``scope_prefix``; ``""`` = the whole deployment) is a prefix of
+    ``code``, those with the longest scope. Empty when none contains ``code``.
+
+    The one rule of "a county's setting overrides the city's, which overrides the province's,
+    which overrides the deployment's" (issue 21 item 3): settlement policies, and any rule table
+    keyed by region. Callers filter by date first ("valid on day D"), then pick among the result
+    (e.g. the most recently uploaded)."""
+    best: list[T] = []
+    length = -1
+    for item in items:
+        prefix = scope(item)
+        if not code.startswith(prefix) or len(prefix) < length:
+            continue
+        if len(prefix) > length:
+            best, length = [], len(prefix)
+        best.append(item)
+    return best
 
 
 def prefix_range(prefix: str) -> tuple[str, str]:
