@@ -135,6 +135,15 @@ def prefix_range(prefix: str) -> tuple[str, str]:
     return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
+def code_range(code: str) -> tuple[str, str] | None:
+    """区划代码区间 ``[lo, hi)`` of the stored region ``code`` and everything below it (a province, city,
+    county, township or village, by its digits), or None when ``code`` is no region code — the one
+    reading of a page's or export's region filter."""
+    if level_of_code(code) is None:
+        return None
+    return prefix_range(code_prefix(code))
+
+
 class Region(models.Model):
     """行政区划 A province, city, county, township or village, keyed by its statistical code."""
 

@@ -35,7 +35,7 @@ from django.utils import timezone
 from jkfp import engine
 from jkfp.core import bulkdb
 from jkfp.engine.claims import EPOCH_ORDINAL
-from jkfp.regions.models import Region, county_of, most_specific
+from jkfp.regions.models import Region, county_of, most_specific, prefix_range
 from jkfp.registry.models import Person, Tag
 from jkfp.settlement.compute import (
     DEFAULT_CATEGORY,
@@ -43,6 +43,7 @@ from jkfp.settlement.compute import (
     category_for,
     engine_policy,
     outpatient_problem,
+    outpatient_ytd_sums,
     policy_in_force_of,
     tags_on,
 )
@@ -128,9 +129,10 @@ def _claim_facts(claim: Claim, fetched: Sequence[Sequence[Any]] | None, reversal
         return ClaimFacts(claim, ledger, _in_order(chain, None), True)
     policy, category, later = _inputs_of(claim, fetched[1])
     new = Item(claim, policy, category, None)
-    # An outpatient claim (§6) needs the year's outpatient sums (deductible used, basic per disease),
-    # which the ledger row does not keep: its year is settled in order from its claims.
-    if not later and not claim.outpatient:
+    # On top of the ledger row (§2's sums and §6's outpatient ones: O(1) in the person's year) unless
+    # a settled claim sorts after this one, or the row does not keep the outpatient sums (written
+    # before they were kept): then the year is settled in order, which sets them.
+    if not later and ledger.outpatient_ytd is not None:
         return ClaimFacts(claim, ledger, [new], False)
     return ClaimFacts(claim, ledger, _in_order(_year_chain(ledger, exclude=claim.pk), new), True)
 
@@ -202,7 +204,8 @@ class _PolicyFacts:
 
 def _ledger_sql(person_id: int, year: int) -> tuple[str, list[Any]]:
     """Get or create the person's ledger row of ``year`` and lock it until the transaction ends; its
-    row: id, claim count, the year-to-date sums in fen.
+    row: id, claim count, the seven year-to-date sums in fen, the outpatient sums' text (§6; NULL:
+    not kept).
 
     One statement: ``INSERT … ON CONFLICT (person_id, year) DO UPDATE … RETURNING``. On PostgreSQL
     the conflict branch locks the existing row like ``SELECT … FOR UPDATE`` (waiting for a
@@ -215,10 +218,10 @@ def _ledger_sql(person_id: int, year: int) -> tuple[str, list[Any]]:
     fen = ", ".join(f"CAST(ROUND({c} * 100) AS BIGINT)" for c in LEDGER_YTD_COLUMNS)
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     return (
-        f"INSERT INTO {YearLedger._meta.db_table} (person_id, year, {cols}, claim_count, updated_at) "  # noqa: S608 (table and column names from the models)
-        f"VALUES (%s, %s, {zeros}, 0, %s) "
+        f"INSERT INTO {YearLedger._meta.db_table} (person_id, year, {cols}, claim_count, outpatient_ytd, updated_at) "  # noqa: S608 (table and column names from the models)
+        f"VALUES (%s, %s, {zeros}, 0, '', %s) "
         "ON CONFLICT (person_id, year) DO UPDATE SET year = EXCLUDED.year "
-        f"RETURNING id, claim_count, {fen}",
+        f"RETURNING id, claim_count, {fen}, outpatient_ytd",
         [person_id, year, now],
     )
 
@@ -230,7 +233,8 @@ def _ledger_of(person_id: int, year: int, got: Any) -> YearLedger:
         person_id=person_id,
         year=year,
         claim_count=got[1],
-        **{c: engine.fen_to_decimal(int(v)) for c, v in zip(LEDGER_YTD_COLUMNS, got[2:], strict=True)},
+        **{c: engine.fen_to_decimal(int(v)) for c, v in zip(LEDGER_YTD_COLUMNS, got[2:-1], strict=True)},
+        outpatient_ytd=got[-1],
     )
     ledger._state.adding = False
     ledger._state.db = DEFAULT_DB_ALIAS
@@ -238,7 +242,10 @@ def _ledger_of(person_id: int, year: int, got: Any) -> YearLedger:
 
 
 def ledger_ytd(ledger: YearLedger) -> engine.YearToDate:
-    return engine.YearToDate(**{f: getattr(ledger, f"{f}_ytd") for f in YTD_FIELDS})
+    """The ledger row's year-to-date: §2's seven sums and §6's outpatient ones (zero when not kept:
+    ``_claim_facts`` then settles the year in order instead)."""
+    ytd = engine.YearToDate(**{f: getattr(ledger, f"{f}_ytd") for f in YTD_FIELDS})
+    return ytd.with_outpatient_fen(outpatient_ytd_sums(ledger.outpatient_ytd or ""))
 
 
 def engine_claim(claim: Claim, category: str, id_number: str) -> engine.Claim:
@@ -396,7 +403,19 @@ def _day_number(value: Any, cache: dict[Any, int]) -> int:
     return day
 
 
-def _year_claims_cursor(*, year: int, statuses: Sequence[str]) -> YearClaims:
+def person_in(prefix: str | None) -> tuple[str, list[Any]]:
+    """The condition keeping claims of persons whose village lies under ``prefix`` (a region's scope
+    prefix; None: every claim), with its parameters: a person's claims of a year stay together."""
+    if prefix is None:
+        return "", []
+    persons = _q(Person._meta.db_table)
+    return (
+        f" AND c.person_id IN (SELECT id FROM {persons} WHERE village_id >= %s AND village_id < %s)",  # noqa: S608
+        list(prefix_range(prefix)),
+    )
+
+
+def _year_claims_cursor(*, year: int, statuses: Sequence[str], prefix: str | None = None) -> YearClaims:
     """A year's claims through a cursor (any database), in database order."""
     c, s = Claim._meta.db_table, Settlement._meta.db_table
     fen = [f"CAST(ROUND(s.{_q(f)} * 100) AS BIGINT)" for f in AMOUNT_FIELDS]
@@ -410,7 +429,9 @@ def _year_claims_cursor(*, year: int, statuses: Sequence[str]) -> YearClaims:
         f"FROM {_q(c)} c LEFT JOIN {_q(s)} s ON s.claim_id = c.id AND s.is_current "
         f"WHERE c.discharged_on >= %s AND c.discharged_on <= %s AND c.status IN ({marks})"
     )
-    params: list[Any] = [date(year, 1, 1), date(year, 12, 31), *statuses]
+    in_region, region_params = person_in(prefix)
+    sql += in_region
+    params: list[Any] = [date(year, 1, 1), date(year, 12, 31), *statuses, *region_params]
     parts: list[YearClaims] = []
     cache: dict[Any, int] = {}
     with connection.cursor() as cursor:
@@ -452,7 +473,7 @@ def _disease_names() -> list[str]:
     return sorted(names)
 
 
-def _year_claims_copy(*, year: int, statuses: Sequence[str]) -> YearClaims:
+def _year_claims_copy(*, year: int, statuses: Sequence[str], prefix: str | None = None) -> YearClaims:
     """A year's claims on PostgreSQL: one binary ``COPY`` whose rows are chunks of the year as integer
     arrays (day numbers, flags, fen; about 16 rows for 1M claims, so no per-claim message or Python
     object) plus the chunk's claim ids as one text with their byte lengths; rows in claim pk order."""
@@ -486,8 +507,8 @@ def _year_claims_copy(*, year: int, statuses: Sequence[str]) -> YearClaims:
     sql = (
         f"COPY (SELECT {arrays}, string_agg(c.claim_id, '') FROM {c} c "  # noqa: S608
         f"LEFT JOIN {s} s ON s.claim_id = c.id AND s.is_current "
-        "WHERE c.discharged_on >= %s AND c.discharged_on <= %s AND c.status = ANY(%s) "
-        "GROUP BY c.id / 65536) TO STDOUT (FORMAT BINARY)"
+        "WHERE c.discharged_on >= %s AND c.discharged_on <= %s AND c.status = ANY(%s)"
+        f"{person_in(prefix)[0]} GROUP BY c.id / 65536) TO STDOUT (FORMAT BINARY)"
     )
     diseases = _disease_names()
     params = [
@@ -498,6 +519,7 @@ def _year_claims_copy(*, year: int, statuses: Sequence[str]) -> YearClaims:
         date(year, 1, 1),
         date(year, 12, 31),
         list(statuses),
+        *person_in(prefix)[1],
     ]
     with connection.cursor() as cursor:
         # The planner cannot estimate the chunk count and would sort the whole join for a group
@@ -824,7 +846,9 @@ def facts(
     claim: Claim, *, fetched: Sequence[Sequence[Any]] | None = None, reversal: bool = False
 ) -> ClaimFacts: ...
 @overload
-def facts(*, year: int, statuses: Sequence[str], copy: bool | None = None) -> YearFacts: ...
+def facts(
+    *, year: int, statuses: Sequence[str], copy: bool | None = None, prefix: str | None = None
+) -> YearFacts: ...
 def facts(
     claim: Claim | None = None,
     *,
@@ -833,6 +857,7 @@ def facts(
     year: int | None = None,
     statuses: Sequence[str] = (),
     copy: bool | None = None,
+    prefix: str | None = None,
 ) -> ClaimFacts | YearFacts:
     """取数 The facts a settlement is computed from, with the same rules for one claim and a year
     (``compute.policy_in_force_of``, ``compute.category_for``, applied here in Python).
@@ -844,11 +869,12 @@ def facts(
       the year, to settle again in order without this one.
     - ``facts(year=…, statuses=…)``: every claim discharged in ``year`` with one of ``statuses``, with
       its current settlement as integer columns (PostgreSQL: one binary ``COPY`` read by numpy;
-      elsewhere, or with ``copy=False``, a cursor) and what each is settled with (``YearFacts``).
+      elsewhere, or with ``copy=False``, a cursor) and what each is settled with (``YearFacts``);
+      ``prefix``: only the claims of persons living under that region prefix (a county's re-settlement).
     """
     if claim is not None:
         return _claim_facts(claim, fetched, reversal)
     assert year is not None
     use_copy = connection.vendor == "postgresql" if copy is None else copy
     read = _year_claims_copy if use_copy else _year_claims_cursor
-    return _year_facts(year, read(year=year, statuses=statuses))
+    return _year_facts(year, read(year=year, statuses=statuses, prefix=prefix))

@@ -23,7 +23,7 @@ from django.http import Http404
 from jkfp import engine
 from jkfp.accounts.models import Role
 from jkfp.accounts.scoping import code_q
-from jkfp.regions.models import Region, county_of, prefix_range
+from jkfp.regions.models import Region, code_range, county_of
 from jkfp.settlement.compute import engine_policy, policy_in_force_of, ytd_of_fen
 from jkfp.settlement.models import Admission, Claim, ClaimStatus, Policy, Settlement, YearLedger
 
@@ -179,9 +179,9 @@ def settlement_list(
         qs = qs.filter(category=category)
     region = (region or "").strip()
     if region:
-        if region.isascii() and region.isdigit() and len(region) in (6, 12):
-            prefix = region[:9] if len(region) == 12 and region.endswith("000") else region
-            lo, hi = prefix_range(prefix)
+        bounds = code_range(region)
+        if bounds is not None:
+            lo, hi = bounds
             qs = qs.filter(claim__person__village_id__gte=lo, claim__person__village_id__lt=hi)
         else:
             qs = qs.none()
