@@ -183,13 +183,15 @@ def test_missing_field_and_bad_json_are_422(api_as: Any, world: ApiWorld) -> Non
     assert_matches_schema(broken, "post", POST)
 
 
-def test_discharge_without_policy_in_force_is_422_naming_the_date(api_as: Any, world: ApiWorld) -> None:
+def test_discharge_without_policy_in_force_is_422_naming_county_and_date(
+    api_as: Any, world: ApiWorld
+) -> None:
     response = api_as("H001").post(
         POST, body(world, "E1", admitted_on="2019-12-01", discharged_on="2019-12-10")
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "discharged_on"
-    assert "2019-12-10" in response.json()["message"]
+    assert "随县（421321） 2019-12-10" in response.json()["message"]
 
 
 def test_unknown_person_is_404(api_as: Any, world: ApiWorld) -> None:
