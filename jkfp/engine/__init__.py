@@ -62,7 +62,9 @@ from jkfp.engine.policy import (
 from jkfp.engine.presets import load_preset, preset_names
 from jkfp.engine.reference import ClaimSettlement, YearToDate, settle_claim, settle_claims
 from jkfp.engine.year import (
+    NO_OUTPATIENT_SUMS,
     RATIO_UNDEFINED,
+    OutpatientSums,
     YearSettlement,
     YearTable,
     county_subsidy,
@@ -87,6 +89,7 @@ __all__ = [
     "INPATIENT",
     "MAX_CLAIM_AMOUNT_FEN",
     "NOT_PAID",
+    "NO_OUTPATIENT_SUMS",
     "OPTIONAL_CLAIM_COLUMNS",
     "OUTPATIENT",
     "OUTPUT_FIELDS",
@@ -108,6 +111,7 @@ __all__ = [
     "OutOfScopeRule",
     "OutpatientDisease",
     "OutpatientRule",
+    "OutpatientSums",
     "Policy",
     "PolicyError",
     "PolicyProblem",

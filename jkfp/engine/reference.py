@@ -16,7 +16,7 @@ Two readings of the contract (see ``docs/adr/0001-settlement-engine.md``):
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import (
     ROUND_HALF_UP,
     Context,
@@ -30,7 +30,7 @@ from decimal import (
 from fractions import Fraction
 from typing import Final
 
-from jkfp.engine.claims import Claim, decimal_to_fen
+from jkfp.engine.claims import Claim, decimal_to_fen, fen_to_decimal
 from jkfp.engine.policy import Amount, CategoryRule, OutpatientRule, Policy, SupplementaryRule, Tier
 
 ZERO: Final = Decimal("0.00")
@@ -152,6 +152,17 @@ class YearToDate:
             decimal_to_fen(self.op_deductible_used),
             decimal_to_fen(self.op_basic),
             tuple((name, decimal_to_fen(amount)) for name, amount in self.op_basic_by_disease),
+        )
+
+    def with_outpatient_fen(self, sums: tuple[int, int, tuple[tuple[str, int], ...]]) -> YearToDate:
+        """The same sums with §6's replaced by ``sums`` (``outpatient_fen``'s shape, in fen): a stored
+        ledger row's outpatient sums on top of its seven."""
+        deductible_used, basic, by_disease = sums
+        return replace(
+            self,
+            op_deductible_used=fen_to_decimal(deductible_used),
+            op_basic=fen_to_decimal(basic),
+            op_basic_by_disease=tuple(sorted((name, fen_to_decimal(fen)) for name, fen in by_disease)),
         )
 
 

@@ -11,7 +11,7 @@ compute no money.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any, overload
@@ -40,6 +40,11 @@ BoolArray = NDArray[np.bool_]
 PAID_COLUMNS = (2, 3, 4, 5)
 RATIO_SCALE = 1_000_000  # the ratio is stored with 6 decimals
 RATIO_UNDEFINED = -1  # ``ratio_micro`` where nothing is counted
+
+# §6's year-to-date of one person in fen, as ``YearToDate.outpatient_fen`` gives it: (outpatient
+# deductible used, outpatient basic insurance, basic per disease as (disease, fen) sorted by disease).
+OutpatientSums = tuple[int, int, tuple[tuple[str, int], ...]]
+NO_OUTPATIENT_SUMS: OutpatientSums = (0, 0, ())
 
 
 @overload
@@ -208,6 +213,9 @@ class YearSettlement:
     after: Int64Array  # (n, 7)
     order: Int64Array
     group_start: BoolArray
+    # §6's sums after each person's last claim, by person (the table's ``person`` value); a person
+    # without outpatient claims is absent (``NO_OUTPATIENT_SUMS``).
+    outpatient_after: Mapping[int, OutpatientSums] = field(default_factory=dict)
 
     def changed_from(self, changed: BoolArray) -> BoolArray:
         """Rows whose settlement must be written again when the rows ``changed`` (by row) changed:
@@ -307,7 +315,52 @@ def settle_year(table: YearTable, policies: Mapping[int, Policy]) -> YearSettlem
             ytd = one.ytd_after
             amounts[i] = one.amounts_fen
     before, after = _year_to_date(table, amounts, order, group_start, policies)
-    return YearSettlement(amounts=amounts, before=before, after=after, order=order, group_start=group_start)
+    return YearSettlement(
+        amounts=amounts,
+        before=before,
+        after=after,
+        order=order,
+        group_start=group_start,
+        outpatient_after=_outpatient_ends(table, amounts, order, policies),
+    )
+
+
+def _outpatient_ends(
+    table: YearTable, amounts: Int64Array, order: Int64Array, policies: Mapping[int, Policy]
+) -> dict[int, OutpatientSums]:
+    """§6's year-to-date after each person's last claim (persons with outpatient claims only): the
+    outpatient basic paid in all and per disease, and the outpatient deductible used, which follows
+    §6 claim by claim in settlement order (``min(in_scope, max(0, deductible − used))`` with each
+    claim's own policy and category). What the window settles the person's next visit on."""
+    mask = table.outpatient_mask()
+    if table.disease is None or not bool(mask.any()):
+        return {}
+    rows = order[mask[order]]
+    person = table.person[rows].tolist()
+    policy = table.policy[rows].tolist()
+    in_scope = (table.total - table.out_of_scope)[rows].tolist()
+    basic = amounts[rows, 2].tolist()
+    index = rows.tolist()
+    category, disease = table.category, table.disease
+    deductible_of: dict[tuple[int, str], int] = {}
+    out: dict[int, OutpatientSums] = {}
+    used = paid = 0
+    by_disease: dict[str, int] = {}
+    for k, i in enumerate(index):
+        if k == 0 or person[k] != person[k - 1]:
+            used = paid = 0
+            by_disease = {}
+        key = (policy[k], category[i])
+        d = deductible_of.get(key)
+        if d is None:
+            rule = policies[key[0]].category(key[1]).outpatient
+            d = deductible_of[key] = 0 if rule is None else rule.deductible.fen
+        used += min(in_scope[k], max(0, d - used))
+        paid += basic[k]
+        by_disease[disease[i]] = by_disease.get(disease[i], 0) + basic[k]
+        if k + 1 == len(index) or person[k + 1] != person[k]:
+            out[person[k]] = (used, paid, tuple(sorted(by_disease.items())))
+    return out
 
 
 def _year_to_date(

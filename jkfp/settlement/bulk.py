@@ -374,10 +374,8 @@ def year_resettle(
         if not dry_run:
             locked = _large_write_lock(year=year, statuses=(ClaimStatus.SETTLED,), prefix=prefix)
             _lock_ledgers()
-        # Read only the claims of the region asked for, or of the policy's region (issue 21): a county of
-        # a province reads its own claims, not the province's; then a region's policy keeps the persons it
-        # governs only (a county's own policy inside a city's).
         facts = fetch.facts(year=year, statuses=(ClaimStatus.SETTLED,), prefix=prefix)
+        # A policy of a region re-settles the claims of the persons it governs only (issue 21 item 3).
         governed = fetch.rows_of_scope(facts.claims, policy.scope)
         if governed is not None:
             facts = facts.take(governed)

@@ -8,6 +8,7 @@ field values. The arithmetic itself stays in the engine.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -136,6 +137,26 @@ def ytd_columns(ytd: engine.YearToDate, when: str) -> dict[str, int]:
 def ytd_of_fen(values: Sequence[int]) -> engine.YearToDate:
     """Year-to-date from seven fen integers in ``YTD_FIELDS`` order."""
     return engine.YearToDate.of_stay_sums([fen_to_decimal(int(v)) for v in values])
+
+
+def outpatient_ytd_text(sums: engine.OutpatientSums) -> str:
+    """门诊慢特病累计 §6's year-to-date (fen; ``YearToDate.outpatient_fen``'s shape) as the ledger's
+    ``outpatient_ytd`` text: compact JSON ``{"d": deductible used, "b": basic, "by": {disease: basic}}``,
+    "" when there is none (no outpatient claim in the year)."""
+    if sums == engine.NO_OUTPATIENT_SUMS:
+        return ""
+    deductible_used, basic, by_disease = sums
+    return json.dumps(
+        {"d": deductible_used, "b": basic, "by": dict(by_disease)}, ensure_ascii=False, separators=(",", ":")
+    )
+
+
+def outpatient_ytd_sums(text: str) -> engine.OutpatientSums:
+    """The ledger's ``outpatient_ytd`` text back as §6's sums in fen (``outpatient_ytd_text``)."""
+    if not text:
+        return engine.NO_OUTPATIENT_SUMS
+    data = json.loads(text)
+    return int(data["d"]), int(data["b"]), tuple(sorted((str(k), int(v)) for k, v in data["by"].items()))
 
 
 ERR_NO_OUTPATIENT_BLOCK = "结算类别“{category}”在政策“{policy}”中没有门诊慢特病规定"

@@ -44,6 +44,7 @@ from jkfp.settlement.compute import (
     county_of,
     engine_policy,
     outpatient_problem,
+    outpatient_ytd_sums,
     policy_in_force_of,
     tags_on,
 )
@@ -129,9 +130,10 @@ def _claim_facts(claim: Claim, fetched: Sequence[Sequence[Any]] | None, reversal
         return ClaimFacts(claim, ledger, _in_order(chain, None), True)
     policy, category, later = _inputs_of(claim, fetched[1])
     new = Item(claim, policy, category, None)
-    # An outpatient claim (§6) needs the year's outpatient sums (deductible used, basic per disease),
-    # which the ledger row does not keep: its year is settled in order from its claims.
-    if not later and not claim.outpatient:
+    # On top of the ledger row (§2's sums and §6's outpatient ones: O(1) in the person's year) unless
+    # a settled claim sorts after this one, or the row does not keep the outpatient sums (written
+    # before they were kept): then the year is settled in order, which sets them.
+    if not later and ledger.outpatient_ytd is not None:
         return ClaimFacts(claim, ledger, [new], False)
     return ClaimFacts(claim, ledger, _in_order(_year_chain(ledger, exclude=claim.pk), new), True)
 
@@ -203,7 +205,8 @@ class _PolicyFacts:
 
 def _ledger_sql(person_id: int, year: int) -> tuple[str, list[Any]]:
     """Get or create the person's ledger row of ``year`` and lock it until the transaction ends; its
-    row: id, claim count, the year-to-date sums in fen.
+    row: id, claim count, the seven year-to-date sums in fen, the outpatient sums' text (§6; NULL:
+    not kept).
 
     One statement: ``INSERT … ON CONFLICT (person_id, year) DO UPDATE … RETURNING``. On PostgreSQL
     the conflict branch locks the existing row like ``SELECT … FOR UPDATE`` (waiting for a
@@ -216,10 +219,10 @@ def _ledger_sql(person_id: int, year: int) -> tuple[str, list[Any]]:
     fen = ", ".join(f"CAST(ROUND({c} * 100) AS BIGINT)" for c in LEDGER_YTD_COLUMNS)
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     return (
-        f"INSERT INTO {YearLedger._meta.db_table} (person_id, year, {cols}, claim_count, updated_at) "  # noqa: S608 (table and column names from the models)
-        f"VALUES (%s, %s, {zeros}, 0, %s) "
+        f"INSERT INTO {YearLedger._meta.db_table} (person_id, year, {cols}, claim_count, outpatient_ytd, updated_at) "  # noqa: S608 (table and column names from the models)
+        f"VALUES (%s, %s, {zeros}, 0, '', %s) "
         "ON CONFLICT (person_id, year) DO UPDATE SET year = EXCLUDED.year "
-        f"RETURNING id, claim_count, {fen}",
+        f"RETURNING id, claim_count, {fen}, outpatient_ytd",
         [person_id, year, now],
     )
 
@@ -231,7 +234,8 @@ def _ledger_of(person_id: int, year: int, got: Any) -> YearLedger:
         person_id=person_id,
         year=year,
         claim_count=got[1],
-        **{c: engine.fen_to_decimal(int(v)) for c, v in zip(LEDGER_YTD_COLUMNS, got[2:], strict=True)},
+        **{c: engine.fen_to_decimal(int(v)) for c, v in zip(LEDGER_YTD_COLUMNS, got[2:-1], strict=True)},
+        outpatient_ytd=got[-1],
     )
     ledger._state.adding = False
     ledger._state.db = DEFAULT_DB_ALIAS
@@ -239,7 +243,10 @@ def _ledger_of(person_id: int, year: int, got: Any) -> YearLedger:
 
 
 def ledger_ytd(ledger: YearLedger) -> engine.YearToDate:
-    return engine.YearToDate(**{f: getattr(ledger, f"{f}_ytd") for f in YTD_FIELDS})
+    """The ledger row's year-to-date: §2's seven sums and §6's outpatient ones (zero when not kept:
+    ``_claim_facts`` then settles the year in order instead)."""
+    ytd = engine.YearToDate(**{f: getattr(ledger, f"{f}_ytd") for f in YTD_FIELDS})
+    return ytd.with_outpatient_fen(outpatient_ytd_sums(ledger.outpatient_ytd or ""))
 
 
 def engine_claim(claim: Claim, category: str, id_number: str) -> engine.Claim:

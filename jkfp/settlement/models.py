@@ -369,7 +369,8 @@ def ytd_fen_to_dict(values: Sequence[int]) -> dict[str, str]:
 
 
 class YearLedger(models.Model):
-    """年度累计 A person's seven year-to-date sums in one calendar year; the row locked while settling."""
+    """年度累计 A person's year-to-date sums in one calendar year (§2's seven, §6's outpatient ones); the
+    row locked while settling."""
 
     person = models.ForeignKey(
         Person, verbose_name="人员", on_delete=models.PROTECT, related_name="year_ledgers"
@@ -383,6 +384,11 @@ class YearLedger(models.Model):
     supplementary_ytd = models.DecimalField("补充保险累计", default=0, **MONEY)
     personal_ytd = models.DecimalField("个人负担累计", default=0, **MONEY)
     claim_count = models.PositiveIntegerField("已结算笔数", default=0)
+    # §6's sums (outpatient deductible used, outpatient basic in all and per disease), integer fen
+    # as compact JSON (``compute.outpatient_ytd_text``); "" = no outpatient claim this year. NULL =
+    # not kept (a row written before the column): the person's next claim settles the year in order,
+    # which sets it.
+    outpatient_ytd = models.TextField("门诊慢特病累计（分）", null=True, blank=True, default="")
     updated_at = models.DateTimeField("更新时间", auto_now=True)
 
     class Meta:

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from jkfp import engine
 from jkfp.core import bulkdb
+from jkfp.settlement.compute import outpatient_ytd_text
 from jkfp.settlement.fetch import AMOUNT_FIELDS, ClaimFacts, Item, YearFacts, _q
 from jkfp.settlement.models import (
     LEDGER_YTD_COLUMNS,
@@ -54,8 +55,8 @@ class Writes:
     ``OUTPUT_FIELDS``), ``before``/``after`` (n × 7, the year-to-date before and after),
     ``reason``, ``trace`` (None: none stored, ``selectors.settlement_trace`` recomputes it). Then
     ``retire`` (settlement pks no longer current), ``settled`` (claim pks now settled) and the
-    ledger rows of ``year``: ``persons`` with their sums after their last claim (``ledgers``, m × 7)
-    and claim counts."""
+    ledger rows of ``year``: ``persons`` with their sums after their last claim (``ledgers``, m × 7;
+    ``outpatient``: §6's as the ledger's text, ``compute.outpatient_ytd_text``) and claim counts."""
 
     claim: np.ndarray
     policy: np.ndarray
@@ -71,6 +72,7 @@ class Writes:
     persons: np.ndarray
     ledgers: np.ndarray
     counts: np.ndarray
+    outpatient: Sequence[str]
     user_id: int | None
     ledger_ids: Sequence[int] | None = None  # the ledger rows' pks, when read (one discharge)
 
@@ -120,6 +122,7 @@ class Writes:
             persons=np.array([ledger.person_id], dtype=np.int64),
             ledgers=fen([ytd.as_fen()]),
             counts=np.array([count], dtype=np.int64),
+            outpatient=[outpatient_ytd_text(ytd.outpatient_fen())],
             user_id=actor_id(user),
             ledger_ids=[ledger.pk],
         )
@@ -139,6 +142,13 @@ class Writes:
         indices of ``facts``, with ``reasons``), the settlements ``retire`` replaced, the claims
         ``settled``, and every person's ledger row set to the year-to-date after their last claim."""
         persons, after, counts = result.year_ends(facts.claims.person)
+        ends = result.outpatient_after
+        no_sums = engine.NO_OUTPATIENT_SUMS
+        outpatient = (
+            [outpatient_ytd_text(ends.get(p, no_sums)) for p in persons.tolist()]
+            if ends
+            else [""] * len(persons)
+        )
         index = rows.tolist()
         return Writes(
             claim=facts.claims.pk[rows],
@@ -155,6 +165,7 @@ class Writes:
             persons=persons,
             ledgers=after,
             counts=counts,
+            outpatient=outpatient,
             user_id=actor_id(user),
         )
 
@@ -252,23 +263,26 @@ def _ledgers_few(w: Writes, now: Any) -> None:
     stamp = connection.ops.adapt_datetimefield_value(now)
     sets = ", ".join(f"{c} = %s" for c in LEDGER_YTD_COLUMNS)
     by_id = (
-        f"UPDATE {_q(YearLedger._meta.db_table)} SET {sets}, claim_count = %s, updated_at = %s WHERE id = %s"  # noqa: S608 (names from the models)
+        f"UPDATE {_q(YearLedger._meta.db_table)} SET {sets}, claim_count = %s, outpatient_ytd = %s, "  # noqa: S608 (names from the models)
+        "updated_at = %s WHERE id = %s"
     )
     for k, person in enumerate(w.persons.tolist()):
         sums = [engine.fen_to_decimal(int(v)) for v in w.ledgers[k].tolist()]
+        outpatient = w.outpatient[k]
         if w.ledger_ids is not None:
-            _execute(by_id, [*sums, int(w.counts[k]), stamp, int(w.ledger_ids[k])])
+            _execute(by_id, [*sums, int(w.counts[k]), outpatient, stamp, int(w.ledger_ids[k])])
         else:
-            _execute(_ledger_upsert_sql(), [int(person), w.year, *sums, int(w.counts[k]), stamp])
+            _execute(_ledger_upsert_sql(), [int(person), w.year, *sums, int(w.counts[k]), outpatient, stamp])
 
 
 def _ledger_upsert_sql() -> str:
-    """Set a ledger row (person, year) to its sums and claim count, creating it when missing."""
+    """Set a ledger row (person, year) to its sums, claim count and outpatient sums, creating it when
+    missing."""
     cols = LEDGER_YTD_COLUMNS
-    sets = ", ".join(f"{c} = excluded.{c}" for c in (*cols, "claim_count", "updated_at"))
+    sets = ", ".join(f"{c} = excluded.{c}" for c in (*cols, "claim_count", "outpatient_ytd", "updated_at"))
     return (
-        f"INSERT INTO {_q(YearLedger._meta.db_table)} (person_id, year, {', '.join(cols)}, claim_count, updated_at) "  # noqa: S608 (names from the models)
-        f"VALUES ({', '.join(['%s'] * (len(cols) + 4))}) "
+        f"INSERT INTO {_q(YearLedger._meta.db_table)} (person_id, year, {', '.join(cols)}, claim_count, outpatient_ytd, updated_at) "  # noqa: S608 (names from the models)
+        f"VALUES ({', '.join(['%s'] * (len(cols) + 5))}) "
         f"ON CONFLICT (person_id, year) DO UPDATE SET {sets}"
     )
 
@@ -407,26 +421,35 @@ def _ledgers_many(w: Writes, now: Any) -> None:
             # INSERT of the missing ones (cheaper than a speculative INSERT … ON CONFLICT per row).
             sets = ", ".join(f"{c} = {_fen_sql(f't.y{k}')}" for k, c in enumerate(cols))
             cursor.execute(
-                f"UPDATE {_q(table)} l SET {sets}, claim_count = t.n, updated_at = %s "  # noqa: S608
+                f"UPDATE {_q(table)} l SET {sets}, claim_count = t.n, outpatient_ytd = '', updated_at = %s "  # noqa: S608
                 "FROM settle_ledger_tmp t WHERE l.person_id = t.person AND l.year = %s",
                 [now, year],
             )
             if cursor.rowcount < len(persons):
                 sums = ", ".join(_fen_sql(f"t.y{k}") for k in range(7))
                 cursor.execute(
-                    f"INSERT INTO {_q(table)} (person_id, year, {', '.join(cols)}, claim_count, updated_at) "  # noqa: S608
-                    f"SELECT t.person, %s, {sums}, t.n, %s FROM settle_ledger_tmp t "
+                    f"INSERT INTO {_q(table)} (person_id, year, {', '.join(cols)}, claim_count, outpatient_ytd, updated_at) "  # noqa: S608
+                    f"SELECT t.person, %s, {sums}, t.n, '', %s FROM settle_ledger_tmp t "
                     # the rows just updated conflict; not an anti-join: a join against the table
                     # being filled can be planned as a scan per row (quadratic)
                     "ON CONFLICT (person_id, year) DO NOTHING",
                     [year, now],
+                )
+            # §6's sums of the persons with outpatient claims (the others' are "" above)
+            kept = [(p, text) for p, text in zip(persons.tolist(), w.outpatient, strict=True) if text]
+            if kept:
+                cursor.execute(
+                    f"UPDATE {_q(table)} l SET outpatient_ytd = t.txt "  # noqa: S608
+                    "FROM unnest(%s::bigint[], %s::text[]) AS t(person, txt) "
+                    "WHERE l.person_id = t.person AND l.year = %s",
+                    [[p for p, _ in kept], [text for _, text in kept], year],
                 )
             return
         sums_text = [_fen_texts(after[:, k]) for k in range(7)]
         stamp = connection.ops.adapt_datetimefield_value(now)
         sql = _ledger_upsert_sql()
         values = [
-            (p, year, *(s[k] for s in sums_text), int(counts[k]), stamp)
+            (p, year, *(s[k] for s in sums_text), int(counts[k]), w.outpatient[k], stamp)
             for k, p in enumerate(persons.tolist())
         ]
         for start in range(0, len(values), _CHUNK):

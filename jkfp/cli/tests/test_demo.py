@@ -131,7 +131,8 @@ def test_demo_builds_imports_and_is_idempotent(tmp_path: Path) -> None:
         response = client.post(reverse("web:login"), {"username": username, "password": password})
         assert response.status_code == 302, username
         assert client.get(reverse("web:home")).status_code == 200
-    assert seen_roles == set(Role.values) - UPPER_ROLES  # one county: no city or province accounts
+    # One county: every role of a county; the city and province roles come with --counties (issue 21).
+    assert seen_roles == set(Role.values) - UPPER_ROLES
     doctor = User.objects.get(username="demo-doctor")
     township = User.objects.get(username="demo-township")
     assert doctor.region.parent_id == township.region_id

@@ -13,7 +13,20 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jkfp.engine import YearTable, load_preset, loads_policy, settle_claims, settle_year
+from jkfp.engine import (
+    NO_OUTPATIENT_SUMS,
+    ClaimSettlement,
+    Policy,
+    YearSettlement,
+    YearTable,
+    YearToDate,
+    fen_to_decimal,
+    load_preset,
+    loads_policy,
+    settle_claim,
+    settle_claims,
+    settle_year,
+)
 from jkfp.engine.claims import EPOCH_ORDINAL
 from jkfp.engine.tests.helpers import claim_from_row
 from jkfp.engine.tests.strategies import claim_sets, policy_documents
@@ -81,6 +94,63 @@ def test_settle_year_equals_reference_on_mixed_years(
             assert tuple(year_got.amounts[k].tolist()) == res.amounts_fen
             assert tuple(year_got.before[k].tolist()) == res.ytd_before.as_fen()
             assert tuple(year_got.after[k].tolist()) == res.ytd_after.as_fen()
+        _check_year_ends(policy, sub, year_got, reference)
+
+
+def _last_by_person(sub: YearTable, reference: list[ClaimSettlement]) -> dict[int, int]:
+    """Each person's last row in settlement order (discharge day, claim id)."""
+    last: dict[int, int] = {}
+    for k in range(len(sub)):
+        person = int(sub.person[k])
+        if person not in last or (int(sub.day[k]), sub.claim_id[k]) > (
+            int(sub.day[last[person]]),
+            sub.claim_id[last[person]],
+        ):
+            last[person] = k
+    return last
+
+
+def _check_year_ends(
+    policy: Policy, sub: YearTable, got: YearSettlement, reference: list[ClaimSettlement]
+) -> None:
+    """§6's sums kept per person (what the ledger row stores) equal the reference's after the
+    person's last claim; and the last claim settled alone on top of the year-to-date of the others
+    (the seven sums and §6's, as ``settle_year`` gives them: the window's O(1) path) equals the
+    reference settling the whole year in order."""
+    last = _last_by_person(sub, reference)
+    for person, k in last.items():
+        assert got.outpatient_after.get(person, NO_OUTPATIENT_SUMS) == reference[k].ytd_after.outpatient_fen()
+    rest = [k for k in range(len(sub)) if k not in set(last.values())]
+    if not rest:
+        return
+    head = settle_year(_rows(sub, rest), {1: policy, 2: policy})
+    persons, after, _ = head.year_ends(sub.person[rest])
+    for person, sums in zip(persons.tolist(), after.tolist(), strict=True):
+        start = YearToDate.of_stay_sums([fen_to_decimal(v) for v in sums]).with_outpatient_fen(
+            head.outpatient_after.get(person, NO_OUTPATIENT_SUMS)
+        )
+        k = last[person]
+        alone = settle_claim(policy, sub.claim(k), start, trace=False)
+        assert alone.amounts_fen == reference[k].amounts_fen
+        assert alone.ytd_after.as_fen() == reference[k].ytd_after.as_fen()
+        assert alone.ytd_after.outpatient_fen() == reference[k].ytd_after.outpatient_fen()
+
+
+def _rows(table: YearTable, rows: list[int]) -> YearTable:
+    return YearTable(
+        claim_id=[table.claim_id[i] for i in rows],
+        person=table.person[rows],
+        day=table.day[rows],
+        level=table.level[rows],
+        in_county=table.in_county[rows],
+        referred=table.referred[rows],
+        total=table.total[rows],
+        out_of_scope=table.out_of_scope[rows],
+        policy=table.policy[rows],
+        category=[table.category[i] for i in rows],
+        outpatient=table.outpatient_mask()[rows],
+        disease=[table.disease[i] for i in rows] if table.disease is not None else None,
+    )
 
 
 def test_an_outpatient_claim_moves_only_the_shared_sums() -> None:

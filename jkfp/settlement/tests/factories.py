@@ -103,3 +103,49 @@ def amounts(s: Any) -> tuple[str, ...]:
             "personal",
         )
     )
+
+
+# settlement.md §8, examples 5–7 (counted_total, hospital_absorbed, basic, critical, aid, supplementary, personal).
+E5 = ("492.50", "7.50", "384.00", "0.00", "48.00", "11.25", "49.25")
+E6 = ("4000.00", "0.00", "2616.00", "0.00", "692.00", "292.00", "400.00")
+E7 = ("1000.00", "0.00", "390.00", "0.00", "0.00", "0.00", "610.00")
+
+
+def card(person: Any, disease: str, certified: date = date(2019, 1, 1), valid_to: date | None = None) -> None:
+    """The person's chronic-disease card (慢病卡) for ``disease``."""
+    from jkfp.care.models import ChronicCard
+    from jkfp.registry.models import Disease
+
+    ChronicCard.objects.create(
+        person=person, disease=Disease.objects.get(name=disease), certified_on=certified, valid_to=valid_to
+    )
+
+
+def visit(
+    w: SettleWorld,
+    claim_id: str,
+    person: str,
+    inst: str,
+    on: date,
+    total: str,
+    oos: str,
+    disease: str,
+    **kw: Any,
+) -> Any:
+    """An outpatient visit (§6) through ``claim_submit``; its current settlement."""
+    from jkfp.settlement import services
+    from jkfp.settlement.models import ClaimKind
+
+    settlement, _ = services.claim_submit(
+        claim_id=claim_id,
+        person=w.persons[person],
+        institution=w.institutions[inst],
+        admitted_on=kw.pop("admitted", on),
+        discharged_on=on,
+        total_amount=Decimal(total),
+        out_of_scope_amount=Decimal(oos),
+        kind=ClaimKind.OUTPATIENT,
+        disease=disease,
+        **kw,
+    )
+    return settlement

@@ -12,63 +12,13 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 
-from jkfp.care.models import ChronicCard
-from jkfp.registry.models import Disease
-from jkfp.registry.services import disease_catalogue_load
 from jkfp.settlement import bulk, clearing, services
 from jkfp.settlement.cards import ERR_NO_CARD
 from jkfp.settlement.compute import ERR_NO_OUTPATIENT_BLOCK
 from jkfp.settlement.models import Claim, ClaimKind, Settlement, YearLedger
-from jkfp.settlement.tests.factories import SettleWorld, amounts
+from jkfp.settlement.tests.factories import E5, E6, E7, SettleWorld, amounts, card, visit
 
 pytestmark = pytest.mark.django_db
-
-# settlement.md §8, examples 5–7 (counted_total, hospital_absorbed, basic, critical, aid, supplementary, personal).
-E5 = ("492.50", "7.50", "384.00", "0.00", "48.00", "11.25", "49.25")
-E6 = ("4000.00", "0.00", "2616.00", "0.00", "692.00", "292.00", "400.00")
-E7 = ("1000.00", "0.00", "390.00", "0.00", "0.00", "0.00", "610.00")
-
-
-def card(person: Any, disease: str, certified: date = date(2019, 1, 1), valid_to: date | None = None) -> None:
-    ChronicCard.objects.create(
-        person=person, disease=Disease.objects.get(name=disease), certified_on=certified, valid_to=valid_to
-    )
-
-
-@pytest.fixture
-def ow(sw: SettleWorld) -> SettleWorld:
-    """The settle world with the disease catalogue; A = poor1 (poor) holds a 高血压 card, B = plain
-    (ordinary) a 2型糖尿病 card."""
-    disease_catalogue_load()
-    card(sw.persons["poor1"], "高血压")
-    card(sw.persons["plain"], "2型糖尿病")
-    return sw
-
-
-def visit(
-    w: SettleWorld,
-    claim_id: str,
-    person: str,
-    inst: str,
-    on: date,
-    total: str,
-    oos: str,
-    disease: str,
-    **kw: Any,
-) -> Any:
-    settlement, _ = services.claim_submit(
-        claim_id=claim_id,
-        person=w.persons[person],
-        institution=w.institutions[inst],
-        admitted_on=kw.pop("admitted", on),
-        discharged_on=on,
-        total_amount=Decimal(total),
-        out_of_scope_amount=Decimal(oos),
-        kind=ClaimKind.OUTPATIENT,
-        disease=disease,
-        **kw,
-    )
-    return settlement
 
 
 def test_section8_outpatient_examples_settle_exactly(ow: SettleWorld) -> None:

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('regions', '0003_institution_outside_region_code'),
-        ('settlement', '0007_subsidies_payment_batches'),
+        ('settlement', '0008_ledger_outpatient_ytd'),
     ]
 
     operations = [
