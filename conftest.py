@@ -73,3 +73,32 @@ def _static_collected() -> None:
     from jkfp.ops.static import static_collect
 
     static_collect()
+
+
+@pytest.fixture
+def two_counties(county: dict[str, Any]) -> dict[str, Any]:
+    """湖北省 › 随州市 › 随县 (the ``county`` fixture) and 曾都区 (421303: one township, two villages,
+    hospital H101): a province, a city and two neighbouring counties (issue 21)."""
+    from jkfp.regions.models import Institution, Region, RegionLevel
+
+    province = Region.objects.create(code="420000", name="湖北省", level=RegionLevel.PROVINCE)
+    city = Region.objects.create(code="421300", name="随州市", level=RegionLevel.CITY, parent=province)
+    Region.objects.filter(code="421321").update(parent=city)
+    county["county"].refresh_from_db()
+    other = Region.objects.create(code="421303", name="曾都区", level=RegionLevel.COUNTY, parent=city)
+    town = Region.objects.create(
+        code="421303001000", name="东城街道", level=RegionLevel.TOWNSHIP, parent=other
+    )
+    regions = {
+        **county,
+        "province": province,
+        "city": city,
+        "b": other,
+        "b_t1": town,
+        "b_hospital": Institution.objects.create(code="H101", name="曾都区医院", level="2", region=other),
+    }
+    for v in (1, 2):
+        regions[f"b_t1v{v}"] = Region.objects.create(
+            code=f"421303001{v:03d}", name=f"东城{v}社区", level=RegionLevel.VILLAGE, parent=town
+        )
+    return regions

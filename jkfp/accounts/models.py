@@ -20,9 +20,20 @@ class Role(models.TextChoices):
     HOSPITAL = "hospital", "定点医疗机构结算窗口"
     FUND = "fund", "医保局·民政"
     INSPECTOR = "inspector", "督查（只读）"
+    # Above the county (issue 21): read everything in their city or province; the administrators also
+    # manage users, policies and catalogues; none of them enters care or settlement.
+    CITY_ADMIN = "city_admin", "市卫健委管理员"
+    PROVINCE_ADMIN = "province_admin", "省卫健委管理员"
+    CITY_INSPECTOR = "city_inspector", "市督查（只读）"
+    PROVINCE_INSPECTOR = "province_inspector", "省督查（只读）"
 
 
-READ_ONLY_ROLES = frozenset({Role.INSPECTOR})
+# 只读角色 Read-only everywhere (any change refused), every read audited.
+READ_ONLY_ROLES = frozenset({Role.INSPECTOR, Role.CITY_INSPECTOR, Role.PROVINCE_INSPECTOR})
+# 管理员 The administrators of a region: users, policies and catalogues of their county, city or province.
+ADMIN_ROLES = frozenset({Role.COUNTY_ADMIN, Role.CITY_ADMIN, Role.PROVINCE_ADMIN})
+# 县以上角色 Roles bound above a county: they read and manage, they never enter care or settlement.
+UPPER_ROLES = frozenset({Role.CITY_ADMIN, Role.PROVINCE_ADMIN, Role.CITY_INSPECTOR, Role.PROVINCE_INSPECTOR})
 
 
 class User(AbstractUser):

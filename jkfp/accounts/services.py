@@ -33,6 +33,10 @@ ROLE_LEVELS: dict[str, set[str]] = {
     Role.HOSPITAL: {RegionLevel.COUNTY, RegionLevel.TOWNSHIP},
     Role.FUND: {RegionLevel.COUNTY},
     Role.INSPECTOR: {RegionLevel.COUNTY, RegionLevel.TOWNSHIP, RegionLevel.VILLAGE},
+    Role.CITY_ADMIN: {RegionLevel.CITY},
+    Role.PROVINCE_ADMIN: {RegionLevel.PROVINCE},
+    Role.CITY_INSPECTOR: {RegionLevel.CITY},
+    Role.PROVINCE_INSPECTOR: {RegionLevel.PROVINCE},
 }
 
 

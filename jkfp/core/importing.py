@@ -2,13 +2,14 @@
 
 Used by the region, institution and roster imports (and the import page): one summary shape
 (the ``--json`` output of every import command) and one error-report writer (``.xlsx``, one line
-per problem: 行号, 列, 值, 原因).
+per problem: 行号, 列, 值, 原因). The claim, chronic-card and bank-account imports also share the
+row-failure collector (``RowFailures``) and the ID-number column check (``id_number_column``).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 from jkfp.core import tabular_map
 from jkfp.core.clock import local_now
+from jkfp.core.idnumber import IdNumberError, validate_id_number
 from jkfp.core.tabular import safe_cell
 
 ERROR_REPORT_HEADERS = ("行号", "列", "值", "原因")
@@ -38,6 +40,8 @@ _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _EXCEL_SERIAL = re.compile(r"^(\d{5})(?:\.0+)?$")
 _EXCEL_EPOCH = date(1899, 12, 30)
 _MONTH = re.compile(r"^(\d{4})[-/.年](\d{1,2})月?$")
+ERR_ID = "身份证号不合法：{reason}"
+ERR_NOT_IN_ROSTER = "花名册中没有此人（或不在您的管辖范围内），请先导入花名册"
 ERR_DATE_FORMAT = "日期无法识别，应为 YYYY-MM-DD"
 ERR_DATE_IMPOSSIBLE = "日期不存在"
 ERR_MONTH_FORMAT = "月份无法识别，应为 YYYY-MM"
@@ -111,6 +115,40 @@ class RowProblem:
     column: str
     value: str
     reason: str
+
+
+class RowFailures:
+    """行错误收集 The problems of one import and the rows (0-based) they make invalid.
+
+    ``fail(i, column, value, reason)`` records a problem of row ``i`` under the column's header as the
+    file wrote it (``headers[column]``) and the row number as the file numbers it (``row_numbers[i]``).
+    """
+
+    def __init__(self, row_numbers: Sequence[int], headers: Mapping[str, str]) -> None:
+        self.row_numbers = row_numbers
+        self.headers = headers
+        self.problems: list[RowProblem] = []
+        self.bad: set[int] = set()
+
+    def fail(self, i: int, column: str, value: str, reason: str) -> None:
+        """记一条错误 Record a problem of row ``i`` and mark the row invalid."""
+        self.problems.append(RowProblem(self.row_numbers[i], self.headers[column], value, reason))
+        self.bad.add(i)
+
+
+def id_number_column(
+    values: Sequence[str], failures: RowFailures, column: str, *, today: date | None = None
+) -> list[str | None]:
+    """校验身份证号列 Each cell's normalised ID number (GB 11643), or None after recording ``ERR_ID``
+    with the check's reason for the cell's row."""
+    ids: list[str | None] = []
+    for i, raw in enumerate(values):
+        try:
+            ids.append(validate_id_number(raw, today=today))
+        except IdNumberError as exc:
+            ids.append(None)
+            failures.fail(i, column, raw, ERR_ID.format(reason=exc.zh))
+    return ids
 
 
 def split_list(text: str) -> list[str]:

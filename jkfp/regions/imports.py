@@ -1,10 +1,13 @@
 """行政区划与医疗机构导入 Import regions and institutions from CSV/XLSX (issue 2 item 2, domain.md §3).
 
 Regions: columns ``代码, 名称, 上级代码, 级别`` (``code, name, parent_code, level``), 级别 one of
-县/乡镇/村 (``county/township/village``). Codes are checked: a county has 6 digits; a township 12
-digits = county code + 3 digits + ``000`` under a county; a village 12 digits whose first 9 are its
-township's. A blank parent code is derived from the code. The parent must exist in the file or in the
-database; rows may come in any order.
+省 (also 自治区, 直辖市), 市 (also 地级市, 州), 县 (also 区, 县级市, 旗), 乡镇 (also 乡, 镇, 街道), 村 (also
+社区, 居委会, 村委会), or ``province/city/county/township/village`` (issue 21). Codes have 2/4/6/9/12
+significant digits, written as such or padded with zeros to 6 or 12; they are stored as 6 digits for
+province, city and county (``420000``, ``421300``, ``421321``) and 12 for township and village
+(``421321001000``, ``421321001201``). A code starts with its parent's significant digits. A blank
+parent code is derived from the code (a county's city, else its province, when known). The parent
+must exist in the file or in the database; rows may come in any order.
 
 Institutions: columns ``代码, 名称, 级别, 县域内, 所在地区代码`` (``code, name, level, in_county,
 region_code``), 级别 1/2/3, 县域内 是/否 or 1/0; the region code (optional) must exist. Optional
@@ -42,7 +45,15 @@ from jkfp.core.importing import (
     write_error_report,
 )
 from jkfp.core.tabular import read_table
-from jkfp.regions.models import SERVING_KINDS, Institution, InstitutionKind, Region, RegionLevel
+from jkfp.regions.models import (
+    SERVING_KINDS,
+    Institution,
+    InstitutionKind,
+    Region,
+    RegionLevel,
+    canonical_code,
+    scope_prefix,
+)
 
 REGION_COLUMNS: dict[str, tuple[str, ...]] = {
     "code": ("代码", "区划代码"),
@@ -53,9 +64,19 @@ REGION_COLUMNS: dict[str, tuple[str, ...]] = {
 REGION_REQUIRED = ("code", "name", "level")
 
 LEVEL_VALUES: dict[str, str] = {
+    "省": RegionLevel.PROVINCE,
+    "自治区": RegionLevel.PROVINCE,
+    "直辖市": RegionLevel.PROVINCE,
+    "province": RegionLevel.PROVINCE,
+    "市": RegionLevel.CITY,
+    "地级市": RegionLevel.CITY,
+    "州": RegionLevel.CITY,
+    "city": RegionLevel.CITY,
     "县": RegionLevel.COUNTY,
     "区": RegionLevel.COUNTY,
     "县级": RegionLevel.COUNTY,
+    "县级市": RegionLevel.COUNTY,
+    "旗": RegionLevel.COUNTY,
     "county": RegionLevel.COUNTY,
     "乡镇": RegionLevel.TOWNSHIP,
     "乡": RegionLevel.TOWNSHIP,
@@ -64,10 +85,37 @@ LEVEL_VALUES: dict[str, str] = {
     "township": RegionLevel.TOWNSHIP,
     "村": RegionLevel.VILLAGE,
     "社区": RegionLevel.VILLAGE,
+    "居委会": RegionLevel.VILLAGE,
+    "村委会": RegionLevel.VILLAGE,
     "village": RegionLevel.VILLAGE,
 }
-_LEVEL_ORDER = (RegionLevel.COUNTY, RegionLevel.TOWNSHIP, RegionLevel.VILLAGE)
-_PARENT_LEVEL = {RegionLevel.TOWNSHIP: RegionLevel.COUNTY, RegionLevel.VILLAGE: RegionLevel.TOWNSHIP}
+ERR_LEVEL = "级别应为 省/市/县/乡镇/村 / level must be province, city, county, township or village"
+_LEVEL_ORDER = (
+    RegionLevel.PROVINCE,
+    RegionLevel.CITY,
+    RegionLevel.COUNTY,
+    RegionLevel.TOWNSHIP,
+    RegionLevel.VILLAGE,
+)
+# The levels a region's parent may have, most usual first (a county-level city directly under the
+# province, e.g. 仙桃 429004, has the province or its 省直辖 pseudo-city 429000 as parent).
+_PARENT_LEVELS: dict[str, tuple[str, ...]] = {
+    RegionLevel.PROVINCE: (),
+    RegionLevel.CITY: (RegionLevel.PROVINCE,),
+    RegionLevel.COUNTY: (RegionLevel.CITY, RegionLevel.PROVINCE),
+    RegionLevel.TOWNSHIP: (RegionLevel.COUNTY,),
+    RegionLevel.VILLAGE: (RegionLevel.TOWNSHIP,),
+}
+# Levels whose parent may be missing (the top of a deployment's tree: one county, one city).
+_OPTIONAL_PARENT = frozenset({RegionLevel.PROVINCE, RegionLevel.CITY, RegionLevel.COUNTY})
+_CODE_FORMS = {
+    RegionLevel.PROVINCE: "省级代码应为2位有效数字（如42或420000） / a province code has 2 significant digits",
+    RegionLevel.CITY: "市级代码应为4位有效数字（如4213或421300），末两位不为00 / a city code has 4 significant digits",
+    RegionLevel.COUNTY: "县级代码应为6位数字（末两位不为00） / a county code has 6 digits, not ending in 00",
+    RegionLevel.TOWNSHIP: "乡镇代码应为9位有效数字（12位时以000结尾） / a township code has 9 significant digits",
+    RegionLevel.VILLAGE: "村代码应为12位数字、末3位不为000 / a village code has 12 digits, not ending in 000",
+}
+
 
 INSTITUTION_COLUMNS: dict[str, tuple[str, ...]] = {
     "code": ("代码", "机构代码"),
@@ -146,31 +194,51 @@ def _group_rows(
     return groups, conflicts
 
 
-def _check_code(code: str, level: str, parent: str) -> str | None:
-    """代码格式 The reason the code does not fit its level and parent, or None."""
-    if level == RegionLevel.COUNTY:
-        if len(code) != 6 or not (code.isascii() and code.isdigit()):
-            return "县级代码应为6位数字 / a county code has 6 digits"
-        return None
-    if len(code) != 12 or not (code.isascii() and code.isdigit()):
-        return "乡镇、村代码应为12位数字 / township and village codes have 12 digits"
-    if level == RegionLevel.TOWNSHIP:
-        if not code.endswith("000") or code[9:] != "000":
-            return "乡镇代码应以000结尾 / a township code ends with 000"
-        if parent != code[:6]:
-            return f"乡镇代码前6位应为上级县代码{parent} / a township code starts with its county's code"
-        return None
-    if code.endswith("000"):
-        return "村代码末3位不能为000 / a village code does not end with 000"
-    if parent[:9] != code[:9] or not parent.endswith("000"):
-        return f"村代码前9位应与上级乡镇代码{parent}一致 / a village code starts with its township's 9 digits"
+def _parent_code(text: str, level: str) -> tuple[str, str] | None:
+    """上级代码 (stored code, level) of a parent code as written (any accepted form), or None."""
+    for parent_level in _PARENT_LEVELS[level]:
+        code = canonical_code(text, parent_level)
+        if code is not None:
+            return code, parent_level
     return None
+
+
+def _check_parent(code: str, level: str, parent: str, parent_level: str) -> str | None:
+    """上级一致 The reason ``code`` cannot lie under ``parent``, or None: a code starts with its parent's
+    significant digits."""
+    prefix = scope_prefix(parent, parent_level)
+    if code.startswith(prefix):
+        return None
+    if level == RegionLevel.TOWNSHIP:
+        return f"乡镇代码前6位应为上级县代码{parent} / a township code starts with its county's code"
+    if level == RegionLevel.VILLAGE:
+        return f"村代码前9位应与上级乡镇代码{parent}一致 / a village code starts with its township's 9 digits"
+    return f"代码前{len(prefix)}位应与上级代码{parent}一致 / a code starts with its parent's {len(prefix)} digits"
+
+
+def _derived_parents(code: str, level: str) -> tuple[str, ...]:
+    """推定上级 The parent codes a blank 上级代码 stands for, most specific first."""
+    if level == RegionLevel.VILLAGE:
+        return (code[:9] + "000",)
+    if level == RegionLevel.TOWNSHIP:
+        return (code[:6],)
+    if level == RegionLevel.COUNTY:
+        return (code[:4] + "00", code[:2] + "0000")
+    if level == RegionLevel.CITY:
+        return (code[:2] + "0000",)
+    return ()
 
 
 def regions_import(
     *, path: str | Path, errors_dir: Path | None = None, progress: Callable[[int], None] | None = None
 ) -> ImportSummary:
-    """导入行政区划 Import regions; returns the summary (raises TableError for an unreadable file)."""
+    """导入行政区划 Import regions; returns the summary (raises TableError for an unreadable file).
+
+    Codes are stored in one form whatever form the file has (``canonical_code``): province, city and
+    county 6 digits, township and village 12. A county, city or province without 上级代码 hangs under
+    the city or province its code names when that is known (in the file or already imported), else at
+    the top; importing a city or province later adopts the parentless counties and cities below it.
+    """
     table = read_table(path, REGION_COLUMNS, REGION_REQUIRED)
     header = {c: table.headers.get(c, REGION_COLUMNS[c][0]) for c in REGION_COLUMNS}
     n = len(table)
@@ -188,17 +256,16 @@ def regions_import(
         problems.append(RowProblem(rownum, header[column], value, reason))
         bad_rows.add(rownum)
 
-    # Row-level checks, then duplicates; a parent code left blank is derived from the code.
+    # Row-level checks, then duplicates; a parent code left blank is derived later (it may need the
+    # levels known from the file and the database).
     records: list[tuple[int, str, tuple[str, str, str]]] = []
-    for rownum, code, name, parent, level_text in zip(
+    for rownum, raw_code, name, raw_parent, level_text in zip(
         table.row_numbers, codes, names, parents, levels, strict=True
     ):
         level = LEVEL_VALUES.get(level_text.lower())
         ok = True
         if level is None:
-            fail(
-                rownum, "level", level_text, "级别应为 县/乡镇/村 / level must be county, township or village"
-            )
+            fail(rownum, "level", level_text, ERR_LEVEL)
             ok = False
         if not name:
             fail(rownum, "name", name, "名称为空 / name is empty")
@@ -206,16 +273,34 @@ def regions_import(
         elif len(name) > 100 or has_control_chars(name):
             fail(rownum, "name", name, "名称过长或含控制字符 / name too long or has control characters")
             ok = False
-        if level is not None:
-            if level == RegionLevel.COUNTY:
-                parent = ""
-            elif not parent:
-                parent = code[:6] if level == RegionLevel.TOWNSHIP else code[:9] + "000"
-            reason = _check_code(code, level, parent)
+        if level is None:
+            continue
+        code = canonical_code(raw_code, level)
+        parent = ""
+        if code is None:
+            fail(rownum, "code", raw_code, _CODE_FORMS[level])
+            ok = False
+        elif raw_parent and level != RegionLevel.PROVINCE:
+            found = _parent_code(raw_parent, level)
+            reason = (
+                f"上级代码{raw_parent}不是{'或'.join(RegionLevel(p).label for p in _PARENT_LEVELS[level])}"
+                f"级代码 / parent {raw_parent} is not a code of the parent's level"
+                if found is None
+                else _check_parent(code, level, *found)
+            )
             if reason:
-                fail(rownum, "code", code, reason)
+                fail(
+                    rownum,
+                    "parent_code" if found is None else "code",
+                    raw_parent if found is None else raw_code,
+                    reason,
+                )
                 ok = False
-        if ok and level is not None:
+            else:
+                parent = found[0] if found else ""
+        elif level not in _OPTIONAL_PARENT:
+            parent = _derived_parents(code, level)[0]
+        if ok and code is not None:
             records.append((rownum, code, (name, level, parent)))
     groups, conflicts = _group_rows([r[0] for r in records], [r[1] for r in records], [r[2] for r in records])
     for code in conflicts:
@@ -236,7 +321,12 @@ def regions_import(
             if code in conflicts or value[1] != level:
                 continue
             name, _, parent = value
-            if level != RegionLevel.COUNTY and known_level.get(parent) != _PARENT_LEVEL[level]:
+            if not parent and level in _OPTIONAL_PARENT:
+                parent = next(
+                    (p for p in _derived_parents(code, level) if known_level.get(p) in _PARENT_LEVELS[level]),
+                    "",
+                )
+            elif known_level.get(parent) not in _PARENT_LEVELS[level]:
                 for rownum in numbers:
                     fail(
                         rownum,
@@ -245,8 +335,23 @@ def regions_import(
                         f"上级代码{parent}不存在或级别不符 / parent {parent} is unknown or of the wrong level",
                     )
                 continue
-            accepted[code] = value
+            accepted[code] = (name, level, parent)
             known_level[code] = level
+    # Parentless counties and cities already stored (a single-county deployment growing into a city)
+    # hang under a city or province this file brings.
+    for code, region in existing.items():
+        if code in accepted or region.parent_id or region.level not in (RegionLevel.CITY, RegionLevel.COUNTY):
+            continue
+        parent = next(
+            (
+                p
+                for p in _derived_parents(code, region.level)
+                if p in accepted and accepted[p][1] in _PARENT_LEVELS[region.level]
+            ),
+            "",
+        )
+        if parent:
+            accepted[code] = (region.name, region.level, parent)
     if progress:
         progress(60)
 

@@ -8,23 +8,90 @@ from django.db import models
 
 
 class RegionLevel(models.TextChoices):
-    """区划级别 Region level."""
+    """区划级别 Region level: province, city, county, township, village (issue 21)."""
 
+    PROVINCE = "province", "省"
+    CITY = "city", "市"
     COUNTY = "county", "县"
     TOWNSHIP = "township", "乡镇"
     VILLAGE = "village", "村"
 
 
-def scope_prefix(code: str, level: str) -> str:
-    """区划前缀 The code prefix shared by a region and everything below it.
+# Significant digits of a code at each level (GB/T 2260 and the statistical division codes): 省 2, 市 4,
+# 县 6, 乡镇 9, 村 12. Stored form (docs/domain.md §3): province, city and county codes as 6 digits
+# (``420000``, ``421300``, ``421321`` — the county's has always been 6), township and village as 12.
+LEVEL_DIGITS: dict[str, int] = {
+    "province": 2,
+    "city": 4,
+    "county": 6,
+    "township": 9,
+    "village": 12,
+}
 
-    County codes are 6 digits; township codes are 9 significant digits + ``000``; village codes 12.
+
+def scope_prefix(code: str, level: str) -> str:
+    """区划前缀 The code prefix shared by a region and everything below it: the level's significant
+    digits (province 2, city 4, county 6, township 9, village 12)."""
+    return code[: LEVEL_DIGITS.get(str(level), len(code))]
+
+
+_PARENT_DIGITS = {2: 0, 4: 2, 6: 4, 9: 6, 12: 9}
+
+
+def stored_width(level: str) -> int:
+    """存储位数 A region code's stored length: 6 for province, city and county, 12 below."""
+    return 6 if LEVEL_DIGITS.get(str(level), 12) <= 6 else 12
+
+
+def canonical_code(code: str, level: str) -> str | None:
+    """规范代码 The stored form of a region ``code`` of ``level``, or None when it cannot be one.
+
+    Accepted: the level's significant digits (省 ``42``, 市 ``4213``, 县 ``421321``, 乡镇 ``421321001``,
+    村 ``421321001201``), or those padded with zeros to 6 or 12 digits (``420000``, ``421300000000``).
+    The significant part may not end in zeros (``421300`` is a city, never a county). Stored: 6 digits
+    for province, city and county (``420000``, ``421300``, ``421321``), 12 for township and village.
     """
-    if level == RegionLevel.COUNTY:
-        return code[:6]
-    if level == RegionLevel.TOWNSHIP:
-        return code[:9]
-    return code
+    digits = LEVEL_DIGITS.get(str(level))
+    if digits is None or not (code.isascii() and code.isdigit()):
+        return None
+    if len(code) < digits or (len(code) != digits and len(code) not in (6, 12)):
+        return None
+    if code[digits:].strip("0"):
+        return None
+    significant = code[:digits]
+    own = significant[_PARENT_DIGITS[digits] :]  # the digits this level adds to its parent's
+    if not own.strip("0"):
+        return None
+    return significant.ljust(stored_width(level), "0")
+
+
+def level_of_code(code: str) -> str | None:
+    """代码级别 The level a stored region code has by its digits (``420000`` 省, ``421300`` 市,
+    ``421321`` 县, ``421321001000`` 乡镇, ``421321001201`` 村), or None when it is not a stored code."""
+    if not (code.isascii() and code.isdigit()):
+        return None
+    if len(code) == 6:
+        if code[2:] == "0000":
+            return RegionLevel.PROVINCE if code[:2] != "00" else None
+        return RegionLevel.CITY if code[4:] == "00" else RegionLevel.COUNTY
+    if len(code) == 12:
+        return RegionLevel.TOWNSHIP if code[9:] == "000" else RegionLevel.VILLAGE
+    return None
+
+
+def code_prefix(code: str) -> str:
+    """代码前缀 The scope prefix of a stored region code by its digits alone (``scope_prefix`` for its
+    level; a code of no known shape is its own prefix)."""
+    level = level_of_code(code)
+    return scope_prefix(code, level) if level is not None else code
+
+
+def county_of(code: str) -> str | None:
+    """所属县 The county (6 digits) a region code lies in, or None for a province or city code."""
+    level = level_of_code(code)
+    if level is None or level in (RegionLevel.PROVINCE, RegionLevel.CITY):
+        return None
+    return code[:6]
 
 
 def prefix_range(prefix: str) -> tuple[str, str]:
@@ -36,7 +103,7 @@ def prefix_range(prefix: str) -> tuple[str, str]:
 
 
 class Region(models.Model):
-    """行政区划 A county, township or village, keyed by its statistical code."""
+    """行政区划 A province, city, county, township or village, keyed by its statistical code."""
 
     code = models.CharField("代码", max_length=12, primary_key=True)
     name = models.CharField("名称", max_length=100)

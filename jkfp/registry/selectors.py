@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable
-from typing import Any
+from datetime import date
+from typing import Any, NamedTuple
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.functions import Lower
@@ -36,6 +37,8 @@ ID_DIGITS = re.compile(r"^[0-9]{1,17}[0-9Xx]?$")
 MIN_ID_TAIL = 4
 # Person.id_tail_rev holds this many trailing characters of the ID number, reversed.
 ID_TAIL_LEN = 8
+# ID numbers per ``IN (…)`` query when persons are fetched by ID number (SQLite's parameter limit).
+ID_NUMBER_CHUNK = 500
 
 
 # Least privilege (docs/permissions.md): the hospital window reaches persons only through the
@@ -251,3 +254,27 @@ def disease_lookup_of(rows: Iterable[tuple[int, str, str]]) -> dict[str, int]:
             lookup.setdefault(alias, pk)
     lookup.update({name: pk for pk, name, _ in rows})
     return lookup
+
+
+class PersonByIdNumber(NamedTuple):
+    """按身份证号查到的人 A person found by ID number: key, birth date, village."""
+
+    pk: int
+    birth_date: date
+    village_id: str
+
+
+def persons_by_id_number(id_numbers: Collection[str], *, user: Any) -> dict[str, PersonByIdNumber]:
+    """按身份证号批量查人 Normalised ID number → the person, for the persons in the user's region (all
+    persons when ``user`` is None: the command line); one query per ``ID_NUMBER_CHUNK`` numbers. Every
+    import that matches its rows to the roster by ID number reads it here."""
+    qs = Person.objects.all() if user is None else scope(Person.objects.all(), user, "village_id")
+    wanted = sorted(set(id_numbers))
+    found: dict[str, PersonByIdNumber] = {}
+    for start in range(0, len(wanted), ID_NUMBER_CHUNK):
+        rows = qs.filter(id_number__in=wanted[start : start + ID_NUMBER_CHUNK]).values_list(
+            "id_number", "id", "birth_date", "village_id"
+        )
+        for number, pk, born, village in rows:
+            found[number] = PersonByIdNumber(pk, born, village)
+    return found

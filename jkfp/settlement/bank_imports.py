@@ -21,11 +21,16 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from jkfp.accounts.scoping import scope
-from jkfp.core.idnumber import IdNumberError, validate_id_number
-from jkfp.core.importing import ImportSummary, RowProblem, has_control_chars, write_error_report
+from jkfp.core.importing import ERR_NOT_IN_ROSTER as ERR_NOT_IN_ROSTER  # the tests read it here
+from jkfp.core.importing import (
+    ImportSummary,
+    RowFailures,
+    has_control_chars,
+    id_number_column,
+    write_error_report,
+)
 from jkfp.core.tabular import read_table
-from jkfp.registry.models import Person
+from jkfp.registry.selectors import persons_by_id_number
 from jkfp.settlement.models import BankAccount, BankAccountKind
 from jkfp.settlement.subsidies import ACCOUNT_RE, ERR_ACCOUNT_NO, ERR_BANK_NAME
 
@@ -43,8 +48,6 @@ KIND_WORDS = {
     "一卡通": BankAccountKind.YIKATONG,
     "yikatong": BankAccountKind.YIKATONG,
 }
-ERR_ID = "身份证号不合法：{reason}"
-ERR_NOT_IN_ROSTER = "花名册中没有此人（或不在您的管辖范围内），请先导入花名册"
 ERR_KIND = "账户类型应为“社保卡”或“一卡通”（留空为社保卡）"
 ERR_CONFLICT = "同一人在文件中出现多次且账号不同（第{rows}行）"
 
@@ -67,27 +70,11 @@ def bank_accounts_import(
     cols = table.columns
     blank = [""] * n
     numbers = table.row_numbers
-    problems: list[RowProblem] = []
-    bad: set[int] = set()
-
-    def fail(i: int, column: str, value: str, reason: str) -> None:
-        problems.append(RowProblem(numbers[i], header[column], value, reason))
-        bad.add(i)
-
-    ids: list[str | None] = []
-    for i, raw in enumerate(cols["id_number"]):
-        try:
-            ids.append(validate_id_number(raw))
-        except IdNumberError as exc:
-            ids.append(None)
-            fail(i, "id_number", raw, ERR_ID.format(reason=exc.zh))
-    wanted = sorted({x for x in ids if x})
-    persons_qs = Person.objects.all() if user is None else scope(Person.objects.all(), user, "village_id")
-    persons: dict[str, int] = {}
-    for start in range(0, len(wanted), 500):
-        persons.update(
-            persons_qs.filter(id_number__in=wanted[start : start + 500]).values_list("id_number", "id")
-        )
+    failures = RowFailures(numbers, header)
+    fail, problems, bad = failures.fail, failures.problems, failures.bad
+    ids = id_number_column(cols["id_number"], failures, "id_number")
+    found = persons_by_id_number([x for x in ids if x], user=user)
+    persons = {number: p.pk for number, p in found.items()}
     valid: dict[int, tuple[tuple[str, str, str], list[int]]] = {}
     conflicts: set[int] = set()
     for i in range(n):

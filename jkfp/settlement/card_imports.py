@@ -31,15 +31,19 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from jkfp.accounts.scoping import scope
 from jkfp.care.models import ChronicCard
-from jkfp.core.idnumber import IdNumberError, validate_id_number
-from jkfp.core.importing import ImportSummary, RowProblem, parse_date, write_error_report
+from jkfp.core.importing import ERR_NOT_IN_ROSTER as ERR_NOT_IN_ROSTER  # the tests read it here
+from jkfp.core.importing import (
+    ImportSummary,
+    RowFailures,
+    id_number_column,
+    parse_date,
+    write_error_report,
+)
 from jkfp.core.signals import send_data_changed
 from jkfp.core.tabular import read_table
 from jkfp.regions.models import Institution
-from jkfp.registry.models import Person
-from jkfp.registry.selectors import disease_lookup
+from jkfp.registry.selectors import disease_lookup, persons_by_id_number
 from jkfp.settlement.cards import outpatient_diseases
 
 CARD_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -51,8 +55,6 @@ CARD_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 CARD_REQUIRED = ("id_number", "disease", "certified_on")
 
-ERR_ID = "身份证号不合法：{reason}"
-ERR_NOT_IN_ROSTER = "花名册中没有此人（或不在您的管辖范围内），请先导入花名册"
 ERR_EMPTY = "不能为空"
 ERR_DISEASE = "病种“{value}”不是结算政策的门诊慢特病病种（按病种名称或别名匹配：{names}）"
 ERR_DATE_FUTURE = "日期在将来"
@@ -92,28 +94,11 @@ def cards_import(
     cols = table.columns
     blank = [""] * n
     numbers = table.row_numbers
-    problems: list[RowProblem] = []
-    bad: set[int] = set()
-
-    def fail(i: int, column: str, value: str, reason: str) -> None:
-        problems.append(RowProblem(numbers[i], header[column], value, reason))
-        bad.add(i)
-
-    ids: list[str | None] = []
-    for i, raw in enumerate(cols["id_number"]):
-        try:
-            ids.append(validate_id_number(raw, today=today))
-        except IdNumberError as exc:
-            ids.append(None)
-            fail(i, "id_number", raw, ERR_ID.format(reason=exc.zh))
-    wanted = sorted({x for x in ids if x})
-    persons_qs = Person.objects.all() if user is None else scope(Person.objects.all(), user, "village_id")
-    persons: dict[str, tuple[int, date | None]] = {}
-    for start in range(0, len(wanted), 500):
-        for pk, number, born in persons_qs.filter(id_number__in=wanted[start : start + 500]).values_list(
-            "id", "id_number", "birth_date"
-        ):
-            persons[number] = (pk, born)
+    failures = RowFailures(numbers, header)
+    fail, problems, bad = failures.fail, failures.problems, failures.bad
+    ids = id_number_column(cols["id_number"], failures, "id_number", today=today)
+    found = persons_by_id_number([x for x in ids if x], user=user)
+    persons: dict[str, tuple[int, date | None]] = {n: (p.pk, p.birth_date) for n, p in found.items()}
     allowed = outpatient_diseases()
     lookup = disease_lookup(pks=set(allowed))
     names = "、".join(sorted(allowed.values())) or "无"

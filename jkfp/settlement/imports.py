@@ -48,12 +48,12 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from jkfp.accounts.scoping import scope
-from jkfp.core.idnumber import IdNumberError, validate_id_number
+from jkfp.core.importing import ERR_NOT_IN_ROSTER as ERR_NOT_IN_ROSTER  # the tests read it here
 from jkfp.core.importing import (
     ID_NUMBER_HEADERS,
     ImportSummary,
-    RowProblem,
+    RowFailures,
+    id_number_column,
     write_error_report,
 )
 from jkfp.core.tabular import read_table
@@ -71,7 +71,7 @@ from jkfp.engine import (
 )
 from jkfp.engine.claims import PAID_OUTPATIENT_REASON, fen_to_decimal
 from jkfp.regions.models import Institution
-from jkfp.registry.models import Person
+from jkfp.registry.selectors import persons_by_id_number
 from jkfp.settlement.cards import ERR_DISEASE_UNKNOWN, ERR_NO_CARD, card_checker, outpatient_disease_lookup
 from jkfp.settlement.compute import ERR_CLAIM_ID as ERR_CLAIM_ID  # the import's message too
 from jkfp.settlement.compute import claim_id_valid, request_hash
@@ -112,8 +112,6 @@ KIND_VALUES = {
 }
 REFERRED_VALUES = {"1": True, "0": False, "是": True, "否": False, "": None, "true": True, "false": False}
 
-ERR_ID = "身份证号不合法：{reason}"
-ERR_NOT_IN_ROSTER = "花名册中没有此人（或不在您的管辖范围内），请先导入花名册"
 ERR_INSTITUTION = "机构代码“{value}”不在医疗机构目录中"
 ERR_DATE_EMPTY = "日期不能为空"
 # A claim's own fields are checked by the engine's rules, with its messages (``engine/claims.py``).
@@ -176,27 +174,11 @@ def claims_import(
     disease_col = cols.get("disease", [""] * n)
     diseases = outpatient_disease_lookup()
     numbers = table.row_numbers
-    problems: list[RowProblem] = []
-    bad: set[int] = set()
-
-    def fail(i: int, column: str, value: str, reason: str) -> None:
-        problems.append(RowProblem(numbers[i], header[column], value, reason))
-        bad.add(i)
-
-    ids: list[str | None] = []
-    for i, raw in enumerate(cols["person_id"]):
-        try:
-            ids.append(validate_id_number(raw, today=today))
-        except IdNumberError as exc:
-            ids.append(None)
-            fail(i, "person_id", raw, ERR_ID.format(reason=exc.zh))
-    wanted = sorted({x for x in ids if x})
-    persons_qs = Person.objects.all() if user is None else scope(Person.objects.all(), user, "village_id")
-    persons: dict[str, int] = {}
-    for start in range(0, len(wanted), 500):
-        persons.update(
-            persons_qs.filter(id_number__in=wanted[start : start + 500]).values_list("id_number", "id")
-        )
+    failures = RowFailures(numbers, header)
+    fail, problems, bad = failures.fail, failures.problems, failures.bad
+    ids = id_number_column(cols["person_id"], failures, "person_id", today=today)
+    found = persons_by_id_number([x for x in ids if x], user=user)
+    persons = {number: p.pk for number, p in found.items()}
     institutions = {i.code: i for i in Institution.objects.all()}
     holds_card = card_checker(list(persons.values()))
 

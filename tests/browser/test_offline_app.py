@@ -199,7 +199,8 @@ def test_offline_work_list_outbox_and_sync(tmp_path: Path, settings: Any) -> Non
 
         # Logging out wipes the phone's copy: in the app, and on the site's pages.
         page.get_by_role("button", name="退出").click()
-        expect(page.get_by_role("heading", name="登录健康扶贫管理系统")).to_be_visible()
+        # The logout first empties the phone's copy (up to 1.5 s), then posts: patient on a loaded CI machine.
+        expect(page.get_by_role("heading", name="登录健康扶贫管理系统")).to_be_visible(timeout=20000)
         page.goto(f"{tab.base_url}/m/")
         expect(page.locator("#app")).to_contain_text("手机上还没有数据")
         expect(page.locator("#as-of")).to_have_text("尚未同步")
@@ -208,7 +209,8 @@ def test_offline_work_list_outbox_and_sync(tmp_path: Path, settings: Any) -> Non
         page.goto(f"{tab.base_url}/care/")
         page.get_by_role("button", name="展开菜单").click()
         page.get_by_role("button", name="退出").click()
-        expect(page.get_by_role("heading", name="登录健康扶贫管理系统")).to_be_visible()
+        # The logout first empties the phone's copy (up to 1.5 s), then posts: patient on a loaded CI machine.
+        expect(page.get_by_role("heading", name="登录健康扶贫管理系统")).to_be_visible(timeout=20000)
         page.goto(f"{tab.base_url}/m/")
         expect(page.locator("#app")).to_contain_text("手机上还没有数据")
         expect(page.locator("#outbox-count")).to_have_text("")

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import openpyxl
 
-from jkfp.core.importing import ImportSummary, RowProblem, has_control_chars, split_list, write_error_report
+from jkfp.core.idnumber import make_id_number
+from jkfp.core.importing import (
+    ERR_ID,
+    ImportSummary,
+    RowFailures,
+    RowProblem,
+    has_control_chars,
+    id_number_column,
+    split_list,
+    write_error_report,
+)
 
 
 def test_summary_key_order_and_text() -> None:
@@ -61,3 +72,17 @@ def test_error_report_lines_sorted_and_safe(tmp_path: Path) -> None:
         (5, "姓名", '\'=HYPERLINK("x")', "姓名以 = 开头"),
     ]
     assert workbook.active["C4"].data_type == "s"  # text, never a formula
+
+
+def test_row_failures_and_the_id_number_column() -> None:
+    good = make_id_number("421321", date(1970, 1, 1), 11)
+    failures = RowFailures([2, 3, 4], {"id_number": "身份证号"})
+    ids = id_number_column([good.lower(), "", "123"], failures, "id_number", today=date(2024, 1, 1))
+    assert ids == [good.upper(), None, None]
+    assert failures.bad == {1, 2}
+    assert [(p.row, p.column, p.value) for p in failures.problems] == [
+        (3, "身份证号", ""),
+        (4, "身份证号", "123"),
+    ]
+    assert failures.problems[0].reason == ERR_ID.format(reason="身份证号为空")
+    assert all(p.reason.startswith("身份证号不合法：") for p in failures.problems)

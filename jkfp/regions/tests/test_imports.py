@@ -91,7 +91,7 @@ def test_regions_update_and_parent_from_database(db: Any, tmp_path: Path) -> Non
         (["421399003000", "镇", "421321", "乡镇"], "代码"),  # township outside its county
         (["421321002009", "村", "421321001000", "村"], "代码"),  # village outside its township
         (["421321009001", "村", "421321009000", "村"], "上级代码"),  # parent unknown
-        (["421321001009", "村", "421321", "村"], "代码"),  # parent of the wrong level
+        (["421321001009", "村", "421321", "村"], "上级代码"),  # parent of the wrong level (a county's code)
         (["421321001009", "村", "421321001000", "组"], "级别"),
         (["421321001009", "", "421321001000", "村"], "名称"),
     ],
@@ -102,6 +102,78 @@ def test_region_invalid_rows(db: Any, tmp_path: Path, bad: list[str], column: st
     assert (summary.rows, summary.valid, summary.invalid, summary.created) == (6, 5, 1, 5)
     lines = errors(summary.errors_file)
     assert [(line[0], line[1]) for line in lines] == [(7, column)]
+
+
+PROVINCE_TREE = [
+    ["42", "湖北省", "", "省"],
+    ["4213", "随州市", "42", "市"],
+    ["421303", "曾都区", "", "区"],  # blank parent: its city 421300
+    ["421381000000", "广水市", "421300000000", "县级市"],  # 12-digit county and parent: stored as 6
+    ["429004", "仙桃市", "420000", "县级市"],  # a county-level city directly under the province
+    ["421303001", "东城街道", "421303", "街道"],  # 9 significant digits
+    ["421303001001", "东城社区", "", "社区"],
+    ["421303001002", "西城居委会", "421303001", "居委会"],
+]
+
+
+def test_regions_up_to_the_province_in_one_stored_form(db: Any, tmp_path: Path) -> None:
+    f = write_csv(tmp_path / "p.csv", REGION_HEADER, PROVINCE_TREE)
+    summary = regions_import(path=f, errors_dir=tmp_path)
+    assert (summary.created, summary.invalid, summary.errors_file) == (8, 0, None)
+    stored = {r.code: (r.level, r.parent_id) for r in Region.objects.all()}
+    assert stored == {
+        "420000": ("province", None),
+        "421300": ("city", "420000"),
+        "421303": ("county", "421300"),
+        "421381": ("county", "421300"),
+        "429004": ("county", "420000"),
+        "421303001000": ("township", "421303"),
+        "421303001001": ("village", "421303001000"),
+        "421303001002": ("village", "421303001000"),
+    }
+    assert Region.objects.get(code="421300").prefix == "4213"
+    assert Region.objects.get(code="420000").prefix == "42"
+    again = regions_import(path=f, errors_dir=tmp_path)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 8)
+
+
+def test_an_existing_county_is_adopted_by_its_city_and_keeps_working(db: Any, tmp_path: Path) -> None:
+    regions_import(path=write_csv(tmp_path / "r.csv", REGION_HEADER, TREE), errors_dir=tmp_path)
+    assert Region.objects.get(code="421321").parent_id is None
+    upper = write_csv(
+        tmp_path / "u.csv", REGION_HEADER, [["420000", "湖北省", "", "省"], ["421300", "随州市", "", "市"]]
+    )
+    summary = regions_import(path=upper, errors_dir=tmp_path)
+    assert (summary.created, summary.updated) == (2, 1)  # the county now hangs under its city
+    assert Region.objects.get(code="421321").parent_id == "421300"
+    assert Region.objects.get(code="421300").parent_id == "420000"
+    # The county file again changes nothing (its blank parent is derived to the same city).
+    again = regions_import(path=write_csv(tmp_path / "r.csv", REGION_HEADER, TREE), errors_dir=tmp_path)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 5)
+
+
+@pytest.mark.parametrize(
+    ("bad", "column", "reason"),
+    [
+        (["4", "省", "", "省"], "代码", "省级代码应为2位有效数字"),
+        (["421300", "县", "", "县"], "代码", "县级代码应为6位数字"),  # a city's code as a county
+        (["420000", "市", "", "市"], "代码", "市级代码应为4位有效数字"),
+        (["421321000", "镇", "421321", "乡镇"], "代码", "乡镇代码应为9位有效数字"),
+        (["431300", "外省的市", "420000", "市"], "代码", "前2位应与上级代码420000一致"),
+        (["421399", "县", "421300", "县"], "上级代码", "上级代码421300不存在或级别不符"),
+        (["421321001009", "村", "4213", "村"], "上级代码", "不是乡镇级代码"),
+        (["421321001009", "村", "421321001000", "组"], "级别", "省/市/县/乡镇/村"),
+    ],
+)
+def test_upper_level_invalid_rows_name_column_and_reason(
+    db: Any, tmp_path: Path, bad: list[str], column: str, reason: str
+) -> None:
+    rows = [["420000", "湖北省", "", "省"], *TREE, bad]
+    summary = regions_import(path=write_csv(tmp_path / "r.csv", REGION_HEADER, rows), errors_dir=tmp_path)
+    assert (summary.valid, summary.invalid) == (6, 1)
+    lines = errors(summary.errors_file)
+    assert [(line[0], line[1]) for line in lines] == [(8, column)]
+    assert reason in lines[0][3], lines[0]
 
 
 def test_region_conflicting_duplicates_and_identical_repeats(db: Any, tmp_path: Path) -> None:

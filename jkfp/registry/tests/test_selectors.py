@@ -155,3 +155,21 @@ def test_reconciliation_sources_are_those_naming_someone_in_scope(people: dict[s
     )
     assert selectors.reconciliation_sources(user=people["t1"]) == ["国家平台"]
     assert selectors.reconciliation_sources(user=people["doctor"]) == ["国家平台"]
+
+
+def test_persons_by_id_number_is_scoped_and_chunked(
+    people: dict[str, Any], monkeypatch: pytest.MonkeyPatch, django_assert_num_queries: Any
+) -> None:
+    a, b, c = people["a"], people["b"], people["c"]
+    unknown = make_id_number("421321", date(1970, 1, 1), 99)
+    wanted = [a.id_number, b.id_number, c.id_number, unknown, a.id_number]
+    everyone = selectors.persons_by_id_number(wanted, user=None)
+    assert everyone == {
+        p.id_number: selectors.PersonByIdNumber(p.pk, date(1970, 1, 1), p.village_id) for p in (a, b, c)
+    }
+    assert set(selectors.persons_by_id_number(wanted, user=people["t1"])) == {a.id_number, b.id_number}
+    assert set(selectors.persons_by_id_number(wanted, user=people["doctor"])) == {a.id_number}
+    # Four distinct numbers in chunks of two: two queries, the same answer.
+    monkeypatch.setattr(selectors, "ID_NUMBER_CHUNK", 2)
+    with django_assert_num_queries(2):
+        assert selectors.persons_by_id_number(wanted, user=None) == everyone

@@ -1,0 +1,65 @@
+"""区划级别 Regions up to the province (issue 21 item 1): prefixes follow the level, users bind to any."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from jkfp.accounts.models import READ_ONLY_ROLES, Role
+from jkfp.accounts.scoping import user_sees_code
+from jkfp.regions.models import RegionLevel, scope_prefix
+
+
+@pytest.mark.parametrize(
+    ("code", "level", "prefix"),
+    [
+        ("420000", RegionLevel.PROVINCE, "42"),
+        ("421300", RegionLevel.CITY, "4213"),
+        ("421321", RegionLevel.COUNTY, "421321"),
+        ("421321001000", RegionLevel.TOWNSHIP, "421321001"),
+        ("421321001002", RegionLevel.VILLAGE, "421321001002"),
+    ],
+)
+def test_scope_prefix_follows_the_level(code: str, level: str, prefix: str) -> None:
+    assert scope_prefix(code, level) == prefix
+
+
+def test_new_inspectors_are_read_only() -> None:
+    assert {Role.INSPECTOR, Role.CITY_INSPECTOR, Role.PROVINCE_INSPECTOR} == READ_ONLY_ROLES
+
+
+@pytest.mark.django_db
+def test_city_and_province_users_see_their_counties_and_nothing_else(
+    two_counties: dict[str, Any], make_user: Any
+) -> None:
+    city_admin = make_user(Role.CITY_ADMIN, "421300")
+    province_inspector = make_user(Role.PROVINCE_INSPECTOR, "420000")
+    county_admin = make_user(Role.COUNTY_ADMIN, "421321")
+    for user in (city_admin, province_inspector):
+        assert user_sees_code(user, "421321001002") and user_sees_code(user, "421303001001")
+    # 仙桃市 (directly under the province) and 武汉: the province's, not the city's; 湖南: nobody's here.
+    for code in ("429004001001", "420100001001"):
+        assert user_sees_code(province_inspector, code) and not user_sees_code(city_admin, code)
+    assert not user_sees_code(province_inspector, "430100001001")
+    assert user_sees_code(county_admin, "421321001002")
+    assert not user_sees_code(county_admin, "421303001001")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("role", "code"),
+    [
+        (Role.CITY_ADMIN, "421321"),
+        (Role.CITY_ADMIN, "420000"),
+        (Role.PROVINCE_ADMIN, "421300"),
+        (Role.CITY_INSPECTOR, "421321001000"),
+        (Role.COUNTY_ADMIN, "421300"),
+    ],
+)
+def test_a_role_binds_to_its_own_level_only(
+    two_counties: dict[str, Any], make_user: Any, role: str, code: str
+) -> None:
+    with pytest.raises(ValidationError, match="不能绑定到"):
+        make_user(role, code)
