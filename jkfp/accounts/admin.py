@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from jkfp.accounts.models import AuditEvent, User
 from jkfp.accounts.scoping import scope
+from jkfp.accounts.services import user_binding_check
 from jkfp.regions.models import Institution, Region
 
 
@@ -42,6 +45,33 @@ class UserAdmin(RegionScopedAdmin, BaseUserAdmin):
         *BaseUserAdmin.fieldsets,
         ("健康扶贫", {"fields": ("full_name", "role", "region", "institution")}),
     )
+    # Only a superuser grants superuser, staff or model permissions: an administrator would otherwise
+    # lift an account (their own included) past the permission matrix.
+    PRIVILEGE_FIELDS = ("is_superuser", "is_staff", "groups", "user_permissions")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if getattr(request.user, "is_superuser", False) or obj is None:
+            return fields
+        return fields + self.PRIVILEGE_FIELDS
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        """The change form checks the role and region against the editing administrator's region
+        (``services.user_binding_check``): a county administrator cannot make a city account."""
+        base: Any = super().get_form(request, obj, change=change, **kwargs)
+        editor = request.user
+
+        def clean(form: Any) -> dict[str, Any]:
+            data: dict[str, Any] = base.clean(form)
+            role, region = data.get("role"), data.get("region")
+            if role and region is not None and not getattr(editor, "is_superuser", False):
+                try:
+                    user_binding_check(admin=editor, role=role, region=region)
+                except ValidationError as error:
+                    raise forms.ValidationError(error.messages) from error
+            return data
+
+        return type("ScopedUserForm", (base,), {"clean": clean})
 
 
 @admin.register(Region)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from jkfp.accounts.models import READ_ONLY_ROLES, Role
+from jkfp.accounts.models import READ_ONLY_ROLES, UPPER_ROLES, Role
 
 A, T, V, H, F, INS = (
     Role.COUNTY_ADMIN,
@@ -30,6 +30,10 @@ A, T, V, H, F, INS = (
     Role.FUND,
     Role.INSPECTOR,
 )
+# Above the county (issue 21): city and province administrators and inspectors.
+CA, PA, CI, PI = Role.CITY_ADMIN, Role.PROVINCE_ADMIN, Role.CITY_INSPECTOR, Role.PROVINCE_INSPECTOR
+UPPER = (CA, PA, CI, PI)  # read everything in their city or province
+UPPER_ADMINS = (CA, PA)  # and manage users (policies and catalogues: the admin site and the CLI)
 ALL_ROLES: Final = frozenset(Role)
 
 PAGE, EXPORT, ACTION, API, SITE = "page", "export", "action", "api", "site"
@@ -44,9 +48,12 @@ class Access:
     ``roles``: the roles allowed (an inspector among them may only read: GET/HEAD).
     ``public``: anyone, signed in or not (the login page, the offline app's shell, health).
     ``token``: the hospital API's bearer token (an institution, not a user account).
-    ``admin_site``: Django's admin site, for the county administrator's staff account.
+    ``admin_site``: Django's admin site, for the administrators' staff accounts (county, city, province).
     ``own_account``: a change to one's own account (an inspector may change their password).
     ``writers``: when set, the roles that may also change something here (POST); the others read.
+
+    A role above the county (``UPPER_ROLES``) only reads a page or export unless ``writers`` names it:
+    it changes something only through an action that lists it (user management).
     """
 
     label: str
@@ -69,6 +76,8 @@ class Access:
             return role in self.writers
         if self.kind == EXPORT:
             return True  # an export is a read, even when it is queued by a POST (background exports)
+        if write and role in UPPER_ROLES and self.kind != ACTION and not self.own_account:
+            return False
         return not (write and role in READ_ONLY_ROLES and not self.own_account)
 
 
@@ -93,21 +102,27 @@ def _public(label: str) -> Access:
 
 
 # Role groups: each names what the roles share (domain.md §2).
-REGISTRY = (A, T, V, INS)  # the roster: county, township, village, inspector (not hospital, not fund)
-CARE = (A, T, V, INS)  # care records: never the hospital window nor the fund office
+# The roster: county, township, village, inspectors (not hospital, not fund); the city and province read.
+REGISTRY = (A, T, V, INS, *UPPER)
+CARE = (A, T, V, INS, *UPPER)  # care records: never the hospital window nor the fund office
 CARE_SERVICE = (A, T, V)
 LOCAL = (A, T)  # county and township: edits of teams, cases, referrals, verification
-CAPACITY = (A, T, V, INS)
-SETTLEMENT_READ = (H, A, F, INS)  # the hospital sees its own institution's claims only (selectors)
-INDICATORS = (A, T, V, F, INS)  # the fund office: aggregates and its own ledgers (jkfp.web.indicators)
-MONITORING = (A, T, V, F, INS)  # the fund office: alerts and the persons behind them
-MONITORING_STEPS = (A, T, V)
-SUBSIDY_MAKE = (A, F)  # settlement.subsidies.SUBSIDY_ROLES
-SUBSIDY_READ = (
+CAPACITY = (A, T, V, INS, *UPPER)
+SETTLEMENT_READ = (H, A, F, INS, *UPPER)  # the hospital sees its own institution's claims only (selectors)
+INDICATORS = (
     A,
+    T,
+    V,
     F,
     INS,
-)  # settlement.subsidies.READ_ROLES  # monitoring.workflow.TRANSITIONS (each step checks its own roles)
+    *UPPER,
+)  # the fund office: aggregates and its own ledgers (jkfp.web.indicators)
+MONITORING = (A, T, V, F, INS, *UPPER)  # the fund office: alerts and the persons behind them
+MONITORING_STEPS = (A, T, V)
+SUBSIDY_MAKE = (A, F)  # settlement.subsidies.SUBSIDY_ROLES
+# settlement.subsidies.READ_ROLES; monitoring.workflow.TRANSITIONS (each step checks its own roles)
+SUBSIDY_READ = (A, F, INS, *UPPER)
+USER_ADMINS = (A, *UPPER_ADMINS)  # accounts.models.ADMIN_ROLES: users and the audit log of their region
 
 MATRIX: Final[dict[str, Access]] = {
     # --- site ---------------------------------------------------------------------------------
@@ -117,7 +132,10 @@ MATRIX: Final[dict[str, Access]] = {
     "web:home": _a("首页 home", PAGE, *ALL_ROLES),
     "web:password_change": _a("修改本人密码 change own password", ACTION, *ALL_ROLES, own_account=True),
     "admin:*": Access(
-        label="管理后台 admin site (catalogues, accounts)", kind=SITE, roles=frozenset({A}), admin_site=True
+        label="管理后台 admin site (catalogues, accounts)",
+        kind=SITE,
+        roles=frozenset({A, *UPPER_ADMINS}),
+        admin_site=True,
     ),
     "admin:login": _public("管理后台登录 admin login"),
     "admin:logout": _public("管理后台退出 admin logout"),
@@ -139,10 +157,10 @@ MATRIX: Final[dict[str, Access]] = {
     "web:import_template_download": _a("下载导入模板 import template", EXPORT, A),
     "web:export_list": _a("我的导出 my exports (background)", PAGE, *ALL_ROLES),
     "web:export_download": _a("下载本人导出 download my export", EXPORT, *ALL_ROLES),
-    "web:audit_log": _a("审计日志 audit log", PAGE, A),
-    "web:user_list": _a("用户管理 users", PAGE, A),
-    "web:user_password_reset": _a("重置密码 reset a password", ACTION, A),
-    "web:user_unlock": _a("解除登录锁定 unlock an account", ACTION, A),
+    "web:audit_log": _a("审计日志 audit log", PAGE, *USER_ADMINS),
+    "web:user_list": _a("用户管理 users", PAGE, *USER_ADMINS),
+    "web:user_password_reset": _a("重置密码 reset a password", ACTION, *USER_ADMINS),
+    "web:user_unlock": _a("解除登录锁定 unlock an account", ACTION, *USER_ADMINS),
     # --- one-stop settlement (一站式结算) --------------------------------------------------------
     "settlement:list": _a("结算列表 settlements", PAGE, *SETTLEMENT_READ),
     "settlement:window": _a("结算窗口（入院登记，输入完整身份证号）admission window", PAGE, H),
@@ -181,7 +199,7 @@ MATRIX: Final[dict[str, Access]] = {
     "treatment:referral_decide": _a("转诊审核 decide a referral", ACTION, *LOCAL),
     # --- family-doctor care (签约服务) ------------------------------------------------------------
     "care:worklist": _a("随访工作单 work list", PAGE, *CARE),
-    "care:escalated": _a("逾期随访 overdue list", PAGE, A, T, INS),
+    "care:escalated": _a("逾期随访 overdue list", PAGE, A, T, INS, *UPPER),
     "care:person": _a("个人签约随访页 person care page", PAGE, *CARE),
     "care:visit": _a("登记随访 record a visit", ACTION, *CARE_SERVICE),
     "care:preview": _a("随访预览 visit preview", ACTION, *CARE_SERVICE),
@@ -214,12 +232,12 @@ MATRIX: Final[dict[str, Access]] = {
     # --- indicators (指标) ------------------------------------------------------------------------
     "indicators:dashboard": _a("指标 dashboard", PAGE, *INDICATORS),
     "indicators:refresh": _a("重新计算 refresh", ACTION, A),
-    "indicators:drill": _a("指标下钻到人 drill-down to persons", PAGE, A, T, V, INS),
-    "indicators:drill_export": _a("下钻导出 drill-down export", EXPORT, A, T, V, INS),
+    "indicators:drill": _a("指标下钻到人 drill-down to persons", PAGE, A, T, V, INS, *UPPER),
+    "indicators:drill_export": _a("下钻导出 drill-down export", EXPORT, A, T, V, INS, *UPPER),
     "indicators:ledgers": _a("台账 ledgers", PAGE, *INDICATORS),
     "indicators:ledger_export": _a("台账导出（基金：仅结算、预警台账）ledger export", EXPORT, *INDICATORS),
-    "indicators:report": _a("自评报告 self-assessment report", EXPORT, A, T, V, INS),
-    "indicators:rectification_list": _a("问题整改 rectification", PAGE, A, T, V, INS),
+    "indicators:report": _a("自评报告 self-assessment report", EXPORT, A, T, V, INS, *UPPER),
+    "indicators:rectification_list": _a("问题整改 rectification", PAGE, A, T, V, INS, *UPPER),
     "indicators:rectification_update": _a("更新整改 update rectification", ACTION, *LOCAL),
     # --- monitoring (防返贫监测) -------------------------------------------------------------------
     "monitoring:queue": _a("预警队列 alert queue", PAGE, *MONITORING),
@@ -227,7 +245,7 @@ MATRIX: Final[dict[str, Access]] = {
     "monitoring:case_step": _a("监测流程 case step", ACTION, *MONITORING_STEPS),
     "monitoring:measure_add": _a("帮扶措施 add a measure", ACTION, *LOCAL),
     "monitoring:attachment": _a("附件 attachment", EXPORT, *MONITORING),
-    "monitoring:overview": _a("监测总览 overview", PAGE, A, T, F, INS),
+    "monitoring:overview": _a("监测总览 overview", PAGE, A, T, F, INS, *UPPER),
     "monitoring:ledger_export": _a("监测台账 monitoring ledger", EXPORT, *MONITORING),
     # --- village doctor offline app (村医离线) --------------------------------------------------
     "offline:app": _public("离线应用外壳 offline app shell (no data)"),
@@ -261,8 +279,19 @@ def access_for(view_name: str | None) -> Access | None:
     return entry
 
 
-ROLE_ORDER: Final = (A, T, V, H, F, INS)
-SHORT: Final = {A: "县", T: "乡", V: "村", H: "院", F: "基金", INS: "督查"}
+ROLE_ORDER: Final = (PA, CA, A, T, V, H, F, PI, CI, INS)
+SHORT: Final = {
+    PA: "省",
+    CA: "市",
+    A: "县",
+    T: "乡",
+    V: "村",
+    H: "院",
+    F: "基金",
+    PI: "省督查",
+    CI: "市督查",
+    INS: "督查",
+}
 
 
 def _cell(entry: Access, role: str) -> str:
@@ -305,6 +334,10 @@ def matrix_markdown(entries: Iterable[tuple[str, Access]] | None = None) -> str:
         "  Settlements, fund totals, clearing, alerts and the persons behind them (person pages of persons",
         "  with a claim, an alert or a monitoring case); ledgers: settlement and alerts only.",
         "- 督查 inspector: 范围内一切只读（任何修改 403），每次读取记审计。Read-only everywhere in scope.",
+        "- 省、市 province and city administrators / inspectors: 本省/本市各县一切只读（每次读取记审计）；管理员另可",
+        "  管理本区划用户、政策与目录（后台与命令行），不录入随访、核实与结算。Read everything in their",
+        "  province or city; the administrators also manage its users, policies and catalogues; no entry of",
+        "  care, verification or settlement.",
         "",
         head,
         "|" + "---|" * (3 + len(ROLE_ORDER)),

@@ -76,20 +76,32 @@ def scope_require(user: Any, code: str | None, message: str = ERR_OUT_OF_SCOPE) 
 NOT_FOUND_REGION = "区划不存在或不在您的管辖范围内"
 
 
+# The levels a region picker offers below the user's own: a county or lower user picks townships and
+# villages (as always); a city user its counties and their townships; a province user its cities and
+# counties (a province's villages, tens of thousands, are reached by drilling down, not by a picker).
+_PICKER_LEVELS: dict[str, tuple[str, str]] = {
+    RegionLevel.PROVINCE: (RegionLevel.CITY, RegionLevel.COUNTY),
+    RegionLevel.CITY: (RegionLevel.COUNTY, RegionLevel.TOWNSHIP),
+}
+
+
 def region_choices(*, user: Any) -> list[tuple[str, str]]:
-    """可选区划 ``(code, label)`` of the townships and villages in the user's region (village labels
-    indented under their township's name), for the region pickers of every page."""
+    """可选区划 ``(code, label)`` of the regions a user picks from on every page: for a county or lower
+    user the townships and villages of their region (village labels indented under their township's
+    name); for a city user its counties and townships, for a province user its cities and counties."""
+    region: Region | None = getattr(user, "region", None)
+    levels = _PICKER_LEVELS.get(
+        region.level if region is not None else "", (RegionLevel.TOWNSHIP, RegionLevel.VILLAGE)
+    )
     regions = scope(
-        Region.objects.filter(level__in=(RegionLevel.TOWNSHIP, RegionLevel.VILLAGE)).select_related("parent"),
+        Region.objects.filter(level__in=levels).select_related("parent"),
         user,
         "code",
     ).order_by("code")
     return [
         (
             r.code,
-            r.name
-            if r.level == RegionLevel.TOWNSHIP
-            else f"\u3000{r.parent.name if r.parent else ''} {r.name}",
+            r.name if r.level == levels[0] else f"\u3000{r.parent.name if r.parent else ''} {r.name}",
         )
         for r in regions
     ]

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from jkfp.accounts.models import AuditAction, AuditEvent, InstitutionToken, Role, User
+from jkfp.accounts.models import ADMIN_ROLES, AuditAction, AuditEvent, InstitutionToken, User
 from jkfp.accounts.scoping import code_q, user_prefix
 from jkfp.regions.models import Institution
 
@@ -24,13 +24,14 @@ def audit_events(
     date_from: date | None = None,
     date_to: date | None = None,
 ) -> QuerySet[AuditEvent]:
-    """审计日志 Audit events of the users of a county administrator's region, newest first.
+    """审计日志 Audit events of the users of an administrator's region (county, city or province),
+    newest first.
 
     An event belongs to the region of the user who caused it; an event without a user (a failed
-    login under an unknown name) belongs to its recorded region code. Anyone but a county
-    administrator sees nothing. ``date_to`` is inclusive (a whole local day).
+    login under an unknown name) belongs to its recorded region code. Anyone but an administrator
+    (``ADMIN_ROLES``) sees nothing. ``date_to`` is inclusive (a whole local day).
     """
-    if getattr(user, "role", None) != Role.COUNTY_ADMIN or user_prefix(user) is None:
+    if getattr(user, "role", None) not in ADMIN_ROLES or user_prefix(user) is None:
         return AuditEvent.objects.none()
     qs = AuditEvent.objects.filter(
         code_q(user, "user__region_id") | (Q(user__isnull=True) & code_q(user, "region_code"))
@@ -74,8 +75,9 @@ def audit_denial_alerts(*, user: Any, now: datetime | None = None) -> list[Denia
 
 
 def users_of_region(*, user: Any) -> QuerySet[User]:
-    """本区划用户 The accounts bound inside a county administrator's region (anyone else: none)."""
-    if getattr(user, "role", None) != Role.COUNTY_ADMIN or user_prefix(user) is None:
+    """本区划用户 The accounts bound inside an administrator's region — a city administrator's: every
+    county's of the city (anyone but an administrator: none)."""
+    if getattr(user, "role", None) not in ADMIN_ROLES or user_prefix(user) is None:
         return User.objects.none()
     return User.objects.filter(code_q(user, "region_id")).select_related("region").order_by("username")
 

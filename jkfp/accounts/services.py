@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from jkfp.accounts.models import AuditAction, AuditEvent, InstitutionToken, Role, User
+from jkfp.accounts.models import ADMIN_ROLES, AuditAction, AuditEvent, InstitutionToken, Role, User
 from jkfp.accounts.scoping import user_sees_code
 from jkfp.accounts.selectors import API_KEY_LEAD, token_digest
 from jkfp.core.bulkdb import insert_returning
@@ -48,20 +48,17 @@ def user_create(
     region_code: str,
     full_name: str = "",
     institution_code: str | None = None,
+    admin: User | None = None,
 ) -> User:
-    """创建用户 Create a user bound to a region (and an institution for a hospital window)."""
+    """创建用户 Create a user bound to a region (and an institution for a hospital window).
+
+    ``admin``: the administrator creating it (None: the operator's command line), who may create
+    accounts inside their own region only (``user_binding_check``).
+    """
     region = Region.objects.filter(code=region_code).first()
     if region is None:
         raise ValidationError({"region": f"区划代码{region_code}不存在 / unknown region {region_code}"})
-    if role not in ROLE_LEVELS:
-        raise ValidationError({"role": f"未知角色{role} / unknown role {role}"})
-    if region.level not in ROLE_LEVELS[role]:
-        raise ValidationError(
-            {
-                "region": f"角色“{Role(role).label}”不能绑定到{region.get_level_display()}级区划 / role {role} "
-                f"cannot be bound to a {region.level}"
-            }
-        )
+    user_binding_check(admin=admin, role=role, region=region)
     institution = None
     if institution_code:
         institution = Institution.objects.filter(code=institution_code).first()
@@ -73,18 +70,48 @@ def user_create(
         region=region,
         institution=institution,
         full_name=full_name,
-        is_staff=role == Role.COUNTY_ADMIN,
+        is_staff=role in ADMIN_ROLES,
     )
     user.set_password(password)
     user.full_clean()
     with transaction.atomic():
         user.save()
-        if role == Role.COUNTY_ADMIN:
-            user.user_permissions.set(_county_admin_permissions())
+        if role in ADMIN_ROLES:
+            user.user_permissions.set(_admin_permissions(role))
     return user
 
 
-ERR_RESET_ROLE = "只有县卫健局管理员可以重置密码 / only a county administrator may reset passwords"
+ERR_BIND_OUTSIDE = (
+    "只能在本人管辖区划内设置用户（县管理员不能设置市、省级用户） / an administrator binds users inside "
+    "their own region only"
+)
+ERR_BIND_ROLE = "只有管理员可以设置用户 / only an administrator manages users"
+
+
+def user_binding_check(*, admin: User | None, role: str, region: Region) -> None:
+    """用户绑定校验 ``ValidationError`` naming the field unless a user of ``role`` may be bound to
+    ``region`` by ``admin``: the role fits the region's level (``ROLE_LEVELS``) and, when an
+    administrator does it, the region lies inside the administrator's own (a county administrator
+    cannot make a city user; a city administrator makes users in its counties). ``admin=None`` is the
+    operator's command line."""
+    if role not in ROLE_LEVELS:
+        raise ValidationError({"role": f"未知角色{role} / unknown role {role}"})
+    if region.level not in ROLE_LEVELS[role]:
+        raise ValidationError(
+            {
+                "region": f"角色“{Role(role).label}”不能绑定到{region.get_level_display()}级区划 / role {role} "
+                f"cannot be bound to a {region.level}"
+            }
+        )
+    if admin is None:
+        return
+    if admin.role not in ADMIN_ROLES:
+        raise ValidationError({"role": ERR_BIND_ROLE})
+    if not user_sees_code(admin, region.code):
+        raise ValidationError({"region": ERR_BIND_OUTSIDE})
+
+
+ERR_RESET_ROLE = "只有管理员可以重置密码 / only an administrator may reset passwords"
 ERR_RESET_REGION = "该用户不在您的区划内 / the user is outside your region"
 ERR_RESET_SELF = "请在“修改密码”页修改自己的密码 / change your own password on the password page"
 
@@ -106,9 +133,9 @@ def user_password_change(*, user: User, password: str, request: Any = None) -> U
 
 
 def user_password_reset(*, admin: User, user: User, password: str, request: Any = None) -> User:
-    """重置密码 A county administrator gives a user of their region a temporary password; the user must
-    change it at the next login. Audited; refused outside the administrator's region."""
-    if admin.role != Role.COUNTY_ADMIN:
+    """重置密码 An administrator (county, city, province) gives a user of their region a temporary
+    password; the user must change it at the next login. Audited; refused outside the region."""
+    if admin.role not in ADMIN_ROLES:
         raise PermissionDenied(ERR_RESET_ROLE)
     if user.pk == admin.pk:
         raise ValidationError({"password": ERR_RESET_SELF})
@@ -129,14 +156,14 @@ def user_password_reset(*, admin: User, user: User, password: str, request: Any 
     return user
 
 
-ERR_UNLOCK_ROLE = "只有县卫健局管理员可以解除登录锁定"
+ERR_UNLOCK_ROLE = "只有管理员可以解除登录锁定"
 ERR_UNLOCK_REGION = "该用户不在您的管辖范围内"
 
 
 def user_unlock(*, admin: User, user: User, request: Any = None) -> int:
-    """解除登录锁定 A county administrator clears the failed logins of an account of their region (from
+    """解除登录锁定 An administrator clears the failed logins of an account of their region (from
     every address), so it can log in again at once. Audited; returns the failure records removed."""
-    if admin.role != Role.COUNTY_ADMIN:
+    if admin.role not in ADMIN_ROLES:
         raise PermissionDenied(ERR_UNLOCK_ROLE)
     if not user_sees_code(admin, user.region_id):
         raise PermissionDenied(ERR_UNLOCK_REGION)
@@ -171,9 +198,15 @@ COUNTY_ADMIN_MODELS = (
 )
 
 
-def _county_admin_permissions() -> list[Permission]:
+# A city or province administrator: users, policies and catalogues — not a county's care teams.
+UPPER_ADMIN_MODELS = tuple(
+    m for m in COUNTY_ADMIN_MODELS if m not in (("care", "team"), ("care", "teammember"))
+)
+
+
+def _admin_permissions(role: str) -> list[Permission]:
     query = Q()
-    for app_label, model in COUNTY_ADMIN_MODELS:
+    for app_label, model in COUNTY_ADMIN_MODELS if role == Role.COUNTY_ADMIN else UPPER_ADMIN_MODELS:
         query |= Q(content_type__app_label=app_label, content_type__model=model)
     return list(Permission.objects.filter(query))
 

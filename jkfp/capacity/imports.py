@@ -136,6 +136,12 @@ QUALIFICATION_VALUES = _choices(
     nurse_licence="护士资格证 护士证",
 )
 LEVEL_VALUES = _choices(SupportLevel.choices, city="地市级 市级", county="区级 县区级", township="乡镇级")
+# The values a web upload's mapping step offers for a coded value outside the above (issue 18 item 3).
+STAFF_ACCEPTED: dict[str, tuple[str, ...]] = {
+    "post": tuple(str(label) for label in StaffPost.labels),
+    "qualification": tuple(str(label) for label in Qualification.labels),
+}
+TRAINING_ACCEPTED: dict[str, tuple[str, ...]] = {"level": tuple(str(label) for label in SupportLevel.labels)}
 NAME_MAX, CODE_MAX, TEXT_MAX, NOTE_MAX = 50, 40, 200, 200
 COUNT_MAX = 1_000_000
 
@@ -177,8 +183,9 @@ class _Sheet:
         *,
         user: Any,
         progress: Callable[[int], None] | None,
+        accepted: dict[str, Any] | None = None,
     ) -> None:
-        self.table = read_table(path, columns, required)
+        self.table = read_table(path, columns, required, accepted=accepted)
         self.header = {c: self.table.headers.get(c, columns[c][0]) for c in columns}
         self.cols = self.table.columns
         self.n = len(self.table)
@@ -357,7 +364,14 @@ def staff_import(
 ) -> ImportSummary:
     """导入卫生人员 Import health workers; returns the summary (raises TableError for an unreadable file)."""
     today = today or timezone.localdate()
-    sheet = _Sheet(path, STAFF_COLUMNS, STAFF_REQUIRED, user=user, progress=progress)
+    sheet = _Sheet(
+        path,
+        STAFF_COLUMNS,
+        STAFF_REQUIRED,
+        user=user,
+        progress=progress,
+        accepted={"post": POST_VALUES, "qualification": QUALIFICATION_VALUES},
+    )
     keyed: dict[tuple[str, str, date | None], list[tuple[int, _StaffRow]]] = {}
     for i in range(sheet.n):
         raw = sheet.cell("id_number", i)
@@ -668,7 +682,14 @@ def trainings_import(
     """导入培训 Import trainings and their attendance per institution; returns the summary (counted per
     attendance row: created, updated, unchanged)."""
     today = today or timezone.localdate()
-    sheet = _Sheet(path, TRAINING_COLUMNS, TRAINING_REQUIRED, user=user, progress=progress)
+    sheet = _Sheet(
+        path,
+        TRAINING_COLUMNS,
+        TRAINING_REQUIRED,
+        user=user,
+        progress=progress,
+        accepted={"level": LEVEL_VALUES},
+    )
     levels: dict[tuple[date, str, str], list[tuple[int, str]]] = {}
     attendance: dict[tuple[date, str, str, str], list[tuple[int, int]]] = {}
     for i in range(sheet.n):

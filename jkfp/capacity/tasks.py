@@ -20,4 +20,4 @@ def capacity_import_task(run_id: int) -> dict[str, Any]:
     def importer(run: ImportRun, progress: ImportProgress) -> ImportSummary:
         return IMPORTERS[run.kind](path=run.stored_path, user=run.user, progress=progress)
 
-    return run_import(run_id, importer, label="capacity", require_user=True)
+    return run_import(run_id, importer, label="capacity", require_user=True, interactive=True)

@@ -81,6 +81,8 @@ KIND_VALUES: dict[str, str] = {
     "家庭随访": VisitKind.HOME,
     "电话随访": VisitKind.PHONE,
 }
+# 随访方式 values a web upload's mapping step offers for a value outside KIND_VALUES (issue 18 item 3).
+FOLLOWUP_ACCEPTED: dict[str, tuple[str, ...]] = {"kind": tuple(str(label) for label in VisitKind.labels)}
 NAME_MAX = 50
 TEAM_MAX = 100
 CONDITION_SOURCE = "随访导入"
@@ -118,10 +120,11 @@ class _Run:
         required: tuple[str, ...],
         user: Any,
         today: date,
+        accepted: dict[str, Any] | None = None,
     ):
         self.path = path
         self.today = today
-        self.table = read_table(path, columns, required)
+        self.table = read_table(path, columns, required, accepted=accepted)
         self.header = {c: self.table.headers.get(c, columns[c][0]) for c in columns}
         self.cols = self.table.columns
         self.blank = [""] * len(self.table)
@@ -419,7 +422,7 @@ def followups_import(
     """
     path = Path(path)
     today = today or timezone.localdate()
-    run = _Run(path, FOLLOWUP_COLUMNS, FOLLOWUP_REQUIRED, user, today)
+    run = _Run(path, FOLLOWUP_COLUMNS, FOLLOWUP_REQUIRED, user, today, {"kind": KIND_VALUES})
     if progress:
         progress(20)
     rules_cache: dict[str, set[int]] = {}

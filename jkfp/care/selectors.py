@@ -36,7 +36,7 @@ from jkfp.care.models import (
     TeamMember,
 )
 from jkfp.care.rules import DEFAULT_RULES, Due, Rule, age_on, classify, next_due
-from jkfp.regions.models import Region, RegionLevel, prefix_range
+from jkfp.regions.models import Region, RegionLevel, code_range, prefix_range
 from jkfp.registry.models import Condition, Disease, DiseaseKind, Household, LivingStatus, Person
 
 NOT_FOUND_PERSON = "人员不存在或不在您的管辖范围内"
@@ -242,10 +242,10 @@ def _region_narrow(qs: QuerySet[Any], region: str | None, field_name: str = "vil
     region = (region or "").strip()
     if not region:
         return qs
-    if not (region.isascii() and region.isdigit() and len(region) == 12):
+    bounds = code_range(region)
+    if bounds is None:
         return qs.none()
-    prefix = region[:9] if region.endswith("000") else region
-    lo, hi = prefix_range(prefix)
+    lo, hi = bounds
     return qs.filter(**{f"{field_name}__gte": lo, f"{field_name}__lt": hi})
 
 

@@ -40,7 +40,7 @@ def care_import_task(run_id: int) -> dict[str, Any]:
         return load(path=run.stored_path, user=run.user, progress=progress)
 
     # Without the uploader the region cannot be checked: write nothing (require_user).
-    return run_import(run_id, importer, label="care", require_user=True)
+    return run_import(run_id, importer, label="care", require_user=True, interactive=True)
 
 
 @task()

@@ -49,6 +49,7 @@ COMMANDS = {
     "import-bank-accounts": "导入事后补助银行账号 / import persons' subsidy bank accounts (CSV/XLSX)",
     "settle-claims": "批量结算某年待结算申请 / settle a year's pending claims in the database",
     "export-settlements": "导出某年结算结果 / export a year's settlements (jkfp settle format)",
+    "policy": "结算政策：policy install FILE [--region CODE] | list [--region CODE] / settlement policies",
     "resettle": "按新政策重算全年并出报告 / re-settle a year under a policy, with a report",
     "clearing": "基金清算单 / fund clearing statement per institution and month (.xlsx)",
     "monitor": "防返贫监测预警扫描：monitor scan --as-of DATE [--json] / raise monitoring alerts",

@@ -177,7 +177,13 @@ def _csv_rows(
         keep.append((text, raw))
     if split is not None:
         return iter(()), encoding, split
-    return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), encoding, None
+    return _text_reader(text, delimiter), encoding, None
+
+
+def _text_reader(text: str, delimiter: str) -> Iterator[Sequence[Any]]:
+    """``csv.reader`` over ``text``, its ``StringIO`` (a copy of the whole text, four bytes a character)
+    made only when the first row is asked for: not at all when a split below title rows applies."""
+    yield from csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
 
 
 @dataclass
@@ -200,14 +206,15 @@ class _Split:
     no_start: str = ""  # characters that occur nowhere in the file (so no cell starts with one)
 
 
-def _separators(raw: bytes, delimiter: str) -> np.ndarray:
-    """Positions of the delimiters and line ends in ``raw``, without a final line end.
+def _separators(raw: bytes, delimiter: str, start: int = 0) -> np.ndarray:
+    """Positions of the delimiters and line ends in ``raw[start:]`` (counted from ``start``; no copy
+    of the bytes), without a final line end.
 
     The delimiter and ``\n`` are ASCII below 0x40: in UTF-8 and in GB18030 such a byte is always that
     character (never part of a multi-byte character), so byte positions tell the lines and cells.
     """
     d = ord(delimiter)
-    arr = np.frombuffer(raw, dtype=np.uint8)
+    arr = np.frombuffer(raw, dtype=np.uint8)[start:]
     if raw.endswith(b"\n"):
         arr = arr[:-1]
     top = max(d, 10)
@@ -220,22 +227,30 @@ def _separators(raw: bytes, delimiter: str) -> np.ndarray:
     return at
 
 
-def _split_plain(text: str, delimiter: str, raw: bytes | None = None) -> _Split | None:
+def _split_plain(
+    text: str, delimiter: str, raw: bytes | None = None, *, start: int = 0, start_byte: int = 0
+) -> _Split | None:
     """The cells of a plain CSV (no quotes, ``\n`` line ends, every line as wide as the header).
 
     Such a file means the same to ``csv.reader`` as to ``str.split``, which cuts the whole text at
     once (no list per row); anything else returns None and goes through ``csv.reader``. ``raw`` is
-    the file's bytes (``text`` decoded), where the line widths are checked with numpy.
+    the file's bytes (``text`` decoded), where the line widths are checked with numpy. The table
+    starts at character ``start`` of ``text`` (byte ``start_byte`` of ``raw``), a line start: the
+    lines above it (title rows) are neither copied nor checked, their cells are skipped by ``offset``.
     """
     if raw is None:
         raw = text.encode("utf-8", "surrogatepass")
-    if b'"' in raw or b"\r" in raw or b"\x00" in raw:
+    if (
+        raw.find(b'"', start_byte) >= 0
+        or raw.find(b"\r", start_byte) >= 0
+        or raw.find(b"\x00", start_byte) >= 0
+    ):
         return None
     body_end = len(text) - 1 if text.endswith("\n") else len(text)
-    end = text.find("\n", 0, body_end)
+    end = text.find("\n", start, body_end)
     if end < 0:
         return None
-    header = text[:end].split(delimiter)
+    header = text[start:end].split(delimiter)
     if not any(_cell_text(c) for c in header):
         return None
     width = len(header)
@@ -244,22 +259,24 @@ def _split_plain(text: str, delimiter: str, raw: bytes | None = None) -> _Split 
             return None
         cells = text[end + 1 : body_end].split("\n")
         return _Split(header=header, cells=cells, width=1, rows=len(cells))
-    at = _separators(raw, delimiter)
+    at = _separators(raw, delimiter, start_byte)
     lines = (len(at) + 1) // width
     if len(at) != lines * width - 1:
         return None
-    codes = np.frombuffer(raw, dtype=np.uint8)[at]
+    codes = np.frombuffer(raw, dtype=np.uint8)[start_byte:][at]
     if (codes[width - 1 :: width] != 10).any() or np.count_nonzero(codes == 10) != lines - 1:
         return None
     # Cell byte lengths (≥ character lengths): from one separator (or line start) to the next.
-    full = np.append(at, len(raw) - raw.endswith(b"\n")).reshape(lines, width)
+    full = np.append(at, len(raw) - start_byte - raw.endswith(b"\n")).reshape(lines, width)
     data_ends = full[1:]
     starts = np.empty_like(data_ends)
     starts[:, 0] = full[:-1, -1] + 1
     starts[:, 1:] = data_ends[:, :-1] + 1
     bounds = (data_ends - starts).max(axis=0).tolist() if lines > 1 else [0] * width
     flat = text.replace("\n", delimiter)
+    above = flat.count(delimiter, 0, start)  # the cells of the lines above the table
     cells = flat.split(delimiter)
+    # (Over the title rows too: a space or a character there only takes these hints away.)
     clean = " " not in flat and flat.isprintable()
     no_start = "".join(c for c in "=+-@" if c not in flat) if clean else ""
     return _Split(
@@ -267,7 +284,7 @@ def _split_plain(text: str, delimiter: str, raw: bytes | None = None) -> _Split 
         cells=cells,
         width=width,
         rows=lines - 1,
-        offset=width,
+        offset=above + width,
         clean=clean,
         bounds=bounds,
         no_start=no_start,
@@ -413,6 +430,7 @@ def _read_table(
         below = _split_below_titles(text, raw, encoding, columns, required)
         del text, raw
         if below is not None:
+            del rows  # never started (``_text_reader``): the text goes with it
             split, header_row, titles = below
             context = tabular_map.current()
             context.header_row = header_row
@@ -554,8 +572,7 @@ def _split_below_titles(
     when the header is a later one of the first ``HEADER_SEARCH_ROWS`` non-empty lines and the lines
     from it on are plain; None otherwise (the general path decides)."""
     started = perf_counter()
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
+    bom = 3 if raw.startswith(b"\xef\xbb\xbf") else 0
     codec = "utf-8" if encoding == "utf-8" else "gb18030"
     delimiter = _sniff_delimiter(text)
     char_at = byte_at = seen = 0
@@ -571,10 +588,10 @@ def _split_below_titles(
             if _names_required(cells, columns, required):
                 if number == 1:
                     return None
-                below_text, below_raw = text[char_at:], raw[byte_at:]
-                # Detection: the search and the copies; the split itself is what every file costs.
+                # Detection: the search; the split itself is what every file costs. The split starts
+                # at the header in the same text and bytes (no copy of the file below the titles).
                 tabular_map.current().seconds += perf_counter() - started
-                split = _split_plain(below_text, delimiter, below_raw)
+                split = _split_plain(text, delimiter, raw, start=char_at, start_byte=byte_at + bom)
                 return None if split is None else (split, number, titles)
             if seen >= tabular_map.HEADER_SEARCH_ROWS:
                 return None

@@ -390,13 +390,14 @@ def ignored_on_purpose(mapping: ImportMapping | None) -> set[str]:
 
 
 def unknown_values(column: Sequence[str], accepted: Collection[str], limit: int = 30) -> list[str]:
-    """The distinct values (parts of multi-valued cells) of ``column`` not in ``accepted``, at most ``limit``."""
+    """The distinct values (parts of multi-valued cells) of ``column`` not in ``accepted`` (as written or
+    lower-cased, as the imports look coded values up), at most ``limit``."""
     out: dict[str, None] = {}
     for text in set(column):
         if not text:
             continue
         for part in _PARTS.split(text) if _PARTS.search(text) else (text,):
             part = part.strip()
-            if part and part not in accepted:
+            if part and part not in accepted and part.lower() not in accepted:
                 out[part] = None
     return sorted(out)[:limit]

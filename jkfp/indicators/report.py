@@ -27,7 +27,7 @@ from jkfp.indicators.catalogue import BY_CODE, INDICATORS
 from jkfp.indicators.compute import NO_DATA, Figure
 from jkfp.indicators.definitions_capacity import capacity_as_of
 from jkfp.indicators.models import Rectification, RectificationStatus
-from jkfp.regions.models import Region, prefix_range
+from jkfp.regions.models import Region, RegionLevel, prefix_range
 
 CAPACITY_CODES = (
     "township_centre_rate",
@@ -73,6 +73,12 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], ...] = (
     ),
     ("四、结算保障", (("", ("actual_reimbursement_ratio", "personal_share", "in_county_rate")),)),
 )
+
+
+# Regions whose report sets their sub-regions side by side in one table (issue 21): a city's counties,
+# a province's cities; a county keeps one table per township.
+SIDE_BY_SIDE_LEVELS: frozenset[str] = frozenset({RegionLevel.CITY, RegionLevel.PROVINCE})
+LOWER_LABELS: dict[str, str] = {RegionLevel.CITY: "县（市、区）", RegionLevel.PROVINCE: "市（州）"}
 
 
 def percent(figure: Figure, count: bool = False) -> str:
@@ -175,15 +181,55 @@ def report_write(*, year: int, region: Region) -> Path:
     )
     document.add_heading("附表一　主要指标汇总", level=1)
     _table(document, figure_rows(figures))
+    if region.level in SIDE_BY_SIDE_LEVELS and data.children:
+        # A city's (province's) counties (cities) side by side: one column each, the total first.
+        document.add_heading(f"附表二　各{LOWER_LABELS[region.level]}主要指标对比", level=1)
+        _side_by_side(document, [data.region, *data.children])
+        return _save(document)
     for index, child in enumerate(data.children, start=2):
         document.add_heading(f"附表{_cn(index)}　{child.name}（{child.code}）", level=2)
         _table(document, figure_rows(child.figures))
+    return _save(document)
+
+
+def _save(document: Any) -> Path:
     directory = Path(settings.VAR_DIR) / "exports"
     directory.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(prefix="report-", suffix=".docx", dir=directory)
     os.close(handle)
     document.save(name)
     return Path(name)
+
+
+def side_by_side_rows(columns: list[selectors.RegionFigures]) -> list[list[str]]:
+    """对比表 One row per indicator: its name, then per region ``98.33%（118/120）`` (a count: the number)."""
+    rows = []
+    for indicator in INDICATORS:
+        row = [indicator.name]
+        for column in columns:
+            figure = column.figures.get(indicator.code, NO_DATA)
+            if not figure.has_data:
+                row.append("暂无数据")
+            elif indicator.extra.get("count"):
+                row.append(f"{number(figure.numerator, False)}{indicator.unit}")
+            else:
+                row.append(
+                    f"{percent(figure)}（{number(figure.numerator, indicator.money)}/"
+                    f"{number(figure.denominator, indicator.money)}）"
+                )
+        rows.append(row)
+    return rows
+
+
+def _side_by_side(document: Any, columns: list[selectors.RegionFigures]) -> None:
+    table = document.add_table(rows=1, cols=1 + len(columns))
+    table.style = "Table Grid"
+    heads = ["指标", *(f"{c.name}（合计）" if i == 0 else c.name for i, c in enumerate(columns))]
+    for cell, text in zip(table.rows[0].cells, heads, strict=True):
+        cell.text = text
+    for row in side_by_side_rows(columns):
+        for cell, text in zip(table.add_row().cells, row, strict=True):
+            cell.text = text
 
 
 def _capacity_section(document: Any, *, region: Region, year: int, figures: dict[str, Figure]) -> None:

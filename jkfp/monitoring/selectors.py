@@ -30,7 +30,7 @@ from jkfp.monitoring.models import (
     MonitoringParameter,
     StepAttachment,
 )
-from jkfp.regions.models import Region, RegionLevel, prefix_range
+from jkfp.regions.models import Region, RegionLevel, code_range, prefix_range
 from jkfp.registry.models import Person
 from jkfp.settlement.models import Admission
 from jkfp.treatment.models import MajorDiseaseCase
@@ -75,10 +75,10 @@ def _region_filter(qs: QuerySet[Any], region: str | None, field: str = PERSON_VI
     region = (region or "").strip()
     if not region:
         return qs
-    if not (region.isascii() and region.isdigit() and len(region) in (6, 12)):
+    bounds = code_range(region)
+    if bounds is None:
         return qs.none()
-    prefix = region[:9] if len(region) == 12 and region.endswith("000") else region
-    lo, hi = prefix_range(prefix)
+    lo, hi = bounds
     return qs.filter(**{f"{field}__gte": lo, f"{field}__lt": hi})
 
 

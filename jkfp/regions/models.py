@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import date
+from typing import TypeVar
 
 from django.db import models
 
@@ -94,12 +96,45 @@ def county_of(code: str) -> str | None:
     return code[:6]
 
 
+T = TypeVar("T")
+
+
+def most_specific(items: Iterable[T], code: str, scope: Callable[[T], str]) -> list[T]:
+    """最具体区划 The items of the most specific region containing ``code``: among the items whose
+    ``scope`` (a region's code prefix, ``scope_prefix``; ``""`` = the whole deployment) is a prefix of
+    ``code``, those with the longest scope. Empty when none contains ``code``.
+
+    The one rule of "a county's setting overrides the city's, which overrides the province's,
+    which overrides the deployment's" (issue 21 item 3): settlement policies, and any rule table
+    keyed by region. Callers filter by date first ("valid on day D"), then pick among the result
+    (e.g. the most recently uploaded)."""
+    best: list[T] = []
+    length = -1
+    for item in items:
+        prefix = scope(item)
+        if not code.startswith(prefix) or len(prefix) < length:
+            continue
+        if len(prefix) > length:
+            best, length = [], len(prefix)
+        best.append(item)
+    return best
+
+
 def prefix_range(prefix: str) -> tuple[str, str]:
     """前缀区间 ``[lo, hi)`` such that ``lo <= code < hi`` exactly when ``code`` starts with ``prefix``.
 
     A range uses the B-tree index on both SQLite and PostgreSQL, a LIKE prefix does not on SQLite.
     """
     return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def code_range(code: str) -> tuple[str, str] | None:
+    """区划代码区间 ``[lo, hi)`` of the stored region ``code`` and everything below it (a province, city,
+    county, township or village, by its digits), or None when ``code`` is no region code — the one
+    reading of a page's or export's region filter."""
+    if level_of_code(code) is None:
+        return None
+    return prefix_range(code_prefix(code))
 
 
 class Region(models.Model):

@@ -60,6 +60,8 @@ CHUNK = 2000
 
 YES = frozenset({"已参保", "参保", "是", "1", "y", "yes", "true", "已缴费"})
 NO = frozenset({"未参保", "不参保", "否", "0", "n", "no", "false", "未缴费"})
+# 参保状态 values a web upload's mapping step offers for a value outside YES and NO (issue 18 item 3).
+ENROLMENT_ACCEPTED: dict[str, tuple[str, ...]] = {"insured": ("已参保", "未参保")}
 _DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T].*)?$")
 
 ERR_NOT_IN_ROSTER = "花名册中没有此身份证号的人员 / no person with this ID number in the roster"
@@ -153,7 +155,7 @@ def enrolment_import(
     path = Path(path)
     today = today or timezone.localdate()
     _check_year(year, today)
-    table = read_table(path, ENROLMENT_COLUMNS, ENROLMENT_REQUIRED)
+    table = read_table(path, ENROLMENT_COLUMNS, ENROLMENT_REQUIRED, accepted={"insured": YES | NO})
     if progress:
         progress(20)
     if "year" not in table.headers and year is None:

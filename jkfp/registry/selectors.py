@@ -19,7 +19,7 @@ from django.http import Http404
 from jkfp.accounts.models import Role
 from jkfp.accounts.scoping import code_q, scope, user_prefix
 from jkfp.core.importing import split_list
-from jkfp.regions.models import Region, RegionLevel, prefix_range
+from jkfp.regions.models import Region, RegionLevel, code_range, prefix_range
 from jkfp.registry.models import (
     ChangeLog,
     Condition,
@@ -95,9 +95,10 @@ def person_search(*, user: Any, q: str, village: str | None = None) -> QuerySet[
     if not q and not village:
         return qs.none()
     if village:
-        if not village.isdigit():
+        bounds = code_range(village)
+        if bounds is None:
             return qs.none()
-        lo, hi = prefix_range(village[:9] if village.endswith("000") and len(village) == 12 else village)
+        lo, hi = bounds
         qs = qs.filter(village_id__gte=lo, village_id__lt=hi)
     order: tuple[str, ...] = ("village_id", "household_id", "id")
     if q:

@@ -16,7 +16,6 @@ from jkfp.accounts.models import AuditAction, Role, User
 from jkfp.accounts.scoping import role_require
 from jkfp.accounts.services import audit_record
 from jkfp.core.tabular_map import ImportMapping, MappingError, header_lookup, normalise_header, parse_mapping
-from jkfp.registry.imports import ROSTER_COLUMNS
 from jkfp.registry.models import (
     ChangeLog,
     Disease,
@@ -147,12 +146,16 @@ def import_upload_start(
 ) -> ImportRun:
     """开始网页导入 Check the file, store it, record a queued ImportRun of ``kind``, audit it, enqueue ``task``.
 
-    Shared by every web import (roster, enrolment, care contracts/follow-ups). The caller checks the
+    Shared by every web import (roster, enrolment, care, capacity, cards). The caller checks the
     role (``import_role_check``) and its own fields first; this checks the file type and that it is not
     empty (the size limit is enforced while the upload streams in, jkfp.web.uploads). ``detail`` is the
-    audit text before the file name; the run belongs to the uploader's region.
+    audit text before the file name; the run belongs to the uploader's region. Without ``mapping`` the
+    run takes the saved template of (``kind``, ``source``) in the uploader's region, if any.
     """
     import_role_check(user)
+    if not mapping:  # the source's saved template applies by itself (issue 18 item 3)
+        template = import_template_of(user=user, kind=kind, source=source)
+        mapping = template.mapping if template is not None else ""
     name = Path(upload.name or "").name
     suffix = Path(name).suffix.lower()
     if suffix not in IMPORT_SUFFIXES:
@@ -230,7 +233,6 @@ def import_run_start(
     The file size limit (settings.UPLOAD_MAX_BYTES) is enforced while the upload streams in
     (jkfp.web.uploads); this checks what is left: role, source name, year and file type.
     """
-    template = import_template_of(user=user, kind=ImportKind.ROSTER, source=(source or "").strip())
     return _yearly_list_start(
         user=user,
         upload=upload,
@@ -240,7 +242,6 @@ def import_run_start(
         task=roster_import_task,
         request=request,
         fallback="roster",
-        mapping=template.mapping if template is not None else "",
         dry_run=preview,
     )
 
@@ -249,8 +250,9 @@ ERR_PREVIEW_STATE = "这次导入不在“待确认”状态"
 MSG_CANCELLED = "已取消：预览后没有导入，数据没有写入"
 
 
-def import_preview_confirm(*, user: Any, run: ImportRun, request: Any = None) -> ImportRun:
-    """确认导入 Run the previewed import for real (the same file, mapping and checks)."""
+def import_preview_confirm(*, user: Any, run: ImportRun, task: Any, request: Any = None) -> ImportRun:
+    """确认导入 Run the previewed import for real (the same file, mapping and checks) with ``task``
+    (the background task of the run's kind)."""
     import_role_check(user)
     if run.status != ImportStatus.PREVIEW:
         raise ValidationError(ERR_PREVIEW_STATE)
@@ -266,7 +268,7 @@ def import_preview_confirm(*, user: Any, run: ImportRun, request: Any = None) ->
         region_code=user.region_id or "",
         request=request,
     )
-    roster_import_task.enqueue(run_id=run.pk)
+    task.enqueue(run_id=run.pk)
     run.refresh_from_db()
     return run
 
@@ -295,10 +297,11 @@ def import_template_of(*, user: Any, kind: str, source: str) -> ImportTemplate |
     return ImportTemplate.objects.filter(kind=kind, source=source, region_id=user.region_id).first()
 
 
-def _mapping_checked(text: str) -> str:
-    """The TOML ``text`` when it is a usable roster mapping; ValidationError naming the line otherwise."""
+def _mapping_checked(text: str, columns: dict[str, tuple[str, ...]]) -> str:
+    """The TOML ``text`` when it is a usable mapping for an import of ``columns`` (canonical → headers);
+    ValidationError naming the line otherwise."""
     try:
-        header_lookup(ROSTER_COLUMNS, parse_mapping(text, origin="映射"))
+        header_lookup(columns, parse_mapping(text, origin="映射"))
     except MappingError as exc:
         raise ValidationError({"mapping": exc.zh}) from exc
     return text
@@ -306,11 +309,18 @@ def _mapping_checked(text: str) -> str:
 
 @transaction.atomic
 def import_template_save(
-    *, user: Any, kind: str, source: str, mapping: str, request: Any = None
+    *,
+    user: Any,
+    kind: str,
+    source: str,
+    mapping: str,
+    columns: dict[str, tuple[str, ...]],
+    request: Any = None,
 ) -> ImportTemplate:
-    """保存模板 Save (create or replace) the mapping of ``source``; refused when it is not usable."""
+    """保存模板 Save (create or replace) the mapping of ``source``; refused when it is not usable for an
+    import of ``columns`` (the import's canonical name → headers)."""
     import_role_check(user)
-    text = _mapping_checked(mapping)
+    text = _mapping_checked(mapping, columns)
     template, _ = ImportTemplate.objects.update_or_create(
         kind=kind, source=source, region_id=user.region_id, defaults={"mapping": text, "updated_by": user}
     )
@@ -332,40 +342,46 @@ def import_mapping_apply(
     run: ImportRun,
     columns: dict[str, str],
     values: dict[str, dict[str, str]],
+    fields: dict[str, tuple[str, ...]],
+    task: Any,
     request: Any = None,
 ) -> ImportRun:
     """映射并导入 The mapping step's answer for a run waiting for it: ``columns`` file header → field
-    (canonical name, or "" to ignore), ``values`` field → {file value: accepted value}. Saved as the
-    source's template (merged into the one there is) and the import queued again with it."""
+    (canonical name of ``fields``, the import's columns, or "" to ignore), ``values`` field → {file
+    value: accepted value}. Saved as the source's template (merged into the one there is) and the
+    import queued again with it (``task``, the background task of the run's kind)."""
     import_role_check(user)
     if run.status != ImportStatus.MAPPING:
         raise ValidationError(ERR_MAPPING_STATE)
     chosen: dict[str, str] = {}
     for header, field in columns.items():
         if field and field in chosen:
-            raise ValidationError(
-                ERR_MAPPING_TWICE.format(a=chosen[field], b=header, field=ROSTER_COLUMNS[field][0])
-            )
+            raise ValidationError(ERR_MAPPING_TWICE.format(a=chosen[field], b=header, field=fields[field][0]))
         if field:
             chosen[field] = header
     old = import_template_of(user=user, kind=run.kind, source=run.source)
     mapping = parse_mapping(old.mapping) if old is not None else ImportMapping()
-    own = header_lookup(ROSTER_COLUMNS, None)
+    own = header_lookup(fields, None)
     for header, field in columns.items():
         if field and own.get(normalise_header(header)) == field:
             mapping.columns.pop(header, None)  # the field's own header: nothing to map
             continue
-        mapping.columns[header] = ROSTER_COLUMNS[field][0] if field else ""
+        mapping.columns[header] = fields[field][0] if field else ""
     for field, table in values.items():
-        label = ROSTER_COLUMNS[field][0]
+        label = fields[field][0]
         mapping.values.setdefault(label, {}).update({k: v for k, v in table.items() if v})
     template = import_template_save(
-        user=user, kind=run.kind, source=run.source, mapping=mapping.to_toml(), request=request
+        user=user,
+        kind=run.kind,
+        source=run.source,
+        mapping=mapping.to_toml(),
+        columns=fields,
+        request=request,
     )
     ImportRun.objects.filter(pk=run.pk).update(
         status=ImportStatus.QUEUED, mapping=template.mapping, summary={}, progress=0
     )
-    roster_import_task.enqueue(run_id=run.pk)
+    task.enqueue(run_id=run.pk)
     run.refresh_from_db()
     return run
 

@@ -270,6 +270,7 @@ def enrolment_import_task(run_id: int) -> dict[str, Any]:
         ),
         label="enrolment",
         require_user=True,
+        interactive=True,
     )
 
 

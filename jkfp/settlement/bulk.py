@@ -60,6 +60,7 @@ RESETTLE_ROLES = frozenset({Role.COUNTY_ADMIN})
 PREVIEW_ROLES = frozenset({Role.COUNTY_ADMIN, Role.FUND})  # a dry run writes nothing
 ERR_ROLE_RESETTLE = "只有县卫健局管理员可以重新结算全年（医保局·民政可以试算）"
 ERR_CATEGORY_UNDEFINED = "政策“{policy}”没有定义结算类别“{category}”（{count}笔结算使用该类别）"
+ERR_REGION_UNKNOWN = "区划代码{code}不存在"
 ERR_OUTPATIENT_UNSETTLEABLE = "{problem}：该年度有{count}笔门诊慢特病结算不能按此政策重算"
 
 
@@ -79,7 +80,7 @@ LARGE_MIN_ROWS = 100_000
 ANALYZE_MIN_ROWS = 10_000
 
 
-def _large_write_lock(*, year: int, statuses: Sequence[str]) -> float | None:
+def _large_write_lock(*, year: int, statuses: Sequence[str], prefix: str | None = None) -> float | None:
     """PostgreSQL: when the year's claims are a large share of the settlement table, lock claims,
     settlements, policies and ledgers ``IN ACCESS EXCLUSIVE MODE`` for the transaction (first,
     so a window that inserted a claim and waits for its ledger row cannot deadlock with us) and
@@ -89,10 +90,11 @@ def _large_write_lock(*, year: int, statuses: Sequence[str]) -> float | None:
         return None
     claims, table = _q(Claim._meta.db_table), _q(Settlement._meta.db_table)
     with connection.cursor() as cursor:
+        in_region, region_params = fetch.person_in(prefix)
         cursor.execute(
-            f"SELECT count(*) FROM {claims} WHERE discharged_on >= %s AND discharged_on <= %s "  # noqa: S608
-            "AND status = ANY(%s)",
-            [date(year, 1, 1), date(year, 12, 31), list(statuses)],
+            f"SELECT count(*) FROM {claims} c WHERE discharged_on >= %s AND discharged_on <= %s "  # noqa: S608
+            f"AND status = ANY(%s){in_region}",
+            [date(year, 1, 1), date(year, 12, 31), list(statuses), *region_params],
         )
         (rows,) = cursor.fetchone()
         if rows < LARGE_MIN_ROWS:
@@ -335,14 +337,24 @@ def year_resettle(
     user: Any = None,
     persons_limit: int | None = None,
     progress: Callable[[str], None] | None = None,
+    region: str | None = None,
 ) -> ResettleReport:
     """政策调整重算 Re-settle every settled claim of ``year`` under the highest version of
-    ``policy_name`` (categories as currently settled), with the batch engine; unless ``dry_run``
+    ``policy_name`` (categories as currently settled) — when policies are bound to regions, the claims
+    of the persons whose most specific policy region is the policy's (``fetch.rows_of_scope``) —
+    with the batch engine; unless ``dry_run``
     write new current rows (reason ``policy_resettle``) for the claims whose policy or results
     change, and the ledgers. Returns the report (totals per fund before/after, per township, the
-    persons whose own payment rises, largest first — at most ``persons_limit`` of them)."""
+    persons whose own payment rises, largest first — at most ``persons_limit`` of them).
+    ``region``: only the claims of persons living in that region (e.g. one county of a province)."""
     allowed = PREVIEW_ROLES if dry_run else RESETTLE_ROLES
     role_require(user, allowed, ERR_ROLE_RESETTLE, system=True)
+    prefix = None
+    if region is not None:
+        found = Region.objects.filter(code=region).first()
+        if found is None:
+            raise ValidationError({"region": ERR_REGION_UNKNOWN.format(code=region)})
+        prefix = found.prefix
     started = time.perf_counter()
     say = progress or (lambda text: None)
     policy = policy_latest(name=policy_name)
@@ -351,9 +363,13 @@ def year_resettle(
     with transaction.atomic():
         locked = None
         if not dry_run:
-            locked = _large_write_lock(year=year, statuses=(ClaimStatus.SETTLED,))
+            locked = _large_write_lock(year=year, statuses=(ClaimStatus.SETTLED,), prefix=prefix)
             _lock_ledgers()
-        facts = fetch.facts(year=year, statuses=(ClaimStatus.SETTLED,))
+        facts = fetch.facts(year=year, statuses=(ClaimStatus.SETTLED,), prefix=prefix)
+        # A policy of a region re-settles the claims of the persons it governs only (issue 21 item 3).
+        governed = fetch.rows_of_scope(facts.claims, policy.scope)
+        if governed is not None:
+            facts = facts.take(governed)
         yc = facts.claims
         say(f"read {len(yc)} claims {time.perf_counter() - started:.1f}s")
         n = len(yc)

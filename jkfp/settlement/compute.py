@@ -17,6 +17,7 @@ from typing import Any, Final, Protocol, TypeVar
 from jkfp import engine
 from jkfp.core.importing import has_control_chars
 from jkfp.engine.claims import fen_to_decimal
+from jkfp.regions.models import most_specific
 from jkfp.registry.models import TagCode
 from jkfp.settlement.models import YTD_AFTER_COLUMNS, YTD_BEFORE_COLUMNS, YTD_FIELDS, Policy
 
@@ -75,22 +76,35 @@ class PolicyVersion(Protocol):
     def valid_to(self) -> date: ...
     @property
     def uploaded_at(self) -> datetime: ...
+    @property
+    def scope(self) -> str: ...
 
 
 P = TypeVar("P", bound=PolicyVersion)
 
 
-def policy_in_force_of(versions: Iterable[P], day: date) -> P | None:
-    """当日政策 The rule of the policy in force on ``day``: among the versions whose validity contains
-    the day, the most recently uploaded (ties: the later row); for one name that is its highest
-    version. None when no version covers the day."""
+def policy_in_force_of(versions: Iterable[P], day: date, *, code: str) -> P | None:
+    """当日政策 The rule of the policy in force on ``day`` for a person living in region ``code`` (a
+    village, or any region code within the person's county; issue 21 item 3): among the versions
+    whose validity contains the day, those of the most specific region containing ``code``
+    (``regions.models.most_specific``: the county's before the city's before the province's before
+    the whole deployment's), and of those the most recently uploaded (ties: the later row); for one
+    name that is its highest version. None when no version covers the day there."""
+    valid = [v for v in versions if v.valid_from <= day <= v.valid_to]
     best: P | None = None
-    for version in versions:
-        if version.valid_from <= day <= version.valid_to and (
-            best is None or (version.uploaded_at, version.pk) > (best.uploaded_at, best.pk)
-        ):
+    for version in most_specific(valid, code, _scope):
+        if best is None or (version.uploaded_at, version.pk) > (best.uploaded_at, best.pk):
             best = version
     return best
+
+
+def _scope(version: PolicyVersion) -> str:
+    return version.scope
+
+
+def county_of(code: str) -> str:
+    """所在县 The county code of a region code at or below a county: its first 6 digits."""
+    return code[:6]
 
 
 def category_for(policy: engine.Policy, tag_codes: Iterable[str]) -> str | None:

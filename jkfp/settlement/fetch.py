@@ -35,12 +35,13 @@ from django.utils import timezone
 from jkfp import engine
 from jkfp.core import bulkdb
 from jkfp.engine.claims import EPOCH_ORDINAL
-from jkfp.regions.models import Region
+from jkfp.regions.models import Region, most_specific, prefix_range
 from jkfp.registry.models import Person, Tag
 from jkfp.settlement.compute import (
     DEFAULT_CATEGORY,
     TAG_CATEGORIES,
     category_for,
+    county_of,
     engine_policy,
     outpatient_problem,
     outpatient_ytd_sums,
@@ -57,7 +58,7 @@ from jkfp.settlement.models import (
     Settlement,
     YearLedger,
 )
-from jkfp.settlement.selectors import ERR_NO_CATEGORY, ERR_NO_POLICY
+from jkfp.settlement.selectors import ERR_NO_CATEGORY, county_names, no_policy_message
 
 AMOUNT_FIELDS = (
     engine.OUTPUT_FIELDS
@@ -199,6 +200,7 @@ class _PolicyFacts:
     valid_from: date
     valid_to: date
     uploaded_at: datetime
+    scope: str
 
 
 def _ledger_sql(person_id: int, year: int) -> tuple[str, list[Any]]:
@@ -283,26 +285,29 @@ def stored_policy(pk: int, sha256: str, version: int) -> Policy:
 
 def _inputs_sql(person_id: int, day: date) -> tuple[str, list[Any]]:
     """The facts of the rules choosing what a discharge on ``day`` is settled with, in ONE statement
-    (three sub-selects joined by ``UNION ALL``): every policy version (a few rows; the rule picking
-    the one in force is ``policy_in_force_of``), the person's category tags (``category_for``), and
-    their settled claims of the year (whether one sorts after this claim)."""
+    (four sub-selects joined by ``UNION ALL``): every policy version (a few rows per region; the rule
+    picking the one in force is ``policy_in_force_of``), the person's village (whose county's
+    policy applies), the person's category tags (``category_for``), and their settled claims of the
+    year (whether one sorts after this claim)."""
     on = connection.ops.adapt_datefield_value(day)
     end = connection.ops.adapt_datefield_value(date(day.year, 12, 31))
     codes = list(TAG_CATEGORIES)
     statement = (
         "SELECT 'p' AS kind, sha256 AS txt, valid_from AS d1, valid_to AS d2, id AS n1, version AS n2, "  # noqa: S608 (table and column names from the models)
-        f"uploaded_at AS t1 FROM {Policy._meta.db_table} "
-        f"UNION ALL SELECT 't', code, start_on, end_on, NULL, NULL, NULL FROM {Tag._meta.db_table} "
+        f"uploaded_at AS t1, scope AS s1 FROM {Policy._meta.db_table} "
+        f"UNION ALL SELECT 'v', village_id, NULL, NULL, NULL, NULL, NULL, NULL FROM {Person._meta.db_table} "
+        "WHERE id = %s "
+        f"UNION ALL SELECT 't', code, start_on, end_on, NULL, NULL, NULL, NULL FROM {Tag._meta.db_table} "
         f"WHERE person_id = %s AND code IN ({', '.join('%s' for _ in codes)}) "
-        f"UNION ALL SELECT 'c', claim_id, discharged_on, NULL, NULL, NULL, NULL FROM {Claim._meta.db_table} "
+        f"UNION ALL SELECT 'c', claim_id, discharged_on, NULL, NULL, NULL, NULL, NULL FROM {Claim._meta.db_table} "
         "WHERE person_id = %s AND status = %s AND discharged_on >= %s AND discharged_on <= %s"
     )
-    params = [person_id, *codes, person_id, str(ClaimStatus.SETTLED), on, end]
+    params = [person_id, person_id, *codes, person_id, str(ClaimStatus.SETTLED), on, end]
     return statement, params
 
 
 def _inputs_of(claim: Claim, rows: Sequence[Any]) -> tuple[Policy, str, bool]:
-    """The policy in force on the discharge date, the person's category that day, and whether a
+    """The policy in force on the discharge date in the person's county, the person's category that day, and whether a
     settled claim of the person's year sorts after this one (the order compared in Python: the
     engine's order is Python string order, whatever the collation), from ``_inputs_sql``'s rows."""
     day = claim.discharged_on
@@ -310,18 +315,21 @@ def _inputs_of(claim: Claim, rows: Sequence[Any]) -> tuple[Policy, str, bool]:
     versions: list[_PolicyFacts] = []
     tags: list[tuple[str, date, date | None]] = []
     later = False
-    for kind, text, d1, d2, n1, n2, t1 in rows:
+    village = ""
+    for kind, text, d1, d2, n1, n2, t1, s1 in rows:
         if kind == "p":
             versions.append(
-                _PolicyFacts(int(n1), str(text), int(n2), as_date(d1), as_date(d2), _as_datetime(t1))
+                _PolicyFacts(int(n1), str(text), int(n2), as_date(d1), as_date(d2), _as_datetime(t1), str(s1))
             )
+        elif kind == "v":
+            village = str(text)
         elif kind == "t":
             tags.append((str(text), as_date(d1), None if d2 is None else as_date(d2)))
         elif (as_date(d1), str(text)) > key:
             later = True
-    found = policy_in_force_of(versions, day)
+    found = policy_in_force_of(versions, day, code=village)
     if found is None:
-        raise ValidationError({"discharged_on": ERR_NO_POLICY.format(day=day.isoformat())})
+        raise ValidationError({"discharged_on": no_policy_message(village, day)})
     policy = stored_policy(found.pk, found.sha256, found.version)
     category = category_for(engine_policy(policy), tags_on(tags, day))
     if category is None:
@@ -394,7 +402,19 @@ def _day_number(value: Any, cache: dict[Any, int]) -> int:
     return day
 
 
-def _year_claims_cursor(*, year: int, statuses: Sequence[str]) -> YearClaims:
+def person_in(prefix: str | None) -> tuple[str, list[Any]]:
+    """The condition keeping claims of persons whose village lies under ``prefix`` (a region's scope
+    prefix; None: every claim), with its parameters: a person's claims of a year stay together."""
+    if prefix is None:
+        return "", []
+    persons = _q(Person._meta.db_table)
+    return (
+        f" AND c.person_id IN (SELECT id FROM {persons} WHERE village_id >= %s AND village_id < %s)",  # noqa: S608
+        list(prefix_range(prefix)),
+    )
+
+
+def _year_claims_cursor(*, year: int, statuses: Sequence[str], prefix: str | None = None) -> YearClaims:
     """A year's claims through a cursor (any database), in database order."""
     c, s = Claim._meta.db_table, Settlement._meta.db_table
     fen = [f"CAST(ROUND(s.{_q(f)} * 100) AS BIGINT)" for f in AMOUNT_FIELDS]
@@ -408,7 +428,9 @@ def _year_claims_cursor(*, year: int, statuses: Sequence[str]) -> YearClaims:
         f"FROM {_q(c)} c LEFT JOIN {_q(s)} s ON s.claim_id = c.id AND s.is_current "
         f"WHERE c.discharged_on >= %s AND c.discharged_on <= %s AND c.status IN ({marks})"
     )
-    params: list[Any] = [date(year, 1, 1), date(year, 12, 31), *statuses]
+    in_region, region_params = person_in(prefix)
+    sql += in_region
+    params: list[Any] = [date(year, 1, 1), date(year, 12, 31), *statuses, *region_params]
     parts: list[YearClaims] = []
     cache: dict[Any, int] = {}
     with connection.cursor() as cursor:
@@ -450,7 +472,7 @@ def _disease_names() -> list[str]:
     return sorted(names)
 
 
-def _year_claims_copy(*, year: int, statuses: Sequence[str]) -> YearClaims:
+def _year_claims_copy(*, year: int, statuses: Sequence[str], prefix: str | None = None) -> YearClaims:
     """A year's claims on PostgreSQL: one binary ``COPY`` whose rows are chunks of the year as integer
     arrays (day numbers, flags, fen; about 16 rows for 1M claims, so no per-claim message or Python
     object) plus the chunk's claim ids as one text with their byte lengths; rows in claim pk order."""
@@ -484,8 +506,8 @@ def _year_claims_copy(*, year: int, statuses: Sequence[str]) -> YearClaims:
     sql = (
         f"COPY (SELECT {arrays}, string_agg(c.claim_id, '') FROM {c} c "  # noqa: S608
         f"LEFT JOIN {s} s ON s.claim_id = c.id AND s.is_current "
-        "WHERE c.discharged_on >= %s AND c.discharged_on <= %s AND c.status = ANY(%s) "
-        "GROUP BY c.id / 65536) TO STDOUT (FORMAT BINARY)"
+        "WHERE c.discharged_on >= %s AND c.discharged_on <= %s AND c.status = ANY(%s)"
+        f"{person_in(prefix)[0]} GROUP BY c.id / 65536) TO STDOUT (FORMAT BINARY)"
     )
     diseases = _disease_names()
     params = [
@@ -496,6 +518,7 @@ def _year_claims_copy(*, year: int, statuses: Sequence[str]) -> YearClaims:
         date(year, 1, 1),
         date(year, 12, 31),
         list(statuses),
+        *person_in(prefix)[1],
     ]
     with connection.cursor() as cursor:
         # The planner cannot estimate the chunk count and would sort the whole join for a group
@@ -595,14 +618,64 @@ def _columns(rows: list[tuple[Any, ...]], cache: dict[Any, int]) -> YearClaims:
     )
 
 
-def policies_by_day(days: np.ndarray) -> tuple[dict[int, int], dict[int, Policy]]:
-    """Policy in force (pk) per distinct day number (0 when none) and the policies by pk."""
-    policies = {p.pk: p for p in Policy.objects.all()}
-    out: dict[int, int] = {}
-    for d in np.unique(days).tolist():
-        found = policy_in_force_of(policies.values(), date.fromordinal(int(d) + EPOCH_ORDINAL))
-        out[int(d)] = 0 if found is None else found.pk
-    return out, policies
+class InForce:
+    """现行政策表 The policy in force for (county, day) pairs of a year, resolved in bulk: every stored
+    version read once; a person's village read only when some policy is bound to a region (a
+    single-county deployment reads none); the rule (``policy_in_force_of``) applied once per distinct
+    (set of policy regions containing the village, day) — a handful of pairs even for a province."""
+
+    def __init__(self, persons: Iterable[int]) -> None:
+        self.policies: dict[int, Policy] = {p.pk: p for p in Policy.objects.all()}
+        self.scopes = sorted({p.scope for p in self.policies.values()})
+        self.village: dict[int, str] = {}
+        if self.scopes != [""]:
+            ids = sorted(set(persons))
+            self.village = {int(pk): str(code) for pk, code in person_values(ids, names=False)}
+        self._chain: dict[str, tuple[str, ...]] = {}
+        self._found: dict[tuple[tuple[str, ...], int], int] = {}
+        self._names: dict[str, str] | None = None
+
+    def code(self, person: int) -> str:
+        """The person's village code ("" when no policy is bound to a region: not read)."""
+        return self.village.get(person, "")
+
+    def pk(self, person: int, day: int) -> int:
+        """The policy (pk) in force for ``person`` on day number ``day``; 0 when none."""
+        code = self.village.get(person, "")
+        chain = self._chain.get(code)
+        if chain is None:
+            chain = self._chain[code] = tuple(s for s in self.scopes if code.startswith(s))
+        key = (chain, day)
+        found = self._found.get(key)
+        if found is None:
+            policy = policy_in_force_of(
+                self.policies.values(), date.fromordinal(day + EPOCH_ORDINAL), code=code
+            )
+            found = self._found[key] = 0 if policy is None else policy.pk
+        return found
+
+    def problem(self, person: int, day: date) -> str:
+        """The message of no policy in force (the county's name read once for all)."""
+        if self._names is None:
+            self._names = county_names({county_of(code) for code in self.village.values()})
+        return no_policy_message(self.code(person), day, self._names)
+
+
+def rows_of_scope(claims: YearClaims, scope: str) -> np.ndarray | None:
+    """区划内的行 The rows of ``claims`` whose person's most specific policy region (among the regions
+    any stored version is bound to, ``regions.models.most_specific``) is ``scope``: what a policy
+    of that region governs (``resettle``). None when every version is the whole deployment's (then
+    every row; no person is read)."""
+    scopes = set(Policy.objects.values_list("scope", flat=True))
+    if scopes <= {""}:
+        return None
+    persons = np.unique(claims.person).tolist()
+    keep = [
+        int(pk)
+        for pk, code in person_values(persons, names=False)
+        if most_specific(scopes, str(code), str) == [scope]
+    ]
+    return np.flatnonzero(np.isin(claims.person, np.array(keep, dtype=np.int64)))
 
 
 def tags_by_person(persons: Iterable[int]) -> dict[int, list[tuple[str, date, date | None]]]:
@@ -718,24 +791,26 @@ class YearFacts:
 def _year_facts(year: int, yc: YearClaims) -> YearFacts:
     """The policy and category of every row of ``yc`` (see ``YearFacts``)."""
     problems: list[tuple[str, str]] = []
-    by_day, policies = policies_by_day(yc.day[yc.pending])
     n = len(yc)
     policy_pk = yc.cur_policy.copy()
     category = list(yc.cur_category)
     ok = np.ones(n, dtype=np.bool_)
     pending_rows = np.flatnonzero(yc.pending).tolist()
-    tags = tags_by_person({int(yc.person[i]) for i in pending_rows})
-    days = {d: date.fromordinal(d + EPOCH_ORDINAL) for d in by_day}
+    pending_persons = {int(yc.person[i]) for i in pending_rows}
+    in_force = InForce(pending_persons)
+    policies = in_force.policies
+    tags = tags_by_person(pending_persons)
+    days = {d: date.fromordinal(d + EPOCH_ORDINAL) for d in np.unique(yc.day[yc.pending]).tolist()}
     # category_for depends only on the policy and the set of tags held: one call per such pair
     cat_of: dict[tuple[int, frozenset[str]], str | None] = {}
     no_tags: list[tuple[str, date, date | None]] = []
     day_list, person_list, outpatient_list = yc.day.tolist(), yc.person.tolist(), yc.outpatient.tolist()
     for i in pending_rows:
-        pk = by_day[day_list[i]]
+        pk = in_force.pk(person_list[i], day_list[i])
         day = days[day_list[i]]
         if pk == 0:
             ok[i] = False
-            problems.append((yc.claim_id[i], ERR_NO_POLICY.format(day=day.isoformat())))
+            problems.append((yc.claim_id[i], in_force.problem(person_list[i], day)))
             continue
         key = (pk, frozenset(tags_on(tags.get(person_list[i], no_tags), day)))
         if key in cat_of:
@@ -769,7 +844,9 @@ def facts(
     claim: Claim, *, fetched: Sequence[Sequence[Any]] | None = None, reversal: bool = False
 ) -> ClaimFacts: ...
 @overload
-def facts(*, year: int, statuses: Sequence[str], copy: bool | None = None) -> YearFacts: ...
+def facts(
+    *, year: int, statuses: Sequence[str], copy: bool | None = None, prefix: str | None = None
+) -> YearFacts: ...
 def facts(
     claim: Claim | None = None,
     *,
@@ -778,6 +855,7 @@ def facts(
     year: int | None = None,
     statuses: Sequence[str] = (),
     copy: bool | None = None,
+    prefix: str | None = None,
 ) -> ClaimFacts | YearFacts:
     """取数 The facts a settlement is computed from, with the same rules for one claim and a year
     (``compute.policy_in_force_of``, ``compute.category_for``, applied here in Python).
@@ -789,11 +867,12 @@ def facts(
       the year, to settle again in order without this one.
     - ``facts(year=…, statuses=…)``: every claim discharged in ``year`` with one of ``statuses``, with
       its current settlement as integer columns (PostgreSQL: one binary ``COPY`` read by numpy;
-      elsewhere, or with ``copy=False``, a cursor) and what each is settled with (``YearFacts``).
+      elsewhere, or with ``copy=False``, a cursor) and what each is settled with (``YearFacts``);
+      ``prefix``: only the claims of persons living under that region prefix (a county's re-settlement).
     """
     if claim is not None:
         return _claim_facts(claim, fetched, reversal)
     assert year is not None
     use_copy = connection.vendor == "postgresql" if copy is None else copy
     read = _year_claims_copy if use_copy else _year_claims_cursor
-    return _year_facts(year, read(year=year, statuses=statuses))
+    return _year_facts(year, read(year=year, statuses=statuses, prefix=prefix))

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from jkfp.regions.models import Institution
+from jkfp.regions.models import Institution, Region
 from jkfp.registry.models import Person
 
 MONEY: dict[str, Any] = {"max_digits": 14, "decimal_places": 2}
@@ -52,6 +52,13 @@ class Policy(models.Model):
         related_name="+",
     )
     uploaded_at = models.DateTimeField("上传时间", auto_now_add=True)
+    # 适用区划 The region the policy is for (issue 21 item 3); empty: the whole deployment. ``scope``
+    # is that region's code prefix (``regions.models.scope_prefix``, "" for the whole deployment),
+    # kept beside it so that the policy-in-force rule needs no join (``compute.policy_in_force_of``).
+    region = models.ForeignKey(
+        Region, verbose_name="适用区划", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    scope = models.CharField("区划前缀", max_length=12, blank=True, default="")
 
     class Meta:
         verbose_name = "结算政策"

@@ -23,11 +23,13 @@ from django.http import Http404
 from jkfp import engine
 from jkfp.accounts.models import Role
 from jkfp.accounts.scoping import code_q
-from jkfp.regions.models import prefix_range
-from jkfp.settlement.compute import engine_policy, policy_in_force_of, ytd_of_fen
+from jkfp.regions.models import Region, code_range
+from jkfp.settlement.compute import county_of, engine_policy, policy_in_force_of, ytd_of_fen
 from jkfp.settlement.models import Admission, Claim, ClaimStatus, Policy, Settlement, YearLedger
 
-ERR_NO_POLICY = "{day} 没有有效的结算政策，请先上传覆盖该日期的政策文件"
+ERR_NO_POLICY = (
+    "{county} {day} 没有有效的结算政策，请先为该县（或其所在的市、省、全系统）上传覆盖该日期的政策文件"
+)
 ERR_NO_CATEGORY = "{day} 该人员没有政策“{policy}”定义的结算类别"
 ERR_POLICY_UNKNOWN = "没有名为“{name}”的结算政策"
 NOT_FOUND_CLAIM = "结算申请不存在或不在您的管辖范围内"
@@ -42,16 +44,47 @@ def policies() -> QuerySet[Policy]:
     return Policy.objects.select_related("uploaded_by").order_by("name", "-version")
 
 
-def policy_in_force(*, on: date) -> Policy:
-    """当日政策 The policy in force on ``on``: among the versions whose validity contains the day,
-    the most recently uploaded (for one name that is its highest version).
+def policy_in_force(*, on: date, code: str) -> Policy:
+    """当日政策 The policy in force on ``on`` for a person living in region ``code``
+    (``compute.policy_in_force_of``: the most specific region containing it with a version valid
+    that day; there the most recently uploaded).
 
-    Raises ``ValidationError`` naming the date when there is none.
+    Raises ``ValidationError`` naming the county and the date when there is none.
     """
-    policy = policy_in_force_of(Policy.objects.defer("source_text"), on)
+    policy = policy_in_force_of(Policy.objects.defer("source_text"), on, code=code)
     if policy is None:
-        raise ValidationError(ERR_NO_POLICY.format(day=on.isoformat()), code="no_policy")
+        raise ValidationError(no_policy_message(code, on), code="no_policy")
     return policy
+
+
+def no_policy_message(code: str, day: date, names: dict[str, str] | None = None) -> str:
+    """无政策 The message of a claim without a policy in force: names the person's county (name and
+    code; ``names``: county names already read, ``county_names``) and the discharge date."""
+    county = county_of(code)
+    if names is None:
+        names = county_names([county])
+    label = f"{names[county]}（{county}）" if county in names else county
+    return ERR_NO_POLICY.format(county=label, day=day.isoformat())
+
+
+def county_names(counties: Iterable[str]) -> dict[str, str]:
+    """县名 The names of the counties ``counties`` (6-digit codes; the tree stores a county as 6
+    digits or padded to 12), by 6-digit code."""
+    wanted = {c for county in counties for c in (county, county.ljust(12, "0"))}
+    return {
+        code[:6]: name for code, name in Region.objects.filter(code__in=wanted).values_list("code", "name")
+    }
+
+
+def policies_of(*, code: str = "") -> QuerySet[Policy]:
+    """区划政策 The policy versions that apply within region ``code``: those of the regions containing
+    it (its own, its city's, its province's and the whole deployment's), by region (most specific
+    last), name, newest version first. ``code`` empty: every version."""
+    qs = policies().select_related("region")
+    if not code:
+        return qs
+    prefixes = {code[:n] for n in range(len(code) + 1)}
+    return qs.filter(scope__in=prefixes).order_by("scope", "name", "-version")
 
 
 def policy_latest(*, name: str) -> Policy:
@@ -150,9 +183,9 @@ def settlement_list(
         qs = qs.filter(category=category)
     region = (region or "").strip()
     if region:
-        if region.isascii() and region.isdigit() and len(region) in (6, 12):
-            prefix = region[:9] if len(region) == 12 and region.endswith("000") else region
-            lo, hi = prefix_range(prefix)
+        bounds = code_range(region)
+        if bounds is not None:
+            lo, hi = bounds
             qs = qs.filter(claim__person__village_id__gte=lo, claim__person__village_id__lt=hi)
         else:
             qs = qs.none()

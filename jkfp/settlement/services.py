@@ -43,7 +43,7 @@ from jkfp.core.bulkdb import (
 from jkfp.core.importing import has_control_chars
 from jkfp.core.signals import send_data_changed
 from jkfp.engine.claims import PAID_OUTPATIENT_REASON, PAID_PAIR_REASON
-from jkfp.regions.models import Institution
+from jkfp.regions.models import Institution, Region, RegionLevel
 from jkfp.registry.models import Person
 from jkfp.settlement import fetch, store
 from jkfp.settlement.cards import ERR_DISEASE_UNKNOWN, OutpatientFacts, outpatient_facts
@@ -86,6 +86,10 @@ ERR_NO_INSTITUTION = "您的账号未绑定医疗机构，不能办理结算"
 ERR_POLICY_FORMAT = "政策文件格式应为 toml 或 json"
 ERR_POLICY_INVALID = "政策文件不合法：{problems}"
 ERR_POLICY_USED = "政策“{label}”已用于结算，不能修改；请上传新版本"
+ERR_POLICY_REGION_UNKNOWN = "区划代码“{code}”不在区划库中，请先导入行政区划"
+ERR_POLICY_REGION_LEVEL = "政策只能按县及县以上区划设置，“{region}”是{level}"
+ERR_POLICY_OTHER_REGION = "政策“{name}”已用于{other}，同名政策的新版本须用于同一区划（或改用新的政策名称）"
+WHOLE_DEPLOYMENT = "全系统"
 ERR_CLAIM_EXISTS = "结算号“{claim_id}”已存在"
 ERR_CONFLICT = "结算号“{claim_id}”已以不同内容提交过"
 ERR_CONFLICT_REVERSED = "结算号“{claim_id}”已冲销，不能再次结算；请使用新的结算号"
@@ -129,26 +133,57 @@ def _require_institution(user: Any, institution_code: str) -> None:
 # --------------------------------------------------------------------------- policies
 
 
-def policy_upload(*, text: str, fmt: str, user: Any = None) -> Policy:
-    """上传政策 Validate a policy file with the engine and store it.
+def policy_region(code: str, *, any_level: bool = False) -> Region:
+    """政策区划 The region a policy is installed for, by code (2/4/6/9/12 digits, padded to 12 with
+    zeros); ``ValidationError({"region": …})`` when it is not in the tree or (unless ``any_level``:
+    listing the policies that apply within a township or village) is below a county."""
+    code = (code or "").strip()
+    # The tree keeps a county (and above) as 6 digits or padded to 12; a township or village as 12.
+    forms = {code, code.ljust(12, "0"), code.ljust(6, "0"), code[:6] if code.endswith("000000") else code}
+    region = Region.objects.filter(code__in=forms).order_by("code").first() if code.isdigit() else None
+    if region is None:
+        raise ValidationError(
+            {"region": ValidationError(ERR_POLICY_REGION_UNKNOWN.format(code=code), code="region_unknown")}
+        )
+    if not any_level and region.level in (RegionLevel.TOWNSHIP, RegionLevel.VILLAGE):
+        message = ERR_POLICY_REGION_LEVEL.format(region=str(region), level=region.get_level_display())
+        raise ValidationError({"region": ValidationError(message, code="region_level")})
+    return region
+
+
+def _region_label(region: Region | None) -> str:
+    return WHOLE_DEPLOYMENT if region is None else str(region)
+
+
+def policy_upload(*, text: str, fmt: str, user: Any = None, region: Region | None = None) -> Policy:
+    """上传政策 Validate a policy file with the engine and store it for ``region`` (None: the whole
+    deployment; issue 21 item 3 — the county's policy overrides the city's, the province's and the
+    deployment's, ``compute.policy_in_force_of``).
 
     A new name becomes version 1. For a known name: when its highest version has not been used by
     a settlement it is replaced in place (same version); otherwise a new version (+1) is created.
-    Identical text to the highest version changes nothing. Raises ``ValidationError({"source_text":
-    …})`` naming the offending key (the engine's message), or for ``fmt`` other than toml/json.
+    Identical text to the highest version changes nothing. A name belongs to one region: a new
+    version for another region is refused (``ValidationError({"region": …})``). Raises
+    ``ValidationError({"source_text": …})`` naming the offending key (the engine's message, the
+    ``engine.PolicyError`` as its cause), or for ``fmt`` other than toml/json.
     """
     role_require(user, POLICY_ROLES, ERR_ROLE_POLICY, system=True)
     fmt = (fmt or "").lower()
     if fmt not in PolicyFormat.values:
-        raise ValidationError({"source_format": ERR_POLICY_FORMAT})
+        raise ValidationError({"source_format": ValidationError(ERR_POLICY_FORMAT, code="format")})
     try:
         parsed = engine.loads_policy(text, fmt=fmt, source="")  # type: ignore[arg-type]
     except engine.PolicyError as exc:
         problems = "；".join(f"{p.path}：{p.zh}" if p.path else p.zh for p in exc.problems)
-        raise ValidationError({"source_text": ERR_POLICY_INVALID.format(problems=problems)}) from exc
+        raise ValidationError(
+            {"source_text": ValidationError(ERR_POLICY_INVALID.format(problems=problems), code="invalid")}
+        ) from exc
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     with transaction.atomic():
         latest = Policy.objects.select_for_update().filter(name=parsed.name).order_by("-version").first()
+        if latest is not None and latest.region_id != (region.pk if region else None):
+            message = ERR_POLICY_OTHER_REGION.format(name=parsed.name, other=_region_label(latest.region))
+            raise ValidationError({"region": ValidationError(message, code="other_region")})
         if latest is not None and latest.sha256 == digest:
             return latest
         if latest is not None and not policy_is_used(policy=latest):
@@ -163,6 +198,8 @@ def policy_upload(*, text: str, fmt: str, user: Any = None) -> Policy:
         policy.sha256 = digest
         policy.uploaded_by = actor(user)
         policy.uploaded_at = timezone.now()
+        policy.region = region
+        policy.scope = "" if region is None else region.prefix
         policy.full_clean()
         policy.save()
         if user is not None:
@@ -175,7 +212,7 @@ def policy_update(*, policy: Policy, text: str, fmt: str, user: Any = None) -> P
     (immutable: upload a new version instead)."""
     if policy_is_used(policy=policy):
         raise ValidationError({"source_text": ERR_POLICY_USED.format(label=policy.label)})
-    return policy_upload(text=text, fmt=fmt, user=user)
+    return policy_upload(text=text, fmt=fmt, user=user, region=policy.region)
 
 
 def policy_install_preset(
@@ -791,6 +828,7 @@ __all__ = [
     "claim_validate",
     "policies_install_presets",
     "policy_install_preset",
+    "policy_region",
     "policy_update",
     "policy_upload",
     "settlement_audit_detail",

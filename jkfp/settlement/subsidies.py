@@ -36,7 +36,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from jkfp import engine
-from jkfp.accounts.models import AuditAction, Role
+from jkfp.accounts.models import UPPER_ROLES, AuditAction, Role
 from jkfp.accounts.scoping import ERR_OUT_OF_SCOPE, role_require, scope, scope_require, user_sees_code
 from jkfp.accounts.services import audit_record
 from jkfp.core.attachments import (
@@ -69,7 +69,7 @@ from jkfp.settlement.services import claim_submit
 from jkfp.settlement.store import actor
 
 SUBSIDY_ROLES = frozenset({Role.COUNTY_ADMIN, Role.FUND})
-READ_ROLES = frozenset({Role.COUNTY_ADMIN, Role.FUND, Role.INSPECTOR})
+READ_ROLES = frozenset({Role.COUNTY_ADMIN, Role.FUND, Role.INSPECTOR, *UPPER_ROLES})
 
 ERR_ROLE_SUBSIDY = "只有县卫健局管理员和医保局·民政可以办理事后补助"
 ERR_ACCOUNT_NO = "银行账号应为8至32位数字"

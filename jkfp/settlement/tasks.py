@@ -25,7 +25,7 @@ def cards_import_task(run_id: int) -> dict[str, Any]:
         return cards_import(path=run.stored_path, user=run.user, progress=progress)
 
     # Without the uploader the region cannot be checked: write nothing (require_user).
-    return run_import(run_id, importer, label="cards", require_user=True)
+    return run_import(run_id, importer, label="cards", require_user=True, interactive=True)
 
 
 @task()
@@ -36,4 +36,4 @@ def bank_accounts_import_task(run_id: int) -> dict[str, Any]:
         return bank_accounts_import(path=run.stored_path, user=run.user, progress=progress)
 
     # Without the uploader the region cannot be checked: write nothing (require_user).
-    return run_import(run_id, importer, label="bank_accounts", require_user=True)
+    return run_import(run_id, importer, label="bank_accounts", require_user=True, interactive=True)

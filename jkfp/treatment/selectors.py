@@ -16,7 +16,7 @@ from django.db.models import Count, Max, Prefetch, QuerySet
 from django.http import Http404
 
 from jkfp.accounts.scoping import scope
-from jkfp.regions.models import Institution, Region, prefix_range
+from jkfp.regions.models import Institution, Region, code_range, prefix_range
 from jkfp.registry.models import Disease, DiseaseKind
 from jkfp.treatment.models import CaseChange, CaseFollowUp, MajorDiseaseCase, Referral, ReferralStatus
 
@@ -32,10 +32,10 @@ def _region_filter(qs: QuerySet[Any], region: str | None, field: str = PERSON_VI
     region = (region or "").strip()
     if not region:
         return qs
-    if not (region.isascii() and region.isdigit() and len(region) in (6, 12)):
+    bounds = code_range(region)
+    if bounds is None:
         return qs.none()
-    prefix = region[:9] if len(region) == 12 and region.endswith("000") else region
-    lo, hi = prefix_range(prefix)
+    lo, hi = bounds
     return qs.filter(**{f"{field}__gte": lo, f"{field}__lt": hi})
 
 

@@ -1,14 +1,19 @@
 """导入映射 The web import's mapping step and the saved templates per source (issue 18 item 3).
 
-A roster upload whose header lacks required columns, has columns nobody mapped or values not accepted
-waits (待映射) for the county administrator to say, column by column (with sample values), which
-field each column is (or 忽略), and which accepted value each unknown value means. The answer is saved
-as the source's template, applied by itself to the next file of that source; templates are edited
-as TOML here and downloaded as the ``--mapping`` file of the command line.
+A web upload (roster, enrolment, contracts, follow-ups, capacity lists, chronic-disease cards) whose
+header lacks required columns, has columns nobody mapped or coded values not accepted waits (待映射)
+for the county administrator to say, column by column (with sample values), which field each column
+is (or 忽略), and which accepted value each unknown value means. The answer is saved as the source's
+template, applied by itself to the next file of that source; templates are edited as TOML here and
+downloaded as the ``--mapping`` file of the command line.
+
+``IMPORT_SPECS`` is the one table of what each kind of web import reads: its columns, the accepted
+values its mapping step offers per coded column, and the background task that runs it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -18,8 +23,13 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
 from jkfp.accounts.http import AuthedRequest
+from jkfp.capacity import imports as capacity_imports
+from jkfp.capacity.tasks import capacity_import_task
+from jkfp.care.imports import CONTRACT_COLUMNS, FOLLOWUP_ACCEPTED, FOLLOWUP_COLUMNS
+from jkfp.care.tasks import care_import_task
 from jkfp.core.tabular_map import header_lookup, normalise_header, parse_mapping
 from jkfp.registry import selectors
+from jkfp.registry.enrolment import ENROLMENT_ACCEPTED, ENROLMENT_COLUMNS
 from jkfp.registry.imports import ROSTER_ACCEPTED, ROSTER_COLUMNS
 from jkfp.registry.models import ImportKind, ImportStatus, ImportTemplate
 from jkfp.registry.services import (
@@ -28,34 +38,74 @@ from jkfp.registry.services import (
     import_preview_confirm,
     import_template_save,
 )
+from jkfp.registry.tasks import enrolment_import_task, roster_import_task
+from jkfp.settlement.bank_imports import BANK_COLUMNS, KIND_WORDS
+from jkfp.settlement.card_imports import CARD_COLUMNS
+from jkfp.settlement.tasks import bank_accounts_import_task, cards_import_task
 
 
-def _field_choices() -> list[tuple[str, str]]:
-    return [("", "忽略（不导入）"), *((name, spellings[0]) for name, spellings in ROSTER_COLUMNS.items())]
+@dataclass(frozen=True)
+class ImportSpec:
+    """网页导入 What one kind of web import reads and which task runs it."""
+
+    columns: dict[str, tuple[str, ...]]  # canonical → headers (the first is the field's label)
+    task: Any
+    accepted: dict[str, tuple[str, ...]] = field(default_factory=dict)  # coded field → accepted values
+
+    def label(self, name: str) -> str:
+        spellings = self.columns.get(name, ())
+        return spellings[0] if spellings else name
+
+    def choices(self) -> list[tuple[str, str]]:
+        return [("", "忽略（不导入）"), *((name, self.label(name)) for name in self.columns)]
+
+
+IMPORT_SPECS: dict[str, ImportSpec] = {
+    ImportKind.ROSTER: ImportSpec(ROSTER_COLUMNS, roster_import_task, ROSTER_ACCEPTED),
+    ImportKind.ENROLMENT: ImportSpec(ENROLMENT_COLUMNS, enrolment_import_task, ENROLMENT_ACCEPTED),
+    ImportKind.CONTRACTS: ImportSpec(CONTRACT_COLUMNS, care_import_task),
+    ImportKind.FOLLOWUPS: ImportSpec(FOLLOWUP_COLUMNS, care_import_task, FOLLOWUP_ACCEPTED),
+    ImportKind.STAFF: ImportSpec(
+        capacity_imports.STAFF_COLUMNS, capacity_import_task, capacity_imports.STAFF_ACCEPTED
+    ),
+    ImportKind.SUPPORT: ImportSpec(capacity_imports.SUPPORT_COLUMNS, capacity_import_task),
+    ImportKind.TELEMEDICINE: ImportSpec(capacity_imports.TELEMEDICINE_COLUMNS, capacity_import_task),
+    ImportKind.TRAINING: ImportSpec(
+        capacity_imports.TRAINING_COLUMNS, capacity_import_task, capacity_imports.TRAINING_ACCEPTED
+    ),
+    ImportKind.COVERAGE: ImportSpec(capacity_imports.COVERAGE_COLUMNS, capacity_import_task),
+    ImportKind.CARDS: ImportSpec(CARD_COLUMNS, cards_import_task),
+    ImportKind.BANK_ACCOUNTS: ImportSpec(
+        BANK_COLUMNS,
+        bank_accounts_import_task,
+        {"kind": tuple(w for w in KIND_WORDS if w and not w.isascii())},
+    ),
+}
 
 
 @csrf_protect
 def import_mapping(request: AuthedRequest, pk: int) -> HttpResponse:
-    """对应列和值 The mapping step of one roster import waiting for it."""
+    """对应列和值 The mapping step of one web import waiting for it."""
     run = selectors.import_run_get(user=request.user, pk=pk)
-    if run.status != ImportStatus.MAPPING or run.kind != ImportKind.ROSTER:
+    spec = IMPORT_SPECS.get(run.kind)
+    if run.status != ImportStatus.MAPPING or spec is None:
         return redirect("web:import_detail", pk=run.pk)
     info: dict[str, Any] = run.summary.get("mapping", {})
     mapping = parse_mapping(run.mapping) if run.mapping else None
-    lookup = header_lookup(ROSTER_COLUMNS, mapping)
+    lookup = header_lookup(spec.columns, mapping)
     columns = [
         {**column, "index": i, "field": lookup.get(normalise_header(column["header"]), "")}
         for i, column in enumerate(info.get("columns", []))
     ]
     values = [
         {
-            "field": field,
-            "label": ROSTER_COLUMNS[field][0],
+            "field": name,
+            "label": spec.label(name),
             "items": [{"index": j, "value": value} for j, value in enumerate(found)],
-            "accepted": ROSTER_ACCEPTED.get(field, ()),
+            "accepted": spec.accepted.get(name, ()),
         }
-        for field, found in info.get("unknown_values", {}).items()
-        if field in ROSTER_COLUMNS
+        for name, found in info.get("unknown_values", {}).items()
+        if name in spec.columns
     ]
     error = ""
     if request.method == "POST":
@@ -67,12 +117,18 @@ def import_mapping(request: AuthedRequest, pk: int) -> HttpResponse:
             }
             for v in values
         }
-        if any(f and f not in ROSTER_COLUMNS for f in chosen.values()):
+        if any(f and f not in spec.columns for f in chosen.values()):
             error = "字段选择无效"
         else:
             try:
                 import_mapping_apply(
-                    user=request.user, run=run, columns=chosen, values=answers, request=request
+                    user=request.user,
+                    run=run,
+                    columns=chosen,
+                    values=answers,
+                    fields=spec.columns,
+                    task=spec.task,
+                    request=request,
                 )
             except ValidationError as exc:
                 error = "；".join(exc.messages)
@@ -85,8 +141,8 @@ def import_mapping(request: AuthedRequest, pk: int) -> HttpResponse:
         "info": info,
         "columns": columns,
         "values": values,
-        "choices": _field_choices(),
-        "missing": [ROSTER_COLUMNS[m][0] for m in info.get("missing", []) if m in ROSTER_COLUMNS],
+        "choices": spec.choices(),
+        "missing": [spec.label(m) for m in info.get("missing", []) if m in spec.columns],
         "error": error,
     }
     return render(request, "web/imports/mapping.html", context, status=400 if error else 200)
@@ -99,13 +155,15 @@ def import_templates(request: AuthedRequest) -> HttpResponse:
     errors: dict[int, str] = {}
     if request.method == "POST":
         template = next((t for t in templates if str(t.pk) == request.POST.get("template")), None)
-        if template is not None:
+        spec = IMPORT_SPECS.get(template.kind) if template is not None else None
+        if template is not None and spec is not None:
             try:
                 import_template_save(
                     user=request.user,
                     kind=template.kind,
                     source=template.source,
                     mapping=request.POST.get("mapping", ""),
+                    columns=spec.columns,
                     request=request,
                 )
             except ValidationError as exc:
@@ -133,11 +191,12 @@ def import_template_download(request: AuthedRequest, pk: int) -> HttpResponse:
 def import_confirm(request: AuthedRequest, pk: int) -> HttpResponse:
     """确认导入 / 取消 The answer to a preview: POST ``action`` = confirm or cancel."""
     run = selectors.import_run_get(user=request.user, pk=pk)
+    spec = IMPORT_SPECS.get(run.kind)
     try:
-        if request.POST.get("action") == "cancel":
+        if request.POST.get("action") == "cancel" or spec is None:
             import_preview_cancel(user=request.user, run=run)
         else:
-            import_preview_confirm(user=request.user, run=run, request=request)
+            import_preview_confirm(user=request.user, run=run, task=spec.task, request=request)
     except ValidationError:
         pass  # already answered (a second click): the page shows the run as it is
     return redirect("web:import_detail", pk=run.pk)

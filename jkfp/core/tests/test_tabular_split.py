@@ -19,7 +19,7 @@ cell = st.text(alphabet=["x", "中", " ", "\u3000", ",", ";", "\t", '"', "\r", "
 def _read(path: Path, split: bool) -> tabular.Table | str:
     with pytest.MonkeyPatch.context() as patch:
         if not split:
-            patch.setattr(tabular, "_split_plain", lambda *args: None)
+            patch.setattr(tabular, "_split_plain", lambda *args, **kwargs: None)
         try:
             return tabular.read_table(path, COLUMNS, ["a"])
         except tabular.TableError as exc:
@@ -55,6 +55,27 @@ def test_split_path_reads_like_csv_reader(header: str, lines: list[str], end: st
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "t.csv"
         path.write_bytes(("\n".join([header, *lines]) + end).encode("utf-8"))
+        fast = _read(path, True)
+        assert fast == _read(path, False)
+        _assert_hints_hold(fast)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    titles=st.lists(
+        st.sampled_from(["某县名单（系统导出）", "导出时间：2024-03-01", "", "说明 @=+"]), max_size=3
+    ),
+    lines=st.lists(st.lists(plain_cell, min_size=3, max_size=3).map(",".join), max_size=6),
+    encoding=st.sampled_from(["utf-8", "utf-8-sig", "gb18030"]),
+)
+def test_split_below_title_rows_reads_like_csv_reader(
+    titles: list[str], lines: list[str], encoding: str
+) -> None:
+    """Title rows above the header (issue 18): the split starts at the header inside the same text and
+    bytes (no copy) and reads as ``csv.reader`` does, hints true."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "t.csv"
+        path.write_bytes(("\n".join([*titles, "甲,乙,丙", *lines]) + "\n").encode(encoding))
         fast = _read(path, True)
         assert fast == _read(path, False)
         _assert_hints_hold(fast)

@@ -61,7 +61,7 @@ def _person(village: Any, key: str, serial: int, **extra: Any) -> Any:
     from jkfp.registry.models import Person
 
     born = date(1950 + serial, 3, 1)
-    id_number = make_id_number("421321", born, serial)
+    id_number = make_id_number(village.code[:6], born, serial)  # the county's own ID numbers
     return Person.objects.create(
         id_number=id_number,
         name=key,
@@ -147,13 +147,14 @@ def build_world(county: dict[str, Any], make_user: Callable[..., Any]) -> World:
     _settlement(w, county)
     _alerts(w, county)
     _enrolment(w)
+    code = county["county"].code
     w.users = {
-        "admin": make_user(Role.COUNTY_ADMIN, "421321", full_name="县管理员"),
+        "admin": make_user(Role.COUNTY_ADMIN, code, full_name="县管理员"),
         "t1": make_user(Role.TOWNSHIP, county["t1"].code),
         "t2": make_user(Role.TOWNSHIP, county["t2"].code),
         "doctor": make_user(Role.VILLAGE_DOCTOR, county["t1v1"].code),
-        "inspector": make_user(Role.INSPECTOR, "421321"),
-        "hospital": make_user(Role.HOSPITAL, "421321"),
+        "inspector": make_user(Role.INSPECTOR, code),
+        "hospital": make_user(Role.HOSPITAL, code),
     }
     return w
 
@@ -232,8 +233,13 @@ def _settlement(w: World, county: dict[str, Any]) -> None:
     from jkfp.settlement.models import Admission, Claim, Policy, Settlement
 
     p = w.persons
-    far = Institution.objects.create(code="H900", name="省人民医院", level="3", in_county=False)
-    policy = Policy.objects.create(
+    # Another county of the same city (issue 21) shares the province hospital and the policy; its claim
+    # numbers carry its code.
+    prefix = "" if county["county"].code == "421321" else county["county"].code
+    far = Institution.objects.get_or_create(
+        code="H900", defaults={"name": "省人民医院", "level": "3", "in_county": False}
+    )[0]
+    policy = Policy.objects.filter(name="test").first() or Policy.objects.create(
         name="test",
         title="测试政策",
         valid_from=date(2024, 1, 1),
@@ -271,7 +277,7 @@ def _settlement(w: World, county: dict[str, Any]) -> None:
         claim = Claim.objects.create(
             kind="outpatient" if outpatient else "inpatient",
             disease="高血压" if outpatient else "",
-            claim_id=claim_id,
+            claim_id=prefix + claim_id,
             person=p[key],
             institution=inst,
             level=int(inst.level),

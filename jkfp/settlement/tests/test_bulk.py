@@ -258,3 +258,31 @@ def test_resettle_roles(settled_world: SettleWorld) -> None:
         bulk.year_resettle(year=2020, policy_name="suixian-2020", dry_run=True, user=u["hosp"])
     with pytest.raises(PermissionDenied):
         bulk.claims_settle_year(year=2020, user=u["t1"])
+
+
+def test_resettle_one_region_then_the_other_equals_the_whole(
+    settled_world: SettleWorld, tmp_path: Path
+) -> None:
+    # A county of a province re-settles its own persons' claims only (issue 21): region by region, the
+    # result is exactly the whole deployment's re-settlement (jkfp settle under the new policy file).
+    sw = settled_world
+    v2 = _policy_v2(sw)
+    t1, t2 = sw.county["t1"].code, sw.county["t2"].code
+    first = bulk.year_resettle(year=2020, policy_name="suixian-2020", region=t1)
+    live = Settlement.objects.filter(is_current=True)
+    in_t1 = live.filter(claim__person__village__code__startswith=t1[:9])
+    assert first.claims == in_t1.count() > 0
+    assert not in_t1.exclude(policy=v2).exists()
+    assert not live.exclude(claim__person__village__code__startswith=t1[:9]).filter(policy=v2).exists()
+    second = bulk.year_resettle(year=2020, policy_name="suixian-2020", region=t2)
+    assert first.claims + second.claims == live.count()
+    policy_file = tmp_path / "v2.toml"
+    policy_file.write_text(v2.source_text, encoding="utf-8")
+    src, out = tmp_path / "c.csv", tmp_path / "o.csv"
+    src.write_bytes(exports.claims_csv(year=2020))
+    assert settle_cli.main(["--policy", str(policy_file), "--claims", str(src), "--out", str(out)]) == 0
+    assert out.read_bytes() == exports.settlements_csv(year=2020)
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError, match="999999"):
+        bulk.year_resettle(year=2020, policy_name="suixian-2020", region="999999")

@@ -136,7 +136,9 @@ def test_invalid_claims_name_the_field(sw: SettleWorld) -> None:
     assert info.value.message_dict["out_of_scope_amount"] == [services.ERR_OUT_OF_SCOPE_GT_TOTAL]
     with pytest.raises(ValidationError) as info:
         submit(sw, "Y2", "poor1", "county2", date(2019, 3, 1), "100.00", "0.00")
-    assert info.value.message_dict["discharged_on"] == [selectors.ERR_NO_POLICY.format(day="2019-03-01")]
+    assert info.value.message_dict["discharged_on"] == [
+        selectors.ERR_NO_POLICY.format(county="随县（421321）", day="2019-03-01")
+    ]
     assert not Claim.objects.exists()  # nothing half-written
 
 
@@ -156,7 +158,7 @@ def test_policy_in_force_versions_and_immutability(sw: SettleWorld) -> None:
     # An unused version is replaced in place.
     replaced = services.policy_upload(text=text.replace("随县2020", "随县二〇二〇"), fmt="toml")
     assert (replaced.pk, replaced.version) == (sw.policy.pk, 1)
-    assert selectors.policy_in_force(on=date(2020, 6, 1)).pk == replaced.pk
+    assert selectors.policy_in_force(on=date(2020, 6, 1), code="421321001001").pk == replaced.pk
     submit(sw, "P1", "poor1", "county2", date(2020, 3, 1), "20000.00", "1000.00")
     assert selectors.policy_is_used(policy=replaced)
     with pytest.raises(ValidationError) as info:
@@ -169,11 +171,11 @@ def test_policy_in_force_versions_and_immutability(sw: SettleWorld) -> None:
     )
     assert v2.version == 2
     assert Policy.objects.get(pk=replaced.pk).source_text == replaced.source_text
-    assert selectors.policy_in_force(on=date(2020, 6, 30)).pk == replaced.pk
-    assert selectors.policy_in_force(on=date(2020, 7, 1)).pk == v2.pk
+    assert selectors.policy_in_force(on=date(2020, 6, 30), code="421321001001").pk == replaced.pk
+    assert selectors.policy_in_force(on=date(2020, 7, 1), code="421321001001").pk == v2.pk
     with pytest.raises(ValidationError) as info:
-        selectors.policy_in_force(on=date(2021, 1, 1))
-    assert info.value.messages == [selectors.ERR_NO_POLICY.format(day="2021-01-01")]
+        selectors.policy_in_force(on=date(2021, 1, 1), code="421321001001")
+    assert info.value.messages == [selectors.ERR_NO_POLICY.format(county="随县（421321）", day="2021-01-01")]
 
 
 def test_policy_upload_refusal_names_the_key(sw: SettleWorld) -> None:

@@ -31,7 +31,7 @@ from jkfp.capacity import selectors as capacity_selectors
 from jkfp.care import exports, selectors, services
 from jkfp.care.models import Checkup, ChronicCard, DrugDelivery, FollowUp
 from jkfp.core.fonts import cjk_font_css
-from jkfp.regions.models import Region
+from jkfp.regions.models import Region, RegionLevel, level_of_code
 from jkfp.settlement.cards import outpatient_diseases
 from jkfp.web import background
 from jkfp.web.care.forms import (
@@ -239,7 +239,9 @@ def contract_list(request: AuthedRequest) -> HttpResponse:
         "renew_form": RenewForm(
             initial={"year": year + 1, "village": region if region and not region.endswith("000") else ""}
         ),
-        "villages": [(c, n) for c, n in region_choices(user=request.user) if not c.endswith("000")],
+        "villages": [
+            (c, n) for c, n in region_choices(user=request.user) if level_of_code(c) == RegionLevel.VILLAGE
+        ],
     }
     return render(request, "web/care/contracts.html", context)
 

@@ -79,8 +79,11 @@ class Samples:
 
 
 @pytest.fixture
-def principals(world: Any, county: dict[str, Any], make_user: Any) -> dict[str, Any]:
-    """One user per role (the county administrator is staff, as in production), anonymous, a token."""
+def principals(
+    world: Any, county: dict[str, Any], two_counties: dict[str, Any], make_user: Any
+) -> dict[str, Any]:
+    """One user per role (the administrators are staff, as in production; the city and province ones
+    bound to 随州市 and 湖北省 above the county), anonymous, a token."""
     from jkfp.accounts.services import institution_token_create
 
     admin = world.users["admin"]
@@ -93,6 +96,10 @@ def principals(world: Any, county: dict[str, Any], make_user: Any) -> dict[str, 
         Role.HOSPITAL: make_user(Role.HOSPITAL, "421321", institution_code="H001"),
         Role.FUND: make_user(Role.FUND, "421321"),
         Role.INSPECTOR: world.users["inspector"],
+        Role.CITY_ADMIN: make_user(Role.CITY_ADMIN, "421300"),
+        Role.PROVINCE_ADMIN: make_user(Role.PROVINCE_ADMIN, "420000"),
+        Role.CITY_INSPECTOR: make_user(Role.CITY_INSPECTOR, "421300"),
+        Role.PROVINCE_INSPECTOR: make_user(Role.PROVINCE_INSPECTOR, "420000"),
         ANONYMOUS: None,
         TOKEN: institution_token_create(institution_code="H001")[1],
     }

@@ -1,4 +1,4 @@
-"""`jkfp resettle --year YEAR --policy NAME [--dry-run] --report FILE [--json]`: 政策调整重算.
+"""`jkfp resettle --year YEAR --policy NAME [--region CODE] [--dry-run] --report FILE [--json]`: 政策调整重算.
 
 Re-settles every settled claim discharged in YEAR under the highest version of policy NAME with the
 batch engine (bulk read, batch engine, bulk write in one transaction; new rows with reason
@@ -31,6 +31,11 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="只试算出报告，不写入 / report only")
         parser.add_argument("--report", type=Path, required=True, help="报告 .xlsx / report file")
         parser.add_argument("--json", action="store_true", help="输出一个JSON对象 / print one JSON object")
+        parser.add_argument(
+            "--region",
+            default=None,
+            help="只重算该区划（如一个县）人员的结算 / only the claims of persons in this region (e.g. one county)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         report_path: Path = options["report"]
@@ -45,6 +50,7 @@ class Command(BaseCommand):
                     year=options["year"],
                     policy_name=options["policy"],
                     dry_run=options["dry_run"],
+                    region=options["region"] or None,
                     progress=lambda text: bar(text, UNKNOWN),
                 )
         except ValidationError as exc:

@@ -17,8 +17,9 @@ from jkfp.accounts.models import AuditAction, AuditEvent, Role
 from jkfp.care import uploads
 from jkfp.care.models import Contract, FollowUp, Schedule
 from jkfp.care.tests.conftest import TODAY, CareWorld, make_person
+from jkfp.core.tabular_map import parse_mapping
 from jkfp.regions.models import Region, RegionLevel
-from jkfp.registry.models import ImportKind, ImportRun, ImportStatus
+from jkfp.registry.models import ImportKind, ImportRun, ImportStatus, ImportTemplate
 from jkfp.web.tests.conftest import IMMEDIATE_TASKS
 
 pytestmark = pytest.mark.django_db
@@ -153,10 +154,64 @@ def test_care_import_errors_name_the_field_and_roles_are_checked(cw: CareWorld, 
     assert uploads.ERR_IMPORT_KIND in str(excinfo.value)
 
 
-def test_unreadable_file_fails_the_run_with_a_chinese_message(cw: CareWorld, import_dir: Path) -> None:
+def test_missing_columns_wait_for_the_mapping_step(cw: CareWorld, import_dir: Path) -> None:
+    """A file lacking required columns goes to the mapping step (issue 18), naming what is missing."""
     client = _client(cw.users["admin"])
     assert _upload(client, "followups", "身份证号,随访日期\n1,2\n").status_code == 302
     run = ImportRun.objects.get()
+    assert run.status == ImportStatus.MAPPING and run.summary["mapping"]["missing"] == ["disease", "kind"]
+    html = client.get(reverse("web:import_mapping", args=[run.pk])).content.decode()
+    assert "缺少必需的列：疾病、方式" in html
+
+
+def test_unreadable_file_fails_the_run_with_a_chinese_message(cw: CareWorld, import_dir: Path) -> None:
+    client = _client(cw.users["admin"])
+    assert _upload(client, "followups", "not a workbook", name="随访.xlsx").status_code == 302
+    run = ImportRun.objects.get()
     assert run.status == ImportStatus.FAILED and run.message
     html = client.get(reverse("web:import_detail", args=[run.pk])).content.decode()
-    assert "导入失败" in html and run.message in html and "疾病" in run.message  # the missing column
+    assert "导入失败" in html and run.message in html
+
+
+def test_followup_upload_maps_columns_and_a_value_then_the_next_file_needs_no_mapping(
+    cw: CareWorld, import_dir: Path
+) -> None:
+    """Issue 18 item 3 beyond the roster: a follow-up list with its own headers (证件号, 随访类型) and
+    its own word (上门随访) waits for the mapping step; the answer is saved as the template of the
+    follow-up uploads and the next such file imports by itself."""
+    zhang = cw.persons["zhang"]
+    visited = date(YEAR, 1, 2) if date(YEAR, 1, 2) <= TODAY else TODAY
+    text = f"证件号,随访日期,疾病,随访类型\n{zhang.id_number},{visited},高血压,上门随访\n"
+    client = _client(cw.users["admin"])
+    assert _upload(client, "followups", text).status_code == 302
+    run = ImportRun.objects.get()
+    info = run.summary["mapping"]
+    assert run.status == ImportStatus.MAPPING and info["missing"] == ["id_number", "kind"]
+    assert [c["header"] for c in info["columns"]] == ["证件号", "随访日期", "疾病", "随访类型"]
+    url = reverse("web:import_mapping", args=[run.pk])
+    page = client.get(url).content.decode()
+    assert "缺少必需的列：身份证号、方式" in page and "“随访类型”对应字段" in page
+    columns = {"col-0": "id_number", "col-1": "visited_on", "col-2": "disease", "col-3": "kind"}
+    assert client.post(url, columns).status_code == 302
+    run.refresh_from_db()
+    assert run.status == ImportStatus.MAPPING and run.summary["mapping"]["unknown_values"] == {
+        "kind": ["上门随访"]
+    }
+    page = client.get(url).content.decode()
+    assert "值“上门随访”对应" in page and '<option value="家庭">家庭</option>' in page
+    assert not FollowUp.objects.exists()
+    assert client.post(url, {**columns, "val-kind-0": "家庭"}).status_code == 302
+    run.refresh_from_db()
+    assert (run.status, run.summary["valid"], run.summary["created"]) == (ImportStatus.DONE, 1, 1)
+    assert FollowUp.objects.get().kind == "home"
+    template = ImportTemplate.objects.get(kind=ImportKind.FOLLOWUPS)
+    assert parse_mapping(template.mapping).columns == {"证件号": "身份证号", "随访类型": "方式"}
+    assert parse_mapping(template.mapping).values == {"方式": {"上门随访": "家庭"}}
+    # The next follow-up file of the same shape: no mapping step.
+    again = date(YEAR, 1, 3) if date(YEAR, 1, 3) <= TODAY else TODAY
+    if again == visited:
+        return
+    assert _upload(client, "followups", text.replace(str(visited), str(again))).status_code == 302
+    second = ImportRun.objects.exclude(pk=run.pk).get()
+    assert (second.status, second.summary["valid"]) == (ImportStatus.DONE, 1)
+    assert FollowUp.objects.count() == 2

@@ -1,0 +1,516 @@
+"""省级基准 A province in one PostgreSQL beside one of its counties alone (issue 21 item 7).
+
+Builds, in one run, two PostgreSQL databases with the same generated county in each: the province
+(``jkfp_bench_province``: a province, its cities and ``--counties`` counties of ``--persons`` persons
+each) and that county alone (``jkfp_bench_county``: its own deployment, the county the root). Data is
+loaded by the real import and the existing bulk paths, not timed as a result: the roster by
+``write_roster`` (numpy) + ``roster_import`` (the province: one file of every county; the county alone:
+its own rows), institutions (each county's health centre and hospital, a province hospital; a share of
+each county's stays in the neighbouring county's hospital), ``--claims`` stays per person discharged in
+2020 by ``COPY`` then settled by ``claims_settle_year``, ``--followups`` visits per person of 2020 by
+``COPY`` (their hypertension items in one ``INSERT … SELECT``), one care schedule per person, and the
+indicator snapshot of 2020 (``snapshot_refresh``, timed: the province's refresh time).
+
+Measured in each database, the county being the same (its rows are generated from its index and its
+persons in ID order, identical in both):
+
+- ``county_dashboard_p95``: the county administrator's dashboard page (snapshot), 40 requests;
+- ``county_resettle``: ``year_resettle`` of the county's 2020 stays under a new policy version, best of 2;
+- ``county_reimport``: ``roster_import`` of the county's unchanged roster file again, best of 3;
+- ``village_worklist_p95``: a village doctor's overdue work list page, 40 requests;
+
+each printed as ``province_<name>: ratio=<province ÷ county alone> (…)`` with the goal ≤ 1.5; then the
+province dashboard from its snapshot (p95, goal ≤ 2 s), the province snapshot refresh (beside the county
+alone's), and the province database's size per million persons.
+
+Full size (not in CI): 40 counties × 50,000 persons, 3 stays and 6 visits per person (2M persons, 6M
+claims, 12M follow-ups). ``--small`` (CI, loose floors): 3 counties × 600 persons. ``--counties``,
+``--persons``, ``--claims``, ``--followups`` set the size; ``--keep`` keeps both databases.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from benchmarks.django_setup import db_name
+
+YEAR = 2020
+PROVINCE = "420000"
+COUNTIES_PER_CITY = 10
+GOAL_RATIO = 1.5
+SMALL_FLOOR_RATIO = 4.0  # --small: tiny data, a shared machine — only a gross regression fails
+PROVINCE_DASHBOARD_S = 2.0
+PASSWORD = "bench-pass-2026"  # a throw-away benchmark account
+SOURCE = "国家平台"
+MEASURED = 1  # the county measured beside itself alone: the second one (it treats and is treated)
+
+
+def county_codes(counties: int) -> list[str]:
+    """``42CCKK``: cities 4201, 4202 … of up to 10 counties each."""
+    return [f"42{1 + i // COUNTIES_PER_CITY:02d}{1 + i % COUNTIES_PER_CITY:02d}" for i in range(counties)]
+
+
+def villages_of(county: str, persons: int) -> list[str]:
+    """About 250 persons a village, up to 20 townships of up to 20 villages."""
+    townships = max(2, min(20, persons // 2500))
+    per = max(2, min(20, persons // (townships * 250)))
+    return [f"{county}{t:03d}{v:03d}" for t in range(1, townships + 1) for v in range(1, per + 1)]
+
+
+# ------------------------------------------------------------------------------------------ files
+
+
+def write_rosters(out: Path, counties: list[str], persons: int) -> tuple[Path, Path]:
+    """Each county's roster (``write_roster``, seeded by its index); IDs drawn by two counties are
+    dropped from both (their import would refuse them as one person in two villages). Returns the
+    province file (every county's rows) and the measured county's own file."""
+    from jkfp.registry.synthetic import ROSTER_HEADER, write_roster
+
+    lines: list[list[str]] = []
+    for index, county in enumerate(counties):
+        path = out / f"roster-{county}.csv"
+        write_roster(
+            path,
+            rows=persons,
+            county_code=county,
+            villages=villages_of(county, persons),
+            seed=1000 + index,
+            invalid_rate=0.0,
+            duplicate_rate=0.0,
+        )
+        lines.append(path.read_text(encoding="utf-8").splitlines()[1:])
+        path.unlink()
+    seen: dict[str, int] = {}
+    for rows in lines:
+        for row in rows:
+            key = row.split(",", 1)[0]
+            seen[key] = seen.get(key, 0) + 1
+    header = ",".join(ROSTER_HEADER) + "\n"
+    province, county = out / "roster-province.csv", out / "roster-county.csv"
+    with province.open("w", encoding="utf-8") as fh_p, county.open("w", encoding="utf-8") as fh_c:
+        fh_p.write(header)
+        fh_c.write(header)
+        for index, rows in enumerate(lines):
+            kept = "".join(row + "\n" for row in rows if seen[row.split(",", 1)[0]] == 1)
+            fh_p.write(kept)
+            if index == MEASURED:
+                fh_c.write(kept)
+    return province, county
+
+
+# ------------------------------------------------------------------------------------------ loading
+
+
+def _regions(counties: list[str], persons: int, *, alone: bool) -> None:
+    from jkfp.regions.models import Region, RegionLevel
+
+    rows: list[Any] = []
+    if not alone:
+        rows.append(Region(code=PROVINCE, name="湖北省", level=RegionLevel.PROVINCE))
+        for city in sorted({c[:4] for c in counties}):
+            rows.append(
+                Region(code=f"{city}00", name=f"第{city[2:]}市", level=RegionLevel.CITY, parent_id=PROVINCE)
+            )
+    for county in counties:
+        rows.append(
+            Region(
+                code=county,
+                name=f"第{county[2:]}县",
+                level=RegionLevel.COUNTY,
+                parent_id=None if alone else f"{county[:4]}00",
+            )
+        )
+        villages = villages_of(county, persons)
+        for township in sorted({v[:9] for v in villages}):
+            rows.append(
+                Region(
+                    code=f"{township}000",
+                    name=f"{township[6:]}镇",
+                    level=RegionLevel.TOWNSHIP,
+                    parent_id=county,
+                )
+            )
+        rows += [
+            Region(code=v, name=f"{v[9:]}村", level=RegionLevel.VILLAGE, parent_id=f"{v[:9]}000")
+            for v in villages
+        ]
+    Region.objects.bulk_create(rows, batch_size=5000)
+
+
+def _institutions(all_counties: list[str], present: list[str]) -> None:
+    """Per county a health centre (level 1) and a hospital (level 2); a province hospital (level 3).
+    A county's hospital outside the database's tree keeps its code as ``outside_region_code``."""
+    from jkfp.regions.models import Institution
+
+    rows = [
+        Institution(
+            code="P-420000", name="省人民医院", level="3", in_county=False, outside_region_code="420100"
+        )
+    ]
+    for county in all_counties:
+        here = county in present
+        township = f"{county}001000"
+        for kind, level in (("W", "1"), ("H", "2")):
+            if kind == "W" and not here:
+                continue
+            rows.append(
+                Institution(
+                    code=f"{kind}-{county}",
+                    name=f"第{county[2:]}县{'卫生院' if kind == 'W' else '人民医院'}",
+                    level=level,
+                    in_county=here,
+                    region_id=township if here else None,
+                    outside_region_code="" if here else county,
+                )
+            )
+    Institution.objects.bulk_create(rows)
+
+
+def _persons_in_id_order(county: str) -> list[int]:
+    from jkfp.regions.models import prefix_range
+    from jkfp.registry.models import Person
+
+    lo, hi = prefix_range(county)
+    return list(
+        Person.objects.filter(village_id__gte=lo, village_id__lt=hi)
+        .order_by("id_number")
+        .values_list("pk", flat=True)
+    )
+
+
+def _claims(all_counties: list[str], present: list[str], per_person: int) -> int:
+    """``per_person`` stays a person of 2020, pending, by COPY; 45 % at the county's centre, 20 % its
+    hospital, 15 % the neighbouring county's hospital, 20 % the province hospital."""
+    import numpy as np
+    from django.db import transaction
+    from django.utils import timezone
+
+    from benchmarks.bench_care import _copy
+
+    now = timezone.now().isoformat()
+    total = 0
+    jan1 = date(YEAR, 1, 1)
+    with transaction.atomic():
+        for county in present:
+            index = all_counties.index(county)
+            pks = np.array(_persons_in_id_order(county), dtype=np.int64)
+            rng = np.random.default_rng(7000 + index)
+            m = len(pks) * per_person
+            who = pks[np.arange(m) % len(pks)]
+            where = rng.choice(4, size=m, p=[0.45, 0.2, 0.15, 0.2])
+            neighbour = all_counties[(index + 1) % len(all_counties)]
+            codes = np.array([f"W-{county}", f"H-{county}", f"H-{neighbour}", "P-420000"])[where]
+            levels = np.array([1, 2, 2, 3])[where]
+            in_county = where < 2
+            cap = np.array([400_000, 3_000_000, 3_000_000, 20_000_000])[where]
+            amount = 30_000 + (rng.random(m) * (cap - 30_000)).astype(np.int64)
+            oos = amount * rng.choice(np.array([0, 3, 8, 15]), size=m) // 100
+            day = rng.integers(0, 366, size=m)
+            stay = rng.integers(0, 10, size=m)
+            referred = (~in_county) & (rng.random(m) < 0.7)
+
+            out_on = [jan1 + timedelta(days=d) for d in day.tolist()]
+            rows = (
+                (f"C{county}{i:08d}", pk, code, level, "t" if here else "f",
+                 max(jan1, out - timedelta(days=s)).isoformat(), out.isoformat(), f"{t // 100}.{t % 100:02d}",
+                 f"{o // 100}.{o % 100:02d}", "t" if ref else "f", "", "import", "pending", now, "", "inpatient", "")
+                for i, (pk, code, level, here, out, s, t, o, ref) in enumerate(
+                    zip(who.tolist(), codes.tolist(), levels.tolist(), in_county.tolist(), out_on, stay.tolist(),
+                        amount.tolist(), oos.tolist(), referred.tolist(), strict=True)
+                )
+            )  # fmt: skip
+            total += _copy(
+                "settlement_claim",
+                ("claim_id", "person_id", "institution_id", "level", "in_county", "admitted_on", "discharged_on",
+                 "total_amount", "out_of_scope_amount", "referred", "request_hash", "source", "status", "created_at",
+                 "reversal_reason", "kind", "disease"),
+                rows,
+            )  # fmt: skip
+    return total
+
+
+def _care(all_counties: list[str], present: list[str], per_person: int, today: date) -> int:
+    """``per_person`` home visits a person in 2020 (COPY) with a hypertension item each (one INSERT … SELECT),
+    and one hypertension schedule a person due between 150 days ago and 92 days ahead."""
+    import numpy as np
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from benchmarks.bench_care import _copy
+    from jkfp.registry.models import Disease, Person
+
+    htn = Disease.objects.get(name="高血压").pk
+    now = timezone.now().isoformat()
+    step = max(1, 350 // max(1, per_person))
+    visits = 0
+    with transaction.atomic():
+        for county in present:
+            index = all_counties.index(county)
+            pks = _persons_in_id_order(county)
+            villages = dict(Person.objects.filter(pk__in=pks).values_list("pk", "village_id"))
+            rng = np.random.default_rng(9000 + index)
+            due = rng.integers(-150, 92, size=len(pks))
+            visits += _copy(
+                "care_followup",
+                ("person_id", "visited_on", "kind", "systolic", "diastolic", "glucose", "weight", "medication",
+                 "adverse_reaction", "new_complication", "unstable", "next_on", "doctor_id", "source",
+                 "recorded_by_id", "created_at"),
+                (
+                    (pk, (date(YEAR, 1, 3) + timedelta(days=j * step + i % 7)).isoformat(), "home", 130, 80, None,
+                     None, "", "f", "f", "f", None, None, "import", None, now)
+                    for i, pk in enumerate(pks) for j in range(per_person)
+                ),
+            )  # fmt: skip
+            _copy(
+                "care_schedule",
+                ("person_id", "disease_id", "village_id", "last_visit_on", "last_classification",
+                 "uncontrolled_streak", "due_on", "reason", "escalate_on"),
+                (
+                    (pk, htn, villages[pk], today + timedelta(days=int(d) - 91), "controlled", 0,
+                     today + timedelta(days=int(d)), "routine", today + timedelta(days=int(d) + 30))
+                    for pk, d in zip(pks, due.tolist(), strict=True)
+                ),
+            )  # fmt: skip
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL session_replication_role = replica")
+            cursor.execute(
+                "INSERT INTO care_followupitem (followup_id, person_id, disease_id, visited_on, face_to_face, "
+                "classification) SELECT id, person_id, %s, visited_on, true, CASE WHEN EXTRACT(DOY FROM "
+                "visited_on)::int %% 4 = 1 THEN 'uncontrolled' ELSE 'controlled' END FROM care_followup",
+                [htn],
+            )
+    return visits
+
+
+# ------------------------------------------------------------------------------------------ measuring
+
+
+def _p95(samples: list[float]) -> float:
+    return statistics.quantiles(samples, n=20)[-1]
+
+
+def _pages(client: Any, url: str, n: int) -> float:
+    client.get(url)  # warm
+    samples = []
+    for _ in range(n):
+        started = time.perf_counter()
+        response = client.get(url)
+        samples.append(time.perf_counter() - started)
+        assert response.status_code == 200, (url, response.status_code)
+    return _p95(samples)
+
+
+def worker(role: str, counties: int, persons: int, claims: int, followups: int, data: Path) -> dict[str, Any]:
+    """Build one database (``province`` or ``county``), measure, return the figures."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks.django_setup import fresh_pg_database, setup_django
+
+    name = db_name(f"jkfp_bench_{role}")
+    setup_django(fresh_pg_database(name))
+    from django.db import connection
+    from django.test import Client
+    from django.utils import timezone
+
+    from benchmarks.bench_resettle import _policy_variant
+    from jkfp.accounts.services import user_create
+    from jkfp.indicators.services import snapshot_refresh
+    from jkfp.regions.models import Region
+    from jkfp.registry.imports import roster_import
+    from jkfp.registry.models import Person
+    from jkfp.registry.services import disease_catalogue_load
+    from jkfp.settlement.bulk import claims_settle_year, year_resettle
+
+    today = timezone.localdate()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_database_size(current_database())")
+        empty_bytes = int(cursor.fetchone()[0])  # the migrated, empty database
+    all_counties = county_codes(counties)
+    county = all_counties[MEASURED]
+    present = [county] if role == "county" else all_counties
+    load: dict[str, float] = {}
+    t = time.perf_counter()
+    disease_catalogue_load()
+    _regions(present, persons, alone=role == "county")
+    _institutions(all_counties, present)
+    roster = data / ("roster-county.csv" if role == "county" else "roster-province.csv")
+    summary = roster_import(path=roster, source=SOURCE, year=YEAR, errors_dir=data / "errors")
+    load["roster"] = time.perf_counter() - t
+    t = time.perf_counter()
+    n_claims = _claims(all_counties, present, claims)
+    settled = claims_settle_year(year=YEAR)
+    load["claims"] = time.perf_counter() - t
+    t = time.perf_counter()
+    n_visits = _care(all_counties, present, followups, today)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    load["care"] = time.perf_counter() - t
+    t = time.perf_counter()
+    snapshot_refresh(year=YEAR)
+    refresh_s = time.perf_counter() - t
+
+    out: dict[str, Any] = {
+        "persons": Person.objects.count(),
+        "claims": n_claims,
+        "settled": settled.settled,
+        "visits": n_visits,
+        "created": summary.created if hasattr(summary, "created") else None,
+        "load": load,
+        "refresh_s": refresh_s,
+    }
+    village = max(
+        Region.objects.filter(code__startswith=county, level="village").values_list("code", flat=True)
+    )
+    admin = user_create(username="county", password=PASSWORD, role="county_admin", region_code=county)
+    doctor = user_create(username="doctor", password=PASSWORD, role="village_doctor", region_code=village)
+    clients = {}
+    for key, user in (("admin", admin), ("doctor", doctor)):
+        clients[key] = Client()
+        clients[key].force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    out["county_dashboard_p95"] = _pages(clients["admin"], f"/indicators/?year={YEAR}", 40)
+    out["village_worklist_p95"] = _pages(clients["doctor"], "/care/?section=overdue", 40)
+
+    runs = []
+    for k in (1, 2):
+        _policy_variant(k)
+        report = year_resettle(year=YEAR, policy_name="suixian-2020", region=county)
+        runs.append(report.seconds)
+        out["resettle_claims"] = report.claims
+    out["county_resettle"] = min(runs)
+
+    runs = []
+    for _ in range(3):
+        t = time.perf_counter()
+        again = roster_import(
+            path=data / "roster-county.csv", source=SOURCE, year=YEAR, errors_dir=data / "errors"
+        )
+        runs.append(time.perf_counter() - t)
+        assert again.created == 0 and again.updated == 0, again.text()
+    out["county_reimport"] = min(runs)
+    out["reimport_rows"] = again.unchanged if hasattr(again, "unchanged") else None
+
+    if role == "province":
+        boss = user_create(
+            username="province", password=PASSWORD, role="province_admin", region_code=PROVINCE
+        )
+        client = Client()
+        client.force_login(boss, backend="django.contrib.auth.backends.ModelBackend")
+        out["province_dashboard_p95"] = _pages(client, f"/indicators/?year={YEAR}", 20)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_database_size(current_database())")
+        out["bytes"] = int(cursor.fetchone()[0]) - empty_bytes
+    connection.close()
+    return out
+
+
+def _run_worker(role: str, args: list[str]) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys, benchmarks.bench_province as m; sys.exit(m.main(sys.argv[1:]))",
+         "--worker", role, *args],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    for line in done.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return dict(json.loads(line[7:]))
+    sys.stderr.write(done.stdout[-4000:] + done.stderr[-6000:])
+    raise RuntimeError(f"the {role} worker failed (exit {done.returncode})")
+
+
+def _option(argv: list[str], name: str, default: int) -> int:
+    return int(argv[argv.index(name) + 1]) if name in argv else default
+
+
+def main(argv: list[str]) -> int:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    small = "--small" in argv
+    counties = _option(argv, "--counties", 3 if small else 40)
+    persons = _option(argv, "--persons", 600 if small else 50_000)
+    claims = _option(argv, "--claims", 3)
+    followups = _option(argv, "--followups", 6)
+    if "--worker" in argv:
+        role = argv[argv.index("--worker") + 1]
+        data = Path(argv[argv.index("--data") + 1])
+        result = worker(role, counties, persons, claims, followups, data)
+        print("RESULT " + json.dumps(result), flush=True)
+        return 0
+    from benchmarks.django_setup import drop_pg_database, pg_available
+
+    if not pg_available():
+        print("province: PostgreSQL not reachable, not measured (the benchmark is about one PostgreSQL)")
+        return 0
+    if counties < 2:
+        print("province: --counties must be at least 2", file=sys.stderr)
+        return 2
+    print("(load average at start: {:.2f} {:.2f} {:.2f})".format(*os.getloadavg()), flush=True)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jkfp.settings")
+    data = Path(tempfile.mkdtemp(prefix="jkfp-bench-province-"))
+    started = time.perf_counter()
+    write_rosters(data, county_codes(counties), persons)
+    print(f"(rosters written in {time.perf_counter() - started:.1f} s)", flush=True)
+    size = ["--counties", str(counties), "--persons", str(persons), "--claims", str(claims),
+            "--followups", str(followups), "--data", str(data)]  # fmt: skip
+    try:
+        results = {}
+        for role in ("county", "province"):
+            t = time.perf_counter()
+            results[role] = _run_worker(role, size)
+            r = results[role]
+            print(
+                f"({role}: {r['persons']} persons, {r['claims']} claims ({r['settled']} settled), {r['visits']} "
+                f"follow-ups; load " + ", ".join(f"{k} {v:.1f} s" for k, v in r["load"].items())
+                + f"; whole worker {time.perf_counter() - t:.0f} s)",
+                flush=True,
+            )  # fmt: skip
+    finally:
+        if "--keep" not in argv:
+            for role in ("county", "province"):
+                drop_pg_database(db_name(f"jkfp_bench_{role}"))
+    p, c = results["province"], results["county"]
+    floor = SMALL_FLOOR_RATIO if small else GOAL_RATIO
+    ok = True
+    total = p["persons"]
+    for key, label in (
+        ("county_dashboard_p95", "the county administrator's dashboard, p95 of 40"),
+        ("county_resettle", f"year_resettle of the county's {c['resettle_claims']} stays, best of 2"),
+        ("county_reimport", f"the county's unchanged roster again ({c['persons']} persons), best of 3"),
+        ("village_worklist_p95", "a village doctor's overdue list, p95 of 40"),
+    ):
+        ratio = p[key] / c[key]
+        ok = ok and ratio <= floor
+        print(
+            f"province_{key}: ratio={ratio:.2f} (province {p[key]:.4f} s, county alone {c[key]:.4f} s, "
+            f"n={total} persons in {counties} counties; {label}; goal ≤ {GOAL_RATIO})",
+            flush=True,
+        )
+    ok = ok and p["province_dashboard_p95"] <= PROVINCE_DASHBOARD_S
+    print(
+        f"province_dashboard_p95: {p['province_dashboard_p95']:.4f} s (the province administrator's dashboard from "
+        f"the snapshot, p95 of 20; goal ≤ {PROVINCE_DASHBOARD_S} s)",
+        flush=True,
+    )
+    print(
+        f"province_snapshot_refresh: {p['refresh_s']:.1f} s for {total} persons, {p['claims']} claims, "
+        f"{p['visits']} follow-ups (county alone {c['refresh_s']:.1f} s for {c['persons']} persons)",
+        flush=True,
+    )
+    print(
+        f"province_disk: {p['bytes'] / total * 1e6 / 2**30:.2f} GiB per million persons (the database grew by "
+        f"{p['bytes'] / 2**20:.0f} MiB for {total} persons with their claims, settlements, follow-ups and "
+        "snapshot; county alone "
+        f"{c['bytes'] / c['persons'] * 1e6 / 2**30:.2f} GiB per million)",
+        flush=True,
+    )
+    print("(load average at end: {:.2f} {:.2f} {:.2f})".format(*os.getloadavg()), flush=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

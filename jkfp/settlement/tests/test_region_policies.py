@@ -1,0 +1,303 @@
+"""Policies per region (issue 21 item 3): the most specific region containing the person's county
+with a version valid on the discharge date; two counties settle the same stay by their own policy,
+to the fen against the engine's reference of each policy and the shipped worked example; the window
+and the whole-year path agree; none is an invalid claim naming the county and the date; ``resettle``
+under a county's policy touches that county only."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from jkfp import engine
+from jkfp.regions.models import Institution, Region, RegionLevel, most_specific
+from jkfp.settlement import bulk, selectors, services
+from jkfp.settlement.compute import policy_in_force_of
+from jkfp.settlement.models import Claim, ClaimStatus, Policy, Settlement
+from jkfp.settlement.tests.factories import amounts, make_person, tag
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "engine" / "tests" / "examples"
+SUIXIAN = "421321"
+ZENGDU = "421303"
+
+
+def preset_text(name: str, *, as_name: str, year: int = 2020) -> str:
+    """A shipped preset re-named and re-dated to ``year`` (as ``policy_install_preset`` does)."""
+    text = resources.files("jkfp.engine.presets").joinpath(f"{name}.toml").read_text(encoding="utf-8")
+    out = []
+    for line in text.splitlines():
+        key = line.split("=", 1)[0].strip()
+        if key == "name":
+            line = f'name = "{as_name}"'
+        elif key == "valid_from":
+            line = f'valid_from = "{year}-01-01"'
+        elif key == "valid_to":
+            line = f'valid_to = "{year}-12-31"'
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def example_row(claim_id: str) -> tuple[str, ...]:
+    """The expected amounts of a worked example (settlement.md §5) from the shipped example file."""
+    with (EXAMPLES / "expected-suixian-2020.csv").open(encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if row["claim_id"] == claim_id:
+                return tuple(row[k] for k in engine.OUTPUT_FIELDS)
+    raise KeyError(claim_id)
+
+
+def reference_row(text: str, **claim: Any) -> tuple[str, ...]:
+    """The engine's Decimal reference for one claim under a policy text."""
+    policy = engine.loads_policy(text, fmt="toml")
+    (result,) = engine.settle_claims(policy, [engine.Claim(**claim)])
+    return tuple(f"{getattr(result, f):.2f}" for f in engine.OUTPUT_FIELDS)
+
+
+@dataclass
+class TwoCounties:
+    suixian: Region
+    zengdu: Region
+    persons: dict[str, Any]
+    hospitals: dict[str, Institution]
+
+
+@pytest.fixture
+def two(county: dict[str, Any]) -> TwoCounties:
+    """随县 (the ``county`` fixture) and 曾都区 beside it, a poor person and a level-2 county hospital
+    in each; no policy (the presets a migration installs for the whole deployment are removed)."""
+    Policy.objects.all().delete()
+    zengdu = Region.objects.create(code=ZENGDU, name="曾都区", level=RegionLevel.COUNTY)
+    town = Region.objects.create(
+        code=f"{ZENGDU}001000", name="南郊街道", level=RegionLevel.TOWNSHIP, parent=zengdu
+    )
+    village = Region.objects.create(
+        code=f"{ZENGDU}001001", name="两水村", level=RegionLevel.VILLAGE, parent=town
+    )
+    persons = {"sx": make_person(county["t1v1"], "随县甲", 41), "zd": make_person(village, "曾都乙", 42)}
+    for p in persons.values():
+        tag(p, "poor")
+    hospitals = {
+        "sx": county["hospital"],
+        "zd": Institution.objects.create(code="H301", name="曾都区医院", level="2", region=zengdu),
+    }
+    return TwoCounties(county["county"], zengdu, persons, hospitals)
+
+
+def install(text: str, region: Region | None) -> Any:
+    return services.policy_upload(text=text, fmt="toml", region=region)
+
+
+DAY = date(2020, 3, 1)
+TOTAL, OOS = Decimal("20000.00"), Decimal("1000.00")  # worked example 1's stay: level 2, in county
+
+
+def window(two: TwoCounties, key: str, claim_id: str, day: date = DAY) -> Settlement:
+    """The stay settled at the window (``claim_submit``, the one-discharge path)."""
+    settlement, _ = services.claim_submit(
+        claim_id=claim_id,
+        person=two.persons[key],
+        institution=two.hospitals[key],
+        admitted_on=day,
+        discharged_on=day,
+        total_amount=TOTAL,
+        out_of_scope_amount=OOS,
+    )
+    return settlement
+
+
+def pending(two: TwoCounties, key: str, claim_id: str, day: date = DAY) -> Claim:
+    """The stay as an imported pending claim (settled by ``claims_settle_year``, the year path)."""
+    return services.claim_create(
+        claim_id=claim_id,
+        person=two.persons[key],
+        institution=two.hospitals[key],
+        admitted_on=day,
+        discharged_on=day,
+        total_amount=TOTAL,
+        out_of_scope_amount=OOS,
+        referred=None,
+        source="import",
+    )
+
+
+def reference(text: str, claim_id: str = "R", day: date = DAY) -> tuple[str, ...]:
+    return reference_row(
+        text,
+        claim_id=claim_id,
+        person_id="421321198001010117",
+        category="poor",
+        discharge_on=day,
+        level=2,
+        in_county=True,
+        referred=False,
+        total_amount=TOTAL,
+        out_of_scope_amount=OOS,
+    )
+
+
+# --------------------------------------------------------------------------- the rule
+
+
+@dataclass(frozen=True)
+class V:
+    pk: int
+    scope: str
+    valid_from: date = date(2020, 1, 1)
+    valid_to: date = date(2020, 12, 31)
+    uploaded_at: datetime = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def pk_on(versions: list[V], day: date, *, code: str) -> int | None:
+    found = policy_in_force_of(versions, day, code=code)
+    return None if found is None else found.pk
+
+
+def test_most_specific_region_wins_and_the_deployment_is_the_fallback() -> None:
+    items = ["", "42", "4213", "421321", "421303"]
+    assert most_specific(items, "421321001001", str) == ["421321"]
+    assert most_specific(items, "421381001001", str) == ["4213"]
+    assert most_specific(items, "430100001001", str) == [""]
+    assert most_specific(["421321"], "421303001001", str) == []
+
+
+def test_policy_in_force_county_over_city_over_province_over_deployment_valid_that_day() -> None:
+    versions = [
+        V(1, ""),
+        V(2, "42"),
+        V(3, "4213"),
+        V(4, "421321", valid_from=date(2020, 7, 1)),
+        V(5, "421321", valid_to=date(2020, 3, 31), uploaded_at=datetime(2019, 1, 1, tzinfo=UTC)),
+    ]
+    assert pk_on(versions, date(2020, 8, 1), code="421321001001") == 4
+    assert pk_on(versions, date(2020, 2, 1), code="421321001001") == 5
+    # The county has no version valid in May: the city's applies.
+    assert pk_on(versions, date(2020, 5, 1), code="421321001001") == 3
+    assert pk_on(versions, date(2020, 5, 1), code="420100001001") == 2
+    assert pk_on(versions, date(2020, 5, 1), code="110100001001") == 1
+    assert policy_in_force_of(versions, date(2021, 5, 1), code="421321001001") is None
+    # Within one region the most recently uploaded version valid that day.
+    later = V(6, "421321", uploaded_at=datetime(2020, 9, 1, tzinfo=UTC))
+    assert pk_on([*versions, later], date(2020, 8, 1), code="421321001001") == 6
+
+
+# --------------------------------------------------------------------------- two counties
+
+
+@pytest.fixture
+def texts() -> dict[str, str]:
+    """随县 keeps its 2020 plan; 曾都区 runs the transition regime's rules in 2020."""
+    return {
+        "sx": preset_text("suixian-2020", as_name="suixian-2020"),
+        "zd": preset_text("transition-2024", as_name="zengdu-2020"),
+    }
+
+
+def test_two_counties_settle_the_same_stay_each_by_its_own_policy_at_the_window(
+    two: TwoCounties, texts: dict[str, str]
+) -> None:
+    sx = install(texts["sx"], two.suixian)
+    zd = install(texts["zd"], two.zengdu)
+    a = window(two, "sx", "W-SX")
+    b = window(two, "zd", "W-ZD")
+    assert (a.policy_id, b.policy_id) == (sx.pk, zd.pk)
+    # 随县: worked example 1 of settlement.md §5 (the shipped example file), and the reference.
+    assert amounts(a) == example_row("E1") == reference(texts["sx"])
+    # 曾都区: the engine's Decimal reference of its own policy; not 随县's result.
+    assert amounts(b) == reference(texts["zd"])
+    assert amounts(b) != amounts(a)
+    assert amounts(b)[2] == "13875.00"  # basic by hand: (19000 in scope − 500 deductible) × 0.75
+
+
+def test_the_year_path_resolves_per_person_county_like_the_window(
+    two: TwoCounties, texts: dict[str, str]
+) -> None:
+    install(texts["sx"], two.suixian)
+    zd = install(texts["zd"], two.zengdu)
+    pending(two, "sx", "Y-SX")
+    pending(two, "zd", "Y-ZD")
+    result = bulk.claims_settle_year(year=2020)
+    assert (result.claims, result.invalid, result.problems) == (2, 0, [])
+    got = {s.claim.claim_id: s for s in Settlement.objects.select_related("claim").filter(is_current=True)}
+    assert amounts(got["Y-SX"]) == example_row("E1")
+    assert amounts(got["Y-ZD"]) == reference(texts["zd"])
+    assert got["Y-ZD"].policy_id == zd.pk
+
+
+def test_a_county_policy_overrides_the_deployment_and_falls_back_outside_its_validity(
+    two: TwoCounties, texts: dict[str, str]
+) -> None:
+    whole = install(texts["sx"], None)
+    # 曾都区's own policy covers only the second half of 2020.
+    half = texts["zd"].replace('valid_from = "2020-01-01"', 'valid_from = "2020-07-01"')
+    zd = install(half, two.zengdu)
+    assert window(two, "sx", "A1").policy_id == whole.pk
+    assert window(two, "zd", "A2").policy_id == whole.pk  # March: the county's is not valid yet
+    b = window(two, "zd", "A3", date(2020, 8, 1))
+    assert b.policy_id == zd.pk
+    assert selectors.policy_in_force(on=date(2020, 8, 1), code=f"{ZENGDU}001001").pk == zd.pk
+    assert selectors.policy_in_force(on=date(2020, 8, 1), code=f"{SUIXIAN}001001").pk == whole.pk
+
+
+def test_no_policy_for_the_county_is_an_invalid_claim_naming_county_and_date(
+    two: TwoCounties, texts: dict[str, str]
+) -> None:
+    install(texts["sx"], two.suixian)  # nothing for 曾都区 and nothing deployment-wide
+    message = selectors.ERR_NO_POLICY.format(county="曾都区（421303）", day="2020-03-01")
+    with pytest.raises(ValidationError) as info:
+        window(two, "zd", "N1")
+    assert info.value.message_dict["discharged_on"] == [message]
+    assert not Claim.objects.filter(claim_id="N1").exists()
+    pending(two, "zd", "N2")
+    pending(two, "sx", "N3")
+    result = bulk.claims_settle_year(year=2020)
+    assert [(p.claim_id, p.reason) for p in result.problems] == [("N2", message)]
+    assert Claim.objects.get(claim_id="N2").status == ClaimStatus.PENDING
+    assert Claim.objects.get(claim_id="N3").status == ClaimStatus.SETTLED
+
+
+def test_resettle_under_a_county_policy_touches_that_county_only(
+    two: TwoCounties, texts: dict[str, str]
+) -> None:
+    install(texts["sx"], None)
+    install(texts["zd"], two.zengdu)
+    window(two, "sx", "R-SX")
+    window(two, "zd", "R-ZD")
+    v2 = install(texts["zd"].replace('"2" = "0.75", "3" = "0.60"', '"2" = "0.70", "3" = "0.60"'), two.zengdu)
+    assert v2.version == 2
+    report = bulk.year_resettle(year=2020, policy_name="zengdu-2020")
+    assert report.claims == 1
+    current = {
+        s.claim.claim_id: s for s in Settlement.objects.select_related("claim").filter(is_current=True)
+    }
+    assert current["R-ZD"].policy_id == v2.pk
+    assert amounts(current["R-ZD"]) == reference(v2.source_text)
+    assert amounts(current["R-SX"]) == example_row("E1")  # 随县 untouched
+
+
+def test_versions_names_and_regions(two: TwoCounties, texts: dict[str, str], county: dict[str, Any]) -> None:
+    v1 = install(texts["zd"], two.zengdu)
+    window(two, "zd", "V1")  # v1 is now used: it never changes
+    v2 = install(texts["zd"].replace("2020-12-31", "2020-11-30"), two.zengdu)
+    assert (v1.version, v2.version) == (1, 2)
+    assert Policy.objects.get(pk=v1.pk).sha256 == v1.sha256
+    # A name belongs to one region.
+    with pytest.raises(ValidationError) as info:
+        install(texts["zd"].replace("2020-12-31", "2020-10-31"), two.suixian)
+    assert "曾都区" in info.value.message_dict["region"][0]
+    # A policy is for a county or above.
+    with pytest.raises(ValidationError) as info:
+        services.policy_region(county["t1"].code)
+    assert "乡镇" in info.value.message_dict["region"][0]
+    assert services.policy_region("421303000000") == two.zengdu  # a county given padded to 12 digits
+    whole = install(texts["sx"], None)
+    listed = [(p.name, p.version) for p in selectors.policies_of(code=f"{ZENGDU}001001")]
+    assert listed == [("suixian-2020", whole.version), ("zengdu-2020", 2), ("zengdu-2020", 1)]
+    assert [p.name for p in selectors.policies_of(code=SUIXIAN)] == ["suixian-2020"]
