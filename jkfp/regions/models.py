@@ -77,6 +77,8 @@ def level_of_code(code: str) -> str | None:
             return RegionLevel.PROVINCE if code[:2] != "00" else None
         return RegionLevel.CITY if code[4:] == "00" else RegionLevel.COUNTY
     if len(code) == 12:
+        if code[6:] == "000000":  # a province, city or county code padded to 12 (``421300000000``)
+            return level_of_code(code[:6])
         return RegionLevel.TOWNSHIP if code[9:] == "000" else RegionLevel.VILLAGE
     return None
 
@@ -118,6 +120,13 @@ def most_specific(items: Iterable[T], code: str, scope: Callable[[T], str]) -> l
             best, length = [], len(prefix)
         best.append(item)
     return best
+
+
+def containing_codes(code: str) -> list[str]:
+    """上级区划代码 The stored codes of the province, city and county that would contain ``code``
+    (``420000``, ``421300``, ``421321`` for ``421321001201``): a SQL filter narrowing the rows of a
+    rule table keyed by region before ``most_specific`` picks among them exactly."""
+    return sorted({code[:n].ljust(6, "0") for n in (2, 4, 6) if len(code) >= n})
 
 
 def prefix_range(prefix: str) -> tuple[str, str]:
