@@ -911,6 +911,7 @@ def _import(
         invalid=checked.invalid_rows,
         warnings=warnings,
     )
+    count = len(persons)  # (a fresh PostgreSQL load empties ``persons`` once it has read them)
     if persons:
         result = _load(
             checked,
@@ -923,7 +924,7 @@ def _import(
             progress=progress,
         )
         summary.created, summary.updated = result.created, result.updated
-        summary.unchanged = len(persons) - result.created - result.updated
+        summary.unchanged = count - result.created - result.updated
         if result.created or result.updated:
             send_data_changed(kind="roster", years=[year])
     if checked.problems:

@@ -164,6 +164,11 @@ class PersonColumns:
     def __len__(self) -> int:
         return len(self.id_number)
 
+    def clear(self) -> None:
+        """Empty every list (their texts freed once nothing else holds them)."""
+        for column in self.fields():
+            column.clear()
+
     def fields(self) -> tuple[list[str], ...]:
         return (
             self.id_number,

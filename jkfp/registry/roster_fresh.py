@@ -271,7 +271,9 @@ def fresh_load_pg(
     diseases: dict[str, int],
 ) -> int:
     """首次导入 (PostgreSQL) The persons of ``unordered`` (file order; ``order`` sorts them by ID) into the
-    empty registry by ``COPY``; return the count. The same rows as ``fresh_load``.
+    empty registry by ``COPY``; return the count. The same rows as ``fresh_load``. ``unordered`` is
+    emptied once polars holds its columns: a million persons' texts (some 500 MB of Python strings)
+    are not kept through the COPY of six tables (issue 18 item 9, the worker's peak memory).
 
     The row counts (hence the reserved IDs) follow from a few counts in Python; polars then gathers
     the columns in ID order, derives every column and writes each table's COPY text, in a second
@@ -353,6 +355,7 @@ def fresh_load_pg(
                 for name, column in zip(_FIELDS, unordered.fields(), strict=True)
             }
         )[np.asarray(order, dtype=np.int64)]
+        unordered.clear()  # every later table is built from ``people`` (and the counts above)
         people = people.with_columns(
             _range(first_p, n).alias("pk"),
             *(written(c) for c in ("name", "household_no", "relation", "phone", "conditions")),
