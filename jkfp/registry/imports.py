@@ -87,6 +87,7 @@ from jkfp.registry.models import (
     SourceRecord,
     Tag,
     VerificationStatus,
+    tag_codes,
 )
 from jkfp.registry.roster_columns import (
     TAG_SYNONYMS,
@@ -192,15 +193,15 @@ def _stage_ddl(postgres: bool) -> list[str]:
             "CREATE TEMP TABLE jkfp_stage (id_number varchar(18), name varchar(50), village_code varchar(12),"
             " household_no varchar(40), relation varchar(20), tags varchar(200), conditions varchar(500),"
             " phone varchar(40))" + suffix,
-            "CREATE TEMP TABLE jkfp_stage_tag (id_number varchar(18), code varchar(30), exited boolean)"
-            + suffix,
+            "CREATE TEMP TABLE jkfp_stage_tag (id_number varchar(18), code varchar(30), exited boolean,"
+            " subtype varchar(30))" + suffix,
             "CREATE TEMP TABLE jkfp_stage_cond (id_number varchar(18), name varchar(100), disease_id bigint)"
             + suffix,
         ]
     return [
         "CREATE TEMP TABLE jkfp_stage (id_number TEXT PRIMARY KEY, name TEXT, village_code TEXT,"
         " household_no TEXT, relation TEXT, tags TEXT, conditions TEXT, phone TEXT) WITHOUT ROWID",
-        "CREATE TEMP TABLE jkfp_stage_tag (id_number TEXT, code TEXT, exited INTEGER,"
+        "CREATE TEMP TABLE jkfp_stage_tag (id_number TEXT, code TEXT, exited INTEGER, subtype TEXT,"
         " PRIMARY KEY (id_number, code)) WITHOUT ROWID",
         "CREATE TEMP TABLE jkfp_stage_cond (id_number TEXT, name TEXT, disease_id INTEGER,"
         " PRIMARY KEY (id_number, name)) WITHOUT ROWID",
@@ -247,15 +248,6 @@ def _stage_rows(persons: PersonColumns) -> Iterable[tuple[str, ...]]:
     )
 
 
-def _tag_codes(text: str) -> list[tuple[str, bool]]:
-    """(code, exited) pairs, sorted by code, of a canonical 人员类别 text."""
-    codes: dict[str, bool] = {}
-    for value in text.split("、"):
-        code, exited = SOURCE_TAG_VALUES[value]
-        codes[str(code)] = codes.get(str(code), False) or exited
-    return sorted(codes.items())
-
-
 def _stage_tags_and_conditions(
     cursor: Any, persons: PersonColumns, diseases: dict[str, int], postgres: bool
 ) -> None:
@@ -267,10 +259,10 @@ def _stage_tags_and_conditions(
     a million tuples.
     """
     tag_texts = [
-        (text, code, exited if postgres else int(exited))
+        (text, code, exited if postgres else int(exited), subtype)
         for text in sorted(set(persons.tags))
         if text
-        for code, exited in _tag_codes(text)
+        for code, exited, subtype in tag_codes(text)
     ]
     cond_texts = [
         (text, name, diseases.get(name))
@@ -281,7 +273,7 @@ def _stage_tags_and_conditions(
     if postgres:
         cursor.execute(
             "CREATE TEMP TABLE jkfp_tag_text (text varchar(200), code varchar(30), exited boolean,"
-            " PRIMARY KEY (text, code)) ON COMMIT DROP"
+            " subtype varchar(30), PRIMARY KEY (text, code)) ON COMMIT DROP"
         )
         cursor.execute(
             "CREATE TEMP TABLE jkfp_cond_text (text varchar(500), name varchar(100), disease_id bigint,"
@@ -289,7 +281,7 @@ def _stage_tags_and_conditions(
         )
     else:
         cursor.execute(
-            "CREATE TEMP TABLE jkfp_tag_text (text TEXT, code TEXT, exited INTEGER,"
+            "CREATE TEMP TABLE jkfp_tag_text (text TEXT, code TEXT, exited INTEGER, subtype TEXT,"
             " PRIMARY KEY (text, code)) WITHOUT ROWID"
         )
         cursor.execute(
@@ -297,7 +289,9 @@ def _stage_tags_and_conditions(
             " PRIMARY KEY (text, name)) WITHOUT ROWID"
         )
     if tag_texts:
-        cursor.executemany("INSERT INTO jkfp_tag_text (text, code, exited) VALUES (%s, %s, %s)", tag_texts)
+        cursor.executemany(
+            "INSERT INTO jkfp_tag_text (text, code, exited, subtype) VALUES (%s, %s, %s, %s)", tag_texts
+        )
     if cond_texts:
         cursor.executemany(
             "INSERT INTO jkfp_cond_text (text, name, disease_id) VALUES (%s, %s, %s)", cond_texts
@@ -306,7 +300,8 @@ def _stage_tags_and_conditions(
         cursor.execute("ANALYZE jkfp_tag_text")
         cursor.execute("ANALYZE jkfp_cond_text")
     cursor.execute(
-        "INSERT INTO jkfp_stage_tag (id_number, code, exited) SELECT s.id_number, t.code, t.exited"
+        "INSERT INTO jkfp_stage_tag (id_number, code, exited, subtype)"
+        " SELECT s.id_number, t.code, t.exited, t.subtype"
         " FROM jkfp_stage s JOIN jkfp_tag_text t ON t.text = s.tags WHERE s.tags <> ''"
         " ORDER BY s.id_number, t.code"
     )
@@ -720,10 +715,10 @@ def _load_rows(
         if persons:
             cur.execute(
                 q(
-                    "UPDATE {TG} SET exited = x.exited FROM (SELECT p.id AS person_id, st.code, st.exited"
-                    " FROM jkfp_stage_tag st JOIN {P} p ON p.id_number = st.id_number) x"
+                    "UPDATE {TG} SET exited = x.exited, subtype = x.subtype FROM (SELECT p.id AS person_id,"
+                    " st.code, st.exited, st.subtype FROM jkfp_stage_tag st JOIN {P} p ON p.id_number = st.id_number) x"
                     " WHERE {TG}.person_id = x.person_id AND {TG}.code = x.code AND {TG}.source = %s"
-                    " AND {TG}.end_on IS NULL AND {TG}.exited <> x.exited"
+                    " AND {TG}.end_on IS NULL AND ({TG}.exited <> x.exited OR {TG}.subtype <> x.subtype)"
                 ),
                 [source],
             )
@@ -731,7 +726,7 @@ def _load_rows(
         cur.execute(
             q(
                 "INSERT INTO {TG} (person_id, code, start_on, end_on, exited, source, reference, subtype)"
-                " SELECT p.id, st.code, %s, NULL, st.exited, %s, %s, ''"
+                " SELECT p.id, st.code, %s, NULL, st.exited, %s, %s, st.subtype"
                 " FROM jkfp_stage_tag st JOIN {P} p ON p.id_number = st.id_number{unless_held}"
                 " ORDER BY p.id, st.code",
                 unless_held=""
@@ -916,6 +911,7 @@ def _import(
         invalid=checked.invalid_rows,
         warnings=warnings,
     )
+    count = len(persons)  # (a fresh PostgreSQL load empties ``persons`` once it has read them)
     if persons:
         result = _load(
             checked,
@@ -928,7 +924,7 @@ def _import(
             progress=progress,
         )
         summary.created, summary.updated = result.created, result.updated
-        summary.unchanged = len(persons) - result.created - result.updated
+        summary.unchanged = count - result.created - result.updated
         if result.created or result.updated:
             send_data_changed(kind="roster", years=[year])
     if checked.problems:

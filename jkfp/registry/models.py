@@ -33,7 +33,25 @@ SOURCE_TAG_VALUES: dict[str, tuple[str, bool]] = {
     "残疾": (TagCode.DISABLED, False),
     "严重精神障碍": (TagCode.SEVERE_MENTAL, False),
     "计生特困": (TagCode.FAMILY_PLANNING_HARDSHIP, False),
+    # 监测对象 with its subtype (domain.md §4; issue 18): stored as the tag's ``subtype``.
+    "脱贫不稳定户": (TagCode.MONITORED, False),
+    "边缘易致贫户": (TagCode.MONITORED, False),
+    "突发严重困难户": (TagCode.MONITORED, False),
 }
+# 监测对象子类 The source values that name a subtype of 监测对象 (``Tag.subtype``).
+MONITORED_SUBTYPES = ("脱贫不稳定户", "边缘易致贫户", "突发严重困难户")
+
+
+def tag_codes(text: str) -> list[tuple[str, bool, str]]:
+    """(code, exited, subtype) triples, sorted by code, of a canonical 人员类别 text (values joined by 、):
+    a code named twice is exited if either says so; its subtypes (监测对象's) joined by 、."""
+    codes: dict[str, tuple[bool, list[str]]] = {}
+    for value in text.split("、"):
+        code, exited = SOURCE_TAG_VALUES[value]
+        was, subtypes = codes.get(str(code), (False, []))
+        codes[str(code)] = (was or exited, [*subtypes, value] if value in MONITORED_SUBTYPES else subtypes)
+    return [(code, exited, "、".join(sorted(subtypes))) for code, (exited, subtypes) in sorted(codes.items())]
+
 
 # Tags that make a person a target person of a year (domain.md §9).
 TARGET_TAGS = (TagCode.POOR, TagCode.MONITORED, TagCode.TEKUN, TagCode.DIBAO)

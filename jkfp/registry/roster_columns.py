@@ -58,9 +58,6 @@ TAG_SYNONYMS: dict[str, str] = {
     "脱贫户": "脱贫",
     "已脱贫": "脱贫",
     "脱贫人口": "脱贫",
-    "脱贫不稳定户": "监测对象",
-    "边缘易致贫户": "监测对象",
-    "突发严重困难户": "监测对象",
     "监测户": "监测对象",
     "农村低保": "低保",
     "低保户": "低保",
@@ -166,6 +163,11 @@ class PersonColumns:
 
     def __len__(self) -> int:
         return len(self.id_number)
+
+    def clear(self) -> None:
+        """Empty every list (their texts freed once nothing else holds them)."""
+        for column in self.fields():
+            column.clear()
 
     def fields(self) -> tuple[list[str], ...]:
         return (

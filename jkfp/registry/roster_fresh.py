@@ -29,7 +29,6 @@ import polars as pl
 
 from jkfp.core import bulkdb
 from jkfp.registry.models import (
-    SOURCE_TAG_VALUES,
     Condition,
     Household,
     Membership,
@@ -37,18 +36,11 @@ from jkfp.registry.models import (
     SourceRecord,
     Tag,
     VerificationStatus,
+    tag_codes,
 )
 from jkfp.registry.roster_columns import PersonColumns
 
 _CHUNK = 1 << 20  # characters per COPY write
-
-
-def _tag_codes(text: str) -> list[tuple[str, bool]]:
-    codes: dict[str, bool] = {}
-    for value in text.split("、"):
-        code, exited = SOURCE_TAG_VALUES[value]
-        codes[str(code)] = codes.get(str(code), False) or exited
-    return sorted(codes.items())
 
 
 def fresh_load(
@@ -190,12 +182,12 @@ def fresh_load(
         ),
     )
 
-    parsed_tags = {text: _tag_codes(text) for text in set(tags) if text}
+    parsed_tags = {text: tag_codes(text) for text in set(tags) if text}
     tag_rows = [
-        (pk, code, exited)
+        (pk, code, exited, subtype)
         for pk, text in zip(person_ids, tags, strict=True)
         if text
-        for code, exited in parsed_tags[text]
+        for code, exited, subtype in parsed_tags[text]
     ]
     if tag_rows:
         first_t = bulkdb.reserve_ids(cursor, Tag._meta.db_table, len(tag_rows))
@@ -204,8 +196,8 @@ def fresh_load(
             Tag._meta.db_table,
             ("id", "person_id", "code", "start_on", "end_on", "exited", "source", "reference", "subtype"),
             (
-                (first_t + k, pk, code, jan1, None, 1 if exited else 0, source, reference, "")
-                for k, (pk, code, exited) in enumerate(tag_rows)
+                (first_t + k, pk, code, jan1, None, 1 if exited else 0, source, reference, subtype)
+                for k, (pk, code, exited, subtype) in enumerate(tag_rows)
             ),
         )
 
@@ -279,7 +271,9 @@ def fresh_load_pg(
     diseases: dict[str, int],
 ) -> int:
     """首次导入 (PostgreSQL) The persons of ``unordered`` (file order; ``order`` sorts them by ID) into the
-    empty registry by ``COPY``; return the count. The same rows as ``fresh_load``.
+    empty registry by ``COPY``; return the count. The same rows as ``fresh_load``. ``unordered`` is
+    emptied once polars holds its columns: a million persons' texts (some 500 MB of Python strings)
+    are not kept through the COPY of six tables (issue 18 item 9, the worker's peak memory).
 
     The row counts (hence the reserved IDs) follow from a few counts in Python; polars then gathers
     the columns in ID order, derives every column and writes each table's COPY text, in a second
@@ -293,7 +287,7 @@ def fresh_load_pg(
         unordered.tags,
         unordered.conditions,
     )
-    parsed_tags = {text: _tag_codes(text) for text in set(tags) if text}
+    parsed_tags = {text: tag_codes(text) for text in set(tags) if text}
     tag_count = sum(len(parsed_tags[text]) * k for text, k in Counter(tags).items() if text)
     cond_count = sum(len(text.split("、")) * k for text, k in Counter(conds).items() if text)
     household_count = len(set(households) - {""})
@@ -361,6 +355,7 @@ def fresh_load_pg(
                 for name, column in zip(_FIELDS, unordered.fields(), strict=True)
             }
         )[np.asarray(order, dtype=np.int64)]
+        unordered.clear()  # every later table is built from ``people`` (and the counts above)
         people = people.with_columns(
             _range(first_p, n).alias("pk"),
             *(written(c) for c in ("name", "household_no", "relation", "phone", "conditions")),
@@ -427,11 +422,11 @@ def fresh_load_pg(
     def tag_table() -> pl.DataFrame:
         texts = pl.DataFrame(
             [
-                (text, code, "t" if exited else "f")
+                (text, code, "t" if exited else "f", bulkdb.copy_escape(subtype))
                 for text, codes in parsed_tags.items()
-                for code, exited in codes
+                for code, exited, subtype in codes
             ],
-            schema={"tags": pl.String, "code": pl.String, "exited": pl.String},
+            schema={"tags": pl.String, "code": pl.String, "exited": pl.String, "subtype": pl.String},
             orient="row",
         )
         rows = (
@@ -454,7 +449,7 @@ def fresh_load_pg(
             "exited",
             pl.lit(source_w).alias("source"),
             pl.lit(reference_w).alias("reference"),
-            pl.lit("").alias("subtype"),
+            "subtype",
         )
 
     def condition_table() -> pl.DataFrame:

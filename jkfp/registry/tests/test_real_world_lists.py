@@ -66,19 +66,19 @@ def test_a_national_export_imports(diseases: Any, tmp_path: Path, settings: Any)
         "errors_file": None,
     }
     tags = {
-        (t.person.id_number, t.code, t.exited)
+        (t.person.id_number, t.code, t.exited, t.subtype)
         for t in Tag.objects.select_related("person").filter(source="国家平台")
     }
     assert tags == {
-        (pid(11), "poor", False),
-        (pid(12), "poor", True),
-        (pid(13), "monitored", False),
-        (pid(14), "dibao", False),
-        (pid(15), "tekun", False),
-        (pid(16), "tekun", False),
-        (pid(17), "dibao", False),
-        (pid(17), "poor", True),
-        (pid(30), "poor", True),
+        (pid(11), "poor", False, ""),
+        (pid(12), "poor", True, ""),
+        (pid(13), "monitored", False, "边缘易致贫户"),  # 监测对象 with its subtype
+        (pid(14), "dibao", False, ""),
+        (pid(15), "tekun", False, ""),
+        (pid(16), "tekun", False, ""),
+        (pid(17), "dibao", False, ""),
+        (pid(17), "poor", True, ""),
+        (pid(30), "poor", True, ""),
     }
     assert SourceRecord.objects.get(person__id_number=pid(17)).tags == "低保、脱贫"
     assert Person.objects.get(id_number=pid(30)).name == "全角 号"
@@ -157,3 +157,34 @@ def test_title_row_without_detection_gets_the_hint(diseases: Any, tmp_path: Path
     with pytest.raises(CommandError) as refused:
         call_command("import_roster", str(path), "--source", "乡镇", stdout=StringIO())
     assert "缺少必需的列：姓名（name）（表头在第 2 行？）" in str(refused.value)
+
+
+def test_the_monitored_subtype_is_stored_and_follows_the_next_list(
+    diseases: Any, tmp_path: Path, settings: Any
+) -> None:
+    """脱贫不稳定户 / 边缘易致贫户 / 突发严重困难户 are 监测对象 with that subtype (Tag.subtype, shown on
+    the person's page); 监测户 is 监测对象 without one; the source's next list changes the subtype."""
+    settings.IMPORT_DIR = tmp_path
+
+    def run(rows: list[tuple[int, str]], name: str) -> None:
+        path = tmp_path / name
+        lines = ["身份证号,姓名,村代码,人员类别", *(f"{pid(s)},人员{s},{V1},{w}" for s, w in rows)]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        call_command("import_roster", str(path), "--source", "省系统", "--year", "2024", stdout=StringIO())
+
+    def tags() -> set[tuple[str, str, bool, str]]:
+        return {
+            (t.person.id_number, t.code, t.exited, t.subtype)
+            for t in Tag.objects.select_related("person").filter(end_on__isnull=True)
+        }
+
+    run([(41, "边缘易致贫户"), (42, "监测户"), (43, "脱贫不稳定户、脱贫户")], "a.csv")
+    assert tags() == {
+        (pid(41), "monitored", False, "边缘易致贫户"),
+        (pid(42), "monitored", False, ""),
+        (pid(43), "monitored", False, "脱贫不稳定户"),
+        (pid(43), "poor", True, ""),
+    }
+    run([(41, "突发严重困难户"), (42, "监测户"), (43, "脱贫不稳定户、脱贫户")], "b.csv")
+    assert (pid(41), "monitored", False, "突发严重困难户") in tags()
+    assert Tag.objects.filter(person__id_number=pid(41)).count() == 1, "the open tag took the new subtype"

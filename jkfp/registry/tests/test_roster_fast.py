@@ -233,7 +233,7 @@ def _lists(tmp_path: Path, seed: int) -> list[tuple[Path, str, int, date]]:
             "421321001002",
             "",
             "",
-            "监测对象",
+            "边缘易致贫户",  # 监测对象 with a subtype: both load paths store it
             "",
             "1",
         ],
