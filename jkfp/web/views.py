@@ -311,7 +311,11 @@ def _import_page(request: UploadRequest) -> HttpResponse:
             request,
             CapacityImportForm,
             lambda data: capacity_import_start(
-                user=request.user, upload=data["file"], kind=data["kind"], request=request
+                user=request.user,
+                upload=data["file"],
+                kind=data["kind"],
+                request=request,
+                preview=data.get("preview", False),
             ),
             keep=("kind",),
         )
@@ -321,7 +325,9 @@ def _import_page(request: UploadRequest) -> HttpResponse:
         response, cards_form, upload_error, status = _side_import(
             request,
             CardImportForm,
-            lambda data: cards_import_start(user=request.user, upload=data["file"], request=request),
+            lambda data: cards_import_start(
+                user=request.user, upload=data["file"], request=request, preview=data.get("preview", False)
+            ),
             keep=(),
         )
         if response is not None:
@@ -392,7 +398,11 @@ def _care_import(request: UploadRequest) -> tuple[HttpResponse | None, Any, str,
         request,
         CareImportForm,
         lambda data: care_uploads.care_import_start(
-            user=request.user, upload=data["file"], kind=data["kind"], request=request
+            user=request.user,
+            upload=data["file"],
+            kind=data["kind"],
+            request=request,
+            preview=data.get("preview", False),
         ),
         keep=("kind",),
     )
@@ -408,6 +418,7 @@ def _enrolment_import(request: UploadRequest) -> tuple[HttpResponse | None, Any,
             upload=data["file"],
             year=data["year"],
             request=request,
+            preview=data.get("preview", False),
         ),
         keep=("year",),
     )
