@@ -13,8 +13,10 @@ that figure does not move with the other load on the machine.
   (``settlement.services.claim_submit`` called directly, same database, p95 over the same count
   of other claims).
 - ``api_outpatient_p95@8``: the same for outpatient special chronic disease visits (门诊慢特病, issue
-  19: ``kind`` outpatient, every person holding a 高血压 card; each visit re-settles the person's
-  year in order), p95 at 8 concurrent clients (target ≤ 50 ms); baseline: ``claim_submit`` in process.
+  19: ``kind`` outpatient, every person holding a 高血压 card; a visit settles on the person's ledger
+  row, which keeps the outpatient sums — the year is settled in order only when one of the person's
+  earlier stays of this run is dated after the visit), p95 at 8 concurrent clients (target ≤ 50 ms);
+  baseline: ``claim_submit`` in process.
 - ``api_settle_errors@64``: 64 concurrent clients; every request must answer 200 (target: 0
   errors) while the server's database sessions stay within the budget (sampled from
   ``pg_stat_activity``).

@@ -90,9 +90,10 @@ class ClaimFacts:
     ``items``: the claims to settle, in settlement order (discharge date, claim id), each with the
     policy in force on its discharge date and the person's category that day — only the claim itself
     when it is settled on top of the ledger; with the person's other settled claims of the year
-    (their policy and category as currently settled) when a settled claim sorts after it or a claim
-    is reversed (``in_order``: then the year is settled again from a zero year-to-date). ``items`` is
-    empty when the re-read claim is not pending (nothing to settle)."""
+    (their policy and category as currently settled) when a settled claim sorts after it, a claim
+    is reversed, or the ledger row does not keep §6's outpatient sums (``in_order``: then the year is
+    settled again from a zero year-to-date). ``items`` is empty when the re-read claim is not pending
+    (nothing to settle)."""
 
     claim: Claim
     ledger: YearLedger
@@ -177,8 +178,7 @@ def person_by_id_number(id_number: str, on: date | None = None) -> Person | None
 def _year_chain(ledger: YearLedger, *, exclude: int) -> list[Settlement]:
     """The current settlements of the person's settled claims of the ledger's year (but claim
     ``exclude``), with their claims and policies. The ledger counts the year's settled claims (kept
-    by every writer): none → no chain to read (a person's first claim of the year, the window's
-    common case for an outpatient visit)."""
+    by every writer): none → no chain to read (a person's first claim of the year)."""
     if not ledger.claim_count:
         return []
     year = ledger.year
