@@ -301,7 +301,9 @@ def support_rows(year: int, region: Region) -> tuple[QuerySet[Any], tuple[Column
     qs = qs.filter(Q(end_on__isnull=True) | Q(end_on__gte=jan1))
     columns = (
         Column("帮扶医院", "supporting__name"),
+        Column("帮扶医院代码", "supporting_id"),  # the codes: the ledger imports again (issue 18 item 8)
         Column("受援机构", "supported__name"),
+        Column("受援机构代码", "supported_id"),
         Column("受援机构所在地区", "supported__region__name"),
         Column("起始日期", "start_on"),
         Column("终止日期", "end_on"),
@@ -346,6 +348,7 @@ def training_rows(year: int, region: Region) -> tuple[QuerySet[Any], tuple[Colum
         Column("主办单位", "training__organiser"),
         Column("级别", "training__level", labels={v: str(lbl) for v, lbl in SupportLevel.choices}),
         Column("参训机构", "institution__name"),
+        Column("机构代码", "institution_id"),  # the code: the ledger imports again (issue 18 item 8)
         Column("参训人数", "attendees_count"),
     )
     return qs.order_by("training__held_on", "training_id", "institution_id"), columns

@@ -375,13 +375,17 @@ def case_status_label(status: str) -> str:
 
 
 def rule_choices(*, user: Any) -> list[tuple[str, str]]:
-    """规则选项 ``(code, name)`` of the rules of the user's county, any year (reference data)."""
+    """规则选项 ``(code, name)`` of the rules of the user's county — a city's or province's: of all its
+    counties — any year (reference data)."""
     prefix = user_prefix(user)
     if prefix is None:
         return []
+    lo, hi = prefix_range(prefix[:6])  # a township's or village's county; a city's or province's counties
     seen: dict[str, str] = {}
     for code, name in (
-        AlertRule.objects.filter(county_id=prefix[:6]).order_by("code", "-year").values_list("code", "name")
+        AlertRule.objects.filter(county_id__gte=lo, county_id__lt=hi)
+        .order_by("code", "-year")
+        .values_list("code", "name")
     ):
         seen.setdefault(code, name)
     return sorted(seen.items())

@@ -61,6 +61,7 @@ PREVIEW_ROLES = frozenset({Role.COUNTY_ADMIN, Role.FUND})  # a dry run writes no
 ERR_ROLE_RESETTLE = "只有县卫健局管理员可以重新结算全年（医保局·民政可以试算）"
 ERR_CATEGORY_UNDEFINED = "政策“{policy}”没有定义结算类别“{category}”（{count}笔结算使用该类别）"
 ERR_REGION_UNKNOWN = "区划代码{code}不存在"
+ERR_REGION_OUTSIDE_POLICY = "区划{code}不在政策“{policy}”的适用区划内"
 ERR_OUTPATIENT_UNSETTLEABLE = "{problem}：该年度有{count}笔门诊慢特病结算不能按此政策重算"
 
 
@@ -358,6 +359,14 @@ def year_resettle(
     started = time.perf_counter()
     say = progress or (lambda text: None)
     policy = policy_latest(name=policy_name)
+    if (
+        policy.scope
+        and prefix is not None
+        and not (prefix.startswith(policy.scope) or policy.scope.startswith(prefix))
+    ):
+        raise ValidationError({"region": ERR_REGION_OUTSIDE_POLICY.format(code=region, policy=policy.label)})
+    if policy.scope and (prefix is None or len(policy.scope) > len(prefix)):
+        prefix = policy.scope
     parsed = engine_policy(policy)
     report = ResettleReport(year=year, policy=policy, dry_run=dry_run)
     with transaction.atomic():
@@ -365,9 +374,11 @@ def year_resettle(
         if not dry_run:
             locked = _large_write_lock(year=year, statuses=(ClaimStatus.SETTLED,), prefix=prefix)
             _lock_ledgers()
+        # Read only the claims of the region asked for, or of the policy's region (issue 21): a county of
+        # a province reads its own claims, not the province's; then a region's policy keeps the persons it
+        # governs only (a county's own policy inside a city's), and a user bound to a region sees and
+        # changes the claims of their region only.
         facts = fetch.facts(year=year, statuses=(ClaimStatus.SETTLED,), prefix=prefix)
-        # A policy of a region re-settles the claims of the persons it governs only (issue 21 item 3);
-        # a user bound to a region sees and changes the claims of their region only.
         within = "" if user is None else (user_prefix(user) or "\x00")
         governed = fetch.rows_of_scope(facts.claims, policy.scope, within=within)
         if governed is not None:

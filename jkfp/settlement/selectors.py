@@ -202,12 +202,14 @@ def month_bounds(month: str) -> tuple[date, date]:
     return date(year, mon, 1), date(year, mon, calendar.monthrange(year, mon)[1])
 
 
-def claim_get(*, user: Any, claim_id: str) -> Claim:
-    """结算申请详情 The visible claim with this id (person, institution, admission loaded); ``Http404`` otherwise."""
+def claim_get(*, user: Any, pk: int) -> Claim:
+    """结算申请详情 The visible claim with this primary key (person, institution, admission loaded);
+    ``Http404`` otherwise. Pages name a claim by its key: a claim id (结算号) is unique only within its
+    institution, and a county user sees every institution's."""
     claim = (
         claims_visible(user=user)
         .select_related("person", "person__village", "person__village__parent", "institution", "admission")
-        .filter(claim_id=claim_id)
+        .filter(pk=pk)
         .first()
     )
     if claim is None:

@@ -26,7 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from jkfp.engine import county_subsidy
-from jkfp.regions.models import Institution, prefix_range
+from jkfp.regions.models import Institution, Region, prefix_range
 from jkfp.registry.models import Person, Tag
 from jkfp.settlement.bulk import claims_settle_year
 from jkfp.settlement.imports import claims_import
@@ -41,7 +41,7 @@ from jkfp.settlement.models import (
     Settlement,
     YearLedger,
 )
-from jkfp.settlement.services import claim_reverse, claim_submit, policy_install_preset
+from jkfp.settlement.services import claim_reverse, claim_submit, policy_install_preset, policy_upload
 from jkfp.settlement.subsidies import (
     bank_account_set,
     batch_approve,
@@ -84,6 +84,19 @@ class DemoSettlement:
         )
 
 
+NEIGHBOUR_SHARE = 0.25  # county-hospital stays of a demo city's residents in a neighbouring county's hospital
+DEMO_PRESET = "transition-2024"  # the demo's illustrative policy is a re-dated copy of it
+BASIC_RATIOS = (("1", "0.90"), ("2", "0.80"), ("3", "0.70"))
+BASIC_RATIO_LINE = "ratio = { " + ", ".join(f'"{k}" = "{v}"' for k, v in BASIC_RATIOS) + " }"
+DEMO_COUNTY = "421321"  # the demo's own county: its claim numbers stay as they always were
+
+
+def demo_claim_id(county_code: str, claim_id: str) -> str:
+    """示例结算号 A demo claim number of ``county_code``: the county's code in front, except for the
+    demo's own county (a city of several demo counties, issue 21, needs distinct numbers)."""
+    return claim_id if county_code == DEMO_COUNTY else f"{county_code}{claim_id}"
+
+
 def _amount(rng: random.Random, lo: float, hi: float) -> int:
     """Fen, log-uniform between lo and hi yuan."""
 
@@ -115,16 +128,27 @@ def demo_claims_write(
     )
     targets = [p for p in persons if p[0] in tagged]
     heavy = [p for p in targets if p[0] in ill][:40] or targets[:40]
-    institutions = list(Institution.objects.order_by("code").values_list("code", "level", "in_county"))
-    township = [c for c, lvl, inside in institutions if inside and lvl == "1"]
-    county = [c for c, lvl, inside in institutions if inside and lvl in ("2", "3")]
-    outside = [c for c, _, inside in institutions if not inside]
+    institutions = list(
+        Institution.objects.order_by("code").values_list("code", "level", "in_county", "region_id")
+    )
+
+    def mine(region: str | None) -> bool:
+        # an in-county institution without a region is the county's own (a one-county deployment)
+        return region is None or lo <= region < hi
+
+    township = [c for c, lvl, inside, r in institutions if inside and lvl == "1" and mine(r)]
+    county = [c for c, lvl, inside, r in institutions if inside and lvl in ("2", "3") and mine(r)]
+    # Other counties' hospitals of the same deployment (a demo city, issue 21) treat some residents too.
+    neighbours = [c for c, lvl, inside, r in institutions if inside and lvl == "2" and not mine(r)]
+    outside = [c for c, _, inside, _ in institutions if not inside]
     last_day = min(today - timedelta(days=1), date(year, 12, 31))
     span = (last_day - date(year, 1, 1)).days
     rows: list[tuple[str, ...]] = []
 
     def add(person: tuple[int, str, date], kind: str, k: int) -> None:
-        if kind == "township" and township:
+        if kind == "county" and neighbours and rng.random() < NEIGHBOUR_SHARE:
+            code, total = rng.choice(neighbours), _amount(rng, 2000, 20000)
+        elif kind == "township" and township:
             code, total = rng.choice(township), _amount(rng, 400, 4000)
         elif kind == "county" and county:
             code, total = rng.choice(county), _amount(rng, 2000, 20000)
@@ -137,7 +161,7 @@ def demo_claims_write(
         oos = total * rng.choice((0, 2, 5, 8, 12, 20)) // 100
         referred = "" if code not in outside else rng.choice(("1", "1", "1", "0"))
         rows.append(
-            (f"DEMO{year}{k:06d}", person[1], code, admit.isoformat(), discharge.isoformat(), referred,
+            (demo_claim_id(county_code, f"DEMO{year}{k:06d}"), person[1], code, admit.isoformat(), discharge.isoformat(), referred,
              f"{total // 100}.{total % 100:02d}", f"{oos // 100}.{oos % 100:02d}")
         )  # fmt: skip
 
@@ -158,6 +182,36 @@ def demo_claims_write(
     return len(rows)
 
 
+def demo_county_policy(*, county_code: str, index: int, today: date) -> str:
+    """县级示例政策 The demo city's county ``index`` gets its own policy for the year (issue 21): the demo's
+    illustrative policy with the basic-insurance ratios ``index`` points lower, bound to the county.
+    Returns its label. Installed through ``policy_upload`` (the code of ``jkfp policy install --region``);
+    running it again changes nothing."""
+    from importlib import resources  # noqa: PLC0415 (only the demo reads the shipped preset's text)
+
+    year = today.year
+    region = Region.objects.get(code=county_code)
+    text = resources.files("jkfp.engine.presets").joinpath(f"{DEMO_PRESET}.toml").read_text(encoding="utf-8")
+    lines = []
+    for line in text.splitlines():
+        key = line.split("=", 1)[0].strip()
+        if key == "name":
+            line = f'name = "demo-{year}-{county_code}"'
+        elif key == "title":
+            line = f'title = "{region.name}{year}年结算政策（演示用，基本医保报销比例低{index}个百分点）"'
+        elif key == "valid_from":
+            line = f'valid_from = "{year}-01-01"'
+        elif key == "valid_to":
+            line = f'valid_to = "{year}-12-31"'
+        elif line == BASIC_RATIO_LINE:
+            lowered = [
+                f'"{level}" = "{Decimal(base) - Decimal(index) / 100:.2f}"' for level, base in BASIC_RATIOS
+            ]
+            line = f"ratio = {{ {', '.join(lowered)} }}"
+        lines.append(line)
+    return policy_upload(text="\n".join(lines) + "\n", fmt="toml", region=region).label
+
+
 def demo_settlement_build(
     *, out_dir: Path, county_code: str, today: date | None = None, errors_dir: Path | None = None
 ) -> DemoSettlement:
@@ -166,7 +220,7 @@ def demo_settlement_build(
     year = today.year
     result = DemoSettlement()
     policy = policy_install_preset(
-        name="transition-2024",
+        name=DEMO_PRESET,
         as_name=f"demo-{year}",
         year=year,
         title=f"示例县{year}年结算政策（演示用，参数为示意值，复制自 transition-2024）",
@@ -202,10 +256,14 @@ def demo_settlement_build(
 
 def _window_claims(*, county_code: str, year: int, today: date) -> int:
     """A few claims settled one by one at the county hospital's window (traces stored), one reversed."""
-    if Claim.objects.filter(claim_id__startswith=f"WIN{year}").exists():
+    if Claim.objects.filter(claim_id__startswith=demo_claim_id(county_code, f"WIN{year}")).exists():
         return 0
     lo, hi = prefix_range(county_code)
-    hospital = Institution.objects.filter(in_county=True, level="2").order_by("code").first()
+    hospital = (
+        Institution.objects.filter(in_county=True, level="2", region_id__gte=lo, region_id__lt=hi)
+        .order_by("code")
+        .first()
+    )
     if hospital is None:
         return 0
     persons = list(
@@ -230,7 +288,7 @@ def _window_claims(*, county_code: str, year: int, today: date) -> int:
             deposit_waived_amount=3000 if k % 2 else 2000,
         )
         claim_submit(
-            claim_id=f"WIN{year}{k:04d}",
+            claim_id=demo_claim_id(county_code, f"WIN{year}{k:04d}"),
             person=person,
             institution=hospital,
             admitted_on=admit,
@@ -241,7 +299,9 @@ def _window_claims(*, county_code: str, year: int, today: date) -> int:
             source="window",
         )
         made += 1
-    first = Claim.objects.filter(claim_id=f"WIN{year}0001", status=ClaimStatus.SETTLED).first()
+    first = Claim.objects.filter(
+        claim_id=demo_claim_id(county_code, f"WIN{year}0001"), status=ClaimStatus.SETTLED
+    ).first()
     if first is not None:
         claim_reverse(claim=first, reason="演示：重复登记，冲销")
     return made
@@ -288,7 +348,7 @@ def demo_subsidies_build(
     ``checker`` and awaiting ``maker``'s approval. Through the real services; runs once per year."""
     result = DemoSubsidies()
     year = today.year
-    if Claim.objects.filter(claim_id__startswith=f"SZ{year}").exists():
+    if Claim.objects.filter(claim_id__startswith=demo_claim_id(county_code, f"SZ{year}")).exists():
         return result
     hospital = Institution.objects.filter(in_county=False, level="3").order_by("code").first()
     if hospital is None:
@@ -306,7 +366,7 @@ def demo_subsidies_build(
     last_day = min(today - timedelta(days=1), date(year, 12, 31))
     if len(persons) < 5 or last_day < first_day:
         return result
-    claim_ids: list[str] = []
+    claim_ids: list[int] = []  # claim keys
     paid_persons: list[Person] = []
     for k, person in enumerate(persons, start=1):
         if len(claim_ids) == 5:
@@ -320,7 +380,7 @@ def demo_subsidies_build(
         critical = (in_scope - basic) * rng.randint(30, 50) // 100
         row = elsewhere_register(
             user=maker,
-            claim_id=f"SZ{year}{k:04d}",
+            claim_id=demo_claim_id(county_code, f"SZ{year}{k:04d}"),
             person=person,
             institution=hospital,
             admitted_on=admit,
@@ -334,12 +394,12 @@ def demo_subsidies_build(
         result.stays += 1
         if county_subsidy(row.aid, row.supplementary) <= 0:
             continue  # nothing for the county to pay (e.g. a category without aid): no payment
-        claim_ids.append(row.claim.claim_id)
+        claim_ids.append(row.claim.pk)
         paid_persons.append(person)
         bank_account_set(person=person, account_no=f"62170042{rng.randint(10**10, 10**11 - 1)}", user=maker)
     if len(claim_ids) < 5:
         return result
-    first = batch_create(user=maker, claim_ids=claim_ids[:3], note=f"{year}年省级医院住院补助（第一批）")
+    first = batch_create(user=maker, claims=claim_ids[:3], note=f"{year}年省级医院住院补助（第一批）")
     first = batch_approve(user=checker, batch=first)
     batch_bank_file(user=checker, batch=first, path=out_dir / f"银行发放文件-{first.batch_no}.xlsx")
     returned = out_dir / f"银行回盘-{first.batch_no}.csv"
@@ -363,7 +423,7 @@ def demo_subsidies_build(
     frozen = paid_persons[2]
     bank_account_set(person=frozen, account_no=f"62300042{rng.randint(10**10, 10**11 - 1)}", user=checker)
     second = batch_create(
-        user=checker, claim_ids=claim_ids[2:], note=f"{year}年省级医院住院补助（第二批，含重发）"
+        user=checker, claims=claim_ids[2:], note=f"{year}年省级医院住院补助（第二批，含重发）"
     )
     result.awaiting = second.payments.count()
     return result

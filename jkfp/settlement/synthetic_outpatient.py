@@ -27,6 +27,7 @@ from jkfp.settlement.cards import outpatient_diseases
 from jkfp.settlement.imports import claims_import
 from jkfp.settlement.models import Claim, ClaimKind, ClaimSource
 from jkfp.settlement.services import claim_submit
+from jkfp.settlement.synthetic import demo_claim_id
 
 HEADER = (
     "claim_id",
@@ -107,7 +108,7 @@ def demo_outpatient_build(
             oos = total * rng.choice((0, 0, 2, 5)) // 100
             rows.append(
                 (
-                    f"OPD{year}{len(rows) + 1:06d}",
+                    demo_claim_id(county_code, f"OPD{year}{len(rows) + 1:06d}"),
                     number,
                     rng.choice(institutions),
                     day.isoformat(),
@@ -130,15 +131,22 @@ def demo_outpatient_build(
     result.created = summary.created
     if summary.created:
         claims_settle_year(year=year)
-    result.window = _window_visits(cards, year=year, last_day=last_day)
+    result.window = _window_visits(cards, county_code=county_code, year=year, last_day=last_day)
     return result
 
 
-def _window_visits(cards: list[tuple[int, str, str, date, date]], *, year: int, last_day: date) -> int:
+def _window_visits(
+    cards: list[tuple[int, str, str, date, date]], *, county_code: str, year: int, last_day: date
+) -> int:
     """A few visits settled one by one at a township centre's window (one-stop, with traces)."""
-    if Claim.objects.filter(claim_id__startswith=f"OPW{year}").exists():
+    if Claim.objects.filter(claim_id__startswith=demo_claim_id(county_code, f"OPW{year}")).exists():
         return 0
-    clinic = Institution.objects.filter(in_county=True, level="1").order_by("code").first()
+    lo, hi = prefix_range(county_code)
+    clinic = (
+        Institution.objects.filter(in_county=True, level="1", region_id__gte=lo, region_id__lt=hi)
+        .order_by("code")
+        .first()
+    )
     if clinic is None:
         return 0
     made = 0
@@ -148,7 +156,7 @@ def _window_visits(cards: list[tuple[int, str, str, date, date]], *, year: int, 
             continue
         total = 20_000 + 7_919 * k
         claim_submit(
-            claim_id=f"OPW{year}{k:04d}",
+            claim_id=demo_claim_id(county_code, f"OPW{year}{k:04d}"),
             person=Person.objects.get(pk=pid),
             institution=clinic,
             admitted_on=day,

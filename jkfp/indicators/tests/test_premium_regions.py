@@ -66,7 +66,7 @@ def test_county_over_city_over_province_over_deployment(county: dict[str, Any]) 
     village = Region.objects.create(
         code="421303001001", name="两水村", level=RegionLevel.VILLAGE, parent=town
     )
-    for region, subsidy in (
+    for region, amount in (
         (None, "10.00"),
         (hubei, "20.00"),
         (suizhou, "30.00"),
@@ -76,7 +76,7 @@ def test_county_over_city_over_province_over_deployment(county: dict[str, Any]) 
             year=YEAR,
             tag="poor",
             premium_amount=money("320.00"),
-            subsidy_amount=money(subsidy),
+            subsidy_amount=money(amount),
             region=region,
         )
     person(county["t1v1"], "随县甲", 1, "poor")

@@ -13,6 +13,7 @@ than the demo's, regions outside the demo county). A real county using the code 
 
 from __future__ import annotations
 
+import csv
 import io
 import sys
 import time
@@ -46,11 +47,13 @@ from jkfp.registry.services import disease_catalogue_load, person_verify
 from jkfp.registry.synthetic import (
     OUT_OF_COUNTY_HOSPITALS,
     PROVINCIAL,
+    REGION_HEADER,
     SOURCE_FILES,
     DemoFiles,
     build_county,
 )
 from jkfp.settlement.synthetic import (
+    demo_county_policy,
     demo_settlement_build,
     demo_settlement_reset,
     demo_subsidies_build,
@@ -74,8 +77,56 @@ DEMO_USERS: tuple[tuple[str, str, str], ...] = (
     ("demo-fund", Role.FUND, "医保局·民政（演示）"),
     ("demo-inspector", Role.INSPECTOR, "督查（演示）"),
 )
+# A demo city (``--counties N``, issue 21): 随州市 with 随县 (the one-county demo's county), 广水市, 曾都区,
+# then made-up counties; the first county keeps the one-county demo's account names, the others' end
+# with their code; the city has its administrator and inspector.
+CITY_CODE, CITY_NAME = "421300", "随州市"
+FIRST_COUNTY = ("421321", "随县")
+MORE_COUNTIES = (("421381", "广水市"), ("421303", "曾都区"))
+MAX_COUNTIES = 20
+CITY_USERS: tuple[tuple[str, str, str], ...] = (
+    ("demo-city-admin", Role.CITY_ADMIN, "市卫健委（演示）"),
+    ("demo-city-inspector", Role.CITY_INSPECTOR, "市督查（演示）"),
+)
+ADMIN_DOCTOR_FUND = ("demo-admin", "demo-doctor", "demo-fund")
 CONFIRM_NOTE = "演示数据：入户核实，情况属实"
 REJECT_NOTE = "演示数据：已不在国家平台名单，非当前对象"
+
+
+def demo_counties(n: int) -> list[tuple[str, str]]:
+    """示例县 ``(code, name)`` of the demo's ``n`` counties, the first always 随县 421321."""
+    made_up = [(f"4213{50 + k:02d}", f"示例{k + 1}县") for k in range(max(0, n - 1 - len(MORE_COUNTIES)))]
+    return [FIRST_COUNTY, *MORE_COUNTIES, *made_up][:n]
+
+
+def demo_username(base: str, county_code: str) -> str:
+    """The demo account ``base`` of a county: as in the one-county demo for 随县, with the code for the others."""
+    return base if county_code == FIRST_COUNTY[0] else f"{base}-{county_code}"
+
+
+def demo_usernames(county_code: str) -> list[str]:
+    return [demo_username(u, county_code) for u, _, _ in DEMO_USERS]
+
+
+def write_city_regions(path: Path) -> Path:
+    """市级区划 The demo city's row for ``jkfp import-regions``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(REGION_HEADER)
+        writer.writerow([CITY_CODE, CITY_NAME, "", "市"])
+    return path
+
+
+def county_under(path: Path, *, county_code: str, parent: str) -> None:
+    """Put the county row of a demo regions file under ``parent`` (its 上级代码 column)."""
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    for row in rows:
+        if row and row[0] == county_code:
+            row[2] = parent
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows(rows)
 
 
 ERR_NOT_DEMO = (
@@ -92,7 +143,7 @@ def demo_database_claim(*, county_code: str, demo_usernames: list[str]) -> DemoS
     stamped one, accounts other than the demo's or regions outside the demo county.
     """
     stamp = DemoStamp.objects.filter(county_code=county_code).first()
-    lo, hi = prefix_range(county_code)
+    lo, hi = prefix_range(county_code[:4] if county_code == CITY_CODE else county_code)
     if stamp is None:
         found = [
             label
@@ -130,6 +181,13 @@ class Command(BaseCommand):
         )
         parser.add_argument("--seed", type=int, default=2020, help="随机种子 random seed (default 2020)")
         parser.add_argument(
+            "--counties",
+            type=int,
+            default=1,
+            help="县数：大于1时生成一个市及其N个县（各县人员数为 --persons）/ counties: above 1, a city with N "
+            "counties of --persons persons each (default 1: one county)",
+        )
+        parser.add_argument(
             "--yes", action="store_true", help="--reset 时不再询问 / do not ask before --reset deletes"
         )
 
@@ -145,28 +203,91 @@ class Command(BaseCommand):
         persons = int(options["persons"])
         if persons < 100:
             raise CommandError("人员数至少100 / --persons must be at least 100")
+        n_counties = int(options["counties"])
+        if not 1 <= n_counties <= MAX_COUNTIES:
+            raise CommandError(f"县数应在1至{MAX_COUNTIES}之间 / --counties must be 1 to {MAX_COUNTIES}")
         out = Path(options["out"] or settings.VAR_DIR / "demo")
         errors_dir = out / "errors"
         self._ensure_schema()
-        county_code = "421321"
-        demo_database_claim(county_code=county_code, demo_usernames=[u for u, _, _ in DEMO_USERS])
+        counties = demo_counties(n_counties)
+        # one county's 18 lines; a city adds its regions, a heading and a policy per county, its accounts
+        self.STEPS = 18 if n_counties == 1 else 20 * n_counties + 1
+        usernames = [u for code, _ in counties for u in demo_usernames(code)]
+        if n_counties > 1:
+            usernames += [u for u, _, _ in CITY_USERS]
+        stamp = counties[0][0] if n_counties == 1 else CITY_CODE
+        demo_database_claim(county_code=stamp, demo_usernames=usernames)
         if options["reset"]:
-            self._confirm_reset(county_code, yes=bool(options["yes"]), stdin=options.get("stdin"))
-            self._reset(county_code)
+            self._confirm_reset(stamp, yes=bool(options["yes"]), stdin=options.get("stdin"))
+            for code, _ in counties:
+                self._reset(code)
+            if n_counties > 1:
+                self._reset_city()
+        accounts: dict[str, tuple[User, Region]] = {}
+        if n_counties > 1:
+            try:
+                summary = regions_import(path=write_city_regions(out / "市区划.csv"), errors_dir=errors_dir)
+            except TableError as exc:
+                raise CommandError(f"{exc.zh} / {exc.en}") from exc
+            self._say("市级区划 city regions:\n  " + summary.text().replace("\n", "\n  "))
+        # Every county's regions, institutions and lists first, so that each county's stays can be in
+        # its neighbours' hospitals too; then each county's accounts, care, settlement … in turn.
+        built: list[tuple[int, DemoFiles]] = []
+        for index, (code, name) in enumerate(counties):
+            if n_counties > 1:
+                self._say(f"—— {name}（{code}）——")
+            files = self._county_files(
+                code=code,
+                name=name,
+                persons=persons,
+                seed=int(options["seed"]) + index,
+                out=out if n_counties == 1 else out / code,
+                errors_dir=errors_dir,
+                parent=None if n_counties == 1 else CITY_CODE,
+            )
+            built.append((index, files))
+        for index, files in built:
+            accounts.update(
+                self._county(files=files, index=index, errors_dir=errors_dir, city=n_counties > 1)
+            )
+        if n_counties > 1:
+            accounts.update(self._city_accounts())
+        recon = reconcile_summary()
+        self._say(
+            f"名单比对 reconciliation: 人员 persons {recon['persons']}，全部来源 in all {recon['in_all']}，"
+            f"仅一个来源 in one {recon['in_one']}，不一致 conflicts {recon['conflicts']}"
+        )
+        self._print_accounts(accounts)
+        self._say(f"用时 finished in {time.perf_counter() - started:.1f} s")
 
+    def _county_files(
+        self,
+        *,
+        code: str,
+        name: str,
+        persons: int,
+        seed: int,
+        out: Path,
+        errors_dir: Path,
+        parent: str | None,
+    ) -> DemoFiles:
+        """One county's files, imported: regions, institutions, the three lists, major-disease cases."""
+        county_code = code
         step = time.perf_counter()
         files = build_county(
             out,
             persons=persons,
             households=max(1, round(persons / PERSONS_PER_HOUSEHOLD)),
-            seed=int(options["seed"]),
+            seed=seed,
             county_code=county_code,
+            county_name=name,
         )
+        if parent is not None:
+            county_under(files.regions, county_code=county_code, parent=parent)
         self._say(
             f"已生成示例县文件 {out}（{files.persons}人，{files.households}户，{len(files.village_codes)}个村）"
             f" / demo files written ({time.perf_counter() - step:.1f} s)"
         )
-
         try:
             step = time.perf_counter()
             summary = regions_import(path=files.regions, errors_dir=errors_dir)
@@ -186,18 +307,23 @@ class Command(BaseCommand):
         except TableError as exc:
             raise CommandError(f"{exc.zh} / {exc.en}") from exc
         self._say(f"导入完成 imports done ({time.perf_counter() - step:.1f} s)")
+        return files
 
+    def _county(
+        self, *, files: DemoFiles, index: int, errors_dir: Path, city: bool
+    ) -> dict[str, tuple[User, Region]]:
+        """One county's accounts, verification, care, capacity, settlement, monitoring and indicators."""
+        county_code = files.county_code
         step = time.perf_counter()
         accounts = self._accounts(files)
-        confirmed, rejected = self._verify(files, accounts["demo-admin"][0])
+        admin, doctor, fund = (accounts[demo_username(u, county_code)][0] for u in ADMIN_DOCTOR_FUND)
+        confirmed, rejected = self._verify(files, admin)
         self._say(
             f"核实核准 verification: 新核准 confirmed {confirmed}，新否决 rejected {rejected}"
             f" ({time.perf_counter() - step:.1f} s)"
         )
         step = time.perf_counter()
-        care = demo_care_build(
-            county_code=county_code, today=timezone.localdate(), doctor_user=accounts["demo-doctor"][0]
-        )
+        care = demo_care_build(county_code=county_code, today=timezone.localdate(), doctor_user=doctor)
         self._say(f"签约随访 care: {care.text()} ({time.perf_counter() - step:.1f} s)")
         step = time.perf_counter()
         capacity = demo_capacity_build(
@@ -214,12 +340,15 @@ class Command(BaseCommand):
             f"{capacity.not_standardised}尚未达标；{capacity.exception_village}由乡镇卫生院覆盖"
         )
         step = time.perf_counter()
+        if city:  # a demo city: each county its own policy version (issue 21)
+            policy = demo_county_policy(county_code=county_code, index=index, today=timezone.localdate())
+            self._say(f"县级政策 county policy: {policy}")
         settled = demo_settlement_build(out_dir=files.out_dir, county_code=county_code, errors_dir=errors_dir)
         subsidised = demo_subsidies_build(
             county_code=county_code,
             today=timezone.localdate(),
-            maker=accounts["demo-admin"][0],
-            checker=accounts["demo-fund"][0],
+            maker=admin,
+            checker=fund,
             out_dir=files.out_dir,
         )
         self._say(
@@ -234,8 +363,8 @@ class Command(BaseCommand):
         monitored = demo_monitoring_build(
             county_code=county_code,
             today=timezone.localdate(),
-            admin=accounts["demo-admin"][0],
-            doctor=accounts["demo-doctor"][0],
+            admin=admin,
+            doctor=doctor,
         )
         self._say(f"防返贫监测 monitoring: {monitored.text()} ({time.perf_counter() - step:.1f} s)")
 
@@ -243,13 +372,7 @@ class Command(BaseCommand):
             county_code=county_code, today=timezone.localdate(), out_dir=files.out_dir
         )
         self._say(f"指标 indicators: {indicators.text()}")
-        recon = reconcile_summary()
-        self._say(
-            f"名单比对 reconciliation: 人员 persons {recon['persons']}，全部来源 in all {recon['in_all']}，"
-            f"仅一个来源 in one {recon['in_one']}，不一致 conflicts {recon['conflicts']}"
-        )
-        self._print_accounts(accounts)
-        self._say(f"用时 finished in {time.perf_counter() - started:.1f} s")
+        return accounts
 
     # -----------------------------------------------------------------------------------------
 
@@ -294,7 +417,7 @@ class Command(BaseCommand):
         in_county = {"village_id__gte": lo, "village_id__lt": hi}
         with transaction.atomic():
             demo_subsidies_reset(county_code=county_code)  # batches protect the accounts that made them
-            User.objects.filter(username__in=[u for u, _, _ in DEMO_USERS]).delete()
+            User.objects.filter(username__in=demo_usernames(county_code)).delete()
             # Treatment records protect their persons and institutions: they go first.
             person_in_county = {f"person__{key}": value for key, value in in_county.items()}
             MajorDiseaseCase.objects.filter(**person_in_county).delete()
@@ -351,8 +474,10 @@ class Command(BaseCommand):
             Role.INSPECTOR: (files.county_code, None),
         }
         accounts: dict[str, tuple[User, Region]] = {}
-        for username, role, full_name in DEMO_USERS:
+        for base, role, base_name in DEMO_USERS:
             region_code, institution = bindings[role]
+            username = demo_username(base, files.county_code)
+            full_name = base_name if username == base else f"{files.county_name}{base_name}"
             user = User.objects.filter(username=username).first()
             if user is None:
                 user = user_create(
@@ -369,6 +494,37 @@ class Command(BaseCommand):
                 user.save(update_fields=["password", "is_active"])
             accounts[username] = (user, Region.objects.get(code=user.region_id))
         return accounts
+
+    def _city_accounts(self) -> dict[str, tuple[User, Region]]:
+        """The city's administrator and inspector (an existing one gets the demo password back)."""
+        accounts: dict[str, tuple[User, Region]] = {}
+        for username, role, full_name in CITY_USERS:
+            user = User.objects.filter(username=username).first()
+            if user is None:
+                user = user_create(
+                    username=username,
+                    password=DEMO_PASSWORD,
+                    role=role,
+                    region_code=CITY_CODE,
+                    full_name=full_name,
+                )
+            elif not user.check_password(DEMO_PASSWORD) or not user.is_active:
+                user.set_password(DEMO_PASSWORD)
+                user.is_active = True
+                user.save(update_fields=["password", "is_active"])
+            accounts[username] = (user, Region.objects.get(code=user.region_id))
+        return accounts
+
+    def _reset_city(self) -> None:
+        """删除示例市 The city's accounts and its region (its counties were deleted before)."""
+        User.objects.filter(username__in=[u for u, _, _ in CITY_USERS]).delete()
+        try:
+            with transaction.atomic():
+                Region.objects.filter(code=CITY_CODE).delete()
+        except ProtectedError:
+            self._say(
+                "注意：示例市的区划仍被使用，未删除 / note: the demo city's region is still in use, kept"
+            )
 
     def _verify(self, files: DemoFiles, admin: User) -> tuple[int, int]:
         """Confirm a share of ill persons named by every list, reject some only the provincial list names.
