@@ -13,7 +13,9 @@
 
 Full size: 1M claims of 250k persons (PostgreSQL database ``jkfp_bench_resettle``, dropped at the
 end); ``--small``: 20k claims, quick on SQLite or PostgreSQL. Ours is best of 3 (each run switches
-to another policy version so that every run rewrites every claim).
+to another policy version so that every run rewrites every claim). ``--regions``: the policies are
+bound to the county (issue 21 item 3), so settling and re-settling resolve the policy per person's
+county (the lines are named ``…_regions``); compare with a run without it.
 """
 
 from __future__ import annotations
@@ -162,12 +164,13 @@ def _policy_variant(k: int) -> Any:
     from jkfp.settlement.models import Policy
     from jkfp.settlement.services import policy_upload
 
-    base = Policy.objects.get(name="suixian-2020", version=1).source_text
+    first = Policy.objects.get(name="suixian-2020", version=1)
+    base = first.source_text
     text = base.replace(
         '"0.90", "2" = "0.80", "3" = "0.70"', f'"0.{90 - k}", "2" = "0.{80 - k}", "3" = "0.{70 - k}"'
     )
     assert text != base
-    return policy_upload(text=text, fmt="toml")
+    return policy_upload(text=text, fmt="toml", region=first.region)
 
 
 def _orm_loop(claim_pks: list[int]) -> float:
@@ -242,6 +245,8 @@ def main(argv: list[str]) -> int:
     home = Path(tempfile.mkdtemp(prefix="jkfp-bench-resettle-"))
     setup_django(fresh_pg_database(PG_DB) if use_pg else None, home=home)
     name = "resettle_pg" if use_pg else "resettle_sqlite"
+    regions = "--regions" in argv
+    name += "_regions" if regions else ""
     print("(load average at start: {:.2f} {:.2f} {:.2f})".format(*os.getloadavg()), flush=True)
     try:
         started = time.perf_counter()
@@ -254,12 +259,17 @@ def main(argv: list[str]) -> int:
             print(f"(machine check: {_copy_reference(n):.2f} s for a raw COPY of {n} settlement-sized rows into an "
                   "unindexed table; performance.md measured ≈ 530k rows/s for roster rows on an idle machine)", flush=True)  # fmt: skip
         from jkfp.settlement.bulk import claims_settle_year, year_resettle
-        from jkfp.settlement.models import Claim, Settlement
+        from jkfp.settlement.models import Claim, Policy, Settlement
+
+        if regions:
+            # Every policy bound to the county (issue 21): the year path then reads the persons'
+            # villages and resolves the policy per (policy regions containing the village, day).
+            Policy.objects.update(region_id="421321", scope="421321")
 
         result = claims_settle_year(year=2020, progress=lambda text: print(f"    {text}", flush=True))
         assert result.settled == n, result.as_dict()
         print(
-            f"settle_claims: {result.settled} claims of {result.persons} persons settled in {result.seconds:.2f} s",
+            f"settle_claims{'_regions' if regions else ''}: {result.settled} claims of {result.persons} persons settled in {result.seconds:.2f} s",
             flush=True,
         )
         ours = []

@@ -70,3 +70,63 @@ def test_care_teams_are_scoped_and_settings_editable(
         "/admin/capacity/capacitystandard/",
     ):
         assert client.get(path).status_code == 200, path
+
+
+def _change(client: Client, user: Any, **fields: Any) -> Any:
+    """POST the admin's change form of ``user`` with its current values and ``fields`` changed."""
+    data = {
+        "username": user.username,
+        "full_name": user.full_name,
+        "role": user.role,
+        "region": user.region_id or "",
+        "institution": user.institution_id or "",
+        "is_active": "on",
+        "last_login_0": "",
+        "last_login_1": "",
+        "date_joined_0": "2020-01-01",
+        "date_joined_1": "00:00:00",
+        **fields,
+    }
+    return client.post(f"/admin/accounts/user/{user.pk}/change/", data)
+
+
+def test_a_county_administrator_cannot_make_a_city_account(
+    make_user: Any, two_counties: dict[str, Any]
+) -> None:
+    """Issue 21: the admin's user form checks role and region against the editing administrator."""
+    admin = make_user("county_admin", "421321", username="admin_suixian")
+    clerk = make_user("township", "421321001000", username="clerk")
+    client = Client()
+    client.force_login(admin)
+    refused = _change(client, clerk, role="city_admin", region="421300")
+    assert refused.status_code == 200 and "只能在本人管辖区划内设置用户" in refused.content.decode()
+    clerk.refresh_from_db()
+    assert (clerk.role, clerk.region_id) == ("township", "421321001000")
+    # Nor grant superuser: the privilege fields are read-only for a non-superuser.
+    _change(client, clerk, is_superuser="on", is_staff="on")
+    clerk.refresh_from_db()
+    assert not clerk.is_superuser and not clerk.is_staff
+    # Within the county, a role fitting the level is fine.
+    moved = _change(client, clerk, region="421321002000")
+    assert moved.status_code == 302, moved.content.decode()[:500]
+    clerk.refresh_from_db()
+    assert clerk.region_id == "421321002000"
+
+
+def test_a_city_administrator_manages_the_accounts_of_its_counties(
+    make_user: Any, two_counties: dict[str, Any]
+) -> None:
+    city = make_user("city_admin", "421300", username="admin_suizhou")
+    make_user("county_admin", "421303", username="admin_zengdu")
+    make_user("township", "421321001000", username="clerk_suixian")
+    client = Client()
+    client.force_login(city)
+    body = client.get("/admin/accounts/user/").content.decode()
+    assert "admin_zengdu" in body and "clerk_suixian" in body
+    assert client.get("/admin/regions/region/").status_code == 200
+    assert client.get("/admin/care/team/").status_code == 403  # a county's care teams are not the city's
+    clerk = admin_user = city.__class__.objects.get(username="clerk_suixian")
+    promoted = _change(client, clerk, role="county_admin", region="421303")
+    assert promoted.status_code == 302
+    refused = _change(client, admin_user, role="province_admin", region="420000")
+    assert "只能在本人管辖区划内设置用户" in refused.content.decode()

@@ -53,7 +53,8 @@ class Access:
     ``writers``: when set, the roles that may also change something here (POST); the others read.
 
     A role above the county (``UPPER_ROLES``) only reads a page or export unless ``writers`` names it:
-    it changes something only through an action that lists it (user management).
+    it changes something only through an action that lists it (user management) or the admin site
+    (accounts and catalogues, under the admin's own model permissions).
     """
 
     label: str
@@ -76,7 +77,12 @@ class Access:
             return role in self.writers
         if self.kind == EXPORT:
             return True  # an export is a read, even when it is queued by a POST (background exports)
-        if write and role in UPPER_ROLES and self.kind != ACTION and not self.own_account:
+        if (
+            write
+            and role in UPPER_ROLES
+            and self.kind != ACTION
+            and not (self.own_account or self.admin_site)
+        ):
             return False
         return not (write and role in READ_ONLY_ROLES and not self.own_account)
 

@@ -79,11 +79,12 @@ SUPPORT_COLUMNS: dict[str, tuple[str, ...]] = {
     "supported": ("受援机构代码", "被帮扶机构代码"),
     "start_on": ("起始日期", "开始日期"),
     "end_on": ("终止日期", "结束日期"),
-    "staff_count": ("派驻人数", "派驻人员"),
-    "staff_months": ("驻点人月", "驻点月数", "驻点时间"),
-    "outpatients_count": ("门诊人次",),
-    "operations_count": ("手术台次", "手术例数"),
-    "trainings_count": ("培训场次",),
+    # The last header of each: the support ledger's own (indicators.ledgers), which imports again.
+    "staff_count": ("派驻人数", "派驻人员", "派驻人员（人）"),
+    "staff_months": ("驻点人月", "驻点月数", "驻点时间", "驻点时间（人·月）"),
+    "outpatients_count": ("门诊人次", "门诊（人次）"),
+    "operations_count": ("手术台次", "手术例数", "手术（台次）"),
+    "trainings_count": ("培训场次", "培训（场次）"),
     "note": ("备注",),
 }
 SUPPORT_REQUIRED = ("supporting", "supported", "start_on")

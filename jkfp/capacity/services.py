@@ -18,7 +18,9 @@ from jkfp.registry.services import import_role_check, import_upload_start
 ERR_IMPORT_KIND = "请选择导入类型：卫生人员、对口帮扶、远程医疗、培训或卫生院覆盖村"
 
 
-def capacity_import_start(*, user: Any, upload: Any, kind: str, request: Any = None) -> ImportRun:
+def capacity_import_start(
+    *, user: Any, upload: Any, kind: str, request: Any = None, preview: bool = False
+) -> ImportRun:
     """开始导入基层能力数据 Store the uploaded file, record a queued ImportRun of ``kind``, queue the import.
 
     Same checks as every web import (role, file type, not empty; the size is limited while streaming).
@@ -37,4 +39,5 @@ def capacity_import_start(*, user: Any, upload: Any, kind: str, request: Any = N
         request=request,
         detail=label,
         fallback="capacity",
+        dry_run=preview,
     )

@@ -183,9 +183,13 @@ def fulfilment_register_write(*, user: Any, region: Region, year: int, target: P
                 if row[0] not in seen:
                     seen.add(row[0])
                     unique.append(row)
-            services = fulfilment_of(
-                person_ids=[r[0] for r in unique], county_code=region.code[:6], year=year
-            )
+            # Each person's county's follow-up rules (a city's export spans several counties).
+            by_county: dict[str, list[int]] = {}
+            for row in unique:
+                by_county.setdefault(row[1][:6], []).append(row[0])
+            services = {}
+            for county_code, person_ids in by_county.items():
+                services.update(fulfilment_of(person_ids=person_ids, county_code=county_code, year=year))
             for person_id, _, town, village, name, id_number, doctor in unique:
                 done = services[person_id]
                 n += 1

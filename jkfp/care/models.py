@@ -80,9 +80,11 @@ class ContractStatus(models.TextChoices):
 
 
 class FollowUpRule(models.Model):
-    """随访规则 The follow-up rule of one chronic disease, for one county (domain.md §6 is the default).
+    """随访规则 The follow-up rule of one chronic disease, for one region (domain.md §6 is the default).
 
-    ``county`` empty = the shipped default; a county row of the same disease overrides it.
+    ``county`` empty = the shipped default; a row of a region (a county, or a city or province
+    containing counties) overrides it, the most specific region containing a person's county
+    winning (``care.selectors.rules_for``; issue 21 item 3).
     """
 
     county = models.ForeignKey(

@@ -9,6 +9,7 @@ user's region raises ``Http404`` (a guessed URL must not reveal that the row exi
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -35,7 +36,7 @@ from jkfp.care.models import (
     TeamMember,
 )
 from jkfp.care.rules import DEFAULT_RULES, Due, Rule, age_on, classify, next_due
-from jkfp.regions.models import Region, RegionLevel, code_range, prefix_range
+from jkfp.regions.models import Region, RegionLevel, code_range, containing_codes, most_specific, prefix_range
 from jkfp.registry.models import Condition, Disease, DiseaseKind, Household, LivingStatus, Person
 
 NOT_FOUND_PERSON = "人员不存在或不在您的管辖范围内"
@@ -59,8 +60,13 @@ DEFAULT_SERVICE_ITEMS = (
 # --- rules -----------------------------------------------------------------------------------
 
 
+def _rule_scope(row: FollowUpRule) -> str:
+    return "" if row.county is None else row.county.prefix
+
+
 def rules_for(*, county_code: str | None = None) -> dict[int, Rule]:
-    """随访规则表 ``disease id → Rule`` for a county: §6 defaults, then default rows, then the county's rows.
+    """随访规则表 ``disease id → Rule`` for a county: §6 defaults, then default rows, then per disease the
+    row of the most specific region containing the county (its own, its city's, its province's).
 
     A chronic catalogue disease not in the §6 table follows its catalogue ``visits_per_year`` when
     that is above zero.
@@ -73,9 +79,20 @@ def rules_for(*, county_code: str | None = None) -> dict[int, Rule]:
             rules[pk] = DEFAULT_RULES[name]
         elif visits:
             rules[pk] = Rule(visits_per_year=visits, face_to_face=False)
-    rows = list(FollowUpRule.objects.filter(Q(county__isnull=True) | Q(county_id=county_code or "")))
-    # Default rows (no county) first, so that the county's own rows win.
-    for row in sorted(rows, key=lambda r: r.county_id is not None):
+    code = county_code or ""
+    rows = FollowUpRule.objects.select_related("county").filter(
+        Q(county__isnull=True) | Q(county_id__in=containing_codes(code) if code else [])
+    )
+    by_disease: dict[int, list[FollowUpRule]] = defaultdict(list)
+    for row in rows:
+        by_disease[row.disease_id].append(row)
+    # Per disease the row of the most specific region containing the county (issue 21 item 3: the
+    # county's overrides the city's, the city's the province's, and those the default rows).
+    for candidates in by_disease.values():
+        found = most_specific(candidates, code, _rule_scope)
+        if not found:
+            continue
+        row = found[0]
         rules[row.disease_id] = Rule(
             visits_per_year=row.visits_per_year,
             measure=row.measure,
@@ -574,11 +591,14 @@ def cards_by_person(person_ids: list[int]) -> dict[tuple[int, int], tuple[date, 
     return out
 
 
-def card_diseases() -> QuerySet[Disease]:
-    """可办慢病卡的病种 Chronic and special chronic catalogue diseases."""
-    return Disease.objects.filter(kind__in=(DiseaseKind.CHRONIC, DiseaseKind.SPECIAL_CHRONIC)).order_by(
-        "kind", "name"
-    )
+CARD_KINDS = (DiseaseKind.CHRONIC, DiseaseKind.SPECIAL_CHRONIC)
+
+
+def card_diseases(*, also: Collection[int] = ()) -> QuerySet[Disease]:
+    """可办慢病卡的病种 Chronic and special chronic catalogue diseases, and the diseases ``also`` (the
+    settlement policies' outpatient special chronic diseases, whatever their catalogue kind: e.g.
+    终末期肾病 is a major disease there; ``settlement.cards.outpatient_diseases``)."""
+    return Disease.objects.filter(Q(kind__in=CARD_KINDS) | Q(pk__in=list(also))).order_by("kind", "name")
 
 
 def person_health_record(*, person: Person) -> HealthRecord | None:

@@ -16,7 +16,9 @@ from jkfp.registry.services import import_role_check, import_upload_start
 ERR_IMPORT_KIND = "请选择导入类型：家庭医生签约或随访记录"
 
 
-def care_import_start(*, user: Any, upload: Any, kind: str, request: Any = None) -> ImportRun:
+def care_import_start(
+    *, user: Any, upload: Any, kind: str, request: Any = None, preview: bool = False
+) -> ImportRun:
     """开始导入签约/随访 Store an uploaded contract or follow-up file, record an ImportRun, queue the import.
 
     The run belongs to the uploader's region and runs as the uploader (``care_import_task``): rows
@@ -37,4 +39,5 @@ def care_import_start(*, user: Any, upload: Any, kind: str, request: Any = None)
         request=request,
         detail=label,
         fallback="care",
+        dry_run=preview,
     )

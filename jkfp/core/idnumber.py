@@ -52,6 +52,11 @@ def validate_id_number(value: str, *, today: date | None = None) -> str:
     raw = (value or "").strip().upper()
     if not raw:
         raise IdNumberError("身份证号为空", "ID number is empty")
+    if "*" in raw:
+        raise IdNumberError(
+            "身份证号已脱敏（带*号，如导出的台账），不能用于导入，请使用完整身份证号",
+            "the ID number is masked (with *, as in an exported ledger): use the full number",
+        )
     if len(raw) == 15:
         if not (raw.isascii() and raw.isdigit()):
             raise IdNumberError("15位身份证号只能由数字组成", "a 15-digit ID number must be all digits")

@@ -57,6 +57,10 @@ class TableError(ValueError):
             raise cls(*problem)
 
 
+# The first cell of a spreadsheet ledger's totals row: the table ends above it.
+FOOTER_MARK = "合计"
+
+
 class NeedsMapping(TableError):
     """需要映射 In a web import (``tabular_map.reading(interactive=True)``): the file needs the mapping
     step — its header lacks required columns, has columns nobody mapped, or values are not accepted.
@@ -715,6 +719,13 @@ def _build(
         for row in rows:
             rownum += 1
             width = len(row)
+            if width and _cell_text(row[0]) == FOOTER_MARK:
+                # A ledger's 合计 row (indicators.exports.table_xlsx) and the notes below it: the
+                # table ends there (issue 18 item 8, a ledger imports again); reported, not silent.
+                context.warn(
+                    f"第{rownum}行起为合计与说明，已忽略 / rows from {rownum} on (totals, notes) ignored"
+                )
+                break
             cells = [_cell_text(row[i]) if i < width else "" for _, i in order]
             if not any(cells):
                 continue

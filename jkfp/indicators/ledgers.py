@@ -31,6 +31,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import (
     BooleanField,
+    CharField,
     Count,
     DecimalField,
     Exists,
@@ -45,7 +46,7 @@ from django.db.models import (
     Sum,
     Value,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Length
 from django.utils import timezone
 
 from jkfp.capacity.ledger import capacity_ledger_write
@@ -206,24 +207,52 @@ def cards_rows(year: int, region: Region) -> tuple[QuerySet[Any], tuple[Column, 
 
 
 def premium_rows(year: int, region: Region) -> tuple[QuerySet[Any], tuple[Column, ...]]:
-    """参保资助 Persons holding on 31 December a tag with a subsidy rule; the most favourable rule applies."""
+    """参保资助 Persons holding on 31 December a tag with a subsidy rule; the most favourable rule applies.
+
+    Rules per region (issue 21 item 3): per tag the rule of the most specific region containing the
+    person's village (longest ``scope`` that prefixes it; "" = the whole deployment), and the
+    premium standard of that most specific region — the SQL form of ``regions.models.most_specific``."""
     _, dec31 = year_bounds(year)
-    rules = PremiumRule.objects.filter(year=year)
-    premium = rules.aggregate(p=Max("premium_amount"))["p"] or Decimal("0")
+
+    def applying(village: Any) -> QuerySet[PremiumRule]:
+        """The year's rules of the regions containing ``village``."""
+        return (
+            PremiumRule.objects.filter(year=year)
+            .annotate(v=ExpressionWrapper(village, output_field=CharField()))
+            .filter(v__startswith=F("scope"))
+        )
+
+    held = Tag.objects.filter(person_id=OuterRef(OuterRef("pk")), code=OuterRef("tag"), start_on__lte=dec31)
+    overridden = (
+        applying(OuterRef(OuterRef("village_id")))
+        .annotate(scope_len=Length("scope"))
+        .filter(tag=OuterRef("tag"), scope_len__gt=Length(OuterRef("scope")))
+    )
+    # Per tag held, the rule of the most specific region (no longer-scoped rule of the same tag
+    # applies); of those the most favourable. Outer columns appear in WHERE only (SQLite resolves
+    # a grand-outer column there, not in a nested ORDER BY).
     best = (
-        Tag.objects.filter(person_id=OuterRef("pk"), start_on__lte=dec31)
-        .filter(Q(end_on__isnull=True) | Q(end_on__gte=dec31))
-        .annotate(s=Subquery(rules.filter(tag=OuterRef("code")).values("subsidy_amount")[:1]))
-        .filter(s__isnull=False)
-        .order_by("-s", "code")
+        applying(OuterRef("village_id"))
+        .filter(Exists(held.filter(Q(end_on__isnull=True) | Q(end_on__gte=dec31))))
+        .exclude(Exists(overridden))
+        .order_by("-subsidy_amount", "tag")
+    )
+    premium = Coalesce(
+        Subquery(
+            applying(OuterRef("village_id"))
+            .order_by(Length("scope").desc(), "-premium_amount")
+            .values("premium_amount")[:1]
+        ),
+        Value(Decimal("0")),
+        output_field=MONEY_FIELD,
     )
     qs = (
         _in_region(Person.objects.all(), "village_id", region)
         .filter(Q(death_on__isnull=True) | Q(death_on__gt=dec31))
         .annotate(
-            sub_tag=Subquery(best.values("code")[:1]),
-            subsidy=Subquery(best.values("s")[:1], output_field=MONEY_FIELD),
-            premium=Value(premium, output_field=MONEY_FIELD),
+            sub_tag=Subquery(best.values("tag")[:1]),
+            subsidy=Subquery(best.values("subsidy_amount")[:1], output_field=MONEY_FIELD),
+            premium=premium,
         )
         .filter(subsidy__isnull=False)
         .annotate(own=ExpressionWrapper(F("premium") - F("subsidy"), output_field=MONEY_FIELD))
@@ -272,7 +301,9 @@ def support_rows(year: int, region: Region) -> tuple[QuerySet[Any], tuple[Column
     qs = qs.filter(Q(end_on__isnull=True) | Q(end_on__gte=jan1))
     columns = (
         Column("帮扶医院", "supporting__name"),
+        Column("帮扶医院代码", "supporting_id"),  # the codes: the ledger imports again (issue 18 item 8)
         Column("受援机构", "supported__name"),
+        Column("受援机构代码", "supported_id"),
         Column("受援机构所在地区", "supported__region__name"),
         Column("起始日期", "start_on"),
         Column("终止日期", "end_on"),
@@ -317,6 +348,7 @@ def training_rows(year: int, region: Region) -> tuple[QuerySet[Any], tuple[Colum
         Column("主办单位", "training__organiser"),
         Column("级别", "training__level", labels={v: str(lbl) for v, lbl in SupportLevel.choices}),
         Column("参训机构", "institution__name"),
+        Column("机构代码", "institution_id"),  # the code: the ledger imports again (issue 18 item 8)
         Column("参训人数", "attendees_count"),
     )
     return qs.order_by("training__held_on", "training_id", "institution_id"), columns

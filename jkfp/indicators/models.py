@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from jkfp.regions.models import Region
 from jkfp.registry.models import TagCode
 
 
@@ -59,20 +60,27 @@ class SnapshotRun(models.Model):
 class PremiumRule(models.Model):
     """参保资助规则 The personal premium of a year and the subsidy a tag earns (domain.md §11).
 
-    A person holding several tags gets the most favourable (largest) subsidy of the year.
+    A person holding several tags gets the most favourable (largest) subsidy of the year. A rule is
+    for a region (``region``; empty: the whole deployment): per tag, the rule of the most specific
+    region containing the person's county applies — a county's overrides its city's, a city's its
+    province's (issue 21 item 3; ``scope`` is the region's code prefix, "" for the deployment).
     """
 
     year = models.PositiveSmallIntegerField("年度")
     tag = models.CharField("人员类别", max_length=30, choices=TagCode.choices)
     premium_amount = models.DecimalField("个人缴费标准（元）", max_digits=14, decimal_places=2)
     subsidy_amount = models.DecimalField("资助金额（元）", max_digits=14, decimal_places=2)
+    region = models.ForeignKey(
+        Region, verbose_name="适用区划", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    scope = models.CharField("区划前缀", max_length=12, blank=True, default="")
 
     class Meta:
         verbose_name = "参保资助规则"
         verbose_name_plural = "参保资助规则"
-        ordering = ["year", "tag"]
+        ordering = ["year", "tag", "scope"]
         constraints = [
-            models.UniqueConstraint(fields=["year", "tag"], name="premium_rule_year_tag_uniq"),
+            models.UniqueConstraint(fields=["year", "tag", "scope"], name="premium_rule_year_tag_scope_uniq"),
             models.CheckConstraint(
                 condition=Q(subsidy_amount__gte=0) & Q(subsidy_amount__lte=models.F("premium_amount")),
                 name="premium_rule_subsidy_within_premium",

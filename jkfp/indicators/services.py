@@ -129,11 +129,17 @@ def snapshot_refresh_by(*, user: Any, year: int) -> SnapshotRun:
     return snapshot_refresh(year=year)
 
 
-def premium_rule_set(*, year: int, tag: str, premium_amount: Decimal, subsidy_amount: Decimal) -> PremiumRule:
-    """设置参保资助规则 Create or change the subsidy a tag earns in ``year`` (domain.md §11)."""
+def premium_rule_set(
+    *, year: int, tag: str, premium_amount: Decimal, subsidy_amount: Decimal, region: Region | None = None
+) -> PremiumRule:
+    """设置参保资助规则 Create or change the subsidy a tag earns in ``year`` (domain.md §11) in
+    ``region`` (None: the whole deployment; a county's rule overrides its city's and province's)."""
     if subsidy_amount < 0 or subsidy_amount > premium_amount:
         raise ValidationError({"subsidy_amount": ERR_SUBSIDY})
-    rule = PremiumRule.objects.filter(year=year, tag=tag).first() or PremiumRule(year=year, tag=tag)
+    scope = "" if region is None else region.prefix
+    rule = PremiumRule.objects.filter(year=year, tag=tag, scope=scope).first() or PremiumRule(
+        year=year, tag=tag, region=region, scope=scope
+    )
     rule.premium_amount = premium_amount
     rule.subsidy_amount = subsidy_amount
     rule.full_clean()

@@ -64,7 +64,8 @@ class MeasureKind(models.TextChoices):
 
 
 class MonitoringParameter(models.Model):
-    """监测参数 Per county and year: last year's rural per-capita income and the deadlines.
+    """监测参数 Per county (or city, or province: the most specific region containing a county applies,
+    ``selectors.parameter_in_force``) and year: last year's rural per-capita income and the deadlines.
 
     Missing rows mean the defaults of ``jkfp.monitoring.rules`` (``DEFAULT_DEADLINES``).
     """
@@ -74,7 +75,7 @@ class MonitoringParameter(models.Model):
         verbose_name="县",
         on_delete=models.PROTECT,
         related_name="+",
-        limit_choices_to={"level": "county"},
+        limit_choices_to={"level__in": ["province", "city", "county"]},
     )
     year = models.PositiveSmallIntegerField("年度")
     rural_income_amount = models.DecimalField(
@@ -103,15 +104,16 @@ class MonitoringParameter(models.Model):
 
 
 class AlertRule(models.Model):
-    """预警规则 One rule of a county and year; the shipped defaults are ``oop_low_income``, ``oop_general``,
-    ``major_disease`` (domain.md §8)."""
+    """预警规则 One rule of a county (or city, or province) and year; per rule code the row of the most
+    specific region containing a county applies (``selectors.alert_rules_in_force``). The shipped
+    defaults are ``oop_low_income``, ``oop_general``, ``major_disease`` (domain.md §8)."""
 
     county = models.ForeignKey(
         Region,
         verbose_name="县",
         on_delete=models.PROTECT,
         related_name="+",
-        limit_choices_to={"level": "county"},
+        limit_choices_to={"level__in": ["province", "city", "county"]},
     )
     year = models.PositiveSmallIntegerField("年度")
     code = models.SlugField("规则代码", max_length=40)

@@ -7,6 +7,7 @@ sees only those inside their region, and a detail read outside it raises ``Http4
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -30,7 +31,7 @@ from jkfp.monitoring.models import (
     MonitoringParameter,
     StepAttachment,
 )
-from jkfp.regions.models import Region, RegionLevel, code_range, prefix_range
+from jkfp.regions.models import Region, RegionLevel, code_range, containing_codes, most_specific, prefix_range
 from jkfp.registry.models import Person
 from jkfp.settlement.models import Admission
 from jkfp.treatment.models import MajorDiseaseCase
@@ -43,23 +44,45 @@ NOT_FOUND_ATTACHMENT = "附件不存在或不在您的管辖范围内"
 # --- 参数 ---------------------------------------------------------------------------------------
 
 
-def deadlines(*, county_code: str, year: int) -> dict[str, int]:
-    """办理时限 The deadlines (days) of a county and year: its parameter row, else the defaults."""
-    row = (
-        MonitoringParameter.objects.filter(county_id=county_code[:6], year=year)
-        .values(*rules.DEFAULT_DEADLINES)
-        .first()
+def _scope(row: AlertRule | MonitoringParameter) -> str:
+    return row.county.prefix
+
+
+def parameter_in_force(*, county_code: str, year: int) -> MonitoringParameter | None:
+    """监测参数 The parameter row of the most specific region containing the county (its own, its
+    city's, its province's; issue 21 item 3) for ``year``, or None."""
+    rows = MonitoringParameter.objects.select_related("county").filter(
+        county_id__in=containing_codes(county_code), year=year
     )
-    return dict(row) if row else dict(rules.DEFAULT_DEADLINES)
+    found = most_specific(rows, county_code, _scope)
+    return found[0] if found else None
+
+
+def deadlines(*, county_code: str, year: int) -> dict[str, int]:
+    """办理时限 The deadlines (days) of a county and year: the parameter row in force, else the defaults."""
+    row = parameter_in_force(county_code=county_code, year=year)
+    if row is None:
+        return dict(rules.DEFAULT_DEADLINES)
+    return {name: getattr(row, name) for name in rules.DEFAULT_DEADLINES}
 
 
 def rural_income(*, county_code: str, year: int) -> Decimal | None:
-    """上年农村居民人均可支配收入 The income parameter of a county and year, or None when not set."""
-    return (
-        MonitoringParameter.objects.filter(county_id=county_code[:6], year=year)
-        .values_list("rural_income_amount", flat=True)
-        .first()
-    )
+    """上年农村居民人均可支配收入 The income parameter of a county and year (the row in force), or None."""
+    row = parameter_in_force(county_code=county_code, year=year)
+    return None if row is None else row.rural_income_amount
+
+
+def alert_rules_in_force(*, county_code: str, year: int) -> list[AlertRule]:
+    """现行预警规则 The rules a county's scan applies in ``year``: per rule code the row of the most
+    specific region containing the county (a county row — also an inactive one — overrides its
+    city's, a city's its province's; issue 21 item 3), in id order; inactive ones included."""
+    by_code: dict[str, list[AlertRule]] = defaultdict(list)
+    for row in AlertRule.objects.select_related("county").filter(
+        county_id__in=containing_codes(county_code), year=year
+    ):
+        by_code[row.code].append(row)
+    chosen = [found[0] for rows in by_code.values() if (found := most_specific(rows, county_code, _scope))]
+    return sorted(chosen, key=lambda r: r.pk)
 
 
 def alert_rules(*, county_code: str, year: int) -> QuerySet[AlertRule]:
@@ -352,13 +375,17 @@ def case_status_label(status: str) -> str:
 
 
 def rule_choices(*, user: Any) -> list[tuple[str, str]]:
-    """规则选项 ``(code, name)`` of the rules of the user's county, any year (reference data)."""
+    """规则选项 ``(code, name)`` of the rules of the user's county — a city's or province's: of all its
+    counties — any year (reference data)."""
     prefix = user_prefix(user)
     if prefix is None:
         return []
+    lo, hi = prefix_range(prefix[:6])  # a township's or village's county; a city's or province's counties
     seen: dict[str, str] = {}
     for code, name in (
-        AlertRule.objects.filter(county_id=prefix[:6]).order_by("code", "-year").values_list("code", "name")
+        AlertRule.objects.filter(county_id__gte=lo, county_id__lt=hi)
+        .order_by("code", "-year")
+        .values_list("code", "name")
     ):
         seen.setdefault(code, name)
     return sorted(seen.items())

@@ -60,7 +60,7 @@ from jkfp.monitoring.models import (
     TagMatch,
     ThresholdBasis,
 )
-from jkfp.regions.models import Region, RegionLevel
+from jkfp.regions.models import Region, RegionLevel, containing_codes
 from jkfp.settlement.models import Admission
 from jkfp.treatment.models import MajorDiseaseCase
 
@@ -117,8 +117,10 @@ NOTE_REQUIRED: dict[str, str] = {
 
 
 def alert_rules_ensure_defaults(*, county: Region, year: int) -> int:
-    """写入默认规则 Write the default rules of domain.md §8 for a county and year that has none; returns how many."""
-    if AlertRule.objects.filter(county=county, year=year).exists():
+    """写入默认规则 Write the default rules of domain.md §8 for a county and year that has none — neither
+    of its own nor of its city or province (whose rules then apply, ``selectors.alert_rules_in_force``);
+    returns how many."""
+    if AlertRule.objects.filter(county_id__in=containing_codes(county.code), year=year).exists():
         return 0
     created = AlertRule.objects.bulk_create(
         [
@@ -295,7 +297,9 @@ def alert_scan(*, as_of: date, today: date | None = None, county_code: str | Non
             income = selectors.rural_income(county_code=county.code, year=year)
             deadlines = selectors.deadlines(county_code=county.code, year=year)
             result.evaluated += scan.evaluated_count(county_code=county.code, as_of=as_of)
-            rule_rows = AlertRule.objects.filter(county=county, year=year, active=True).order_by("id")
+            rule_rows = [
+                r for r in selectors.alert_rules_in_force(county_code=county.code, year=year) if r.active
+            ]
             hits: list[tuple[AlertRule, scan.Hit]] = []
             for rule in rule_rows:
                 threshold = rules.threshold_of(rule, rural_income_amount=income)

@@ -12,6 +12,10 @@ What the run's data became is what its transaction did: ``ImportRun.data_written
 the import's data (registry/tasks.py ``data_written_marked``), and the import page says which.
 Runs recorded before runners were (empty ``runner``) are marked when they started more than
 ``LEGACY_HOURS`` ago — no import runs that long.
+
+A worker that dies after claiming a task but before the task marked its run running leaves the run
+排队中 with no runner: when the task is marked failed, the import or export it was to run (its
+``run_id``), still queued, is marked failed with it, in the same transaction.
 """
 
 from __future__ import annotations
@@ -26,9 +30,13 @@ from django.utils import timezone
 from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
+from jkfp.capacity.tasks import capacity_import_task
+from jkfp.care.tasks import care_import_task
 from jkfp.core.runner import runner_alive
 from jkfp.ops.models import ExportRun, ExportStatus
 from jkfp.registry.models import ImportRun, ImportStatus
+from jkfp.registry.tasks import enrolment_import_task, roster_import_task
+from jkfp.settlement.tasks import cards_import_task
 
 logger = logging.getLogger("jkfp.worker")
 
@@ -42,6 +50,19 @@ EXPORT_ENDED = (
     "没有生成文件，请重新导出。"
 )
 TASK_ENDED = "jkfp.ops.recovery.ProcessEnded"
+# The tasks that run one import or one export, named by their ``run_id`` argument (the export task
+# lives in ``jkfp.web``, above this module: by its path; a test holds the two equal).
+IMPORT_TASKS = frozenset(
+    t.module_path
+    for t in (
+        roster_import_task,
+        enrolment_import_task,
+        care_import_task,
+        capacity_import_task,
+        cards_import_task,
+    )
+)
+EXPORT_TASK = "jkfp.web.background.export_task"
 
 
 @dataclass(frozen=True)
@@ -82,9 +103,9 @@ def runs_recover() -> Recovered:
         ):
             exports.append(pk)
     tasks: list[str] = []
-    for task_id, workers in DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING).values_list(
-        "pk", "worker_ids"
-    ):
+    for task_id, workers, path, arguments in DBTaskResult.objects.filter(
+        status=TaskResultStatus.RUNNING
+    ).values_list("pk", "worker_ids", "task_path", "args_kwargs"):
         if not workers or not _dead(str(workers[-1])):
             continue
         if DBTaskResult.objects.filter(pk=task_id, status=TaskResultStatus.RUNNING).update(
@@ -94,6 +115,18 @@ def runs_recover() -> Recovered:
             traceback=f"进程已结束 / process ended: worker {workers[-1]} ended while running this task ({at})",
         ):
             tasks.append(str(task_id))
+            # Its run, if the task died before marking it running: still queued, no runner.
+            run_id = ((arguments or {}).get("kwargs") or {}).get("run_id")
+            if not isinstance(run_id, int):
+                continue
+            if path in IMPORT_TASKS and ImportRun.objects.filter(
+                pk=run_id, status=ImportStatus.QUEUED
+            ).update(status=ImportStatus.FAILED, message=MSG_ENDED.format(at=at), finished_at=now):
+                imports.append(run_id)
+            elif path == EXPORT_TASK and ExportRun.objects.filter(
+                pk=run_id, status=ExportStatus.QUEUED
+            ).update(status=ExportStatus.FAILED, message=EXPORT_ENDED.format(at=at), finished_at=now):
+                exports.append(run_id)
     if imports or tasks or exports:
         logger.warning(
             "已把进程已结束的任务标记为失败 / marked failed, their process ended: imports %s, exports %s, tasks %s",

@@ -77,8 +77,25 @@ def level_of_code(code: str) -> str | None:
             return RegionLevel.PROVINCE if code[:2] != "00" else None
         return RegionLevel.CITY if code[4:] == "00" else RegionLevel.COUNTY
     if len(code) == 12:
+        if code[6:] == "000000":  # a province, city or county code padded to 12 (``421300000000``)
+            return level_of_code(code[:6])
         return RegionLevel.TOWNSHIP if code[9:] == "000" else RegionLevel.VILLAGE
     return None
+
+
+def stored_code(text: str) -> str | None:
+    """存储代码 A region code as someone types it (``42``, ``4213``, ``421321``, ``421321001``, a 12-digit
+    code, ``421300000000``) in its stored form, or None when it is no region code — for a command's
+    ``--region`` or a form's region field."""
+    text = (text or "").strip()
+    if not (text.isascii() and text.isdigit()):
+        return None
+    by_length = {2: RegionLevel.PROVINCE, 4: RegionLevel.CITY, 9: RegionLevel.TOWNSHIP}
+    if len(text) in by_length:
+        return canonical_code(text, by_length[len(text)])
+    if len(text) == 12 and text[6:] == "000000":
+        text = text[:6]
+    return text if level_of_code(text) is not None else None
 
 
 def code_prefix(code: str) -> str:
@@ -118,6 +135,13 @@ def most_specific(items: Iterable[T], code: str, scope: Callable[[T], str]) -> l
             best, length = [], len(prefix)
         best.append(item)
     return best
+
+
+def containing_codes(code: str) -> list[str]:
+    """上级区划代码 The stored codes of the province, city and county that would contain ``code``
+    (``420000``, ``421300``, ``421321`` for ``421321001201``): a SQL filter narrowing the rows of a
+    rule table keyed by region before ``most_specific`` picks among them exactly."""
+    return sorted({code[:n].ljust(6, "0") for n in (2, 4, 6) if len(code) >= n})
 
 
 def prefix_range(prefix: str) -> tuple[str, str]:

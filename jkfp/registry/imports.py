@@ -931,6 +931,9 @@ def _import(
         slow_id=partial(id_number_checked, today=today),
         today=today,
     )
+    # The read columns are no longer needed (the persons' columns share their texts): not held
+    # through the load (issue 18 item 9, the worker's peak memory).
+    del table
     if progress:
         progress(45)
     persons = checked.unordered  # file order; ``checked.persons`` sorts them by ID when needed

@@ -8,16 +8,17 @@ row exists).
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
-from datetime import date
+from collections.abc import Collection, Iterable
+from datetime import date, datetime, time, timedelta
 from typing import Any, NamedTuple
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.functions import Lower
 from django.http import Http404
+from django.utils import timezone
 
 from jkfp.accounts.models import Role
-from jkfp.accounts.scoping import code_q, scope, user_prefix
+from jkfp.accounts.scoping import code_q, region_choices, scope, user_prefix
 from jkfp.core.importing import split_list
 from jkfp.regions.models import Region, RegionLevel, code_range, prefix_range
 from jkfp.registry.models import (
@@ -179,7 +180,12 @@ def household_get(*, user: Any, pk: int) -> Household:
 
 
 def village_choices(*, user: Any) -> list[tuple[str, str]]:
-    """可选村 ``(code, label)`` of the villages in the user's region, township name first."""
+    """可选村 ``(code, label)`` of the villages in the user's region, township name first; above the
+    county (a city's or province's thousands of villages) the region picker's counties and townships,
+    or cities and counties (``scoping.region_choices``)."""
+    region = getattr(user, "region", None)
+    if region is not None and region.level in (RegionLevel.PROVINCE, RegionLevel.CITY):
+        return region_choices(user=user)
     villages = scope(
         Region.objects.filter(level=RegionLevel.VILLAGE).select_related("parent"), user, "code"
     ).order_by("code")
@@ -243,13 +249,80 @@ def disease_lookup(*, kind: str | None = None, pks: Collection[int] | None = Non
         qs = qs.filter(kind=kind)
     if pks is not None:
         qs = qs.filter(pk__in=list(pks))
-    rows = list(qs.values_list("id", "name", "aliases"))
+    return disease_lookup_of(list(qs.values_list("id", "name", "aliases")))
+
+
+def disease_lookup_of(rows: Iterable[tuple[int, str, str]]) -> dict[str, int]:
+    """``disease_lookup`` of catalogue rows already read: (id, name, aliases)."""
+    rows = list(rows)
     lookup: dict[str, int] = {}
     for pk, _, aliases in rows:
         for alias in split_list(aliases):
             lookup.setdefault(alias, pk)
     lookup.update({name: pk for pk, name, _ in rows})
     return lookup
+
+
+# --------------------------------------------------------------------------- residence on a date
+# A person's village on a past date (issue 21 item 2, the county of an "in county" claim): the roster
+# import records every change of a person's village in the change log (field ``village``, old → new,
+# when it was imported). The village on day ``d`` is the old value of the first change recorded after
+# ``d``, or the current village when none was.
+VILLAGE_FIELD = "village"
+
+
+def _day_after(on: date) -> datetime:
+    return datetime.combine(on + timedelta(days=1), time.min, tzinfo=timezone.get_current_timezone())
+
+
+def village_change_sql(person_column: str) -> tuple[str, list[Any]]:
+    """住址变更子查询 SQL of a scalar sub-select (with its parameters but the day bound, last) giving the
+    old village of the first village change of ``person_column``'s person on or after a bound, or NULL;
+    for a hand-written person query that must not cost a round trip more (the API's window)."""
+    table = ChangeLog._meta.db_table
+    return (
+        f"(SELECT c.old_value FROM {table} c WHERE c.person_id = {person_column}"  # noqa: S608 (table and column names from the code)
+        " AND c.field = %s AND c.at >= %s ORDER BY c.at, c.id LIMIT 1)",
+        [VILLAGE_FIELD],
+    )
+
+
+def village_on_bound(on: date) -> datetime:
+    """住址变更界限 The bound of ``village_change_sql`` for the day ``on``: changes from the next day."""
+    return _day_after(on)
+
+
+def village_on(*, person: Person, on: date) -> str:
+    """某日住址村 The village ``person`` lived in on ``on`` (see above); one query."""
+    old = (
+        ChangeLog.objects.filter(person=person, field=VILLAGE_FIELD, at__gte=_day_after(on))
+        .order_by("at", "id")
+        .values_list("old_value", flat=True)
+        .first()
+    )
+    return old or person.village_id
+
+
+def villages_on(pairs: Collection[tuple[int, date]]) -> dict[tuple[int, date], str]:
+    """某日住址村（批量） ``village_on`` for many (person id, date) pairs: two queries per 5,000 persons."""
+    ids = sorted({p for p, _ in pairs})
+    current: dict[int, str] = {}
+    changes: dict[int, list[tuple[datetime, str]]] = {}
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start : start + 5000]
+        current.update(Person.objects.filter(pk__in=chunk).values_list("pk", "village_id"))
+        for person_id, at, old in (
+            ChangeLog.objects.filter(person_id__in=chunk, field=VILLAGE_FIELD)
+            .order_by("person_id", "at", "id")
+            .values_list("person_id", "at", "old_value")
+        ):
+            changes.setdefault(person_id, []).append((at, old))
+    out: dict[tuple[int, date], str] = {}
+    for person_id, on in pairs:
+        bound = _day_after(on)
+        later = next((old for at, old in changes.get(person_id, ()) if at >= bound), None)
+        out[(person_id, on)] = later or current.get(person_id, "")
+    return out
 
 
 class PersonByIdNumber(NamedTuple):

@@ -386,7 +386,9 @@ def import_mapping_apply(
     return run
 
 
-def enrolment_run_start(*, user: User, upload: UploadedFile, year: int, request: Any = None) -> ImportRun:
+def enrolment_run_start(
+    *, user: User, upload: UploadedFile, year: int, request: Any = None, preview: bool = False
+) -> ImportRun:
     """开始导入参保名单 Store an uploaded enrolment list, record an ImportRun and queue its import.
 
     Same checks as the roster upload (role, year, file type, not empty). The year is the list's year
@@ -402,4 +404,5 @@ def enrolment_run_start(*, user: User, upload: UploadedFile, year: int, request:
         task=enrolment_import_task,
         request=request,
         fallback="enrolment",
+        dry_run=preview,
     )

@@ -33,7 +33,7 @@ from django.db import connection, transaction
 
 from jkfp import engine
 from jkfp.accounts.models import AuditAction, Role
-from jkfp.accounts.scoping import role_require
+from jkfp.accounts.scoping import role_require, user_prefix
 from jkfp.accounts.services import audit_record
 from jkfp.core import bulkdb
 from jkfp.core.signals import send_data_changed
@@ -374,9 +374,13 @@ def year_resettle(
         if not dry_run:
             locked = _large_write_lock(year=year, statuses=(ClaimStatus.SETTLED,), prefix=prefix)
             _lock_ledgers()
+        # Read only the claims of the region asked for, or of the policy's region (issue 21): a county of
+        # a province reads its own claims, not the province's; then a region's policy keeps the persons it
+        # governs only (a county's own policy inside a city's), and a user bound to a region sees and
+        # changes the claims of their region only.
         facts = fetch.facts(year=year, statuses=(ClaimStatus.SETTLED,), prefix=prefix)
-        # A policy of a region re-settles the claims of the persons it governs only (issue 21 item 3).
-        governed = fetch.rows_of_scope(facts.claims, policy.scope)
+        within = "" if user is None else (user_prefix(user) or "\x00")
+        governed = fetch.rows_of_scope(facts.claims, policy.scope, within=within)
         if governed is not None:
             facts = facts.take(governed)
         yc = facts.claims

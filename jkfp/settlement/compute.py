@@ -102,11 +102,6 @@ def _scope(version: PolicyVersion) -> str:
     return version.scope
 
 
-def county_of(code: str) -> str:
-    """所在县 The county code of a region code at or below a county: its first 6 digits."""
-    return code[:6]
-
-
 def category_for(policy: engine.Policy, tag_codes: Iterable[str]) -> str | None:
     """结算类别 The first of ``policy.category_precedence`` the person holds (``ordinary`` matches
     everyone); None when none matches or the match is not a category the policy defines."""

@@ -38,7 +38,8 @@ def _rows(year: int) -> list[Settlement]:
             claim__discharged_on__lte=date(year, 12, 31),
         ).select_related("claim", "claim__person")
     )
-    rows.sort(key=lambda s: s.claim.claim_id)
+    # Claim ids are unique per institution: two institutions' same id sort by institution code.
+    rows.sort(key=lambda s: (s.claim.claim_id, s.claim.institution_id))
     return rows
 
 

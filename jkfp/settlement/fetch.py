@@ -35,13 +35,13 @@ from django.utils import timezone
 from jkfp import engine
 from jkfp.core import bulkdb
 from jkfp.engine.claims import EPOCH_ORDINAL
-from jkfp.regions.models import Region, most_specific, prefix_range
+from jkfp.regions.models import Region, county_of, most_specific, prefix_range
 from jkfp.registry.models import Person, Tag
+from jkfp.registry.selectors import village_change_sql, village_on_bound
 from jkfp.settlement.compute import (
     DEFAULT_CATEGORY,
     TAG_CATEGORIES,
     category_for,
-    county_of,
     engine_policy,
     outpatient_problem,
     outpatient_ytd_sums,
@@ -65,6 +65,8 @@ AMOUNT_FIELDS = (
 )  # counted_total, hospital_absorbed, basic, critical, aid, supplementary, personal
 PERSON_FIELDS = ["id", "id_number", "birth_date", "village_id"]
 PERSON_SQL = f"SELECT id, id_number, birth_date, village_id FROM {Person._meta.db_table} WHERE id_number = %s"  # noqa: S608 (table name from the model)
+# {change}: registry.selectors.village_change_sql, filled in per call.
+PERSON_ON_SQL = f"SELECT p.id, p.id_number, p.birth_date, p.village_id, {{change}} FROM {Person._meta.db_table} p WHERE p.id_number = %s"  # noqa: S608 (names from the code)
 
 
 # --------------------------------------------------------------------------- one discharge
@@ -142,21 +144,34 @@ def _in_order(chain: list[Settlement], new: Item | None) -> list[Item]:
     items = [Item(r.claim, r.policy, r.category, r) for r in chain]
     if new is not None:
         items.append(new)
-    items.sort(key=lambda item: (item.claim.discharged_on, item.claim.claim_id))
+    # Claim ids are unique per institution: a person's two claims with the same id on the same day
+    # (two institutions) keep the order they were registered in (the bulk path's too: by key).
+    items.sort(key=lambda item: (item.claim.discharged_on, item.claim.claim_id, item.claim.pk))
     return items
 
 
-def person_by_id_number(id_number: str) -> Person | None:
+def person_by_id_number(id_number: str, on: date | None = None) -> Person | None:
     """The registered person with this (validated) ID number, any region, with the columns a
     settlement needs (ID number, birth date for the admission check, village for the audit row);
-    the other fields load on access (deferred). One hand-written query."""
+    the other fields load on access (deferred). One hand-written query. With ``on`` (the discharge
+    date) it also reads the person's village on that day into ``village_on`` (in the same query: the
+    county of an in-county claim, ``settlement.incounty``)."""
+    sql = PERSON_SQL
+    params: list[Any] = [id_number]
+    if on is not None:
+        change, change_params = village_change_sql("p.id")
+        sql = PERSON_ON_SQL.format(change=change)
+        params = [*change_params, village_on_bound(on), id_number]
     with connection.cursor() as cursor:
-        cursor.execute(PERSON_SQL, [id_number])
+        cursor.execute(sql, params)
         found = cursor.fetchone()
     if found is None:
         return None
-    pk, number, born, village = found
-    return Person.from_db(DEFAULT_DB_ALIAS, PERSON_FIELDS, (pk, number, _as_date(born), village))
+    pk, number, born, village = found[:4]
+    person = Person.from_db(DEFAULT_DB_ALIAS, PERSON_FIELDS, (pk, number, as_date(born), village))
+    if on is not None:
+        setattr(person, "village_on", found[4] or village)  # noqa: B010 (an attribute Person does not declare)
+    return person
 
 
 def _year_chain(ledger: YearLedger, *, exclude: int) -> list[Settlement]:
@@ -180,7 +195,7 @@ def _year_chain(ledger: YearLedger, *, exclude: int) -> list[Settlement]:
     )
 
 
-def _as_date(value: Any) -> date:
+def as_date(value: Any) -> date:
     """A date column read with a raw cursor (SQLite returns ISO text)."""
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
@@ -270,7 +285,7 @@ def engine_claim(claim: Claim, category: str, id_number: str) -> engine.Claim:
 _POLICIES: dict[tuple[int, str, int], Policy] = {}
 
 
-def _policy_row(pk: int, sha256: str, version: int) -> Policy:
+def stored_policy(pk: int, sha256: str, version: int) -> Policy:
     """The stored policy version, cached per (pk, sha256, version) in this process: its text never
     changes under the same digest (a used version is immutable; an unused one replaced in place
     gets a new digest)."""
@@ -319,20 +334,18 @@ def _inputs_of(claim: Claim, rows: Sequence[Any]) -> tuple[Policy, str, bool]:
     for kind, text, d1, d2, n1, n2, t1, s1 in rows:
         if kind == "p":
             versions.append(
-                _PolicyFacts(
-                    int(n1), str(text), int(n2), _as_date(d1), _as_date(d2), _as_datetime(t1), str(s1)
-                )
+                _PolicyFacts(int(n1), str(text), int(n2), as_date(d1), as_date(d2), _as_datetime(t1), str(s1))
             )
         elif kind == "v":
             village = str(text)
         elif kind == "t":
-            tags.append((str(text), _as_date(d1), None if d2 is None else _as_date(d2)))
-        elif (_as_date(d1), str(text)) > key:
+            tags.append((str(text), as_date(d1), None if d2 is None else as_date(d2)))
+        elif (as_date(d1), str(text)) > key:
             later = True
     found = policy_in_force_of(versions, day, code=village)
     if found is None:
         raise ValidationError({"discharged_on": no_policy_message(village, day)})
-    policy = _policy_row(found.pk, found.sha256, found.version)
+    policy = stored_policy(found.pk, found.sha256, found.version)
     category = category_for(engine_policy(policy), tags_on(tags, day))
     if category is None:
         raise ValidationError({"person": ERR_NO_CATEGORY.format(day=day.isoformat(), policy=policy.label)})
@@ -659,23 +672,24 @@ class InForce:
     def problem(self, person: int, day: date) -> str:
         """The message of no policy in force (the county's name read once for all)."""
         if self._names is None:
-            self._names = county_names({county_of(code) for code in self.village.values()})
+            self._names = county_names({county_of(code) or code for code in self.village.values()})
         return no_policy_message(self.code(person), day, self._names)
 
 
-def rows_of_scope(claims: YearClaims, scope: str) -> np.ndarray | None:
+def rows_of_scope(claims: YearClaims, scope: str, *, within: str = "") -> np.ndarray | None:
     """区划内的行 The rows of ``claims`` whose person's most specific policy region (among the regions
-    any stored version is bound to, ``regions.models.most_specific``) is ``scope``: what a policy
-    of that region governs (``resettle``). None when every version is the whole deployment's (then
-    every row; no person is read)."""
+    any stored version is bound to, ``regions.models.most_specific``) is ``scope`` — what a policy
+    of that region governs (``resettle``) — and whose village lies within the region prefix
+    ``within`` (a user's scope; "" = everywhere). None when every row qualifies without reading a
+    person (every version the whole deployment's and no ``within``)."""
     scopes = set(Policy.objects.values_list("scope", flat=True))
-    if scopes <= {""}:
+    if scopes <= {""} and not within:
         return None
     persons = np.unique(claims.person).tolist()
     keep = [
         int(pk)
         for pk, code in person_values(persons, names=False)
-        if most_specific(scopes, str(code), str) == [scope]
+        if str(code).startswith(within) and most_specific(scopes, str(code), str) == [scope]
     ]
     return np.flatnonzero(np.isin(claims.person, np.array(keep, dtype=np.int64)))
 

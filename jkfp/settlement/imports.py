@@ -28,8 +28,12 @@ settled (``jkfp settle-claims``: the person's tags on the discharge date). A row
 - ``kind`` is not inpatient/outpatient (or 住院/门诊); an outpatient row's disease is empty or not an
   outpatient disease of the stored policies, its admit_date differs from its visit date, or the
   person holds no valid chronic-disease card (慢病卡) for it on the visit date; a stay names a disease;
-- the same claim id appears more than once with different values (every such row is invalid;
-  identical repeats count once), or a claim with this id is already stored with different values.
+- the same claim id of the same institution appears more than once with different values (every such
+  row is invalid; identical repeats count once), or the institution's claim with this id is already
+  stored with different values.
+
+A claim is keyed by its institution and claim id (claim ids are each institution's own: two
+hospitals' rows with the same claim id are two claims).
 
 A claim already stored with the same values is ``unchanged``; new claims are ``created`` (pending)
 in one transaction. ``updated`` is always 0: a stored claim is never changed by an import.
@@ -75,6 +79,7 @@ from jkfp.registry.selectors import persons_by_id_number
 from jkfp.settlement.cards import ERR_DISEASE_UNKNOWN, ERR_NO_CARD, card_checker, outpatient_disease_lookup
 from jkfp.settlement.compute import ERR_CLAIM_ID as ERR_CLAIM_ID  # the import's message too
 from jkfp.settlement.compute import claim_id_valid, request_hash
+from jkfp.settlement.incounty import claims_in_county
 from jkfp.settlement.models import Claim, ClaimKind, ClaimSource
 from jkfp.treatment.imports import parse_date
 from jkfp.treatment.selectors import major_case_query, referral_flag
@@ -182,8 +187,8 @@ def claims_import(
     institutions = {i.code: i for i in Institution.objects.all()}
     holds_card = card_checker(list(persons.values()))
 
-    valid: dict[str, tuple[_Row, list[int]]] = {}
-    conflicts: set[str] = set()
+    valid: dict[tuple[str, str], tuple[_Row, list[int]]] = {}  # (institution, claim id) → row
+    conflicts: set[tuple[str, str]] = set()
     for i in range(n):
         claim_id = cols["claim_id"][i]
         if not claim_id_valid(claim_id):
@@ -295,39 +300,40 @@ def claims_import(
             kind=kind or ClaimKind.INPATIENT,
             disease=disease if outpatient else "",
         )
-        seen = valid.get(claim_id)
+        key = (code, claim_id)
+        seen = valid.get(key)
         if seen is None:
-            valid[claim_id] = (record, [i])
+            valid[key] = (record, [i])
         else:
             seen[1].append(i)
             if seen[0] != record:
-                conflicts.add(claim_id)
-    for claim_id in conflicts:
-        rows = valid.pop(claim_id)[1]
+                conflicts.add(key)
+    for key in conflicts:
+        rows = valid.pop(key)[1]
         listed = "、".join(str(numbers[i]) for i in rows)
         for i in rows:
-            fail(i, "claim_id", claim_id, ERR_CONFLICT.format(rows=listed))
+            fail(i, "claim_id", key[1], ERR_CONFLICT.format(rows=listed))
     if progress:
         progress(50)
 
     # Claims already stored: identical → unchanged, different → invalid.
-    hashes = {cid: _hash(r) for cid, (r, _) in valid.items()}
-    existing: dict[str, str] = {}
-    keys = sorted(valid)
-    for start in range(0, len(keys), 500):
-        existing.update(
-            Claim.objects.filter(claim_id__in=keys[start : start + 500]).values_list(
-                "claim_id", "request_hash"
-            )
-        )
+    hashes = {key: _hash(r) for key, (r, _) in valid.items()}
+    existing: dict[tuple[str, str], str] = {}
+    claim_ids = sorted({cid for _, cid in valid})
+    for start in range(0, len(claim_ids), 500):
+        for code, cid, stored in Claim.objects.filter(
+            claim_id__in=claim_ids[start : start + 500]
+        ).values_list("institution_id", "claim_id", "request_hash"):
+            if (code, cid) in valid:
+                existing[(code, cid)] = stored
     unchanged = 0
-    for cid, stored in existing.items():
-        if stored == hashes[cid]:
+    for key, stored in existing.items():
+        if stored == hashes[key]:
             unchanged += 1
-            valid.pop(cid)
+            valid.pop(key)
         else:
-            for i in valid.pop(cid)[1]:
-                fail(i, "claim_id", cid, ERR_EXISTS)
+            for i in valid.pop(key)[1]:
+                fail(i, "claim_id", key[1], ERR_EXISTS)
 
     summary = ImportSummary(rows=n, invalid=len(bad))
     summary.valid = n - summary.invalid
@@ -361,13 +367,14 @@ def _hash(r: _Row) -> str:
     )
 
 
-def _load(records: list[_Row], hashes: dict[str, str], *, user: Any) -> int:
+def _load(records: list[_Row], hashes: dict[tuple[str, str], str], *, user: Any) -> int:
     institutions = {i.code: i for i in Institution.objects.all()}
     created_by = user if getattr(user, "is_authenticated", False) else None
     objs = []
-    for r in records:
+    flags = claims_in_county([(institutions[r.institution], r.person_id, r.discharged_on) for r in records])
+    for r, in_county in zip(records, flags, strict=True):
         inst = institutions[r.institution]
-        if inst.in_county:
+        if in_county:
             referred = False
         elif r.referred is None:
             referred = referral_flag(
@@ -381,7 +388,7 @@ def _load(records: list[_Row], hashes: dict[str, str], *, user: Any) -> int:
                 person_id=r.person_id,
                 institution_id=inst.code,
                 level=int(inst.level),
-                in_county=inst.in_county,
+                in_county=in_county,
                 admitted_on=r.admitted_on,
                 discharged_on=r.discharged_on,
                 total_amount=fen_to_decimal(r.total_fen),
@@ -393,16 +400,18 @@ def _load(records: list[_Row], hashes: dict[str, str], *, user: Any) -> int:
                 else fen_to_decimal(r.critical_paid_fen),
                 kind=r.kind,
                 disease=r.disease,
-                request_hash=hashes[r.claim_id],
+                request_hash=hashes[(r.institution, r.claim_id)],
                 source=ClaimSource.IMPORT,
                 created_by=created_by,
             )
         )
     # Each claim is linked to a major-disease case by the rule of ``treatment.selectors.major_case_query``.
     case = Subquery(major_case_query(person_id=OuterRef("person_id"), on=OuterRef("discharged_on")))
-    ids = [o.claim_id for o in objs]
     with transaction.atomic():
         Claim.objects.bulk_create(objs, batch_size=1000)
+        # The new rows by key: ``bulk_create`` sets it on PostgreSQL and SQLite ≥ 3.35 (RETURNING).
+        ids = [o.pk for o in objs]
+        assert all(ids), "bulk_create returned no keys"
         for start in range(0, len(ids), 500):
-            Claim.objects.filter(claim_id__in=ids[start : start + 500]).update(major_disease_case=case)
+            Claim.objects.filter(pk__in=ids[start : start + 500]).update(major_disease_case=case)
     return len(objs)

@@ -148,7 +148,10 @@ class Claim(models.Model):
     certified chronic disease (§6: ``kind`` outpatient, ``disease`` one of the policy's
     ``outpatient_diseases``, admission = discharge = the visit date); level and in-county are snapshots."""
 
-    claim_id = models.CharField("结算号", max_length=64, unique=True)
+    # A hospital's own number: unique per institution (``claim_id_institution_uniq``), not county-wide
+    # (another hospital may use the same one; issue 17 §6). That index leads with the claim id, so a
+    # look-up by the number alone (search, imports) uses it too.
+    claim_id = models.CharField("结算号", max_length=64)
     person = models.ForeignKey(Person, verbose_name="人员", on_delete=models.PROTECT, related_name="claims")
     institution = models.ForeignKey(
         Institution, verbose_name="医疗机构", on_delete=models.PROTECT, related_name="claims"
@@ -216,7 +219,8 @@ class Claim(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(kind=ClaimKind.INPATIENT) | ~Q(disease=""), name="claim_outpatient_has_disease"
-            )
+            ),
+            models.UniqueConstraint(fields=["claim_id", "institution"], name="claim_id_institution_uniq"),
         ]
         indexes = [
             # The settlement order of a person's year: (discharge date, claim id).

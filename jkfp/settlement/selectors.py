@@ -23,8 +23,8 @@ from django.http import Http404
 from jkfp import engine
 from jkfp.accounts.models import Role
 from jkfp.accounts.scoping import code_q
-from jkfp.regions.models import Region, code_range
-from jkfp.settlement.compute import county_of, engine_policy, policy_in_force_of, ytd_of_fen
+from jkfp.regions.models import Region, code_range, county_of
+from jkfp.settlement.compute import engine_policy, policy_in_force_of, ytd_of_fen
 from jkfp.settlement.models import Admission, Claim, ClaimStatus, Policy, Settlement, YearLedger
 
 ERR_NO_POLICY = (
@@ -60,7 +60,7 @@ def policy_in_force(*, on: date, code: str) -> Policy:
 def no_policy_message(code: str, day: date, names: dict[str, str] | None = None) -> str:
     """无政策 The message of a claim without a policy in force: names the person's county (name and
     code; ``names``: county names already read, ``county_names``) and the discharge date."""
-    county = county_of(code)
+    county = county_of(code) or code
     if names is None:
         names = county_names([county])
     label = f"{names[county]}（{county}）" if county in names else county
@@ -68,12 +68,8 @@ def no_policy_message(code: str, day: date, names: dict[str, str] | None = None)
 
 
 def county_names(counties: Iterable[str]) -> dict[str, str]:
-    """县名 The names of the counties ``counties`` (6-digit codes; the tree stores a county as 6
-    digits or padded to 12), by 6-digit code."""
-    wanted = {c for county in counties for c in (county, county.ljust(12, "0"))}
-    return {
-        code[:6]: name for code, name in Region.objects.filter(code__in=wanted).values_list("code", "name")
-    }
+    """县名 The names of the counties ``counties`` (6-digit codes, their stored form), by code."""
+    return dict(Region.objects.filter(code__in=set(counties)).values_list("code", "name"))
 
 
 def policies_of(*, code: str = "") -> QuerySet[Policy]:
@@ -206,12 +202,14 @@ def month_bounds(month: str) -> tuple[date, date]:
     return date(year, mon, 1), date(year, mon, calendar.monthrange(year, mon)[1])
 
 
-def claim_get(*, user: Any, claim_id: str) -> Claim:
-    """结算申请详情 The visible claim with this id (person, institution, admission loaded); ``Http404`` otherwise."""
+def claim_get(*, user: Any, pk: int) -> Claim:
+    """结算申请详情 The visible claim with this primary key (person, institution, admission loaded);
+    ``Http404`` otherwise. Pages name a claim by its key: a claim id (结算号) is unique only within its
+    institution, and a county user sees every institution's."""
     claim = (
         claims_visible(user=user)
         .select_related("person", "person__village", "person__village__parent", "institution", "admission")
-        .filter(claim_id=claim_id)
+        .filter(pk=pk)
         .first()
     )
     if claim is None:

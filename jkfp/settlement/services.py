@@ -6,7 +6,7 @@ Every write of the settlement app goes through these functions. Errors:
   ``discharged_on``, ``source_text``, …) to a Chinese message; the messages are the ``ERR_*``
   constants (format placeholders in braces).
 - ``ClaimConflict`` (a ``ValidationError`` subclass, code ``conflict``) — the same ``claim_id`` was
-  submitted with different inputs, or re-submitted after its reversal (the API answers 409).
+  submitted by the same institution (claim ids are each institution's own) with different inputs, or re-submitted after its reversal (the API answers 409).
 - ``PermissionDenied`` — the user's role or institution may not do this.
 
 Concurrency (issue 4): settling, reversing and re-ordering a person's claims of one calendar year
@@ -43,10 +43,10 @@ from jkfp.core.bulkdb import (
 from jkfp.core.importing import has_control_chars
 from jkfp.core.signals import send_data_changed
 from jkfp.engine.claims import PAID_OUTPATIENT_REASON, PAID_PAIR_REASON
-from jkfp.regions.models import Institution, Region, RegionLevel
+from jkfp.regions.models import Institution, Region, RegionLevel, canonical_code
 from jkfp.registry.models import Person
 from jkfp.settlement import fetch, store
-from jkfp.settlement.cards import ERR_DISEASE_UNKNOWN, card_require, outpatient_disease_lookup
+from jkfp.settlement.cards import ERR_DISEASE_UNKNOWN, OutpatientFacts, outpatient_facts
 from jkfp.settlement.compute import ERR_CLAIM_ID as ERR_CLAIM_ID  # the services' message too
 from jkfp.settlement.compute import (
     claim_id_valid,
@@ -54,6 +54,7 @@ from jkfp.settlement.compute import (
     outpatient_problem,
     request_hash,
 )
+from jkfp.settlement.incounty import claim_in_county
 from jkfp.settlement.models import (
     Admission,
     AdmissionStatus,
@@ -138,9 +139,8 @@ def policy_region(code: str, *, any_level: bool = False) -> Region:
     zeros); ``ValidationError({"region": …})`` when it is not in the tree or (unless ``any_level``:
     listing the policies that apply within a township or village) is below a county."""
     code = (code or "").strip()
-    # The tree keeps a county (and above) as 6 digits or padded to 12; a township or village as 12.
-    forms = {code, code.ljust(12, "0"), code.ljust(6, "0"), code[:6] if code.endswith("000000") else code}
-    region = Region.objects.filter(code__in=forms).order_by("code").first() if code.isdigit() else None
+    forms = {c for level in RegionLevel.values if (c := canonical_code(code, level)) is not None}
+    region = Region.objects.filter(code__in=forms).order_by("code").first()
     if region is None:
         raise ValidationError(
             {"region": ValidationError(ERR_POLICY_REGION_UNKNOWN.format(code=code), code="region_unknown")}
@@ -373,18 +373,20 @@ def claim_validate(
     An outpatient claim (``kind`` outpatient, §6) names a disease of the policies'
     ``outpatient_diseases`` (a catalogue alias is read as that disease), has no admission and no paid
     amounts, its admission date is the visit date, and the person holds a valid card (慢病卡) for
-    that disease on the visit date (``cards.card_require``)."""
+    that disease on the visit date (``cards.outpatient_facts``: one statement)."""
     today = today or timezone.localdate()
     errors: dict[str, str] = {}
     kind = (kind or ClaimKind.INPATIENT).strip()
     disease = (disease or "").strip()
+    outpatient: OutpatientFacts | None = None  # read when the claim names a disease
     if kind not in ClaimKind.values:
         errors["kind"] = ERR_KIND
     elif kind == ClaimKind.OUTPATIENT:
         if not disease:
             errors["disease"] = ERR_DISEASE_REQUIRED
         else:
-            lookup = outpatient_disease_lookup()
+            outpatient = outpatient_facts(person.pk)
+            lookup = outpatient.lookup
             if disease not in lookup:
                 names = "、".join(sorted(set(lookup.values()))) or "无"
                 errors["disease"] = ERR_DISEASE_UNKNOWN.format(value=disease, names=names)
@@ -438,9 +440,9 @@ def claim_validate(
             errors["admission"] = ERR_ADMISSION_MISMATCH
         elif admission.status != AdmissionStatus.ADMITTED:
             errors["admission"] = ERR_ADMISSION_STATE
-    if kind == ClaimKind.OUTPATIENT and "disease" not in errors and "discharged_on" not in errors:
+    if outpatient is not None and "disease" not in errors and "discharged_on" not in errors:
         try:
-            card_require(person_id=person.pk, disease=disease, on=discharged_on)
+            outpatient.card_require(disease=disease, on=discharged_on)
         except ValidationError as exc:
             errors.update({k: v[0] for k, v in exc.message_dict.items()})
     if errors:
@@ -532,7 +534,9 @@ def _claim_insert(
     transaction, which settles the claim or rolls it back. The statements ``then`` run right after
     the ``INSERT``, in the same round trip on PostgreSQL (``execute_statements``): their rows are
     returned (only without ``savepoint``)."""
-    in_county = bool(data.institution.in_county)
+    in_county = claim_in_county(
+        institution=data.institution, person=data.person, discharged_on=data.discharged_on
+    )
     if in_county:
         flag = False
     elif data.referred is None:
@@ -668,8 +672,9 @@ def claim_submit(
         exists = [ERR_CLAIM_EXISTS.format(claim_id=data.claim_id)]
         if not hasattr(exc, "error_dict") or exc.message_dict.get("claim_id") != exists:
             raise
-    existing = Claim.objects.get(claim_id=data.claim_id)
-    if existing.request_hash != data.request_hash or existing.institution_id != institution.code:
+    # Claim ids are the institution's own (unique per institution): another hospital's is not seen.
+    existing = Claim.objects.get(institution_id=institution.code, claim_id=data.claim_id)
+    if existing.request_hash != data.request_hash:
         raise ClaimConflict({"claim_id": ERR_CONFLICT.format(claim_id=data.claim_id)}, code="conflict")
     if existing.status == ClaimStatus.REVERSED:
         raise ClaimConflict(

@@ -385,43 +385,41 @@ def _batch_create(*, user: Any, note: str, now: Any) -> PaymentBatch:
     raise ValidationError({"claims": ERR_CONCURRENT})
 
 
-def batch_create(*, user: Any, claim_ids: Sequence[str], note: str = "") -> PaymentBatch:
-    """制作发放批次 Group the subsidies of ``claim_ids`` (claim numbers) into a new batch awaiting
-    approval. Every claim must be a settled stay settled elsewhere in the user's scope with a
+def batch_create(*, user: Any, claims: Sequence[int], note: str = "") -> PaymentBatch:
+    """制作发放批次 Group the subsidies of ``claims`` (claim keys: a claim number is unique only within
+    its institution) into a new batch awaiting approval. Every claim must be a settled stay settled elsewhere in the user's scope with a
     subsidy above 0, a bank account, and no pending or paid payment; otherwise nothing is written
     and ``ValidationError({"claims": [...]})`` names each refused claim."""
     _require(user)
     note = (note or "").strip()
     if len(note) > 300:
         raise ValidationError({"note": ERR_BATCH_NOTE})
-    wanted = list(dict.fromkeys(c.strip() for c in claim_ids if c and c.strip()))
+    wanted = list(dict.fromkeys(int(c) for c in claims))
     if not wanted:
         raise ValidationError({"claims": ERR_BATCH_EMPTY})
     with transaction.atomic():
         found = {
-            c.claim_id: c
-            for c in Claim.objects.select_for_update().filter(claim_id__in=wanted).select_related("person")
+            c.pk: c for c in Claim.objects.select_for_update().filter(pk__in=wanted).select_related("person")
         }
-        current = {
-            s.claim_id: s for s in Settlement.objects.filter(claim__claim_id__in=wanted, is_current=True)
-        }
+        current = {s.claim_id: s for s in Settlement.objects.filter(claim_id__in=wanted, is_current=True)}
         accounts = {
             a.person_id: a
             for a in BankAccount.objects.filter(person_id__in=[c.person_id for c in found.values()])
         }
         live = {
             p.claim_id: p.batch.batch_no
-            for p in Payment.objects.filter(
-                claim__claim_id__in=wanted, status__in=LIVE_PAYMENT
-            ).select_related("batch")
+            for p in Payment.objects.filter(claim_id__in=wanted, status__in=LIVE_PAYMENT).select_related(
+                "batch"
+            )
         }
         errors: list[str] = []
         rows: list[tuple[Claim, Decimal, BankAccount]] = []
-        for claim_id in wanted:
-            claim = found.get(claim_id)
+        for key in wanted:
+            claim = found.get(key)
             if claim is None or not user_sees_code(user, claim.person.village_id):
-                errors.append(f"{claim_id}：{ERR_OUT_OF_SCOPE}")
+                errors.append(f"#{key}：{ERR_OUT_OF_SCOPE}")
                 continue
+            claim_id = claim.claim_id
             if not claim.settled_elsewhere:
                 errors.append(ERR_NOT_ELSEWHERE.format(claim_id=claim_id))
                 continue

@@ -366,7 +366,7 @@ def demo_subsidies_build(
     last_day = min(today - timedelta(days=1), date(year, 12, 31))
     if len(persons) < 5 or last_day < first_day:
         return result
-    claim_ids: list[str] = []
+    claim_ids: list[int] = []  # claim keys
     paid_persons: list[Person] = []
     for k, person in enumerate(persons, start=1):
         if len(claim_ids) == 5:
@@ -394,12 +394,12 @@ def demo_subsidies_build(
         result.stays += 1
         if county_subsidy(row.aid, row.supplementary) <= 0:
             continue  # nothing for the county to pay (e.g. a category without aid): no payment
-        claim_ids.append(row.claim.claim_id)
+        claim_ids.append(row.claim.pk)
         paid_persons.append(person)
         bank_account_set(person=person, account_no=f"62170042{rng.randint(10**10, 10**11 - 1)}", user=maker)
     if len(claim_ids) < 5:
         return result
-    first = batch_create(user=maker, claim_ids=claim_ids[:3], note=f"{year}年省级医院住院补助（第一批）")
+    first = batch_create(user=maker, claims=claim_ids[:3], note=f"{year}年省级医院住院补助（第一批）")
     first = batch_approve(user=checker, batch=first)
     batch_bank_file(user=checker, batch=first, path=out_dir / f"银行发放文件-{first.batch_no}.xlsx")
     returned = out_dir / f"银行回盘-{first.batch_no}.csv"
@@ -423,7 +423,7 @@ def demo_subsidies_build(
     frozen = paid_persons[2]
     bank_account_set(person=frozen, account_no=f"62300042{rng.randint(10**10, 10**11 - 1)}", user=checker)
     second = batch_create(
-        user=checker, claim_ids=claim_ids[2:], note=f"{year}年省级医院住院补助（第二批，含重发）"
+        user=checker, claims=claim_ids[2:], note=f"{year}年省级医院住院补助（第二批，含重发）"
     )
     result.awaiting = second.payments.count()
     return result

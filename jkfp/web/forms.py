@@ -78,6 +78,7 @@ class EnrolmentImportForm(forms.Form):
     """导入参保名单 The list year and the file (the file last: see jkfp.web.uploads)."""
 
     year = forms.IntegerField(label="参保年度", min_value=LIST_MIN_YEAR)
+    preview = forms.BooleanField(label="先预览，确认后再导入", required=False)
     file = forms.FileField(label="参保文件（.csv 或 .xlsx）")
 
     def __init__(self, *args: object, **kwargs: object) -> None:
@@ -88,7 +89,14 @@ class EnrolmentImportForm(forms.Form):
 class CardImportForm(forms.Form):
     """导入慢病卡 The card file (身份证号, 病种, 认定日期, 认定机构, 有效期至)."""
 
+    preview = forms.BooleanField(label="先预览，确认后再导入", required=False)
     file = forms.FileField(label="慢病卡文件（.csv 或 .xlsx）")
+
+
+class BankAccountImportForm(forms.Form):
+    """导入银行账号 The subsidy account file (身份证号, 银行账号, 账户类型, 开户银行)."""
+
+    file = forms.FileField(label="银行账号文件（.csv 或 .xlsx）")
 
 
 def _list_year(field: forms.Field) -> None:

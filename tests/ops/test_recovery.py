@@ -31,12 +31,13 @@ from benchmarks.loadtest import SERVER_SECRET_KEY, Database, free_port
 from jkfp.accounts.models import Role
 from jkfp.core.runner import runner_alive, runner_token
 from jkfp.ops.models import ExportRun, ExportStatus
-from jkfp.ops.recovery import TASK_ENDED, runs_recover
+from jkfp.ops.recovery import EXPORT_TASK, IMPORT_TASKS, TASK_ENDED, runs_recover
 from jkfp.ops.worker import memory_ceiling_set
 from jkfp.regions.models import Region
 from jkfp.registry.models import ImportKind, ImportRun, ImportStatus, Person
 from jkfp.registry.synthetic import write_roster
 from jkfp.registry.tasks import data_written_marked, roster_import_task
+from jkfp.web.background import export_task
 
 ENDED = "进程已结束 / process ended"
 
@@ -124,6 +125,49 @@ def test_only_runs_whose_process_ended_are_marked_failed(make_user: Callable[...
     assert task.status == TaskResultStatus.FAILED and task.exception_class_path == TASK_ENDED
     assert alive_task.status == TaskResultStatus.RUNNING
     assert runs_recover().imports == []  # nothing left to mark
+
+
+def _claimed(path: str, run_id: int, worker: str) -> DBTaskResult:
+    """A task the worker ``worker`` has claimed (running) for the run ``run_id``."""
+    return DBTaskResult.objects.create(
+        status=TaskResultStatus.RUNNING, args_kwargs={"args": [], "kwargs": {"run_id": run_id}}, task_path=path,
+        backend_name="default", run_after=timezone.now(), worker_ids=[worker],
+    )  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_a_run_whose_worker_died_before_starting_it_is_marked_failed(make_user: Callable[..., Any]) -> None:
+    """The worker claimed the task, then died before the task marked its run running: the run (排队中,
+    no runner) is marked failed with its task, not left queued for ever."""
+    assert export_task.module_path == EXPORT_TASK and roster_import_task.module_path in IMPORT_TASKS
+
+    def queued() -> ImportRun:
+        return ImportRun.objects.create(
+            kind=ImportKind.ROSTER, source="国家平台", year=2024, file_name="a.csv"
+        )
+
+    owner = make_user(Role.COUNTY_ADMIN, "421321")
+    orphan, waiting, taken = queued(), queued(), queued()
+    export = ExportRun.objects.create(kind="reconciliation", title="名单比对", user=owner, file_name="a.xlsx")
+    dead_import = _claimed(roster_import_task.module_path, orphan.pk, _ended_token())
+    dead_export = _claimed(export_task.module_path, export.pk, _ended_token())
+    _claimed(roster_import_task.module_path, taken.pk, runner_token())  # a live worker's: untouched
+    # A dead worker's task of another kind naming a run id: the run is not its to fail.
+    _claimed("jkfp.indicators.tasks.snapshot_refresh_task", waiting.pk, _ended_token())
+
+    recovered = runs_recover()
+
+    assert recovered.imports == [orphan.pk] and recovered.exports == [export.pk]
+    assert set(recovered.tasks) >= {str(dead_import.pk), str(dead_export.pk)}
+    orphan.refresh_from_db()
+    export.refresh_from_db()
+    assert orphan.status == ImportStatus.FAILED and orphan.message.startswith(ENDED) and orphan.finished_at
+    assert export.status == ExportStatus.FAILED and "没有生成文件" in export.message
+    for untouched in (waiting, taken):
+        untouched.refresh_from_db()
+        assert untouched.status == ImportStatus.QUEUED
+    assert DBTaskResult.objects.get(pk=dead_import.pk).status == TaskResultStatus.FAILED
+    assert runs_recover() == type(recovered)(imports=[], tasks=[], exports=[])  # nothing left to mark
 
 
 @pytest.mark.django_db(transaction=True)

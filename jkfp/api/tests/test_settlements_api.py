@@ -104,10 +104,36 @@ def test_same_body_is_idempotent_and_a_different_body_conflicts(api_as: Any, wor
     assert changed.status_code == 409
     assert_matches_schema(changed, "post", POST)
     assert changed.json()["code"] == "conflict" and changed.json()["errors"][0]["field"] == "claim_id"
-    # Another institution reusing the claim id is a conflict too, and learns no amounts.
-    other = api_as("H002").post(POST, body(world, "E1"))
-    assert other.status_code == 409 and "14800" not in other.content.decode()
     assert Claim.objects.get(claim_id="E1").total_amount == Decimal("20000.00")
+
+
+def test_another_institution_may_use_the_same_claim_id(api_as: Any, world: ApiWorld) -> None:
+    """Claim ids are each institution's own (issue 17 §6): H002 posting H001's id gets its own claim
+    (no 409 telling it the id exists elsewhere), each settled to the fen, each seen only by its own."""
+    assert post_example(api_as, world, "E1").status_code == 200
+    # H002 uses the id "E1" for its own stay (the E3 example: another person, another hospital).
+    mine = api_as("H002").post(POST, body(world, "E3", claim_id="E1"))
+    assert_matches_schema(mine, "post", POST)
+    assert mine.status_code == 200, mine.content
+    assert amounts(mine.json()) == EXPECTED["E3"] and mine.json()["claim_id"] == "E1"
+    assert sorted(Claim.objects.filter(claim_id="E1").values_list("institution_id", "total_amount")) == [
+        ("H001", Decimal("20000.00")),
+        ("H002", Decimal("8000.00")),
+    ]
+    # Each reads its own claim; a repeat is idempotent, a changed body still conflicts — within H002.
+    assert amounts(api_as("H001").get(ITEM.format(claim_id="E1")).json()) == EXPECTED["E1"]
+    assert amounts(api_as("H002").get(ITEM.format(claim_id="E1")).json()) == EXPECTED["E3"]
+    again = api_as("H002").post(POST, body(world, "E3", claim_id="E1"))
+    assert again.status_code == 200 and again.json() == mine.json()
+    changed = api_as("H002").post(POST, body(world, "E3", claim_id="E1", total_amount="8000.01"))
+    assert changed.status_code == 409 and changed.json()["code"] == "conflict"
+    # Reversing H002's "E1" leaves H001's settled.
+    assert api_as("H002").post(REVERSE.format(claim_id="E1"), {"reason": "误结算"}).status_code == 200
+    assert dict(Claim.objects.filter(claim_id="E1").values_list("institution_id", "status")) == {
+        "H001": ClaimStatus.SETTLED,
+        "H002": ClaimStatus.REVERSED,
+    }
+    assert Settlement.objects.filter(claim__claim_id="E1", is_current=True).count() == 1
 
 
 @pytest.mark.parametrize(
@@ -144,12 +170,23 @@ def test_invalid_body_is_422_naming_the_field(
 
 def test_missing_field_and_bad_json_are_422(api_as: Any, world: ApiWorld) -> None:
     data = body(world, "E1")
-    del data["referred"]
+    del data["claim_id"]
     response = api_as("H001").post(POST, data)
     assert response.status_code == 422
     assert response.json()["errors"] == [
-        {"field": "referred", "message": "转诊备案（referred）：必填，未提供"}
+        {"field": "claim_id", "message": "结算申请号（claim_id）：必填，未提供"}
     ]
+    # A stay needs its admission date and referral flag (an outpatient visit may leave them out).
+    data = body(world, "E1")
+    del data["referred"], data["admitted_on"]
+    response = api_as("H001").post(POST, data)
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {"field": "admitted_on", "message": "入院日期（admitted_on）：住院必填，未提供（门诊慢特病可省略）"},
+        {"field": "referred", "message": "转诊备案（referred）：住院必填，未提供（门诊慢特病可省略）"},
+    ]
+    assert_matches_schema(response, "post", POST)
+    assert not Claim.objects.exists()
     broken = api_as("H001").client.post(
         POST, "{not json", content_type="application/json", headers=api_as("H001").headers
     )
@@ -157,13 +194,15 @@ def test_missing_field_and_bad_json_are_422(api_as: Any, world: ApiWorld) -> Non
     assert_matches_schema(broken, "post", POST)
 
 
-def test_discharge_without_policy_in_force_is_422_naming_the_date(api_as: Any, world: ApiWorld) -> None:
+def test_discharge_without_policy_in_force_is_422_naming_county_and_date(
+    api_as: Any, world: ApiWorld
+) -> None:
     response = api_as("H001").post(
         POST, body(world, "E1", admitted_on="2019-12-01", discharged_on="2019-12-10")
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "discharged_on"
-    assert "2019-12-10" in response.json()["message"]
+    assert "随县（421321） 2019-12-10" in response.json()["message"]
 
 
 def test_unknown_person_is_404(api_as: Any, world: ApiWorld) -> None:

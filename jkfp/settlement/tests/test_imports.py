@@ -146,3 +146,40 @@ def test_command_json_and_settle_claims(
     wb.close()
     assert rows[1][:4] == ("H001", "随县人民医院", "2020-03", 1)
     assert rows[1][5] == 14800.0 and rows[1][9] == 14800.0 + 2940.0 + 260.0
+
+
+def test_two_institutions_may_use_the_same_claim_id(
+    sw: SettleWorld, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A row is keyed by its institution and claim id (claim ids are each institution's own): two
+    hospitals' "X1" are two claims, each settled to the fen (settlement.md §5 examples 1 and 3)."""
+    p1, p2 = sw.persons["poor1"].id_number, sw.persons["poor2"].id_number
+    body = (
+        f"X1,{p1},H001,2020-02-25,2020-03-01,,20000.00,1000.00\n"  # 2 H001's X1
+        f"X1,{p2},H002,2020-05-01,2020-05-10,0,8000.00,800.00\n"  # 3 H002's X1
+        f"X1,{p2},H002,2020-05-01,2020-05-10,0,8000.00,800.00\n"  # 4 identical repeat of 3
+    )
+    summary = claims_import(path=write(tmp_path, body), errors_dir=tmp_path)
+    assert (summary.rows, summary.created, summary.invalid) == (3, 2, 0)
+    assert sorted(Claim.objects.filter(claim_id="X1").values_list("institution_id", "total_amount")) == [
+        ("H001", Decimal("20000.00")),
+        ("H002", Decimal("8000.00")),
+    ]
+    again = claims_import(path=write(tmp_path, body), errors_dir=tmp_path)
+    assert (again.created, again.unchanged, again.invalid) == (0, 2, 0)
+    # A different X1 of H002 is refused (stored with other values); H001's is untouched.
+    changed = claims_import(
+        path=write(tmp_path, f"X1,{p2},H002,2020-05-01,2020-05-10,0,8000.00,900.00\n", "c2.csv"),
+        errors_dir=tmp_path,
+    )
+    assert (changed.created, changed.invalid) == (0, 1)
+    assert errors(changed.errors_file) == [(2, "claim_id", "X1", imports.ERR_EXISTS)]
+    call_command("settle_claims", "--year", "2020", "--json")
+    result = json.loads(capsys.readouterr().out)
+    assert (result["claims"], result["settled"], result["invalid"]) == (2, 2, 0)
+    out_csv = tmp_path / "s.csv"
+    call_command("export_settlements", "--year", "2020", "--out", str(out_csv))
+    assert out_csv.read_text().splitlines()[1:] == [
+        "X1,20000.00,0.00,14800.00,0.00,2940.00,260.00,2000.00",  # H001 first (by institution code)
+        "X1,7400.00,600.00,6300.00,0.00,630.00,0.00,470.00",
+    ]

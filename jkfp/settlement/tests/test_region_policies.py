@@ -301,3 +301,49 @@ def test_versions_names_and_regions(two: TwoCounties, texts: dict[str, str], cou
     listed = [(p.name, p.version) for p in selectors.policies_of(code=f"{ZENGDU}001001")]
     assert listed == [("suixian-2020", whole.version), ("zengdu-2020", 2), ("zengdu-2020", 1)]
     assert [p.name for p in selectors.policies_of(code=SUIXIAN)] == ["suixian-2020"]
+
+
+def test_province_city_county_each_override_the_one_above(two: TwoCounties, texts: dict[str, str]) -> None:
+    hubei = Region.objects.create(code="420000", name="湖北省", level=RegionLevel.PROVINCE)
+    suizhou = Region.objects.create(code="421300", name="随州市", level=RegionLevel.CITY, parent=hubei)
+    wuhan = Region.objects.create(code="420100", name="武汉市", level=RegionLevel.CITY, parent=hubei)
+    province = install(preset_text("suixian-2020", as_name="hubei-2020"), services.policy_region("42"))
+    city = install(texts["zd"].replace("zengdu-2020", "suizhou-2020"), services.policy_region("4213"))
+    county = install(texts["sx"], two.suixian)
+    assert (province.scope, city.scope, county.scope) == ("42", "4213", "421321")
+    assert (province.region, city.region) == (hubei, suizhou)
+    on = date(2020, 3, 1)
+    assert selectors.policy_in_force(on=on, code=f"{SUIXIAN}001001").pk == county.pk
+    assert selectors.policy_in_force(on=on, code=f"{ZENGDU}001001").pk == city.pk  # no policy of its own
+    assert selectors.policy_in_force(on=on, code="421381001001").pk == city.pk  # another county of 随州市
+    assert selectors.policy_in_force(on=on, code=f"{wuhan.code[:4]}02001001").pk == province.pk
+    # 曾都区 settles with its city's policy, to the fen of that policy's reference.
+    b = window(two, "zd", "CITY-ZD")
+    assert b.policy_id == city.pk
+    assert amounts(b) == reference(city.source_text)
+    # The province's policy outside its validity: none for a county of another city, naming it.
+    with pytest.raises(ValidationError) as info:
+        selectors.policy_in_force(on=date(2021, 3, 1), code="420102001001")
+    assert info.value.messages == [selectors.ERR_NO_POLICY.format(county="420102", day="2021-03-01")]
+
+
+def test_a_county_user_resettles_and_previews_their_county_only(
+    two: TwoCounties, texts: dict[str, str], make_user: Any
+) -> None:
+    from jkfp.accounts.models import Role
+
+    install(texts["sx"], None)
+    window(two, "sx", "U-SX")
+    window(two, "zd", "U-ZD")
+    zengdu_admin = make_user(Role.COUNTY_ADMIN, ZENGDU)
+    suixian_fund = make_user(Role.FUND, SUIXIAN)
+    preview = bulk.year_resettle(year=2020, policy_name="suixian-2020", dry_run=True, user=suixian_fund)
+    assert preview.claims == 1
+    assert [t.name for t in preview.townships] == ["第1镇"]
+    install(texts["sx"].replace('"0.90", "2" = "0.80"', '"0.90", "2" = "0.70"'), None)
+    report = bulk.year_resettle(year=2020, policy_name="suixian-2020", user=zengdu_admin)
+    assert report.claims == 1
+    current = {
+        s.claim.claim_id: s for s in Settlement.objects.select_related("claim").filter(is_current=True)
+    }
+    assert current["U-ZD"].policy.version == 2 and current["U-SX"].policy.version == 1

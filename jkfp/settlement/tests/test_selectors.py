@@ -60,10 +60,12 @@ def test_list_has_no_n_plus_one(settled: SettleWorld) -> None:
 
 def test_detail_outside_scope_is_404(settled: SettleWorld) -> None:
     u = settled.users
-    assert selectors.claim_get(user=u["t1"], claim_id="E1").person.name == "张三"
-    for user, claim_id in ((u["t2"], "E1"), (u["clinic"], "E1"), (u["hosp"], "E2"), (u["t1"], "NOPE")):
+    pk = {c.claim_id: c.pk for c in Claim.objects.all()}
+    assert selectors.claim_get(user=u["t1"], pk=pk["E1"]).person.name == "张三"
+    nope = max(pk.values()) + 1
+    for user, key in ((u["t2"], pk["E1"]), (u["clinic"], pk["E1"]), (u["hosp"], pk["E2"]), (u["t1"], nope)):
         with pytest.raises(Http404):
-            selectors.claim_get(user=user, claim_id=claim_id)
+            selectors.claim_get(user=user, pk=key)
     with pytest.raises(Http404):
         selectors.claim_by_institution(institution_code="H002", claim_id="E1")
     assert selectors.claim_by_institution(institution_code="H001", claim_id="E1").claim_id == "E1"

@@ -221,6 +221,11 @@ def test_import_claims_and_settle_claims_give_example_8(sw: SettleWorld, tmp_pat
 # --------------------------------------------------------------------------- the batch flow
 
 
+def keys(*claim_ids: str) -> list[int]:
+    """The keys of the claims with these ids (a batch names claims by key)."""
+    return [Claim.objects.get(claim_id=c).pk for c in claim_ids]
+
+
 def _accounts(w: SettleWorld) -> None:
     subsidies.bank_account_set(
         person=w.persons["poor1"], account_no="6217 0000 1111 2222 333", user=w.users["admin"]
@@ -256,16 +261,16 @@ def test_batch_flow_compute_batch_approve_bank_file_return_rebatch(sw: SettleWor
         ("SZ-B", amount_b),
     ]
     with pytest.raises(ValidationError) as err:
-        subsidies.batch_create(user=admin, claim_ids=["SZ-A"])
+        subsidies.batch_create(user=admin, claims=keys("SZ-A"))
     assert "没有登记银行账号" in str(err.value)
     _accounts(sw)
 
     # batch: made by the administrator; the maker cannot approve it; the fund office does
-    batch = subsidies.batch_create(user=admin, claim_ids=["SZ-A", "SZ-B"], note="2020年9月")
+    batch = subsidies.batch_create(user=admin, claims=keys("SZ-A", "SZ-B"), note="2020年9月")
     assert batch.status == BatchStatus.PENDING
     assert subsidies.subsidies_payable(user=fund) == []
     with pytest.raises(ValidationError) as err:  # the same subsidy in a second open batch
-        subsidies.batch_create(user=fund, claim_ids=["SZ-A"])
+        subsidies.batch_create(user=fund, claims=keys("SZ-A"))
     assert subsidies.ERR_ALREADY_LIVE.format(claim_id="SZ-A", batch=batch.batch_no) in str(err.value)
     with pytest.raises(ValidationError):  # no bank file before approval
         subsidies.batch_bank_file(user=admin, batch=batch, path=tmp_path / "early.xlsx")
@@ -322,10 +327,10 @@ def test_batch_flow_compute_batch_approve_bank_file_return_rebatch(sw: SettleWor
         ("SZ-B", 1)
     ]
     with pytest.raises(ValidationError) as err:
-        subsidies.batch_create(user=fund, claim_ids=["SZ-A"])
+        subsidies.batch_create(user=fund, claims=keys("SZ-A"))
     assert "不能重复发放" in str(err.value)
     subsidies.bank_account_set(person=sw.persons["poor2"], account_no="6230000011110000", user=fund)
-    second = subsidies.batch_create(user=fund, claim_ids=["SZ-B"])
+    second = subsidies.batch_create(user=fund, claims=keys("SZ-B"))
     subsidies.batch_approve(user=admin, batch=second)
     second_return = _return_file(
         tmp_path / "return2.csv",
@@ -352,7 +357,7 @@ def test_the_database_refuses_double_payment_and_self_approval(sw: SettleWorld) 
         sw, "SZ-A", "poor1", date(2020, 8, 1), "80000.00", "6000.00", "44400.00", "15000.00", referred=True
     )
     _accounts(sw)
-    batch = subsidies.batch_create(user=sw.users["admin"], claim_ids=["SZ-A"])
+    batch = subsidies.batch_create(user=sw.users["admin"], claims=keys("SZ-A"))
     other = PaymentBatch.objects.create(
         batch_no="BF-X", county_id="421321", created_by=sw.users["fund"], created_at=batch.created_at
     )
@@ -376,7 +381,7 @@ def test_return_file_rows_that_match_nothing_are_named_and_nothing_is_written(
         sw, "SZ-A", "poor1", date(2020, 8, 1), "80000.00", "6000.00", "44400.00", "15000.00", referred=True
     )
     _accounts(sw)
-    batch = subsidies.batch_create(user=sw.users["admin"], claim_ids=["SZ-A"])
+    batch = subsidies.batch_create(user=sw.users["admin"], claims=keys("SZ-A"))
     subsidies.batch_approve(user=sw.users["fund"], batch=batch)
     bad = _return_file(tmp_path / "bad.csv", [
         (sw.persons["poor1"].id_number, "", "15600.00", "成功", ""),
@@ -400,7 +405,7 @@ def test_scope_and_roles(sw: SettleWorld, make_user: Any) -> None:
         sw, "SZ-A", "poor1", date(2020, 8, 1), "80000.00", "6000.00", "44400.00", "15000.00", referred=True
     )
     _accounts(sw)
-    batch = subsidies.batch_create(user=sw.users["admin"], claim_ids=["SZ-A"])
+    batch = subsidies.batch_create(user=sw.users["admin"], claims=keys("SZ-A"))
     inspector = make_user(Role.INSPECTOR, "421321")
     assert [b.pk for b in subsidies.batches(user=inspector)] == [batch.pk]
     with pytest.raises(PermissionDenied):
@@ -420,7 +425,7 @@ def test_scope_and_roles(sw: SettleWorld, make_user: Any) -> None:
     subsidies.batch_withdraw(user=sw.users["admin"], batch=batch)
     assert subsidies.subsidies_payable(user=fund2) == []
     with pytest.raises(ValidationError) as err:
-        subsidies.batch_create(user=fund2, claim_ids=["SZ-A"])
+        subsidies.batch_create(user=fund2, claims=keys("SZ-A"))
     assert "不在您的管辖范围内" in str(err.value)
     revealed = subsidies.bank_account_reveal(user=inspector, person=sw.persons["poor1"])
     assert revealed == "6217000011112222333"
@@ -474,7 +479,7 @@ def test_a_claim_reversed_after_batching_stops_approval(sw: SettleWorld) -> None
         sw, "SZ-A", "poor1", date(2020, 8, 1), "80000.00", "6000.00", "44400.00", "15000.00", referred=True
     )
     _accounts(sw)
-    batch = subsidies.batch_create(user=sw.users["admin"], claim_ids=["SZ-A"])
+    batch = subsidies.batch_create(user=sw.users["admin"], claims=keys("SZ-A"))
     claim_reverse(claim=Claim.objects.get(claim_id="SZ-A"), user=sw.users["admin"], reason="重复登记")
     with pytest.raises(ValidationError) as err:
         subsidies.batch_approve(user=sw.users["fund"], batch=batch)
@@ -488,10 +493,10 @@ def test_batch_numbers_follow_the_highest_of_the_day(sw: SettleWorld) -> None:
     )
     register(sw, "SZ-B", "poor2", date(2020, 9, 1), "30000.00", "2000.00", "18000.00", "3000.00")
     _accounts(sw)
-    first = subsidies.batch_create(user=sw.users["admin"], claim_ids=["SZ-A"])
-    second = subsidies.batch_create(user=sw.users["admin"], claim_ids=["SZ-B"])
+    first = subsidies.batch_create(user=sw.users["admin"], claims=keys("SZ-A"))
+    second = subsidies.batch_create(user=sw.users["admin"], claims=keys("SZ-B"))
     subsidies.batch_withdraw(user=sw.users["fund"], batch=first)
-    third = subsidies.batch_create(user=sw.users["fund"], claim_ids=["SZ-A"])
+    third = subsidies.batch_create(user=sw.users["fund"], claims=keys("SZ-A"))
     stem = second.batch_no[:-3]
     assert (first.batch_no, second.batch_no, third.batch_no) == (f"{stem}001", f"{stem}002", f"{stem}003")
     assert list(PaymentBatch.objects.order_by("id").values_list("batch_no", flat=True)) == [

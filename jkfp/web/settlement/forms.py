@@ -212,14 +212,14 @@ class BankAccountForm(forms.Form):
 
 
 class BatchForm(forms.Form):
-    """制作发放批次 The subsidies (claim ids) to pay and a note."""
+    """制作发放批次 The subsidies (claim keys: a claim id is unique only per institution) and a note."""
 
-    claims = forms.MultipleChoiceField(label="补助", widget=forms.CheckboxSelectMultiple)
+    claims = forms.TypedMultipleChoiceField(label="补助", coerce=int, widget=forms.CheckboxSelectMultiple)
     note = forms.CharField(label="说明", max_length=300, required=False, widget=forms.TextInput(attrs=TEXT))
 
-    def __init__(self, *args: Any, claim_ids: list[str], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, claim_keys: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        choice_field(self, "claims").choices = [(c, c) for c in claim_ids]
+        choice_field(self, "claims").choices = [(c, c) for c in claim_keys if c.isdigit()]
 
 
 class ReturnFileForm(forms.Form):

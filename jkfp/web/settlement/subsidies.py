@@ -92,13 +92,13 @@ def overview(request: AuthedRequest) -> HttpResponse:
 def batch_create(request: AuthedRequest) -> HttpResponse:
     """制作发放批次 Group the chosen subsidies into a batch awaiting approval."""
     wanted = request.POST.getlist("claims")
-    form = BatchForm(request.POST, claim_ids=wanted)
+    form = BatchForm(request.POST, claim_keys=wanted)
     if not form.is_valid():
         messages.error(request, subsidies.ERR_BATCH_EMPTY)
         return redirect("settlement:subsidies")
     try:
         batch = subsidies.batch_create(
-            user=request.user, claim_ids=form.cleaned_data["claims"], note=form.cleaned_data["note"]
+            user=request.user, claims=form.cleaned_data["claims"], note=form.cleaned_data["note"]
         )
     except ValidationError as exc:
         _messages(request, exc)
@@ -169,7 +169,7 @@ def _register(request: UploadRequest) -> HttpResponse:
                         request,
                         f"已登记并核算：县级补助 {subsidies.subsidy_amount(row):.2f} 元，个人负担 {row.personal:.2f} 元",
                     )
-                    return redirect("settlement:slip", claim_id=row.claim.claim_id)
+                    return redirect("settlement:slip", pk=row.claim.pk)
     return render(request, "web/settlement/subsidies/register.html", {"form": form}, status=status)
 
 

@@ -10,9 +10,10 @@ urlpatterns = [
     path("window/", views.window, name="window"),
     path("window/outpatient/", views.outpatient, name="outpatient"),
     path("admissions/<int:pk>/discharge/", views.discharge, name="discharge"),
-    path("claims/<str:claim_id>/", views.slip, name="slip"),
-    path("claims/<str:claim_id>/slip.pdf", views.slip_download, name="slip_pdf"),
-    path("claims/<str:claim_id>/reverse/", views.reverse_claim, name="reverse"),
+    # A claim by its key: claim ids (结算号) are unique only within an institution (issue 17 §6).
+    path("claims/<int:pk>/", views.slip, name="slip"),
+    path("claims/<int:pk>/slip.pdf", views.slip_download, name="slip_pdf"),
+    path("claims/<int:pk>/reverse/", views.reverse_claim, name="reverse"),
     path("resettle/", views.resettle_report, name="resettle"),
     path("clearing/", views.clearing_page, name="clearing"),
     path("clearing.xlsx", views.clearing_export, name="clearing_export"),

@@ -205,7 +205,7 @@ def outpatient(request: AuthedRequest) -> HttpResponse:
                     _form_errors(exc, form, {"discharged_on": "visited_on", "admitted_on": "visited_on"})
                 else:
                     messages.success(request, f"门诊慢特病结算完成：个人负担 {row.personal:.2f} 元")
-                    return redirect("settlement:slip", claim_id=row.claim.claim_id)
+                    return redirect("settlement:slip", pk=row.claim.pk)
     context = {"form": form, "institution": institution}
     return render(request, "web/settlement/outpatient.html", context, status=status)
 
@@ -257,7 +257,7 @@ def discharge(request: AuthedRequest, pk: int) -> HttpResponse:
                 _form_errors(exc, form)
             else:
                 messages.success(request, f"结算完成：个人负担 {row.personal:.2f} 元")
-                return redirect("settlement:slip", claim_id=row.claim.claim_id)
+                return redirect("settlement:slip", pk=row.claim.pk)
     context = {"form": form, "admission": admission, "masked_id": mask(admission.person.id_number)}
     return render(request, "web/settlement/discharge.html", context, status=status)
 
@@ -265,9 +265,9 @@ def discharge(request: AuthedRequest, pk: int) -> HttpResponse:
 # --- 结算单 --------------------------------------------------------------------------------------
 
 
-def _slip_context(request: AuthedRequest, claim_id: str) -> dict[str, Any]:
+def _slip_context(request: AuthedRequest, pk: int) -> dict[str, Any]:
     """Everything the slip shows, read through the selectors (404 outside the user's scope)."""
-    claim = selectors.claim_get(user=request.user, claim_id=claim_id)
+    claim = selectors.claim_get(user=request.user, pk=pk)
     row = selectors.settlement_last(claim=claim)
     if row is None:
         raise Http404("该结算申请尚未结算")
@@ -321,9 +321,9 @@ def _audit_slip(request: AuthedRequest, claim: Claim, action: str, what: str) ->
 
 
 @require_GET
-def slip(request: AuthedRequest, claim_id: str) -> HttpResponse:
+def slip(request: AuthedRequest, pk: int) -> HttpResponse:
     """结算单 The printable slip: patient (masked ID), stay, every layer, what the person pays, the trace."""
-    context = _slip_context(request, claim_id)
+    context = _slip_context(request, pk)
     _audit_slip(request, context["claim"], AuditAction.VIEW_SLIP, "查看结算单")
     context["history"] = selectors.settlement_history(claim=context["claim"])
     context["can_reverse"] = (
@@ -335,9 +335,9 @@ def slip(request: AuthedRequest, claim_id: str) -> HttpResponse:
 
 
 @require_GET
-def slip_download(request: AuthedRequest, claim_id: str) -> HttpResponse:
+def slip_download(request: AuthedRequest, pk: int) -> HttpResponse:
     """结算单 PDF The slip as a PDF (WeasyPrint, Noto Sans CJK); audited as an export."""
-    context = _slip_context(request, claim_id)
+    context = _slip_context(request, pk)
     pdf = slip_pdf(context)
     _audit_slip(request, context["claim"], AuditAction.EXPORT, "下载结算单PDF")
     response = HttpResponse(pdf, content_type=PDF_TYPE)
@@ -346,9 +346,9 @@ def slip_download(request: AuthedRequest, claim_id: str) -> HttpResponse:
 
 
 @require_POST
-def reverse_claim(request: AuthedRequest, claim_id: str) -> HttpResponse:
+def reverse_claim(request: AuthedRequest, pk: int) -> HttpResponse:
     """冲销 Reverse a settled claim (with a reason); the person's later claims are re-settled."""
-    claim = selectors.claim_get(user=request.user, claim_id=claim_id)
+    claim = selectors.claim_get(user=request.user, pk=pk)
     form = ReverseForm(request.POST)
     if not form.is_valid():
         messages.error(request, f"冲销原因：{services.ERR_REVERSAL_REASON}")
@@ -361,7 +361,7 @@ def reverse_claim(request: AuthedRequest, claim_id: str) -> HttpResponse:
                     messages.error(request, error)
         else:
             messages.success(request, f"结算号{claim.claim_id}已冲销，当年累计已恢复")
-    return redirect("settlement:slip", claim_id=claim.claim_id)
+    return redirect("settlement:slip", pk=claim.pk)
 
 
 # --- 政策调整测算与基金清算 ----------------------------------------------------------------------
@@ -425,6 +425,8 @@ def clearing_page(request: AuthedRequest) -> HttpResponse:
         "rows": [(r, [getattr(r, name) for name, _ in FUND_COLUMNS]) for r in rows],
         "totals": [sum((getattr(r, name) for r in rows), Decimal("0.00")) for name, _ in FUND_COLUMNS],
         "total_claims": sum(r.claims for r in rows),
+        "total_outpatient_claims": sum(r.outpatient_claims for r in rows),
+        "total_outpatient_funds": sum((r.outpatient_funds for r in rows), Decimal("0.00")),
         "columns": FUND_COLUMNS,
     }
     return render(request, "web/settlement/clearing.html", context)

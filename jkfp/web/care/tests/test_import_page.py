@@ -215,3 +215,28 @@ def test_followup_upload_maps_columns_and_a_value_then_the_next_file_needs_no_ma
     second = ImportRun.objects.exclude(pk=run.pk).get()
     assert (second.status, second.summary["valid"]) == (ImportStatus.DONE, 1)
     assert FollowUp.objects.count() == 2
+
+
+def test_contract_upload_previews_then_imports_on_confirm(cw: CareWorld, import_dir: Path) -> None:
+    """Issue 18 item 5 beyond the roster: 先预览 shows the rows as they will be imported and the counts,
+    writes nothing; 确认导入 runs the same file for real."""
+    zhang, outsider = cw.persons["zhang"], _outsider()
+    client = _client(cw.users["admin"])
+    text = (
+        "身份证号,签约日期,到期日期,团队,家庭医生\n"
+        f"{zhang.id_number},{YEAR}-01-05,{YEAR}-12-31,第1镇一队,村医甲\n"
+        f"{outsider.id_number},{YEAR}-01-05,{YEAR}-12-31,邻镇一队,外医生\n"
+    )
+    upload = SimpleUploadedFile("签约.csv", text.encode("utf-8"), content_type="text/csv")
+    response = client.post(reverse("web:import_page"), {"kind": "contracts", "preview": "on", "file": upload})
+    run = ImportRun.objects.get()
+    assert response.status_code == 302 and run.status == ImportStatus.PREVIEW
+    assert (run.summary["valid"], run.summary["invalid"], run.summary["created"]) == (1, 1, 1)
+    assert [row["team"] for row in run.summary["preview"]["rows"]] == ["第1镇一队", "邻镇一队"]
+    assert not Contract.objects.exists(), "a preview writes nothing"
+    html = client.get(reverse("web:import_detail", args=[run.pk])).content.decode()
+    assert "确认导入" in html and "第1镇一队" in html
+    assert client.post(reverse("web:import_confirm", args=[run.pk]), {"action": "confirm"}).status_code == 302
+    run.refresh_from_db()
+    assert (run.status, run.summary["created"]) == (ImportStatus.DONE, 1)
+    assert list(Contract.objects.values_list("person__name", flat=True)) == ["张三"]

@@ -52,7 +52,9 @@ def test_one_screen_settles_and_the_slip_shows_layers_and_share(ow: SettleWorld,
     assert page.status_code == 200 and "门诊慢特病结算" in page.content.decode()
     assert "门诊慢特病结算（持慢病卡" in client.get(reverse("settlement:window")).content.decode()
     response = visit(client, ow)
-    assert response.status_code == 302 and response["Location"] == reverse("settlement:slip", args=["MZ-E5"])
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "settlement:slip", args=[Claim.objects.get(claim_id="MZ-E5").pk]
+    )
     slip = client.get(response["Location"]).content.decode()
     assert "门诊慢特病费用一站式结算单" in slip and "门诊慢特病（高血压）" in slip and "就诊日期" in slip
     for text in ("384.00", "48.00", "11.25", "49.25", "492.50", "个人负担比例", "10.00%"):
@@ -63,7 +65,7 @@ def test_one_screen_settles_and_the_slip_shows_layers_and_share(ow: SettleWorld,
     assert 'MZ-E5</a> <span class="badge text-bg-info" title="门诊慢特病：高血压">门诊</span>' in listing
     request = rf.get("/")
     request.user = ow.users["clinic"]
-    texts = "".join(slip_layout_text(_slip_context(request, "MZ-E5")))
+    texts = "".join(slip_layout_text(_slip_context(request, Claim.objects.get(claim_id="MZ-E5").pk)))
     assert "门诊慢特病费用一站式结算单" in texts and "个人负担比例" in texts and "10.00%" in texts
 
 

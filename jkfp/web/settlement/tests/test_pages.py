@@ -35,7 +35,19 @@ E1 = {
 }
 
 
+# The pages that name one claim take its key (claim ids are unique only per institution).
+CLAIM_PAGES = frozenset({"slip", "slip_pdf", "reverse"})
+
+
+def claim_pk(claim_id: str) -> int:
+    """The key of the (only) claim with this id in the test's world."""
+    return Claim.objects.get(claim_id=claim_id).pk
+
+
 def url(name: str, *args: Any) -> str:
+    """The page's path; a claim page's argument is the claim id, turned into the claim's key."""
+    if name in CLAIM_PAGES:
+        args = tuple(claim_pk(a) for a in args)
     return reverse(f"settlement:{name}", args=args)
 
 
@@ -183,6 +195,22 @@ def test_slip_is_scoped(sw: SettleWorld, login: Any) -> None:
     assert "27660.00" in html_of(login(sw.users["admin"]).get(url("slip", "E2")))
 
 
+def test_two_hospitals_same_claim_id_each_have_their_own_slip(sw: SettleWorld, login: Any) -> None:
+    """Claim ids are each institution's own: the county sees both "E1"s, each slip at its own key;
+    each hospital reaches only its own."""
+    submit(sw, "E1", "poor1", "county2", date(2020, 3, 1), "20000.00", "1000.00")
+    submit(sw, "E1", "poor2", "clinic1", date(2020, 5, 10), "8000.00", "800.00")
+    ours, theirs = (Claim.objects.get(claim_id="E1", institution_id=code) for code in ("H001", "H002"))
+    page = html_of(login(sw.users["fund"]).get(url("list")))
+    assert set(re.findall(r'href="/settlement/claims/(\d+)/"', page)) == {str(ours.pk), str(theirs.pk)}
+    slips = [reverse("settlement:slip", args=[c.pk]) for c in (ours, theirs)]
+    assert "14800.00" in html_of(login(sw.users["admin"]).get(slips[0]))
+    assert "6300.00" in html_of(login(sw.users["admin"]).get(slips[1]))
+    assert "14800.00" in html_of(login(sw.users["hosp"]).get(slips[0]))
+    assert login(sw.users["hosp"]).get(slips[1]).status_code == 404
+    assert login(sw.users["clinic"]).get(slips[0]).status_code == 404
+
+
 def _pdf_streams(pdf: bytes) -> bytes:
     """Every FlateDecode stream of the PDF, inflated (where font names and text maps live)."""
     out = []
@@ -212,7 +240,7 @@ def test_slip_pdf_lays_out_every_layer_and_the_personal_share(sw: SettleWorld, r
     _settled(sw)
     request = rf.get("/")
     request.user = sw.users["hosp"]
-    text = "\n".join(slip_layout_text(_slip_context(request, "E1")))
+    text = "\n".join(slip_layout_text(_slip_context(request, claim_pk("E1"))))
     for label in ("基本医保", "大病保险", "医疗救助", "补充医疗保险", "个人负担（本次应付）", "实际报销比例"):
         assert label in text
     for amount in E1.values():
@@ -262,8 +290,9 @@ def test_reversal_roles_and_scope(sw: SettleWorld, login: Any) -> None:
 
 
 def listed(page: str) -> set[str]:
-    """The claim ids the list page links to."""
-    return set(re.findall(r'href="/settlement/claims/([^/"]+)/"', page))
+    """The claim ids the list page links to (its links name the claims by key)."""
+    keys = [int(k) for k in re.findall(r'href="/settlement/claims/(\d+)/"', page)]
+    return set(Claim.objects.filter(pk__in=keys).values_list("claim_id", flat=True))
 
 
 def test_list_scope_and_filters(sw: SettleWorld, login: Any) -> None:

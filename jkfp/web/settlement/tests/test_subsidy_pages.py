@@ -21,7 +21,7 @@ from jkfp.settlement import subsidies
 from jkfp.settlement.models import BatchStatus, Claim, ClaimAttachment, Payment, PaymentBatch, PaymentStatus
 from jkfp.settlement.tests.factories import SettleWorld, amounts
 from jkfp.web.settlement.slip import slip_layout_text
-from jkfp.web.settlement.tests.test_pages import close, html_of
+from jkfp.web.settlement.tests.test_pages import CLAIM_PAGES, claim_pk, close, html_of
 from jkfp.web.settlement.views import _slip_context
 
 pytestmark = pytest.mark.django_db
@@ -31,6 +31,8 @@ PDF = b"%PDF-1.4\n% slip\n" + b"1" * 300
 
 
 def url(name: str, *args: Any) -> str:
+    if name in CLAIM_PAGES:
+        args = tuple(claim_pk(a) for a in args)
     return reverse(f"settlement:{name}", args=args)
 
 
@@ -71,7 +73,7 @@ def test_register_page_settles_example_8_and_shows_the_subsidy_slip(
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
     request = rf.get("/")
     request.user = sw.users["fund"]
-    text = "\n".join(slip_layout_text(_slip_context(request, "SZ-8")))
+    text = "\n".join(slip_layout_text(_slip_context(request, claim_pk("SZ-8"))))
     for words in (
         "住院费用事后补助结算单",
         "县级补助（医疗救助 10220.00 + 兜底保障 5380.00）",
@@ -135,7 +137,7 @@ def test_batch_pages_maker_checker_bank_file_return_and_rebatch(
     client = login(admin)
     overview = html_of(client.get(url("subsidies")))
     assert "待发放补助（1笔）" in overview and "15600.00" in overview
-    response = client.post(url("subsidy_batch_create"), {"claims": ["SZ-8"], "note": "八月"})
+    response = client.post(url("subsidy_batch_create"), {"claims": [claim_pk("SZ-8")], "note": "八月"})
     batch = PaymentBatch.objects.get()
     assert response["Location"] == url("subsidy_batch", batch.pk)
     page = html_of(client.get(url("subsidy_batch", batch.pk)))
@@ -186,7 +188,7 @@ def test_batch_pages_are_scoped(sw: SettleWorld, login: Callable[[Any], Any], ma
     subsidies.bank_account_set(
         person=sw.persons["poor1"], account_no="6217000011112222", user=sw.users["admin"]
     )
-    batch = subsidies.batch_create(user=sw.users["admin"], claim_ids=["SZ-1"])
+    batch = subsidies.batch_create(user=sw.users["admin"], claims=[claim_pk("SZ-1")])
     Region.objects.create(code="421322", name="邻县", level=RegionLevel.COUNTY)
     other = make_user(Role.FUND, "421322", username="fund-other")
     client = login(other)
