@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from jkfp.accounts.models import Role
@@ -107,6 +107,11 @@ def snapshot_refresh(*, year: int) -> SnapshotRun:
     with transaction.atomic():
         IndicatorSnapshot.objects.filter(year=year).delete()
         IndicatorSnapshot.objects.bulk_create(rows, batch_size=2000)
+        if connection.vendor == "postgresql":
+            # A province's year is ~10^5 rows replaced at once: pages read them with fresh statistics
+            # (without, the planner scanned the table for a county's dashboard; bench_province).
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {IndicatorSnapshot._meta.db_table}")
         run, _ = SnapshotRun.objects.update_or_create(
             year=year,
             defaults={

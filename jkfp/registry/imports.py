@@ -76,7 +76,7 @@ from jkfp.core.importing import (
 )
 from jkfp.core.signals import send_data_changed
 from jkfp.core.tabular import TableError, read_table
-from jkfp.regions.models import Region, RegionLevel
+from jkfp.regions.models import Region, RegionLevel, prefix_range
 from jkfp.registry.models import (
     SOURCE_TAG_VALUES,
     ChangeLog,
@@ -332,15 +332,34 @@ _APPEND_ORDER = {
 }
 
 
-def _older_open_tags(cursor: Any, source: str, jan1: Any) -> bool:
-    """True when the source has open tags started before the list's year (the list may end some).
+def _in_counties(column: str, counties: list[str]) -> tuple[str, list[Any]]:
+    """`` AND (column in one of the counties)``, with its parameters; no county: no condition.
+
+    A list speaks for the counties of its villages (issue 21): in a deployment of several counties a
+    later year's list of one county ends the tags and records of its own persons only.
+    """
+    if not counties:
+        return "", []
+    ranges = " OR ".join([f"({column} >= %s AND {column} < %s)"] * len(counties))
+    return f" AND ({ranges})", [bound for county in counties for bound in prefix_range(county)]
+
+
+def _older_open_tags(cursor: Any, source: str, jan1: Any, counties: list[str] | None = None) -> bool:
+    """True when the source has open tags started before the list's year (the list may end some) —
+    of persons in ``counties`` (the list's own) when given.
 
     Ending them needs every person the list names, skipped ones too: then the whole list is staged.
     """
-    cursor.execute(
-        _sql("SELECT 1 FROM {TG} WHERE source = %s AND end_on IS NULL AND start_on < %s LIMIT 1"),
-        [source, jan1],
-    )
+    in_counties, params = _in_counties("p.village_id", counties or [])
+    if in_counties:
+        sql = "SELECT 1 FROM {TG} t JOIN {P} p ON p.id = t.person_id WHERE t.source = %s"
+        sql += " AND t.end_on IS NULL AND t.start_on < %s" + in_counties + " LIMIT 1"
+        cursor.execute(_sql(sql), [source, jan1, *params])
+    else:
+        cursor.execute(
+            _sql("SELECT 1 FROM {TG} WHERE source = %s AND end_on IS NULL AND start_on < %s LIMIT 1"),
+            [source, jan1],
+        )
     return cursor.fetchone() is not None
 
 
@@ -494,7 +513,8 @@ def _load_rows(
         # With the difference only (no open tag of this source started before the list's year), the
         # statement ending such tags has nothing to end, and with nobody staged the statements that
         # only join the staged tags and conditions have nothing to do: both are skipped.
-        diffed = not fresh and DIFF_REIMPORT and not _older_open_tags(cur, source, jan1)
+        counties = sorted({code[:6] for code in checked.unordered.fields()[2]})
+        diffed = not fresh and DIFF_REIMPORT and not _older_open_tags(cur, source, jan1, counties)
         if diffed:
             # Persons whose record of this source already holds exactly these values for this
             # year need no statement below: stage only the others (roster_diff).
@@ -676,13 +696,15 @@ def _load_rows(
             )
 
         # Provenance: records of this source the later list no longer names become inactive.
+        in_counties, county_params = _in_counties(_sql("{SR}.village_code"), counties)
         cur.execute(
             q(
                 "UPDATE {SR} SET active = {false} WHERE source = %s AND active = {true} AND year < %s"
                 " AND NOT EXISTS (SELECT 1 FROM {P} p JOIN jkfp_stage s ON s.id_number = p.id_number"
                 " WHERE p.id = {SR}.person_id)"
-            ),
-            [source, year],
+            )
+            + in_counties,
+            [source, year, *county_params],
         )
         changed += max(cur.rowcount, 0)
         cur.execute(
@@ -703,13 +725,19 @@ def _load_rows(
         # Tags: a later year's list ends the tags it drops; open tags get the list's exited flag;
         # tags the list names that are not open yet start on 1 January of its year.
         if not diffed:
+            in_counties, county_params = _in_counties("pc.village_id", counties)
+            of_counties = ""
+            if in_counties:
+                of_counties = q(" AND {TG}.person_id IN (SELECT pc.id FROM {P} pc WHERE 1 = 1")
+                of_counties += in_counties + ")"
             cur.execute(
                 q(
                     "UPDATE {TG} SET end_on = %s WHERE source = %s AND end_on IS NULL AND start_on < %s"
                     " AND NOT EXISTS (SELECT 1 FROM {P} p JOIN jkfp_stage_tag st ON st.id_number = p.id_number"
                     " WHERE p.id = {TG}.person_id AND st.code = {TG}.code)"
-                ),
-                [dec31_before, source, jan1],
+                )
+                + of_counties,
+                [dec31_before, source, jan1, *county_params],
             )
             changed += max(cur.rowcount, 0)
         if persons:

@@ -530,3 +530,27 @@ def test_a_countys_list_reimported_in_a_city_compares_its_own_villages(diseases:
     assert Person.objects.get(id_number=pid(7)).village_id == V1
     assert Person.objects.get(id_number=pid(1)).phone == "13900000000"
     assert run(there, tmp_path)["unchanged"] == 1  # 钱七; 赵六 is named by both counties' lists now
+
+
+def test_a_countys_later_list_ends_its_own_persons_tags_only(diseases: Any, tmp_path: Path) -> None:
+    # Issue 21: in a deployment of several counties, county A's 2025 list of a source ends the 2024 tags
+    # and records of the A persons it no longer names — never those of county B's persons.
+    from jkfp.regions.models import Region, RegionLevel
+
+    other = Region.objects.create(code="421381", name="广水市", level=RegionLevel.COUNTY)
+    town = Region.objects.create(
+        code="421381001000", name="广水1镇", level=RegionLevel.TOWNSHIP, parent=other
+    )
+    Region.objects.create(code="421381001001", name="广水1村", level=RegionLevel.VILLAGE, parent=town)
+    run(write_csv(tmp_path / "a.csv", [row(pid(1)), row(pid(2), "李四", village=V2)]), tmp_path)
+    run(
+        write_csv(tmp_path / "b.csv", [row(pid(7), "赵六", village="421381001001", household="G1")]), tmp_path
+    )
+    later = run(write_csv(tmp_path / "a25.csv", [row(pid(1))]), tmp_path, year=2025, today=date(2025, 3, 1))
+    assert later["unchanged"] + later["updated"] == 1
+    dropped = Tag.objects.get(person__id_number=pid(2), source="国家平台")
+    assert dropped.end_on == date(2024, 12, 31)
+    assert not SourceRecord.objects.get(person__id_number=pid(2), source="国家平台").active
+    kept = Tag.objects.get(person__id_number=pid(7), source="国家平台")
+    assert kept.end_on is None
+    assert SourceRecord.objects.get(person__id_number=pid(7), source="国家平台").active
