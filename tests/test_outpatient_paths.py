@@ -195,8 +195,9 @@ def _by_api(setup: dict[str, Any], rows: list[Row], persons: list[Any]) -> None:
             "out_of_scope_amount": r.oos,
             "referred": False,
         }
-        if r.outpatient:
+        if r.outpatient:  # a visit needs neither an admission date nor a referral flag
             body |= {"kind": "outpatient", "disease": r.disease}
+            del body["admitted_on"], body["referred"]
         response = client.post(
             "/api/v1/settlements",
             json.dumps(body),

@@ -23,7 +23,7 @@ from jkfp.accounts.models import ADMIN_ROLES, AuditAction, AuditEvent, Instituti
 from jkfp.accounts.scoping import user_sees_code
 from jkfp.accounts.selectors import API_KEY_LEAD, token_digest
 from jkfp.core.bulkdb import insert_returning
-from jkfp.regions.models import Institution, Region, RegionLevel
+from jkfp.regions.models import Institution, Region, RegionLevel, stored_code
 
 # Which region level each role is bound to (domain.md §2).
 ROLE_LEVELS: dict[str, set[str]] = {
@@ -55,7 +55,7 @@ def user_create(
     ``admin``: the administrator creating it (None: the operator's command line), who may create
     accounts inside their own region only (``user_binding_check``).
     """
-    region = Region.objects.filter(code=region_code).first()
+    region = Region.objects.filter(code=stored_code(region_code) or region_code).first()
     if region is None:
         raise ValidationError({"region": f"区划代码{region_code}不存在 / unknown region {region_code}"})
     user_binding_check(admin=admin, role=role, region=region)

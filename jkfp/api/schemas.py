@@ -59,7 +59,9 @@ def _custom(message: str) -> PydanticCustomError:
 class SettlementIn(Schema):
     """出院结算请求 One stay to settle at discharge, or one outpatient special chronic disease visit
     (门诊慢特病, ``kind`` outpatient: ``disease`` required, ``admitted_on`` = ``discharged_on`` = the
-    visit date; the person needs a valid chronic-disease card for the disease on that day)."""
+    visit date, ``admitted_on`` and ``referred`` may be left out; the person needs a valid
+    chronic-disease card for the disease on that day). A stay needs ``admitted_on`` and ``referred``
+    (422 naming the missing one)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -75,7 +77,13 @@ class SettlementIn(Schema):
         description="患者身份证号（18位，末位可为X，须通过校验码） / resident ID number (18 characters)",
         examples=["42132119600501001X"],
     )
-    admitted_on: date = Field(..., description="入院日期 YYYY-MM-DD / admission date")
+    admitted_on: date | None = Field(
+        None,
+        description=(
+            "入院日期 YYYY-MM-DD（住院必填；门诊慢特病可省略，即就诊日期） / admission date "
+            "(required for a stay; an outpatient visit: the visit date when absent)"
+        ),
+    )
     discharged_on: date = Field(
         ..., description="出院日期 YYYY-MM-DD（决定适用政策和结算年度） / discharge date"
     )
@@ -91,8 +99,12 @@ class SettlementIn(Schema):
         description="目录外费用（元，两位小数，≤ 总费用） / out-of-catalogue cost",
         examples=["1000.00"],
     )
-    referred: bool = Field(
-        ..., description="县外住院是否已转诊备案 / approved referral (out-of-county stays)"
+    referred: bool | None = Field(
+        None,
+        description=(
+            "县外就医是否已转诊备案（住院必填；门诊慢特病可省略，按人员的转诊备案记录） / approved referral "
+            "(required for a stay; an outpatient visit: the person's referral record when absent)"
+        ),
     )
     kind: Literal["inpatient", "outpatient"] = Field(
         "inpatient",

@@ -25,12 +25,15 @@ from jkfp.api.schemas import ReverseIn, SettlementIn, SettlementOut, SettlementS
 from jkfp.regions.models import Institution
 from jkfp.registry.models import Person
 from jkfp.settlement import fetch, selectors, services
-from jkfp.settlement.models import Claim, ClaimSource, Settlement
+from jkfp.settlement.models import Claim, ClaimKind, ClaimSource, Settlement
 
 router = Router(tags=["结算 settlements"])
 
 ERR_UNKNOWN_PERSON = "身份证号（id_number）：人员库中没有此人 / no person with this ID number"
 ERR_NOT_SETTLED = "该结算申请尚未结算或已冲销 / the claim has no settlement"
+ERR_STAY_FIELD = "住院必填，未提供（门诊慢特病可省略）"
+# Required for a stay, optional for an outpatient visit (its date; the person's referral record).
+STAY_FIELDS = ("admitted_on", "referred")
 ERRORS = {401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 413: ErrorOut, 422: ErrorOut}
 
 
@@ -106,19 +109,26 @@ def _invalid(exc: ValidationError) -> ApiError:
     response={200: SettlementOut, **ERRORS},
     summary="出院结算 Settle a discharge",
     description=(
-        "按出院日期适用的政策和人员当日的类别结算一次住院，或一次门诊慢特病就诊（kind=outpatient，须填 disease，"
-        "入院日期即就诊日期，须持该病种就诊当日有效的慢病卡，否则 422 指明 disease）。claim_id 在本机构内唯一"
-        "（其他机构可用相同的号）；本机构同一 claim_id 以相同内容重复提交返回相同结果（幂等）；内容不同返回 409。"
+        "按出院日期适用的政策和人员当日的类别结算一次住院（须填 admitted_on、referred），或一次门诊慢特病就诊"
+        "（kind=outpatient，须填 disease，入院日期即就诊日期，admitted_on、referred 可省略，"
+        "须持该病种就诊当日有效的慢病卡，否则 422 指明 disease）。claim_id 在本机构内唯一（其他机构可用相同的号）；"
+        "本机构同一 claim_id 以相同内容重复提交返回相同结果（幂等）；内容不同返回 409。"
     ),
 )
 def settlement_create(request: HttpRequest, payload: SettlementIn) -> Any:
     institution = _institution(request)
+    outpatient = payload.kind == ClaimKind.OUTPATIENT
+    missing = [] if outpatient else [f for f in STAY_FIELDS if getattr(payload, f) is None]
+    if missing:
+        errors = [field_error(f, ERR_STAY_FIELD) for f in missing]
+        raise ApiError(422, "invalid", "；".join(e["message"] for e in errors), errors)
     try:
         row, _created = services.claim_submit(
             claim_id=payload.claim_id,
             person=_person(payload.id_number, payload.discharged_on),
             institution=institution,
-            admitted_on=payload.admitted_on,
+            # an outpatient visit's admission date is its date (settlement.md §6)
+            admitted_on=payload.admitted_on or payload.discharged_on,
             discharged_on=payload.discharged_on,
             total_amount=Decimal(payload.total_amount),
             out_of_scope_amount=Decimal(payload.out_of_scope_amount),

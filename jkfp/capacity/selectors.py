@@ -120,7 +120,12 @@ def facts(*, region: Region, as_of: date) -> Facts:
             institution_id__in=institutions.values("code")
         ).values_list("name", "institution_id", "post", "qualification", "start_on", "end_on")
     ]
-    county_codes = {region.code[:6]} | {f.region_code[:6] for f in facilities if f.region_code}
+    # Every county's own standard: the region's, the counties inside a city or province, the facilities'.
+    county_codes = (
+        {region.code[:6]}
+        | {c.code for c in counties}
+        | {f.region_code[:6] for f in facilities if f.region_code}
+    )
     return Facts(
         region=_area(region),
         townships=townships,

@@ -9,6 +9,7 @@ user's region raises ``Http404`` (a guessed URL must not reveal that the row exi
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -590,11 +591,14 @@ def cards_by_person(person_ids: list[int]) -> dict[tuple[int, int], tuple[date, 
     return out
 
 
-def card_diseases() -> QuerySet[Disease]:
-    """可办慢病卡的病种 Chronic and special chronic catalogue diseases."""
-    return Disease.objects.filter(kind__in=(DiseaseKind.CHRONIC, DiseaseKind.SPECIAL_CHRONIC)).order_by(
-        "kind", "name"
-    )
+CARD_KINDS = (DiseaseKind.CHRONIC, DiseaseKind.SPECIAL_CHRONIC)
+
+
+def card_diseases(*, also: Collection[int] = ()) -> QuerySet[Disease]:
+    """可办慢病卡的病种 Chronic and special chronic catalogue diseases, and the diseases ``also`` (the
+    settlement policies' outpatient special chronic diseases, whatever their catalogue kind: e.g.
+    终末期肾病 is a major disease there; ``settlement.cards.outpatient_diseases``)."""
+    return Disease.objects.filter(Q(kind__in=CARD_KINDS) | Q(pk__in=list(also))).order_by("kind", "name")
 
 
 def person_health_record(*, person: Person) -> HealthRecord | None:

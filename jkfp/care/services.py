@@ -10,6 +10,7 @@ the person lies in the user's region (``PermissionDenied``); validation errors a
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -44,7 +45,7 @@ from jkfp.care.models import (
     VisitKind,
 )
 from jkfp.care.rules import age_on, classify, next_due, reading_problems
-from jkfp.care.selectors import rules_for
+from jkfp.care.selectors import CARD_KINDS, rules_for
 from jkfp.core.idnumber import mask as mask_id_number
 from jkfp.core.importing import has_control_chars
 from jkfp.core.signals import send_data_changed
@@ -52,7 +53,6 @@ from jkfp.regions.models import Institution, Region, RegionLevel
 from jkfp.registry.models import (
     Condition,
     Disease,
-    DiseaseKind,
     Household,
     LivingStatus,
     Person,
@@ -88,7 +88,7 @@ ERR_SUPPLY_DAYS = "每次送药不超过3个月（1–92天）"
 ERR_DRUGS = "请填写药品（不超过300字）"
 ERR_CARD_VALIDITY = "有效期不能早于认定日期"
 ERR_CARD_EXISTS = "此人已有该病种的慢病卡"
-ERR_CARD_DISEASE = "慢病卡只能办理慢病或门诊慢特病"
+ERR_CARD_DISEASE = "慢病卡只能办理慢病、门诊慢特病或结算政策所列的门诊慢特病病种"
 ERR_CONCLUSION = "体检结论不超过300字"
 ERR_CHECKUP_EXISTS = "此人当天已有体检记录"
 MAX_CONTRACT_DAYS = 3 * 366
@@ -598,11 +598,14 @@ def chronic_card_issue(
     valid_to: date | None = None,
     institution: Institution | None = None,
     card_no: str = "",
+    also: Collection[int] = (),
 ) -> ChronicCard:
-    """办理慢病卡 Issue a chronic-disease card (what ``chronic_card_count`` counts by certification date)."""
+    """办理慢病卡 Issue a chronic-disease card (what ``chronic_card_count`` counts by certification date)
+    for a chronic or special chronic catalogue disease, or one of the diseases ``also`` (the settlement
+    policies' outpatient special chronic diseases, ``selectors.card_diseases``)."""
     role_require(user, MANAGE_ROLES, ERR_ROLE_MANAGE)
     scope_require(user, person.village_id)
-    if disease.kind not in (DiseaseKind.CHRONIC, DiseaseKind.SPECIAL_CHRONIC):
+    if disease.kind not in CARD_KINDS and disease.pk not in also:
         raise ValidationError({"disease": ERR_CARD_DISEASE})
     _check_date(certified_on, person, "certified_on", timezone.localdate())
     if valid_to is not None and valid_to < certified_on:

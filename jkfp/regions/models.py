@@ -83,6 +83,21 @@ def level_of_code(code: str) -> str | None:
     return None
 
 
+def stored_code(text: str) -> str | None:
+    """存储代码 A region code as someone types it (``42``, ``4213``, ``421321``, ``421321001``, a 12-digit
+    code, ``421300000000``) in its stored form, or None when it is no region code — for a command's
+    ``--region`` or a form's region field."""
+    text = (text or "").strip()
+    if not (text.isascii() and text.isdigit()):
+        return None
+    by_length = {2: RegionLevel.PROVINCE, 4: RegionLevel.CITY, 9: RegionLevel.TOWNSHIP}
+    if len(text) in by_length:
+        return canonical_code(text, by_length[len(text)])
+    if len(text) == 12 and text[6:] == "000000":
+        text = text[:6]
+    return text if level_of_code(text) is not None else None
+
+
 def code_prefix(code: str) -> str:
     """代码前缀 The scope prefix of a stored region code by its digits alone (``scope_prefix`` for its
     level; a code of no known shape is its own prefix)."""

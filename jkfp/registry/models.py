@@ -296,7 +296,12 @@ class SourceRecord(models.Model):
         verbose_name_plural = "来源记录"
         ordering = ["person_id", "source"]
         constraints = [models.UniqueConstraint(fields=["person", "source"], name="source_person_uniq")]
-        indexes = [models.Index(fields=["source", "active"])]
+        indexes = [
+            models.Index(fields=["source", "active"]),
+            # A county's list in a province (issue 21): its re-import compares the records of its own
+            # villages only (``roster_diff``), a range of this index, not every record of the source.
+            models.Index(fields=["source", "village_code"], name="registry_src_source_village"),
+        ]
 
 
 class ChangeLog(models.Model):

@@ -16,18 +16,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from jkfp.regions.models import LEVEL_DIGITS, prefix_range
 from jkfp.registry.models import Person, SourceRecord
 from jkfp.registry.roster_columns import PersonColumns, Validated
 
 _FIELDS = ("name", "village_code", "household_no", "relation", "tags", "conditions", "phone")
 
 
+COUNTY_DIGITS = LEVEL_DIGITS["county"]
+
 # Persons per aggregated text: one value of at most a few tens of MB, far below PostgreSQL's 1 GB.
 _GROUP_BITS = 18
 
 
-def _existing_lines(cursor: Any, *, source: str, year: int, postgres: bool) -> set[str]:
-    """The active records of ``source`` for ``year`` as ``id<TAB>name<TAB>…`` lines.
+def _existing_lines(
+    cursor: Any, *, source: str, year: int, postgres: bool, counties: list[str] | None = None
+) -> set[str]:
+    """The active records of ``source`` for ``year`` as ``id<TAB>name<TAB>…`` lines; with ``counties``
+    (code prefixes), only the records of villages in them — a line can only equal a record of its own
+    village, so the rest of a province's records would never match (issue 21).
 
     The database concatenates the fields and aggregates the lines into a few large texts (one per
     block of 2^18 person IDs): a handful of values to fetch instead of one per person (the COPY
@@ -44,10 +51,17 @@ def _existing_lines(cursor: Any, *, source: str, year: int, postgres: bool) -> s
     else:
         line = f"p.id_number || char(9) || {joined}"
         aggregate = f"group_concat({line}, char(10))"
+    params: list[Any] = [source, year]
+    where = ""
+    if counties:
+        where = (
+            " AND (" + " OR ".join(["(r.village_code >= %s AND r.village_code < %s)"] * len(counties)) + ")"
+        )
+        params += [bound for county in counties for bound in prefix_range(county)]
     cursor.execute(
         f"SELECT {aggregate} FROM {records} r JOIN {persons} p ON p.id = r.person_id"  # noqa: S608 (model names)
-        f" WHERE r.source = %s AND r.year = %s AND r.active GROUP BY r.person_id / {1 << _GROUP_BITS}",
-        [source, year],
+        f" WHERE r.source = %s AND r.year = %s AND r.active{where} GROUP BY r.person_id / {1 << _GROUP_BITS}",
+        params,
     )
     existing: set[str] = set()
     for (text,) in cursor.fetchall():
@@ -63,11 +77,12 @@ def changed_persons(
     Sorted by ID, like ``checked.persons``. The comparison runs over the persons in file order, so an
     unchanged list never pays for sorting them.
     """
-    existing = _existing_lines(cursor, source=source, year=year, postgres=postgres)
-    if not existing:
-        return checked.persons
     # PersonColumns order: id, name, village, household, relation, phone, tags, conditions.
     idn, name, village, household, relation, phone, tags, conds = checked.unordered.fields()
+    counties = sorted({code[:COUNTY_DIGITS] for code in village})
+    existing = _existing_lines(cursor, source=source, year=year, postgres=postgres, counties=counties)
+    if not existing:
+        return checked.persons
     lines = map("\t".join, zip(idn, name, village, household, relation, tags, conds, phone, strict=True))
     held = list(map(existing.__contains__, lines))  # in C: no Python call per person
     del existing

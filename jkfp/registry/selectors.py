@@ -8,7 +8,7 @@ row exists).
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from datetime import date, datetime, time, timedelta
 from typing import Any, NamedTuple
 
@@ -249,7 +249,12 @@ def disease_lookup(*, kind: str | None = None, pks: Collection[int] | None = Non
         qs = qs.filter(kind=kind)
     if pks is not None:
         qs = qs.filter(pk__in=list(pks))
-    rows = list(qs.values_list("id", "name", "aliases"))
+    return disease_lookup_of(list(qs.values_list("id", "name", "aliases")))
+
+
+def disease_lookup_of(rows: Iterable[tuple[int, str, str]]) -> dict[str, int]:
+    """``disease_lookup`` of catalogue rows already read: (id, name, aliases)."""
+    rows = list(rows)
     lookup: dict[str, int] = {}
     for pk, _, aliases in rows:
         for alias in split_list(aliases):

@@ -3,7 +3,8 @@
 The hospital advances the funds' shares at the window (先诊疗后付费, one-stop settlement) and claims
 them back monthly. A claim belongs to the month of its **discharge date**; the amounts are those
 of its live settlement (``is_current``), so a claim re-settled later (reorder, reversal, policy
-change) is cleared at its current amounts, and a reversed claim owes nothing.
+change) is cleared at its current amounts, and a reversed claim owes nothing. Outpatient special
+chronic disease claims (门诊慢特病) are cleared with the stays and shown as "of which" columns.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from django.db.models import Count, Sum
+from django.db.models import Count, F, Q, Sum
 
 from jkfp.core.tabular import safe_cell
-from jkfp.settlement.models import Settlement
+from jkfp.settlement.models import ClaimKind, Settlement
 from jkfp.settlement.selectors import month_bounds, settlements_visible
 
 CLEARING_FIELDS = (
@@ -41,6 +42,8 @@ CLEARING_HEADERS = (
     "基金应付合计",
     "个人负担",
     "医院承担（目录外超限）",
+    "其中门诊慢特病笔数",
+    "其中门诊慢特病基金应付",
 )
 ERR_MONTH = "月份应为 YYYY-MM，例如 2026-03"
 
@@ -60,6 +63,10 @@ class ClearingRow:
     supplementary: Decimal
     personal: Decimal
     hospital_absorbed: Decimal
+    # of which outpatient special chronic disease claims (门诊慢特病, settlement.md §6): their count
+    # and what the funds owe for them (basic + critical + aid + supplementary)
+    outpatient_claims: int = 0
+    outpatient_funds: Decimal = Decimal("0.00")
 
     @property
     def funds_total(self) -> Decimal:
@@ -82,9 +89,18 @@ def clearing_statement(*, month: str, user: Any = None, institution: str | None 
     qs = qs.filter(is_current=True, claim__discharged_on__gte=first, claim__discharged_on__lte=last)
     if institution:
         qs = qs.filter(claim__institution_id=institution)
+    outpatient = Q(claim__kind=ClaimKind.OUTPATIENT)
     rows = (
         qs.values("claim__institution_id", "claim__institution__name")
-        .annotate(claims=Count("id"), **{f: Sum(f) for f in CLEARING_FIELDS})
+        .annotate(
+            # before the sums named like the fields (an F() after them would name those sums)
+            outpatient_claims=Count("id", filter=outpatient),
+            outpatient_funds=Sum(
+                F("basic") + F("critical") + F("aid") + F("supplementary"), filter=outpatient
+            ),
+            claims=Count("id"),
+            **{f: Sum(f) for f in CLEARING_FIELDS},
+        )
         .order_by("claim__institution_id")
     )
     zero = Decimal("0.00")
@@ -95,6 +111,8 @@ def clearing_statement(*, month: str, user: Any = None, institution: str | None 
             month=f"{first:%Y-%m}",
             claims=r["claims"],
             **{f: Decimal(r[f] or zero).quantize(Decimal("0.01")) for f in CLEARING_FIELDS},
+            outpatient_claims=r["outpatient_claims"],
+            outpatient_funds=Decimal(r["outpatient_funds"] or zero).quantize(Decimal("0.01")),
         )
         for r in rows
     ]
@@ -102,8 +120,11 @@ def clearing_statement(*, month: str, user: Any = None, institution: str | None 
 
 def clearing_totals(rows: list[ClearingRow]) -> dict[str, Decimal | int]:
     """合计 Sums over the rows (claims and every amount)."""
-    out: dict[str, Decimal | int] = {"claims": sum(r.claims for r in rows)}
-    for f in (*CLEARING_FIELDS, "funds_total"):
+    out: dict[str, Decimal | int] = {
+        "claims": sum(r.claims for r in rows),
+        "outpatient_claims": sum(r.outpatient_claims for r in rows),
+    }
+    for f in (*CLEARING_FIELDS, "funds_total", "outpatient_funds"):
         out[f] = sum((getattr(r, f) for r in rows), Decimal("0.00"))
     return out
 
@@ -122,7 +143,7 @@ def clearing_xlsx(rows: list[ClearingRow], path: str | Path) -> Path:
             sheet.write_string(0, col, title, bold)
         sheet.set_column(0, 0, 12)
         sheet.set_column(1, 1, 28)
-        sheet.set_column(2, 11, 14)
+        sheet.set_column(2, 13, 14)
         line = 0
         for r in rows:
             line += 1
@@ -145,6 +166,8 @@ def clearing_xlsx(rows: list[ClearingRow], path: str | Path) -> Path:
             start=4,
         ):
             sheet.write_number(line, col, float(totals[f]), money)
+        sheet.write_number(line, 12, int(totals["outpatient_claims"]))
+        sheet.write_number(line, 13, float(totals["outpatient_funds"]), money)
     finally:
         workbook.close()
     return path
@@ -170,3 +193,5 @@ def _write_row(
     for col, value in enumerate(values, start=4):
         # xlsx numbers are binary floats; two-decimal amounts below 10^13 round-trip exactly to the fen.
         sheet.write_number(line, col, float(value), money)
+    sheet.write_number(line, 12, r.outpatient_claims)
+    sheet.write_number(line, 13, float(r.outpatient_funds), money)

@@ -168,7 +168,7 @@ def person_by_id_number(id_number: str, on: date | None = None) -> Person | None
     if found is None:
         return None
     pk, number, born, village = found[:4]
-    person = Person.from_db(DEFAULT_DB_ALIAS, PERSON_FIELDS, (pk, number, _as_date(born), village))
+    person = Person.from_db(DEFAULT_DB_ALIAS, PERSON_FIELDS, (pk, number, as_date(born), village))
     if on is not None:
         setattr(person, "village_on", found[4] or village)  # noqa: B010 (an attribute Person does not declare)
     return person
@@ -195,7 +195,7 @@ def _year_chain(ledger: YearLedger, *, exclude: int) -> list[Settlement]:
     )
 
 
-def _as_date(value: Any) -> date:
+def as_date(value: Any) -> date:
     """A date column read with a raw cursor (SQLite returns ISO text)."""
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
@@ -285,7 +285,7 @@ def engine_claim(claim: Claim, category: str, id_number: str) -> engine.Claim:
 _POLICIES: dict[tuple[int, str, int], Policy] = {}
 
 
-def _policy_row(pk: int, sha256: str, version: int) -> Policy:
+def stored_policy(pk: int, sha256: str, version: int) -> Policy:
     """The stored policy version, cached per (pk, sha256, version) in this process: its text never
     changes under the same digest (a used version is immutable; an unused one replaced in place
     gets a new digest)."""
@@ -334,20 +334,18 @@ def _inputs_of(claim: Claim, rows: Sequence[Any]) -> tuple[Policy, str, bool]:
     for kind, text, d1, d2, n1, n2, t1, s1 in rows:
         if kind == "p":
             versions.append(
-                _PolicyFacts(
-                    int(n1), str(text), int(n2), _as_date(d1), _as_date(d2), _as_datetime(t1), str(s1)
-                )
+                _PolicyFacts(int(n1), str(text), int(n2), as_date(d1), as_date(d2), _as_datetime(t1), str(s1))
             )
         elif kind == "v":
             village = str(text)
         elif kind == "t":
-            tags.append((str(text), _as_date(d1), None if d2 is None else _as_date(d2)))
-        elif (_as_date(d1), str(text)) > key:
+            tags.append((str(text), as_date(d1), None if d2 is None else as_date(d2)))
+        elif (as_date(d1), str(text)) > key:
             later = True
     found = policy_in_force_of(versions, day, code=village)
     if found is None:
         raise ValidationError({"discharged_on": no_policy_message(village, day)})
-    policy = _policy_row(found.pk, found.sha256, found.version)
+    policy = stored_policy(found.pk, found.sha256, found.version)
     category = category_for(engine_policy(policy), tags_on(tags, day))
     if category is None:
         raise ValidationError({"person": ERR_NO_CATEGORY.format(day=day.isoformat(), policy=policy.label)})

@@ -46,7 +46,7 @@ from jkfp.engine.claims import PAID_OUTPATIENT_REASON, PAID_PAIR_REASON
 from jkfp.regions.models import Institution, Region, RegionLevel, canonical_code
 from jkfp.registry.models import Person
 from jkfp.settlement import fetch, store
-from jkfp.settlement.cards import ERR_DISEASE_UNKNOWN, card_require, outpatient_disease_lookup
+from jkfp.settlement.cards import ERR_DISEASE_UNKNOWN, OutpatientFacts, outpatient_facts
 from jkfp.settlement.compute import ERR_CLAIM_ID as ERR_CLAIM_ID  # the services' message too
 from jkfp.settlement.compute import (
     claim_id_valid,
@@ -373,18 +373,20 @@ def claim_validate(
     An outpatient claim (``kind`` outpatient, §6) names a disease of the policies'
     ``outpatient_diseases`` (a catalogue alias is read as that disease), has no admission and no paid
     amounts, its admission date is the visit date, and the person holds a valid card (慢病卡) for
-    that disease on the visit date (``cards.card_require``)."""
+    that disease on the visit date (``cards.outpatient_facts``: one statement)."""
     today = today or timezone.localdate()
     errors: dict[str, str] = {}
     kind = (kind or ClaimKind.INPATIENT).strip()
     disease = (disease or "").strip()
+    outpatient: OutpatientFacts | None = None  # read when the claim names a disease
     if kind not in ClaimKind.values:
         errors["kind"] = ERR_KIND
     elif kind == ClaimKind.OUTPATIENT:
         if not disease:
             errors["disease"] = ERR_DISEASE_REQUIRED
         else:
-            lookup = outpatient_disease_lookup()
+            outpatient = outpatient_facts(person.pk)
+            lookup = outpatient.lookup
             if disease not in lookup:
                 names = "、".join(sorted(set(lookup.values()))) or "无"
                 errors["disease"] = ERR_DISEASE_UNKNOWN.format(value=disease, names=names)
@@ -438,9 +440,9 @@ def claim_validate(
             errors["admission"] = ERR_ADMISSION_MISMATCH
         elif admission.status != AdmissionStatus.ADMITTED:
             errors["admission"] = ERR_ADMISSION_STATE
-    if kind == ClaimKind.OUTPATIENT and "disease" not in errors and "discharged_on" not in errors:
+    if outpatient is not None and "disease" not in errors and "discharged_on" not in errors:
         try:
-            card_require(person_id=person.pk, disease=disease, on=discharged_on)
+            outpatient.card_require(disease=disease, on=discharged_on)
         except ValidationError as exc:
             errors.update({k: v[0] for k, v in exc.message_dict.items()})
     if errors:

@@ -93,6 +93,12 @@ class CardImportForm(forms.Form):
     file = forms.FileField(label="慢病卡文件（.csv 或 .xlsx）")
 
 
+class BankAccountImportForm(forms.Form):
+    """导入银行账号 The subsidy account file (身份证号, 银行账号, 账户类型, 开户银行)."""
+
+    file = forms.FileField(label="银行账号文件（.csv 或 .xlsx）")
+
+
 def _list_year(field: forms.Field) -> None:
     """名单年度 A list's year: this year by default, at most next year (next year's list comes in autumn)."""
     today = timezone.localdate()

@@ -39,8 +39,9 @@ from jkfp.registry.services import (
     import_template_save,
 )
 from jkfp.registry.tasks import enrolment_import_task, roster_import_task
+from jkfp.settlement.bank_imports import BANK_COLUMNS, KIND_WORDS
 from jkfp.settlement.card_imports import CARD_COLUMNS
-from jkfp.settlement.tasks import cards_import_task
+from jkfp.settlement.tasks import bank_accounts_import_task, cards_import_task
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,11 @@ IMPORT_SPECS: dict[str, ImportSpec] = {
     ),
     ImportKind.COVERAGE: ImportSpec(capacity_imports.COVERAGE_COLUMNS, capacity_import_task),
     ImportKind.CARDS: ImportSpec(CARD_COLUMNS, cards_import_task),
+    ImportKind.BANK_ACCOUNTS: ImportSpec(
+        BANK_COLUMNS,
+        bank_accounts_import_task,
+        {"kind": tuple(w for w in KIND_WORDS if w and not w.isascii())},
+    ),
 }
 
 

@@ -34,12 +34,13 @@ from jkfp.ops.exports import export_file, export_run_of, export_runs_of
 from jkfp.registry import selectors
 from jkfp.registry.models import ImportStatus, Person
 from jkfp.registry.services import enrolment_run_start, import_run_start, person_verify
-from jkfp.settlement.uploads import cards_import_start
+from jkfp.settlement.uploads import bank_accounts_import_start, cards_import_start
 from jkfp.web import background, exports
 from jkfp.web.capacity.forms import CapacityImportForm
 from jkfp.web.care.forms import CareImportForm
 from jkfp.web.forms import (
     AuditFilterForm,
+    BankAccountImportForm,
     CardImportForm,
     EnrolmentImportForm,
     ImportForm,
@@ -58,6 +59,7 @@ CARE_IMPORT_KINDS = ("contracts", "followups")
 CAPACITY_IMPORT_KINDS = ("staff", "support", "telemedicine", "training", "coverage")
 ENROLMENT_KIND = "enrolment"
 CARDS_KIND = "cards"
+BANK_KIND = "bank_accounts"
 
 
 class CappedPaginator(Paginator):
@@ -298,6 +300,7 @@ def _import_page(request: UploadRequest) -> HttpResponse:
     enrolment_form = EnrolmentImportForm()
     capacity_form = CapacityImportForm()
     cards_form = CardImportForm()
+    bank_form = BankAccountImportForm()
     upload_error = ""
     if request.method == "POST" and request.POST.get("kind") in CARE_IMPORT_KINDS:
         response, care_form, upload_error, status = _care_import(request)
@@ -325,6 +328,15 @@ def _import_page(request: UploadRequest) -> HttpResponse:
             lambda data: cards_import_start(
                 user=request.user, upload=data["file"], request=request, preview=data.get("preview", False)
             ),
+            keep=(),
+        )
+        if response is not None:
+            return response
+    elif request.method == "POST" and request.POST.get("kind") == BANK_KIND:
+        response, bank_form, upload_error, status = _side_import(
+            request,
+            BankAccountImportForm,
+            lambda data: bank_accounts_import_start(user=request.user, upload=data["file"], request=request),
             keep=(),
         )
         if response is not None:
@@ -370,6 +382,7 @@ def _import_page(request: UploadRequest) -> HttpResponse:
         "enrolment_form": enrolment_form,
         "capacity_form": capacity_form,
         "cards_form": cards_form,
+        "bank_form": bank_form,
         "upload_error": upload_error,
         "runs": selectors.import_runs(user=request.user)[:20],
         "max_mb": settings.UPLOAD_MAX_BYTES // (1024 * 1024),

@@ -63,3 +63,28 @@ def test_a_role_binds_to_its_own_level_only(
 ) -> None:
     with pytest.raises(ValidationError, match="不能绑定到"):
         make_user(role, code)
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("42", "420000"),
+        ("4213", "421300"),
+        ("421300000000", "421300"),
+        ("421321", "421321"),
+        ("421321000000", "421321"),
+        ("421321001", "421321001000"),
+        ("421321001002", "421321001002"),
+        ("4213x", None),
+        ("42132", None),
+    ],
+)
+def test_a_typed_region_code_reads_as_its_stored_form(typed: str, stored: str | None) -> None:
+    from jkfp.regions.models import stored_code
+
+    assert stored_code(typed) == stored
+
+
+@pytest.mark.django_db
+def test_createuser_takes_a_city_code_in_any_form(two_counties: dict[str, Any], make_user: Any) -> None:
+    assert make_user(Role.CITY_INSPECTOR, "4213").region_id == "421300"

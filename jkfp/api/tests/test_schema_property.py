@@ -27,8 +27,10 @@ pytestmark = pytest.mark.django_db
 
 MAX_EXAMPLES = 60
 # The rules a JSON schema cannot state, and the fields they name.
-# (An outpatient visit's rules are conditional on ``kind``: its disease, one date for both, the card.)
+# (An outpatient visit's rules are conditional on ``kind``: its disease, one date for both, the card;
+# a stay's: its admission date and referral flag.)
 UNEXPRESSIBLE = {
+    "referred",
     "id_number",
     "discharged_on",
     "out_of_scope_amount",

@@ -170,12 +170,23 @@ def test_invalid_body_is_422_naming_the_field(
 
 def test_missing_field_and_bad_json_are_422(api_as: Any, world: ApiWorld) -> None:
     data = body(world, "E1")
-    del data["referred"]
+    del data["claim_id"]
     response = api_as("H001").post(POST, data)
     assert response.status_code == 422
     assert response.json()["errors"] == [
-        {"field": "referred", "message": "转诊备案（referred）：必填，未提供"}
+        {"field": "claim_id", "message": "结算申请号（claim_id）：必填，未提供"}
     ]
+    # A stay needs its admission date and referral flag (an outpatient visit may leave them out).
+    data = body(world, "E1")
+    del data["referred"], data["admitted_on"]
+    response = api_as("H001").post(POST, data)
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {"field": "admitted_on", "message": "入院日期（admitted_on）：住院必填，未提供（门诊慢特病可省略）"},
+        {"field": "referred", "message": "转诊备案（referred）：住院必填，未提供（门诊慢特病可省略）"},
+    ]
+    assert_matches_schema(response, "post", POST)
+    assert not Claim.objects.exists()
     broken = api_as("H001").client.post(
         POST, "{not json", content_type="application/json", headers=api_as("H001").headers
     )
@@ -183,13 +194,15 @@ def test_missing_field_and_bad_json_are_422(api_as: Any, world: ApiWorld) -> Non
     assert_matches_schema(broken, "post", POST)
 
 
-def test_discharge_without_policy_in_force_is_422_naming_the_date(api_as: Any, world: ApiWorld) -> None:
+def test_discharge_without_policy_in_force_is_422_naming_county_and_date(
+    api_as: Any, world: ApiWorld
+) -> None:
     response = api_as("H001").post(
         POST, body(world, "E1", admitted_on="2019-12-01", discharged_on="2019-12-10")
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "discharged_on"
-    assert "2019-12-10" in response.json()["message"]
+    assert "随县（421321） 2019-12-10" in response.json()["message"]
 
 
 def test_unknown_person_is_404(api_as: Any, world: ApiWorld) -> None:

@@ -55,3 +55,40 @@ def test_a_county_rule_overrides_the_deployment_per_tag(county: dict[str, Any]) 
         # no 曾都区 rule for 低保: the deployment's subsidy; the premium standard is 曾都区's
         "曾都丙": ("dibao", money("300.00"), money("250.00"), money("50.00")),
     }
+
+
+def test_county_over_city_over_province_over_deployment(county: dict[str, Any]) -> None:
+    money = Decimal
+    hubei = Region.objects.create(code="420000", name="湖北省", level=RegionLevel.PROVINCE)
+    suizhou = Region.objects.create(code="421300", name="随州市", level=RegionLevel.CITY, parent=hubei)
+    zengdu = Region.objects.create(code="421303", name="曾都区", level=RegionLevel.COUNTY, parent=suizhou)
+    town = Region.objects.create(code="421303001000", name="南郊", level=RegionLevel.TOWNSHIP, parent=zengdu)
+    village = Region.objects.create(
+        code="421303001001", name="两水村", level=RegionLevel.VILLAGE, parent=town
+    )
+    for region, amount in (
+        (None, "10.00"),
+        (hubei, "20.00"),
+        (suizhou, "30.00"),
+        (county["county"], "40.00"),
+    ):
+        premium_rule_set(
+            year=YEAR,
+            tag="poor",
+            premium_amount=money("320.00"),
+            subsidy_amount=money(amount),
+            region=region,
+        )
+    person(county["t1v1"], "随县甲", 1, "poor")
+    person(village, "曾都乙", 2, "poor")
+
+    def subsidy(region: Region) -> dict[str, Decimal]:
+        qs, _ = premium_rows(YEAR, region)
+        return dict(qs.values_list("name", "subsidy"))
+
+    assert subsidy(county["county"]) == {"随县甲": money("40.00")}  # the county's own
+    assert subsidy(zengdu) == {"曾都乙": money("30.00")}  # its city's
+    assert subsidy(suizhou) == {
+        "随县甲": money("40.00"),
+        "曾都乙": money("30.00"),
+    }  # a city ledger: each its own

@@ -491,3 +491,42 @@ def test_a_user_imports_only_into_villages_of_their_region(
     assert any(line[1] == "村代码" and "管辖范围" in str(line[3]) for line in lines[1:])
     # The command line (no user) may write to every village of the database.
     assert run(f, tmp_path)["created"] == 1
+
+
+def test_a_countys_list_reimported_in_a_city_compares_its_own_villages(diseases: Any, tmp_path: Path) -> None:
+    # Two counties share the source (issue 21): re-importing one county's unchanged list changes nothing,
+    # a changed person is found, and a person of the other county named by this list (moved here) is
+    # updated, although the comparison reads only this county's records.
+    from jkfp.regions.models import Region, RegionLevel
+
+    other = Region.objects.create(code="421381", name="广水市", level=RegionLevel.COUNTY)
+    town = Region.objects.create(
+        code="421381001000", name="广水1镇", level=RegionLevel.TOWNSHIP, parent=other
+    )
+    Region.objects.create(code="421381001001", name="广水1村", level=RegionLevel.VILLAGE, parent=town)
+    here = write_csv(tmp_path / "a.csv", [row(pid(1)), row(pid(2), "李四", village=V2)])
+    there = write_csv(
+        tmp_path / "b.csv",
+        [
+            row(pid(7), "赵六", village="421381001001", household="G1"),
+            row(pid(8), "钱七", village="421381001001"),
+        ],
+    )
+    assert run(here, tmp_path)["created"] == 2
+    assert run(there, tmp_path)["created"] == 2
+    before = counts()
+    assert run(here, tmp_path)["unchanged"] == 2
+    assert counts() == before
+    moved = write_csv(
+        tmp_path / "a2.csv",
+        [
+            row(pid(1), phone="13900000000"),
+            row(pid(2), "李四", village=V2),
+            row(pid(7), "赵六", household="G9"),
+        ],
+    )
+    again = run(moved, tmp_path)
+    assert (again["updated"], again["unchanged"]) == (2, 1)
+    assert Person.objects.get(id_number=pid(7)).village_id == V1
+    assert Person.objects.get(id_number=pid(1)).phone == "13900000000"
+    assert run(there, tmp_path)["unchanged"] == 1  # 钱七; 赵六 is named by both counties' lists now

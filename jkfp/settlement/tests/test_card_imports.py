@@ -19,7 +19,7 @@ from jkfp.registry.models import Disease
 from jkfp.registry.services import disease_catalogue_load
 from jkfp.settlement import card_imports
 from jkfp.settlement.card_imports import cards_import
-from jkfp.settlement.cards import ERR_NO_CARD, card_require, outpatient_disease_lookup
+from jkfp.settlement.cards import ERR_NO_CARD, outpatient_disease_lookup, outpatient_facts
 from jkfp.settlement.tests.factories import SettleWorld
 
 HEADER = "身份证号,病种,认定日期,认定机构,有效期至\n"
@@ -147,9 +147,17 @@ def test_valid_card_rule(sw: SettleWorld) -> None:
     assert card_valid_on(person_id=person.pk, disease_id=disease.pk, on=date(2020, 3, 1)) is not None
     assert card_valid_on(person_id=person.pk, disease_id=disease.pk, on=date(2020, 6, 30)) is not None
     assert card_valid_on(person_id=person.pk, disease_id=disease.pk, on=date(2020, 7, 1)) is None
-    card_require(person_id=person.pk, disease="高血压", on=date(2020, 4, 1))
-    with pytest.raises(ValidationError) as info:
-        card_require(person_id=person.pk, disease="2型糖尿病", on=date(2020, 4, 1))
-    assert info.value.message_dict == {"disease": [ERR_NO_CARD.format(day="2020-04-01", disease="2型糖尿病")]}
+    # The hot path's one-statement read applies the same rule and the same name lookup.
+    facts = outpatient_facts(person.pk)
+    facts.card_require(disease="高血压", on=date(2020, 4, 1))
+    for day, name in (
+        (date(2020, 4, 1), "2型糖尿病"),
+        (date(2020, 7, 1), "高血压"),
+        (date(2020, 2, 29), "高血压"),
+    ):
+        with pytest.raises(ValidationError) as info:
+            facts.card_require(disease=name, on=day)
+        assert info.value.message_dict == {"disease": [ERR_NO_CARD.format(day=day.isoformat(), disease=name)]}
     lookup = outpatient_disease_lookup()
     assert lookup["尿毒症"] == "终末期肾病" and lookup["类风湿性关节炎"] == "类风湿关节炎"
+    assert facts.lookup == lookup

@@ -160,3 +160,79 @@ def test_the_claims_import_derives_the_flag_per_person(world: SettleWorld, tmp_p
         ]
     )
     assert _live() == expected
+
+
+def test_two_counties_two_policies_in_county_derived_per_person(
+    two_counties: dict[str, Any], make_user: Any
+) -> None:
+    """Issue 21 'done when': 随县 (its 2020 plan) and 曾都区 (the transition rules, re-dated to 2020)
+    settle the same kind of stay differently — each person by their own county's policy, in county
+    at their own county's hospital and out of county (not referred) at the neighbour's — every
+    settlement equal to the reference of that policy, to the fen."""
+    from jkfp.settlement.models import Policy
+    from jkfp.settlement.services import claim_submit, policy_upload
+    from jkfp.settlement.tests.test_region_policies import preset_text
+
+    Policy.objects.all().delete()
+    texts = {
+        "421321": preset_text("suixian-2020", as_name="suixian-2020"),
+        "421303": preset_text("transition-2024", as_name="zengdu-2020"),
+    }
+    for code, text in texts.items():
+        policy_upload(text=text, fmt="toml", region=two_counties["county" if code == "421321" else "b"])
+    persons = {
+        "421321": make_person(two_counties["t1v1"], "随县甲", 51),
+        "421303": make_person(two_counties["b_t1v1"], "曾都乙", 52),
+    }
+    for p in persons.values():
+        tag(p, "poor")
+    hospitals = {"421321": two_counties["hospital"], "421303": Institution.objects.get(code="H101")}
+    stays: dict[str, list[tuple[str, date, bool]]] = {}
+    for county, person in persons.items():
+        for i, (where, inst) in enumerate(hospitals.items()):
+            claim_id, day = f"{county}@{where}", date(2020, 4, 1 + 10 * i)
+            claim_submit(
+                claim_id=claim_id,
+                person=person,
+                institution=inst,
+                admitted_on=day,
+                discharged_on=day,
+                total_amount=Decimal("20000.00"),
+                out_of_scope_amount=Decimal("1000.00"),
+                referred=False,
+            )
+            stays.setdefault(county, []).append((claim_id, day, where == county))
+    assert dict(Claim.objects.values_list("claim_id", "in_county")) == {
+        cid: flag for rows in stays.values() for cid, _, flag in rows
+    }
+
+    def reference(flip: bool) -> dict[str, tuple[Decimal, ...]]:
+        """The reference of each person's own policy; ``flip``: with every in-county flag inverted."""
+        out: dict[str, tuple[Decimal, ...]] = {}
+        for county, rows in stays.items():
+            policy = engine.loads_policy(texts[county], fmt="toml")
+            claims = [
+                engine.Claim(
+                    claim_id=cid,
+                    person_id=persons[county].id_number,
+                    category="poor",
+                    discharge_on=day,
+                    level=2,
+                    in_county=flag != flip,
+                    referred=False,
+                    total_amount=Decimal("20000.00"),
+                    out_of_scope_amount=Decimal("1000.00"),
+                )
+                for cid, day, flag in rows
+            ]
+            out.update({s.claim_id: s.amounts for s in engine.settle_claims(policy, claims)})
+        return out
+
+    live = _live()
+    assert live == reference(flip=False)
+    # The test would see a policy mix-up (the same in-county stay settles differently under the two
+    # policies) and a wrong flag (each person's claims settle differently with the flags inverted).
+    assert live["421321@421321"] != live["421303@421303"]
+    flipped = reference(flip=True)
+    for county, rows in stays.items():
+        assert [live[cid] for cid, _, _ in rows] != [flipped[cid] for cid, _, _ in rows], county

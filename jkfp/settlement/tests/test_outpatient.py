@@ -7,8 +7,10 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -21,7 +23,7 @@ from jkfp.settlement.tests.factories import E5, E6, E7, SettleWorld, amounts, ca
 pytestmark = pytest.mark.django_db
 
 
-def test_section8_outpatient_examples_settle_exactly(ow: SettleWorld) -> None:
+def test_section8_outpatient_examples_settle_exactly(ow: SettleWorld, tmp_path: Path) -> None:
     e5 = visit(ow, "E5", "poor1", "clinic1", date(2020, 4, 1), "500.00", "20.00", "高血压")
     e6 = visit(ow, "E6", "poor1", "clinic1", date(2020, 9, 1), "4000.00", "0.00", "高血压")
     e7 = visit(ow, "E7", "plain", "county2", date(2020, 5, 1), "1000.00", "50.00", "2型糖尿病")
@@ -35,6 +37,15 @@ def test_section8_outpatient_examples_settle_exactly(ow: SettleWorld) -> None:
         Decimal("48.00"),
         Decimal("11.25"),
     )
+    assert (april.outpatient_claims, april.outpatient_funds) == (1, Decimal("443.25"))
+    may = clearing.clearing_statement(month="2020-05")  # E7 at the county hospital, with no stay
+    assert [(r.institution_code, r.claims, r.outpatient_claims, r.outpatient_funds) for r in may] == [
+        ("H001", 1, 1, Decimal("390.00"))
+    ]
+    book = openpyxl.load_workbook(clearing.clearing_xlsx([april], tmp_path / "clearing.xlsx"), read_only=True)
+    header, line, total = list(book.active.iter_rows(values_only=True))
+    assert header[12:] == ("其中门诊慢特病笔数", "其中门诊慢特病基金应付")
+    assert line[12:] == total[12:] == (1, 443.25)
     assert e5.category == "poor" and e7.category == "ordinary"
     claim = Claim.objects.get(claim_id="E6")
     assert (claim.kind, claim.disease, claim.admitted_on, claim.admission_id) == (

@@ -32,6 +32,7 @@ from jkfp.care import exports, selectors, services
 from jkfp.care.models import Checkup, ChronicCard, DrugDelivery, FollowUp
 from jkfp.core.fonts import cjk_font_css
 from jkfp.regions.models import Region, RegionLevel, level_of_code
+from jkfp.settlement.cards import outpatient_diseases
 from jkfp.web import background
 from jkfp.web.care.forms import (
     AssignForm,
@@ -438,6 +439,7 @@ def _save_card(request: AuthedRequest, person: Any, form: Any) -> str:
         certified_on=data["certified_on"],
         valid_to=data["valid_to"],
         card_no=data["card_no"],
+        also=outpatient_diseases(),
     )
     return f"已为{person.name}办理{data['disease'].name}慢病卡"
 
@@ -512,7 +514,8 @@ CARDS = _ServicePage(
         _EntryRow(c.pk, [c.disease.name, c.certified_on, c.valid_to or "长期", c.card_no or "—"])
         for c in selectors.person_cards(person=person)
     ],
-    form_kwargs=lambda: {"diseases": selectors.card_diseases()},
+    # besides chronic diseases, the settlement policies' outpatient ones (issue 19: 终末期肾病 …)
+    form_kwargs=lambda: {"diseases": selectors.card_diseases(also=outpatient_diseases())},
     void="cards",
 )
 HEALTH_RECORD = _ServicePage(

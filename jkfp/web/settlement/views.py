@@ -425,6 +425,8 @@ def clearing_page(request: AuthedRequest) -> HttpResponse:
         "rows": [(r, [getattr(r, name) for name, _ in FUND_COLUMNS]) for r in rows],
         "totals": [sum((getattr(r, name) for r in rows), Decimal("0.00")) for name, _ in FUND_COLUMNS],
         "total_claims": sum(r.claims for r in rows),
+        "total_outpatient_claims": sum(r.outpatient_claims for r in rows),
+        "total_outpatient_funds": sum((r.outpatient_funds for r in rows), Decimal("0.00")),
         "columns": FUND_COLUMNS,
     }
     return render(request, "web/settlement/clearing.html", context)

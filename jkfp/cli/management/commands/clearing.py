@@ -31,6 +31,8 @@ class Command(BaseCommand):
         t = clearing_totals(rows)
         self.stdout.write(
             f"{len(rows)} 个机构，{t['claims']} 笔；基金应付 {t['funds_total']:.2f}"
-            f"（基本医保 {t['basic']:.2f}，大病保险 {t['critical']:.2f}，医疗救助 {t['aid']:.2f}，补充 {t['supplementary']:.2f}）\n"
-            f"{len(rows)} institutions, {t['claims']} claims; funds owe {t['funds_total']:.2f}; written to {out}"
+            f"（基本医保 {t['basic']:.2f}，大病保险 {t['critical']:.2f}，医疗救助 {t['aid']:.2f}，补充 {t['supplementary']:.2f}）；"
+            f"其中门诊慢特病 {t['outpatient_claims']} 笔，基金应付 {t['outpatient_funds']:.2f}\n"
+            f"{len(rows)} institutions, {t['claims']} claims ({t['outpatient_claims']} outpatient); "
+            f"funds owe {t['funds_total']:.2f} ({t['outpatient_funds']:.2f} for outpatient claims); written to {out}"
         )

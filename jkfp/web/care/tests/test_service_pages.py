@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.test import Client
 from django.utils import timezone
 
@@ -145,6 +146,33 @@ def test_township_issues_a_chronic_card_and_errors_name_the_field(cw: CareWorld)
     again = client.post(url, {"disease": htn.pk, "certified_on": _today()})
     assert again.status_code == 400 and f"病种：{services.ERR_CARD_EXISTS}" in again.content.decode()
     assert "MB-001" in client.get(url).content.decode()
+
+
+def test_a_card_for_a_policy_outpatient_disease_of_another_catalogue_kind(cw: CareWorld) -> None:
+    """Issue 19: cards are for the settlement policies' outpatient diseases; 终末期肾病 is a major
+    disease in the catalogue yet one of them. A major disease no policy lists is still refused."""
+    from jkfp.registry.models import Disease
+    from jkfp.settlement.cards import outpatient_disease_names
+    from jkfp.settlement.models import Policy
+    from jkfp.settlement.services import policy_install_preset
+
+    zhang = cw.persons["zhang"]
+    esrd, leukaemia = Disease.objects.get(name="终末期肾病"), Disease.objects.get(name="儿童白血病")
+    client = _client(cw.users["t1"])
+    url = f"/care/persons/{zhang.pk}/cards/"
+    if not Policy.objects.exists():  # the migrations install the presets; else install one
+        policy_install_preset(name="suixian-2020")
+    assert "终末期肾病" in outpatient_disease_names()
+    page = client.get(url).content.decode()
+    assert "终末期肾病" in page and "儿童白血病" not in page
+    assert client.post(url, {"disease": esrd.pk, "certified_on": _today()}).status_code == 302
+    assert ChronicCard.objects.get().disease == esrd
+    for disease in (leukaemia, esrd):  # care alone (no policy list passed) takes chronic kinds only
+        with pytest.raises(ValidationError) as info:
+            services.chronic_card_issue(
+                user=cw.users["t1"], person=zhang, disease=disease, certified_on=timezone.localdate()
+            )
+        assert info.value.message_dict == {"disease": [services.ERR_CARD_DISEASE]}
 
 
 def test_chronic_cards_are_scoped_and_only_township_or_county_issue_them(cw: CareWorld) -> None:
