@@ -95,3 +95,24 @@ def test_bank_upload_refuses_a_wrong_file_type_and_other_roles(sw: SettleWorld, 
         response = other.post(reverse("web:import_page"), {"kind": "bank_accounts", "file": _upload(text)})
         assert response.status_code in (400, 403)
     assert not ImportRun.objects.exists() and not BankAccount.objects.exists()
+
+
+def test_a_bank_list_with_its_own_headers_waits_for_the_mapping_step(
+    sw: SettleWorld, import_dir: Path
+) -> None:
+    """Issue 18: the bank-account upload has the mapping step of every web import (卡主证件号 → 身份证号)."""
+    client = Client()
+    client.force_login(sw.users["admin"])
+    text = f"卡主证件号,银行账号\n{sw.persons['poor1'].id_number},6217000011112222\n"
+    assert (
+        client.post(reverse("web:import_page"), {"kind": "bank_accounts", "file": _upload(text)}).status_code
+        == 302
+    )
+    run = ImportRun.objects.get()
+    assert run.status == ImportStatus.MAPPING and run.summary["mapping"]["missing"] == ["id_number"]
+    url = reverse("web:import_mapping", args=[run.pk])
+    assert "缺少必需的列：身份证号" in client.get(url).content.decode()
+    assert client.post(url, {"col-0": "id_number", "col-1": "account_no"}).status_code == 302
+    run.refresh_from_db()
+    assert (run.status, run.summary["created"]) == (ImportStatus.DONE, 1)
+    assert list(BankAccount.objects.values_list("account_no", flat=True)) == ["6217000011112222"]
