@@ -43,7 +43,7 @@ from jkfp.core.bulkdb import (
 from jkfp.core.importing import has_control_chars
 from jkfp.core.signals import send_data_changed
 from jkfp.engine.claims import PAID_OUTPATIENT_REASON, PAID_PAIR_REASON
-from jkfp.regions.models import Institution, Region, RegionLevel, canonical_code
+from jkfp.regions.models import Institution, Region, RegionLevel, stored_code
 from jkfp.registry.models import Person
 from jkfp.settlement import fetch, store
 from jkfp.settlement.cards import ERR_DISEASE_UNKNOWN, OutpatientFacts, outpatient_facts
@@ -135,12 +135,12 @@ def _require_institution(user: Any, institution_code: str) -> None:
 
 
 def policy_region(code: str, *, any_level: bool = False) -> Region:
-    """政策区划 The region a policy is installed for, by code (2/4/6/9/12 digits, padded to 12 with
-    zeros); ``ValidationError({"region": …})`` when it is not in the tree or (unless ``any_level``:
+    """政策区划 The region a policy is installed for, by code in any accepted form
+    (``regions.models.stored_code``); ``ValidationError({"region": …})`` when it is not in the tree or (unless ``any_level``:
     listing the policies that apply within a township or village) is below a county."""
     code = (code or "").strip()
-    forms = {c for level in RegionLevel.values if (c := canonical_code(code, level)) is not None}
-    region = Region.objects.filter(code__in=forms).order_by("code").first()
+    stored = stored_code(code)
+    region = None if stored is None else Region.objects.filter(code=stored).first()
     if region is None:
         raise ValidationError(
             {"region": ValidationError(ERR_POLICY_REGION_UNKNOWN.format(code=code), code="region_unknown")}
