@@ -66,7 +66,7 @@ class ImportForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": "如：国家平台、省系统、扶贫办", "list": "source-names"}),
     )
     year = forms.IntegerField(label="名单年度", min_value=LIST_MIN_YEAR)
-    preview = forms.BooleanField(label="先预览，确认后再导入", required=False)
+    preview = forms.BooleanField(label="先预览，确认后再导入", required=False, initial=True)
     file = forms.FileField(label="名单文件（.csv 或 .xlsx）")
 
     def __init__(self, *args: object, **kwargs: object) -> None:
@@ -78,7 +78,7 @@ class EnrolmentImportForm(forms.Form):
     """导入参保名单 The list year and the file (the file last: see jkfp.web.uploads)."""
 
     year = forms.IntegerField(label="参保年度", min_value=LIST_MIN_YEAR)
-    preview = forms.BooleanField(label="先预览，确认后再导入", required=False)
+    preview = forms.BooleanField(label="先预览，确认后再导入", required=False, initial=True)
     file = forms.FileField(label="参保文件（.csv 或 .xlsx）")
 
     def __init__(self, *args: object, **kwargs: object) -> None:
@@ -89,7 +89,7 @@ class EnrolmentImportForm(forms.Form):
 class CardImportForm(forms.Form):
     """导入慢病卡 The card file (身份证号, 病种, 认定日期, 认定机构, 有效期至)."""
 
-    preview = forms.BooleanField(label="先预览，确认后再导入", required=False)
+    preview = forms.BooleanField(label="先预览，确认后再导入", required=False, initial=True)
     file = forms.FileField(label="慢病卡文件（.csv 或 .xlsx）")
 
 

@@ -222,6 +222,10 @@ def test_https_login_upload_ledger_logout_through_nginx(site: dict[str, object],
             page.get_by_label("名单年度").fill("2026")
             page.get_by_label("名单文件").set_input_files(str(roster))
             page.get_by_role("button", name="上传并导入").click()
+            # 先预览 is the default: the preview (nothing written) comes through the proxy first.
+            expect(page.locator("#import-preview")).to_contain_text("预览（尚未写入）", timeout=180_000)
+            expect(page.locator("#import-preview")).to_contain_text(f"新增{persons}")
+            page.get_by_role("button", name="确认导入").click()
             summary = page.locator("#import-summary")
             expect(summary).to_contain_text("导入完成", timeout=180_000)
             expect(summary).to_contain_text(f"{persons}")

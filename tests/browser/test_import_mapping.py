@@ -64,12 +64,21 @@ def test_map_a_foreign_list_then_the_next_file_imports_by_itself(
         page.get_by_role("link", name="对应列和值").click()
         page.get_by_label("值“一般贫困户”对应").select_option("建档立卡")
         page.get_by_role("button", name="保存模板并导入").click()
+        # 先预览 is checked by default: the mapped file is previewed (nothing written) before 确认导入.
+        preview = page.locator("#import-preview")
+        expect(preview).to_contain_text("预览（尚未写入）", timeout=15000)
+        # The mapped value, as it will be imported.
+        expect(page.locator("#preview-rows")).to_contain_text("建档立卡")
+        assert not SourceRecord.objects.filter(source="某镇名单").exists(), "the preview wrote records"
+        page.get_by_role("button", name="确认导入").click()
         summary = page.locator("#import-summary")
         expect(summary).to_contain_text("导入完成", timeout=15000)
         expect(summary).to_contain_text("新增人员")
         first_width = page.evaluate("document.documentElement.scrollWidth")
 
         upload(second)  # the same source: the template applies by itself
+        expect(page.locator("#import-preview")).to_contain_text("预览（尚未写入）", timeout=15000)
+        page.get_by_role("button", name="确认导入").click()
         expect(page.locator("#import-summary")).to_contain_text("导入完成", timeout=15000)
         expect(page.get_by_text("需要对应列和值")).to_have_count(0)
 

@@ -48,6 +48,7 @@ def test_login_import_and_find_a_person_on_a_phone(
     disease_catalogue_load()
     make_user(Role.COUNTY_ADMIN, "421321", username="xian_admin", full_name="县管理员")
     roster_path, wanted = roster
+    persons_before = Person.objects.count()
 
     with phone() as tab:
         page = tab.page
@@ -65,8 +66,19 @@ def test_login_import_and_find_a_person_on_a_phone(
         menu.click()
         page.get_by_label("来源名单").fill("国家平台")
         page.get_by_label("名单年度").fill("2021")
+        expect(page.locator("#id_preview")).to_be_checked()  # 先预览 is the default
         page.get_by_label("名单文件").set_input_files(str(roster_path))
         page.get_by_role("button", name="上传并导入").click()
+
+        # The preview comes first: counts, mapped columns and the rows as they will be imported; nothing written.
+        preview = page.locator("#import-preview")
+        expect(preview).to_contain_text("预览（尚未写入）", timeout=15000)
+        expect(preview.locator(".summary-grid > div").nth(1)).to_contain_text("有效2")
+        expect(preview.locator(".summary-grid > div").nth(3)).to_contain_text("新增2")
+        expect(page.locator("#preview-rows")).to_contain_text("欧阳春花")
+        expect(page.locator("#preview-rows")).to_contain_text("欧阳大山")
+        assert Person.objects.count() == persons_before, "the preview wrote persons"
+        page.get_by_role("button", name="确认导入").click()
         summary = page.locator("#import-summary")
         expect(summary).to_contain_text("导入完成", timeout=15000)
         expect(summary).to_contain_text("新增人员")

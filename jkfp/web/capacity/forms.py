@@ -65,5 +65,5 @@ class CapacityImportForm(forms.Form):
         ],
         widget=forms.Select(attrs={"class": "form-select"}),
     )
-    preview = forms.BooleanField(label="先预览，确认后再导入", required=False)
+    preview = forms.BooleanField(label="先预览，确认后再导入", required=False, initial=True)
     file = forms.FileField(label="文件（.csv 或 .xlsx）")

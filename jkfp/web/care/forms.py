@@ -117,7 +117,7 @@ class CareImportForm(forms.Form):
         choices=[("contracts", "家庭医生签约"), ("followups", "随访记录")],
         widget=forms.Select(attrs={"class": "form-select"}),
     )
-    preview = forms.BooleanField(label="先预览，确认后再导入", required=False)
+    preview = forms.BooleanField(label="先预览，确认后再导入", required=False, initial=True)
     file = forms.FileField(label="文件（.csv 或 .xlsx）")
 
 

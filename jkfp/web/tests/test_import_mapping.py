@@ -175,3 +175,29 @@ def test_preview_shows_rows_counts_and_errors_then_confirm_or_cancel(
     again.refresh_from_db()
     assert again.status == ImportStatus.FAILED and "已取消" in again.message
     assert not Path(again.stored_path).exists()
+
+
+def test_every_upload_form_previews_by_default_and_unchecking_is_kept(
+    client: Client, county: Any, world: Any, login: Any, import_dir: Path
+) -> None:
+    """先预览 is checked on a fresh page (issue 18 item 5: the preview comes first unless the user unchecks
+    it); a form sent back with an error keeps the user's unchecked box; a POST without the field (what an
+    unchecked box sends) still imports directly."""
+    client = login(world.users["admin"])
+    html = client.get(reverse("web:import_page")).content.decode()
+    boxes = re.findall(r'<input[^>]*name="preview"[^>]*>', html)
+    assert len(boxes) == 5  # roster, care, cards, enrolment, capacity (the bank-account form has none)
+    assert all(" checked" in box for box in boxes), boxes
+    # The roster form back with an error (no year) and no preview field: the box stays unchecked.
+    data = {"source": "乡镇名单", "file": SimpleUploadedFile("l.csv", b"x", "text/csv")}
+    refused = client.post(reverse("web:import_page"), data)
+    assert refused.status_code == 400
+    roster_box = re.search(r'<input[^>]*id="id_preview"[^>]*>', refused.content.decode())
+    assert roster_box is not None and " checked" not in roster_box.group(0)
+    persons = Person.objects.count()
+    village = county["t1v1"].code
+    a = make_id_number("421321", date(1962, 3, 4), 51)
+    content = f"身份证号,姓名,村代码,户编号,人员类别\n{a},卫五,{village},Q-1,脱贫户\n".encode()
+    _upload(client, content, source="直接导入")
+    run = ImportRun.objects.get()
+    assert run.status == ImportStatus.DONE and Person.objects.count() == persons + 1
