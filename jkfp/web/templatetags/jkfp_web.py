@@ -8,7 +8,7 @@ from django import template
 from django.core.exceptions import FieldDoesNotExist
 from django.utils import timezone
 
-from jkfp.core.idnumber import mask
+from jkfp.core.idnumber import mask, mask_text
 from jkfp.registry.models import Person
 
 register = template.Library()
@@ -18,6 +18,12 @@ register = template.Library()
 def mask_id(value: str | None) -> str:
     """脱敏身份证号 First 6 and last 4 characters shown."""
     return mask(value or "")
+
+
+@register.filter
+def mask_ids_in(value: Any) -> str:
+    """文本脱敏 Every ID-number-shaped run in a cell masked (the import preview's rows and errors)."""
+    return mask_text(str(value if value is not None else ""))
 
 
 def _person_field(name: str) -> Any:

@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from jkfp.core.idnumber import make_id_number
+from jkfp.core.idnumber import make_id_number, mask
 from jkfp.core.tabular_map import parse_mapping
 from jkfp.registry.models import ImportRun, ImportStatus, ImportTemplate, Person, SourceRecord
 from jkfp.web.tests.conftest import IMMEDIATE_TASKS
@@ -163,6 +163,7 @@ def test_preview_shows_rows_counts_and_errors_then_confirm_or_cancel(
     assert "预览（尚未写入）" in html and "确认导入" in html and "取消" in html
     assert "冯一" in html and "脱贫" in html  # the rows as they will be imported (synonym applied)
     assert "校验码" in html  # the first errors
+    assert a not in html and bad not in html and mask(a) in html, "ID numbers are masked in the preview"
     client.post(reverse("web:import_confirm", args=[run.pk]), {"action": "confirm"})
     run.refresh_from_db()
     assert run.status == ImportStatus.DONE and run.summary["created"] == 2
