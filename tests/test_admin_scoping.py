@@ -151,3 +151,53 @@ def test_a_county_administrator_cannot_widen_their_region_by_its_level(make_user
     with pytest.raises(ValidationError) as refused:
         region.full_clean()
     assert "级别不能设为省" in str(refused.value)
+
+
+def test_a_county_administrator_cannot_bind_a_clerk_to_another_countys_hospital(
+    make_user: Any, two_counties: dict[str, Any]
+) -> None:
+    """Security S3: the institution of a hospital account must lie in the administrator's region, in
+    the admin's user form and in ``user_create`` (an outside hospital by its 县外地区代码)."""
+    from jkfp.accounts.services import user_create
+    from jkfp.regions.models import Institution
+
+    admin = make_user("county_admin", "421321", username="admin_suixian")
+    clerk = make_user("hospital", "421321", username="window", institution_code="H001")
+    client = Client()
+    client.force_login(admin)
+    refused = _change(client, clerk, institution="H101")
+    assert refused.status_code == 200 and "只能绑定本人管辖区划内的医疗机构" in refused.content.decode()
+    clerk.refresh_from_db()
+    assert clerk.institution_id == "H001"
+    with pytest.raises(ValidationError) as error:
+        user_create(
+            username="window_b",
+            password="x-Very-long-9",
+            role="hospital",
+            region_code="421321",
+            institution_code="H101",
+            admin=admin,
+        )
+    assert "institution" in error.value.message_dict
+    wuhan = Institution.objects.create(
+        code="W001", name="武汉协和医院", level="3", in_county=False, outside_region_code="420102"
+    )
+    with pytest.raises(ValidationError):
+        user_create(
+            username="window_w",
+            password="x-Very-long-9",
+            role="hospital",
+            region_code="421321",
+            institution_code=wuhan.code,
+            admin=admin,
+        )
+    # Its own county's hospital is fine.
+    own = user_create(
+        username="window_a",
+        password="x-Very-long-9",
+        role="hospital",
+        region_code="421321",
+        institution_code="H001",
+        admin=admin,
+    )
+    assert own.institution_id == "H001"

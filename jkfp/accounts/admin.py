@@ -66,7 +66,9 @@ class UserAdmin(RegionScopedAdmin, BaseUserAdmin):
             role, region = data.get("role"), data.get("region")
             if role and region is not None and not getattr(editor, "is_superuser", False):
                 try:
-                    user_binding_check(admin=editor, role=role, region=region)
+                    user_binding_check(
+                        admin=editor, role=role, region=region, institution=data.get("institution")
+                    )
                 except ValidationError as error:
                     raise forms.ValidationError(error.messages) from error
             return data

@@ -58,12 +58,12 @@ def user_create(
     region = Region.objects.filter(code=stored_code(region_code) or region_code).first()
     if region is None:
         raise ValidationError({"region": f"区划代码{region_code}不存在 / unknown region {region_code}"})
-    user_binding_check(admin=admin, role=role, region=region)
     institution = None
     if institution_code:
         institution = Institution.objects.filter(code=institution_code).first()
         if institution is None:
             raise ValidationError({"institution": f"机构代码{institution_code}不存在 / unknown institution"})
+    user_binding_check(admin=admin, role=role, region=region, institution=institution)
     user = User(
         username=username,
         role=role,
@@ -86,13 +86,17 @@ ERR_BIND_OUTSIDE = (
     "their own region only"
 )
 ERR_BIND_ROLE = "只有管理员可以设置用户 / only an administrator manages users"
+ERR_BIND_INSTITUTION = "只能绑定本人管辖区划内的医疗机构 / an administrator binds users to institutions inside their own region only"
 
 
-def user_binding_check(*, admin: User | None, role: str, region: Region) -> None:
+def user_binding_check(
+    *, admin: User | None, role: str, region: Region, institution: Institution | None = None
+) -> None:
     """用户绑定校验 ``ValidationError`` naming the field unless a user of ``role`` may be bound to
     ``region`` by ``admin``: the role fits the region's level (``ROLE_LEVELS``) and, when an
     administrator does it, the region lies inside the administrator's own (a county administrator
-    cannot make a city user; a city administrator makes users in its counties). ``admin=None`` is the
+    cannot make a city user; a city administrator makes users in its counties), and so does the
+    ``institution`` (its region, or for one outside the tree its 县外地区代码). ``admin=None`` is the
     operator's command line."""
     if role not in ROLE_LEVELS:
         raise ValidationError({"role": f"未知角色{role} / unknown role {role}"})
@@ -109,6 +113,10 @@ def user_binding_check(*, admin: User | None, role: str, region: Region) -> None
         raise ValidationError({"role": ERR_BIND_ROLE})
     if not user_sees_code(admin, region.code):
         raise ValidationError({"region": ERR_BIND_OUTSIDE})
+    if institution is not None and not user_sees_code(
+        admin, institution.region_id or institution.outside_region_code
+    ):
+        raise ValidationError({"institution": ERR_BIND_INSTITUTION})
 
 
 ERR_RESET_ROLE = "只有管理员可以重置密码 / only an administrator may reset passwords"
