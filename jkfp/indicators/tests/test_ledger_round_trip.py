@@ -92,8 +92,9 @@ def test_support_and_training_ledgers_import_again_with_their_own_headers(
     county = Region.objects.get(code="421321")
     support_ledger, _ = ledger_write(kind="support", user=admin, region=county, year=2024)
     training_ledger, _ = ledger_write(kind="training", user=admin, region=county, year=2024)
-    sheet = load_workbook(support_ledger, read_only=True).active
-    cells = [row for row in sheet.iter_rows(values_only=True) if row[0] is not None]
+    support_book = load_workbook(support_ledger, read_only=True)
+    cells = [row for row in support_book.active.iter_rows(values_only=True) if row[0] is not None]
+    support_book.close()  # a read-only workbook holds its file open until closed
     assert cells[-1][0] != "合计" and any(row[0] == "合计" for row in cells), "totals and notes below"
     PairedSupport.objects.all().delete()
     TrainingAttendance.objects.all().delete()
@@ -123,6 +124,7 @@ def test_a_ledger_with_masked_id_numbers_is_refused_row_by_row_naming_the_mask(
     assert (summary.valid, summary.invalid, summary.created) == (0, 1, 0)
     book = load_workbook(summary.errors_file, read_only=True)
     reasons = [str(row[3]) for row in book.active.iter_rows(min_row=2, values_only=True)]
+    book.close()
     assert reasons == [
         "身份证号不合法：身份证号已脱敏（带*号，如导出的台账），不能用于导入，请使用完整身份证号"
     ]
