@@ -201,3 +201,33 @@ def test_a_county_administrator_cannot_bind_a_clerk_to_another_countys_hospital(
         admin=admin,
     )
     assert own.institution_id == "H001"
+
+
+def test_institutions_and_region_rules_are_limited_to_the_editors_region(
+    make_user: Any, two_counties: dict[str, Any]
+) -> None:
+    """Security S2: county A's administrator cannot open county B's hospital or rules, cannot save a
+    rule for another region, and only reads (never changes) a deployment-wide rule."""
+    from jkfp.indicators.models import PremiumRule
+
+    b_rule = PremiumRule.objects.create(
+        year=2026, tag="poor", premium_amount="380.00", subsidy_amount="380.00", region=two_counties["b"]
+    )
+    shared = PremiumRule.objects.create(
+        year=2026, tag="poor", premium_amount="380.00", subsidy_amount="200.00"
+    )
+    admin = make_user("county_admin", "421321", username="admin_suixian")
+    client = Client()
+    client.force_login(admin)
+    assert client.get("/admin/regions/institution/H101/change/").status_code in {302, 404}
+    assert client.get("/admin/regions/institution/H001/change/").status_code == 200
+    assert client.get(f"/admin/indicators/premiumrule/{b_rule.pk}/change/").status_code in {302, 404}
+    rule = {"year": "2026", "tag": "poor", "premium_amount": "380.00", "subsidy_amount": "300.00"}
+    refused = client.post("/admin/indicators/premiumrule/add/", {**rule, "region": "421303"})
+    assert refused.status_code == 200 and not PremiumRule.objects.filter(subsidy_amount="300.00").exists()
+    added = client.post("/admin/indicators/premiumrule/add/", {**rule, "region": "421321", "scope": "42"})
+    assert added.status_code == 302, added.content.decode()[:500]
+    assert PremiumRule.objects.get(subsidy_amount="300.00").scope == "421321"
+    client.post(f"/admin/indicators/premiumrule/{shared.pk}/change/", {**rule, "subsidy_amount": "1.00"})
+    shared.refresh_from_db()
+    assert str(shared.subsidy_amount) == "200.00"

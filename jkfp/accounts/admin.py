@@ -29,9 +29,41 @@ class RegionScopedAdmin(admin.ModelAdmin):
     """
 
     region_field = "region_id"
+    # 区划外键 For institutions and rule tables: the ForeignKey to Region a row belongs to (may be
+    # empty: deployment-wide). Its choices are limited to the staff user's region and required; rows
+    # without a region are shown to everyone but changed or deleted by a superuser only.
+    region_fk: str | None = None
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        return scope(super().get_queryset(request), request.user, self.region_field)
+        queryset = super().get_queryset(request)
+        scoped = scope(queryset, request.user, self.region_field)
+        if self.region_fk is None:
+            return scoped
+        return scoped | queryset.filter(**{f"{self.region_fk}__isnull": True})
+
+    def _deployment_row(self, request: HttpRequest, obj: Any) -> bool:
+        """A row without a region, which only a superuser may change."""
+        return (
+            self.region_fk is not None
+            and obj is not None
+            and getattr(obj, f"{self.region_fk}_id") is None
+            and not getattr(request.user, "is_superuser", False)
+        )
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_change_permission(request, obj) and not self._deployment_row(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_delete_permission(request, obj) and not self._deployment_row(request, obj)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name != self.region_fk or getattr(request.user, "is_superuser", False):
+            return super().formfield_for_foreignkey(db_field, request, **kwargs)
+        kwargs["queryset"] = scope(Region.objects.all(), request.user, "code")
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if field is not None:
+            field.required = True
+        return field
 
 
 @admin.register(User)
@@ -93,8 +125,11 @@ class RegionAdmin(RegionScopedAdmin):
 
 
 @admin.register(Institution)
-class InstitutionAdmin(admin.ModelAdmin):
-    """Institutions are shared reference data (out-of-county hospitals have no region in the county)."""
+class InstitutionAdmin(RegionScopedAdmin):
+    """Institutions of the staff user's region; those outside the tree (no region) are shown to all
+    but changed by a superuser only."""
+
+    region_fk = "region"
 
     list_display = (
         "code",

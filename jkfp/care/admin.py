@@ -10,12 +10,15 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from jkfp.accounts.admin import RegionScopedAdmin
 from jkfp.accounts.scoping import scope
 from jkfp.care.models import FollowUpRule, ServicePackage, Team, TeamMember
 
 
 @admin.register(FollowUpRule)
-class FollowUpRuleAdmin(admin.ModelAdmin):
+class FollowUpRuleAdmin(RegionScopedAdmin):
+    region_field = "county_id"
+    region_fk = "county"
     list_display = (
         "disease",
         "county",

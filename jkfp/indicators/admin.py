@@ -5,11 +5,15 @@ Snapshots are computed, never edited; rectification items are edited on their pa
 
 from django.contrib import admin
 
+from jkfp.accounts.admin import RegionScopedAdmin
 from jkfp.indicators.models import PremiumRule
 
 
 @admin.register(PremiumRule)
-class PremiumRuleAdmin(admin.ModelAdmin):
-    list_display = ("year", "tag", "premium_amount", "subsidy_amount")
+class PremiumRuleAdmin(RegionScopedAdmin):
+    region_field = "region_id"
+    region_fk = "region"
+    readonly_fields = ("scope",)  # derived from the region on save
+    list_display = ("year", "tag", "premium_amount", "subsidy_amount", "region")
     list_filter = ("year", "tag")
     ordering = ("-year", "tag")

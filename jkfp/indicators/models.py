@@ -7,6 +7,8 @@ millions (issue 7 §6). ``SnapshotRun`` says when the figures of a year were com
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -89,6 +91,11 @@ class PremiumRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.year} {self.get_tag_display()} {self.subsidy_amount}/{self.premium_amount}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """The scope is always the region's prefix ("" for none), never typed in."""
+        self.scope = self.region.prefix if self.region is not None else ""
+        super().save(*args, **kwargs)
 
 
 class RectificationStatus(models.TextChoices):

@@ -11,6 +11,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 
+from jkfp.accounts.admin import RegionScopedAdmin
 from jkfp.monitoring import rules
 from jkfp.monitoring.models import AlertRule, MonitoringParameter
 
@@ -52,7 +53,9 @@ class AlertRuleForm(forms.ModelForm):
 
 
 @admin.register(AlertRule)
-class AlertRuleAdmin(admin.ModelAdmin):
+class AlertRuleAdmin(RegionScopedAdmin):
+    region_field = "county_id"
+    region_fk = "county"
     form = AlertRuleForm
     list_display = (
         "county",
@@ -72,7 +75,9 @@ class AlertRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(MonitoringParameter)
-class MonitoringParameterAdmin(admin.ModelAdmin):
+class MonitoringParameterAdmin(RegionScopedAdmin):
+    region_field = "county_id"
+    region_fk = "county"
     list_display = (
         "county",
         "year",
