@@ -33,7 +33,6 @@ of vectorised steps is bounded by N / SCALAR_BELOW and no step is mostly overhea
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -228,7 +227,8 @@ def _tiers_rounded_plain(lo: Int64Array, width: Int64Array, rate: Int64Array, x:
 
 
 def _settlement_order(table: ClaimTable) -> tuple[Int64Array, Int64Array, Int64Array]:
-    """Row indices sorted by (person, discharge day, claim id), and the person and day in that order."""
+    """Row indices sorted by (person, discharge day, claim id, row index), and the person and day in
+    that order."""
     person = table.person
     day = table.discharge_day
     n = len(person)
@@ -243,7 +243,7 @@ def _settlement_order(table: ClaimTable) -> tuple[Int64Array, Int64Array, Int64A
             high = np.argsort((key[low] >> 16).astype(np.uint16), kind="stable")
             order = low[high].astype(np.int64)
         else:
-            order = np.argsort(key).astype(np.int64)
+            order = np.argsort(key, kind="stable").astype(np.int64)
         key = key[order]  # one gather gives both sorted columns
         p = key // span
         d = key - p * span + first
@@ -259,11 +259,9 @@ def _settlement_order(table: ClaimTable) -> tuple[Int64Array, Int64Array, Int64A
         ends = np.flatnonzero(padded[1:-1] & ~padded[2:]) + 1
         ids = table.claim_id
         for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-            block = sorted(order[start : end + 1].tolist(), key=lambda i: ids[i])
-            for a, b in itertools.pairwise(block):
-                if ids[a] == ids[b]:
-                    raise ValueError(f"claim id {ids[a]!r} appears twice for the same person and day")
-            order[start : end + 1] = block
+            # The row index last: one id at two institutions (ids are unique per institution)
+            # keeps table order, the caller's primary-key order (``year.settlement_order``).
+            order[start : end + 1] = sorted(order[start : end + 1].tolist(), key=lambda i: (ids[i], i))
     return order, p, d
 
 
@@ -576,8 +574,9 @@ def _settle_tail(
 def settle_batch(policy: Policy, table: ClaimTable, *, scalar_below: int = SCALAR_BELOW) -> BatchResult:
     """批量结算 Settle every claim of ``table`` under ``policy``; amounts in fen in table order.
 
-    Equal to ``reference.settle_claims`` on the same claims, to the fen. Claim ids must be unique
-    (checked, for speed, only where it decides the order: same person, same day), amounts within
+    Equal to ``reference.settle_claims`` on the same claims, to the fen (a person's two claims of one
+    day with one claim id, at two institutions, settle in table order as ``settle_in_order`` keeps
+    them: the callers pass claims in primary-key order). Amounts within
     ``claims.MAX_CLAIM_AMOUNT_FEN``; every category must be the policy's, every outpatient claim's
     category must have an ``outpatient`` block and its disease be listed, paid amounts (§7) come
     in pairs on stays within the in-scope cost — a ``ValueError`` otherwise.

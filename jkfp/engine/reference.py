@@ -674,9 +674,9 @@ def _describe_supplementary(
 
 
 def settlement_order(claims: Iterable[Claim]) -> list[int]:
-    """Indices of ``claims`` in settlement order: (discharge date, claim id)."""
+    """Indices of ``claims`` in settlement order: (discharge date, claim id, input position)."""
     rows = list(claims)
-    return sorted(range(len(rows)), key=lambda i: (rows[i].discharge_on, rows[i].claim_id))
+    return sorted(range(len(rows)), key=lambda i: (rows[i].discharge_on, rows[i].claim_id, i))
 
 
 def settle_claims(

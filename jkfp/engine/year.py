@@ -107,8 +107,10 @@ def settlement_ratio(result: ClaimSettlement) -> Decimal | None:
 
 
 def settlement_order(person: Int64Array, day: Int64Array, claim_id: ClaimIds) -> Int64Array:
-    """Row indices by (person, discharge day, claim id) — the year-to-date order (claim ids in Python
-    string order, whatever a database's collation)."""
+    """Row indices by (person, discharge day, claim id, row index) — the year-to-date order (claim ids
+    in Python string order, whatever a database's collation). The row index last: the tables are read
+    in claim primary-key order, so one claim id at two institutions settles in the order its claims
+    were registered, as on the window path (``settle_in_order``, ``settlement.fetch``)."""
     n = len(person)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
@@ -121,7 +123,7 @@ def settlement_order(person: Int64Array, day: Int64Array, claim_id: ClaimIds) ->
         starts = np.flatnonzero(padded[1:-1] & ~padded[:-2])
         ends = np.flatnonzero(padded[1:-1] & ~padded[2:]) + 1
         for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-            order[start : end + 1] = sorted(order[start : end + 1].tolist(), key=lambda i: claim_id[i])
+            order[start : end + 1] = sorted(order[start : end + 1].tolist(), key=lambda i: (claim_id[i], i))
     return order
 
 
@@ -130,7 +132,9 @@ def settle_in_order(
 ) -> list[ClaimSettlement]:
     """逐笔顺序重算 Settle one person's claims of one year in settlement order, each with its own policy
     (the reference engine, with a trace), from ``start`` (a zero year-to-date when None: the person's
-    whole year; else the sums of the claims before these); results in settlement order."""
+    whole year; else the sums of the claims before these); results in settlement order. Claims of
+    one day with one claim id (two institutions) keep their order in ``items`` (a stable sort): the
+    callers pass them in primary-key order."""
     chain = sorted(items, key=lambda item: (item[1].discharge_on, item[1].claim_id))
     ytd = start if start is not None else YearToDate()
     out: list[ClaimSettlement] = []

@@ -37,7 +37,7 @@ from jkfp.core import bulkdb
 from jkfp.engine.claims import EPOCH_ORDINAL
 from jkfp.regions.models import Region, county_of, most_specific, prefix_range
 from jkfp.registry.models import Person, Tag
-from jkfp.registry.selectors import village_change_sql, village_on_bound
+from jkfp.registry.selectors import village_change_sql, village_on_bound, villages_on
 from jkfp.settlement.compute import (
     DEFAULT_CATEGORY,
     TAG_CATEGORIES,
@@ -301,23 +301,35 @@ def stored_policy(pk: int, sha256: str, version: int) -> Policy:
 def _inputs_sql(person_id: int, day: date) -> tuple[str, list[Any]]:
     """The facts of the rules choosing what a discharge on ``day`` is settled with, in ONE statement
     (four sub-selects joined by ``UNION ALL``): every policy version (a few rows per region; the rule
-    picking the one in force is ``policy_in_force_of``), the person's village (whose county's
-    policy applies), the person's category tags (``category_for``), and their settled claims of the
+    picking the one in force is ``policy_in_force_of``), the person's village on ``day`` (whose
+    county's policy applies: the village on the discharge date, as the in-county rule's,
+    ``registry.selectors.village_change_sql``), the person's category tags (``category_for``), and their settled claims of the
     year (whether one sorts after this claim)."""
     on = connection.ops.adapt_datefield_value(day)
     end = connection.ops.adapt_datefield_value(date(day.year, 12, 31))
     codes = list(TAG_CATEGORIES)
+    change, change_params = village_change_sql("p.id")
     statement = (
         "SELECT 'p' AS kind, sha256 AS txt, valid_from AS d1, valid_to AS d2, id AS n1, version AS n2, "  # noqa: S608 (table and column names from the models)
         f"uploaded_at AS t1, scope AS s1 FROM {Policy._meta.db_table} "
-        f"UNION ALL SELECT 'v', village_id, NULL, NULL, NULL, NULL, NULL, NULL FROM {Person._meta.db_table} "
-        "WHERE id = %s "
+        f"UNION ALL SELECT 'v', COALESCE({change}, p.village_id), NULL, NULL, NULL, NULL, NULL, NULL "
+        f"FROM {Person._meta.db_table} p WHERE p.id = %s "
         f"UNION ALL SELECT 't', code, start_on, end_on, NULL, NULL, NULL, NULL FROM {Tag._meta.db_table} "
         f"WHERE person_id = %s AND code IN ({', '.join('%s' for _ in codes)}) "
         f"UNION ALL SELECT 'c', claim_id, discharged_on, NULL, NULL, NULL, NULL, NULL FROM {Claim._meta.db_table} "
         "WHERE person_id = %s AND status = %s AND discharged_on >= %s AND discharged_on <= %s"
     )
-    params = [person_id, person_id, *codes, person_id, str(ClaimStatus.SETTLED), on, end]
+    params = [
+        *change_params,
+        village_on_bound(day),
+        person_id,
+        person_id,
+        *codes,
+        person_id,
+        str(ClaimStatus.SETTLED),
+        on,
+        end,
+    ]
     return statement, params
 
 
@@ -430,7 +442,7 @@ def person_in(prefix: str | None) -> tuple[str, list[Any]]:
 
 
 def _year_claims_cursor(*, year: int, statuses: Sequence[str], prefix: str | None = None) -> YearClaims:
-    """A year's claims through a cursor (any database), in database order."""
+    """A year's claims through a cursor (any database), in claim pk order."""
     c, s = Claim._meta.db_table, Settlement._meta.db_table
     fen = [f"CAST(ROUND(s.{_q(f)} * 100) AS BIGINT)" for f in AMOUNT_FIELDS]
     marks = ", ".join(["%s"] * len(statuses))
@@ -444,7 +456,8 @@ def _year_claims_cursor(*, year: int, statuses: Sequence[str], prefix: str | Non
         f"WHERE c.discharged_on >= %s AND c.discharged_on <= %s AND c.status IN ({marks})"
     )
     in_region, region_params = person_in(prefix)
-    sql += in_region
+    # Claim pk order, as the COPY read: the engine's last tie key (one claim id at two institutions).
+    sql += in_region + " ORDER BY c.id"
     params: list[Any] = [date(year, 1, 1), date(year, 12, 31), *statuses, *region_params]
     parts: list[YearClaims] = []
     cache: dict[Any, int] = {}
@@ -639,24 +652,28 @@ class InForce:
     single-county deployment reads none); the rule (``policy_in_force_of``) applied once per distinct
     (set of policy regions containing the village, day) — a handful of pairs even for a province."""
 
-    def __init__(self, persons: Iterable[int]) -> None:
+    def __init__(self, pairs: Iterable[tuple[int, int]]) -> None:
+        """``pairs``: (person, day number) of the claims to resolve; a person's county is that of
+        their village on the day (``registry.selectors.villages_on``: the in-county rule's too)."""
         self.policies: dict[int, Policy] = {p.pk: p for p in Policy.objects.all()}
         self.scopes = sorted({p.scope for p in self.policies.values()})
-        self.village: dict[int, str] = {}
+        self.village: dict[tuple[int, int], str] = {}
         if self.scopes != [""]:
-            ids = sorted(set(persons))
-            self.village = {int(pk): str(code) for pk, code in person_values(ids, names=False)}
+            on = {(p, d): (p, date.fromordinal(d + EPOCH_ORDINAL)) for p, d in set(pairs)}
+            found = villages_on(list(on.values()))
+            self.village = {pair: found[key] for pair, key in on.items()}
         self._chain: dict[str, tuple[str, ...]] = {}
         self._found: dict[tuple[tuple[str, ...], int], int] = {}
         self._names: dict[str, str] | None = None
 
-    def code(self, person: int) -> str:
-        """The person's village code ("" when no policy is bound to a region: not read)."""
-        return self.village.get(person, "")
+    def code(self, person: int, day: int) -> str:
+        """The person's village code on day number ``day`` ("" when no policy is bound to a region:
+        not read)."""
+        return self.village.get((person, day), "")
 
     def pk(self, person: int, day: int) -> int:
         """The policy (pk) in force for ``person`` on day number ``day``; 0 when none."""
-        code = self.village.get(person, "")
+        code = self.code(person, day)
         chain = self._chain.get(code)
         if chain is None:
             chain = self._chain[code] = tuple(s for s in self.scopes if code.startswith(s))
@@ -673,7 +690,7 @@ class InForce:
         """The message of no policy in force (the county's name read once for all)."""
         if self._names is None:
             self._names = county_names({county_of(code) or code for code in self.village.values()})
-        return no_policy_message(self.code(person), day, self._names)
+        return no_policy_message(self.code(person, day.toordinal() - EPOCH_ORDINAL), day, self._names)
 
 
 def rows_of_scope(claims: YearClaims, scope: str, *, within: str = "") -> np.ndarray | None:
@@ -813,7 +830,7 @@ def _year_facts(year: int, yc: YearClaims) -> YearFacts:
     ok = np.ones(n, dtype=np.bool_)
     pending_rows = np.flatnonzero(yc.pending).tolist()
     pending_persons = {int(yc.person[i]) for i in pending_rows}
-    in_force = InForce(pending_persons)
+    in_force = InForce((int(yc.person[i]), int(yc.day[i])) for i in pending_rows)
     policies = in_force.policies
     tags = tags_by_person(pending_persons)
     days = {d: date.fromordinal(d + EPOCH_ORDINAL) for d in np.unique(yc.day[yc.pending]).tolist()}

@@ -16,9 +16,11 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from jkfp import engine
 from jkfp.regions.models import Institution, Region, RegionLevel, most_specific
+from jkfp.registry.models import ChangeLog
 from jkfp.settlement import bulk, selectors, services
 from jkfp.settlement.compute import policy_in_force_of
 from jkfp.settlement.models import Claim, ClaimStatus, Policy, Settlement
@@ -347,3 +349,42 @@ def test_a_county_user_resettles_and_previews_their_county_only(
         s.claim.claim_id: s for s in Settlement.objects.select_related("claim").filter(is_current=True)
     }
     assert current["U-ZD"].policy.version == 2 and current["U-SX"].policy.version == 1
+
+
+def _move_to_suixian(two: TwoCounties, county: dict[str, Any], at: date) -> None:
+    """曾都乙 moves to a 随县 village on ``at`` (the roster import's change log row, dated)."""
+    person = two.persons["zd"]
+    old = person.village_id
+    person.village = county["t1v2"]
+    person.save(update_fields=["village"])
+    change = ChangeLog.objects.create(
+        person=person, field="village", old_value=old, new_value=person.village_id
+    )
+    moved = datetime(at.year, at.month, at.day, 9, 0, tzinfo=timezone.get_current_timezone())
+    ChangeLog.objects.filter(pk=change.pk).update(at=moved)
+
+
+def test_a_person_who_moved_after_the_stay_is_settled_by_the_county_of_the_discharge_date(
+    two: TwoCounties, texts: dict[str, str], county: dict[str, Any]
+) -> None:
+    # Review M1: one county per claim — the policy's and the in-county rule's are both the county of
+    # the village on the discharge date, not today's address; window and year path alike.
+    install(texts["sx"], two.suixian)
+    zd = install(texts["zd"], two.zengdu)
+    _move_to_suixian(two, county, date(2020, 5, 1))  # after the stay of DAY (2020-03-01)
+    at_window = window(two, "zd", "M-W")
+    assert at_window.claim.in_county and at_window.policy_id == zd.pk
+    assert amounts(at_window) == reference(texts["zd"]) != reference(texts["sx"])
+    pending(two, "zd", "M-Y")
+    result = bulk.claims_settle_year(year=2020)
+    assert (result.settled, result.invalid, result.problems) == (1, 0, [])
+    year = Settlement.objects.select_related("claim").get(is_current=True, claim__claim_id="M-Y")
+    assert year.claim.in_county and year.policy_id == zd.pk
+    # The second stay of the year: the first one's year-to-date, under 曾都区's policy, to the fen.
+    policy = engine.loads_policy(texts["zd"], fmt="toml")
+    stays = [engine.Claim(cid, "P", "poor", DAY, 2, True, False, TOTAL, OOS) for cid in ("M-W", "M-Y")]
+    ref = engine.settle_claims(policy, stays)
+    assert amounts(year) == tuple(f"{getattr(ref[1], f):.2f}" for f in engine.OUTPUT_FIELDS)
+    # A stay after the move is 随县's.
+    later = window(two, "zd", "M-L", date(2020, 6, 1))
+    assert later.policy.scope == SUIXIAN
