@@ -352,7 +352,8 @@ def _inputs_of(claim: Claim, rows: Sequence[Any]) -> tuple[Policy, str, bool]:
             village = str(text)
         elif kind == "t":
             tags.append((str(text), as_date(d1), None if d2 is None else as_date(d2)))
-        elif (as_date(d1), str(text)) > key:
+        elif (as_date(d1), str(text)) >= key:
+            # Equal: the same claim id at another institution that day; the pk decides (``_in_order``).
             later = True
     found = policy_in_force_of(versions, day, code=village)
     if found is None:
