@@ -316,7 +316,7 @@ def _inputs_sql(person_id: int, day: date) -> tuple[str, list[Any]]:
         f"FROM {Person._meta.db_table} p WHERE p.id = %s "
         f"UNION ALL SELECT 't', code, start_on, end_on, NULL, NULL, NULL, NULL FROM {Tag._meta.db_table} "
         f"WHERE person_id = %s AND code IN ({', '.join('%s' for _ in codes)}) "
-        f"UNION ALL SELECT 'c', claim_id, discharged_on, NULL, NULL, NULL, NULL, NULL FROM {Claim._meta.db_table} "
+        f"UNION ALL SELECT 'c', claim_id, discharged_on, NULL, id, NULL, NULL, NULL FROM {Claim._meta.db_table} "
         "WHERE person_id = %s AND status = %s AND discharged_on >= %s AND discharged_on <= %s"
     )
     params = [
@@ -352,8 +352,9 @@ def _inputs_of(claim: Claim, rows: Sequence[Any]) -> tuple[Policy, str, bool]:
             village = str(text)
         elif kind == "t":
             tags.append((str(text), as_date(d1), None if d2 is None else as_date(d2)))
-        elif (as_date(d1), str(text)) >= key:
+        elif (as_date(d1), str(text)) >= key and n1 != claim.pk:
             # Equal: the same claim id at another institution that day; the pk decides (``_in_order``).
+            # (The window inserts its claim as settled in the same round trip: not itself.)
             later = True
     found = policy_in_force_of(versions, day, code=village)
     if found is None:
