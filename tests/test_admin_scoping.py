@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.test import Client
 
 from jkfp.regions.models import Region, RegionLevel
@@ -130,3 +131,23 @@ def test_a_city_administrator_manages_the_accounts_of_its_counties(
     assert promoted.status_code == 302
     refused = _change(client, admin_user, role="province_admin", region="420000")
     assert "只能在本人管辖区划内设置用户" in refused.content.decode()
+
+
+def test_a_county_administrator_cannot_widen_their_region_by_its_level(make_user: Any) -> None:
+    """Security S1: the region's scope comes from its code's digits; its level, code and parent are
+    read-only for a non-superuser in the admin, and a level not matching the code is refused."""
+    admin = make_user("county_admin", "421321", username="admin_suixian")
+    client = Client()
+    client.force_login(admin)
+    response = client.post(
+        "/admin/regions/region/421321/change/", {"code": "421321", "name": "随县", "level": "province"}
+    )
+    assert response.status_code == 302, response.content.decode()[:500]
+    region = Region.objects.get(code="421321")
+    assert region.level == RegionLevel.COUNTY
+    # Even a level changed behind the admin's back does not widen the scope.
+    region.level = RegionLevel.PROVINCE
+    assert region.prefix == "421321"
+    with pytest.raises(ValidationError) as refused:
+        region.full_clean()
+    assert "级别不能设为省" in str(refused.value)

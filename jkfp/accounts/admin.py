@@ -82,6 +82,13 @@ class RegionAdmin(RegionScopedAdmin):
     search_fields = ("code", "name")
     raw_id_fields = ("parent",)
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        """Only a superuser changes a region's code, level or parent: they decide what it contains."""
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if getattr(request.user, "is_superuser", False) or obj is None:
+            return fields
+        return (*fields, "code", "level", "parent")
+
 
 @admin.register(Institution)
 class InstitutionAdmin(admin.ModelAdmin):

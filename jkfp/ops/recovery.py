@@ -36,7 +36,7 @@ from jkfp.core.runner import runner_alive
 from jkfp.ops.models import ExportRun, ExportStatus
 from jkfp.registry.models import ImportRun, ImportStatus
 from jkfp.registry.tasks import enrolment_import_task, roster_import_task
-from jkfp.settlement.tasks import cards_import_task
+from jkfp.settlement.tasks import bank_accounts_import_task, cards_import_task
 
 logger = logging.getLogger("jkfp.worker")
 
@@ -60,6 +60,7 @@ IMPORT_TASKS = frozenset(
         care_import_task,
         capacity_import_task,
         cards_import_task,
+        bank_accounts_import_task,
     )
 )
 EXPORT_TASK = "jkfp.web.background.export_task"

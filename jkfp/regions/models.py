@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from datetime import date
 from typing import TypeVar
 
+from django.core.exceptions import ValidationError
 from django.db import models
 
 
@@ -181,7 +182,21 @@ class Region(models.Model):
 
     @property
     def prefix(self) -> str:
-        return scope_prefix(self.code, self.level)
+        """区划前缀 The scope prefix by the code's digits alone (``code_prefix``): never by ``level``, which
+        an editor could change to widen a scope (a county 421321 set to 省 would see all of 42)."""
+        return code_prefix(self.code)
+
+    def clean(self) -> None:
+        """级别与代码一致 The level must be the one the code's digits give (``level_of_code``)."""
+        super().clean()
+        expected = level_of_code(self.code or "")
+        if self.level and expected is not None and self.level != expected:
+            raise ValidationError(
+                {
+                    "level": f"区划代码{self.code}是{RegionLevel(expected).label}级，级别不能设为"
+                    f"{RegionLevel(self.level).label if self.level in RegionLevel.values else self.level}"
+                }
+            )
 
     def contains_code(self, code: str) -> bool:
         """包含 True when ``code`` (a region code) lies within this region."""

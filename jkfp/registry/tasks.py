@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_tasks import task
 
+from jkfp.core.idnumber import mask_text
 from jkfp.core.importing import ImportSummary
 from jkfp.core.runner import runner_token
 from jkfp.core.tabular import NeedsMapping, TableError, peek_rows
@@ -234,7 +235,11 @@ def mapping_step_info(path: str, need: NeedsMapping) -> dict[str, Any]:
     header = next((cells for number, cells in rows if number == need.header_row), [])
     after = [cells for number, cells in rows if number > need.header_row and any(cells)][:SAMPLE_ROWS]
     columns = [
-        {"header": text, "samples": [row[i] for row in after if i < len(row) and row[i]]}
+        # Masked as stored: neither the page nor the run's summary holds an ID number or account in full.
+        {
+            "header": text,
+            "samples": [mask_text(row[i], accounts=True) for row in after if i < len(row) and row[i]],
+        }
         for i, text in enumerate(header)
         if text
     ]

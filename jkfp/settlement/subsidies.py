@@ -46,7 +46,7 @@ from jkfp.core.attachments import (
     attachment_name,
     attachment_store,
 )
-from jkfp.core.idnumber import IdNumberError, validate_id_number
+from jkfp.core.idnumber import IdNumberError, account_mask, validate_id_number
 from jkfp.core.idnumber import mask as mask_id
 from jkfp.core.tabular import TableError, read_table, safe_cell
 from jkfp.regions.models import Institution
@@ -111,13 +111,6 @@ BANK_FILE_HEADERS = ("序号", "姓名", "身份证号", "银行账号", "金额
 
 def _require(user: Any, roles: Iterable[str] = SUBSIDY_ROLES) -> None:
     role_require(user, frozenset(roles), ERR_ROLE_SUBSIDY)
-
-
-def account_mask(account_no: str) -> str:
-    """银行账号脱敏 Only the last 4 digits shown (``************1234``)."""
-    if len(account_no) <= 4:
-        return "*" * len(account_no)
-    return "*" * (len(account_no) - 4) + account_no[-4:]
 
 
 # --------------------------------------------------------------------------- bank accounts

@@ -135,6 +135,31 @@ def _claimed(path: str, run_id: int, worker: str) -> DBTaskResult:
     )  # fmt: skip
 
 
+def test_every_task_taking_a_run_id_is_recovered() -> None:
+    """Every background task that runs one import or export (a ``@task`` whose function takes
+    ``run_id``) is in the recovery list, so a claimed-then-orphaned run of any kind is marked failed."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    from django_tasks.base import Task
+
+    import jkfp
+
+    skip = (".tests", ".migrations", ".management", "__main__")
+    found: set[str] = set()
+    for info in pkgutil.walk_packages(jkfp.__path__, "jkfp."):
+        if any(part in info.name for part in skip):
+            continue
+        module = importlib.import_module(info.name)
+        for value in vars(module).values():
+            is_task = isinstance(value, Task) and value.func.__module__ == info.name
+            if is_task and "run_id" in inspect.signature(value.func).parameters:
+                found.add(value.module_path)
+    assert "jkfp.settlement.tasks.bank_accounts_import_task" in found  # the walk reaches every app
+    assert found == IMPORT_TASKS | {EXPORT_TASK}
+
+
 @pytest.mark.django_db
 def test_a_run_whose_worker_died_before_starting_it_is_marked_failed(make_user: Callable[..., Any]) -> None:
     """The worker claimed the task, then died before the task marked its run running: the run (排队中,

@@ -123,6 +123,32 @@ def test_mapping_step_saves_the_template_and_the_next_file_needs_none(
     assert ok.status_code == 302
 
 
+def test_mapping_step_samples_are_masked_as_stored(
+    client: Client, county: Any, world: Any, login: Any, import_dir: Path
+) -> None:
+    """The mapping step's sample values hold no ID number or bank account in full: not on the page, not
+    in the run's stored summary."""
+    client = login(world.users["admin"])
+    village = county["t1v1"].code
+    a, b = (make_id_number("421321", date(1960, 1, 1), s) for s in (21, 22))
+    account = "6217002870012345678"  # a 19-digit bank card number
+    content = (
+        "某乡镇花名册（2024年）\n"
+        "证件号,姓名,村代码,户主编号,人员类别,银行卡号\n"
+        f"{a},赵甲,{village},Z-1,一般贫困户,{account}\n"
+        f"{b},钱乙,{village},Z-2,低保户,13800001234\n"
+    ).encode()
+    _upload(client, content)
+    run = ImportRun.objects.get()
+    assert run.status == ImportStatus.MAPPING
+    samples = {c["header"]: c["samples"] for c in run.summary["mapping"]["columns"]}
+    assert samples["证件号"] == [mask(a), mask(b)]
+    assert samples["银行卡号"] == ["***************5678", "13800001234"]  # a phone number is no account
+    html = client.get(reverse("web:import_mapping", args=[run.pk])).content.decode()
+    assert a not in html and b not in html and account not in html
+    assert mask(a) in html and "***************5678" in html
+
+
 def test_other_roles_cannot_map(
     client: Client, county: Any, world: Any, login: Any, import_dir: Path
 ) -> None:
