@@ -342,7 +342,8 @@ def year_resettle(
 ) -> ResettleReport:
     """政策调整重算 Re-settle every settled claim of ``year`` under the highest version of
     ``policy_name`` (categories as currently settled) — when policies are bound to regions, the claims
-    of the persons whose most specific policy region is the policy's (``fetch.rows_of_scope``) —
+    whose policy in force (person's county and discharge date) is a version of it
+    (``fetch.rows_of_scope``) —
     with the batch engine; unless ``dry_run``
     write new current rows (reason ``policy_resettle``) for the claims whose policy or results
     change, and the ledgers. Returns the report (totals per fund before/after, per township, the
@@ -380,7 +381,7 @@ def year_resettle(
         # changes the claims of their region only.
         facts = fetch.facts(year=year, statuses=(ClaimStatus.SETTLED,), prefix=prefix)
         within = "" if user is None else (user_prefix(user) or "\x00")
-        governed = fetch.rows_of_scope(facts.claims, policy.scope, within=within)
+        governed = fetch.rows_of_scope(facts.claims, policy.name, within=within)
         if governed is not None:
             facts = facts.take(governed)
         yc = facts.claims

@@ -35,7 +35,7 @@ from django.utils import timezone
 from jkfp import engine
 from jkfp.core import bulkdb
 from jkfp.engine.claims import EPOCH_ORDINAL
-from jkfp.regions.models import Region, county_of, most_specific, prefix_range
+from jkfp.regions.models import Region, county_of, prefix_range
 from jkfp.registry.models import Person, Tag
 from jkfp.registry.selectors import village_change_sql, village_on_bound, villages_on
 from jkfp.settlement.compute import (
@@ -316,7 +316,7 @@ def _inputs_sql(person_id: int, day: date) -> tuple[str, list[Any]]:
         f"FROM {Person._meta.db_table} p WHERE p.id = %s "
         f"UNION ALL SELECT 't', code, start_on, end_on, NULL, NULL, NULL, NULL FROM {Tag._meta.db_table} "
         f"WHERE person_id = %s AND code IN ({', '.join('%s' for _ in codes)}) "
-        f"UNION ALL SELECT 'c', claim_id, discharged_on, NULL, NULL, NULL, NULL, NULL FROM {Claim._meta.db_table} "
+        f"UNION ALL SELECT 'c', claim_id, discharged_on, NULL, id, NULL, NULL, NULL FROM {Claim._meta.db_table} "
         "WHERE person_id = %s AND status = %s AND discharged_on >= %s AND discharged_on <= %s"
     )
     params = [
@@ -352,7 +352,9 @@ def _inputs_of(claim: Claim, rows: Sequence[Any]) -> tuple[Policy, str, bool]:
             village = str(text)
         elif kind == "t":
             tags.append((str(text), as_date(d1), None if d2 is None else as_date(d2)))
-        elif (as_date(d1), str(text)) > key:
+        elif (as_date(d1), str(text)) >= key and n1 != claim.pk:
+            # Equal: the same claim id at another institution that day; the pk decides (``_in_order``).
+            # (The window inserts its claim as settled in the same round trip: not itself.)
             later = True
     found = policy_in_force_of(versions, day, code=village)
     if found is None:
@@ -693,22 +695,33 @@ class InForce:
         return no_policy_message(self.code(person, day.toordinal() - EPOCH_ORDINAL), day, self._names)
 
 
-def rows_of_scope(claims: YearClaims, scope: str, *, within: str = "") -> np.ndarray | None:
-    """区划内的行 The rows of ``claims`` whose person's most specific policy region (among the regions
-    any stored version is bound to, ``regions.models.most_specific``) is ``scope`` — what a policy
-    of that region governs (``resettle``) — and whose village lies within the region prefix
-    ``within`` (a user's scope; "" = everywhere). None when every row qualifies without reading a
-    person (every version the whole deployment's and no ``within``)."""
+def rows_of_scope(claims: YearClaims, policy_name: str, *, within: str = "") -> np.ndarray | None:
+    """区划内的行 The rows of ``claims`` whose policy in force (``InForce``: the person's county on the
+    discharge date, that day) is a version of ``policy_name`` — what that policy governs
+    (``resettle``) — and whose person's village lies within the region prefix ``within`` (a user's
+    scope; "" = everywhere). None when every row qualifies without reading a person (every version
+    the whole deployment's and no ``within``)."""
     scopes = set(Policy.objects.values_list("scope", flat=True))
     if scopes <= {""} and not within:
         return None
-    persons = np.unique(claims.person).tolist()
-    keep = [
-        int(pk)
-        for pk, code in person_values(persons, names=False)
-        if str(code).startswith(within) and most_specific(scopes, str(code), str) == [scope]
-    ]
-    return np.flatnonzero(np.isin(claims.person, np.array(keep, dtype=np.int64)))
+    persons, days = claims.person.tolist(), claims.day.tolist()
+    keep = np.ones(len(persons), dtype=np.bool_)
+    if not scopes <= {""}:
+        in_force = InForce(zip(persons, days, strict=True))
+        names = {pk: p.name for pk, p in in_force.policies.items()}
+        keep &= np.fromiter(
+            (names.get(in_force.pk(p, d)) == policy_name for p, d in zip(persons, days, strict=True)),
+            dtype=np.bool_,
+            count=len(persons),
+        )
+    if within:
+        inside = [
+            int(pk)
+            for pk, code in person_values(np.unique(claims.person).tolist(), names=False)
+            if str(code).startswith(within)
+        ]
+        keep &= np.isin(claims.person, np.array(inside, dtype=np.int64))
+    return np.flatnonzero(keep)
 
 
 def tags_by_person(persons: Iterable[int]) -> dict[int, list[tuple[str, date, date | None]]]:

@@ -388,3 +388,28 @@ def test_a_person_who_moved_after_the_stay_is_settled_by_the_county_of_the_disch
     # A stay after the move is 随县's.
     later = window(two, "zd", "M-L", date(2020, 6, 1))
     assert later.policy.scope == SUIXIAN
+
+
+def test_a_city_resettle_keeps_a_county_whose_own_policy_is_of_another_year(
+    two: TwoCounties, texts: dict[str, str]
+) -> None:
+    # Review M2: 随县 has an own policy for 2019 only; in 2020 the city's applies to both counties,
+    # so a city-wide resettle of 2020 re-settles both (not 曾都区 alone).
+    suizhou = Region.objects.create(code="421300", name="随州市", level=RegionLevel.CITY)
+    city_text = texts["zd"].replace("zengdu-2020", "suizhou-2020")
+    city = install(city_text, suizhou)
+    install(preset_text("suixian-2020", as_name="suixian-2019", year=2019), two.suixian)
+    a, b = window(two, "sx", "C-SX"), window(two, "zd", "C-ZD")
+    assert a.policy_id == b.policy_id == city.pk
+    v2 = install(city_text.replace('"2" = "0.75", "3" = "0.60"', '"2" = "0.70", "3" = "0.60"'), suizhou)
+    assert v2.version == 2
+    report = bulk.year_resettle(year=2020, policy_name="suizhou-2020")
+    assert report.claims == 2
+    current = {
+        s.claim.claim_id: s for s in Settlement.objects.select_related("claim").filter(is_current=True)
+    }
+    assert current["C-SX"].policy_id == current["C-ZD"].policy_id == v2.pk
+    assert amounts(current["C-SX"]) == amounts(current["C-ZD"]) == reference(v2.source_text)
+    assert reference(v2.source_text) != reference(city_text)
+    # 随县's own policy name governs none of 2020's claims.
+    assert bulk.year_resettle(year=2020, policy_name="suixian-2019", dry_run=True).claims == 0

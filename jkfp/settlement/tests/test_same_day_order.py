@@ -6,9 +6,11 @@ fen of the Decimal reference settled in that order."""
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
+from typing import Any
 
 from jkfp import engine
-from jkfp.settlement import bulk
+from jkfp.settlement import bulk, services
 from jkfp.settlement.compute import engine_policy
 from jkfp.settlement.fetch import engine_claim
 from jkfp.settlement.models import Claim, ClaimStatus, Settlement, YearLedger
@@ -64,3 +66,32 @@ def _rows() -> list[Settlement]:
         .select_related("claim", "policy")
         .order_by("claim_id")
     )
+
+
+def test_the_registered_first_settles_first_whichever_is_settled_first(sw: SettleWorld) -> None:
+    # Both registered pending (the large one first); the later-registered one settled first: the
+    # first one then settles before it (the year in order, the other re-settled), to the fen.
+    kw: dict[str, Any] = {"admitted_on": DAY, "discharged_on": DAY, "referred": None, "source": "import"}
+    first = services.claim_create(
+        claim_id="DUP2",
+        person=sw.persons["poor1"],
+        institution=sw.institutions["county2"],
+        total_amount=Decimal("60000.00"),
+        out_of_scope_amount=Decimal("1200.00"),
+        **kw,
+    )
+    second = services.claim_create(
+        claim_id="DUP2",
+        person=sw.persons["poor1"],
+        institution=sw.institutions["clinic1"],
+        total_amount=Decimal("800.00"),
+        out_of_scope_amount=Decimal("10.00"),
+        **kw,
+    )
+    services.claim_settle(claim=second)
+    services.claim_settle(claim=first)
+    rows = _rows()
+    assert [s.claim_id for s in rows] == [first.pk, second.pk]
+    reference = engine.settle_in_order(_items(rows), trace=False)
+    got = _current()
+    assert [got[first.pk], got[second.pk]] == [tuple(f"{a:.2f}" for a in r.amounts) for r in reference]
