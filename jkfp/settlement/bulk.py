@@ -38,7 +38,7 @@ from jkfp.accounts.services import audit_record
 from jkfp.core import bulkdb
 from jkfp.core.signals import send_data_changed
 from jkfp.engine.claims import fen_to_decimal
-from jkfp.regions.models import Region
+from jkfp.regions.models import Region, stored_code
 from jkfp.settlement import fetch, store
 from jkfp.settlement.compute import (
     engine_policy,
@@ -352,7 +352,7 @@ def year_resettle(
     role_require(user, allowed, ERR_ROLE_RESETTLE, system=True)
     prefix = None
     if region is not None:
-        found = Region.objects.filter(code=region).first()
+        found = Region.objects.filter(code=stored_code(region) or region).first()
         if found is None:
             raise ValidationError({"region": ERR_REGION_UNKNOWN.format(code=region)})
         prefix = found.prefix

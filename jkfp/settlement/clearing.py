@@ -87,6 +87,9 @@ def clearing_statement(*, month: str, user: Any = None, institution: str | None 
         raise ValueError(ERR_MONTH) from None
     qs = Settlement.objects.all() if user is None else settlements_visible(user=user)
     qs = qs.filter(is_current=True, claim__discharged_on__gte=first, claim__discharged_on__lte=last)
+    # A stay the insurance platform settled (settlement.md §7) is paid to the person's card by the
+    # county (事后补助), not owed to the hospital: it is no part of the hospital's clearing.
+    qs = qs.filter(claim__basic_paid_amount__isnull=True)
     if institution:
         qs = qs.filter(claim__institution_id=institution)
     outpatient = Q(claim__kind=ClaimKind.OUTPATIENT)

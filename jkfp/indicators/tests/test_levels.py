@@ -136,3 +136,8 @@ def test_a_city_is_the_sum_of_its_counties_and_a_county_is_itself_alone(
     out = StringIO()
     call_command("indicators", "--year", str(YEAR), "--json", stdout=out)
     assert json.loads(out.getvalue())["region"] == province.code
+    # A region typed by its significant digits (湖北省 as 42, 随州市 as 4213) is the same region (stored_code).
+    for typed, stored in ((province.code[:2], province.code), (city.code[:4], city.code)):
+        out = StringIO()
+        call_command("indicators", "--year", str(YEAR), "--region", typed, "--json", stdout=out)
+        assert json.loads(out.getvalue())["region"] == stored

@@ -22,6 +22,7 @@ from jkfp import engine
 from jkfp.accounts.models import AuditAction, AuditEvent
 from jkfp.core.tabular import read_table
 from jkfp.settlement import bulk, subsidies
+from jkfp.settlement.clearing import clearing_statement
 from jkfp.settlement.imports import claims_import
 from jkfp.settlement.models import (
     BatchStatus,
@@ -141,6 +142,27 @@ def test_registration_shares_the_year_to_date_with_one_stop_stays(sw: SettleWorl
     assert got[2].ytd_after_fen == expected[2].ytd_after.as_fen()
     # basic and critical are what the slips say, whatever the year had paid before
     assert (got[1].basic, got[1].critical) == (Decimal("18000.00"), Decimal("3000.00"))
+
+
+def test_clearing_leaves_out_stays_settled_elsewhere(sw: SettleWorld) -> None:
+    """The hospital's month in the clearing statement counts its one-stop stays only: a stay the
+    insurance platform settled (§7) is paid to the person's card (事后补助), not owed to the hospital."""
+    submit(sw, "YS-8", "poor1", "out3", date(2020, 8, 3), "20000.00", "1000.00", referred=True)
+    register(
+        sw, "SZ-8", "poor1", date(2020, 8, 1), "80000.00", "6000.00", "44400.00", "15000.00", referred=True
+    )
+    one_stop = Settlement.objects.get(claim__claim_id="YS-8", is_current=True)
+    rows = clearing_statement(month="2020-08")
+    assert [(r.institution_code, r.claims, r.basic, r.critical, r.aid, r.supplementary) for r in rows] == [
+        (
+            one_stop.claim.institution_id,
+            1,
+            one_stop.basic,
+            one_stop.critical,
+            one_stop.aid,
+            one_stop.supplementary,
+        )
+    ]
 
 
 def test_registration_refuses_bad_input_naming_the_field(sw: SettleWorld) -> None:

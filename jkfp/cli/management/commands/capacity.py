@@ -18,7 +18,7 @@ from django.utils import timezone
 from jkfp.capacity import selectors
 from jkfp.capacity.standard import STATE_LABELS, Assessment
 from jkfp.core.importing import parse_date
-from jkfp.regions.models import Region
+from jkfp.regions.models import Region, stored_code
 
 
 class Command(BaseCommand):
@@ -35,7 +35,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         code = (options["region"] or "").strip()
-        region = Region.objects.filter(code=code).first()
+        region = Region.objects.filter(code=stored_code(code) or code).first()
         if region is None:
             raise CommandError(f"区划代码{code}不存在 / unknown region {code}", returncode=2)
         text = (options["as_of"] or "").strip()

@@ -21,7 +21,7 @@ from django.utils import timezone
 from jkfp.indicators import selectors, services
 from jkfp.indicators.catalogue import INDICATORS
 from jkfp.indicators.compute import Figure
-from jkfp.regions.models import Region
+from jkfp.regions.models import Region, stored_code
 
 
 def _text(figure: Figure, money: bool, count: str = "") -> tuple[str, str, str]:
@@ -59,7 +59,9 @@ class Command(BaseCommand):
         year = int(options["year"])
         code = (options["region"] or "").strip()
         region = (
-            Region.objects.filter(code=code).first() if code else Region.objects.filter(parent=None).first()
+            Region.objects.filter(code=stored_code(code) or code).first()
+            if code
+            else Region.objects.filter(parent=None).first()
         )
         if region is None:
             raise CommandError(
