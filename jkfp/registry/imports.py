@@ -52,6 +52,7 @@ Semantics (tested in ``registry/tests/test_roster_import.py``):
 from __future__ import annotations
 
 import gc
+import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -62,6 +63,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from jkfp.accounts.scoping import code_q
@@ -71,6 +73,7 @@ from jkfp.core.importing import (
     ID_NUMBER_HEADERS,
     NAME_HEADERS,
     ImportSummary,
+    RowProblem,
     has_control_chars,
     write_error_report,
 )
@@ -893,6 +896,40 @@ def roster_import(
             gc.enable()
 
 
+ERR_OTHER_COUNTY = (
+    "此人属于其他县（区），不能由本县名单修改 / this person belongs to another county; "
+    "this county's list cannot change them"
+)
+
+
+def _other_counties_refused(checked: Validated, table: Any, *, user: Any, header: str, today: date) -> None:
+    """Rows naming a person the registry holds outside the user's region are invalid (S4): a county's
+    list must not move another county's resident (matched by ID number) into its villages. One scoped
+    query for all the file's ID numbers; the rows are searched only when some are found."""
+    ids = checked.unordered.id_number
+    if not ids or not Person.objects.exists():
+        return
+    # The file's IDs as one parameter (an array, a JSON list): a semi-join, not 5000 bound values a query.
+    listed = (
+        RawSQL("SELECT unnest(%s::text[])", [ids])
+        if connection.vendor == "postgresql"
+        else RawSQL("SELECT value FROM json_each(%s)", [json.dumps(ids)])
+    )
+    outside = Person.objects.exclude(code_q(user, "village_id")).filter(id_number__in=listed)
+    foreign = set(outside.values_list("id_number", flat=True))
+    if not foreign:
+        return
+    checked.drop([i for i, idn in enumerate(ids) if idn in foreign])
+    already = {p.row for p in checked.problems}
+    numbers = table.row_numbers
+    for i, raw in enumerate(table.columns["id_number"]):
+        idn = id_number_checked(raw, today=today)[0] if len(raw) == 15 else raw.upper()  # as validated
+        if idn in foreign:
+            checked.problems.append(RowProblem(numbers[i], header, raw, ERR_OTHER_COUNTY))
+            checked.invalid_rows += numbers[i] not in already
+    checked.problems.sort(key=lambda p: p.row)
+
+
 def _import(
     *,
     path: Path,
@@ -919,13 +956,17 @@ def _import(
         village_rows = village_rows.filter(code_q(user, "code"))
     villages = set(village_rows.values_list("code", flat=True))
     diseases = disease_lookup()
+    header_of = {c: table.headers.get(c, ROSTER_COLUMNS[c][0]) for c in ROSTER_COLUMNS}
+    header_of_id = header_of["id_number"]
     checked = validate_columns(
         table,
         villages=villages,
-        header_of={c: table.headers.get(c, ROSTER_COLUMNS[c][0]) for c in ROSTER_COLUMNS},
+        header_of=header_of,
         slow_id=partial(id_number_checked, today=today),
         today=today,
     )
+    if user is not None:
+        _other_counties_refused(checked, table, user=user, header=header_of_id, today=today)
     # The read columns are no longer needed (the persons' columns share their texts): not held
     # through the load (issue 18 item 9, the worker's peak memory).
     del table

@@ -238,6 +238,15 @@ class Validated:
             self._persons = _pick(self.unordered, self.order.tolist())
         return self._persons
 
+    def drop(self, positions: Sequence[int]) -> None:
+        """Remove the persons at file-order ``positions`` of ``unordered`` (found invalid afterwards)."""
+        keep = np.ones(len(self.order), dtype=bool)
+        keep[np.asarray(positions, dtype=np.int64)] = False
+        new_at = np.cumsum(keep) - 1
+        self.unordered = _pick(self.unordered, np.flatnonzero(keep).tolist())
+        self.order = new_at[self.order[keep[self.order]]]
+        self._persons = None
+
     def sorted_at(self, positions: Sequence[int]) -> PersonColumns:
         """The persons at file-order ``positions`` of ``unordered``, sorted by ID number."""
         rank = np.empty(len(self.order), dtype=np.int64)

@@ -3,14 +3,15 @@ and denominators, and a county's figures are exactly what the county alone compu
 
 The hand-built county of ``factories.py`` (随县 421321) is computed alone first; then it joins a city
 (随州市 421300, under 湖北省 420000) beside a second county built the same way (广水市 421381: same persons,
-care, claims, alerts and enrolment, its own ID numbers and claim numbers), and the snapshot is computed
-again for the whole deployment.
+care, claims, alerts and enrolment, its own ID numbers and claim numbers — and one more verified ill
+target, so that A+B differs from 2A), and the snapshot is computed again for the whole deployment.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import date
 from decimal import Decimal
 from io import StringIO
 from typing import Any
@@ -22,6 +23,7 @@ from jkfp.indicators.models import IndicatorSnapshot
 from jkfp.indicators.services import snapshot_refresh
 from jkfp.indicators.tests.factories import YEAR, build_world
 from jkfp.regions.models import Institution, Region, RegionLevel
+from jkfp.registry.models import Person
 
 Pair = tuple[Decimal | None, Decimal | None]
 ZERO_PAIR: Pair = (Decimal(0), Decimal(0))
@@ -79,15 +81,23 @@ def test_a_city_is_the_sum_of_its_counties_and_a_county_is_itself_alone(
     province = Region.objects.create(code="420000", name="湖北省", level=RegionLevel.PROVINCE)
     city = Region.objects.create(code="421300", name="随州市", level=RegionLevel.CITY, parent=province)
     Region.objects.filter(code="421321").update(parent=city)
-    build_world(_second_county(city), make_user)
+    second = build_world(_second_county(city), make_user)
+    # One more verified ill target in the second county, so that its sum with the first differs from
+    # twice the first.
+    Person.objects.filter(pk=second.persons["C"].pk).update(
+        verification_status="confirmed", verified_on=date(2024, 2, 1)
+    )
     snapshot_refresh(year=YEAR)
     together = _snapshot()
 
     # Every figure of the county and below it is exactly the figure it had alone (months too).
     assert {k: v for k, v in together.items() if k[0].startswith("421321")} == alone
-    # The second county, built the same way, has the same figures as the first.
+    # The second county, built the same way, has the same figures as the first but its verification.
     for (region, code, month), pair in alone.items():
-        assert together[("421381" + region[6:], code, month)] == pair, (region, code, month)
+        if code != "verification_rate":
+            assert together[("421381" + region[6:], code, month)] == pair, (region, code, month)
+    assert alone[("421321", "verification_rate", 0)] == (Decimal(3), Decimal(6))
+    assert together[("421381", "verification_rate", 0)] == (Decimal(4), Decimal(6))
 
     # The city (and the province above it) is the sum of its counties, numerator and denominator.
     checked = 0
@@ -104,8 +114,8 @@ def test_a_city_is_the_sum_of_its_counties_and_a_county_is_itself_alone(
     # Not vacuous: the yearly figures of every indicator and the monthly ones of the event indicators.
     assert checked > len(INDICATORS)
     figures = {k[1]: v for k, v in together.items() if k[0] == city.code and k[2] == 0}
-    # 2 × (A, D, J verified of 6 ill targets); 2 × the county's enrolment denominator
-    assert figures["verification_rate"] == (Decimal(6), Decimal(12))
+    # (A, D, J) + (A, C, D, J) verified of 6 + 6 ill targets; 2 × the county's enrolment denominator
+    assert figures["verification_rate"] == (Decimal(7), Decimal(12))
     assert figures["enrolment_rate"] == (Decimal(8), Decimal(14))
 
     # jkfp indicators --region: a city lists its counties, a province its cities, with the stored figures.
@@ -114,8 +124,9 @@ def test_a_city_is_the_sum_of_its_counties_and_a_county_is_itself_alone(
     data = json.loads(out.getvalue())
     assert [c["region"] for c in data["children"]] == ["421321", "421381"]
     rate = data["indicators"]["verification_rate"]
-    assert (rate["numerator"], rate["denominator"]) == (6, 12)
-    assert data["children"][0]["indicators"] == data["children"][1]["indicators"]
+    assert (rate["numerator"], rate["denominator"]) == (7, 12)
+    first, other = (child["indicators"]["verification_rate"] for child in data["children"])
+    assert (first["numerator"], other["numerator"]) == (3, 4)
     out = StringIO()
     call_command("indicators", "--year", str(YEAR), "--region", province.code, "--json", stdout=out)
     data = json.loads(out.getvalue())

@@ -554,3 +554,27 @@ def test_a_countys_later_list_ends_its_own_persons_tags_only(diseases: Any, tmp_
     kept = Tag.objects.get(person__id_number=pid(7), source="国家平台")
     assert kept.end_on is None
     assert SourceRecord.objects.get(person__id_number=pid(7), source="国家平台").active
+
+
+def test_a_county_list_cannot_move_another_countys_resident(
+    diseases: Any, two_counties: dict[str, Any], tmp_path: Path, make_user: Any
+) -> None:
+    """S4: county A's list naming county B's resident (by ID number) makes that row invalid, with the
+    reason and the row; B's person is unchanged; the other rows are imported."""
+    b_village = two_counties["b_t1v1"].code
+    theirs = pid(90)
+    run(write_csv(tmp_path / "b.csv", [row(theirs, "曾某", village=b_village, household="B01")]), tmp_path)
+    run(write_csv(tmp_path / "a0.csv", [row(pid(1), "张三")]), tmp_path)  # A already has someone
+    user = make_user("county_admin", "421321")
+    rows = [row(pid(1), "张三改", phone="13900000000"), row(theirs, "冒名", village=V3), row(pid(2), "李四")]
+    summary = run(write_csv(tmp_path / "a.csv", rows), tmp_path, user=user)
+    assert (summary["rows"], summary["valid"], summary["invalid"]) == (3, 2, 1)
+    assert (summary["created"], summary["updated"]) == (1, 1)
+    lines = report_lines(summary["errors_file"])
+    assert [(r[0], r[2]) for r in lines[1:]] == [(3, theirs)]
+    assert "此人属于其他县（区），不能由本县名单修改" in str(lines[1])
+    person = Person.objects.get(id_number=theirs)
+    assert (person.name, person.village_id, person.household.household_no) == ("曾某", b_village, "B01")
+    assert not ChangeLog.objects.filter(person=person).exists()
+    assert Person.objects.get(id_number=pid(1)).name == "张三改"
+    assert Person.objects.filter(id_number=pid(2), village_id=V1).exists()
