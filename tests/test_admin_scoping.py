@@ -228,6 +228,8 @@ def test_institutions_and_region_rules_are_limited_to_the_editors_region(
     added = client.post("/admin/indicators/premiumrule/add/", {**rule, "region": "421321", "scope": "42"})
     assert added.status_code == 302, added.content.decode()[:500]
     assert PremiumRule.objects.get(subsidy_amount="300.00").scope == "421321"
+    twice = client.post("/admin/indicators/premiumrule/add/", {**rule, "region": "421321"})
+    assert twice.status_code == 200 and "已有参保资助规则" in twice.content.decode()
     client.post(f"/admin/indicators/premiumrule/{shared.pk}/change/", {**rule, "subsidy_amount": "1.00"})
     shared.refresh_from_db()
     assert str(shared.subsidy_amount) == "200.00"

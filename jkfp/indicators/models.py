@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
@@ -96,6 +97,15 @@ class PremiumRule(models.Model):
         """The scope is always the region's prefix ("" for none), never typed in."""
         self.scope = self.region.prefix if self.region is not None else ""
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        """同年同类同区划唯一 One rule per year, tag and region: checked here because ``scope`` (derived
+        from the region) is not on the admin's form, so the unique constraint is not validated there."""
+        super().clean()
+        scope = self.region.prefix if self.region is not None else ""
+        same = PremiumRule.objects.filter(year=self.year, tag=self.tag, scope=scope).exclude(pk=self.pk)
+        if self.year and self.tag and same.exists():
+            raise ValidationError(f"{self.year}年该人员类别在此区划已有参保资助规则")
 
 
 class RectificationStatus(models.TextChoices):
