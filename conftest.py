@@ -15,6 +15,30 @@ settings.register_profile("shared-machine", deadline=None, suppress_health_check
 settings.load_profile("shared-machine")
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> Any:
+    """pytest-django's test databases, and before it drops them on PostgreSQL: the sessions something
+    left open on the test database (a thread's connection not yet collected, a server a test started
+    still shutting down) are printed and ended, so ``DROP DATABASE`` does not fail the run after every
+    test has passed ("is being accessed by other users"). What they were stays in the output."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid, application_name, state, backend_start, left(query, 200) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            left = cursor.fetchall()
+            for row in left:
+                print(f"\n!! session left open on the test database, ended before dropping it: {row}")
+                cursor.execute("SELECT pg_terminate_backend(%s)", [row[0]])
+        connection.close()
+
+
 @pytest.fixture(autouse=True)
 def _fast_hasher(request: pytest.FixtureRequest) -> Any:
     """Argon2 costs about half a second per user on these machines: tests use MD5 unless marked
