@@ -478,20 +478,7 @@ class Command(BaseCommand):
             region_code, institution = bindings[role]
             username = demo_username(base, files.county_code)
             full_name = base_name if username == base else f"{files.county_name}{base_name}"
-            user = User.objects.filter(username=username).first()
-            if user is None:
-                user = user_create(
-                    username=username,
-                    password=DEMO_PASSWORD,
-                    role=role,
-                    region_code=region_code,
-                    full_name=full_name,
-                    institution_code=institution,
-                )
-            elif not user.check_password(DEMO_PASSWORD) or not user.is_active:
-                user.set_password(DEMO_PASSWORD)
-                user.is_active = True
-                user.save(update_fields=["password", "is_active"])
+            user = _demo_account(username, role, region_code, full_name, institution)
             accounts[username] = (user, Region.objects.get(code=user.region_id))
         return accounts
 
@@ -499,19 +486,7 @@ class Command(BaseCommand):
         """The city's administrator and inspector (an existing one gets the demo password back)."""
         accounts: dict[str, tuple[User, Region]] = {}
         for username, role, full_name in CITY_USERS:
-            user = User.objects.filter(username=username).first()
-            if user is None:
-                user = user_create(
-                    username=username,
-                    password=DEMO_PASSWORD,
-                    role=role,
-                    region_code=CITY_CODE,
-                    full_name=full_name,
-                )
-            elif not user.check_password(DEMO_PASSWORD) or not user.is_active:
-                user.set_password(DEMO_PASSWORD)
-                user.is_active = True
-                user.save(update_fields=["password", "is_active"])
+            user = _demo_account(username, role, CITY_CODE, full_name)
             accounts[username] = (user, Region.objects.get(code=user.region_id))
         return accounts
 
@@ -588,3 +563,25 @@ class Command(BaseCommand):
         self._say(
             f"请用浏览器打开 {URL} 登录（先运行 jkfp serve） / open {URL} and log in (after `jkfp serve`)"
         )
+
+
+def _demo_account(
+    username: str, role: str, region_code: str, full_name: str, institution: str | None = None
+) -> User:
+    """示例账号 The demo account ``username``: created with the demo password, or an existing one given
+    the demo password back and reactivated."""
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        return user_create(
+            username=username,
+            password=DEMO_PASSWORD,
+            role=role,
+            region_code=region_code,
+            full_name=full_name,
+            institution_code=institution,
+        )
+    if not user.check_password(DEMO_PASSWORD) or not user.is_active:
+        user.set_password(DEMO_PASSWORD)
+        user.is_active = True
+        user.save(update_fields=["password", "is_active"])
+    return user
