@@ -191,6 +191,7 @@ def user_unlock(*, admin: User, user: User, request: Any = None) -> int:
 # What a county administrator may edit in the admin site: catalogues, regions, institutions, users.
 COUNTY_ADMIN_MODELS = (
     ("registry", "disease"),
+    ("registry", "catalogueentry"),
     ("regions", "region"),
     ("regions", "institution"),
     ("accounts", "user"),

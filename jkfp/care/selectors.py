@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db.models import Count, Max, Prefetch, Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from jkfp.accounts.scoping import NOT_FOUND_REGION, region_get, scope, user_prefix
 from jkfp.care.models import (
@@ -37,6 +38,7 @@ from jkfp.care.models import (
 )
 from jkfp.care.rules import DEFAULT_RULES, Due, Rule, age_on, classify, next_due
 from jkfp.regions.models import Region, RegionLevel, code_range, containing_codes, most_specific, prefix_range
+from jkfp.registry.disease_catalogue import catalogue_on, catalogue_settings
 from jkfp.registry.models import Condition, Disease, DiseaseKind, Household, LivingStatus, Person
 
 NOT_FOUND_PERSON = "人员不存在或不在您的管辖范围内"
@@ -64,22 +66,26 @@ def _rule_scope(row: FollowUpRule) -> str:
     return "" if row.county is None else row.county.prefix
 
 
-def rules_for(*, county_code: str | None = None) -> dict[int, Rule]:
+def rules_for(*, county_code: str | None = None, on: date | None = None) -> dict[int, Rule]:
     """随访规则表 ``disease id → Rule`` for a county: §6 defaults, then default rows, then per disease the
     row of the most specific region containing the county (its own, its city's, its province's).
 
-    A chronic catalogue disease not in the §6 table follows its catalogue ``visits_per_year`` when
-    that is above zero.
+    A chronic catalogue disease not in the §6 table follows its catalogue ``visits_per_year`` (the
+    region's catalogue entry's when it sets one) when that is above zero. Only diseases in the
+    county's catalogue on ``on`` (default today; ``registry.disease_catalogue``) are followed up: a
+    disease a county (or its city or province) took out of its catalogue has no rule there.
     """
     rules: dict[int, Rule] = {}
-    for pk, name, visits in Disease.objects.filter(kind=DiseaseKind.CHRONIC).values_list(
-        "pk", "name", "visits_per_year"
-    ):
-        if name in DEFAULT_RULES:
-            rules[pk] = DEFAULT_RULES[name]
-        elif visits:
-            rules[pk] = Rule(visits_per_year=visits, face_to_face=False)
     code = county_code or ""
+    catalogue = catalogue_settings(code)
+    day = on or timezone.localdate()
+    for pk, setting in catalogue.items():
+        if setting.kind != DiseaseKind.CHRONIC:
+            continue
+        if setting.name in DEFAULT_RULES:
+            rules[pk] = DEFAULT_RULES[setting.name]
+        elif setting.visits_per_year:
+            rules[pk] = Rule(visits_per_year=setting.visits_per_year, face_to_face=False)
     rows = FollowUpRule.objects.select_related("county").filter(
         Q(county__isnull=True) | Q(county_id__in=containing_codes(code) if code else [])
     )
@@ -103,7 +109,7 @@ def rules_for(*, county_code: str | None = None) -> dict[int, Rule]:
             due_window_days=row.due_window_days,
             escalate_after_days=row.escalate_after_days,
         )
-    return rules
+    return {pk: rule for pk, rule in rules.items() if pk not in catalogue or catalogue[pk].valid_on(day)}
 
 
 # --- persons ---------------------------------------------------------------------------------
@@ -368,7 +374,7 @@ def fulfilment_of(*, person_ids: list[int], county_code: str, year: int) -> dict
     if not person_ids:
         return {}
     lo, hi = date(year, 1, 1), date(year, 12, 31)
-    rules = rules_for(county_code=county_code)
+    rules = rules_for(county_code=county_code, on=hi)  # the diseases of the catalogue on 31 December
     names = dict(Disease.objects.filter(pk__in=list(rules)).values_list("pk", "name"))
     wanted: dict[int, set[int]] = defaultdict(set)
     for person_id, disease_id in Condition.objects.filter(
@@ -594,11 +600,19 @@ def cards_by_person(person_ids: list[int]) -> dict[tuple[int, int], tuple[date, 
 CARD_KINDS = (DiseaseKind.CHRONIC, DiseaseKind.SPECIAL_CHRONIC)
 
 
-def card_diseases(*, also: Collection[int] = ()) -> QuerySet[Disease]:
+def card_diseases(
+    *, also: Collection[int] = (), county_code: str | None = None, on: date | None = None
+) -> QuerySet[Disease]:
     """可办慢病卡的病种 Chronic and special chronic catalogue diseases, and the diseases ``also`` (the
     settlement policies' outpatient special chronic diseases, whatever their catalogue kind: e.g.
-    终末期肾病 is a major disease there; ``settlement.cards.outpatient_diseases``)."""
-    return Disease.objects.filter(Q(kind__in=CARD_KINDS) | Q(pk__in=list(also))).order_by("kind", "name")
+    终末期肾病 is a major disease there; ``settlement.cards.outpatient_diseases``).
+
+    With ``county_code``: the chronic and special chronic diseases of that county's catalogue on
+    ``on`` (default today; ``registry.disease_catalogue``), and ``also``."""
+    chronic = Q(kind__in=CARD_KINDS)
+    if county_code is not None:
+        chronic &= Q(pk__in=catalogue_on(county_code, on or timezone.localdate(), kinds=CARD_KINDS))
+    return Disease.objects.filter(chronic | Q(pk__in=list(also))).order_by("kind", "name")
 
 
 def person_health_record(*, person: Person) -> HealthRecord | None:

@@ -50,6 +50,7 @@ from jkfp.core.idnumber import mask as mask_id_number
 from jkfp.core.importing import has_control_chars
 from jkfp.core.signals import send_data_changed
 from jkfp.regions.models import Institution, Region, RegionLevel
+from jkfp.registry.disease_catalogue import in_catalogue
 from jkfp.registry.models import (
     Condition,
     Disease,
@@ -89,6 +90,7 @@ ERR_DRUGS = "请填写药品（不超过300字）"
 ERR_CARD_VALIDITY = "有效期不能早于认定日期"
 ERR_CARD_EXISTS = "此人已有该病种的慢病卡"
 ERR_CARD_DISEASE = "慢病卡只能办理慢病、门诊慢特病或结算政策所列的门诊慢特病病种"
+ERR_CARD_NOT_IN_CATALOGUE = "病种“{name}”在{day}不在{county}的病种目录中，不能办理慢病卡"
 ERR_CONCLUSION = "体检结论不超过300字"
 ERR_CHECKUP_EXISTS = "此人当天已有体检记录"
 MAX_CONTRACT_DAYS = 3 * 366
@@ -607,6 +609,13 @@ def chronic_card_issue(
     scope_require(user, person.village_id)
     if disease.kind not in CARD_KINDS and disease.pk not in also:
         raise ValidationError({"disease": ERR_CARD_DISEASE})
+    county = person.village_id[:6]
+    if disease.pk not in also and not in_catalogue(disease.pk, county, certified_on):
+        where = Region.objects.filter(code=county).first() or county
+        message = ERR_CARD_NOT_IN_CATALOGUE.format(
+            name=disease.name, day=certified_on.isoformat(), county=where
+        )
+        raise ValidationError({"disease": message})
     _check_date(certified_on, person, "certified_on", timezone.localdate())
     if valid_to is not None and valid_to < certified_on:
         raise ValidationError({"valid_to": ERR_CARD_VALIDITY})

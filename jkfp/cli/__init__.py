@@ -50,6 +50,7 @@ COMMANDS = {
     "settle-claims": "批量结算某年待结算申请 / settle a year's pending claims in the database",
     "export-settlements": "导出某年结算结果 / export a year's settlements (jkfp settle format)",
     "policy": "结算政策：policy install FILE [--region CODE] | list [--region CODE] / settlement policies",
+    "catalogue": "病种目录（按区划）：catalogue list [--region CODE] [--on DATE] [--json] / a region's disease catalogue",
     "resettle": "按新政策重算全年并出报告 / re-settle a year under a policy, with a report",
     "clearing": "基金清算单 / fund clearing statement per institution and month (.xlsx)",
     "monitor": "防返贫监测预警扫描：monitor scan --as-of DATE [--json] / raise monitoring alerts",

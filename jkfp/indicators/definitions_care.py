@@ -20,7 +20,7 @@ from jkfp.care.models import (
     FollowUpItem,
     HealthRecord,
 )
-from jkfp.care.selectors import rules_for
+from jkfp.care.selectors import CARD_KINDS, rules_for
 from jkfp.indicators.definitions import (
     PERSON_COLUMNS,
     Column,
@@ -33,7 +33,8 @@ from jkfp.indicators.definitions import (
     year_bounds,
 )
 from jkfp.regions.models import Region, RegionLevel, prefix_range
-from jkfp.registry.models import Condition, Disease, DiseaseKind, Person
+from jkfp.registry.disease_catalogue import catalogue_q
+from jkfp.registry.models import Condition, Disease, Person
 
 HYPERTENSION = "高血压"
 DIABETES = "2型糖尿病"
@@ -75,7 +76,8 @@ def _item_count(year: int, *, face_to_face: bool) -> Subquery:
 def _visits_missing(year: int, county: str) -> Q:
     """Q over persons with a ruled chronic condition whose follow-ups of the year fall short of its rule."""
     groups: dict[tuple[int, bool], list[int]] = defaultdict(list)
-    for disease_id, rule in rules_for(county_code=county).items():
+    # The chronic diseases of the county's catalogue on 31 December (``registry.disease_catalogue``).
+    for disease_id, rule in rules_for(county_code=county, on=year_bounds(year)[1]).items():
         groups[(rule.visits_per_year, rule.face_to_face)].append(disease_id)
     missing = Q(pk__in=[])
     for (visits, face), ids in groups.items():
@@ -165,11 +167,9 @@ def _cards(year: int) -> Spec | None:
     cards = ChronicCard.objects.filter(certified_on__gte=jan1, certified_on__lte=dec31)
     if not cards.exists():
         return None
-    eligible = Exists(
-        Condition.objects.filter(
-            person_id=OuterRef("pk"), disease__kind__in=[DiseaseKind.CHRONIC, DiseaseKind.SPECIAL_CHRONIC]
-        )
-    )
+    # A chronic or special chronic disease of the person's county's catalogue on 31 December.
+    in_catalogue = catalogue_q(dec31, village="person__village_id", disease="disease_id", kinds=CARD_KINDS)
+    eligible = Exists(Condition.objects.filter(in_catalogue, person_id=OuterRef("pk")))
     return Spec(
         rows=cards.filter(target_q(year, "person__")),
         numerator=Q(),

@@ -1,12 +1,16 @@
-"""病种目录后台 Admin for the disease catalogue (county-edited, domain.md §5).
+"""病种目录后台 Admin for the disease catalogue (county-edited, domain.md §5) and its per-region entries.
 
 Persons, households and their records are deliberately NOT in the admin: the admin site knows no
 region scope for them, and every read of a person must be scoped and audited (web pages do that).
 """
 
-from django.contrib import admin
+from typing import Any
 
-from jkfp.registry.models import Disease
+from django.contrib import admin
+from django.http import HttpRequest
+
+from jkfp.accounts.admin import RegionScopedAdmin
+from jkfp.registry.models import CATALOGUE_LEVELS, CatalogueEntry, Disease
 
 
 @admin.register(Disease)
@@ -14,3 +18,28 @@ class DiseaseAdmin(admin.ModelAdmin):
     list_display = ("name", "kind", "icd10", "visits_per_year", "valid_from", "valid_to")
     list_filter = ("kind",)
     search_fields = ("name", "aliases", "icd10")
+
+
+@admin.register(CatalogueEntry)
+class CatalogueEntryAdmin(RegionScopedAdmin):
+    """区划病种目录 A region's additions to, removals from and dates of the catalogue (issue 21 item 3).
+
+    Scoped like the other rule tables: an administrator sees and edits the entries of its own region
+    and below (a county administrator: its county's), sees the whole deployment's read-only (a
+    superuser changes those), and may set an entry only for its own region or a province, city or
+    county below it — never a township or village."""
+
+    region_field = "region_id"
+    region_fk = "region"
+    readonly_fields = ("scope",)  # derived from the region on save
+    list_display = ("disease", "region", "included", "valid_from", "valid_to", "visits_per_year")
+    list_filter = ("included", "disease__kind")
+    list_select_related = ("disease", "region")
+    search_fields = ("disease__name",)
+    ordering = ("scope", "disease__name")
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == self.region_fk and field is not None:
+            field.queryset = field.queryset.filter(level__in=CATALOGUE_LEVELS).order_by("code")
+        return field

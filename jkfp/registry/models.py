@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
 from django.db.models.functions import Concat, Substr
 
-from jkfp.regions.models import Region
+from jkfp.regions.models import Region, RegionLevel, code_prefix, level_of_code
 
 
 class TagCode(models.TextChoices):
@@ -101,6 +105,91 @@ class Disease(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# Levels a catalogue entry may be set for (issue 21 item 3): a county and the regions above it.
+CATALOGUE_LEVELS = (RegionLevel.PROVINCE, RegionLevel.CITY, RegionLevel.COUNTY)
+ERR_CATALOGUE_LEVEL = "病种目录只能按省、市、县设置，{region}是{level}"
+ERR_CATALOGUE_DATES = "停用日期不能早于启用日期"
+ERR_CATALOGUE_VISITS = "每年随访次数只适用于慢病（{name}是{kind}）"
+ERR_CATALOGUE_DUPLICATE = "病种“{name}”在{region}已有目录设置，请修改原设置"
+
+
+class CatalogueEntry(models.Model):
+    """区划病种目录 A region's setting of one catalogue disease (issue 21 item 3, domain.md §5).
+
+    The ``Disease`` rows, with their own dates, are the whole deployment's catalogue. An entry of a
+    province, city or county (or, by a superuser, of the whole deployment: ``region`` empty) replaces
+    for that region and everything below it whether the disease is in the catalogue (``included``),
+    from and to when (``valid_from``/``valid_to``, empty = no bound), and for a chronic disease its
+    yearly visits (``visits_per_year``, empty = the catalogue's). For a person's county, the entry of
+    the most specific region containing it decides (``registry.disease_catalogue``); ``scope`` is the
+    region's code prefix ("" for the deployment), derived on save.
+    """
+
+    disease = models.ForeignKey(
+        Disease, verbose_name="病种", on_delete=models.CASCADE, related_name="catalogue_entries"
+    )
+    region = models.ForeignKey(
+        Region, verbose_name="适用区划", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    scope = models.CharField("区划前缀", max_length=12, blank=True, default="")
+    included = models.BooleanField("纳入目录", default=True, help_text="不勾选：该区划及其下级不含此病种")
+    valid_from = models.DateField("启用日期", null=True, blank=True)
+    valid_to = models.DateField("停用日期", null=True, blank=True)
+    visits_per_year = models.PositiveSmallIntegerField(
+        "每年随访次数", null=True, blank=True, help_text="慢病；留空沿用病种目录的次数"
+    )
+
+    class Meta:
+        verbose_name = "区划病种目录"
+        verbose_name_plural = "区划病种目录"
+        ordering = ["scope", "disease_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["disease", "scope"], name="catalogue_entry_disease_scope_uniq"),
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True)
+                | Q(valid_from__isnull=True)
+                | Q(valid_to__gte=models.F("valid_from")),
+                name="catalogue_entry_valid_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        where = self.region.name if self.region is not None else "全系统"
+        return f"{where} {self.disease}{'' if self.included else '（不含）'}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """The scope is always the region's prefix ("" for none), never typed in."""
+        self.scope = code_prefix(self.region_id) if self.region_id else ""
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        """区划级别、日期、随访次数、唯一 Checked here with messages naming the field (the admin's form
+        does not hold ``scope``, so the unique constraint is not validated there)."""
+        super().clean()
+        errors: dict[str, str] = {}
+        if self.region_id:
+            level = level_of_code(self.region_id)
+            if level not in CATALOGUE_LEVELS:
+                label = RegionLevel(level).label if level else "未知级别"
+                errors["region"] = ERR_CATALOGUE_LEVEL.format(region=self.region, level=label)
+        if self.valid_from and self.valid_to and self.valid_to < self.valid_from:
+            errors["valid_to"] = ERR_CATALOGUE_DATES
+        disease = self.disease if self.disease_id else None
+        if disease is not None and self.visits_per_year is not None and disease.kind != DiseaseKind.CHRONIC:
+            errors["visits_per_year"] = ERR_CATALOGUE_VISITS.format(
+                name=disease.name, kind=disease.get_kind_display()
+            )
+        if disease is not None and "region" not in errors:
+            scope = code_prefix(self.region_id) if self.region_id else ""
+            same = CatalogueEntry.objects.filter(disease=disease, scope=scope).exclude(pk=self.pk)
+            if same.exists():
+                errors["disease"] = ERR_CATALOGUE_DUPLICATE.format(
+                    name=disease.name, region=self.region if self.region_id else "全系统"
+                )
+        if errors:
+            raise ValidationError(errors)
 
 
 class Household(models.Model):

@@ -9,7 +9,9 @@ A row is **invalid** (written to the error report, one line per problem, and ski
 
 - the ID number fails GB 11643, or names nobody in the roster (within the user's region when the
   import is run by a user);
-- the disease is neither the name nor an alias of a major disease of the catalogue;
+- the disease is neither the name nor an alias of a major disease of the catalogue, or is not in
+  the catalogue of the person's county on the diagnosis date (``registry.disease_catalogue``: the county's
+  setting over its city's, its province's and the deployment's);
 - the diagnosis date is empty, unreadable, impossible (2023-02-30, before the person's birth) or in
   the future;
 - the status is not one of 已救治/救治中/未救治/无需救治 (or ``treated/in_treatment/untreated/not_needed``);
@@ -55,10 +57,12 @@ from jkfp.core.importing import parse_date as core_parse_date
 from jkfp.core.signals import send_data_changed
 from jkfp.core.tabular import read_table
 from jkfp.regions.models import Institution
+from jkfp.registry.disease_catalogue import Setting, catalogue_settings
 from jkfp.registry.models import DiseaseKind, Person
 from jkfp.registry.selectors import disease_lookup
 from jkfp.treatment import history
 from jkfp.treatment.models import CaseStatus, DesignatedHospital, MajorDiseaseCase, UntreatedReason
+from jkfp.treatment.services import catalogue_refusal, county_label
 
 CASE_COLUMNS: dict[str, tuple[str, ...]] = {
     "id_number": ID_NUMBER_HEADERS,
@@ -191,14 +195,16 @@ def cases_import(
             normalised.append((None, exc.zh))
     wanted = {idn for idn, _ in normalised if idn}
     persons_qs = Person.objects.all() if user is None else scope(Person.objects.all(), user, "village_id")
-    persons: dict[str, tuple[int, date]] = {}
+    persons: dict[str, tuple[int, date, str]] = {}
     wanted_list = sorted(wanted)
     for start in range(0, len(wanted_list), 500):
         chunk = wanted_list[start : start + 500]
-        for pk, idn, born in persons_qs.filter(id_number__in=chunk).values_list(
-            "id", "id_number", "birth_date"
+        for pk, idn, born, village in persons_qs.filter(id_number__in=chunk).values_list(
+            "id", "id_number", "birth_date", "village_id"
         ):
-            persons[idn] = (pk, born)
+            persons[idn] = (pk, born, village)
+    # 按县的目录 The major-disease catalogue of each county met, read once (``registry.disease_catalogue``).
+    catalogues: dict[str, tuple[dict[int, Setting], str]] = {}
 
     problems: list[RowProblem] = []
     warnings = 0
@@ -243,7 +249,7 @@ def cases_import(
         status_text,
         reason_text,
     ) in enumerate(rows):
-        person: tuple[int, date] | None = None
+        person: tuple[int, date, str] | None = None
         if idn is None:
             fail(i, "id_number", raw_id, ERR_ID.format(reason=id_reason))
         else:
@@ -283,6 +289,17 @@ def cases_import(
                 reason, note = UntreatedReason.OTHER, reason_text
         diag_code, diag_name = hospital(i, "diagnosis_hospital", diag_text)
         desig_code, _ = hospital(i, "designated_hospital", desig_text)
+        if person is not None and disease_id is not None and diagnosed_on is not None:
+            county = person[2][:6]
+            if county not in catalogues:
+                catalogues[county] = (
+                    catalogue_settings(county, kinds=[DiseaseKind.MAJOR]),
+                    county_label(county),
+                )
+            setting = catalogues[county][0].get(disease_id)
+            if setting is None or not setting.valid_on(diagnosed_on):
+                refusal = catalogue_refusal(disease_text, catalogues[county][1], diagnosed_on)
+                fail(i, "disease", disease_text, refusal)
         if i in bad or person is None or disease_id is None or diagnosed_on is None or status is None:
             continue
         if status == CaseStatus.UNTREATED and reason == UntreatedReason.OTHER and note:

@@ -14,9 +14,11 @@ from typing import Any
 from django.db import connection
 from django.db.models import Count, Max, Prefetch, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from jkfp.accounts.scoping import scope
-from jkfp.regions.models import Institution, Region, code_range, prefix_range
+from jkfp.regions.models import Institution, Region, code_range, county_of, prefix_range
+from jkfp.registry.disease_catalogue import catalogue_on
 from jkfp.registry.models import Disease, DiseaseKind
 from jkfp.treatment.models import CaseChange, CaseFollowUp, MajorDiseaseCase, Referral, ReferralStatus
 
@@ -179,9 +181,18 @@ def major_case_sql(*, person_id: int, on: date) -> tuple[str, list[Any]]:
     return sql, [person_id, day] if at == 0 else [day, person_id]
 
 
-def major_diseases() -> QuerySet[Disease]:
-    """大病目录 The major diseases of the catalogue (names only; the catalogue holds no persons)."""
-    return Disease.objects.filter(kind=DiseaseKind.MAJOR).order_by("name")
+def major_diseases(*, user: Any = None, on: date | None = None) -> QuerySet[Disease]:
+    """大病目录 The major diseases of the catalogue (names only; the catalogue holds no persons).
+
+    With ``user``: the catalogue of the user's region on ``on`` (default today) — a county's own
+    setting over its city's and province's (``registry.disease_catalogue``); a township's or village's
+    user gets its county's. Without: every major disease (to filter the cases already recorded)."""
+    qs = Disease.objects.filter(kind=DiseaseKind.MAJOR).order_by("name")
+    if user is None:
+        return qs
+    code = getattr(user, "region_id", None) or ""
+    county = county_of(code) or code
+    return qs.filter(pk__in=catalogue_on(county, on or timezone.localdate(), kinds=[DiseaseKind.MAJOR]))
 
 
 def institutions() -> QuerySet[Institution]:

@@ -20,7 +20,8 @@ from django.utils import timezone
 from jkfp.accounts.models import Role
 from jkfp.accounts.scoping import role_require, scope_require
 from jkfp.core.signals import send_data_changed
-from jkfp.regions.models import Institution
+from jkfp.regions.models import Institution, Region
+from jkfp.registry.disease_catalogue import in_catalogue
 from jkfp.registry.models import Disease, DiseaseKind, Person
 from jkfp.treatment import history
 from jkfp.treatment.models import (
@@ -46,6 +47,7 @@ ERR_REASON_UNKNOWN = "未救治原因无效，应为：" + "、".join(str(label)
 ERR_REASON_OTHER_NOTE = "未救治原因为“其他”时，请在“原因说明”中写明原因"
 ERR_NOTE_LENGTH = "原因说明不能超过300字"
 ERR_DISEASE_NOT_MAJOR = "病种“{name}”不在大病专项救治目录中"
+ERR_DISEASE_NOT_IN_CATALOGUE = "病种“{name}”在{day}不在{county}的大病专项救治目录中"
 ERR_DIAGNOSED_FUTURE = "确诊日期不能晚于今天"
 ERR_DIAGNOSED_BEFORE_BIRTH = "确诊日期不能早于出生日期"
 ERR_CASE_EXISTS = "此人已登记该病种的大病救治，请在原记录上修改"
@@ -107,6 +109,11 @@ def treatment_case_create(
         raise ValidationError({"diagnosed_on": ERR_DIAGNOSED_FUTURE})
     if diagnosed_on < person.birth_date:
         raise ValidationError({"diagnosed_on": ERR_DIAGNOSED_BEFORE_BIRTH})
+    county = person.village_id[:6]
+    if not in_catalogue(disease.pk, county, diagnosed_on):
+        raise ValidationError(
+            {"disease": catalogue_refusal(disease.name, county_label(county), diagnosed_on)}
+        )
     reason, note = _clean_reason(status, untreated_reason, reason_note)
     if MajorDiseaseCase.objects.filter(person=person, disease=disease).exists():
         raise ValidationError({"disease": ERR_CASE_EXISTS})
@@ -132,6 +139,17 @@ def treatment_case_create(
         _history(case, None, user, source)
         send_data_changed(kind="treatment", years=range(diagnosed_on.year, timezone.localdate().year + 1))
     return case
+
+
+def county_label(county: str) -> str:
+    """县名 ``名称（代码）`` of a county code, or the code when the region tree lacks it."""
+    region = Region.objects.filter(code=county).first()
+    return str(region) if region is not None else county
+
+
+def catalogue_refusal(name: str, county: str, day: date) -> str:
+    """The refusal of a disease outside the county's catalogue on the diagnosis day (``registry.disease_catalogue``)."""
+    return ERR_DISEASE_NOT_IN_CATALOGUE.format(name=name, day=day.isoformat(), county=county)
 
 
 def _history(case: MajorDiseaseCase, old: dict[str, Any] | None, user: Any, source: str) -> None:

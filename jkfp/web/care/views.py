@@ -353,7 +353,7 @@ class _ServicePage:
     submit: str
     save: Callable[[AuthedRequest, Any, Any], str]  # (request, person, form) → success message; may raise
     rows: Callable[[Any], list[list[Any]]]
-    form_kwargs: Callable[[], dict[str, Any]] = dict
+    form_kwargs: Callable[[Any], dict[str, Any]] = lambda person: {}  # (person) → the form's extra arguments
     note: str = ""
     empty_note: str = ""  # shown while the person has no rows
     once: bool = False  # the form is offered only while the person has no rows
@@ -371,7 +371,7 @@ class _EntryRow(list[Any]):
 def _person_service(request: AuthedRequest, pk: int, page: _ServicePage) -> HttpResponse:
     """The person's records of one kind, and the form to record one (role-checked, errors on their fields)."""
     person = selectors.person_get(user=request.user, pk=pk)
-    extra = page.form_kwargs()
+    extra = page.form_kwargs(person)
     form = page.form_class(initial={page.initial_field: _today()}, **extra)
     status = 200
     if request.method == "POST":
@@ -515,7 +515,10 @@ CARDS = _ServicePage(
         for c in selectors.person_cards(person=person)
     ],
     # besides chronic diseases, the settlement policies' outpatient ones (issue 19: 终末期肾病 …)
-    form_kwargs=lambda: {"diseases": selectors.card_diseases(also=outpatient_diseases())},
+    # (the chronic ones of the person's county's catalogue: ``registry.disease_catalogue``)
+    form_kwargs=lambda person: {
+        "diseases": selectors.card_diseases(also=outpatient_diseases(), county_code=person.village_id[:6])
+    },
     void="cards",
 )
 HEALTH_RECORD = _ServicePage(

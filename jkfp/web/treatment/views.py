@@ -124,8 +124,9 @@ def case_detail(request: AuthedRequest, pk: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def case_create(request: AuthedRequest) -> HttpResponse:
-    """登记大病救治 Register one case for a person of the user's region found by full ID number."""
-    diseases = [(d.pk, d.name) for d in selectors.major_diseases()]
+    """登记大病救治 Register one case for a person of the user's region found by full ID number; the
+    diseases offered are the user's county's catalogue today (the service checks the diagnosis day)."""
+    diseases = [(d.pk, d.name) for d in selectors.major_diseases(user=request.user)]
     institutions = [(i.code, f"{i.name}（{i.code}）") for i in selectors.institutions()]
     form = CaseForm(request.POST or None, diseases=diseases, institutions=institutions)
     status = 200
@@ -140,7 +141,7 @@ def case_create(request: AuthedRequest) -> HttpResponse:
                     case = services.treatment_case_create(
                         user=request.user,
                         person=person,
-                        disease=selectors.major_diseases().get(pk=data["disease"]),
+                        disease=selectors.major_diseases(user=request.user).get(pk=data["disease"]),
                         diagnosed_on=data["diagnosed_on"],
                         status=data["status"],
                         diagnosis_institution=by_code.get(data["diagnosis_institution"]),
