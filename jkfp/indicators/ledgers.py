@@ -24,7 +24,6 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -210,8 +209,11 @@ def premium_rows(year: int, region: Region) -> tuple[QuerySet[Any], tuple[Column
     """参保资助 Persons holding on 31 December a tag with a subsidy rule; the most favourable rule applies.
 
     Rules per region (issue 21 item 3): per tag the rule of the most specific region containing the
-    person's village (longest ``scope`` that prefixes it; "" = the whole deployment), and the
-    premium standard of that most specific region — the SQL form of ``regions.models.most_specific``."""
+    person's village (longest ``scope`` that prefixes it; "" = the whole deployment) — the SQL form of
+    ``regions.models.most_specific``. Of the person's tags' rules the most favourable one — the
+    smallest personal share, then the largest subsidy — gives both the premium standard and the
+    subsidy: one rule, so the personal share is never negative (a rule's subsidy is at most its
+    premium, ``premium_rule_subsidy_within_premium``)."""
     _, dec31 = year_bounds(year)
 
     def applying(village: Any) -> QuerySet[PremiumRule]:
@@ -235,16 +237,10 @@ def premium_rows(year: int, region: Region) -> tuple[QuerySet[Any], tuple[Column
         applying(OuterRef("village_id"))
         .filter(Exists(held.filter(Q(end_on__isnull=True) | Q(end_on__gte=dec31))))
         .exclude(Exists(overridden))
-        .order_by("-subsidy_amount", "tag")
-    )
-    premium = Coalesce(
-        Subquery(
-            applying(OuterRef("village_id"))
-            .order_by(Length("scope").desc(), "-premium_amount")
-            .values("premium_amount")[:1]
-        ),
-        Value(Decimal("0")),
-        output_field=MONEY_FIELD,
+        .annotate(
+            share=ExpressionWrapper(F("premium_amount") - F("subsidy_amount"), output_field=MONEY_FIELD)
+        )
+        .order_by("share", "-subsidy_amount", "tag")
     )
     qs = (
         _in_region(Person.objects.all(), "village_id", region)
@@ -252,7 +248,7 @@ def premium_rows(year: int, region: Region) -> tuple[QuerySet[Any], tuple[Column
         .annotate(
             sub_tag=Subquery(best.values("tag")[:1]),
             subsidy=Subquery(best.values("subsidy_amount")[:1], output_field=MONEY_FIELD),
-            premium=premium,
+            premium=Subquery(best.values("premium_amount")[:1], output_field=MONEY_FIELD),
         )
         .filter(subsidy__isnull=False)
         .annotate(own=ExpressionWrapper(F("premium") - F("subsidy"), output_field=MONEY_FIELD))

@@ -104,16 +104,21 @@ class MonitoringParameter(models.Model):
 
 
 class AlertRule(models.Model):
-    """预警规则 One rule of a county (or city, or province) and year; per rule code the row of the most
-    specific region containing a county applies (``selectors.alert_rules_in_force``). The shipped
-    defaults are ``oop_low_income``, ``oop_general``, ``major_disease`` (domain.md §8)."""
+    """预警规则 One rule of a county (or city, or province, or — no region — the whole deployment) and
+    year; per rule code the row of the most specific region containing a county applies
+    (``selectors.alert_rules_in_force``). The shipped defaults ``oop_low_income``, ``oop_general``,
+    ``major_disease`` (domain.md §8) are deployment-wide rows, so any region's rule of the same code
+    overrides them."""
 
     county = models.ForeignKey(
         Region,
         verbose_name="县",
         on_delete=models.PROTECT,
         related_name="+",
+        null=True,
+        blank=True,
         limit_choices_to={"level__in": ["province", "city", "county"]},
+        help_text="空：全部署（默认规则）",
     )
     year = models.PositiveSmallIntegerField("年度")
     code = models.SlugField("规则代码", max_length=40)
@@ -144,6 +149,11 @@ class AlertRule(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["county", "year", "code"], name="alert_rule_county_year_code_uniq"
+            ),
+            models.UniqueConstraint(
+                fields=["year", "code"],
+                condition=Q(county__isnull=True),
+                name="alert_rule_deployment_year_code_uniq",
             ),
             models.CheckConstraint(condition=Q(kind__in=RuleKind.values), name="alert_rule_kind_known"),
             models.CheckConstraint(

@@ -1,8 +1,9 @@
 """预警规则默认值 The shipped default rules and deadlines (domain.md §8), and how a rule's threshold is resolved.
 
-The defaults are data: ``alert_rules_ensure_defaults`` (services) writes them as ``AlertRule`` rows of
-a county and year the first time that county and year is scanned, and the county edits, disables or
-adds rules from then on (admin site). A county that already has any rule of a year is left alone.
+The defaults are data: ``alert_rules_ensure_defaults`` (services) writes them as deployment-wide
+``AlertRule`` rows (no region) of a year the first time the year is scanned. A province, city or
+county overrides one, or switches it off (an inactive row), with a row of the same rule code (admin
+site): the most specific region's row applies, whenever it was added.
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ NOT_FOUND_ATTACHMENT = "附件不存在或不在您的管辖范围内"
 
 
 def _scope(row: AlertRule | MonitoringParameter) -> str:
-    return row.county.prefix
+    return "" if row.county is None else row.county.prefix  # no region: the whole deployment
 
 
 def parameter_in_force(*, county_code: str, year: int) -> MonitoringParameter | None:
@@ -75,10 +75,11 @@ def rural_income(*, county_code: str, year: int) -> Decimal | None:
 def alert_rules_in_force(*, county_code: str, year: int) -> list[AlertRule]:
     """现行预警规则 The rules a county's scan applies in ``year``: per rule code the row of the most
     specific region containing the county (a county row — also an inactive one — overrides its
-    city's, a city's its province's; issue 21 item 3), in id order; inactive ones included."""
+    city's, a city's its province's, a province's the deployment-wide defaults; issue 21 item 3), in
+    id order; inactive ones included."""
     by_code: dict[str, list[AlertRule]] = defaultdict(list)
     for row in AlertRule.objects.select_related("county").filter(
-        county_id__in=containing_codes(county_code), year=year
+        Q(county_id__in=containing_codes(county_code)) | Q(county__isnull=True), year=year
     ):
         by_code[row.code].append(row)
     chosen = [found[0] for rows in by_code.values() if (found := most_specific(rows, county_code, _scope))]
@@ -376,14 +377,14 @@ def case_status_label(status: str) -> str:
 
 def rule_choices(*, user: Any) -> list[tuple[str, str]]:
     """规则选项 ``(code, name)`` of the rules of the user's county — a city's or province's: of all its
-    counties — any year (reference data)."""
+    counties — and of the deployment-wide defaults, any year (reference data)."""
     prefix = user_prefix(user)
     if prefix is None:
         return []
     lo, hi = prefix_range(prefix[:6])  # a township's or village's county; a city's or province's counties
     seen: dict[str, str] = {}
     for code, name in (
-        AlertRule.objects.filter(county_id__gte=lo, county_id__lt=hi)
+        AlertRule.objects.filter(Q(county_id__gte=lo, county_id__lt=hi) | Q(county__isnull=True))
         .order_by("code", "-year")
         .values_list("code", "name")
     ):

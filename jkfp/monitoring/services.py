@@ -60,7 +60,7 @@ from jkfp.monitoring.models import (
     TagMatch,
     ThresholdBasis,
 )
-from jkfp.regions.models import Region, RegionLevel, containing_codes
+from jkfp.regions.models import Region, RegionLevel
 from jkfp.settlement.models import Admission
 from jkfp.treatment.models import MajorDiseaseCase
 
@@ -116,16 +116,18 @@ NOTE_REQUIRED: dict[str, str] = {
 # --- 规则与参数 ----------------------------------------------------------------------------------
 
 
-def alert_rules_ensure_defaults(*, county: Region, year: int) -> int:
-    """写入默认规则 Write the default rules of domain.md §8 for a county and year that has none — neither
-    of its own nor of its city or province (whose rules then apply, ``selectors.alert_rules_in_force``);
-    returns how many."""
-    if AlertRule.objects.filter(county_id__in=containing_codes(county.code), year=year).exists():
+def alert_rules_ensure_defaults(*, year: int) -> int:
+    """写入默认规则 Write the default rules of domain.md §8 for ``year`` as deployment-wide rows (no
+    region) when the year has none; returns how many. Deployment-wide, they never shadow a rule of a
+    province, city or county: per rule code the most specific region's row applies
+    (``selectors.alert_rules_in_force``); a region switches a default off with an inactive row of
+    the same code."""
+    if AlertRule.objects.filter(county__isnull=True, year=year).exists():
         return 0
     created = AlertRule.objects.bulk_create(
         [
             AlertRule(
-                county=county,
+                county=None,
                 year=year,
                 code=default.code,
                 name=default.name,
@@ -172,7 +174,7 @@ def alert_rule_create(
 ) -> AlertRule:
     """新增预警规则 Add a rule of a county and year, e.g. 50 % of last year's rural income for ex-poor persons.
 
-    The default rules of the year are written first, so that adding a rule never hides them.
+    The default rules of the year are written first (deployment-wide), as a scan would.
     """
     role_require(user, RULE_ROLES, ERR_ROLE_RULES)
     if county.level != RegionLevel.COUNTY:
@@ -203,7 +205,7 @@ def alert_rule_create(
     else:
         share = None
     with transaction.atomic():
-        alert_rules_ensure_defaults(county=county, year=year)
+        alert_rules_ensure_defaults(year=year)
         if AlertRule.objects.filter(county=county, year=year, code=code).exists():
             raise ValidationError({"code": ERR_RULE_EXISTS.format(code=code)})
         rule = AlertRule(
@@ -278,8 +280,8 @@ class ScanResult:
 def alert_scan(*, as_of: date, today: date | None = None, county_code: str | None = None) -> ScanResult:
     """预警扫描 Evaluate the rules of the as-of's year on the data up to ``as_of`` and raise the new alerts.
 
-    Per county (every county region, or ``county_code``): the default rules are written when the
-    county has none for the year; every active rule is evaluated in SQL (``scan.rule_hits``); hits
+    The year's default rules are written (deployment-wide) when the year has none. Per county (every
+    county region, or ``county_code``): every active rule in force is evaluated in SQL (``scan.rule_hits``); hits
     already alerted (same person, rule and year — or household, rule and year) are counted as
     existing, the rest are created with one case per person (joining the person's case of the year
     still before its home visit). New alerts are dated ``today`` (default: the local date), which is
@@ -292,8 +294,8 @@ def alert_scan(*, as_of: date, today: date | None = None, county_code: str | Non
     if county_code:
         counties = counties.filter(code=county_code)
     with transaction.atomic():
+        alert_rules_ensure_defaults(year=year)
         for county in counties:
-            alert_rules_ensure_defaults(county=county, year=year)
             income = selectors.rural_income(county_code=county.code, year=year)
             deadlines = selectors.deadlines(county_code=county.code, year=year)
             result.evaluated += scan.evaluated_count(county_code=county.code, as_of=as_of)

@@ -43,8 +43,8 @@ ID_NUMBER_CHUNK = 500
 
 
 # Least privilege (docs/permissions.md): the hospital window reaches persons only through the
-# admission form (``person_for_admission``); the fund office only the persons behind its claims,
-# alerts and monitoring cases; neither searches.
+# admission form (``person_for_admission``: the full ID number, of any county); the fund office only
+# the persons behind its claims, alerts and monitoring cases; neither searches.
 NO_SEARCH_ROLES = frozenset({Role.HOSPITAL, Role.FUND})
 # The reverse relations (by name: settlement and monitoring sit above the registry) whose persons the
 # fund office may open.
@@ -67,10 +67,19 @@ def _persons(user: Any) -> QuerySet[Person]:
 
 def person_for_admission(*, user: Any, id_number: str) -> Person | None:
     """按完整身份证号查人 The person whose full, validated ID number was typed (the window's admission,
-    the fund office's subsidy registration), in the user's region: an exact match only, never a search."""
+    the fund office's subsidy registration): an exact match only, never a search.
+
+    A hospital clerk with an institution finds a person of any county of the deployment — hospitals
+    treat neighbouring counties' residents, and the API's admission (``settlement.fetch.person_by_id_number``)
+    already does — but only by the full number: the clerk cannot search, list or open persons
+    (``NO_SEARCH_ROLES``, ``_persons``), and the window shows the name and the masked ID only.
+    Everyone else (the fund office) finds persons of their own region only."""
     if len(id_number) != 18:
         return None
-    return scope(Person.objects.filter(id_number=id_number.upper()), user, "village_id").first()
+    exact = Person.objects.filter(id_number=id_number.upper())
+    if getattr(user, "role", None) == Role.HOSPITAL and getattr(user, "institution_id", None):
+        return exact.first()
+    return scope(exact, user, "village_id").first()
 
 
 def person_search(*, user: Any, q: str, village: str | None = None) -> QuerySet[Person]:

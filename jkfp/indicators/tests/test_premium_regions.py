@@ -1,6 +1,6 @@
 """Premium-subsidy rules per region (issue 21 item 3): per tag the rule of the most specific region
-containing the person's county, the premium standard of that region; the deployment's rules where
-a county has none."""
+containing the person's county; the deployment's rules where a county has none; premium standard and
+subsidy from the one rule chosen, so the personal share is never negative."""
 
 from __future__ import annotations
 
@@ -52,8 +52,8 @@ def test_a_county_rule_overrides_the_deployment_per_tag(county: dict[str, Any]) 
     assert ledger(county["county"]) == {"随县甲": ("poor", money("250.00"), money("200.00"), money("50.00"))}
     assert ledger(zengdu) == {
         "曾都乙": ("poor", money("300.00"), money("100.00"), money("200.00")),  # 曾都区's own rule
-        # no 曾都区 rule for 低保: the deployment's subsidy; the premium standard is 曾都区's
-        "曾都丙": ("dibao", money("300.00"), money("250.00"), money("50.00")),
+        # no 曾都区 rule for 低保: the deployment's rule, its premium standard with its subsidy
+        "曾都丙": ("dibao", money("250.00"), money("250.00"), money("0.00")),
     }
 
 
@@ -92,3 +92,33 @@ def test_county_over_city_over_province_over_deployment(county: dict[str, Any]) 
         "随县甲": money("40.00"),
         "曾都乙": money("30.00"),
     }  # a city ledger: each its own
+
+
+def test_premium_and_subsidy_come_from_one_rule_never_a_negative_share(county: dict[str, Any]) -> None:
+    """M7: 随县 sets a low premium for 脱贫 (100.00, subsidy 30.00); the deployment's 低保 rule pays the
+    whole 250.00. A 低保 person of 随县 was charged 随县's 100.00 premium less the deployment's 250.00
+    subsidy (个人实缴 −150.00): now the 低保 rule gives both (0.00). A person holding both tags gets
+    the rule leaving the smaller personal share; every row to the fen, none negative."""
+    money = Decimal
+    premium_rule_set(year=YEAR, tag="dibao", premium_amount=money("250.00"), subsidy_amount=money("250.00"))
+    premium_rule_set(
+        year=YEAR,
+        tag="poor",
+        premium_amount=money("100.00"),
+        subsidy_amount=money("30.00"),
+        region=county["county"],
+    )
+    premium_rule_set(year=YEAR, tag="tekun", premium_amount=money("380.00"), subsidy_amount=money("300.00"))
+    person(county["t1v1"], "低保甲", 1, "dibao")
+    person(county["t1v1"], "脱贫乙", 2, "poor")
+    both = person(county["t1v2"], "两类丙", 3, "poor")
+    Tag.objects.create(person=both, code="tekun", start_on=date(2015, 1, 1), source="测试")
+    qs, _ = premium_rows(YEAR, county["county"])
+    rows = {r[0]: r[1:] for r in qs.values_list("name", "sub_tag", "premium", "subsidy", "own")}
+    assert rows == {
+        "低保甲": ("dibao", money("250.00"), money("250.00"), money("0.00")),
+        "脱贫乙": ("poor", money("100.00"), money("30.00"), money("70.00")),
+        # 特困 pays the larger subsidy (300.00) but leaves 80.00; 随县's 脱贫 rule leaves 70.00
+        "两类丙": ("poor", money("100.00"), money("30.00"), money("70.00")),
+    }
+    assert all(own >= 0 for *_, own in rows.values())

@@ -179,10 +179,11 @@ def test_reversal_neither_resurrects_nor_duplicates_an_alert(mw: MonitorWorld) -
     assert MonitoringCase.objects.filter(person=person).count() == 1
 
 
-def test_default_rules_are_written_exactly_once_per_county_and_year(mw: MonitorWorld) -> None:
+def test_default_rules_are_written_exactly_once_per_year_deployment_wide(mw: MonitorWorld) -> None:
     _scan()
     _scan()
-    rows = {r.code: r for r in AlertRule.objects.filter(county=mw.county["county"], year=YEAR)}
+    assert not AlertRule.objects.filter(county__isnull=False).exists()  # no county copies
+    rows = {r.code: r for r in AlertRule.objects.filter(county__isnull=True, year=YEAR)}
 
     assert set(rows) == {"oop_low_income", "oop_general", "major_disease"}
     low, general, major = rows["oop_low_income"], rows["oop_general"], rows["major_disease"]
@@ -198,7 +199,7 @@ def test_default_rules_are_written_exactly_once_per_county_and_year(mw: MonitorW
 
 
 def test_a_disabled_default_rule_is_not_evaluated(thresholds: dict[str, Any], mw: MonitorWorld) -> None:
-    services.alert_rules_ensure_defaults(county=mw.county["county"], year=YEAR)
+    services.alert_rules_ensure_defaults(year=YEAR)
     AlertRule.objects.filter(code="oop_general").update(active=False)
 
     result = _scan()
@@ -380,6 +381,8 @@ def test_alert_rule_create_refuses_bad_rules(mw: MonitorWorld) -> None:
             **base,
         )
     assert exc.value.message_dict == {"tag_codes": [services.ERR_RULE_TAGS.format(codes="rich")]}
+    # A county rule of a default's code overrides the deployment's default; a second one is refused.
+    services.alert_rule_create(user=mw.users["admin"], code="oop_general", threshold_amount="1", **base)
     with pytest.raises(ValidationError) as exc:
         services.alert_rule_create(user=mw.users["admin"], code="oop_general", threshold_amount="1", **base)
     assert exc.value.message_dict == {"code": [services.ERR_RULE_EXISTS.format(code="oop_general")]}

@@ -34,6 +34,7 @@ from jkfp.registry import selectors as registry_selectors
 from jkfp.settlement import bulk, clearing, selectors, services, subsidies
 from jkfp.settlement.cards import outpatient_disease_names
 from jkfp.settlement.compute import CATEGORY_LABELS
+from jkfp.settlement.incounty import in_county
 from jkfp.settlement.models import AdmissionStatus, Claim, ClaimKind, ClaimSource, ClaimStatus, Settlement
 from jkfp.treatment import selectors as treatment_selectors
 from jkfp.web.exports import file_response
@@ -258,7 +259,13 @@ def discharge(request: AuthedRequest, pk: int) -> HttpResponse:
             else:
                 messages.success(request, f"结算完成：个人负担 {row.personal:.2f} 元")
                 return redirect("settlement:slip", pk=row.claim.pk)
-    context = {"form": form, "admission": admission, "masked_id": mask(admission.person.id_number)}
+    context = {
+        "form": form,
+        "admission": admission,
+        "masked_id": mask(admission.person.id_number),
+        # 县域内 derived for this patient (a neighbouring county's resident is out of county here)
+        "in_county": in_county(admission.institution, admission.person.village_id),
+    }
     return render(request, "web/settlement/discharge.html", context, status=status)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -215,3 +216,86 @@ def test_the_api_keeps_each_hospital_to_its_own_claims_and_derives_in_county(
     assert AuditEvent.objects.filter(
         action=AuditAction.DENIED, object_id="/api/v1/settlements/API-B"
     ).exists()
+
+
+def test_a_hospital_window_admits_and_settles_a_neighbouring_countys_resident_by_full_id_only(
+    client: Client, land: dict[str, Any], make_user: Any
+) -> None:
+    """S6: a clerk of 随县人民医院 (H001, county A) finds 钱七 of 曾都区 (B) at the window by the full ID
+    number only — a partial number or the name finds nothing — admits and settles the stay: out of
+    county (derived per person), by B's own policy, to the fen against that policy's reference. The
+    clerk still cannot open, search or list the person."""
+    from jkfp import engine
+    from jkfp.registry.models import Tag
+    from jkfp.registry.selectors import person_for_admission
+    from jkfp.settlement.models import Admission, Claim, Settlement
+    from jkfp.settlement.services import policy_install_preset, policy_upload
+    from jkfp.settlement.tests.test_region_policies import preset_text, reference_row
+
+    policy_install_preset(name="suixian-2020")
+    b_text = preset_text("transition-2024", as_name="zengdu-2020")
+    b_policy = policy_upload(text=b_text, fmt="toml", region=Region.objects.get(code="421303"))
+    b = land["persons"]["b"]
+    Tag.objects.create(person=b, code="poor", start_on=date(2015, 1, 1), source="测试")
+    clerk = make_user(Role.HOSPITAL, "421321", institution_code="H001")
+    _as(client, clerk)
+    window = reverse("settlement:window")
+    stay = {"admitted_on": "2020-05-01", "deposit_waived_amount": "0.00"}
+    for partial in (b.id_number[1:], b.id_number[:17], b.id_number[-6:], b.name):
+        response = client.post(window, {**stay, "id_number": partial})
+        assert response.status_code == 400, partial
+        assert "身份证号不合法" in response.content.decode(), partial
+        assert person_for_admission(user=clerk, id_number=partial) is None
+    assert not Admission.objects.exists()
+
+    response = client.post(window, {**stay, "id_number": b.id_number})
+    assert response.status_code == 302, response.content.decode()
+    admission = Admission.objects.get()
+    assert (admission.person_id, admission.institution_id) == (b.pk, "H001")
+    listed = client.get(window).content.decode()
+    assert b.name in listed and b.id_number not in listed  # the name and the masked number only
+    form = client.get(reverse("settlement:discharge", args=[admission.pk])).content.decode()
+    assert "本患者县域外" in form and b.id_number not in form  # derived for B's resident at A's hospital
+    response = client.post(
+        reverse("settlement:discharge", args=[admission.pk]),
+        {
+            "claim_id": "W-B",
+            "discharged_on": "2020-05-10",
+            "total_amount": "20000.00",
+            "out_of_scope_amount": "1000.00",
+        },
+    )
+    claim = Claim.objects.get(claim_id="W-B")
+    assert response.status_code == 302 and response["Location"] == reverse("settlement:slip", args=[claim.pk])
+    assert (claim.person_id, claim.in_county) == (b.pk, False)
+    row = Settlement.objects.get(claim=claim, is_current=True)
+    assert row.policy_id == b_policy.pk
+    expected = reference_row(
+        b_text,
+        claim_id="W-B",
+        person_id=b.id_number,
+        category=row.category,  # from the person's tags (低保 and 脱贫), as the window chose it
+        discharge_on=date(2020, 5, 10),
+        level=2,
+        in_county=False,
+        referred=False,
+        total_amount=Decimal("20000.00"),
+        out_of_scope_amount=Decimal("1000.00"),
+    )
+    assert tuple(f"{getattr(row, f):.2f}" for f in engine.OUTPUT_FIELDS) == expected
+    slip = client.get(reverse("settlement:slip", args=[claim.pk])).content.decode()
+    assert b.name in slip and b.id_number not in slip
+    # Nothing else of the person: no person or household page, no search (the role's pages: 403).
+    for url, query in (
+        (reverse("web:person_detail", args=[b.pk]), {}),
+        (reverse("web:household_detail", args=[b.household_id]), {}),
+        (reverse("web:person_search"), {"q": b.id_number}),
+    ):
+        refused = client.get(url, query)
+        assert refused.status_code == 403 and b.name not in refused.content.decode(), url
+    # Audited like any window stay: the admission, the settlement (in B's region), the slip.
+    events = AuditEvent.objects.filter(user=clerk)
+    assert events.filter(action=AuditAction.SUBMIT, object_id="settlement:window").count() == 1
+    settled = events.get(action=AuditAction.SETTLE, object_id="W-B")
+    assert settled.region_code == b.village_id
+    assert events.filter(action=AuditAction.VIEW_SLIP, object_id="W-B").count() == 1
