@@ -15,8 +15,8 @@ from django.db import connection
 from django.db.models import Count, Max, Prefetch, QuerySet
 from django.http import Http404
 
-from jkfp.accounts.scoping import scope
-from jkfp.regions.models import Institution, Region, code_range, prefix_range
+from jkfp.accounts.scoping import region_narrow, scope
+from jkfp.regions.models import Institution, Region, prefix_range
 from jkfp.registry.models import Disease, DiseaseKind
 from jkfp.treatment.models import CaseChange, CaseFollowUp, MajorDiseaseCase, Referral, ReferralStatus
 
@@ -25,18 +25,6 @@ PERSON_VILLAGE = "person__village_id"
 REFERRAL_VALID_DAYS = 90
 NOT_FOUND_CASE = "大病救治记录不存在或不在您的管辖范围内"
 NOT_FOUND_REFERRAL = "转诊记录不存在或不在您的管辖范围内"
-
-
-def _region_filter(qs: QuerySet[Any], region: str | None, field: str = PERSON_VILLAGE) -> QuerySet[Any]:
-    """Narrow to a township (9 digits + 000) or village code; the user's scope still applies."""
-    region = (region or "").strip()
-    if not region:
-        return qs
-    bounds = code_range(region)
-    if bounds is None:
-        return qs.none()
-    lo, hi = bounds
-    return qs.filter(**{f"{field}__gte": lo, f"{field}__lt": hi})
 
 
 def cases(
@@ -48,7 +36,7 @@ def cases(
         qs = qs.filter(status=status)
     if disease_id:
         qs = qs.filter(disease_id=disease_id)
-    qs = _region_filter(qs, region)
+    qs = region_narrow(qs, region, PERSON_VILLAGE)
     return qs.select_related(
         "person",
         "person__village",
@@ -106,7 +94,7 @@ def referrals(*, user: Any, status: str | None = None, region: str | None = None
     qs = scope(Referral.objects.all(), user, PERSON_VILLAGE)
     if status:
         qs = qs.filter(status=status)
-    qs = _region_filter(qs, region)
+    qs = region_narrow(qs, region, PERSON_VILLAGE)
     return qs.select_related(
         "person",
         "person__village",
