@@ -17,7 +17,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404
 
-from jkfp.regions.models import Region, RegionLevel, prefix_range
+from jkfp.regions.models import Region, RegionLevel, code_range, prefix_range
 
 M = TypeVar("M", bound=Model)
 
@@ -42,6 +42,21 @@ def code_q(user: Any, field: str) -> Q:
 def scope(queryset: QuerySet[M], user: Any, field: str = "village_id") -> QuerySet[M]:
     """按区划过滤 Filter ``queryset`` to the user's region through the region-code ``field``."""
     return queryset.filter(code_q(user, field))
+
+
+def region_narrow(queryset: QuerySet[M], region: str | None, field: str = "village_id") -> QuerySet[M]:
+    """区划筛选 Narrow ``queryset`` (already scoped to the user's region) to the page's ``region``
+    parameter — a township, village or any region code — through the region-code ``field``: an empty
+    parameter keeps the queryset, a code that is no region code gives nothing, and a region outside
+    the user's scope gives nothing because the scope still applies."""
+    region = (region or "").strip()
+    if not region:
+        return queryset
+    bounds = code_range(region)
+    if bounds is None:
+        return queryset.none()
+    lo, hi = bounds
+    return queryset.filter(**{f"{field}__gte": lo, f"{field}__lt": hi})
 
 
 def user_sees_code(user: Any, code: str | None) -> bool:

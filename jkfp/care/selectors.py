@@ -19,7 +19,7 @@ from django.db.models import Count, Max, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from jkfp.accounts.scoping import NOT_FOUND_REGION, region_get, scope, user_prefix
+from jkfp.accounts.scoping import NOT_FOUND_REGION, region_get, region_narrow, scope, user_prefix
 from jkfp.care.models import (
     Checkup,
     ChronicCard,
@@ -37,7 +37,7 @@ from jkfp.care.models import (
     TeamMember,
 )
 from jkfp.care.rules import DEFAULT_RULES, Due, Rule, age_on, classify, next_due
-from jkfp.regions.models import Region, RegionLevel, code_range, containing_codes, most_specific, prefix_range
+from jkfp.regions.models import Region, RegionLevel, containing_codes, most_specific, prefix_range
 from jkfp.registry.disease_catalogue import catalogue_on, catalogue_settings
 from jkfp.registry.models import Condition, Disease, DiseaseKind, Household, LivingStatus, Person
 
@@ -259,33 +259,21 @@ def _section_q(section: str, today: date) -> Q:
     raise ValueError(section)
 
 
-def _region_narrow(qs: QuerySet[Any], region: str | None, field_name: str = "village_id") -> QuerySet[Any]:
-    """Narrow to a township (9 digits + 000) or village code inside the already applied scope."""
-    region = (region or "").strip()
-    if not region:
-        return qs
-    bounds = code_range(region)
-    if bounds is None:
-        return qs.none()
-    lo, hi = bounds
-    return qs.filter(**{f"{field_name}__gte": lo, f"{field_name}__lt": hi})
-
-
 def worklist_counts(*, user: Any, today: date, region: str | None = None) -> dict[str, int]:
     """工作清单计数 How many items are overdue, due this week, not seen this year (one aggregate query)."""
-    qs = _region_narrow(scope(Schedule.objects.all(), user), region)
+    qs = region_narrow(scope(Schedule.objects.all(), user), region)
     return qs.aggregate(**{s: Count("id", filter=_section_q(s, today)) for s in SECTIONS})
 
 
 def worklist(*, user: Any, section: str, today: date, region: str | None = None) -> QuerySet[Schedule]:
     """村医工作清单 The schedule items of one section (overdue / week / unseen) of the user's region."""
-    qs = _region_narrow(scope(Schedule.objects.all(), user), region).filter(_section_q(section, today))
+    qs = region_narrow(scope(Schedule.objects.all(), user), region).filter(_section_q(section, today))
     return qs.select_related("person", "disease", "village").order_by("due_on", "person_id", "disease_id")
 
 
 def escalated(*, user: Any, today: date, region: str | None = None) -> QuerySet[Schedule]:
     """逾期上报清单 Items overdue past their escalation date, for the township (oldest first)."""
-    qs = _region_narrow(scope(Schedule.objects.all(), user), region).filter(escalate_on__lte=today)
+    qs = region_narrow(scope(Schedule.objects.all(), user), region).filter(escalate_on__lte=today)
     return qs.select_related("person", "disease", "village", "village__parent").order_by(
         "due_on", "person_id"
     )
@@ -324,7 +312,7 @@ def contracts_covering(*, year: int) -> Q:
 
 def contracts(*, user: Any, year: int, region: str | None = None) -> QuerySet[Contract]:
     """签约登记 Contracts covering ``year`` of persons in the user's region, in village and person order."""
-    qs = _region_narrow(
+    qs = region_narrow(
         scope(Contract.objects.all(), user, "person__village_id"), region, "person__village_id"
     )
     return (

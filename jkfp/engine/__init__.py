@@ -59,7 +59,7 @@ from jkfp.engine.policy import (
     loads_policy,
     parse_policy,
 )
-from jkfp.engine.presets import load_preset, preset_names
+from jkfp.engine.presets import load_preset, preset_names, preset_text
 from jkfp.engine.reference import ClaimSettlement, YearToDate, settle_claim, settle_claims
 from jkfp.engine.year import (
     NO_OUTPATIENT_SUMS,
@@ -141,6 +141,7 @@ __all__ = [
     "parse_amount_fen",
     "parse_policy",
     "preset_names",
+    "preset_text",
     "ratio_decimal",
     "ratio_micro",
     "settle_batch",

@@ -18,7 +18,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from jkfp.accounts.models import Role, User
-from jkfp.accounts.scoping import scope, user_prefix
+from jkfp.accounts.scoping import region_narrow, scope, user_prefix
 from jkfp.care.models import Contract
 from jkfp.monitoring import rules, workflow
 from jkfp.monitoring.models import (
@@ -31,7 +31,7 @@ from jkfp.monitoring.models import (
     MonitoringParameter,
     StepAttachment,
 )
-from jkfp.regions.models import Region, RegionLevel, code_range, containing_codes, most_specific, prefix_range
+from jkfp.regions.models import Region, RegionLevel, containing_codes, most_specific, prefix_range
 from jkfp.registry.models import Person
 from jkfp.settlement.models import Admission
 from jkfp.treatment.models import MajorDiseaseCase
@@ -94,18 +94,6 @@ def alert_rules(*, county_code: str, year: int) -> QuerySet[AlertRule]:
 # --- 预警队列与监测页 ------------------------------------------------------------------------------
 
 
-def _region_filter(qs: QuerySet[Any], region: str | None, field: str = PERSON_VILLAGE) -> QuerySet[Any]:
-    """Narrow to a township (9 digits + 000) or village code; the user's scope still applies."""
-    region = (region or "").strip()
-    if not region:
-        return qs
-    bounds = code_range(region)
-    if bounds is None:
-        return qs.none()
-    lo, hi = bounds
-    return qs.filter(**{f"{field}__gte": lo, f"{field}__lt": hi})
-
-
 def cases(
     *,
     user: Any,
@@ -133,7 +121,7 @@ def cases(
         qs = qs.filter(due_on__lt=today).exclude(status__in=workflow.CLOSED)
     if rule_code:
         qs = qs.filter(Q(alerts__rule__code=rule_code)).distinct()
-    qs = _region_filter(qs, region)
+    qs = region_narrow(qs, region, PERSON_VILLAGE)
     return (
         qs.select_related("person", "person__village", "person__village__parent")
         .prefetch_related(Prefetch("alerts", queryset=Alert.objects.select_related("rule").order_by("id")))

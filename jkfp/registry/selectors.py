@@ -18,9 +18,9 @@ from django.http import Http404
 from django.utils import timezone
 
 from jkfp.accounts.models import Role
-from jkfp.accounts.scoping import code_q, region_choices, scope, user_prefix
+from jkfp.accounts.scoping import code_q, region_choices, region_narrow, scope, user_prefix
 from jkfp.core.importing import split_list
-from jkfp.regions.models import Region, RegionLevel, code_range, prefix_range
+from jkfp.regions.models import Region, RegionLevel, prefix_range
 from jkfp.registry.models import (
     ChangeLog,
     Condition,
@@ -105,11 +105,7 @@ def person_search(*, user: Any, q: str, village: str | None = None) -> QuerySet[
     if not q and not village:
         return qs.none()
     if village:
-        bounds = code_range(village)
-        if bounds is None:
-            return qs.none()
-        lo, hi = bounds
-        qs = qs.filter(village_id__gte=lo, village_id__lt=hi)
+        qs = region_narrow(qs, village, "village_id")
     order: tuple[str, ...] = ("village_id", "household_id", "id")
     if q:
         if ID_DIGITS.match(q):

@@ -22,8 +22,8 @@ from django.http import Http404
 
 from jkfp import engine
 from jkfp.accounts.models import Role
-from jkfp.accounts.scoping import code_q
-from jkfp.regions.models import Region, code_range, county_of
+from jkfp.accounts.scoping import code_q, region_narrow
+from jkfp.regions.models import Region, county_of
 from jkfp.settlement.compute import engine_policy, policy_in_force_of, ytd_of_fen
 from jkfp.settlement.models import Admission, Claim, ClaimStatus, Policy, Settlement, YearLedger
 
@@ -177,14 +177,7 @@ def settlement_list(
         qs = qs.filter(claim__institution_id=institution)
     if category:
         qs = qs.filter(category=category)
-    region = (region or "").strip()
-    if region:
-        bounds = code_range(region)
-        if bounds is not None:
-            lo, hi = bounds
-            qs = qs.filter(claim__person__village_id__gte=lo, claim__person__village_id__lt=hi)
-        else:
-            qs = qs.none()
+    qs = region_narrow(qs, region, "claim__person__village_id")
     query = (query or "").strip()
     if query:
         qs = qs.filter(Q(claim__claim_id=query) | Q(claim__person__name=query))

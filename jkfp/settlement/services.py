@@ -22,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from importlib import resources
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -222,21 +221,7 @@ def policy_install_preset(
     is re-dated to 1 January – 31 December of ``year`` under another name (the demo's illustrative
     policy). Installing the same text twice changes nothing."""
 
-    text = resources.files("jkfp.engine.presets").joinpath(f"{name}.toml").read_text(encoding="utf-8")
-    if as_name or year or title:
-        lines = []
-        for line in text.splitlines():
-            key = line.split("=", 1)[0].strip()
-            if as_name and key == "name":
-                line = f'name = "{as_name}"'
-            elif title and key == "title":
-                line = f'title = "{title}"'
-            elif year and key == "valid_from":
-                line = f'valid_from = "{year}-01-01"'
-            elif year and key == "valid_to":
-                line = f'valid_to = "{year}-12-31"'
-            lines.append(line)
-        text = "\n".join(lines) + "\n"
+    text = engine.preset_text(name, as_name=as_name, year=year, title=title)
     existing = Policy.objects.filter(sha256=hashlib.sha256(text.encode("utf-8")).hexdigest()).first()
     if existing is not None:
         return existing

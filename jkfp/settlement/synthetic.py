@@ -25,7 +25,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from jkfp.engine import county_subsidy
+from jkfp.engine import county_subsidy, preset_text
 from jkfp.regions.models import Institution, Region, prefix_range
 from jkfp.registry.models import Person, Tag
 from jkfp.settlement.bulk import claims_settle_year
@@ -187,29 +187,17 @@ def demo_county_policy(*, county_code: str, index: int, today: date) -> str:
     illustrative policy with the basic-insurance ratios ``index`` points lower, bound to the county.
     Returns its label. Installed through ``policy_upload`` (the code of ``jkfp policy install --region``);
     running it again changes nothing."""
-    from importlib import resources  # noqa: PLC0415 (only the demo reads the shipped preset's text)
-
     year = today.year
     region = Region.objects.get(code=county_code)
-    text = resources.files("jkfp.engine.presets").joinpath(f"{DEMO_PRESET}.toml").read_text(encoding="utf-8")
-    lines = []
-    for line in text.splitlines():
-        key = line.split("=", 1)[0].strip()
-        if key == "name":
-            line = f'name = "demo-{year}-{county_code}"'
-        elif key == "title":
-            line = f'title = "{region.name}{year}年结算政策（演示用，基本医保报销比例低{index}个百分点）"'
-        elif key == "valid_from":
-            line = f'valid_from = "{year}-01-01"'
-        elif key == "valid_to":
-            line = f'valid_to = "{year}-12-31"'
-        elif line == BASIC_RATIO_LINE:
-            lowered = [
-                f'"{level}" = "{Decimal(base) - Decimal(index) / 100:.2f}"' for level, base in BASIC_RATIOS
-            ]
-            line = f"ratio = {{ {', '.join(lowered)} }}"
-        lines.append(line)
-    return policy_upload(text="\n".join(lines) + "\n", fmt="toml", region=region).label
+    lowered = [f'"{level}" = "{Decimal(base) - Decimal(index) / 100:.2f}"' for level, base in BASIC_RATIOS]
+    text = preset_text(
+        DEMO_PRESET,
+        as_name=f"demo-{year}-{county_code}",
+        title=f"{region.name}{year}年结算政策（演示用，基本医保报销比例低{index}个百分点）",
+        year=year,
+        lines={BASIC_RATIO_LINE: f"ratio = {{ {', '.join(lowered)} }}"},
+    )
+    return policy_upload(text=text, fmt="toml", region=region).label
 
 
 def demo_settlement_build(

@@ -16,8 +16,8 @@ from django.db.models import Count, Max, Prefetch, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from jkfp.accounts.scoping import scope
-from jkfp.regions.models import Institution, Region, code_range, county_of, prefix_range
+from jkfp.accounts.scoping import region_narrow, scope
+from jkfp.regions.models import Institution, Region, county_of, prefix_range
 from jkfp.registry.disease_catalogue import catalogue_on
 from jkfp.registry.models import Disease, DiseaseKind
 from jkfp.treatment.models import CaseChange, CaseFollowUp, MajorDiseaseCase, Referral, ReferralStatus
@@ -29,18 +29,6 @@ NOT_FOUND_CASE = "大病救治记录不存在或不在您的管辖范围内"
 NOT_FOUND_REFERRAL = "转诊记录不存在或不在您的管辖范围内"
 
 
-def _region_filter(qs: QuerySet[Any], region: str | None, field: str = PERSON_VILLAGE) -> QuerySet[Any]:
-    """Narrow to a township (9 digits + 000) or village code; the user's scope still applies."""
-    region = (region or "").strip()
-    if not region:
-        return qs
-    bounds = code_range(region)
-    if bounds is None:
-        return qs.none()
-    lo, hi = bounds
-    return qs.filter(**{f"{field}__gte": lo, f"{field}__lt": hi})
-
-
 def cases(
     *, user: Any, status: str | None = None, disease_id: int | None = None, region: str | None = None
 ) -> QuerySet[MajorDiseaseCase]:
@@ -50,7 +38,7 @@ def cases(
         qs = qs.filter(status=status)
     if disease_id:
         qs = qs.filter(disease_id=disease_id)
-    qs = _region_filter(qs, region)
+    qs = region_narrow(qs, region, PERSON_VILLAGE)
     return qs.select_related(
         "person",
         "person__village",
@@ -108,7 +96,7 @@ def referrals(*, user: Any, status: str | None = None, region: str | None = None
     qs = scope(Referral.objects.all(), user, PERSON_VILLAGE)
     if status:
         qs = qs.filter(status=status)
-    qs = _region_filter(qs, region)
+    qs = region_narrow(qs, region, PERSON_VILLAGE)
     return qs.select_related(
         "person",
         "person__village",

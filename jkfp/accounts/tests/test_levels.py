@@ -8,8 +8,8 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from jkfp.accounts.models import READ_ONLY_ROLES, Role
-from jkfp.accounts.scoping import user_sees_code
-from jkfp.regions.models import RegionLevel, scope_prefix
+from jkfp.accounts.scoping import region_narrow, scope, user_sees_code
+from jkfp.regions.models import Region, RegionLevel, scope_prefix
 
 
 @pytest.mark.parametrize(
@@ -45,6 +45,27 @@ def test_city_and_province_users_see_their_counties_and_nothing_else(
     assert not user_sees_code(province_inspector, "430100001001")
     assert user_sees_code(county_admin, "421321001002")
     assert not user_sees_code(county_admin, "421303001001")
+
+
+@pytest.mark.django_db
+def test_a_region_parameter_narrows_the_scope_and_never_widens_it(
+    two_counties: dict[str, Any], make_user: Any
+) -> None:
+    county_admin = make_user(Role.COUNTY_ADMIN, "421321")
+    city_admin = make_user(Role.CITY_ADMIN, "421300")
+
+    def codes(user: Any, region: str | None) -> set[str]:
+        villages = scope(Region.objects.filter(level=RegionLevel.VILLAGE), user, "code")
+        return set(region_narrow(villages, region, "code").values_list("code", flat=True))
+
+    everything = codes(city_admin, None)
+    assert {"421303001001", "421303001002"} < everything and codes(city_admin, "  ") == everything
+    assert codes(city_admin, "421303") == {"421303001001", "421303001002"}  # a county of the city
+    assert codes(city_admin, "421303001002") == {"421303001002"}  # one village
+    # Another county's code asked by a county user: nothing (the scope still applies), as for no code.
+    assert codes(county_admin, "421303") == set() and codes(county_admin, "421303001001") == set()
+    assert codes(county_admin, "东城") == set() and codes(county_admin, "4213030010") == set()
+    assert codes(county_admin, None) == everything - {"421303001001", "421303001002"}
 
 
 @pytest.mark.django_db

@@ -23,6 +23,7 @@ from jkfp.engine import (
     loads_policy,
     parse_policy,
     preset_names,
+    preset_text,
 )
 from jkfp.engine.tests.helpers import REQUIRED_DISEASES
 
@@ -51,6 +52,27 @@ def test_presets_ship_and_load() -> None:
     assert transition.out_of_scope.cap_ratio == (None, None, None)
     assert transition.category("ordinary").aid is None
     assert transition.category("ordinary").critical.annual_cap == Amount(40_000_000)
+
+
+def test_a_preset_is_renamed_and_re_dated_in_one_place() -> None:
+    shipped = (PRESETS / "transition-2024.toml").read_text(encoding="utf-8")
+    assert preset_text("transition-2024") == shipped
+    old_ratio = 'ratio = { "1" = "0.90", "2" = "0.80", "3" = "0.70" }'
+    new_ratio = 'ratio = { "1" = "0.88", "2" = "0.78", "3" = "0.68" }'
+    text = preset_text(
+        "transition-2024", as_name="t-2031", year=2031, title="试算", lines={old_ratio: new_ratio}
+    )
+    policy = loads_policy(text, fmt="toml", source="test")
+    assert (policy.name, policy.title) == ("t-2031", "试算")
+    assert (policy.valid_from, policy.valid_to) == (date(2031, 1, 1), date(2031, 12, 31))
+    assert text.count(new_ratio) == 1 and old_ratio not in text
+    # Only the named lines change: the rest of the policy is the shipped one.
+    changed = {"name", "title", "valid_from", "valid_to"}
+    kept = [line for line in shipped.splitlines() if line.split("=", 1)[0].strip() not in changed]
+    assert [line for line in text.splitlines() if line.split("=", 1)[0].strip() not in changed] == [
+        new_ratio if line == old_ratio else line for line in kept
+    ]
+    assert preset_text("suixian-2020", year=2019).count('valid_from = "2019-01-01"') == 1
 
 
 @pytest.mark.parametrize("name", ["suixian-2020", "transition-2024"])

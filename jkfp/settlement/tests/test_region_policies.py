@@ -10,7 +10,6 @@ import csv
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -32,19 +31,8 @@ ZENGDU = "421303"
 
 
 def preset_text(name: str, *, as_name: str, year: int = 2020) -> str:
-    """A shipped preset re-named and re-dated to ``year`` (as ``policy_install_preset`` does)."""
-    text = resources.files("jkfp.engine.presets").joinpath(f"{name}.toml").read_text(encoding="utf-8")
-    out = []
-    for line in text.splitlines():
-        key = line.split("=", 1)[0].strip()
-        if key == "name":
-            line = f'name = "{as_name}"'
-        elif key == "valid_from":
-            line = f'valid_from = "{year}-01-01"'
-        elif key == "valid_to":
-            line = f'valid_to = "{year}-12-31"'
-        out.append(line)
-    return "\n".join(out) + "\n"
+    """A shipped preset re-named and re-dated to ``year`` (the engine's ``preset_text``, 2020 by default)."""
+    return engine.preset_text(name, as_name=as_name, year=year)
 
 
 def example_row(claim_id: str) -> tuple[str, ...]:
