@@ -47,13 +47,14 @@ from jkfp.capacity.models import (
     Training,
     TrainingAttendance,
 )
-from jkfp.core.idnumber import IdNumberError, validate_id_number
 from jkfp.core.importing import (
     ID_NUMBER_HEADERS,
     NAME_HEADERS,
     ImportSummary,
+    RowFailures,
     RowProblem,
     has_control_chars,
+    id_number_column,
     parse_date,
     parse_month,
     write_error_report,
@@ -147,7 +148,6 @@ NAME_MAX, CODE_MAX, TEXT_MAX, NOTE_MAX = 50, 40, 200, 200
 COUNT_MAX = 1_000_000
 
 ERR_EMPTY = "不能为空"
-ERR_ID = "身份证号不合法：{reason}"
 ERR_INSTITUTION = "机构代码{code}不存在（或不在您的管辖范围内），请先导入医疗机构"
 ERR_POST = "岗位应为 医生、护士、乡村医生、药剂、检验、影像、管理 或 其他"
 ERR_QUALIFICATION = (
@@ -192,8 +192,9 @@ class _Sheet:
         self.n = len(self.table)
         self.blank = [""] * self.n
         self.numbers = self.table.row_numbers
-        self.problems: list[RowProblem] = []
-        self.bad: set[int] = set()
+        self.failures = RowFailures(self.numbers, self.header)  # the problems and the invalid rows
+        self.problems: list[RowProblem] = self.failures.problems
+        self.bad: set[int] = self.failures.bad
         self.warnings = 0
         self.progress = progress or (lambda percent: None)
         self.progress(20)
@@ -201,6 +202,7 @@ class _Sheet:
         self.known = set(everyone.values_list("code", flat=True))  # any institution (supporting hospitals)
         mine = everyone if user is None else everyone.filter(code_q(user, "region_id"))
         self.mine = set(mine.values_list("code", flat=True))  # institutions the runner may write for
+        self.user = user
 
     def cell(self, column: str, i: int) -> str:
         return self.cols.get(column, self.blank)[i]
@@ -374,13 +376,9 @@ def staff_import(
         accepted={"post": POST_VALUES, "qualification": QUALIFICATION_VALUES},
     )
     keyed: dict[tuple[str, str, date | None], list[tuple[int, _StaffRow]]] = {}
+    ids = id_number_column(sheet.cols["id_number"], sheet.failures, "id_number", today=today)
     for i in range(sheet.n):
-        raw = sheet.cell("id_number", i)
-        try:
-            id_number: str | None = validate_id_number(raw, today=today)
-        except IdNumberError as exc:
-            sheet.fail(i, "id_number", ERR_ID.format(reason=exc.zh))
-            id_number = None
+        id_number = ids[i]
         name = sheet.text(i, "name", NAME_MAX, required=True)
         institution = sheet.institution(i, "institution")
         post = sheet.choice(i, "post", POST_VALUES, ERR_POST)
@@ -409,10 +407,15 @@ def staff_import(
     first_row = {key: entries[0][0] for key, entries in keyed.items()}
     sheet.progress(60)
 
-    ids = sorted({key[0] for key in rows})
+    # The staff records of these persons the runner may see: those of the institutions of its region
+    # (finding S4: a county's upload neither changes nor names another county's records).
+    named = sorted({key[0] for key in rows})
+    staff_qs = Staff.objects.all()
+    if sheet.user is not None:
+        staff_qs = staff_qs.filter(code_q(sheet.user, "institution__region_id"))
     existing: dict[tuple[str, str, date | None], Staff] = {}
-    for offset in range(0, len(ids), 500):
-        for staff in Staff.objects.filter(id_number__in=ids[offset : offset + 500]):
+    for offset in range(0, len(named), 500):
+        for staff in staff_qs.filter(id_number__in=named[offset : offset + 500]):
             existing[(staff.id_number, staff.institution_id, staff.start_on)] = staff
     # Two places at once: the periods after the import, of each person named in the file.
     periods: dict[str, dict[tuple[str, date | None], date | None]] = {}

@@ -33,18 +33,20 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from jkfp.accounts.scoping import scope
 from jkfp.care.bulk import VisitRecord, followups_write
 from jkfp.care.models import Contract, MemberRole, Team, TeamMember, VisitKind
 from jkfp.care.rules import reading_problems
 from jkfp.care.selectors import rules_for
 from jkfp.care.services import MAX_CONTRACT_DAYS, township_health_centre
-from jkfp.core.idnumber import IdNumberError, validate_id_number
+from jkfp.core.importing import ERR_NOT_IN_ROSTER as ERR_NOT_IN_ROSTER  # the tests read it here
 from jkfp.core.importing import (
     ID_NUMBER_HEADERS,
     ImportSummary,
+    KeyedRows,
+    RowFailures,
     RowProblem,
     has_control_chars,
+    id_number_column,
     parse_date,
     split_list,
     write_error_report,
@@ -52,8 +54,8 @@ from jkfp.core.importing import (
 from jkfp.core.signals import send_data_changed
 from jkfp.core.tabular import read_table
 from jkfp.regions.models import Region
-from jkfp.registry.models import Condition, Disease, DiseaseKind, Person
-from jkfp.registry.selectors import disease_lookup
+from jkfp.registry.models import Condition, Disease, DiseaseKind
+from jkfp.registry.selectors import disease_lookup, persons_by_id_number
 
 CONTRACT_COLUMNS: dict[str, tuple[str, ...]] = {
     "id_number": ID_NUMBER_HEADERS,
@@ -87,8 +89,6 @@ NAME_MAX = 50
 TEAM_MAX = 100
 CONDITION_SOURCE = "随访导入"
 
-ERR_ID = "身份证号不合法：{reason}"
-ERR_NOT_IN_ROSTER = "花名册中没有此人（或不在您的管辖范围内），请先导入花名册"
 ERR_EMPTY = "不能为空"
 ERR_DATE_FUTURE = "日期在将来"
 ERR_DATE_BEFORE_BIRTH = "日期早于出生日期"
@@ -129,24 +129,15 @@ class _Run:
         self.cols = self.table.columns
         self.blank = [""] * len(self.table)
         self.numbers = self.table.row_numbers
-        self.problems: list[RowProblem] = []
-        self.bad: set[int] = set()
+        self.failures = RowFailures(self.numbers, self.header)
+        self.problems, self.bad = self.failures.problems, self.failures.bad
         self.warnings = 0
-        normalised: list[tuple[str | None, str]] = []
-        for raw in self.cols["id_number"]:
-            try:
-                normalised.append((validate_id_number(raw, today=today), ""))
-            except IdNumberError as exc:
-                normalised.append((None, exc.zh))
-        self.normalised = normalised
-        wanted = sorted({idn for idn, _ in normalised if idn})
-        qs = Person.objects.all() if user is None else scope(Person.objects.all(), user, "village_id")
-        self.persons: dict[str, tuple[int, date, str]] = {}
-        for start in range(0, len(wanted), 500):
-            for pk, idn, born, village in qs.filter(id_number__in=wanted[start : start + 500]).values_list(
-                "id", "id_number", "birth_date", "village_id"
-            ):
-                self.persons[idn] = (pk, born, village)
+        # The ID check records its problems now; the roster is read in the user's region only.
+        self.ids = id_number_column(self.cols["id_number"], self.failures, "id_number", today=today)
+        found = persons_by_id_number([idn for idn in self.ids if idn], user=user)
+        self.persons: dict[str, tuple[int, date, str]] = {
+            idn: (p.pk, p.birth_date, p.village_id) for idn, p in found.items()
+        }
         self.teams: dict[tuple[str, str], int] = {
             (t, n): pk for pk, t, n in Team.objects.values_list("pk", "township_id", "name")
         }
@@ -162,22 +153,19 @@ class _Run:
         self.new_members: dict[tuple[tuple[str, str], str], int] = {}
 
     def fail(self, i: int, column: str, value: str, reason: str) -> None:
-        self.problems.append(RowProblem(self.numbers[i], self.header[column], value, reason))
-        self.bad.add(i)
+        self.failures.fail(i, column, value, reason)
 
     def warn(self, i: int, column: str, value: str, reason: str) -> None:
         self.problems.append(RowProblem(self.numbers[i], self.header[column], value, reason))
         self.warnings += 1
 
     def person(self, i: int) -> tuple[int, date, str] | None:
-        idn, reason = self.normalised[i]
-        raw = self.cols["id_number"][i]
+        idn = self.ids[i]
         if idn is None:
-            self.fail(i, "id_number", raw, ERR_ID.format(reason=reason))
-            return None
+            return None  # its ERR_ID is recorded
         found = self.persons.get(idn)
         if found is None:
-            self.fail(i, "id_number", raw, ERR_NOT_IN_ROSTER)
+            self.fail(i, "id_number", self.cols["id_number"][i], ERR_NOT_IN_ROSTER)
         return found
 
     def day(self, i: int, column: str, born: date | None) -> date | None:
@@ -278,8 +266,7 @@ def contracts_import(
     run = _Run(path, CONTRACT_COLUMNS, CONTRACT_REQUIRED, user, today or timezone.localdate())
     if progress:
         progress(20)
-    valid: dict[tuple[int, date], tuple[_ContractRow, list[int]]] = {}
-    conflicts: set[tuple[int, date]] = set()
+    keyed: KeyedRows[tuple[int, date], _ContractRow] = KeyedRows()  # (person, signing date) → row
     for i in range(len(run.table)):
         person = run.person(i)
         born = person[1] if person else None
@@ -310,19 +297,8 @@ def contracts_import(
         ):
             continue
         record = _ContractRow(person[0], signed_on, end_on, (_township_of(person[2]), team), doctor)
-        key = (record.person_id, record.signed_on)
-        seen = valid.get(key)
-        if seen is None:
-            valid[key] = (record, [i])
-        else:
-            seen[1].append(i)
-            if seen[0] != record:
-                conflicts.add(key)
-    for key in conflicts:
-        indexes = valid.pop(key)[1]
-        listed = "、".join(str(run.numbers[i]) for i in indexes)
-        for i in indexes:
-            run.fail(i, "signed_on", run.cols["signed_on"][i], ERR_CONFLICT.format(rows=listed))
+        keyed.add((record.person_id, record.signed_on), record, i)
+    valid = keyed.settle(run.failures, "signed_on", run.cols["signed_on"], ERR_CONFLICT)
     for record, indexes in valid.values():
         run.team_ref(indexes[0], *record.team_key)
         if record.doctor:

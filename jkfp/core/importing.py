@@ -3,7 +3,8 @@
 Used by the region, institution and roster imports (and the import page): one summary shape
 (the ``--json`` output of every import command) and one error-report writer (``.xlsx``, one line
 per problem: 行号, 列, 值, 原因). The claim, chronic-card and bank-account imports also share the
-row-failure collector (``RowFailures``) and the ID-number column check (``id_number_column``).
+row-failure collector (``RowFailures``), the ID-number column check (``id_number_column``) and the
+same-key-twice check (``KeyedRows``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from jkfp.core import tabular_map
 from jkfp.core.clock import local_now
@@ -134,6 +135,47 @@ class RowFailures:
         """记一条错误 Record a problem of row ``i`` and mark the row invalid."""
         self.problems.append(RowProblem(self.row_numbers[i], self.headers[column], value, reason))
         self.bad.add(i)
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class KeyedRows(Generic[K, V]):
+    """同键多行 The valid rows of an import by their key (a claim id, a person and day …).
+
+    ``add(key, value, i)`` files row ``i``: the same key again with an equal value is the same record
+    (its rows are listed together); with a different value the key conflicts. ``settle`` then marks
+    every row of each conflicting key invalid and returns ``key → (value, row indexes)`` of the rest.
+    """
+
+    def __init__(self) -> None:
+        self.rows: dict[K, tuple[V, list[int]]] = {}
+        self.conflicts: set[K] = set()
+
+    def add(self, key: K, value: V, i: int) -> None:
+        """登记一行 File row ``i`` under ``key``."""
+        seen = self.rows.get(key)
+        if seen is None:
+            self.rows[key] = (value, [i])
+            return
+        seen[1].append(i)
+        if seen[0] != value:
+            self.conflicts.add(key)
+
+    def settle(
+        self, failures: RowFailures, column: str, cells: Sequence[str], message: str
+    ) -> dict[K, tuple[V, list[int]]]:
+        """同键冲突 Record ``message`` (``{rows}``: the key's row numbers as the file numbers them, joined
+        by 、) under ``column`` (its cell of each row from ``cells``) for every row of a conflicting key,
+        drop those keys, and return the rows kept."""
+        for key in self.conflicts:
+            indexes = self.rows.pop(key)[1]
+            listed = "、".join(str(failures.row_numbers[i]) for i in indexes)
+            for i in indexes:
+                failures.fail(i, column, cells[i], message.format(rows=listed))
+        self.conflicts.clear()
+        return self.rows
 
 
 def id_number_column(

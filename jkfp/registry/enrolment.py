@@ -13,9 +13,11 @@ hundred yuan); the date is impossible or in the future; or the same ID and year 
 with different values (then every row of that ID and year is invalid; identical repeats count once).
 Without a 年度 column ``--year`` gives the year; with both, a row of another year is invalid.
 
-With ``user`` (the web import) only persons inside the user's region may be written: a person of
-another region is an invalid row naming the 身份证号 column, as in the roster import. The command
-line (no user) may write every person of the roster. ``progress`` receives percentages (below 100).
+With ``user`` (the web import) only persons inside the user's region are found
+(``registry.selectors.persons_by_id_number``): a person of another region is an invalid row naming
+the 身份证号 column with ``ERR_NOT_IN_ROSTER`` — the same words as a person nobody has, so that an
+upload never tells whether another county's person exists. The command line (no user) may write
+every person of the roster. ``progress`` receives percentages (below 100).
 
 created / updated / unchanged count the distinct (person, year) records of the valid rows: the same
 file again gives created 0, updated 0. A change sends ``data_changed(kind="enrolment")`` on commit
@@ -36,12 +38,19 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from jkfp.accounts.scoping import user_sees_code
-from jkfp.core.idnumber import IdNumberError, validate_id_number
-from jkfp.core.importing import ID_NUMBER_HEADERS, ImportSummary, RowProblem, parse_date, write_error_report
+from jkfp.core.importing import ERR_NOT_IN_ROSTER as ERR_NOT_IN_ROSTER  # the tests read it here
+from jkfp.core.importing import (
+    ID_NUMBER_HEADERS,
+    ImportSummary,
+    RowFailures,
+    id_number_column,
+    parse_date,
+    write_error_report,
+)
 from jkfp.core.signals import send_data_changed
 from jkfp.core.tabular import TableError, read_table
-from jkfp.registry.models import Enrolment, Person
+from jkfp.registry.models import Enrolment
+from jkfp.registry.selectors import persons_by_id_number
 from jkfp.registry.years import LIST_MIN_YEAR, list_max_year, list_year_ok
 
 ENROLMENT_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -64,8 +73,6 @@ NO = frozenset({"未参保", "不参保", "否", "0", "n", "no", "false", "未�
 ENROLMENT_ACCEPTED: dict[str, tuple[str, ...]] = {"insured": ("已参保", "未参保")}
 _DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T].*)?$")
 
-ERR_NOT_IN_ROSTER = "花名册中没有此身份证号的人员 / no person with this ID number in the roster"
-ERR_OUTSIDE_REGION = "此人不在您的管辖范围内，不能导入其参保记录 / the person lies outside your region"
 ERR_YEAR = "年度应为{lo}至{hi}年之间的整数 / the year must be a whole number from {lo} to {hi}"
 ERR_YEAR_OTHER = "年度与 --year {year} 不一致 / the year differs from --year {year}"
 ERR_STATUS = "参保状态应为“已参保”或“未参保”（或1/0）/ the status must be 已参保 or 未参保 (or 1/0)"
@@ -164,25 +171,16 @@ def enrolment_import(
             "missing column 年度 (year): add it to the file or give --year",
         )
     header = {c: table.headers.get(c, ENROLMENT_COLUMNS[c][0]) for c in ENROLMENT_COLUMNS}
-    problems: list[RowProblem] = []
-    bad: set[int] = set()
-
-    def fail(i: int, column: str, value: str, reason: str) -> None:
-        problems.append(RowProblem(table.row_numbers[i], header[column], value, reason))
-        bad.add(i)
-
+    failures = RowFailures(table.row_numbers, header)
+    fail, problems, bad = failures.fail, failures.problems, failures.bad
     cols = table.columns
     n = len(table)
     empty = [""] * n
     ids_raw, years_raw = cols["id_number"], cols.get("year", empty)
+    ids = id_number_column(ids_raw, failures, "id_number", today=today)
     parsed: list[tuple[str, int, bool, date | None, Decimal, Decimal] | None] = []
     for i in range(n):
-        problem_before = len(problems)
-        try:
-            idn = validate_id_number(ids_raw[i], today=today)
-        except IdNumberError as exc:
-            fail(i, "id_number", ids_raw[i], f"{exc.zh} / {exc.en}")
-            idn = ""
+        idn = ids[i] or ""
         row_year = year or 0
         text = years_raw[i].strip()
         if text:
@@ -210,22 +208,14 @@ def enrolment_import(
         insured_on, reason = _date(cols.get("insured_on", empty)[i].strip(), today)
         if reason:
             fail(i, "insured_on", cols["insured_on"][i], reason)
-        ok = len(problems) == problem_before
+        ok = i not in bad
         parsed.append((idn, row_year, insured, insured_on, amounts[0], amounts[1]) if ok else None)
 
     if progress:
         progress(50)
-    # Persons of the roster, by normalised ID (with their village, for the web import's region check).
-    wanted = sorted({p[0] for p in parsed if p is not None})
-    person_of: dict[str, int] = {}
-    outside: set[str] = set()
-    for start in range(0, len(wanted), CHUNK):
-        for idn, pk, village in Person.objects.filter(
-            id_number__in=wanted[start : start + CHUNK]
-        ).values_list("id_number", "pk", "village_id"):
-            person_of[idn] = pk
-            if user is not None and not user_sees_code(user, village):
-                outside.add(idn)
+    # Persons of the roster by normalised ID: with a user, of the user's region only.
+    found = persons_by_id_number({p[0] for p in parsed if p is not None}, user=user)
+    person_of = {idn: p.pk for idn, p in found.items()}
     records: dict[tuple[int, int], _Record] = {}
     rows_of: dict[tuple[int, int], list[int]] = {}
     conflicts: set[tuple[int, int]] = set()
@@ -236,9 +226,6 @@ def enrolment_import(
         person_id = person_of.get(idn)
         if person_id is None:
             fail(i, "id_number", ids_raw[i], ERR_NOT_IN_ROSTER)
-            continue
-        if idn in outside:
-            fail(i, "id_number", ids_raw[i], ERR_OUTSIDE_REGION)
             continue
         key = (person_id, row_year)
         record = _Record(person_id, row_year, insured, insured_on, premium, subsidy)

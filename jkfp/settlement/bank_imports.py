@@ -24,6 +24,7 @@ from django.utils import timezone
 from jkfp.core.importing import ERR_NOT_IN_ROSTER as ERR_NOT_IN_ROSTER  # the tests read it here
 from jkfp.core.importing import (
     ImportSummary,
+    KeyedRows,
     RowFailures,
     has_control_chars,
     id_number_column,
@@ -75,8 +76,7 @@ def bank_accounts_import(
     ids = id_number_column(cols["id_number"], failures, "id_number")
     found = persons_by_id_number([x for x in ids if x], user=user)
     persons = {number: p.pk for number, p in found.items()}
-    valid: dict[int, tuple[tuple[str, str, str], list[int]]] = {}
-    conflicts: set[int] = set()
+    keyed: KeyedRows[int, tuple[str, str, str]] = KeyedRows()  # person → (account, kind, bank)
     for i in range(n):
         idn = ids[i]
         person = persons.get(idn) if idn else None
@@ -95,19 +95,8 @@ def bank_accounts_import(
             fail(i, "bank_name", bank, ERR_BANK_NAME)
         if i in bad or person is None or kind is None:
             continue
-        record = (account, str(kind), bank)
-        seen = valid.get(person)
-        if seen is None:
-            valid[person] = (record, [i])
-        else:
-            seen[1].append(i)
-            if seen[0] != record:
-                conflicts.add(person)
-    for person in conflicts:
-        rows = valid.pop(person)[1]
-        listed = "、".join(str(numbers[i]) for i in rows)
-        for i in rows:
-            fail(i, "id_number", cols["id_number"][i], ERR_CONFLICT.format(rows=listed))
+        keyed.add(person, (account, str(kind), bank), i)
+    valid = keyed.settle(failures, "id_number", cols["id_number"], ERR_CONFLICT)
     if progress:
         progress(50)
     summary = ImportSummary(rows=n, invalid=len(bad))

@@ -35,6 +35,7 @@ from jkfp.care.models import ChronicCard
 from jkfp.core.importing import ERR_NOT_IN_ROSTER as ERR_NOT_IN_ROSTER  # the tests read it here
 from jkfp.core.importing import (
     ImportSummary,
+    KeyedRows,
     RowFailures,
     id_number_column,
     parse_date,
@@ -120,8 +121,7 @@ def cards_import(
             return None
         return on
 
-    valid: dict[tuple[int, int], tuple[_Card, list[int]]] = {}
-    conflicts: set[tuple[int, int]] = set()
+    keyed: KeyedRows[tuple[int, int], _Card] = KeyedRows()  # (person, disease) → card
     for i in range(n):
         idn = ids[i]
         person = persons.get(idn) if idn else None
@@ -162,19 +162,8 @@ def cards_import(
         if i in bad or person is None or disease is None or certified_on is None:
             continue
         card = _Card(person[0], disease, certified_on, institution, valid_to)
-        key = (card.person_id, card.disease_id)
-        seen = valid.get(key)
-        if seen is None:
-            valid[key] = (card, [i])
-        else:
-            seen[1].append(i)
-            if seen[0] != card:
-                conflicts.add(key)
-    for key in conflicts:
-        rows = valid.pop(key)[1]
-        listed = "、".join(str(numbers[i]) for i in rows)
-        for i in rows:
-            fail(i, "disease", cols["disease"][i], ERR_CONFLICT.format(rows=listed))
+        keyed.add((card.person_id, card.disease_id), card, i)
+    valid = keyed.settle(failures, "disease", cols["disease"], ERR_CONFLICT)
     if progress:
         progress(50)
     summary = ImportSummary(rows=n, invalid=len(bad))

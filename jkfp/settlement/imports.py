@@ -56,6 +56,7 @@ from jkfp.core.importing import ERR_NOT_IN_ROSTER as ERR_NOT_IN_ROSTER  # the te
 from jkfp.core.importing import (
     ID_NUMBER_HEADERS,
     ImportSummary,
+    KeyedRows,
     RowFailures,
     id_number_column,
     write_error_report,
@@ -187,8 +188,7 @@ def claims_import(
     institutions = {i.code: i for i in Institution.objects.all()}
     holds_card = card_checker(list(persons.values()))
 
-    valid: dict[tuple[str, str], tuple[_Row, list[int]]] = {}  # (institution, claim id) → row
-    conflicts: set[tuple[str, str]] = set()
+    keyed: KeyedRows[tuple[str, str], _Row] = KeyedRows()  # (institution, claim id) → row
     for i in range(n):
         claim_id = cols["claim_id"][i]
         if not claim_id_valid(claim_id):
@@ -300,19 +300,8 @@ def claims_import(
             kind=kind or ClaimKind.INPATIENT,
             disease=disease if outpatient else "",
         )
-        key = (code, claim_id)
-        seen = valid.get(key)
-        if seen is None:
-            valid[key] = (record, [i])
-        else:
-            seen[1].append(i)
-            if seen[0] != record:
-                conflicts.add(key)
-    for key in conflicts:
-        rows = valid.pop(key)[1]
-        listed = "、".join(str(numbers[i]) for i in rows)
-        for i in rows:
-            fail(i, "claim_id", key[1], ERR_CONFLICT.format(rows=listed))
+        keyed.add((code, claim_id), record, i)
+    valid = keyed.settle(failures, "claim_id", cols["claim_id"], ERR_CONFLICT)
     if progress:
         progress(50)
 

@@ -41,16 +41,18 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from jkfp.accounts.scoping import scope
-from jkfp.core.idnumber import IdNumberError, validate_id_number
 from jkfp.core.importing import (
     ERR_DATE_IMPOSSIBLE as CORE_DATE_IMPOSSIBLE,
 )
+from jkfp.core.importing import ERR_NOT_IN_ROSTER as ERR_NOT_IN_ROSTER  # the tests read it here
 from jkfp.core.importing import (
     ID_NUMBER_HEADERS,
     ImportSummary,
+    KeyedRows,
+    RowFailures,
     RowProblem,
     has_control_chars,
+    id_number_column,
     write_error_report,
 )
 from jkfp.core.importing import parse_date as core_parse_date
@@ -58,8 +60,8 @@ from jkfp.core.signals import send_data_changed
 from jkfp.core.tabular import read_table
 from jkfp.regions.models import Institution
 from jkfp.registry.disease_catalogue import Setting, catalogue_settings
-from jkfp.registry.models import DiseaseKind, Person
-from jkfp.registry.selectors import disease_lookup
+from jkfp.registry.models import DiseaseKind
+from jkfp.registry.selectors import disease_lookup, persons_by_id_number
 from jkfp.treatment import history
 from jkfp.treatment.models import CaseStatus, DesignatedHospital, MajorDiseaseCase, UntreatedReason
 from jkfp.treatment.services import catalogue_refusal, county_label
@@ -94,8 +96,6 @@ REASON_VALUES: dict[str, str] = {
 }
 NOTE_MAX = 300
 
-ERR_ID = "身份证号不合法：{reason}"
-ERR_NOT_IN_ROSTER = "花名册中没有此人（或不在您的管辖范围内），请先导入花名册"
 ERR_DISEASE = "病种“{value}”不在大病专项救治目录中（按病种名称或别名匹配）"
 ERR_DATE_EMPTY = "确诊日期不能为空"
 ERR_DATE_FORMAT = "确诊日期无法识别，应为 YYYY-MM-DD"
@@ -186,36 +186,21 @@ def cases_import(
     diseases = major_disease_lookup()
     by_code, by_name = _institution_lookup()
     designations = _designation_lookup()
-    # Normalise every ID first so that the persons are fetched in one query.
-    normalised: list[tuple[str | None, str]] = []
-    for raw in cols["id_number"]:
-        try:
-            normalised.append((validate_id_number(raw, today=today), ""))
-        except IdNumberError as exc:
-            normalised.append((None, exc.zh))
-    wanted = {idn for idn, _ in normalised if idn}
-    persons_qs = Person.objects.all() if user is None else scope(Person.objects.all(), user, "village_id")
-    persons: dict[str, tuple[int, date, str]] = {}
-    wanted_list = sorted(wanted)
-    for start in range(0, len(wanted_list), 500):
-        chunk = wanted_list[start : start + 500]
-        for pk, idn, born, village in persons_qs.filter(id_number__in=chunk).values_list(
-            "id", "id_number", "birth_date", "village_id"
-        ):
-            persons[idn] = (pk, born, village)
+    numbers = table.row_numbers
+    failures = RowFailures(numbers, header)
+    fail, problems, bad = failures.fail, failures.problems, failures.bad
+    # Every ID is checked first (ERR_ID recorded) so that the persons, of the user's region only, are
+    # fetched in one query per chunk.
+    ids = id_number_column(cols["id_number"], failures, "id_number", today=today)
+    found = persons_by_id_number([idn for idn in ids if idn], user=user)
+    persons: dict[str, tuple[int, date, str]] = {
+        idn: (p.pk, p.birth_date, p.village_id) for idn, p in found.items()
+    }
     # 按县的目录 The major-disease catalogue of each county met, read once (``registry.disease_catalogue``).
     catalogues: dict[str, tuple[dict[int, Setting], str]] = {}
 
-    problems: list[RowProblem] = []
     warnings = 0
-    bad: set[int] = set()
-    valid: dict[tuple[int, int], tuple[_Row, list[int]]] = {}
-    conflicts: set[tuple[int, int]] = set()
-    numbers = table.row_numbers
-
-    def fail(i: int, column: str, value: str, reason: str) -> None:
-        problems.append(RowProblem(numbers[i], header[column], value, reason))
-        bad.add(i)
+    keyed: KeyedRows[tuple[int, int], _Row] = KeyedRows()  # (person, disease) → case
 
     def hospital(i: int, column: str, text: str) -> tuple[str | None, str]:
         if not text:
@@ -229,7 +214,7 @@ def cases_import(
         return None, ""
 
     rows = zip(
-        normalised,
+        ids,
         cols["id_number"],
         cols["disease"],
         cols.get("diagnosis_hospital", blank),
@@ -240,7 +225,7 @@ def cases_import(
         strict=True,
     )
     for i, (
-        (idn, id_reason),
+        idn,
         raw_id,
         disease_text,
         diag_text,
@@ -250,9 +235,7 @@ def cases_import(
         reason_text,
     ) in enumerate(rows):
         person: tuple[int, date, str] | None = None
-        if idn is None:
-            fail(i, "id_number", raw_id, ERR_ID.format(reason=id_reason))
-        else:
+        if idn is not None:  # else its ERR_ID is recorded
             person = persons.get(idn)
             if person is None:
                 fail(i, "id_number", raw_id, ERR_NOT_IN_ROSTER)
@@ -330,19 +313,8 @@ def cases_import(
             untreated_reason=reason,
             reason_note=note,
         )
-        key = (record.person_id, record.disease_id)
-        seen = valid.get(key)
-        if seen is None:
-            valid[key] = (record, [i])
-        else:
-            seen[1].append(i)
-            if seen[0] != record:
-                conflicts.add(key)
-    for key in conflicts:
-        indexes = valid.pop(key)[1]
-        listed = "、".join(str(numbers[i]) for i in indexes)
-        for i in indexes:
-            fail(i, "disease", cols["disease"][i], ERR_CONFLICT.format(rows=listed))
+        keyed.add((record.person_id, record.disease_id), record, i)
+    valid = keyed.settle(failures, "disease", cols["disease"], ERR_CONFLICT)
     if progress:
         progress(50)
 

@@ -11,6 +11,7 @@ from jkfp.core.idnumber import make_id_number
 from jkfp.core.importing import (
     ERR_ID,
     ImportSummary,
+    KeyedRows,
     RowFailures,
     RowProblem,
     has_control_chars,
@@ -86,3 +87,20 @@ def test_row_failures_and_the_id_number_column() -> None:
     ]
     assert failures.problems[0].reason == ERR_ID.format(reason="身份证号为空")
     assert all(p.reason.startswith("身份证号不合法：") for p in failures.problems)
+
+
+def test_keyed_rows_collapse_equal_repeats_and_refuse_every_row_of_a_conflict() -> None:
+    failures = RowFailures([2, 3, 4, 5, 6], {"claim_id": "结算单号"})
+    cells = ["A1", "A1", "B1", "B1", "C1"]
+    keyed: KeyedRows[str, tuple[int, str]] = KeyedRows()
+    for i, (key, value) in enumerate(
+        [("A1", (100, "x")), ("A1", (100, "x")), ("B1", (100, "x")), ("B1", (200, "x")), ("C1", (1, "y"))]
+    ):
+        keyed.add(key, value, i)
+    kept = keyed.settle(failures, "claim_id", cells, "同一单号出现多次且内容不同（第{rows}行）")
+    assert kept == {"A1": ((100, "x"), [0, 1]), "C1": ((1, "y"), [4])}
+    assert failures.bad == {2, 3}
+    assert [(p.row, p.column, p.value, p.reason) for p in failures.problems] == [
+        (4, "结算单号", "B1", "同一单号出现多次且内容不同（第4、5行）"),
+        (5, "结算单号", "B1", "同一单号出现多次且内容不同（第4、5行）"),
+    ]

@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 
 from jkfp.accounts.models import AuditAction, AuditEvent
 from jkfp.regions.models import Region, RegionLevel
-from jkfp.registry.enrolment import ERR_OUTSIDE_REGION
+from jkfp.registry.enrolment import ERR_NOT_IN_ROSTER
 from jkfp.registry.models import Enrolment, ImportKind, ImportRun, ImportStatus
 from jkfp.registry.services import ERR_IMPORT_SUFFIX
 from jkfp.web.tests.conftest import IMMEDIATE_TASKS, add_person
@@ -47,6 +47,8 @@ def _outsider() -> Any:
 
 def test_enrolment_upload_writes_only_persons_of_the_region(world: Any, login: Any, import_dir: Path) -> None:
     zhang, wang, outsider = world.persons["zhang"], world.persons["wang"], _outsider()
+    # The neighbouring county's own record of the outsider: the upload must leave it as it is.
+    Enrolment.objects.create(person=outsider, year=YEAR, insured=False, premium_paid=0, subsidy_amount=0)
     client = login(world.users["admin"])
     page = client.get(reverse("web:import_page")).content.decode()
     assert 'id="enrolment-import-form"' in page and "上传参保名单并导入" in page
@@ -72,11 +74,14 @@ def test_enrolment_upload_writes_only_persons_of_the_region(world: Any, login: A
         1,
         2,
     )
-    assert set(Enrolment.objects.values_list("person__name", "year", "insured", "premium_paid")) == {
+    written = Enrolment.objects.exclude(person=outsider)
+    assert set(written.values_list("person__name", "year", "insured", "premium_paid")) == {
         ("张三", YEAR, True, Decimal("350.00")),
         ("王五", YEAR, False, Decimal("0.00")),
     }
-    assert not Enrolment.objects.filter(person=outsider).exists()
+    assert list(Enrolment.objects.filter(person=outsider).values_list("insured", "premium_paid")) == [
+        (False, Decimal("0.00"))
+    ]
     assert AuditEvent.objects.filter(action=AuditAction.IMPORT, object_id=str(run.pk)).count() == 1
     html = client.get(reverse("web:import_detail", args=[run.pk])).content.decode()
     assert f"导入：参保名单 {YEAR} 年" in html and "导入完成" in html and "新增参保记录" in html
@@ -86,7 +91,9 @@ def test_enrolment_upload_writes_only_persons_of_the_region(world: Any, login: A
     assert report.status_code == 200 and b"".join(report.streaming_content)[:2] == b"PK"
     report.close()
     rows = list(load_workbook(run.errors_file).active.iter_rows(values_only=True))
-    assert [(r[0], r[1], r[3]) for r in rows[1:]] == [(4, "身份证号", ERR_OUTSIDE_REGION)]
+    # Finding S4: the same words as for an ID nobody has — the upload does not tell that the
+    # neighbouring county's person exists.
+    assert [(r[0], r[1], r[3]) for r in rows[1:]] == [(4, "身份证号", ERR_NOT_IN_ROSTER)]
 
 
 def test_enrolment_upload_is_county_admin_only(world: Any, login: Any, import_dir: Path) -> None:
