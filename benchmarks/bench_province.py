@@ -405,7 +405,14 @@ def worker(role: str, counties: int, persons: int, claims: int, followups: int, 
         for _ in range(3):
             t = time.perf_counter()
             with connection.cursor() as cursor:
-                lines = _existing_lines(cursor, source=SOURCE, year=YEAR, postgres=True, counties=scope)
+                lines = _existing_lines(
+                    cursor,
+                    source=SOURCE,
+                    year=YEAR,
+                    postgres=True,
+                    counties=scope,
+                    listed=persons if scope else None,
+                )
             runs.append(time.perf_counter() - t)
         out[key] = min(runs)
         out[key + "_lines"] = len(lines)

@@ -271,9 +271,22 @@ def temp_int64_table(cursor: Any, name: str, columns: Sequence[str]) -> None:
     )
 
 
+# Fewer rows than this share of a table are reached by key (``by_key``), not by a join over the table.
+BY_KEY_SHARE = 0.2
+
+
+def by_key(cursor: Any, table: str, rows: int) -> bool:
+    """PostgreSQL: True when ``rows`` rows are a small share of ``table`` (its row estimate): a statement
+    joining them to the table should reach them through the key. The planner, pricing a key look-up
+    as a random page read, joins a temporary table of a county's 15,000 ids by a merge join over the
+    whole table's key index — a province's every settlement (issue 21)."""
+    return rows < BY_KEY_SHARE * row_estimate(cursor, table)
+
+
 def update_by_ids(table: str, assignments: str, params: list[Any], ids: Sequence[int], tmp: str) -> None:
     """``UPDATE table SET assignments WHERE id IN ids`` in bulk: on PostgreSQL the ids go by binary
-    COPY into the temporary table ``tmp`` and one ``UPDATE … FROM`` joins it; elsewhere 500 at a time."""
+    COPY into the temporary table ``tmp`` and one ``UPDATE`` takes them — as one array through the
+    key when they are a small share of the table (``by_key``), else joined; elsewhere 500 at a time."""
     if not len(ids):
         return
     quoted = connection.ops.quote_name(table)
@@ -281,10 +294,11 @@ def update_by_ids(table: str, assignments: str, params: list[Any], ids: Sequence
         if connection.vendor == "postgresql":
             temp_int64_table(cursor, tmp, ("id",))
             copy_int64_in(cursor, tmp, ("id",), [np.asarray(ids, dtype=np.int64)])
-            cursor.execute(
-                f"UPDATE {quoted} t SET {assignments} FROM {tmp} WHERE t.id = {tmp}.id",  # noqa: S608
-                params,
-            )
+            if by_key(cursor, table, len(ids)):
+                sql = f"UPDATE {quoted} t SET {assignments} WHERE t.id = ANY(ARRAY(SELECT id FROM {tmp}))"  # noqa: S608
+            else:
+                sql = f"UPDATE {quoted} t SET {assignments} FROM {tmp} WHERE t.id = {tmp}.id"  # noqa: S608
+            cursor.execute(sql, params)
         else:
             ids = list(ids)
             for start in range(0, len(ids), 500):

@@ -321,7 +321,17 @@ class Tag(models.Model):
         verbose_name = "人员类别"
         verbose_name_plural = "人员类别"
         ordering = ["person_id", "code", "start_on"]
-        indexes = [models.Index(fields=["person", "code"]), models.Index(fields=["source", "code"])]
+        indexes = [
+            models.Index(fields=["person", "code"]),
+            models.Index(fields=["source", "code"]),
+            # The open tags of a source started before a list's year (``imports._older_open_tags``): a
+            # range of this index, not every tag of a province's source (issue 21).
+            models.Index(
+                fields=["source", "start_on"],
+                condition=models.Q(end_on__isnull=True),
+                name="registry_tag_open_start",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.get_code_display()
@@ -390,6 +400,9 @@ class SourceRecord(models.Model):
             # A county's list in a province (issue 21): its re-import compares the records of its own
             # villages only (``roster_diff``), a range of this index, not every record of the source.
             models.Index(fields=["source", "village_code"], name="registry_src_source_village"),
+            # The source's newest list year (``imports._check_arguments``): one index descent, not a
+            # read of every record of a province's source (issue 21).
+            models.Index(fields=["source", "year"], name="registry_src_source_year"),
         ]
 
 
@@ -410,6 +423,15 @@ class ChangeLog(models.Model):
         verbose_name = "变更记录"
         verbose_name_plural = "变更记录"
         ordering = ["person_id", "at", "id"]
+        indexes = [
+            # Who moved out of a region (old village under its prefix) since a day: a county's
+            # re-settlement reads the stays of its residents on the discharge date (issue 21).
+            models.Index(
+                fields=["old_value", "at"],
+                condition=models.Q(field="village"),
+                name="registry_changelog_moved_out",
+            ),
+        ]
 
 
 class ImportKind(models.TextChoices):

@@ -91,7 +91,7 @@ def _large_write_lock(*, year: int, statuses: Sequence[str], prefix: str | None 
         return None
     claims, table = _q(Claim._meta.db_table), _q(Settlement._meta.db_table)
     with connection.cursor() as cursor:
-        in_region, region_params = fetch.person_in(prefix)
+        in_region, region_params = fetch.person_in(prefix, year)
         cursor.execute(
             f"SELECT count(*) FROM {claims} c WHERE discharged_on >= %s AND discharged_on <= %s "  # noqa: S608
             f"AND status = ANY(%s){in_region}",

@@ -35,9 +35,9 @@ from django.utils import timezone
 from jkfp import engine
 from jkfp.core import bulkdb
 from jkfp.engine.claims import EPOCH_ORDINAL
-from jkfp.regions.models import Region, county_of, prefix_range
-from jkfp.registry.models import Person, Tag
-from jkfp.registry.selectors import village_change_sql, village_on_bound, villages_on
+from jkfp.regions.models import LEVEL_DIGITS, Region, county_of, prefix_range
+from jkfp.registry.models import ChangeLog, Person, Tag
+from jkfp.registry.selectors import VILLAGE_FIELD, village_change_sql, village_on_bound, villages_on
 from jkfp.settlement.compute import (
     DEFAULT_CATEGORY,
     TAG_CATEGORIES,
@@ -431,16 +431,46 @@ def _day_number(value: Any, cache: dict[Any, int]) -> int:
     return day
 
 
-def person_in(prefix: str | None) -> tuple[str, list[Any]]:
-    """The condition keeping claims of persons whose village lies under ``prefix`` (a region's scope
-    prefix; None: every claim), with its parameters: a person's claims of a year stay together."""
+COUNTY_DIGITS = LEVEL_DIGITS["county"]
+
+
+def person_in(prefix: str | None, year: int) -> tuple[str, list[Any]]:
+    """The condition keeping the claims of persons who may have lived under ``prefix`` (a region's
+    scope prefix; None: every claim) in ``year``, with its parameters: those living there now and
+    those whose village changed from there since the year began. A superset: ``lived_under`` then
+    keeps the claims whose person lived there on the discharge date (``villages_on``), the county
+    whose policy governs the stay — a person who moved after a stay stays the old county's.
+
+    On PostgreSQL, for a county or narrower, the persons are one array (``= ANY(ARRAY(…))``): the
+    claims are then read through their person index, a county's share of a province's claims, not
+    the year's every claim filtered by a hashed list (issue 21: 0.09 s instead of 0.9 s for one
+    county of 40 × 5,000). A city's or a province's persons are a large share: the semi-join."""
     if prefix is None:
         return "", []
-    persons = _q(Person._meta.db_table)
-    return (
-        f" AND c.person_id IN (SELECT id FROM {persons} WHERE village_id >= %s AND village_id < %s)",  # noqa: S608
-        list(prefix_range(prefix)),
+    persons, changes = _q(Person._meta.db_table), _q(ChangeLog._meta.db_table)
+    lo, hi = prefix_range(prefix)
+    who = (
+        f"SELECT id FROM {persons} WHERE village_id >= %s AND village_id < %s"  # noqa: S608
+        f" UNION SELECT person_id FROM {changes} WHERE field = %s AND old_value >= %s AND old_value < %s"
+        " AND at >= %s"
     )
+    params = [lo, hi, VILLAGE_FIELD, lo, hi, village_on_bound(date(year, 1, 1))]
+    if connection.vendor == "postgresql" and len(prefix) >= COUNTY_DIGITS:
+        return f" AND c.person_id = ANY(ARRAY({who}))", params
+    return f" AND c.person_id IN ({who})", params
+
+
+def lived_under(claims: YearClaims, prefix: str | None) -> YearClaims:
+    """The rows of ``claims`` (read with ``person_in``) whose person's village on the discharge date
+    lies under ``prefix`` (registry's ``villages_on``: two queries per 5,000 persons)."""
+    if prefix is None or not len(claims):
+        return claims
+    pairs = list(zip(claims.person.tolist(), claims.day.tolist(), strict=True))
+    on = {pair: (pair[0], date.fromordinal(pair[1] + EPOCH_ORDINAL)) for pair in set(pairs)}
+    found = villages_on(list(on.values()))
+    inside = {pair for pair, key in on.items() if found[key].startswith(prefix)}
+    keep = np.fromiter((pair in inside for pair in pairs), dtype=np.bool_, count=len(pairs))
+    return claims if bool(keep.all()) else claims.take(np.flatnonzero(keep))
 
 
 def _year_claims_cursor(*, year: int, statuses: Sequence[str], prefix: str | None = None) -> YearClaims:
@@ -457,7 +487,7 @@ def _year_claims_cursor(*, year: int, statuses: Sequence[str], prefix: str | Non
         f"FROM {_q(c)} c LEFT JOIN {_q(s)} s ON s.claim_id = c.id AND s.is_current "
         f"WHERE c.discharged_on >= %s AND c.discharged_on <= %s AND c.status IN ({marks})"
     )
-    in_region, region_params = person_in(prefix)
+    in_region, region_params = person_in(prefix, year)
     # Claim pk order, as the COPY read: the engine's last tie key (one claim id at two institutions).
     sql += in_region + " ORDER BY c.id"
     params: list[Any] = [date(year, 1, 1), date(year, 12, 31), *statuses, *region_params]
@@ -537,7 +567,7 @@ def _year_claims_copy(*, year: int, statuses: Sequence[str], prefix: str | None 
         f"COPY (SELECT {arrays}, string_agg(c.claim_id, '') FROM {c} c "  # noqa: S608
         f"LEFT JOIN {s} s ON s.claim_id = c.id AND s.is_current "
         "WHERE c.discharged_on >= %s AND c.discharged_on <= %s AND c.status = ANY(%s)"
-        f"{person_in(prefix)[0]} GROUP BY c.id / 65536) TO STDOUT (FORMAT BINARY)"
+        f"{person_in(prefix, year)[0]} GROUP BY c.id / 65536) TO STDOUT (FORMAT BINARY)"
     )
     diseases = _disease_names()
     params = [
@@ -548,7 +578,7 @@ def _year_claims_copy(*, year: int, statuses: Sequence[str], prefix: str | None 
         date(year, 1, 1),
         date(year, 12, 31),
         list(statuses),
-        *person_in(prefix)[1],
+        *person_in(prefix, year)[1],
     ]
     with connection.cursor() as cursor:
         # The planner cannot estimate the chunk count and would sort the whole join for a group
@@ -914,11 +944,12 @@ def facts(
     - ``facts(year=…, statuses=…)``: every claim discharged in ``year`` with one of ``statuses``, with
       its current settlement as integer columns (PostgreSQL: one binary ``COPY`` read by numpy;
       elsewhere, or with ``copy=False``, a cursor) and what each is settled with (``YearFacts``);
-      ``prefix``: only the claims of persons living under that region prefix (a county's re-settlement).
+      ``prefix``: only the claims of persons who lived under that region prefix on the discharge date
+      (a county's re-settlement: ``person_in``, ``lived_under``).
     """
     if claim is not None:
         return _claim_facts(claim, fetched, reversal)
     assert year is not None
     use_copy = connection.vendor == "postgresql" if copy is None else copy
     read = _year_claims_copy if use_copy else _year_claims_cursor
-    return _year_facts(year, read(year=year, statuses=statuses, prefix=prefix))
+    return _year_facts(year, lived_under(read(year=year, statuses=statuses, prefix=prefix), prefix))

@@ -420,9 +420,15 @@ def _ledgers_many(w: Writes, now: Any) -> None:
             # The ledger table is locked (EXCLUSIVE): an UPDATE … FROM of the existing rows and an
             # INSERT of the missing ones (cheaper than a speculative INSERT … ON CONFLICT per row).
             sets = ", ".join(f"{c} = {_fen_sql(f't.y{k}')}" for k, c in enumerate(cols))
+            # A county's persons in a province's ledger: through the person index (``bulkdb.by_key``).
+            keyed = (
+                " AND l.person_id = ANY(ARRAY(SELECT person FROM settle_ledger_tmp))"
+                if bulkdb.by_key(cursor, table, len(persons))
+                else ""
+            )
             cursor.execute(
                 f"UPDATE {_q(table)} l SET {sets}, claim_count = t.n, outpatient_ytd = '', updated_at = %s "  # noqa: S608
-                "FROM settle_ledger_tmp t WHERE l.person_id = t.person AND l.year = %s",
+                f"FROM settle_ledger_tmp t WHERE l.person_id = t.person AND l.year = %s{keyed}",
                 [now, year],
             )
             if cursor.rowcount < len(persons):

@@ -532,6 +532,57 @@ def test_a_countys_list_reimported_in_a_city_compares_its_own_villages(diseases:
     assert run(there, tmp_path)["unchanged"] == 1  # 钱七; 赵六 is named by both counties' lists now
 
 
+def test_a_countys_records_read_by_key_are_the_records_the_join_reads(
+    diseases: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 21: a county's list that is a small share of the registry reads its records' persons by key
+    # (PostgreSQL) instead of joining every person of the province: the same lines, the same re-import.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from jkfp.regions.models import Region, RegionLevel
+    from jkfp.registry import roster_diff
+
+    other = Region.objects.create(code="421381", name="广水市", level=RegionLevel.COUNTY)
+    town = Region.objects.create(
+        code="421381001000", name="广水1镇", level=RegionLevel.TOWNSHIP, parent=other
+    )
+    Region.objects.create(code="421381001001", name="广水1村", level=RegionLevel.VILLAGE, parent=town)
+    here = write_csv(tmp_path / "a.csv", [row(pid(1)), row(pid(2), "李四", village=V2, phone="13900000001")])
+    there = write_csv(tmp_path / "b.csv", [row(pid(7), "赵六", village="421381001001")])
+    assert run(here, tmp_path)["created"] == 2
+    assert run(there, tmp_path)["created"] == 1
+    postgres = connection.vendor == "postgresql"
+    if postgres:
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE registry_person")  # the share is of the planner's row estimate
+    monkeypatch.setattr(roster_diff, "PROBE_SHARE", 10.0)  # every list is a "small share"
+    with CaptureQueriesContext(connection) as queries, connection.cursor() as cursor:
+        read = {
+            listed: roster_diff._existing_lines(
+                cursor, source="国家平台", year=2024, postgres=postgres, counties=["421321"], listed=listed
+            )
+            for listed in (2, None)
+        }
+    # Which read ran: by key on PostgreSQL only (SQLite has no such plan to avoid).
+    by_key = [
+        "(SELECT p.id_number" in q["sql"]
+        for q in queries.captured_queries
+        if "string_agg" in q["sql"] or "group_concat" in q["sql"]
+    ]
+    assert by_key == ([True, False] if postgres else [False, False])
+    assert read[2] == read[None]
+    assert sorted(line.split("\t")[0] for line in read[2]) == [pid(1), pid(2)]
+    assert any(line.endswith("\t13900000001") for line in read[2])
+    assert run(here, tmp_path)["unchanged"] == 2
+    changed = write_csv(
+        tmp_path / "a2.csv", [row(pid(1), phone="13900000002"), row(pid(2), "李四", village=V2)]
+    )
+    again = run(changed, tmp_path)
+    assert (again["updated"], again["unchanged"]) == (2, 0)
+    assert Person.objects.get(id_number=pid(1)).phone == "13900000002"
+
+
 def test_a_countys_later_list_ends_its_own_persons_tags_only(diseases: Any, tmp_path: Path) -> None:
     # Issue 21: in a deployment of several counties, county A's 2025 list of a source ends the 2024 tags
     # and records of the A persons it no longer names — never those of county B's persons.

@@ -286,3 +286,48 @@ def test_resettle_one_region_then_the_other_equals_the_whole(
 
     with pytest.raises(ValidationError, match="999999"):
         bulk.year_resettle(year=2020, policy_name="suixian-2020", region="999999")
+
+
+def test_a_regions_resettle_through_the_keys_equals_the_whole(
+    settled_world: SettleWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 21 item 7: on PostgreSQL a county's share of a province is read and written through the keys
+    # (its persons as one array for the claims, the retired rows and the ledger rows by key), not by a
+    # join over the province's tables; the same rows, the same fen as the whole deployment's resettle.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from jkfp.core import bulkdb
+
+    sw = settled_world
+    postgres = connection.vendor == "postgresql"
+    if postgres:
+        with connection.cursor() as cursor:  # the share is of the planner's row estimates
+            cursor.execute("ANALYZE settlement_settlement")
+            cursor.execute("ANALYZE settlement_yearledger")
+    monkeypatch.setattr(bulkdb, "BY_KEY_SHARE", 1e9)  # every write is a "small share"
+    v2 = _policy_v2(sw)
+    t1, t2 = sw.county["t1"].code, sw.county["t2"].code
+    with CaptureQueriesContext(connection) as queries:
+        first = bulk.year_resettle(year=2020, policy_name="suixian-2020", region=t1)
+    keyed = [
+        "c.person_id = ANY(ARRAY(",
+        "WHERE t.id = ANY(ARRAY(SELECT id FROM settle_retire_tmp))",
+        "l.person_id = ANY(ARRAY(SELECT person FROM settle_ledger_tmp))",
+    ]
+    sql = "\n".join(q["sql"] for q in queries.captured_queries)
+    assert [k in sql for k in keyed] == [postgres] * 3
+    second = bulk.year_resettle(year=2020, policy_name="suixian-2020", region=t2)
+    live = Settlement.objects.filter(is_current=True)
+    assert first.claims + second.claims == live.count() > first.claims > 0
+    assert not live.exclude(policy=v2).exists()
+    for lg in YearLedger.objects.filter(year=2020):
+        assert lg.personal_ytd == sum(
+            (s.personal for s in live.filter(claim__person_id=lg.person_id)), Decimal(0)
+        )
+    policy_file = tmp_path / "v2.toml"
+    policy_file.write_text(v2.source_text, encoding="utf-8")
+    src, out = tmp_path / "c.csv", tmp_path / "o.csv"
+    src.write_bytes(exports.claims_csv(year=2020))
+    assert settle_cli.main(["--policy", str(policy_file), "--claims", str(src), "--out", str(out)]) == 0
+    assert out.read_bytes() == exports.settlements_csv(year=2020)

@@ -401,3 +401,35 @@ def test_a_city_resettle_keeps_a_county_whose_own_policy_is_of_another_year(
     assert reference(v2.source_text) != reference(city_text)
     # 随县's own policy name governs none of 2020's claims.
     assert bulk.year_resettle(year=2020, policy_name="suixian-2019", dry_run=True).claims == 0
+
+
+def test_a_county_resettle_takes_the_stays_of_its_residents_on_the_discharge_date(
+    two: TwoCounties, texts: dict[str, str], county: dict[str, Any]
+) -> None:
+    # Issue 21 item 7: ``resettle --region`` reads the claims of the persons who lived in the county on
+    # the discharge date — 曾都乙 moved to 随县 after a 2020 stay in 曾都区: 曾都区's re-settlement takes
+    # that stay (to the fen of the new version), 随县's does not.
+    install(texts["sx"], None)
+    window(two, "zd", "MV-ZD")  # 2020-03-01, in 曾都区
+    window(two, "sx", "MV-SX")
+    _move_to_suixian(two, county, date(2020, 5, 1))
+    v2 = install(texts["sx"].replace('"0.90", "2" = "0.80"', '"0.90", "2" = "0.70"'), None)
+    suixian = bulk.year_resettle(year=2020, policy_name="suixian-2020", region=SUIXIAN, dry_run=True)
+    assert suixian.claims == 1
+    zengdu = bulk.year_resettle(year=2020, policy_name="suixian-2020", region=ZENGDU)
+    assert zengdu.claims == 1
+    current = {
+        s.claim.claim_id: s for s in Settlement.objects.select_related("claim").filter(is_current=True)
+    }
+    assert current["MV-ZD"].policy_id == v2.pk
+    assert amounts(current["MV-ZD"]) == reference(v2.source_text) != reference(texts["sx"])
+    assert current["MV-SX"].policy.version == 1  # 随县's stay untouched
+    # 随县 now: its own resident's stay only, not the newcomer's stay of March.
+    report = bulk.year_resettle(year=2020, policy_name="suixian-2020", region=SUIXIAN)
+    assert report.claims == 1
+    assert Settlement.objects.get(is_current=True, claim__claim_id="MV-SX").policy_id == v2.pk
+    # A stay after the move is 随县's: both re-settlements see it on its discharge date.
+    later = window(two, "zd", "MV-LATER", date(2020, 6, 1))
+    assert later.policy_id == v2.pk
+    assert bulk.year_resettle(year=2020, policy_name="suixian-2020", region=SUIXIAN, dry_run=True).claims == 2
+    assert bulk.year_resettle(year=2020, policy_name="suixian-2020", region=ZENGDU, dry_run=True).claims == 1

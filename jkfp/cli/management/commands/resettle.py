@@ -34,7 +34,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--region",
             default=None,
-            help="只重算该区划（如一个县）人员的结算 / only the claims of persons in this region (e.g. one county)",
+            help="只重算出院时住在该区划（如一个县）的人员的结算 / only the claims of persons who lived in this region"
+            " (e.g. one county) on the discharge date",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
