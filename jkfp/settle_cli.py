@@ -5,8 +5,9 @@
 
 The claims file has the columns of settlement.md §1 and, optionally, ``kind``/类别/就诊类别,
 ``disease``/病种 (outpatient claims, §6), ``basic_paid``/基本医保已付 and ``critical_paid``/大病保险已付
-(stays settled elsewhere, §7); the engine's ``validate_claim_columns`` checks them. The output
-format is the same for every kind of claim.
+(stays settled elsewhere, §7) and ``institution_code``/机构代码 (claim ids unique per institution);
+the engine's ``validate_claim_columns`` checks them. The output format is the same for every kind
+of claim; with an ``institution_code`` column the institution code follows the claim id.
 
 Exit status: 0 settled; 2 refused (bad policy, unreadable claims file, invalid rows without
 ``--skip-invalid``, unknown ``--explain`` claim, an ``--out``/``--errors`` path that cannot be
@@ -64,6 +65,7 @@ _PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?", re.ASCII)
 # Chinese headers of the workbook output, in the order of the CSV header.
 OUTPUT_HEADERS_ZH = {
     "claim_id": "结算号",
+    "institution_code": "机构代码",
     "counted_total": "计入结算费用",
     "hospital_absorbed": "医院承担（目录外超限）",
     "basic": "基本医保",
@@ -73,6 +75,9 @@ OUTPUT_HEADERS_ZH = {
     "personal": "个人负担",
 }
 CSV_HEADER = ",".join(("claim_id", *OUTPUT_FIELDS))
+# With an institution_code column in the claims file (claim ids unique per institution), the output
+# names each claim by both: the institution code follows the claim id.
+CSV_HEADER_INSTITUTION = ",".join(("claim_id", "institution_code", *OUTPUT_FIELDS))
 ERROR_HEADER = ("row", "column", "value", "reason_zh", "reason_en")
 ERROR_HEADERS_ZH = ("行号", "列", "值", "原因", "reason")
 
@@ -223,14 +228,18 @@ def _fen_texts(values: NDArray[np.int64]) -> list[str]:
 _DIGIT_TABLES = tuple(np.array([ord(f"{v:04d}"[k]) for v in range(10_000)], dtype=np.uint8) for k in range(4))
 
 
-def format_csv(claim_ids: ClaimIds, result: BatchResult) -> bytes:
-    """The output CSV (UTF-8, ``\\n`` line ends, amounts with two decimals) as bytes.
+def format_csv(claim_ids: ClaimIds, result: BatchResult, institutions: Sequence[str] | None = None) -> bytes:
+    """The output CSV (UTF-8, ``\\n`` line ends, amounts with two decimals) as bytes; with
+    ``institutions`` (the claims file's institution_code column) an ``institution_code`` column
+    after the claim id (written row by row).
 
     The rows are laid out in one byte matrix, by position (the id's bytes, then each amount's
     digits in groups of four from small lookup tables, leading zeros masked out), transposed and
     compacted with the mask: no Python string per cell.
     """
     n = len(claim_ids)
+    if institutions is not None:
+        return (CSV_HEADER_INSTITUTION + "\n").encode() + _format_csv_slow(claim_ids, result, institutions)
     head = (CSV_HEADER + "\n").encode()
     if n == 0:
         return head
@@ -278,11 +287,16 @@ def _texts(claim_ids: ClaimIds) -> list[str]:
     return list(claim_ids)
 
 
-def _format_csv_slow(claim_ids: ClaimIds, result: BatchResult) -> bytes:
+def _format_csv_slow(
+    claim_ids: ClaimIds, result: BatchResult, institutions: Sequence[str] | None = None
+) -> bytes:
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\n")
     texts = [_fen_texts(a) for a in result.columns()]
-    writer.writerows(zip(_texts(claim_ids), *texts, strict=True))
+    if institutions is None:
+        writer.writerows(zip(_texts(claim_ids), *texts, strict=True))
+    else:
+        writer.writerows(zip(_texts(claim_ids), institutions, *texts, strict=True))
     return buffer.getvalue().encode("utf-8")
 
 
@@ -337,10 +351,13 @@ def safe_text(value: str) -> str:
     return safe
 
 
-def write_output(path: Path, claim_ids: ClaimIds, result: BatchResult) -> None:
-    """CSV with the header of settlement.md, or a workbook with Chinese headers for ``.xlsx``."""
+def write_output(
+    path: Path, claim_ids: ClaimIds, result: BatchResult, institutions: Sequence[str] | None = None
+) -> None:
+    """CSV with the header of settlement.md, or a workbook with Chinese headers for ``.xlsx``;
+    with ``institutions`` the institution code follows the claim id."""
     if path.suffix.lower() != ".xlsx":
-        _write_atomic(path, format_csv(claim_ids, result))
+        _write_atomic(path, format_csv(claim_ids, result, institutions))
         return
     check_fits_sheet(path, len(claim_ids), "结算结果", "output")
     import xlsxwriter  # noqa: PLC0415 (a heavy library, loaded only when a file is written)
@@ -351,12 +368,15 @@ def write_output(path: Path, claim_ids: ClaimIds, result: BatchResult) -> None:
         sheet = workbook.add_worksheet("结算结果")
         bold = workbook.add_format({"bold": True})
         money = workbook.add_format({"num_format": "0.00"})
-        for col, name in enumerate(("claim_id", *OUTPUT_FIELDS)):
+        extra = ("institution_code",) if institutions is not None else ()
+        for col, name in enumerate(("claim_id", *extra, *OUTPUT_FIELDS)):
             _checked(sheet.write_string(0, col, OUTPUT_HEADERS_ZH[name], bold), path, 0)
         columns = [a.tolist() for a in result.columns()]
         for row, claim_id in enumerate(_texts(claim_ids), start=1):
             code = sheet.write_string(row, 0, claim_id)
-            for col, values in enumerate(columns, start=1):
+            if institutions is not None:
+                code |= sheet.write_string(row, 1, institutions[row - 1])
+            for col, values in enumerate(columns, start=1 + len(extra)):
                 # A workbook cell holds a binary double; amounts below 2^53 fen convert exactly
                 # enough to show the same two decimals.
                 code |= sheet.write_number(row, col, values[row - 1] / 100, money)
@@ -407,6 +427,17 @@ def print_errors(errors: Sequence[RowError], stream: TextIO) -> None:
         print(f"  …… 另有 {hidden} 处错误未显示 / {hidden} more errors not shown", file=stream)
 
 
+def institution_codes(cells: Cells, validated: ValidatedClaims) -> list[str] | None:
+    """The institution_code cell of each settled claim, when the claims file has that column."""
+    column = cells.columns.get("institution_code")
+    if column is None:
+        return None
+    rows = validated.source_index.tolist()
+    if isinstance(column, TextColumn):
+        return [column.text(i) for i in rows]
+    return [column[i] for i in rows]
+
+
 # --------------------------------------------------------------------------- explain
 
 
@@ -422,6 +453,12 @@ def explain(policy: Policy, validated: ValidatedClaims, result: BatchResult, cla
     if position is None:
         raise Refused(
             f"--explain：没有结算号为“{claim_id}”的有效结算申请 / --explain: no valid claim with id {claim_id!r}"
+        )
+    count = int(np.count_nonzero(ids == claim_id.encode("utf-8"))) if isinstance(ids, np.ndarray) else 0
+    if count > 1:  # two institutions' claims with this id (the file's institution_code column)
+        raise Refused(
+            f"--explain：结算号“{claim_id}”有 {count} 笔（不同机构），无法确定是哪一笔 / "
+            f"--explain: {count} claims (of different institutions) have id {claim_id!r}"
         )
     target = table.claim(position)
     same = np.flatnonzero(table.person == table.person[position])
@@ -547,7 +584,8 @@ def _run(args: argparse.Namespace) -> int:
 
     result = settle_batch(policy, validated.table)
     trace = explain(policy, validated, result, args.explain) if args.explain else None
-    _write(args.out, "--out", lambda: write_output(args.out, validated.table.claim_id, result))
+    institutions = institution_codes(cells, validated)
+    _write(args.out, "--out", lambda: write_output(args.out, validated.table.claim_id, result, institutions))
     if trace is not None:
         print("\n".join(trace))
     if validated.outside_validity:

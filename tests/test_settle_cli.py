@@ -875,3 +875,67 @@ def test_what_if_settles_claims_outside_the_policy_validity(
     )
     assert code == 0
     assert "警告" not in err
+
+
+def test_an_institution_column_makes_claim_ids_unique_per_institution(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """M4: claim ids are each institution's own. The worked examples with E3 and E4 both named "X"
+    (two hospitals, two persons): with the institution_code column both settle, to the fen as the
+    examples, and the output names each row's institution; without it the second X is a duplicate;
+    the same X twice at one institution is still one."""
+    rows = [line.split(",", 1) for line in (EXAMPLES / "claims.csv").read_text().splitlines()[1:]]
+    expected = [
+        line.split(",", 1) for line in (EXAMPLES / "expected-suixian-2020.csv").read_text().splitlines()
+    ]
+    institution = {"E1": "H001", "E2": "H900", "E3": "H002", "E4": "H003"}
+    named = {"E3": "X", "E4": "X"}
+    claims = _write(
+        tmp_path / "c.csv",
+        [f"{named.get(cid, cid)},{institution[cid]},{rest}" for cid, rest in rows],
+        header="结算号,机构代码," + HEADER.split(",", 1)[1],
+    )
+    out = tmp_path / "out.csv"
+    code, _, err = run(["--preset", "suixian-2020", "--claims", str(claims), "--out", str(out)], capsys)
+    assert code == 0, err
+    assert out.read_text(encoding="utf-8").splitlines() == [
+        settle_cli.CSV_HEADER_INSTITUTION,
+        *(f"{named.get(cid, cid)},{institution[cid]},{amounts}" for cid, amounts in expected[1:]),
+    ]
+    assert "settled 4 claims" in err
+    # The workbook output has the column too.
+    book = tmp_path / "out.xlsx"
+    code, _, err = run(["--preset", "suixian-2020", "--claims", str(claims), "--out", str(book)], capsys)
+    assert code == 0, err
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(book, read_only=True).active
+    table = [tuple(r) for r in sheet.iter_rows(values_only=True)]
+    assert table[0][:3] == ("结算号", "机构代码", "计入结算费用")
+    assert [r[:2] for r in table[1:]] == [("E1", "H001"), ("E2", "H900"), ("X", "H002"), ("X", "H003")]
+    # --explain cannot tell the two X apart.
+    code, _, err = run(
+        ["--preset", "suixian-2020", "--claims", str(claims), "--out", str(out), "--explain", "X"], capsys
+    )
+    assert code == 2 and "2 claims (of different institutions)" in err
+    # Without the column, the same file's second X is a duplicate, as before.
+    plain = _write(tmp_path / "p.csv", [f"{named.get(cid, cid)},{rest}" for cid, rest in rows])
+    report = tmp_path / "errors.csv"
+    args = ["--preset", "suixian-2020", "--claims", str(plain), "--out", str(out), "--errors", str(report)]
+    code, _, _ = run(args, capsys)
+    assert code == 2
+    assert report.read_text(encoding="utf-8-sig").splitlines()[1] == (
+        "5,claim_id,X,结算号重复（与第4行相同）,duplicate claim_id (same as row 4)"
+    )
+    # With the column, the same id twice at one institution is a duplicate.
+    twice = _write(
+        tmp_path / "t.csv",
+        [f"X,H002,{rows[2][1]}", f"X,H002,{rows[2][1]}"],
+        header="claim_id,institution_code," + HEADER.split(",", 1)[1],
+    )
+    args = ["--preset", "suixian-2020", "--claims", str(twice), "--out", str(out), "--errors", str(report)]
+    code, _, _ = run(args, capsys)
+    assert code == 2
+    assert report.read_text(encoding="utf-8-sig").splitlines()[1:] == [
+        "3,claim_id,X,结算号重复（与第2行相同）,duplicate claim_id (same as row 2)"
+    ]

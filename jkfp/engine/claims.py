@@ -4,7 +4,8 @@ claims, and the validation of a claims file's cells into claims and row errors (
 
 Columns of a claims file (canonical name → accepted header spellings) are ``CLAIM_COLUMNS`` (every
 file has them) and ``OPTIONAL_CLAIM_COLUMNS`` (``kind``, ``disease``, ``basic_paid``,
-``critical_paid``: outpatient claims and stays already settled by the insurance platform). Amounts are yuan with at most two decimals and at most ``MAX_CLAIM_AMOUNT_FEN`` (100,000,000.00
+``critical_paid``: outpatient claims and stays already settled by the insurance platform;
+``institution_code``: claim ids unique per institution). Amounts are yuan with at most two decimals and at most ``MAX_CLAIM_AMOUNT_FEN`` (100,000,000.00
 yuan, an "absurd amount" above it); that bound keeps every product of the batch engine inside
 int64 (amount in fen × rate in parts per million < 10^16, see the ADR).
 """
@@ -48,6 +49,9 @@ OPTIONAL_CLAIM_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     "disease": ("病种", "disease"),
     "basic_paid": ("基本医保已付", "basic_paid"),
     "critical_paid": ("大病保险已付", "critical_paid"),
+    # A claim id is unique per institution (two hospitals may use the same one): with this column,
+    # (claim_id, institution_code) must be unique in a file, and ``jkfp settle`` writes it back.
+    "institution_code": ("机构代码", "institution_code", "医疗机构代码", "机构编码"),
 }
 OPTIONAL_COLUMN_ORDER: Final = tuple(OPTIONAL_CLAIM_COLUMNS)
 ALL_CLAIM_COLUMNS: Final[dict[str, tuple[str, ...]]] = {**CLAIM_COLUMNS, **OPTIONAL_CLAIM_COLUMNS}
@@ -732,7 +736,7 @@ def validate_claim_columns(
     A row is invalid when a field is missing or malformed, an amount is negative or absurd
     (over ``MAX_CLAIM_AMOUNT_FEN``), ``out_of_scope > total``, the category is not the policy's,
     the level is not 1–3, the date is impossible or outside the policy's validity, the claim id
-    repeats an earlier row's (the first is kept), or the person ID fails ``check_person_ids``
+    repeats an earlier row's of the same institution (``institution_code``; the first is kept), or the person ID fails ``check_person_ids``
     (without it, persons are told apart by the text as written).
 
     The optional columns (``OPTIONAL_CLAIM_COLUMNS``; an absent one is all empty cells): a row is
@@ -783,14 +787,23 @@ def validate_claim_columns(
             report(where(col.length == 0), name, lambda _: _MISSING_REASON)
         report(where(col.has_nul()), name, lambda _: _NUL_REASON)
 
-    # claim_id: unique; the first occurrence is kept, later ones are errors.
+    # claim_id: unique — per institution when the file has institution_code — the first occurrence
+    # is kept, later ones are errors.
     ids = cols["claim_id"]
     id_values = ids.bytes_array()
-    order = np.argsort(id_values, kind="stable")
-    ordered = id_values[order]
+    institution = cols["institution_code"]
     repeat = np.zeros(n, dtype=np.bool_)
-    if n > 1:
-        repeat[1:] = ordered[1:] == ordered[:-1]
+    if bool((institution.length > 0).any()):
+        institutions = institution.bytes_array()
+        order = np.lexsort((id_values, institutions))  # stable: the first of equal keys comes first
+        ordered, ordered_inst = id_values[order], institutions[order]
+        if n > 1:
+            repeat[1:] = (ordered[1:] == ordered[:-1]) & (ordered_inst[1:] == ordered_inst[:-1])
+    else:
+        order = np.argsort(id_values, kind="stable")
+        ordered = id_values[order]
+        if n > 1:
+            repeat[1:] = ordered[1:] == ordered[:-1]
     if bool(repeat.any()):
         run_start = np.maximum.accumulate(np.where(repeat, 0, np.arange(n)))
         first_of = np.empty(n, dtype=np.int64)

@@ -1,9 +1,10 @@
 """结算导出 Settlement exports: the engine's output format, its input format, the re-settlement report.
 
 ``settlements_csv`` writes exactly what ``jkfp settle`` writes for the same claims (header
-``claim_id,counted_total,…,personal``, two decimals, ``\\n``); ``claims_csv`` writes those claims
-in the engine's input format (with each claim's settled category), in the same order, so that
-``jkfp settle --claims`` on it reproduces ``settlements_csv`` byte for byte.
+``claim_id,institution_code,counted_total,…,personal``, two decimals, ``\\n``: a claim id is unique
+per institution only, so each row names both); ``claims_csv`` writes those claims in the engine's
+input format with its optional ``institution_code`` column (and each claim's settled category), in
+the same order, so that ``jkfp settle --claims`` on it reproduces ``settlements_csv`` byte for byte.
 """
 
 from __future__ import annotations
@@ -45,12 +46,13 @@ def _rows(year: int) -> list[Settlement]:
 
 def settlements_csv(*, year: int) -> bytes:
     """结算结果 The live settlements of claims discharged in ``year``, in the ``jkfp settle`` output
-    format, in claim id order."""
+    format with the institution code, in (claim id, institution) order."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(("claim_id", *OUTPUT_FIELDS))
+    writer.writerow(("claim_id", "institution_code", *OUTPUT_FIELDS))
     for s in _rows(year):
-        writer.writerow((s.claim.claim_id, *(f"{getattr(s, f):.2f}" for f in OUTPUT_FIELDS)))
+        amounts = (f"{getattr(s, f):.2f}" for f in OUTPUT_FIELDS)
+        writer.writerow((s.claim.claim_id, s.claim.institution_id, *amounts))
     return buffer.getvalue().encode("utf-8")
 
 
@@ -58,12 +60,13 @@ def claims_csv(*, year: int) -> bytes:
     """结算输入 The same claims in the engine's input format (``jkfp settle --claims``)."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CLAIM_COLUMNS)
+    writer.writerow(("claim_id", "institution_code", *list(CLAIM_COLUMNS)[1:]))
     for s in _rows(year):
         c = s.claim
         writer.writerow(
             (
                 c.claim_id,
+                c.institution_id,
                 c.person.id_number,
                 s.category,
                 c.discharged_on.isoformat(),

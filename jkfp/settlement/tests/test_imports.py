@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 from openpyxl import load_workbook
 
+from jkfp import settle_cli
 from jkfp.settlement import imports
 from jkfp.settlement.imports import claims_import
 from jkfp.settlement.models import Claim, ClaimStatus
@@ -122,7 +123,7 @@ def test_command_json_and_settle_claims(
     }
     out_csv = tmp_path / "s.csv"
     call_command("export_settlements", "--year", "2020", "--out", str(out_csv))
-    assert out_csv.read_text().splitlines()[1] == "A1,20000.00,0.00,14800.00,0.00,2940.00,260.00,2000.00"
+    assert out_csv.read_text().splitlines()[1] == "A1,H001,20000.00,0.00,14800.00,0.00,2940.00,260.00,2000.00"
     capsys.readouterr()
     report = tmp_path / "r.xlsx"
     call_command(
@@ -177,9 +178,19 @@ def test_two_institutions_may_use_the_same_claim_id(
     call_command("settle_claims", "--year", "2020", "--json")
     result = json.loads(capsys.readouterr().out)
     assert (result["claims"], result["settled"], result["invalid"]) == (2, 2, 0)
-    out_csv = tmp_path / "s.csv"
-    call_command("export_settlements", "--year", "2020", "--out", str(out_csv))
-    assert out_csv.read_text().splitlines()[1:] == [
-        "X1,20000.00,0.00,14800.00,0.00,2940.00,260.00,2000.00",  # H001 first (by institution code)
-        "X1,7400.00,600.00,6300.00,0.00,630.00,0.00,470.00",
+    out_csv, claims_csv = tmp_path / "s.csv", tmp_path / "claims.csv"
+    call_command("export_settlements", "--year", "2020", "--out", str(out_csv), "--claims", str(claims_csv))
+    # M4: each row names its institution (the same id of two hospitals is two distinct rows).
+    exported = out_csv.read_text().splitlines()
+    assert exported == [
+        "claim_id,institution_code,counted_total,hospital_absorbed,basic,critical,aid,supplementary,personal",
+        "X1,H001,20000.00,0.00,14800.00,0.00,2940.00,260.00,2000.00",  # H001 first (by institution code)
+        "X1,H002,7400.00,600.00,6300.00,0.00,630.00,0.00,470.00",
     ]
+    # The claims file round-trips through `jkfp settle`: both X1 settled, byte for byte the export.
+    assert claims_csv.read_text().splitlines()[0].startswith("claim_id,institution_code,person_id,")
+    settled = tmp_path / "settled.csv"
+    assert (
+        settle_cli.main(["--preset", "suixian-2020", "--claims", str(claims_csv), "--out", str(settled)]) == 0
+    )
+    assert settled.read_bytes() == out_csv.read_bytes()
