@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('registry', '0013_sourcerecord_source_village_index'),
+        ('registry', '0015_catalogue_entry_admin_permissions'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
