@@ -175,6 +175,7 @@ MATRIX: Final[dict[str, Access]] = {
     "settlement:slip_pdf": _a("结算单PDF slip PDF", EXPORT, *SETTLEMENT_READ),
     "settlement:reverse": _a("冲销 reversal", ACTION, H, A),
     "settlement:outpatient": _a("门诊慢特病结算窗口 outpatient window", PAGE, H),
+    "settlement:policies": _a("结算政策（按区划，只读）policies by region", PAGE, A, INS, *UPPER),
     "settlement:resettle": _a("政策调整测算 re-settlement report", PAGE, A, F),
     # 事后补助 subsidies for stays settled elsewhere: the county and the fund office make them.
     "settlement:subsidies": _a("事后补助 subsidies", PAGE, *SUBSIDY_READ),

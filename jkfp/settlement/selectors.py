@@ -17,12 +17,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Max, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery, Sum
 from django.http import Http404
 
 from jkfp import engine
 from jkfp.accounts.models import Role
-from jkfp.accounts.scoping import code_q, region_narrow
+from jkfp.accounts.scoping import code_q, region_narrow, user_prefix
 from jkfp.regions.models import Region, county_of
 from jkfp.settlement.compute import engine_policy, policy_in_force_of, ytd_of_fen
 from jkfp.settlement.models import Admission, Claim, ClaimStatus, Policy, Settlement, YearLedger
@@ -81,6 +81,22 @@ def policies_of(*, code: str = "") -> QuerySet[Policy]:
         return qs
     prefixes = {code[:n] for n in range(len(code) + 1)}
     return qs.filter(scope__in=prefixes).order_by("scope", "name", "-version")
+
+
+def policies_visible(*, user: Any) -> QuerySet[Policy]:
+    """可见政策 The policy versions a user may read (the policies page): those of the regions containing
+    the user's region (its own, its city's, its province's, the whole deployment's) and of the regions
+    inside it (a city's counties) — never a neighbouring county's. ``used``: a settlement used it."""
+    prefix = user_prefix(user)
+    if prefix is None:
+        return Policy.objects.none()
+    above = {prefix[:n] for n in range(len(prefix) + 1)}
+    return (
+        Policy.objects.filter(Q(scope__in=above) | Q(scope__startswith=prefix))
+        .select_related("region")
+        .annotate(used=Exists(Settlement.objects.filter(policy_id=OuterRef("pk"))))
+        .order_by("scope", "name", "-version")
+    )
 
 
 def policy_latest(*, name: str) -> Policy:

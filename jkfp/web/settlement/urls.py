@@ -14,6 +14,7 @@ urlpatterns = [
     path("claims/<int:pk>/", views.slip, name="slip"),
     path("claims/<int:pk>/slip.pdf", views.slip_download, name="slip_pdf"),
     path("claims/<int:pk>/reverse/", views.reverse_claim, name="reverse"),
+    path("policies/", views.policy_list, name="policies"),
     path("resettle/", views.resettle_report, name="resettle"),
     path("clearing/", views.clearing_page, name="clearing"),
     path("clearing.xlsx", views.clearing_export, name="clearing_export"),

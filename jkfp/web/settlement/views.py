@@ -375,6 +375,14 @@ def reverse_claim(request: AuthedRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
+def policy_list(request: AuthedRequest) -> HttpResponse:
+    """结算政策（按区划） The policy versions that apply in or inside the user's region (what ``jkfp policy
+    list`` shows), read-only: a county sees its own, its city's, its province's and the deployment's."""
+    policies = list(selectors.policies_visible(user=request.user))
+    return render(request, "web/settlement/policies.html", {"policies": policies})
+
+
+@require_GET
 def resettle_report(request: AuthedRequest) -> HttpResponse:
     """政策调整测算 Re-settle a year with another policy (dry run): fund totals before/after, per
     township, and the persons who pay more, largest first."""
