@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from jkfp.accounts.models import READ_ONLY_ROLES, UPPER_ROLES, Role
 
@@ -284,6 +284,20 @@ def access_for(view_name: str | None) -> Access | None:
     if entry is None and view_name.startswith("admin:"):
         entry = MATRIX["admin:*"]
     return entry
+
+
+def allowed(user: Any, url_name: str, *, write: bool = False) -> bool:
+    """可访问 True when the matrix lets ``user`` reach the URL ``url_name`` (``write``: change something
+    there) — the one answer for which link, tab or button a page shows; the middleware enforces the
+    same entry. An undeclared name, an anonymous or an inactive user: False (a public URL: True)."""
+    entry = access_for(url_name)
+    if entry is None:
+        return False
+    if entry.public:
+        return True
+    if user is None or not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", True):
+        return False
+    return entry.allows(getattr(user, "role", None), write=write)
 
 
 ROLE_ORDER: Final = (PA, CA, A, T, V, H, F, PI, CI, INS)

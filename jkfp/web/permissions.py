@@ -18,12 +18,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
 
 from jkfp.accounts.http import no_store
-from jkfp.accounts.models import Role
-from jkfp.accounts.permissions import access_for
+from jkfp.accounts.permissions import access_for, allowed
 from jkfp.accounts.scoping import ERR_ROLE, role_require
 
-VERIFY_ROLES = frozenset({Role.COUNTY_ADMIN, Role.TOWNSHIP})
-ADMIN_ROLES = frozenset({Role.COUNTY_ADMIN})
 ERR_UNDECLARED = "该地址未在权限矩阵中声明，已拒绝 / this URL is not declared in the permission matrix"
 ERR_READ_ONLY = "督查账号只读，不能修改 / the inspector's account is read-only"
 ERR_NOT_LOGGED_IN = "登录已过期或尚未登录，请重新登录 / not logged in"
@@ -49,8 +46,8 @@ def role_required(*roles: str) -> Callable[[View], View]:
 
 
 def can_verify(user: Any) -> bool:
-    """可核实 True for the roles allowed to confirm or reject a verification."""
-    return getattr(user, "role", None) in VERIFY_ROLES
+    """可核实 True when the matrix lets the user confirm or reject a verification (``web:person_verify``)."""
+    return allowed(user, "web:person_verify", write=True)
 
 
 def _api_error(status: int, code: str, message: str) -> JsonResponse:

@@ -109,3 +109,23 @@ def test_a_typed_region_code_reads_as_its_stored_form(typed: str, stored: str | 
 @pytest.mark.django_db
 def test_createuser_takes_a_city_code_in_any_form(two_counties: dict[str, Any], make_user: Any) -> None:
     assert make_user(Role.CITY_INSPECTOR, "4213").region_id == "421300"
+
+
+def test_allowed_is_the_matrix_for_every_role_and_url() -> None:
+    from types import SimpleNamespace
+
+    from django.contrib.auth.models import AnonymousUser
+
+    from jkfp.accounts.permissions import MATRIX, allowed
+
+    users = [SimpleNamespace(role=role, is_authenticated=True, is_active=True) for role in Role]
+    for name, entry in MATRIX.items():
+        for user in users:
+            for write in (False, True):
+                expected = entry.public or entry.allows(user.role, write=write)
+                assert allowed(user, name, write=write) is expected, (name, user.role, write)
+        assert allowed(AnonymousUser(), name) is entry.public
+    assert not allowed(users[0], "web:no_such_page")
+    assert not allowed(
+        SimpleNamespace(role=Role.COUNTY_ADMIN, is_authenticated=True, is_active=False), "web:home"
+    )

@@ -22,7 +22,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from jkfp.accounts.http import AuthedRequest
-from jkfp.accounts.models import Role
 from jkfp.accounts.scoping import NOT_FOUND_REGION, region_get
 from jkfp.capacity import selectors
 from jkfp.capacity.models import TelemedicineLink, on_post_q
@@ -39,7 +38,6 @@ from jkfp.web.capacity.forms import (
     YearForm,
 )
 
-READ_ROLES = (Role.COUNTY_ADMIN, Role.TOWNSHIP, Role.VILLAGE_DOCTOR, Role.INSPECTOR)
 PAGE_SIZE = 50
 
 

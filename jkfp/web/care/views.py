@@ -51,10 +51,8 @@ from jkfp.web.care.forms import (
 )
 
 PAGE_SIZE = 50
-READ_ROLES = (Role.COUNTY_ADMIN, Role.TOWNSHIP, Role.VILLAGE_DOCTOR, Role.INSPECTOR)
 SERVICE_ROLES = tuple(services.SERVICE_ROLES)
 MANAGE_ROLES = tuple(services.MANAGE_ROLES)
-ESCALATION_ROLES = (Role.COUNTY_ADMIN, Role.TOWNSHIP, Role.INSPECTOR)
 PDF_TYPE = "application/pdf"
 
 
@@ -86,7 +84,6 @@ def worklist(request: AuthedRequest) -> HttpResponse:
         "page": page,
         "today": today,
         "region": region or "",
-        "can_escalate": request.user.role in ESCALATION_ROLES,
         "is_doctor": request.user.role == Role.VILLAGE_DOCTOR,
     }
     return render(request, "web/care/worklist.html", context)

@@ -34,7 +34,6 @@ from jkfp.indicators.models import RectificationStatus
 from jkfp.web import background
 from jkfp.web.indicators.forms import RectificationForm, RectificationUpdateForm, YearRegionForm
 
-READ_ROLES = (Role.COUNTY_ADMIN, Role.TOWNSHIP, Role.VILLAGE_DOCTOR, Role.FUND, Role.INSPECTOR)
 PAGE_SIZE = 50
 WARNING_BAND = Decimal("0.10")  # within 10 percentage points below the target: amber
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"

@@ -25,7 +25,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
 from jkfp.accounts.http import AuthedRequest, UploadRequest
-from jkfp.accounts.models import AuditAction, Role
+from jkfp.accounts.models import AuditAction
 from jkfp.accounts.scoping import region_choices, region_get
 from jkfp.accounts.services import audit_record
 from jkfp.core.replica import replica_reads
@@ -36,10 +36,7 @@ from jkfp.web.monitoring.forms import MeasureForm, OverviewForm, QueueFilterForm
 from jkfp.web.uploads import SizeLimitUploadHandler
 
 PAGE_SIZE = 30
-READ_ROLES = (Role.COUNTY_ADMIN, Role.TOWNSHIP, Role.VILLAGE_DOCTOR, Role.FUND, Role.INSPECTOR)
-STEP_ROLES = tuple(sorted({role for t in workflow.TRANSITIONS for role in t.roles}))
 MEASURE_ROLES = tuple(services.MEASURE_ROLES)
-OVERVIEW_ROLES = (Role.COUNTY_ADMIN, Role.TOWNSHIP, Role.FUND, Role.INSPECTOR)
 
 
 class AttachmentUploadHandler(SizeLimitUploadHandler):

@@ -1,10 +1,10 @@
 """村医离线应用页面 The installable app's shell, its service worker and manifest, and the county
 administrator's device list with revocation (issue 20).
 
-Role checks, in one place (issue 17 adds a matrix): the shell, worker and manifest are public and
-hold no data (the phone needs them before it logs in and while offline); the data comes only from
-``/api/v1/offline/``, which admits ``jkfp.offline.services.FIELD_ROLES``; the device pages admit
-``DEVICE_ROLES``.
+Who reaches what is the permission matrix's (``jkfp.accounts.permissions``): the shell, worker and
+manifest are public and hold no data (the phone needs them before it logs in and while offline); the
+data comes only from ``/api/v1/offline/``, which admits ``jkfp.offline.services.FIELD_ROLES``; the
+device pages admit the county administrator.
 """
 
 from __future__ import annotations
@@ -25,12 +25,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from jkfp.accounts.http import AuthedRequest
-from jkfp.accounts.models import Role
 from jkfp.offline import selectors, services
 from jkfp.web.offline.forms import RevokeForm
-
-APP_ROLES: tuple[str, ...] = ()  # the shell, worker and manifest: public, no data (see the docstring)
-DEVICE_ROLES = (Role.COUNTY_ADMIN,)
 
 # Every static file the shell (web/offline/app.html) loads: the service worker precaches their
 # real URLs (hashed when the static storage hashes), so the app opens with no network at all.

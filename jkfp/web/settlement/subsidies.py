@@ -37,7 +37,6 @@ from jkfp.web.settlement.forms import BankAccountForm, BatchForm, ElsewhereForm,
 from jkfp.web.uploads import SizeLimitUploadHandler
 
 MAKE_ROLES = tuple(subsidies.SUBSIDY_ROLES)
-READ_ROLES = tuple(subsidies.READ_ROLES)
 
 
 class SlipUploadHandler(SizeLimitUploadHandler):

@@ -50,10 +50,7 @@ from jkfp.web.settlement.forms import (
 from jkfp.web.settlement.slip import slip_pdf
 
 PAGE_SIZE = 50
-READ_ROLES = (Role.HOSPITAL, Role.COUNTY_ADMIN, Role.FUND, Role.INSPECTOR)
-WINDOW_ROLES = (Role.HOSPITAL,)
 REVERSE_ROLES = tuple(services.REVERSE_ROLES)
-REPORT_ROLES = tuple(bulk.PREVIEW_ROLES)  # county administrator and fund office: a dry run
 PDF_TYPE = "application/pdf"
 
 # The layers of a slip, in the order of settlement.md §2, with their Chinese names.

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from jkfp.accounts.http import AuthedRequest
-from jkfp.accounts.models import AuditAction, Role
+from jkfp.accounts.models import AuditAction
 from jkfp.accounts.scoping import region_choices, region_get
 from jkfp.accounts.services import audit_record
 from jkfp.core.idnumber import IdNumberError, validate_id_number
@@ -40,7 +40,6 @@ from jkfp.web.treatment.forms import (
 )
 
 PAGE_SIZE = 50
-READ_ROLES = (Role.COUNTY_ADMIN, Role.TOWNSHIP, Role.VILLAGE_DOCTOR, Role.INSPECTOR)
 EDIT_ROLES = tuple(services.EDIT_ROLES)
 FOLLOWUP_ROLES = tuple(services.FOLLOWUP_ROLES)
 

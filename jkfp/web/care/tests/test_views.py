@@ -208,3 +208,31 @@ def test_contract_list_and_teams_are_scoped(cw: CareWorld) -> None:
     assert "第1镇一队" in body and "第2镇一队" not in body
     body = _client(cw.users["admin"]).get(f"/care/contracts/?year={today.year}").content.decode()
     assert "张三" in body and "赵六" in body
+
+
+def test_links_follow_the_permission_matrix(
+    cw: CareWorld, two_counties: dict[str, Any], make_user: Any
+) -> None:
+    """The overdue-list tab and the nav entries are the matrix's answer (``permissions.allowed``), not a
+    role list of the page: the city administrator the matrix lets read the care pages sees them; the
+    village doctor, whom the matrix keeps off the overdue list, does not see that tab."""
+    from django.urls import reverse
+
+    from jkfp.accounts.models import Role
+    from jkfp.accounts.permissions import MATRIX, allowed
+
+    city_admin = make_user(Role.CITY_ADMIN, "421300")
+    overdue = f'href="{reverse("care:escalated")}"'
+    for user, sees in ((city_admin, True), (cw.users["t1"], True), (cw.users["doctor"], False)):
+        assert allowed(user, "care:escalated") is sees is MATRIX["care:escalated"].allows(user.role)
+        body = _client(user).get(reverse("care:worklist")).content.decode()
+        assert (overdue in body) is sees, user.role
+    assert _client(city_admin).get(reverse("care:escalated")).status_code == 200
+    assert _client(cw.users["doctor"]).get(reverse("care:escalated")).status_code == 403
+    # The nav: the city administrator reaches the care, treatment and monitoring pages and user
+    # management (the matrix allows them), not the county's roster import nor the hospital window.
+    nav = _client(city_admin).get(reverse("web:home")).content.decode()
+    for name in ("care:worklist", "treatment:case_list", "monitoring:queue", "web:user_list"):
+        assert f'href="{reverse(name)}"' in nav, name
+    for name in ("web:import_page", "settlement:window", "offline:devices"):
+        assert f'href="{reverse(name)}"' not in nav, name
