@@ -233,3 +233,122 @@ def test_institutions_and_region_rules_are_limited_to_the_editors_region(
     client.post(f"/admin/indicators/premiumrule/{shared.pk}/change/", {**rule, "subsidy_amount": "1.00"})
     shared.refresh_from_db()
     assert str(shared.subsidy_amount) == "200.00"
+
+
+def _login(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_a_county_administrator_adds_regions_only_below_its_own(
+    make_user: Any, two_counties: dict[str, Any]
+) -> None:
+    """The region admin's add form: a county administrator adds a township or village of its own
+    county (under a parent of its county, the code below the parent) — not a region of another
+    county, not a new county, not its own code again."""
+    client = _login(make_user("county_admin", "421321"))
+    add = "/admin/regions/region/add/"
+    refused = [
+        ({"code": "421303001009", "level": "village", "parent": "421303001000"}, "another county's village"),
+        ({"code": "421399", "level": "county", "parent": "421300"}, "a new county of the city"),
+        ({"code": "421321", "level": "county", "parent": "421300"}, "its own county again"),
+        ({"code": "421321001009", "level": "village", "parent": "421303001000"}, "a parent outside"),
+        ({"code": "421321002009", "level": "village", "parent": "421321001000"}, "not below the parent"),
+        ({"code": "421321001009", "level": "village"}, "no parent"),
+    ]
+    for data, what in refused:
+        response = client.post(add, {**data, "name": "新村"})
+        assert response.status_code == 200, what
+        assert not Region.objects.filter(name="新村").exists(), what
+    added = client.post(
+        add, {"code": "421321001009", "level": "village", "parent": "421321001000", "name": "新村"}
+    )
+    assert added.status_code == 302, added.content.decode()[:500]
+    assert Region.objects.get(name="新村").parent_id == "421321001000"
+
+
+def _options(client: Client, path: str, field: str) -> set[str]:
+    import re
+
+    body = client.get(path).content.decode()
+    select = re.search(rf'<select name="{field}"[^>]*>(.*?)</select>', body, re.S)
+    assert select is not None, path
+    return set(re.findall(r'<option value="([^"]+)"', select.group(1)))
+
+
+RULE_ADMINS = {
+    "/admin/monitoring/alertrule/add/": "county",
+    "/admin/monitoring/monitoringparameter/add/": "county",
+    "/admin/care/followuprule/add/": "county",
+    "/admin/indicators/premiumrule/add/": "region",
+}
+
+
+def test_rule_admins_offer_province_city_county_within_the_editors_region(
+    make_user: Any, two_counties: dict[str, Any]
+) -> None:
+    """The region of a rule is a province, city or county inside the editor's region: never a
+    township or village, never a region outside (a county administrator: its county only)."""
+    city = _login(make_user("city_admin", "421300"))
+    county = _login(make_user("county_admin", "421321"))
+    for path, field in RULE_ADMINS.items():
+        assert _options(city, path, field) == {"421300", "421321", "421303"}, path
+        assert _options(county, path, field) == {"421321"}, path
+    # A township typed in is refused too (the form validates against the same choices).
+    from jkfp.monitoring.models import AlertRule
+
+    rule = {"year": "2026", "code": "t", "name": "t", "kind": "person_oop", "tag_match": "any"}
+    rule |= {"basis": "amount", "threshold_amount": "100.00", "active": "on"}
+    for code in ("421321001000", "421321001001", "421303"):
+        response = county.post("/admin/monitoring/alertrule/add/", {**rule, "county": code})
+        assert response.status_code == 200 and not AlertRule.objects.filter(code="t").exists(), code
+    assert county.post("/admin/monitoring/alertrule/add/", {**rule, "county": "421321"}).status_code == 302
+    assert AlertRule.objects.get(code="t").county_id == "421321"
+
+
+def test_packages_standards_and_teams_stay_in_the_editors_region(
+    make_user: Any, two_counties: dict[str, Any]
+) -> None:
+    """ServicePackage is one catalogue for the deployment: a county administrator reads it, only a
+    superuser changes it. A capacity standard or a team of another county is neither shown nor
+    changed, nor added for another county's region (or an institution of another county)."""
+    from jkfp.capacity.models import CapacityStandard
+    from jkfp.care.models import ServicePackage, Team
+
+    package = ServicePackage.objects.create(name="基础包", items="血压测量")
+    b_standard = CapacityStandard.objects.create(county=two_counties["b"], start_on="2020-01-01")
+    b_team = Team.objects.create(name="曾都一队", township=two_counties["b_t1"])
+    client = _login(make_user("county_admin", "421321"))
+    assert client.get("/admin/care/servicepackage/").status_code == 200
+    assert client.get(f"/admin/care/servicepackage/{package.pk}/change/").status_code == 200  # read only
+    assert client.post("/admin/care/servicepackage/add/", {"name": "新包"}).status_code == 403
+    client.post(f"/admin/care/servicepackage/{package.pk}/change/", {"name": "改名", "items": ""})
+    package.refresh_from_db()
+    assert package.name == "基础包"
+    assert client.post(f"/admin/care/servicepackage/{package.pk}/delete/", {"post": "yes"}).status_code == 403
+
+    body = client.get("/admin/capacity/capacitystandard/").content.decode()
+    assert "曾都区" not in body
+    assert client.get(f"/admin/capacity/capacitystandard/{b_standard.pk}/change/").status_code in {302, 404}
+    standard = {"start_on": "2021-01-01", "county_hospitals_min": "1", "county_hospital_level_min": "2"}
+    standard |= {"township_physicians_min": "1", "clinic_doctors_min": "1"}
+    for code in ("421303", "421321001000"):
+        response = client.post("/admin/capacity/capacitystandard/add/", {**standard, "county": code})
+        added = CapacityStandard.objects.filter(county_id=code, start_on="2021-01-01")
+        assert response.status_code == 200 and not added.exists(), code
+    ok = client.post("/admin/capacity/capacitystandard/add/", {**standard, "county": "421321"})
+    assert ok.status_code == 302, ok.content.decode()[:500]
+
+    assert client.get(f"/admin/care/team/{b_team.pk}/change/").status_code in {302, 404}
+    inline = {"members-TOTAL_FORMS": "0", "members-INITIAL_FORMS": "0", "members-MIN_NUM_FORMS": "0"}
+    inline["members-MAX_NUM_FORMS"] = "1000"
+    for data in (
+        {"name": "新队", "township": "421303001000"},  # another county's township
+        {"name": "新队", "township": "421321001001"},  # a village, not a township
+        {"name": "新队", "township": "421321001000", "institution": "H101"},  # another county's hospital
+    ):
+        response = client.post("/admin/care/team/add/", {**data, **inline})
+        assert response.status_code == 200 and not Team.objects.filter(name="新队").exists(), data
+    ok = client.post("/admin/care/team/add/", {"name": "新队", "township": "421321001000", **inline})
+    assert ok.status_code == 302, ok.content.decode()[:500]

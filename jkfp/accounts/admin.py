@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from jkfp.accounts.models import AuditEvent, User
-from jkfp.accounts.scoping import scope
+from jkfp.accounts.scoping import scope, user_sees_code
 from jkfp.accounts.services import user_binding_check
 from jkfp.regions.models import Institution, Region
 
@@ -33,6 +33,9 @@ class RegionScopedAdmin(admin.ModelAdmin):
     # empty: deployment-wide). Its choices are limited to the staff user's region and required; rows
     # without a region are shown to everyone but changed or deleted by a superuser only.
     region_fk: str | None = None
+    # 可选级别 The levels the region of a row may have (None: any): a rule is set for a province,
+    # city or county — never a township or village; a team belongs to a township. Superusers too.
+    region_levels: tuple[str, ...] | None = None
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         queryset = super().get_queryset(request)
@@ -57,11 +60,15 @@ class RegionScopedAdmin(admin.ModelAdmin):
         return super().has_delete_permission(request, obj) and not self._deployment_row(request, obj)
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if db_field.name != self.region_fk or getattr(request.user, "is_superuser", False):
+        if db_field.name != self.region_fk:
             return super().formfield_for_foreignkey(db_field, request, **kwargs)
-        kwargs["queryset"] = scope(Region.objects.all(), request.user, "code")
+        superuser = getattr(request.user, "is_superuser", False)
+        regions = Region.objects.all() if superuser else scope(Region.objects.all(), request.user, "code")
+        if self.region_levels is not None:
+            regions = regions.filter(level__in=self.region_levels)
+        kwargs["queryset"] = regions
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if field is not None:
+        if field is not None and not superuser:
             field.required = True
         return field
 
@@ -108,13 +115,47 @@ class UserAdmin(RegionScopedAdmin, BaseUserAdmin):
         return type("ScopedUserForm", (base,), {"clean": clean})
 
 
+ERR_REGION_OUTSIDE = "只能在本人管辖区划之下新增区划 / you add regions below your own region only"
+ERR_REGION_PARENT = "区划代码须在上级区划之下 / the code must lie below its parent region"
+
+
 @admin.register(Region)
 class RegionAdmin(RegionScopedAdmin):
+    """Regions of the staff user's region. An administrator adds a region only below its own (a
+    county's new township or village between two ``jkfp import-regions``: the parent and the code
+    inside the county, the code below the parent); only a superuser adds a region anywhere or
+    changes a code, level or parent."""
+
     region_field = "code"
     list_display = ("code", "name", "level", "parent")
     list_filter = ("level",)
     search_fields = ("code", "name")
     raw_id_fields = ("parent",)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "parent" and not getattr(request.user, "is_superuser", False):
+            kwargs["queryset"] = scope(Region.objects.all(), request.user, "code")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        base: Any = super().get_form(request, obj, change=change, **kwargs)
+        editor = request.user
+        if obj is not None or getattr(editor, "is_superuser", False):
+            return base
+
+        def clean(form: Any) -> dict[str, Any]:
+            data: dict[str, Any] = base.clean(form)
+            code, parent = (data.get("code") or "").strip(), data.get("parent")
+            own = getattr(editor, "region_id", None)
+            if code and (not user_sees_code(editor, code) or code == own):
+                form.add_error("code", ERR_REGION_OUTSIDE)
+            elif parent is None:
+                form.add_error("parent", ERR_REGION_OUTSIDE)
+            elif code and (code == parent.code or not parent.contains_code(code)):
+                form.add_error("code", ERR_REGION_PARENT)
+            return data
+
+        return type("ScopedRegionForm", (base,), {"clean": clean})
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         """Only a superuser changes a region's code, level or parent: they decide what it contains."""

@@ -5,18 +5,21 @@ Staff (卫生人员) carry ID numbers: they are listed on the scoped, audited ca
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.db.models import QuerySet
-from django.http import HttpRequest
 
-from jkfp.accounts.scoping import scope
+from jkfp.accounts.admin import RegionScopedAdmin
 from jkfp.capacity.models import CapacityStandard
+from jkfp.regions.models import RegionLevel
 
 
 @admin.register(CapacityStandard)
-class CapacityStandardAdmin(admin.ModelAdmin):
+class CapacityStandardAdmin(RegionScopedAdmin):
+    """Standards of the editor's counties: read, added and changed for a county inside the editor's
+    region only (the county field offers those counties and nothing else)."""
+
+    region_field = "county_id"
+    region_fk = "county"
+    region_levels = (RegionLevel.COUNTY,)
     list_display = (
         "county",
         "start_on",
@@ -31,6 +34,3 @@ class CapacityStandardAdmin(admin.ModelAdmin):
     )
     list_select_related = ("county",)
     raw_id_fields = ("county",)
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        return scope(super().get_queryset(request), request.user, "county_id")

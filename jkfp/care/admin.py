@@ -7,18 +7,20 @@ of a person must be scoped and audited (the web pages do that).
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from jkfp.accounts.admin import RegionScopedAdmin
+from jkfp.accounts.models import User
 from jkfp.accounts.scoping import scope
 from jkfp.care.models import FollowUpRule, ServicePackage, Team, TeamMember
+from jkfp.regions.models import Institution, RegionLevel
 
 
 @admin.register(FollowUpRule)
 class FollowUpRuleAdmin(RegionScopedAdmin):
     region_field = "county_id"
     region_fk = "county"
+    region_levels = (RegionLevel.PROVINCE, RegionLevel.CITY, RegionLevel.COUNTY)
     list_display = (
         "disease",
         "county",
@@ -37,8 +39,21 @@ class FollowUpRuleAdmin(RegionScopedAdmin):
 
 @admin.register(ServicePackage)
 class ServicePackageAdmin(admin.ModelAdmin):
+    """服务包 One catalogue for the whole deployment (no region): every county's contracts name these
+    packages, so an administrator reads them and only a superuser adds, changes or deletes one (a
+    county changing a package would change what every other county's contracts offer)."""
+
     list_display = ("name",)
     search_fields = ("name",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return bool(getattr(request.user, "is_superuser", False))
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(getattr(request.user, "is_superuser", False))
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(getattr(request.user, "is_superuser", False))
 
 
 class TeamMemberInline(admin.TabularInline):
@@ -47,9 +62,21 @@ class TeamMemberInline(admin.TabularInline):
     fields = ("name", "role", "phone", "user", "active")
     raw_id_fields = ("user",)
 
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        """A member's account is one of the editor's region."""
+        if db_field.name == "user" and not getattr(request.user, "is_superuser", False):
+            kwargs["queryset"] = scope(User.objects.all(), request.user, "region_id")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(RegionScopedAdmin):
+    """Teams of the user's region only (a county administrator sees their county's townships); the
+    township and the health centre of a team are chosen inside the editor's region."""
+
+    region_field = "township_id"
+    region_fk = "township"
+    region_levels = (RegionLevel.TOWNSHIP,)
     list_display = ("name", "township", "institution")
     list_filter = ("township",)
     search_fields = ("name",)
@@ -57,6 +84,7 @@ class TeamAdmin(admin.ModelAdmin):
     raw_id_fields = ("township", "institution")
     inlines = (TeamMemberInline,)
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        """Teams of the user's region only (a county administrator sees their county's townships)."""
-        return scope(super().get_queryset(request), request.user, "township_id")
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "institution" and not getattr(request.user, "is_superuser", False):
+            kwargs["queryset"] = scope(Institution.objects.all(), request.user, "region_id")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)

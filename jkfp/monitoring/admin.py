@@ -14,6 +14,7 @@ from django.contrib import admin
 from jkfp.accounts.admin import RegionScopedAdmin
 from jkfp.monitoring import rules
 from jkfp.monitoring.models import AlertRule, MonitoringParameter
+from jkfp.regions.models import RegionLevel
 
 
 class AlertRuleForm(forms.ModelForm):
@@ -56,6 +57,7 @@ class AlertRuleForm(forms.ModelForm):
 class AlertRuleAdmin(RegionScopedAdmin):
     region_field = "county_id"
     region_fk = "county"
+    region_levels = (RegionLevel.PROVINCE, RegionLevel.CITY, RegionLevel.COUNTY)
     form = AlertRuleForm
     list_display = (
         "county",
@@ -78,6 +80,7 @@ class AlertRuleAdmin(RegionScopedAdmin):
 class MonitoringParameterAdmin(RegionScopedAdmin):
     region_field = "county_id"
     region_fk = "county"
+    region_levels = (RegionLevel.PROVINCE, RegionLevel.CITY, RegionLevel.COUNTY)
     list_display = (
         "county",
         "year",
