@@ -213,10 +213,17 @@ UPPER_ADMIN_MODELS = tuple(
 )
 
 
+# Deployment-wide catalogues an administrator reads but only a superuser edits (``care.admin``).
+VIEW_ONLY_ADMIN_MODELS = (("care", "servicepackage"),)
+
+
 def _admin_permissions(role: str) -> list[Permission]:
     query = Q()
     for app_label, model in COUNTY_ADMIN_MODELS if role == Role.COUNTY_ADMIN else UPPER_ADMIN_MODELS:
-        query |= Q(content_type__app_label=app_label, content_type__model=model)
+        model_q = Q(content_type__app_label=app_label, content_type__model=model)
+        if (app_label, model) in VIEW_ONLY_ADMIN_MODELS:
+            model_q &= Q(codename=f"view_{model}")
+        query |= model_q
     return list(Permission.objects.filter(query))
 
 

@@ -141,13 +141,17 @@ def _request(client: Client, method: str, path: str, token: str | None) -> Any:
 
 def _admin_refuses(user: Any, path: str, status: int) -> bool:
     """The admin site's own model permissions (the county administrator edits only the catalogues and
-    accounts of ``COUNTY_ADMIN_MODELS``; autocomplete needs its query): a 403 behind the matrix."""
+    accounts of ``COUNTY_ADMIN_MODELS``, the service packages only read; autocomplete needs its
+    query): a 403 behind the matrix."""
     parts = path.strip("/").split("/")
     if status != 403 or parts[0] != "admin" or not hasattr(user, "has_perm"):
         return False
     if parts[1:2] == ["autocomplete"]:
         return True
-    return len(parts) >= 3 and not user.has_perm(f"{parts[1]}.view_{parts[2]}")
+    if len(parts) < 3:
+        return False
+    action = {"add": "add", "delete": "delete"}.get(parts[-1], "view")
+    return not user.has_perm(f"{parts[1]}.{action}_{parts[2]}")
 
 
 def _no_store(response: Any) -> bool:
