@@ -909,8 +909,9 @@ def test_an_institution_column_makes_claim_ids_unique_per_institution(
     assert code == 0, err
     from openpyxl import load_workbook
 
-    sheet = load_workbook(book, read_only=True).active
-    table = [tuple(r) for r in sheet.iter_rows(values_only=True)]
+    opened = load_workbook(book, read_only=True)
+    table = [tuple(r) for r in opened.active.iter_rows(values_only=True)]
+    opened.close()
     assert table[0][:3] == ("结算号", "机构代码", "计入结算费用")
     assert [r[:2] for r in table[1:]] == [("E1", "H001"), ("E2", "H900"), ("X", "H002"), ("X", "H003")]
     # --explain cannot tell the two X apart.
