@@ -61,7 +61,7 @@ from jkfp.core.tabular import read_table
 from jkfp.regions.models import Institution
 from jkfp.registry.disease_catalogue import Setting, catalogue_settings
 from jkfp.registry.models import DiseaseKind
-from jkfp.registry.selectors import disease_lookup, persons_by_id_number
+from jkfp.registry.selectors import PersonByIdNumber, disease_lookup, persons_by_id_number
 from jkfp.treatment import history
 from jkfp.treatment.models import CaseStatus, DesignatedHospital, MajorDiseaseCase, UntreatedReason
 from jkfp.treatment.services import catalogue_refusal, county_label
@@ -192,10 +192,7 @@ def cases_import(
     # Every ID is checked first (ERR_ID recorded) so that the persons, of the user's region only, are
     # fetched in one query per chunk.
     ids = id_number_column(cols["id_number"], failures, "id_number", today=today)
-    found = persons_by_id_number([idn for idn in ids if idn], user=user)
-    persons: dict[str, tuple[int, date, str]] = {
-        idn: (p.pk, p.birth_date, p.village_id) for idn, p in found.items()
-    }
+    persons = persons_by_id_number([idn for idn in ids if idn], user=user)
     # 按县的目录 The major-disease catalogue of each county met, read once (``registry.disease_catalogue``).
     catalogues: dict[str, tuple[dict[int, Setting], str]] = {}
 
@@ -234,7 +231,7 @@ def cases_import(
         status_text,
         reason_text,
     ) in enumerate(rows):
-        person: tuple[int, date, str] | None = None
+        person: PersonByIdNumber | None = None
         if idn is not None:  # else its ERR_ID is recorded
             person = persons.get(idn)
             if person is None:
@@ -252,7 +249,7 @@ def cases_import(
             elif diagnosed_on > today:
                 fail(i, "diagnosed_on", date_text, ERR_DATE_FUTURE)
                 diagnosed_on = None
-            elif person is not None and diagnosed_on < person[1]:
+            elif person is not None and diagnosed_on < person.birth_date:
                 fail(i, "diagnosed_on", date_text, ERR_DATE_BEFORE_BIRTH)
                 diagnosed_on = None
         status = STATUS_VALUES.get(status_text) or STATUS_VALUES.get(status_text.lower())
@@ -273,7 +270,7 @@ def cases_import(
         diag_code, diag_name = hospital(i, "diagnosis_hospital", diag_text)
         desig_code, _ = hospital(i, "designated_hospital", desig_text)
         if person is not None and disease_id is not None and diagnosed_on is not None:
-            county = person[2][:6]
+            county = person.village_id[:6]
             if county not in catalogues:
                 catalogues[county] = (
                     catalogue_settings(county, kinds=[DiseaseKind.MAJOR]),
@@ -303,7 +300,7 @@ def cases_import(
             ]
             desig_code = open_[0] if len(open_) == 1 else None
         record = _Row(
-            person_id=person[0],
+            person_id=person.pk,
             disease_id=disease_id,
             diagnosed_on=diagnosed_on,
             diagnosis_institution=diag_code,
