@@ -307,6 +307,59 @@ def test_rule_admins_offer_province_city_county_within_the_editors_region(
     assert AlertRule.objects.get(code="t").county_id == "421321"
 
 
+def test_the_disease_catalogue_is_read_only_but_for_a_superuser(
+    make_user: Any, county: dict[str, Any]
+) -> None:
+    """The ``Disease`` rows are the whole deployment's catalogue (every county's cases, cards and rules name
+    them): a county administrator reads them but neither adds, changes nor deletes one — a county changes
+    the catalogue for itself with a ``CatalogueEntry``; a superuser changes the rows."""
+    from django.contrib.auth.models import Permission
+
+    from jkfp.registry.models import Disease
+
+    disease = Disease.objects.create(name="测试病", kind="major", icd10="Z99")
+    admin = make_user("county_admin", "421321")
+    codenames = set(admin.user_permissions.values_list("codename", flat=True))
+    assert "view_disease" in codenames and not codenames & {"add_disease", "change_disease", "delete_disease"}
+    assert {"add_catalogueentry", "change_catalogueentry"} <= codenames
+    client = _login(admin)
+    assert client.get(f"/admin/registry/disease/{disease.pk}/change/").status_code == 200  # read only
+    form = {"name": "改名", "kind": "major", "icd10": "Z99", "aliases": "", "visits_per_year": "0"}
+    client.post(f"/admin/registry/disease/{disease.pk}/change/", form)
+    disease.refresh_from_db()
+    assert disease.name == "测试病"
+    assert client.post("/admin/registry/disease/add/", {**form, "name": "新病"}).status_code == 403
+    assert client.post(f"/admin/registry/disease/{disease.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert not Disease.objects.filter(name="新病").exists() and Disease.objects.filter(pk=disease.pk).exists()
+
+    root = make_user("county_admin", "421321", username="root")
+    root.is_superuser = True
+    root.save()
+    superuser = _login(root)
+    assert (
+        superuser.post(f"/admin/registry/disease/{disease.pk}/change/", form).status_code == 302
+    )  # the same form
+    disease.refresh_from_db()
+    assert disease.name == "改名"
+    assert superuser.post(f"/admin/registry/disease/{disease.pk}/delete/", {"post": "yes"}).status_code == 302
+    assert not Disease.objects.filter(pk=disease.pk).exists()
+
+    # An account made before this release held add/change/delete: the migration takes them away.
+    from importlib import import_module
+
+    from django.apps import apps
+
+    editing = Permission.objects.filter(
+        content_type__app_label__in=("registry", "care"),
+        codename__in=[f"{a}_{m}" for a in ("add", "change", "delete") for m in ("disease", "servicepackage")],
+    )
+    assert editing.count() == 6
+    admin.user_permissions.add(*editing)
+    import_module("jkfp.accounts.migrations.0008_deployment_catalogues_view_only").revoke(apps, None)
+    left = set(admin.user_permissions.values_list("codename", flat=True))
+    assert left == codenames
+
+
 def test_packages_standards_and_teams_stay_in_the_editors_region(
     make_user: Any, two_counties: dict[str, Any]
 ) -> None:

@@ -21,6 +21,23 @@ from jkfp.accounts.services import user_binding_check
 from jkfp.regions.models import Institution, Region
 
 
+class DeploymentCatalogueAdmin(admin.ModelAdmin):
+    """全部署目录 A catalogue with no region, one for the whole deployment (service packages, the disease
+    catalogue): an administrator reads it, only a superuser adds, changes or deletes a row — a county
+    changing one would change what every other county's contracts offer or which diseases every county
+    treats (a region's own additions and removals go through its rule tables, e.g. ``CatalogueEntry``).
+    Accounts get only the view permission (``accounts.services.VIEW_ONLY_ADMIN_MODELS``)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return bool(getattr(request.user, "is_superuser", False))
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(getattr(request.user, "is_superuser", False))
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(getattr(request.user, "is_superuser", False))
+
+
 class RegionScopedAdmin(admin.ModelAdmin):
     """按区划过滤的后台 A ModelAdmin whose rows are limited to the staff user's region.
 

@@ -213,8 +213,9 @@ UPPER_ADMIN_MODELS = tuple(
 )
 
 
-# Deployment-wide catalogues an administrator reads but only a superuser edits (``care.admin``).
-VIEW_ONLY_ADMIN_MODELS = (("care", "servicepackage"),)
+# Deployment-wide catalogues an administrator reads but only a superuser edits
+# (``accounts.admin.DeploymentCatalogueAdmin``; migration ``accounts 0008`` for accounts made before).
+VIEW_ONLY_ADMIN_MODELS = (("care", "servicepackage"), ("registry", "disease"))
 
 
 def _admin_permissions(role: str) -> list[Permission]:

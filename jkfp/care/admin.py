@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from jkfp.accounts.admin import RegionScopedAdmin
+from jkfp.accounts.admin import DeploymentCatalogueAdmin, RegionScopedAdmin
 from jkfp.accounts.models import User
 from jkfp.accounts.scoping import scope
 from jkfp.care.models import FollowUpRule, ServicePackage, Team, TeamMember
@@ -38,22 +38,12 @@ class FollowUpRuleAdmin(RegionScopedAdmin):
 
 
 @admin.register(ServicePackage)
-class ServicePackageAdmin(admin.ModelAdmin):
+class ServicePackageAdmin(DeploymentCatalogueAdmin):
     """服务包 One catalogue for the whole deployment (no region): every county's contracts name these
-    packages, so an administrator reads them and only a superuser adds, changes or deletes one (a
-    county changing a package would change what every other county's contracts offer)."""
+    packages, so an administrator reads them and only a superuser adds, changes or deletes one."""
 
     list_display = ("name",)
     search_fields = ("name",)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return bool(getattr(request.user, "is_superuser", False))
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(getattr(request.user, "is_superuser", False))
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(getattr(request.user, "is_superuser", False))
 
 
 class TeamMemberInline(admin.TabularInline):

@@ -1,4 +1,4 @@
-"""病种目录后台 Admin for the disease catalogue (county-edited, domain.md §5) and its per-region entries.
+"""病种目录后台 Admin for the disease catalogue (the deployment's, domain.md §5) and its per-region entries.
 
 Persons, households and their records are deliberately NOT in the admin: the admin site knows no
 region scope for them, and every read of a person must be scoped and audited (web pages do that).
@@ -9,12 +9,16 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from jkfp.accounts.admin import RegionScopedAdmin
+from jkfp.accounts.admin import DeploymentCatalogueAdmin, RegionScopedAdmin
 from jkfp.registry.models import CATALOGUE_LEVELS, CatalogueEntry, Disease
 
 
 @admin.register(Disease)
-class DiseaseAdmin(admin.ModelAdmin):
+class DiseaseAdmin(DeploymentCatalogueAdmin):
+    """病种目录 The deployment's catalogue of diseases (no region): every county's cases, cards and
+    follow-up rules name these rows, so only a superuser changes one; a province, city or county adds,
+    removes or dates a disease for itself with a ``CatalogueEntry`` (below)."""
+
     list_display = ("name", "kind", "icd10", "visits_per_year", "valid_from", "valid_to")
     list_filter = ("kind",)
     search_fields = ("name", "aliases", "icd10")
