@@ -307,30 +307,46 @@ def test_rule_admins_offer_province_city_county_within_the_editors_region(
     assert AlertRule.objects.get(code="t").county_id == "421321"
 
 
-def test_the_disease_catalogue_is_read_only_but_for_a_superuser(
-    make_user: Any, county: dict[str, Any]
+def test_the_disease_catalogue_rows_are_changed_by_a_superuser_only(
+    make_user: Any, two_counties: dict[str, Any]
 ) -> None:
     """The ``Disease`` rows are the whole deployment's catalogue (every county's cases, cards and rules name
-    them): a county administrator reads them but neither adds, changes nor deletes one — a county changes
-    the catalogue for itself with a ``CatalogueEntry``; a superuser changes the rows."""
+    them): a county administrator neither changes nor deletes one — a county changes the catalogue for
+    itself with a ``CatalogueEntry`` — and a disease it adds enters its own county's catalogue only."""
     from django.contrib.auth.models import Permission
+    from django.utils import timezone
 
-    from jkfp.registry.models import Disease
+    from jkfp.registry.disease_catalogue import catalogue_on
+    from jkfp.registry.models import CatalogueEntry, Disease
 
     disease = Disease.objects.create(name="测试病", kind="major", icd10="Z99")
     admin = make_user("county_admin", "421321")
     codenames = set(admin.user_permissions.values_list("codename", flat=True))
-    assert "view_disease" in codenames and not codenames & {"add_disease", "change_disease", "delete_disease"}
-    assert {"add_catalogueentry", "change_catalogueentry"} <= codenames
+    assert {"view_disease", "add_disease", "add_catalogueentry", "change_catalogueentry"} <= codenames
+    assert not codenames & {"change_disease", "delete_disease"}
     client = _login(admin)
     assert client.get(f"/admin/registry/disease/{disease.pk}/change/").status_code == 200  # read only
     form = {"name": "改名", "kind": "major", "icd10": "Z99", "aliases": "", "visits_per_year": "0"}
     client.post(f"/admin/registry/disease/{disease.pk}/change/", form)
     disease.refresh_from_db()
     assert disease.name == "测试病"
-    assert client.post("/admin/registry/disease/add/", {**form, "name": "新病"}).status_code == 403
     assert client.post(f"/admin/registry/disease/{disease.pk}/delete/", {"post": "yes"}).status_code == 403
-    assert not Disease.objects.filter(name="新病").exists() and Disease.objects.filter(pk=disease.pk).exists()
+    assert Disease.objects.filter(pk=disease.pk).exists()
+
+    # A disease the list lacks, added by 随县: in 随县's catalogue, not in 曾都区's nor the deployment's.
+    assert client.post("/admin/registry/disease/add/", {**form, "name": "县加病种"}).status_code == 302
+    added = Disease.objects.get(name="县加病种")
+    today = timezone.localdate()
+    assert added.pk in catalogue_on("421321", today)
+    assert added.pk not in catalogue_on("421303", today) and added.pk not in catalogue_on("", today)
+    assert disease.pk in catalogue_on("421303", today)  # the rows a superuser added stay everyone's
+    entries = {(e.region_id, e.included) for e in CatalogueEntry.objects.filter(disease=added)}
+    assert entries == {(None, False), ("421321", True)}
+    # A township account has no admin: a township region cannot hold a catalogue entry.
+    assert _login(make_user("township", "421321001000")).get("/admin/registry/disease/add/").status_code in {
+        302,
+        403,
+    }
 
     root = make_user("county_admin", "421321", username="root")
     root.is_superuser = True
@@ -341,23 +357,25 @@ def test_the_disease_catalogue_is_read_only_but_for_a_superuser(
     )  # the same form
     disease.refresh_from_db()
     assert disease.name == "改名"
+    assert superuser.post("/admin/registry/disease/add/", {**form, "name": "全系统病种"}).status_code == 302
+    assert Disease.objects.get(name="全系统病种").pk in catalogue_on("421303", today)  # everyone's
     assert superuser.post(f"/admin/registry/disease/{disease.pk}/delete/", {"post": "yes"}).status_code == 302
     assert not Disease.objects.filter(pk=disease.pk).exists()
 
-    # An account made before this release held add/change/delete: the migration takes them away.
+    # An account made before this release held every action on both catalogues: the migration takes away
+    # what the admin refuses and leaves the rest.
     from importlib import import_module
 
     from django.apps import apps
 
-    editing = Permission.objects.filter(
+    every = Permission.objects.filter(
         content_type__app_label__in=("registry", "care"),
         codename__in=[f"{a}_{m}" for a in ("add", "change", "delete") for m in ("disease", "servicepackage")],
     )
-    assert editing.count() == 6
-    admin.user_permissions.add(*editing)
-    import_module("jkfp.accounts.migrations.0008_deployment_catalogues_view_only").revoke(apps, None)
-    left = set(admin.user_permissions.values_list("codename", flat=True))
-    assert left == codenames
+    assert every.count() == 6
+    admin.user_permissions.add(*every)
+    import_module("jkfp.accounts.migrations.0008_deployment_catalogue_permissions").revoke(apps, None)
+    assert set(admin.user_permissions.values_list("codename", flat=True)) == codenames
 
 
 def test_packages_standards_and_teams_stay_in_the_editors_region(

@@ -26,7 +26,7 @@ class DeploymentCatalogueAdmin(admin.ModelAdmin):
     catalogue): an administrator reads it, only a superuser adds, changes or deletes a row — a county
     changing one would change what every other county's contracts offer or which diseases every county
     treats (a region's own additions and removals go through its rule tables, e.g. ``CatalogueEntry``).
-    Accounts get only the view permission (``accounts.services.VIEW_ONLY_ADMIN_MODELS``)."""
+    Accounts hold no change or delete permission on them (``accounts.services.LIMITED_ADMIN_MODELS``)."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return bool(getattr(request.user, "is_superuser", False))

@@ -213,17 +213,19 @@ UPPER_ADMIN_MODELS = tuple(
 )
 
 
-# Deployment-wide catalogues an administrator reads but only a superuser edits
-# (``accounts.admin.DeploymentCatalogueAdmin``; migration ``accounts 0008`` for accounts made before).
-VIEW_ONLY_ADMIN_MODELS = (("care", "servicepackage"), ("registry", "disease"))
+# Deployment-wide catalogues whose rows only a superuser changes or deletes
+# (``accounts.admin.DeploymentCatalogueAdmin``; migration ``accounts 0008`` for accounts made before):
+# the actions an administrator keeps — reading, and for the disease catalogue adding a disease, which
+# enters the administrator's own region's catalogue only (``registry.admin.DiseaseAdmin``).
+LIMITED_ADMIN_MODELS = {("care", "servicepackage"): ("view",), ("registry", "disease"): ("view", "add")}
 
 
 def _admin_permissions(role: str) -> list[Permission]:
     query = Q()
     for app_label, model in COUNTY_ADMIN_MODELS if role == Role.COUNTY_ADMIN else UPPER_ADMIN_MODELS:
         model_q = Q(content_type__app_label=app_label, content_type__model=model)
-        if (app_label, model) in VIEW_ONLY_ADMIN_MODELS:
-            model_q &= Q(codename=f"view_{model}")
+        if (app_label, model) in LIMITED_ADMIN_MODELS:
+            model_q &= Q(codename__in=[f"{a}_{model}" for a in LIMITED_ADMIN_MODELS[app_label, model]])
         query |= model_q
     return list(Permission.objects.filter(query))
 

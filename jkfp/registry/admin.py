@@ -10,18 +10,36 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from jkfp.accounts.admin import DeploymentCatalogueAdmin, RegionScopedAdmin
+from jkfp.regions.models import level_of_code
+from jkfp.registry.disease_catalogue import disease_added_for
 from jkfp.registry.models import CATALOGUE_LEVELS, CatalogueEntry, Disease
 
 
 @admin.register(Disease)
 class DiseaseAdmin(DeploymentCatalogueAdmin):
     """病种目录 The deployment's catalogue of diseases (no region): every county's cases, cards and
-    follow-up rules name these rows, so only a superuser changes one; a province, city or county adds,
-    removes or dates a disease for itself with a ``CatalogueEntry`` (below)."""
+    follow-up rules name these rows, so only a superuser changes or deletes one. A province, city or
+    county administrator may add a disease the list lacks (counties treat more than the national
+    list): it enters that region's catalogue only (``disease_added_for``). A region adds, removes or
+    dates an existing disease for itself with a ``CatalogueEntry`` (below)."""
 
     list_display = ("name", "kind", "icd10", "visits_per_year", "valid_from", "valid_to")
     list_filter = ("kind",)
     search_fields = ("name", "aliases", "icd10")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        user = request.user
+        if getattr(user, "is_superuser", False):
+            return True
+        return (
+            admin.ModelAdmin.has_add_permission(self, request)
+            and level_of_code(getattr(user, "region_id", None) or "") in CATALOGUE_LEVELS
+        )
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not change and not getattr(request.user, "is_superuser", False):
+            disease_added_for(obj, request.user.region)  # type: ignore[union-attr,arg-type]  # an admin has a region
 
 
 @admin.register(CatalogueEntry)

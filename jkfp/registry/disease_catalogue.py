@@ -162,3 +162,20 @@ def catalogue_q(on: date, *, village: str, disease: str, kinds: Collection[str] 
         q &= ~ranges
         elsewhere |= ranges & Q(**{f"{disease}__in": sorted(ids)})
     return q | elsewhere if differing else q
+
+
+def disease_added_for(disease: Disease, region: Region) -> None:
+    """新病种只入本区划目录 A disease a province, city or county administrator adds to the catalogue rows
+    (a county's catalogue can be longer than the deployment's, domain.md §5) is in that region's
+    catalogue only: an entry of the whole deployment leaves it out, one of the region takes it in (with
+    the row's own dates). Another region takes it in with an entry of its own; a superuser opens it to
+    every region by changing the deployment's entry. Call inside the transaction that saved ``disease``.
+    """
+    CatalogueEntry.objects.create(disease=disease, region=None, included=False)
+    CatalogueEntry.objects.create(
+        disease=disease,
+        region=region,
+        included=True,
+        valid_from=disease.valid_from,
+        valid_to=disease.valid_to,
+    )

@@ -1,25 +1,26 @@
 """Administrators read the deployment-wide catalogues (service packages, the disease catalogue) but no
-longer add, change or delete them (``accounts.admin.DeploymentCatalogueAdmin``, issue 21: one catalogue
-for every county of a province; a region's own changes go through ``CatalogueEntry``).
+longer change or delete their rows (``accounts.admin.DeploymentCatalogueAdmin``, issue 21: one catalogue
+for every county of a province; a region's own changes go through ``CatalogueEntry``); a new disease
+an administrator adds enters its own region's catalogue only, service packages no longer get added.
 
-New accounts get only the view permission (``accounts.services.VIEW_ONLY_ADMIN_MODELS``); accounts made
-before this release hold add/change/delete, which the admin refuses anyway — removed here so that the
-permissions on record say what an account may do. Superusers keep theirs (they need none).
+New accounts get only what ``accounts.services.LIMITED_ADMIN_MODELS`` keeps; accounts made before this
+release hold the rest, which the admin refuses anyway — removed here so that the permissions on record
+say what an account may do. Superusers keep theirs (they need none).
 """
 
 from django.db import migrations
 
-VIEW_ONLY = (("care", "servicepackage"), ("registry", "disease"))
+TAKEN = {("care", "servicepackage"): ("add", "change", "delete"), ("registry", "disease"): ("change", "delete")}
 
 
 def revoke(apps, schema_editor):
     Permission = apps.get_model("auth", "Permission")
     User = apps.get_model("accounts", "User")
-    for app_label, model in VIEW_ONLY:
+    for (app_label, model), actions in TAKEN.items():
         editing = Permission.objects.filter(
             content_type__app_label=app_label,
             content_type__model=model,
-            codename__in=[f"{action}_{model}" for action in ("add", "change", "delete")],
+            codename__in=[f"{action}_{model}" for action in actions],
         )
         for user in User.objects.filter(is_superuser=False, user_permissions__in=editing).distinct():
             user.user_permissions.remove(*editing)
