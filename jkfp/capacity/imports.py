@@ -30,7 +30,6 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TypeVar
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
@@ -53,11 +52,11 @@ from jkfp.core.importing import (
     ImportSummary,
     RowFailures,
     RowProblem,
+    error_report,
     has_control_chars,
     id_number_column,
     parse_date,
     parse_month,
-    write_error_report,
 )
 from jkfp.core.signals import send_data_changed
 from jkfp.core.tabular import read_table
@@ -299,9 +298,7 @@ class _Sheet:
         summary.invalid = len(self.bad)
         summary.valid = self.n - summary.invalid
         summary.warnings = self.warnings
-        if self.problems:
-            directory = Path(errors_dir) if errors_dir is not None else Path(settings.IMPORT_DIR) / "errors"
-            summary.errors_file = str(write_error_report(self.problems, directory=directory, stem=stem))
+        summary.errors_file = error_report(self.problems, errors_dir, stem)
         self.progress(100)
         return summary
 

@@ -29,7 +29,6 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -45,11 +44,11 @@ from jkfp.core.importing import (
     KeyedRows,
     RowFailures,
     RowProblem,
+    error_report,
     has_control_chars,
     id_number_column,
     parse_date,
     split_list,
-    write_error_report,
 )
 from jkfp.core.signals import send_data_changed
 from jkfp.core.tabular import read_table
@@ -195,9 +194,7 @@ class _Run:
         return value
 
     def report(self, summary: ImportSummary, errors_dir: Path | None, stem: str) -> None:
-        if self.problems:
-            directory = Path(errors_dir) if errors_dir is not None else Path(settings.IMPORT_DIR) / "errors"
-            summary.errors_file = str(write_error_report(self.problems, directory=directory, stem=stem))
+        summary.errors_file = error_report(self.problems, errors_dir, stem)
 
     # Teams and doctors named in the file are resolved to ("new", key) until the transaction creates them.
     def team_ref(self, i: int, township: str, name: str) -> tuple[str, str]:

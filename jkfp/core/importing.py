@@ -16,6 +16,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from django.conf import settings
+
 from jkfp.core import tabular_map
 from jkfp.core.clock import local_now
 from jkfp.core.idnumber import IdNumberError, validate_id_number
@@ -241,6 +243,16 @@ def has_control_chars(text: str) -> bool:
 def visible(text: str) -> str:
     """可见化 Control characters written as ``\\xNN`` so that a report shows what the cell held."""
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def error_report(problems: Sequence[RowProblem], errors_dir: Path | str | None, stem: str) -> str | None:
+    """错误报告 The report of an import's ``problems`` (``write_error_report``) in ``errors_dir`` (None: the
+    import folder's ``errors``), its path as ``ImportSummary.errors_file`` holds it; None (nothing
+    written) when there are none. Every import ends with it."""
+    if not problems:
+        return None
+    directory = Path(errors_dir) if errors_dir is not None else Path(settings.IMPORT_DIR) / "errors"
+    return str(write_error_report(problems, directory=directory, stem=stem))
 
 
 def write_error_report(problems: Iterable[RowProblem], *, directory: Path, stem: str) -> Path:

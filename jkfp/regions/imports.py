@@ -31,18 +31,17 @@ from datetime import date
 from pathlib import Path
 from typing import TypeVar
 
-from django.conf import settings
 from django.db import transaction
 
 from jkfp.core.importing import (
     YES_NO_VALUES,
     ImportSummary,
     RowProblem,
+    error_report,
     has_control_chars,
     parse_date,
     parse_yes_no,
     split_list,
-    write_error_report,
 )
 from jkfp.core.tabular import read_table
 from jkfp.regions.models import (
@@ -165,16 +164,6 @@ IN_COUNTY_VALUES = YES_NO_VALUES
 
 
 V = TypeVar("V")
-
-
-def _errors_dir(errors_dir: Path | None) -> Path:
-    return Path(errors_dir) if errors_dir is not None else Path(settings.IMPORT_DIR) / "errors"
-
-
-def _report(problems: list[RowProblem], errors_dir: Path | None, stem: str) -> str | None:
-    if not problems:
-        return None
-    return str(write_error_report(problems, directory=_errors_dir(errors_dir), stem=stem))
 
 
 def _group_rows(
@@ -376,7 +365,7 @@ def regions_import(
         Region.objects.bulk_create(new, batch_size=2000)
         Region.objects.bulk_update(changed, ["name", "level", "parent"], batch_size=2000)
     summary.created, summary.updated = len(new), len(changed)
-    summary.errors_file = _report(problems, errors_dir, "regions-errors")
+    summary.errors_file = error_report(problems, errors_dir, "regions-errors")
     if progress:
         progress(100)
     return summary
@@ -564,7 +553,7 @@ def institutions_import(
                 batch_size=2000,
             )
     summary.created, summary.updated = len(new), len(changed)
-    summary.errors_file = _report(problems, errors_dir, "institutions-errors")
+    summary.errors_file = error_report(problems, errors_dir, "institutions-errors")
     if progress:
         progress(100)
     return summary

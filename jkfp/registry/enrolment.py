@@ -34,7 +34,6 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -43,9 +42,9 @@ from jkfp.core.importing import (
     ID_NUMBER_HEADERS,
     ImportSummary,
     RowFailures,
+    error_report,
     id_number_column,
     parse_date,
-    write_error_report,
 )
 from jkfp.core.signals import send_data_changed
 from jkfp.core.tabular import TableError, read_table
@@ -246,11 +245,7 @@ def enrolment_import(
     if records:
         summary.created, summary.updated = _load(list(records.values()), source=path.name[:100])
         summary.unchanged = len(records) - summary.created - summary.updated
-    if problems:
-        directory = Path(errors_dir) if errors_dir is not None else Path(settings.IMPORT_DIR) / "errors"
-        summary.errors_file = str(
-            write_error_report(problems, directory=directory, stem=f"enrolment-{path.stem}-errors")
-        )
+    summary.errors_file = error_report(problems, errors_dir, f"enrolment-{path.stem}-errors")
     return summary
 
 

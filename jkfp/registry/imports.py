@@ -60,7 +60,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max
 from django.db.models.expressions import RawSQL
@@ -74,8 +73,8 @@ from jkfp.core.importing import (
     NAME_HEADERS,
     ImportSummary,
     RowProblem,
+    error_report,
     has_control_chars,
-    write_error_report,
 )
 from jkfp.core.signals import send_data_changed
 from jkfp.core.tabular import TableError, read_table
@@ -996,11 +995,7 @@ def _import(
         summary.unchanged = count - result.created - result.updated
         if result.created or result.updated:
             send_data_changed(kind="roster", years=[year])
-    if checked.problems:
-        directory = Path(errors_dir) if errors_dir is not None else Path(settings.IMPORT_DIR) / "errors"
-        summary.errors_file = str(
-            write_error_report(checked.problems, directory=directory, stem=f"roster-{path.stem}-errors")
-        )
+    summary.errors_file = error_report(checked.problems, errors_dir, f"roster-{path.stem}-errors")
     if progress:
         progress(100)
     return summary

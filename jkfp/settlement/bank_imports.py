@@ -17,7 +17,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -26,9 +25,9 @@ from jkfp.core.importing import (
     ImportSummary,
     KeyedRows,
     RowFailures,
+    error_report,
     has_control_chars,
     id_number_column,
-    write_error_report,
 )
 from jkfp.core.tabular import read_table
 from jkfp.registry.selectors import persons_by_id_number
@@ -123,11 +122,7 @@ def bank_accounts_import(
             changed, ["account_no", "kind", "bank_name", "updated_by", "updated_at"], batch_size=1000
         )
     summary.created, summary.updated = len(created), len(changed)
-    if problems:
-        directory = Path(errors_dir) if errors_dir is not None else Path(settings.IMPORT_DIR) / "errors"
-        summary.errors_file = str(
-            write_error_report(problems, directory=directory, stem=f"bank-accounts-{path.stem}-errors")
-        )
+    summary.errors_file = error_report(problems, errors_dir, f"bank-accounts-{path.stem}-errors")
     if progress:
         progress(100)
     return summary

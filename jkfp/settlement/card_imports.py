@@ -27,7 +27,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -37,9 +36,9 @@ from jkfp.core.importing import (
     ImportSummary,
     KeyedRows,
     RowFailures,
+    error_report,
     id_number_column,
     parse_date,
-    write_error_report,
 )
 from jkfp.core.signals import send_data_changed
 from jkfp.core.tabular import read_table
@@ -213,11 +212,7 @@ def cards_import(
             )
     summary.created, summary.updated = len(inserts), len(updates)
     summary.unchanged = len(valid) - summary.created - summary.updated
-    if problems:
-        directory = Path(errors_dir) if errors_dir is not None else Path(settings.IMPORT_DIR) / "errors"
-        summary.errors_file = str(
-            write_error_report(problems, directory=directory, stem=f"cards-{path.stem}-errors")
-        )
+    summary.errors_file = error_report(problems, errors_dir, f"cards-{path.stem}-errors")
     if progress:
         progress(100)
     return summary

@@ -47,7 +47,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
@@ -58,8 +57,8 @@ from jkfp.core.importing import (
     ImportSummary,
     KeyedRows,
     RowFailures,
+    error_report,
     id_number_column,
-    write_error_report,
 )
 from jkfp.core.tabular import read_table
 from jkfp.engine import (
@@ -330,11 +329,7 @@ def claims_import(
     records = [r for r, _ in valid.values()]
     if records:
         summary.created = _load(records, hashes, user=user)
-    if problems:
-        directory = Path(errors_dir) if errors_dir is not None else Path(settings.IMPORT_DIR) / "errors"
-        summary.errors_file = str(
-            write_error_report(problems, directory=directory, stem=f"claims-{path.stem}-errors")
-        )
+    summary.errors_file = error_report(problems, errors_dir, f"claims-{path.stem}-errors")
     if progress:
         progress(100)
     return summary

@@ -37,7 +37,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -51,9 +50,9 @@ from jkfp.core.importing import (
     KeyedRows,
     RowFailures,
     RowProblem,
+    error_report,
     has_control_chars,
     id_number_column,
-    write_error_report,
 )
 from jkfp.core.importing import parse_date as core_parse_date
 from jkfp.core.signals import send_data_changed
@@ -325,11 +324,7 @@ def cases_import(
             send_data_changed(
                 kind="treatment", years=range(min(r.diagnosed_on for r in records).year, today.year + 1)
             )
-    if problems:
-        directory = Path(errors_dir) if errors_dir is not None else Path(settings.IMPORT_DIR) / "errors"
-        summary.errors_file = str(
-            write_error_report(problems, directory=directory, stem=f"cases-{path.stem}-errors")
-        )
+    summary.errors_file = error_report(problems, errors_dir, f"cases-{path.stem}-errors")
     if progress:
         progress(100)
     return summary
