@@ -38,8 +38,9 @@ class DiseaseAdmin(DeploymentCatalogueAdmin):
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        if not change and not getattr(request.user, "is_superuser", False):
-            disease_added_for(obj, request.user.region)  # type: ignore[union-attr,arg-type]  # an admin has a region
+        region = getattr(request.user, "region", None)  # an administrator's (has_add_permission)
+        if not change and region is not None and not getattr(request.user, "is_superuser", False):
+            disease_added_for(obj, region)
 
 
 @admin.register(CatalogueEntry)
