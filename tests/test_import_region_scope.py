@@ -22,19 +22,14 @@ from jkfp.accounts.models import Role
 from jkfp.core.idnumber import make_id_number
 from jkfp.core.importing import ERR_NOT_IN_ROSTER
 from jkfp.registry.models import Condition, Disease, Enrolment, Person
+from jkfp.registry.tests.factories import make_person
 
 pytestmark = pytest.mark.django_db
 BORN = date(1960, 5, 1)
 
 
 def _person(village: Any, name: str, serial: int) -> Person:
-    return Person.objects.create(
-        id_number=make_id_number(village.code[:6], BORN, serial),
-        name=name,
-        sex="M",
-        birth_date=BORN,
-        village=village,
-    )
+    return make_person(village, name, serial, born=BORN)
 
 
 @pytest.fixture

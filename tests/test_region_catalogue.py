@@ -28,10 +28,10 @@ from django.test import Client
 from jkfp.accounts.models import Role
 from jkfp.care import services as care_services
 from jkfp.care.selectors import card_diseases, rules_for
-from jkfp.core.idnumber import make_id_number
 from jkfp.regions.models import Region
 from jkfp.registry.disease_catalogue import catalogue_on, catalogue_q, catalogue_settings, in_catalogue
 from jkfp.registry.models import CatalogueEntry, Condition, Disease, DiseaseKind, Person
+from jkfp.registry.tests.factories import make_person
 from jkfp.treatment import selectors as treatment_selectors
 from jkfp.treatment import services
 from jkfp.treatment.imports import cases_import
@@ -43,14 +43,7 @@ TODAY = date(2024, 6, 1)
 
 
 def person(village: Region, name: str, serial: int) -> Person:
-    born = date(1970, 1, 1)
-    return Person.objects.create(
-        id_number=make_id_number(village.code[:6], born, serial),
-        name=name,
-        sex="M",
-        birth_date=born,
-        village=village,
-    )
+    return make_person(village, name, serial)
 
 
 @pytest.fixture

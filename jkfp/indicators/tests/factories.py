@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from jkfp.core.idnumber import make_id_number
+from jkfp.registry.tests.factories import make_person
 
 YEAR = 2024
 
@@ -58,18 +58,7 @@ class World:
 
 
 def _person(village: Any, key: str, serial: int, **extra: Any) -> Any:
-    from jkfp.registry.models import Person
-
-    born = date(1950 + serial, 3, 1)
-    id_number = make_id_number(village.code[:6], born, serial)  # the county's own ID numbers
-    return Person.objects.create(
-        id_number=id_number,
-        name=key,
-        sex="M" if int(id_number[16]) % 2 else "F",
-        birth_date=born,
-        village=village,
-        **extra,
-    )
+    return make_person(village, key, serial, born=date(1950 + serial, 3, 1), **extra)  # the county's own IDs
 
 
 def _tag(person: Any, code: str, start: date, end: date | None = None) -> None:

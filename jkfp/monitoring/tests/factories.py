@@ -14,7 +14,7 @@ from decimal import Decimal
 from itertools import count
 from typing import Any
 
-from jkfp.core.idnumber import make_id_number
+from jkfp.registry.tests.factories import make_person as registry_person
 
 YEAR = 2026
 CATEGORIES = ("tekun", "dibao", "poor", "monitored", "ordinary")
@@ -50,18 +50,8 @@ class MonitorWorld:
 
 
 def make_person(village: Any, name: str, *, household: Any = None, born: date = date(1970, 5, 6)) -> Any:
-    """人员 A person with a valid ID number in ``village``."""
-    from jkfp.registry.models import Person
-
-    id_number = make_id_number("421321", born, next(_SERIAL))
-    return Person.objects.create(
-        id_number=id_number,
-        name=name,
-        sex="M" if int(id_number[16]) % 2 else "F",
-        birth_date=born,
-        village=village,
-        household=household,
-    )
+    """人员 A person with a valid ID number (issued by 随县) in ``village``."""
+    return registry_person(village, name, next(_SERIAL), born=born, region6="421321", household=household)
 
 
 def make_household(village: Any, number: str) -> Any:

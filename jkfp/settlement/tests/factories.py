@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from jkfp.core.idnumber import make_id_number
+from jkfp.registry.tests.factories import make_person as registry_person
 
 
 @dataclass
@@ -23,17 +23,8 @@ class SettleWorld:
 
 
 def make_person(village: Any, name: str, serial: int, born: date = date(1980, 1, 1)) -> Any:
-    """人员 A person with a valid ID number in ``village``."""
-    from jkfp.registry.models import Person
-
-    id_number = make_id_number("421321", born, serial)
-    return Person.objects.create(
-        id_number=id_number,
-        name=name,
-        sex="M" if int(id_number[16]) % 2 else "F",
-        birth_date=born,
-        village=village,
-    )
+    """人员 A person with a valid ID number (issued by 随县) in ``village``."""
+    return registry_person(village, name, serial, born=born, region6="421321")
 
 
 def tag(person: Any, code: str, start: date = date(2015, 1, 1), end: date | None = None) -> Any:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from jkfp.core.idnumber import make_id_number
+from jkfp.registry.tests.factories import make_person as registry_person
 
 
 @dataclass
@@ -21,17 +21,8 @@ class TreatmentWorld:
 
 
 def make_person(village: Any, name: str, serial: int, born: date = date(1960, 5, 1)) -> Any:
-    """人员 A person with a valid ID number in ``village``."""
-    from jkfp.registry.models import Person
-
-    id_number = make_id_number("421321", born, serial)
-    return Person.objects.create(
-        id_number=id_number,
-        name=name,
-        sex="M" if int(id_number[16]) % 2 else "F",
-        birth_date=born,
-        village=village,
-    )
+    """人员 A person with a valid ID number (issued by 随县) in ``village``."""
+    return registry_person(village, name, serial, born=born, region6="421321")
 
 
 def make_case(person: Any, disease: Any, status: str = "treated", **extra: Any) -> Any:
