@@ -178,8 +178,23 @@ DB_POOL_MIN_SIZE = _env_int("JKFP_DB_POOL_MIN_SIZE", 1)
 DB_POOL_TIMEOUT = _env_int("JKFP_DB_POOL_TIMEOUT", 10)
 
 
+# 即时编译 PostgreSQL's JIT compiles a statement whose estimated cost is high. In a province the
+# estimates of a county's index-driven statements grow with the province's tables while their work does
+# not (a county's roster comparison: 0.16 s of work, 0.25 s of compiling at 2M persons), so the app's
+# connections turn it off; the snapshot refresh, whole-province aggregates where compiling pays, turns it
+# on for itself (core.bulkdb.jit_for_aggregates). JKFP_PG_JIT=server leaves the server's setting alone.
+PG_JIT = os.environ.get("JKFP_PG_JIT", "").strip().lower() or "off"
+if PG_JIT not in ("off", "server"):
+    raise ImproperlyConfigured(f"JKFP_PG_JIT 只能是 off 或 server / must be off or server, not {PG_JIT!r}")
+
+
 def _postgres_options(database: dj_database_url.DBConfig) -> None:
-    if database["ENGINE"] != "django.db.backends.postgresql" or DB_POOL_MAX_SIZE <= 0:
+    if database["ENGINE"] != "django.db.backends.postgresql":
+        return
+    if PG_JIT == "off":
+        options = database.setdefault("OPTIONS", {})
+        options["options"] = f"{options.get('options', '')} -c jit=off".strip()
+    if DB_POOL_MAX_SIZE <= 0:
         return
     database["CONN_MAX_AGE"] = 0  # the pool keeps the connections; Django refuses both
     database.setdefault("OPTIONS", {})["pool"] = {

@@ -144,3 +144,28 @@ def test_sqlite_key_check_finds_a_dangling_reference() -> None:
 def test_copy_escape() -> None:
     assert bulkdb.copy_escape("plain 文字") == "plain 文字"
     assert bulkdb.copy_escape("a\\b\tc\nd\re") == "a\\\\b\\tc\\nd\\re"
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="JIT is PostgreSQL's")
+def test_jit_is_off_for_the_app_and_on_for_the_aggregates_only() -> None:
+    """``JKFP_PG_JIT`` (default off) turns JIT off in the connection options; ``jit_for_aggregates`` turns it
+    on for its statements and off again after, also when they fail."""
+
+    def jit() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW jit")
+            return str(cursor.fetchone()[0])
+
+    assert jit() == "off"
+    with bulkdb.jit_for_aggregates():
+        assert jit() == "on"
+    assert jit() == "off"
+
+    def failing() -> None:
+        with bulkdb.jit_for_aggregates():
+            assert jit() == "on"
+            raise ZeroDivisionError
+
+    with pytest.raises(ZeroDivisionError):
+        failing()
+    assert jit() == "off"

@@ -25,7 +25,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, IntegrityError, connection, connections
 from django.db.models import Field, Model
 from numpy.typing import NDArray
 
@@ -449,6 +450,27 @@ def restore(cursor: Any, statements: Sequence[str]) -> None:
         cursor.execute(statement)
     cursor.execute("SELECT set_config('maintenance_work_mem', %s, true)", [memory])
     cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
+@contextmanager
+def jit_for_aggregates() -> Iterator[None]:
+    """即时编译 PostgreSQL's JIT on for the statements inside when the app's connections have it off
+    (``settings.PG_JIT``): whole-province aggregates, where compiling pays (the snapshot refresh of 2M
+    persons: 144–165 s with it, 172–186 s without). Session-level (the reads are not one transaction),
+    off again after; a connection that cannot say so is closed, which ends its session."""
+    if connection.vendor != "postgresql" or getattr(settings, "PG_JIT", "server") != "off":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('jit', 'on', false)")
+    try:
+        yield
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('jit', 'off', false)")
+        except DatabaseError:  # an aborted transaction: the session goes with the connection
+            connection.close()
 
 
 def sqlite_check_keys(cursor: Any, tables: Sequence[str]) -> None:

@@ -20,6 +20,7 @@ from jkfp.accounts.models import Role
 from jkfp.accounts.scoping import role_require, scope_require
 from jkfp.capacity import selectors as capacity_selectors
 from jkfp.capacity.standard import KIND_CLINIC, KIND_TOWNSHIP, KIND_VILLAGE, BlankPoint
+from jkfp.core.bulkdb import jit_for_aggregates
 from jkfp.indicators.catalogue import INDICATORS
 from jkfp.indicators.compute import RegionTree, compute_all
 from jkfp.indicators.models import (
@@ -55,7 +56,8 @@ def snapshot_refresh(*, year: int) -> SnapshotRun:
         raise ValidationError({"year": ERR_YEAR})
     started = time.perf_counter()
     tree = RegionTree.load()
-    figures, months = compute_all(year, indicators=INDICATORS, tree=tree)
+    with jit_for_aggregates():
+        figures, months = compute_all(year, indicators=INDICATORS, tree=tree)
     now = timezone.now()
     rows: list[IndicatorSnapshot] = []
     for indicator in INDICATORS:

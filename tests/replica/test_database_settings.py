@@ -17,7 +17,9 @@ REPLICA = "postgres://postgres@127.0.0.2:5433/jkfp"
 def _settings(**env: str) -> dict[str, Any]:
     """``jkfp.settings`` as another process sees it under ``env`` (settings are read once per process)."""
     clean = {
-        k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "JKFP_DB_", "JKFP_REPLICA"))
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DATABASE_", "JKFP_DB_", "JKFP_REPLICA", "JKFP_PG_"))
     }
     code = (
         "import json; from jkfp import settings as s; "
@@ -36,6 +38,21 @@ def test_default_is_one_database_without_pool_or_router() -> None:
     assert list(found["db"]) == ["default"] and found["routers"] == []
     assert "pool" not in found["db"]["default"].get("OPTIONS", {})
     assert found["db"]["default"]["CONN_MAX_AGE"] == 60
+    assert found["db"]["default"]["OPTIONS"]["options"] == "-c jit=off"  # JKFP_PG_JIT's default
+
+
+def test_jit_left_to_the_server_or_refused() -> None:
+    """JKFP_PG_JIT=server keeps the server's JIT setting (no connection option); SQLite has none; any other
+    value stops the start with a message naming the variable."""
+    assert "options" not in _settings(DATABASE_URL=PRIMARY, JKFP_PG_JIT="server")["db"]["default"].get(
+        "OPTIONS", {}
+    )
+    both = _settings(DATABASE_URL=PRIMARY, DATABASE_REPLICA_URL=REPLICA)["db"]
+    assert both["replica"]["OPTIONS"]["options"] == "-c jit=off"
+    sqlite = _settings(DATABASE_URL="sqlite:////tmp/jkfp-jit-test.sqlite3")["db"]["default"]
+    assert "options" not in sqlite.get("OPTIONS", {})
+    refused = _settings(DATABASE_URL=PRIMARY, JKFP_PG_JIT="yes", expect_error="1")
+    assert "JKFP_PG_JIT 只能是 off 或 server" in refused["error"]
 
 
 def test_pool_and_replica_from_the_environment() -> None:
