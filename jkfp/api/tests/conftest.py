@@ -13,6 +13,7 @@ from django.test import Client
 from django.utils import timezone
 
 from jkfp.core.idnumber import make_id_number
+from jkfp.registry.tests.factories import make_person
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -105,17 +106,7 @@ DEVICE = "6f1c2c0e-6a53-4b8e-9a53-0c1f3d1e2a01"
 
 
 def make_field_person(village: Any, name: str, serial: int, born: date = date(1960, 5, 1)) -> Any:
-    from jkfp.registry.models import Person
-
-    id_number = make_id_number("421321", born, serial)
-    return Person.objects.create(
-        id_number=id_number,
-        name=name,
-        sex="M" if int(id_number[16]) % 2 else "F",
-        birth_date=born,
-        village=village,
-        phone="13800000000",
-    )
+    return make_person(village, name, serial, born=born, region6="421321", phone="13800000000")
 
 
 @pytest.fixture

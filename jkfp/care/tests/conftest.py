@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from jkfp.core.idnumber import make_id_number
 from jkfp.core.signals import data_changed
+from jkfp.registry.tests.factories import make_person as registry_person
 
 TODAY = timezone.localdate()
 
@@ -28,17 +28,7 @@ class CareWorld:
 def make_person(
     village: Any, name: str, serial: int, born: date = date(1960, 5, 1), household: Any = None
 ) -> Any:
-    from jkfp.registry.models import Person
-
-    id_number = make_id_number("421321", born, serial)
-    return Person.objects.create(
-        id_number=id_number,
-        name=name,
-        sex="M" if int(id_number[16]) % 2 else "F",
-        birth_date=born,
-        village=village,
-        household=household,
-    )
+    return registry_person(village, name, serial, born=born, region6="421321", household=household)
 
 
 def add_condition(person: Any, disease: Any) -> Any:
