@@ -22,9 +22,10 @@ index and its persons in ID order, identical in both):
 - ``village_worklist_p95``: a village doctor's overdue work list page, 40 requests;
 
 each printed as ``province_<name>: ratio=<province ÷ county alone>`` (the median of the pairs' ratios,
-each pair's ratio and the best of each side beside it) with the goal ≤ 1.5; then the province dashboard from its snapshot (p95,
-goal ≤ 2 s), the province snapshot refresh (beside the county alone's), and the province database's growth
-per million persons (at the end of the build, before any measuring's re-settlements).
+each pair's ratio and the best of each side beside it) with the goal ≤ 1.5; then the province dashboard
+from its snapshot (p95, goal ≤ 2 s), the province snapshot refresh (beside the county alone's), and the
+province database's growth per million persons (at the end of the build, before any measuring's
+re-settlements).
 
 Full size (not in CI): 40 counties × 50,000 persons, 3 stays and 6 visits per person (2M persons, 6M
 claims, 12M follow-ups). ``--small`` (CI, loose floors): 3 counties × 600 persons. ``--counties``,

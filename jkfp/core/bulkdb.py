@@ -458,7 +458,7 @@ def jit_for_aggregates() -> Iterator[None]:
     (``settings.PG_JIT``): whole-province aggregates, where compiling pays (the snapshot refresh of 2M
     persons: 144–165 s with it, 172–186 s without). Session-level (the reads are not one transaction),
     off again after; a connection that cannot say so is closed, which ends its session."""
-    if connection.vendor != "postgresql" or getattr(settings, "PG_JIT", "server") != "off":
+    if connection.vendor != "postgresql" or settings.PG_JIT != "off":
         yield
         return
     with connection.cursor() as cursor:
