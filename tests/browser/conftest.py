@@ -9,6 +9,7 @@ opens itself (``with phone() as tab:``) after its ORM set-up, not a fixture that
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -30,6 +31,18 @@ CHROMIUM_ARGS = [
 ]
 PASSWORD = "Passw0rd!jkfp"  # the password of the root conftest's make_user
 PHONE_VIEWPORT = {"width": 390, "height": 844}
+
+
+def open_menu(page: Any) -> None:
+    """展开菜单 Open the phone's navigation menu and wait until it stands open.
+
+    Bootstrap slides the menu open (``collapsing``, 0.35 s) before it is ``show``: a click that
+    lands in the slide can miss its target (seen: 退出 clicked 50 ms after the toggle submitted
+    nothing), where a person's finger waits for the menu to appear."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("button", name="展开菜单").click()
+    expect(page.locator("#main-nav")).to_have_class(re.compile(r"(^|\s)show(\s|$)"))
 
 
 @dataclass

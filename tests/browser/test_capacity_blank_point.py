@@ -16,6 +16,8 @@ from jkfp.capacity.tests.conftest import CapacityWorld, world
 from jkfp.indicators.models import Rectification
 from jkfp.regions.models import Region, RegionLevel
 
+from .conftest import open_menu
+
 __all__ = ["world"]
 SCREENSHOT = Path("/tmp/jkfp-capacity.png")
 
@@ -34,7 +36,7 @@ def test_blank_village_becomes_a_rectification_item_on_a_phone(
     with phone() as tab:
         page = tab.page
         tab.log_in("xianweijian")
-        page.get_by_role("button", name="展开菜单").click()
+        open_menu(page)
         page.get_by_role("link", name="基层能力").click()
         expect(page.get_by_role("heading", name="随县 · 基层医疗卫生服务能力")).to_be_visible()
         tile = page.locator('.village-tile[data-status="blank"]')

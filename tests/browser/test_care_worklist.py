@@ -22,6 +22,8 @@ from jkfp.core.idnumber import make_id_number
 from jkfp.registry.models import Condition, Disease, Person
 from jkfp.registry.services import disease_catalogue_load
 
+from .conftest import open_menu
+
 SCREENSHOT = Path("/tmp/jkfp-care-visit.png")
 
 
@@ -52,7 +54,7 @@ def test_village_doctor_records_a_visit_on_a_phone(
         page = tab.page
 
         tab.log_in("cunyi")
-        page.get_by_role("button", name="展开菜单").click()
+        open_menu(page)
         page.get_by_role("link", name="签约随访").click()
 
         # The work list: the person is overdue by five days.
@@ -79,7 +81,7 @@ def test_village_doctor_records_a_visit_on_a_phone(
         expect(page.locator(due_cell)).to_have_text(f"{new_due:%Y-%m-%d}")
 
         # Back on the work list the person is no longer overdue.
-        page.get_by_role("button", name="展开菜单").click()
+        open_menu(page)
         page.get_by_role("link", name="签约随访").click()
         expect(page.locator("#tab-overdue")).to_contain_text("0")
         width = page.evaluate("document.documentElement.scrollWidth")

@@ -16,6 +16,8 @@ from jkfp.accounts.models import AuditAction, AuditEvent
 from jkfp.indicators import services
 from jkfp.indicators.tests.factories import YEAR, build_world
 
+from .conftest import open_menu
+
 SCREENSHOT = Path("/tmp/jkfp-dashboard.png")
 
 
@@ -32,7 +34,7 @@ def test_dashboard_on_a_phone(phone: Any, county: dict[str, Any], make_user: Any
         tab.log_in(username)
 
         # The navigation is collapsed on a phone: open it and go to the dashboard.
-        page.get_by_role("button", name="展开菜单").click()
+        open_menu(page)
         page.get_by_role("link", name="指标台账").click()
         expect(page.get_by_role("heading", name=f"随县 · {YEAR}年度指标")).to_be_visible()
         expect(page.locator("#as-of")).to_contain_text("数据截至")

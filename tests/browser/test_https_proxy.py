@@ -32,7 +32,7 @@ import pytest
 from django.conf import settings
 
 from jkfp.core.idnumber import make_id_number
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, PHONE_VIEWPORT
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, PHONE_VIEWPORT, open_menu
 
 ROOT = Path(__file__).resolve().parents[2]
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
@@ -241,7 +241,7 @@ def test_https_login_upload_ledger_logout_through_nginx(site: dict[str, object],
             download.value.save_as(saved)
             assert saved.read_bytes()[:2] == b"PK" and saved.stat().st_size > 1000
 
-            page.get_by_role("button", name="展开菜单").click()
+            open_menu(page)
             page.get_by_role("button", name="退出").click()
             expect(page.get_by_role("heading", name="登录健康扶贫管理系统")).to_be_visible()
             assert page.url.startswith(f"{url}/login/")

@@ -18,6 +18,8 @@ from jkfp.core.idnumber import make_id_number, mask
 from jkfp.registry.models import ImportRun, ImportStatus, Person
 from jkfp.registry.services import disease_catalogue_load
 
+from .conftest import open_menu
+
 SCREENSHOT = Path("/tmp/jkfp-person.png")
 
 
@@ -62,7 +64,7 @@ def test_login_import_and_find_a_person_on_a_phone(
         # The navigation is collapsed on a phone: open it, go to the import page.
         menu = page.get_by_role("link", name="导入名单", exact=True)
         expect(menu).to_be_hidden()
-        page.get_by_role("button", name="展开菜单").click()
+        open_menu(page)
         menu.click()
         page.get_by_label("来源名单").fill("国家平台")
         page.get_by_label("名单年度").fill("2021")
@@ -84,7 +86,7 @@ def test_login_import_and_find_a_person_on_a_phone(
         expect(summary).to_contain_text("新增人员")
 
         # Search the person by name (htmx swaps the results in) and open the person page.
-        page.get_by_role("button", name="展开菜单").click()
+        open_menu(page)
         page.get_by_role("link", name="人员查询").click()
         page.get_by_label("姓名或身份证号").fill("欧阳春")
         page.get_by_role("button", name="查询").click()

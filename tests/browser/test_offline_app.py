@@ -38,7 +38,7 @@ from benchmarks.loadtest import SERVER_SECRET_KEY, Database, Server
 from jkfp.care.rules import DEFAULT_RULES
 from jkfp.care.services import ERR_DEAD, ERR_VISIT_EXISTS
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, PHONE_VIEWPORT, Tab
+from .conftest import CHROMIUM, CHROMIUM_ARGS, PHONE_VIEWPORT, Tab, open_menu
 from .offline_seed import seed
 
 # The server checks passwords with its own hashers (Argon2): the users get real hashes.
@@ -207,7 +207,7 @@ def test_offline_work_list_outbox_and_sync(tmp_path: Path, settings: Any) -> Non
         tab.log_in("cunyi", path="/login/?next=/m/")
         expect(page.locator("#sync-status")).to_have_text(SYNCED, timeout=30000)
         page.goto(f"{tab.base_url}/care/")
-        page.get_by_role("button", name="展开菜单").click()
+        open_menu(page)
         page.get_by_role("button", name="退出").click()
         # The logout first empties the phone's copy (up to 1.5 s), then posts: patient on a loaded CI machine.
         expect(page.get_by_role("heading", name="登录健康扶贫管理系统")).to_be_visible(timeout=20000)

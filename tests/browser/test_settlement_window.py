@@ -19,6 +19,8 @@ from jkfp.core.idnumber import make_id_number, mask
 from jkfp.registry.models import Person, Tag
 from jkfp.settlement.models import Admission, AdmissionStatus, Claim
 
+from .conftest import open_menu
+
 SCREENSHOT = Path("/tmp/jkfp-settlement-slip.png")
 # settlement.md §5 example 1: 脱贫 (poor), level-2 county hospital, 2020-03-01, 20000.00 of which 1000.00
 # outside the catalogues → basic 14800.00, critical 0.00, aid 2940.00, supplementary 260.00, personal 2000.00.
@@ -45,7 +47,7 @@ def test_window_admit_discharge_slip_and_pdf_on_a_phone(
         page = tab.page
 
         tab.log_in("chuangkou")
-        page.get_by_role("button", name="展开菜单").click()
+        open_menu(page)
         page.get_by_role("link", name="一站式结算").click()
         expect(page.get_by_role("heading", name="结算窗口 · 随县人民医院")).to_be_visible()
 

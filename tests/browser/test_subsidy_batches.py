@@ -24,6 +24,8 @@ from jkfp.regions.models import Institution
 from jkfp.registry.models import Person, Tag
 from jkfp.settlement.models import BatchStatus, Claim, Payment, PaymentBatch, PaymentStatus
 
+from .conftest import open_menu
+
 SCREENSHOT = Path("/tmp/jkfp-subsidy-batch.png")
 PDF = b"%PDF-1.4\n% provincial hospital slip\n" + b"2" * 500
 
@@ -60,7 +62,7 @@ def test_register_batch_approve_bank_file_return_and_rebatch_on_a_phone(
         page = tab.page
 
         def log_out() -> None:
-            page.get_by_role("button", name="展开菜单").click()
+            open_menu(page)
             page.get_by_role("button", name="退出").click()
             expect(page.get_by_label("用户名")).to_be_visible()
 
