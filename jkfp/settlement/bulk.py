@@ -44,7 +44,7 @@ from jkfp.settlement.compute import (
     engine_policy,
     outpatient_problem,
 )
-from jkfp.settlement.fetch import AMOUNT_FIELDS, YearClaims, _q
+from jkfp.settlement.fetch import AMOUNT_FIELDS, _q
 from jkfp.settlement.models import (
     Claim,
     ClaimStatus,
@@ -303,6 +303,9 @@ class ResettleReport:
     dry_run: bool
     claims: int = 0
     changed: int = 0
+    # The same persons' later claims under another policy (another county's) that a change reaches:
+    # settled again in order with their own policy (reason ``reorder``).
+    reordered: int = 0
     persons: int = 0
     totals_before: dict[str, Decimal] = field(default_factory=dict)
     totals_after: dict[str, Decimal] = field(default_factory=dict)
@@ -317,6 +320,7 @@ class ResettleReport:
             "dry_run": self.dry_run,
             "claims": self.claims,
             "changed": self.changed,
+            "reordered": self.reordered,
             "persons": self.persons,
             "persons_paying_more": len(self.persons_up),
             "totals_before": {k: f"{v:.2f}" for k, v in self.totals_before.items()},
@@ -381,16 +385,24 @@ def year_resettle(
         # changes the claims of their region only.
         facts = fetch.facts(year=year, statuses=(ClaimStatus.SETTLED,), prefix=prefix)
         within = "" if user is None else (user_prefix(user) or "\x00")
+        mine = facts.inside_mask().copy()
         governed = fetch.rows_of_scope(facts.claims, policy.name, within=within)
         if governed is not None:
-            facts = facts.take(governed)
+            mine &= np.bincount(governed, minlength=len(mine)).astype(np.bool_)
+        # The claims re-settled (``mine``) with their persons' other claims of the year beside them
+        # (another county's, another policy's): settled in order with their own policy, for the
+        # year-to-date; rewritten only where a change of ``mine`` before them reaches them (``reorder``).
+        if not bool(mine.all()):
+            keep = np.flatnonzero(np.isin(facts.claims.person, facts.claims.person[mine]))
+            facts, mine = facts.take(keep), mine[keep]
         yc = facts.claims
         say(f"read {len(yc)} claims {time.perf_counter() - started:.1f}s")
-        n = len(yc)
+        n = int(mine.sum())
         report.claims = n
         defined = set(parsed.category_names)
         missing: dict[str, int] = defaultdict(int)
-        for name in yc.cur_category:
+        for i in np.flatnonzero(mine).tolist():
+            name = yc.cur_category[i]
             if name not in defined:
                 missing[name] += 1
         if missing:
@@ -400,7 +412,7 @@ def year_resettle(
             )
         # Outpatient claims (§6) need the category's outpatient block and their disease in the policy.
         pairs: dict[tuple[str, str], int] = defaultdict(int)
-        for i in np.flatnonzero(yc.outpatient).tolist():
+        for i in np.flatnonzero(yc.outpatient & mine).tolist():
             pairs[(yc.cur_category[i], yc.disease[i])] += 1
         for (category, disease), count in sorted(pairs.items()):
             problem = outpatient_problem(parsed, policy.label, category, disease)
@@ -408,25 +420,31 @@ def year_resettle(
                 raise ValidationError(
                     {"policy": ERR_OUTPATIENT_UNSETTLEABLE.format(problem=problem[1], count=count)}
                 )
-        facts = facts.under(policy)
+        facts = facts.under(policy, mine)
         comp = engine.settle_year(*facts.engine_input())
         say(f"computed {time.perf_counter() - started:.1f}s")
         changed = (comp.amounts != yc.cur_amounts).any(axis=1)
-        redo = comp.changed_from(changed) | (yc.cur_policy != policy.pk)
+        reached = comp.changed_from(changed & mine)
+        redo = mine & (reached | (yc.cur_policy != policy.pk))
+        reorder = ~mine & reached
         report.changed = int(redo.sum())
-        report.totals_before = _totals(yc.cur_amounts)
-        report.totals_after = _totals(comp.amounts)
-        _report_details(report, yc, comp, persons_limit)
+        report.reordered = int(reorder.sum())
+        report.totals_before = _totals(yc.cur_amounts[mine])
+        report.totals_after = _totals(comp.amounts[mine])
+        _report_details(report, yc.person[mine], yc.cur_amounts[mine], comp.amounts[mine], persons_limit)
         say(f"report {time.perf_counter() - started:.1f}s")
         if not dry_run and report.changed:
-            rows = np.flatnonzero(redo)
+            rows = np.flatnonzero(redo | reorder)
             large = _large(locked, len(rows))
             store.save(
                 store.Writes.of_year(
                     facts,
                     comp,
                     rows,
-                    reasons=[SettlementReason.POLICY_RESETTLE] * len(rows),
+                    reasons=[
+                        SettlementReason.POLICY_RESETTLE if own else SettlementReason.REORDER
+                        for own in mine[rows].tolist()
+                    ],
                     retire=yc.cur_pk[rows].tolist(),
                     settled=[],
                     user=user,
@@ -456,17 +474,18 @@ def year_resettle(
 
 
 def _report_details(
-    report: ResettleReport, yc: YearClaims, comp: engine.YearSettlement, limit: int | None
+    report: ResettleReport, person: np.ndarray, before: np.ndarray, after: np.ndarray, limit: int | None
 ) -> None:
-    n = len(yc)
-    if n == 0:
+    """The persons, townships and persons paying more of the rows re-settled (by row: the person,
+    the amounts before and after)."""
+    if len(person) == 0:
         return
-    persons, inverse = np.unique(yc.person, return_inverse=True)
+    persons, inverse = np.unique(person, return_inverse=True)
     report.persons = len(persons)
     pb = np.zeros(len(persons), dtype=np.int64)
     pa = np.zeros(len(persons), dtype=np.int64)
-    np.add.at(pb, inverse, yc.cur_amounts[:, 6])
-    np.add.at(pa, inverse, comp.amounts[:, 6])
+    np.add.at(pb, inverse, before[:, 6])
+    np.add.at(pa, inverse, after[:, 6])
     # Villages of the persons (townships: the first 9 digits + 000).
     ids = persons.tolist()
     village: dict[int, str] = dict(fetch.person_values(ids, names=False))
@@ -483,8 +502,8 @@ def _report_details(
                 code=code,
                 name=names.get(code, code),
                 claims=int(mask.sum()),
-                before=_totals(yc.cur_amounts[mask]),
-                after=_totals(comp.amounts[mask]),
+                before=_totals(before[mask]),
+                after=_totals(after[mask]),
             )
         )
     up = np.flatnonzero(pa > pb)

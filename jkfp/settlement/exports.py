@@ -93,7 +93,10 @@ def resettle_report_xlsx(report: ResettleReport, path: str | Path) -> Path:
         title = f"{report.year}年 按政策 {report.policy.label} 重新结算{'（试算，未写入）' if report.dry_run else ''}"
         sheet.write_string(0, 0, safe_cell(title), bold)
         sheet.write_string(
-            1, 0, f"结算笔数 {report.claims}，结果变化 {report.changed}，涉及人数 {report.persons}"
+            1,
+            0,
+            f"结算笔数 {report.claims}，结果变化 {report.changed}，涉及人数 {report.persons}"
+            + (f"；其他政策下顺延重算 {report.reordered} 笔" if report.reordered else ""),
         )
         for col, head in enumerate(("项目", "重算前", "重算后", "变化")):
             sheet.write_string(3, col, head, bold)

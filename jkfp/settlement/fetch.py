@@ -21,6 +21,7 @@ adapted by the model fields themselves.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -460,17 +461,31 @@ def person_in(prefix: str | None, year: int) -> tuple[str, list[Any]]:
     return f" AND c.person_id IN ({who})", params
 
 
-def lived_under(claims: YearClaims, prefix: str | None) -> YearClaims:
-    """The rows of ``claims`` (read with ``person_in``) whose person's village on the discharge date
-    lies under ``prefix`` (registry's ``villages_on``: two queries per 5,000 persons)."""
-    if prefix is None or not len(claims):
-        return claims
+def lived_under(claims: YearClaims, prefix: str | None) -> np.ndarray | None:
+    """Which rows of ``claims`` (read with ``person_in``) have a person whose village on the discharge
+    date lies under ``prefix`` (registry's ``villages_on``: two queries per 5,000 persons); None: every
+    row (no prefix)."""
+    if prefix is None:
+        return None
+    if not len(claims):
+        return np.ones(0, dtype=np.bool_)
     pairs = list(zip(claims.person.tolist(), claims.day.tolist(), strict=True))
     on = {pair: (pair[0], date.fromordinal(pair[1] + EPOCH_ORDINAL)) for pair in set(pairs)}
     found = villages_on(list(on.values()))
     inside = {pair for pair, key in on.items() if found[key].startswith(prefix)}
-    keep = np.fromiter((pair in inside for pair in pairs), dtype=np.bool_, count=len(pairs))
-    return claims if bool(keep.all()) else claims.take(np.flatnonzero(keep))
+    return np.fromiter((pair in inside for pair in pairs), dtype=np.bool_, count=len(pairs))
+
+
+def whole_years_under(claims: YearClaims, prefix: str | None) -> tuple[YearClaims, np.ndarray | None]:
+    """The rows of every person with a claim under ``prefix`` on its discharge date (``lived_under``)
+    — their whole year, the claims elsewhere too — and which of them lie under ``prefix``; None: every
+    row (no prefix). A person who moved between counties in the year has one year-to-date: the other
+    county's stays before a stay here count towards it, as at the window (``ledger_ytd``)."""
+    inside = lived_under(claims, prefix)
+    if inside is None or bool(inside.all()):
+        return claims, None
+    keep = np.flatnonzero(np.isin(claims.person, claims.person[inside]))
+    return claims.take(keep), inside[keep]
 
 
 def _year_claims_cursor(*, year: int, statuses: Sequence[str], prefix: str | None = None) -> YearClaims:
@@ -809,9 +824,16 @@ class YearFacts:
     ok: np.ndarray
     problems: list[tuple[str, str]]
     policies: dict[int, Policy]
+    # Which rows lie in the region asked for (``facts(prefix=…)``); None: every row. The others are the
+    # same persons' claims of the year elsewhere, read for their year-to-date (``whole_years_under``).
+    inside: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.claims)
+
+    def inside_mask(self) -> np.ndarray:
+        """``inside`` as a mask of every row."""
+        return np.ones(len(self.claims), dtype=np.bool_) if self.inside is None else self.inside
 
     def take(self, rows: np.ndarray) -> YearFacts:
         """The rows ``rows`` only."""
@@ -823,20 +845,17 @@ class YearFacts:
             self.ok[rows],
             self.problems,
             self.policies,
+            None if self.inside is None else self.inside[rows],
         )
 
-    def under(self, policy: Policy) -> YearFacts:
-        """Every row settled with ``policy`` (categories kept): a re-settlement after a policy change."""
-        n = len(self.claims)
-        return YearFacts(
-            self.year,
-            self.claims,
-            np.full(n, policy.pk, dtype=np.int64),
-            self.category,
-            self.ok,
-            [],
-            {policy.pk: policy},
-        )
+    def under(self, policy: Policy, rows: np.ndarray | None = None) -> YearFacts:
+        """The rows ``rows`` (a mask; None: every row) settled with ``policy``, the others with the
+        policy they are settled with (categories kept): a re-settlement after a policy change."""
+        mask = np.ones(len(self.claims), dtype=np.bool_) if rows is None else rows
+        keys = np.where(mask, policy.pk, self.policy)
+        policies = {pk: self.policies[pk] for pk in np.unique(keys[~mask]).tolist()}
+        policies[policy.pk] = policy
+        return YearFacts(self.year, self.claims, keys, self.category, self.ok, [], policies, self.inside)
 
     def engine_input(self) -> tuple[engine.YearTable, dict[int, engine.Policy]]:
         """The engine's input: the year's rows (row ``i`` with policy ``policy[i]`` and its category)
@@ -944,12 +963,15 @@ def facts(
     - ``facts(year=…, statuses=…)``: every claim discharged in ``year`` with one of ``statuses``, with
       its current settlement as integer columns (PostgreSQL: one binary ``COPY`` read by numpy;
       elsewhere, or with ``copy=False``, a cursor) and what each is settled with (``YearFacts``);
-      ``prefix``: only the claims of persons who lived under that region prefix on the discharge date
-      (a county's re-settlement: ``person_in``, ``lived_under``).
+      ``prefix``: the claims of persons who lived under that region prefix on the discharge date
+      (a county's re-settlement: ``person_in``, ``lived_under``), with those persons' other claims
+      of the year elsewhere beside them, marked by ``YearFacts.inside`` (``whole_years_under``).
     """
     if claim is not None:
         return _claim_facts(claim, fetched, reversal)
     assert year is not None
     use_copy = connection.vendor == "postgresql" if copy is None else copy
     read = _year_claims_copy if use_copy else _year_claims_cursor
-    return _year_facts(year, lived_under(read(year=year, statuses=statuses, prefix=prefix), prefix))
+    claims, inside = whole_years_under(read(year=year, statuses=statuses, prefix=prefix), prefix)
+    found = _year_facts(year, claims)
+    return found if inside is None else dataclasses.replace(found, inside=inside)

@@ -49,9 +49,9 @@ def large_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bulk, "LARGE_SHARE", 0.0)
 
 
-def _same(a: bulk.YearClaims, b: bulk.YearClaims) -> None:
+def _same(a: fetch.YearClaims, b: fetch.YearClaims) -> None:
     order_a, order_b = np.argsort(a.pk), np.argsort(b.pk)
-    for name in bulk.YearClaims.__dataclass_fields__:
+    for name in fetch.YearClaims.__dataclass_fields__:
         va, vb = getattr(a, name), getattr(b, name)
         if isinstance(va, list):
             assert [va[i] for i in order_a.tolist()] == [vb[i] for i in order_b.tolist()], name

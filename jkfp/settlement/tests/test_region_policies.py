@@ -433,3 +433,89 @@ def test_a_county_resettle_takes_the_stays_of_its_residents_on_the_discharge_dat
     assert later.policy_id == v2.pk
     assert bulk.year_resettle(year=2020, policy_name="suixian-2020", region=SUIXIAN, dry_run=True).claims == 2
     assert bulk.year_resettle(year=2020, policy_name="suixian-2020", region=ZENGDU, dry_run=True).claims == 1
+
+
+def _in_order(*settled: tuple[str, Settlement]) -> list[tuple[str, ...]]:
+    """The reference engine over the stays in order, each with the given policy text: one
+    year-to-date across both counties' policies (``engine.settle_in_order``)."""
+    items = []
+    for text, s in settled:
+        c = Claim.objects.get(pk=s.claim_id)
+        items.append(
+            (
+                engine.loads_policy(text, fmt="toml"),
+                engine.Claim(
+                    c.claim_id, "P", "poor", c.discharged_on, c.level, c.in_county, c.referred, TOTAL, OOS
+                ),
+            )
+        )
+    return [
+        tuple(f"{getattr(r, f):.2f}" for f in engine.OUTPUT_FIELDS) for r in engine.settle_in_order(items)
+    ]
+
+
+def test_a_mover_is_resettled_with_the_other_countys_stays_of_the_year_to_the_fen(
+    two: TwoCounties, texts: dict[str, str], county: dict[str, Any]
+) -> None:
+    # 曾都乙: a stay in 曾都区 in March, a move to 随县 on 2020-05-01, a stay in 随县 in June. One
+    # year-to-date across both: the window settles the June stay after the March one, and so must
+    # 随县's re-settlement (it read the June stay alone and settled it from a zero year-to-date); and
+    # 曾都区's re-settlement of March reaches the June stay, settled again in order under its own policy.
+    install(texts["sx"], two.suixian)
+    install(texts["zd"], two.zengdu)
+    march = window(two, "zd", "MOVE-ZD")
+    _move_to_suixian(two, county, date(2020, 5, 1))
+    june, _ = services.claim_submit(
+        claim_id="MOVE-SX",
+        person=two.persons["zd"],
+        institution=two.hospitals["sx"],
+        admitted_on=date(2020, 6, 1),
+        discharged_on=date(2020, 6, 1),
+        total_amount=TOTAL,
+        out_of_scope_amount=OOS,
+    )
+    assert june.policy.scope == SUIXIAN and june.claim.in_county
+    assert amounts(june) == _in_order((texts["zd"], march), (texts["sx"], june))[1]
+
+    sx2_text = texts["sx"].replace('"0.90", "2" = "0.80"', '"0.90", "2" = "0.70"')
+    sx2 = install(sx2_text, two.suixian)
+    expected = _in_order((texts["zd"], march), (sx2_text, june))[1]
+    assert expected != reference(sx2_text, "MOVE-SX", date(2020, 6, 1))  # the year-to-date matters here
+    preview = bulk.year_resettle(year=2020, policy_name="suixian-2020", region=SUIXIAN, dry_run=True)
+    assert (preview.claims, preview.changed, preview.reordered) == (1, 1, 0)
+    report = bulk.year_resettle(year=2020, policy_name="suixian-2020", region=SUIXIAN)
+    assert (report.claims, report.changed, report.reordered) == (1, 1, 0)
+    now = Settlement.objects.get(is_current=True, claim__claim_id="MOVE-SX")
+    assert now.policy_id == sx2.pk and amounts(now) == expected
+    assert (
+        Settlement.objects.get(is_current=True, claim__claim_id="MOVE-ZD").pk == march.pk
+    )  # 曾都区's untouched
+    # The whole deployment's re-settlement of that policy (no region) says the same.
+    again = bulk.year_resettle(year=2020, policy_name="suixian-2020")
+    assert (again.claims, again.changed) == (1, 0)
+
+    # 曾都区 changes its policy: March is re-settled, and June after it (its own policy, ``reorder``).
+    zd2_text = texts["zd"].replace('"2" = "0.75", "3" = "0.60"', '"2" = "0.70", "3" = "0.60"')
+    zd2 = install(zd2_text, two.zengdu)
+    report = bulk.year_resettle(year=2020, policy_name="zengdu-2020", region=ZENGDU)
+    assert (report.claims, report.changed, report.reordered) == (1, 1, 1)
+    assert report.as_dict()["reordered"] == 1 and report.persons == 1
+    current = {
+        s.claim.claim_id: s for s in Settlement.objects.select_related("claim").filter(is_current=True)
+    }
+    want = _in_order((zd2_text, current["MOVE-ZD"]), (sx2_text, current["MOVE-SX"]))
+    assert current["MOVE-ZD"].policy_id == zd2.pk and amounts(current["MOVE-ZD"]) == want[0]
+    assert current["MOVE-SX"].policy_id == sx2.pk and current["MOVE-SX"].reason == "reorder"
+    assert amounts(current["MOVE-SX"]) == want[1] != expected
+    # The person's year-to-date (the ledger) follows: a third stay at the window continues from June.
+    july, _ = services.claim_submit(
+        claim_id="MOVE-SX2",
+        person=two.persons["zd"],
+        institution=two.hospitals["sx"],
+        admitted_on=date(2020, 7, 1),
+        discharged_on=date(2020, 7, 1),
+        total_amount=TOTAL,
+        out_of_scope_amount=OOS,
+    )
+    chain = _in_order((zd2_text, current["MOVE-ZD"]), (sx2_text, current["MOVE-SX"]), (sx2_text, july))
+    assert amounts(july) == chain[2]

@@ -67,6 +67,11 @@ class Command(BaseCommand):
             f"{d['year']} under {d['policy']}{' (dry run)' if d['dry_run'] else ''}: {d['claims']} claims, "
             f"{d['changed']} changed, {d['persons_paying_more']} persons pay more; {d['seconds']} s",
         ]
+        if d["reordered"]:
+            lines += [
+                f"同一批人本年在其他政策下、排在变化之后的结算 {d['reordered']} 笔按原政策顺延重算",
+                f"{d['reordered']} later claims of the same persons under another policy settled again in order",
+            ]
         for fund in ("basic", "critical", "aid", "supplementary", "personal"):
             lines.append(f"  {fund}: {d['totals_before'][fund]} → {d['totals_after'][fund]}")
         lines.append(f"报告 report: {report_path}")
