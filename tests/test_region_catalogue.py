@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import date
+from datetime import date, datetime
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -24,13 +24,14 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db.models import Q
 from django.test import Client
+from django.utils import timezone
 
 from jkfp.accounts.models import Role
 from jkfp.care import services as care_services
 from jkfp.care.selectors import card_diseases, rules_for
 from jkfp.regions.models import Region
 from jkfp.registry.disease_catalogue import catalogue_on, catalogue_q, catalogue_settings, in_catalogue
-from jkfp.registry.models import CatalogueEntry, Condition, Disease, DiseaseKind, Person
+from jkfp.registry.models import CatalogueEntry, ChangeLog, Condition, Disease, DiseaseKind, Person
 from jkfp.registry.tests.factories import make_person
 from jkfp.treatment import selectors as treatment_selectors
 from jkfp.treatment import services
@@ -317,3 +318,36 @@ def test_catalogue_list_prints_the_effective_catalogue(world: dict[str, Any]) ->
         call_command("catalogue", "list", "--kind", "牙病", "--json", stdout=out)
     assert json.loads(out.getvalue())["errors"][0]["field"] == "kind"
     assert catalogue_settings(B, kinds=[DiseaseKind.CHRONIC])[world["chronic"].pk].source == "曾都区"
+
+
+def test_a_case_is_checked_against_the_county_of_the_diagnosis_date(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    # 甲县人 moves to 曾都区 (county B, where 测试大病乙 is taken out) on 2024-04-01: a case of 乙
+    # diagnosed in March, in county A, is registered; one diagnosed after the move is refused naming
+    # county B — on the page and in the import alike (``registry.selectors.VillageHistory``).
+    mover, removed = world["pa"], world["removed"]
+    old = mover.village_id
+    mover.village = world["b_t1v1"]
+    mover.save(update_fields=["village"])
+    change = ChangeLog.objects.create(
+        person=mover, field="village", old_value=old, new_value=mover.village_id
+    )
+    moved_at = datetime(2024, 4, 1, 9, 0, tzinfo=timezone.get_current_timezone())
+    ChangeLog.objects.filter(pk=change.pk).update(at=moved_at)
+    with pytest.raises(ValidationError) as refused:
+        create(world["admin_b"], mover, removed, date(2024, 4, 15))
+    assert refused.value.message_dict == {
+        "disease": ["病种“测试大病乙”在2024-04-15不在曾都区（421303）的大病专项救治目录中"]
+    }
+    assert create(world["admin_b"], mover, removed, date(2024, 3, 1)).pk is not None
+    MajorDiseaseCase.objects.all().delete()
+    path = tmp_path / "cases.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["身份证号", "病种", "确诊日期", "救治状态"])
+        writer.writerow([mover.id_number, "测试大病乙", "2024-03-01", "救治中"])
+        writer.writerow([world["pb"].id_number, "测试大病乙", "2024-03-01", "救治中"])
+    summary = cases_import(path=path, errors_dir=tmp_path, today=TODAY)
+    assert (summary.rows, summary.valid, summary.invalid, summary.created) == (2, 1, 1, 1)
+    assert list(MajorDiseaseCase.objects.values_list("person_id", "disease_id")) == [(mover.pk, removed.pk)]

@@ -308,26 +308,38 @@ def village_on(*, person: Person, on: date) -> str:
     return old or person.village_id
 
 
+class VillageHistory:
+    """住址变更（批量） The village changes of many persons, read at once (one query per 5,000 persons):
+    ``on`` is ``village_on`` without a query."""
+
+    def __init__(self, person_ids: Iterable[int]) -> None:
+        ids = sorted(set(person_ids))
+        self.changes: dict[int, list[tuple[datetime, str]]] = {}
+        for start in range(0, len(ids), 5000):
+            for person_id, at, old in (
+                ChangeLog.objects.filter(person_id__in=ids[start : start + 5000], field=VILLAGE_FIELD)
+                .order_by("person_id", "at", "id")
+                .values_list("person_id", "at", "old_value")
+            ):
+                self.changes.setdefault(person_id, []).append((at, old))
+
+    def on(self, person_id: int, current: str, day: date) -> str:
+        """The village of person ``person_id`` (living in ``current`` now) on ``day``."""
+        bound = _day_after(day)
+        later = next((old for at, old in self.changes.get(person_id, ()) if at >= bound), None)
+        return later or current
+
+
 def villages_on(pairs: Collection[tuple[int, date]]) -> dict[tuple[int, date], str]:
     """某日住址村（批量） ``village_on`` for many (person id, date) pairs: two queries per 5,000 persons."""
     ids = sorted({p for p, _ in pairs})
     current: dict[int, str] = {}
-    changes: dict[int, list[tuple[datetime, str]]] = {}
     for start in range(0, len(ids), 5000):
-        chunk = ids[start : start + 5000]
-        current.update(Person.objects.filter(pk__in=chunk).values_list("pk", "village_id"))
-        for person_id, at, old in (
-            ChangeLog.objects.filter(person_id__in=chunk, field=VILLAGE_FIELD)
-            .order_by("person_id", "at", "id")
-            .values_list("person_id", "at", "old_value")
-        ):
-            changes.setdefault(person_id, []).append((at, old))
-    out: dict[tuple[int, date], str] = {}
-    for person_id, on in pairs:
-        bound = _day_after(on)
-        later = next((old for at, old in changes.get(person_id, ()) if at >= bound), None)
-        out[(person_id, on)] = later or current.get(person_id, "")
-    return out
+        current.update(
+            Person.objects.filter(pk__in=ids[start : start + 5000]).values_list("pk", "village_id")
+        )
+    history = VillageHistory(ids)
+    return {(person_id, on): history.on(person_id, current.get(person_id, ""), on) for person_id, on in pairs}
 
 
 class PersonByIdNumber(NamedTuple):

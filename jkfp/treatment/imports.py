@@ -10,7 +10,7 @@ A row is **invalid** (written to the error report, one line per problem, and ski
 - the ID number fails GB 11643, or names nobody in the roster (within the user's region when the
   import is run by a user);
 - the disease is neither the name nor an alias of a major disease of the catalogue, or is not in
-  the catalogue of the person's county on the diagnosis date (``registry.disease_catalogue``: the county's
+  the catalogue of the county the person lived in on the diagnosis date (``registry.disease_catalogue``: the county's
   setting over its city's, its province's and the deployment's);
 - the diagnosis date is empty, unreadable, impossible (2023-02-30, before the person's birth) or in
   the future;
@@ -60,7 +60,7 @@ from jkfp.core.tabular import read_table
 from jkfp.regions.models import Institution
 from jkfp.registry.disease_catalogue import Setting, catalogue_settings
 from jkfp.registry.models import DiseaseKind
-from jkfp.registry.selectors import PersonByIdNumber, disease_lookup, persons_by_id_number
+from jkfp.registry.selectors import PersonByIdNumber, VillageHistory, disease_lookup, persons_by_id_number
 from jkfp.treatment import history
 from jkfp.treatment.models import CaseStatus, DesignatedHospital, MajorDiseaseCase, UntreatedReason
 from jkfp.treatment.services import catalogue_refusal, county_label
@@ -192,6 +192,7 @@ def cases_import(
     # fetched in one query per chunk.
     ids = id_number_column(cols["id_number"], failures, "id_number", today=today)
     persons = persons_by_id_number([idn for idn in ids if idn], user=user)
+    history = VillageHistory(p.pk for p in persons.values())  # the county on the diagnosis date
     # 按县的目录 The major-disease catalogue of each county met, read once (``registry.disease_catalogue``).
     catalogues: dict[str, tuple[dict[int, Setting], str]] = {}
 
@@ -269,7 +270,7 @@ def cases_import(
         diag_code, diag_name = hospital(i, "diagnosis_hospital", diag_text)
         desig_code, _ = hospital(i, "designated_hospital", desig_text)
         if person is not None and disease_id is not None and diagnosed_on is not None:
-            county = person.village_id[:6]
+            county = history.on(person.pk, person.village_id, diagnosed_on)[:6]
             if county not in catalogues:
                 catalogues[county] = (
                     catalogue_settings(county, kinds=[DiseaseKind.MAJOR]),

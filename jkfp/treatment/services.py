@@ -23,6 +23,7 @@ from jkfp.core.signals import send_data_changed
 from jkfp.regions.models import Institution, Region
 from jkfp.registry.disease_catalogue import in_catalogue
 from jkfp.registry.models import Disease, DiseaseKind, Person
+from jkfp.registry.selectors import village_on
 from jkfp.treatment import history
 from jkfp.treatment.models import (
     CaseFollowUp,
@@ -109,7 +110,8 @@ def treatment_case_create(
         raise ValidationError({"diagnosed_on": ERR_DIAGNOSED_FUTURE})
     if diagnosed_on < person.birth_date:
         raise ValidationError({"diagnosed_on": ERR_DIAGNOSED_BEFORE_BIRTH})
-    county = person.village_id[:6]
+    # The catalogue of the county the person lived in on the diagnosis date (as a claim's county).
+    county = village_on(person=person, on=diagnosed_on)[:6]
     if not in_catalogue(disease.pk, county, diagnosed_on):
         raise ValidationError(
             {"disease": catalogue_refusal(disease.name, county_label(county), diagnosed_on)}
