@@ -89,12 +89,15 @@ DAY = date(2020, 3, 1)
 TOTAL, OOS = Decimal("20000.00"), Decimal("1000.00")  # worked example 1's stay: level 2, in county
 
 
-def window(two: TwoCounties, key: str, claim_id: str, day: date = DAY) -> Settlement:
-    """The stay settled at the window (``claim_submit``, the one-discharge path)."""
+def window(
+    two: TwoCounties, key: str, claim_id: str, day: date = DAY, *, at: str | None = None
+) -> Settlement:
+    """The stay settled at the window (``claim_submit``, the one-discharge path) of the hospital of
+    county ``at`` (default: the person's)."""
     settlement, _ = services.claim_submit(
         claim_id=claim_id,
         person=two.persons[key],
-        institution=two.hospitals[key],
+        institution=two.hospitals[at or key],
         admitted_on=day,
         discharged_on=day,
         total_amount=TOTAL,
@@ -465,15 +468,7 @@ def test_a_mover_is_resettled_with_the_other_countys_stays_of_the_year_to_the_fe
     install(texts["zd"], two.zengdu)
     march = window(two, "zd", "MOVE-ZD")
     _move_to_suixian(two, county, date(2020, 5, 1))
-    june, _ = services.claim_submit(
-        claim_id="MOVE-SX",
-        person=two.persons["zd"],
-        institution=two.hospitals["sx"],
-        admitted_on=date(2020, 6, 1),
-        discharged_on=date(2020, 6, 1),
-        total_amount=TOTAL,
-        out_of_scope_amount=OOS,
-    )
+    june = window(two, "zd", "MOVE-SX", date(2020, 6, 1), at="sx")
     assert june.policy.scope == SUIXIAN and june.claim.in_county
     assert amounts(june) == _in_order((texts["zd"], march), (texts["sx"], june))[1]
 
@@ -487,9 +482,8 @@ def test_a_mover_is_resettled_with_the_other_countys_stays_of_the_year_to_the_fe
     assert (report.claims, report.changed, report.reordered) == (1, 1, 0)
     now = Settlement.objects.get(is_current=True, claim__claim_id="MOVE-SX")
     assert now.policy_id == sx2.pk and amounts(now) == expected
-    assert (
-        Settlement.objects.get(is_current=True, claim__claim_id="MOVE-ZD").pk == march.pk
-    )  # 曾都区's untouched
+    # 曾都区's stay untouched.
+    assert Settlement.objects.get(is_current=True, claim__claim_id="MOVE-ZD").pk == march.pk
     # The whole deployment's re-settlement of that policy (no region) says the same.
     again = bulk.year_resettle(year=2020, policy_name="suixian-2020")
     assert (again.claims, again.changed) == (1, 0)
@@ -508,14 +502,6 @@ def test_a_mover_is_resettled_with_the_other_countys_stays_of_the_year_to_the_fe
     assert current["MOVE-SX"].policy_id == sx2.pk and current["MOVE-SX"].reason == "reorder"
     assert amounts(current["MOVE-SX"]) == want[1] != expected
     # The person's year-to-date (the ledger) follows: a third stay at the window continues from June.
-    july, _ = services.claim_submit(
-        claim_id="MOVE-SX2",
-        person=two.persons["zd"],
-        institution=two.hospitals["sx"],
-        admitted_on=date(2020, 7, 1),
-        discharged_on=date(2020, 7, 1),
-        total_amount=TOTAL,
-        out_of_scope_amount=OOS,
-    )
+    july = window(two, "zd", "MOVE-SX2", date(2020, 7, 1), at="sx")
     chain = _in_order((zd2_text, current["MOVE-ZD"]), (sx2_text, current["MOVE-SX"]), (sx2_text, july))
     assert amounts(july) == chain[2]
