@@ -388,10 +388,11 @@ def year_resettle(
         mine = facts.inside_mask().copy()
         governed = fetch.rows_of_scope(facts.claims, policy.name, within=within)
         if governed is not None:
-            mine &= np.bincount(governed, minlength=len(mine)).astype(np.bool_)
+            mine &= governed
         # The claims re-settled (``mine``) with their persons' other claims of the year beside them
-        # (another county's, another policy's): settled in order with their own policy, for the
-        # year-to-date; rewritten only where a change of ``mine`` before them reaches them (``reorder``).
+        # (another county's, another policy's): a person has one year-to-date, as at the window. Those
+        # are settled in order with their own policy and rewritten only where a change of ``mine``
+        # before them reaches them (``reorder``).
         if not bool(mine.all()):
             keep = np.flatnonzero(np.isin(facts.claims.person, facts.claims.person[mine]))
             facts, mine = facts.take(keep), mine[keep]

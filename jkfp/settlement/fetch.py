@@ -476,18 +476,6 @@ def lived_under(claims: YearClaims, prefix: str | None) -> np.ndarray | None:
     return np.fromiter((pair in inside for pair in pairs), dtype=np.bool_, count=len(pairs))
 
 
-def whole_years_under(claims: YearClaims, prefix: str | None) -> tuple[YearClaims, np.ndarray | None]:
-    """The rows of every person with a claim under ``prefix`` on its discharge date (``lived_under``)
-    — their whole year, the claims elsewhere too — and which of them lie under ``prefix``; None: every
-    row (no prefix). A person who moved between counties in the year has one year-to-date: the other
-    county's stays before a stay here count towards it, as at the window (``ledger_ytd``)."""
-    inside = lived_under(claims, prefix)
-    if inside is None or bool(inside.all()):
-        return claims, None
-    keep = np.flatnonzero(np.isin(claims.person, claims.person[inside]))
-    return claims.take(keep), inside[keep]
-
-
 def _year_claims_cursor(*, year: int, statuses: Sequence[str], prefix: str | None = None) -> YearClaims:
     """A year's claims through a cursor (any database), in claim pk order."""
     c, s = Claim._meta.db_table, Settlement._meta.db_table
@@ -741,7 +729,7 @@ class InForce:
 
 
 def rows_of_scope(claims: YearClaims, policy_name: str, *, within: str = "") -> np.ndarray | None:
-    """区划内的行 The rows of ``claims`` whose policy in force (``InForce``: the person's county on the
+    """区划内的行 Which rows of ``claims`` (a mask) have a policy in force (``InForce``: the person's county on the
     discharge date, that day) is a version of ``policy_name`` — what that policy governs
     (``resettle``) — and whose person's village lies within the region prefix ``within`` (a user's
     scope; "" = everywhere). None when every row qualifies without reading a person (every version
@@ -766,7 +754,7 @@ def rows_of_scope(claims: YearClaims, policy_name: str, *, within: str = "") -> 
             if str(code).startswith(within)
         ]
         keep &= np.isin(claims.person, np.array(inside, dtype=np.int64))
-    return np.flatnonzero(keep)
+    return keep
 
 
 def tags_by_person(persons: Iterable[int]) -> dict[int, list[tuple[str, date, date | None]]]:
@@ -824,8 +812,8 @@ class YearFacts:
     ok: np.ndarray
     problems: list[tuple[str, str]]
     policies: dict[int, Policy]
-    # Which rows lie in the region asked for (``facts(prefix=…)``); None: every row. The others are the
-    # same persons' claims of the year elsewhere, read for their year-to-date (``whole_years_under``).
+    # Which rows lie in the region asked for (``facts(prefix=…)``: ``lived_under``); None: every row. The
+    # others are claims elsewhere of persons who lived there in the year (``person_in``).
     inside: np.ndarray | None = None
 
     def __len__(self) -> int:
@@ -963,15 +951,15 @@ def facts(
     - ``facts(year=…, statuses=…)``: every claim discharged in ``year`` with one of ``statuses``, with
       its current settlement as integer columns (PostgreSQL: one binary ``COPY`` read by numpy;
       elsewhere, or with ``copy=False``, a cursor) and what each is settled with (``YearFacts``);
-      ``prefix``: the claims of persons who lived under that region prefix on the discharge date
-      (a county's re-settlement: ``person_in``, ``lived_under``), with those persons' other claims
-      of the year elsewhere beside them, marked by ``YearFacts.inside`` (``whole_years_under``).
+      ``prefix``: every claim of the persons who may have lived under that region prefix in the year
+      (``person_in``), those under it on the discharge date marked by ``YearFacts.inside``
+      (``lived_under``) — a county's re-settlement keeps the others of its persons for their
+      year-to-date (``bulk.year_resettle``).
     """
     if claim is not None:
         return _claim_facts(claim, fetched, reversal)
     assert year is not None
     use_copy = connection.vendor == "postgresql" if copy is None else copy
     read = _year_claims_copy if use_copy else _year_claims_cursor
-    claims, inside = whole_years_under(read(year=year, statuses=statuses, prefix=prefix), prefix)
-    found = _year_facts(year, claims)
-    return found if inside is None else dataclasses.replace(found, inside=inside)
+    claims = read(year=year, statuses=statuses, prefix=prefix)
+    return dataclasses.replace(_year_facts(year, claims), inside=lived_under(claims, prefix))

@@ -448,7 +448,15 @@ def _in_order(*settled: tuple[str, Settlement]) -> list[tuple[str, ...]]:
             (
                 engine.loads_policy(text, fmt="toml"),
                 engine.Claim(
-                    c.claim_id, "P", "poor", c.discharged_on, c.level, c.in_county, c.referred, TOTAL, OOS
+                    c.claim_id,
+                    "P",
+                    "poor",
+                    c.discharged_on,
+                    c.level,
+                    c.in_county,
+                    c.referred,
+                    c.total_amount,
+                    c.out_of_scope_amount,
                 ),
             )
         )
